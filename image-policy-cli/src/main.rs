@@ -1,1 +1,39 @@
-fn main() {}
+//! `image-policy`: decide which container images a Kubernetes cluster may run.
+//!
+//! A thin binary over `image-policy-core` (parsing, policy, image discovery) and
+//! `image-policy-webhook` (the admission server): it reads arguments, files
+//! and standard input, calls the libraries and prints. Exit codes are the same
+//! for every command: 0 success (everything allowed / parsed), 1 a negative
+//! answer (something denied / invalid), 2 a usage, policy or read error.
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod input;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Decide which container images a Kubernetes cluster may run.
+///
+/// Image references are parsed exactly as containerd parses them
+/// (github.com/distribution/reference), so `nginx`, `docker.io/nginx` and
+/// `index.docker.io/library/nginx` are one image, and `reg:5000/app` has a port,
+/// not a tag.
+#[derive(Parser, Debug)]
+#[command(name = "image-policy", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Parse(cmd::parse::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Parse(args) => cmd::parse::run(args),
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per subcommand; each has its `Args` and a `run` returning the exit code.
+
+pub mod parse;

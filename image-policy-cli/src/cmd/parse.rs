@@ -1,0 +1,175 @@
+//! `image-policy parse`: show how the runtime reads image references.
+
+use crate::input::{self, InputImage};
+use image_policy_core::reference::ImageRef;
+use serde::Serialize;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+/// Parse image references and show their parts, as the container runtime reads them.
+///
+/// With no IMAGE, reads one reference per line from standard input.
+///
+/// Examples:
+///
+///   image-policy parse prometheus:2.6.1 registry.my.com:5000/team/app@sha256:...
+///
+///   kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\n' | image-policy parse --json
+///
+/// Exit status: 0 when every reference parsed, 1 when any did not, 2 on a usage error.
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Print one JSON object per reference (keys: input, ok, domain, path, tag,
+    /// digest, normalized, familiar, error).
+    #[arg(long)]
+    json: bool,
+    /// Image references; none: one per line from standard input.
+    #[arg(value_name = "IMAGE")]
+    images: Vec<String>,
+}
+
+/// One line of `--json` output. Field order is the documented key order.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    input: &'a str,
+    ok: bool,
+    domain: Option<&'a str>,
+    path: Option<String>,
+    tag: Option<&'a str>,
+    digest: Option<String>,
+    normalized: Option<String>,
+    familiar: Option<String>,
+    error: Option<String>,
+}
+
+/// What became of one input.
+enum Outcome<'a> {
+    Parsed(ImageRef<'a>),
+    Failed { message: String, offset: usize },
+}
+
+fn parse_one(image: &InputImage) -> Outcome<'_> {
+    if let Some(at) = image.invalid_utf8_at {
+        return Outcome::Failed {
+            message: format!(
+                "invalid image reference {:?}: not valid UTF-8 (byte {at})",
+                image.text
+            ),
+            offset: at,
+        };
+    }
+    match ImageRef::parse(&image.text) {
+        Ok(r) => Outcome::Parsed(r),
+        Err(e) => Outcome::Failed {
+            message: e.to_string(),
+            offset: e.offset(),
+        },
+    }
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> ExitCode {
+    let images = match input::images(args.images) {
+        Ok(images) => images,
+        Err(e) => {
+            eprintln!("image-policy parse: cannot read standard input: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut all_ok = true;
+    for image in &images {
+        let outcome = parse_one(image);
+        all_ok &= matches!(outcome, Outcome::Parsed(_));
+        let written = if args.json {
+            write_json(&mut out, &image.text, &outcome)
+        } else {
+            write_text(&mut out, &image.text, &outcome)
+        };
+        if let Err(e) = written {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return ExitCode::from(if all_ok { 0 } else { 1 });
+            }
+            eprintln!("image-policy parse: cannot write: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if out.flush().is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(if all_ok { 0 } else { 1 })
+}
+
+fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::Result<()> {
+    let line = match outcome {
+        Outcome::Parsed(r) => JsonLine {
+            input,
+            ok: true,
+            domain: Some(r.domain()),
+            path: Some(r.path().to_string()),
+            tag: r.tag(),
+            digest: r.digest().map(|d| d.to_string()),
+            normalized: Some(r.to_string()),
+            familiar: Some(r.familiar().to_string()),
+            error: None,
+        },
+        Outcome::Failed { message, .. } => JsonLine {
+            input,
+            ok: false,
+            domain: None,
+            path: None,
+            tag: None,
+            digest: None,
+            normalized: None,
+            familiar: None,
+            error: Some(message.clone()),
+        },
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")
+}
+
+fn write_text(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::Result<()> {
+    match outcome {
+        Outcome::Parsed(r) => {
+            writeln!(out, "{input:?}")?;
+            writeln!(out, "  canonical  {r}")?;
+            writeln!(out, "  familiar   {}", r.familiar())?;
+            let implied = |yes: bool| if yes { " (implied)" } else { "" };
+            writeln!(
+                out,
+                "  domain     {}{}",
+                r.domain(),
+                implied(!r.is_domain_written())
+            )?;
+            let library = if r.path().is_library_implied() {
+                " (library/ implied)"
+            } else {
+                ""
+            };
+            writeln!(out, "  path       {}{library}", r.path())?;
+            match (r.tag(), r.digest()) {
+                (Some(tag), _) => writeln!(out, "  tag        {tag}")?,
+                (None, None) => writeln!(out, "  tag        latest (implied)")?,
+                (None, Some(_)) => {}
+            }
+            if let Some(d) = r.digest() {
+                writeln!(out, "  digest     {d}")?;
+            }
+            writeln!(out, "  pulls      {}", r.docker_ref())
+        }
+        Outcome::Failed { message, offset } => {
+            writeln!(out, "{input:?}")?;
+            writeln!(out, "  error: {message}")?;
+            // Point at the byte, when the input prints on one line as itself.
+            if !input.is_empty() && input.chars().all(|c| !c.is_control()) && input.len() <= 200 {
+                let col = input.get(..*offset).map_or(*offset, |s| s.chars().count());
+                writeln!(out, "  {input}")?;
+                writeln!(out, "  {}^", " ".repeat(col))?;
+            }
+            Ok(())
+        }
+    }
+}
