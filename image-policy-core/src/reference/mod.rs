@@ -473,6 +473,10 @@ impl<'a> ImageRef<'a> {
 
     /// The familiar (short) form, as `docker` prints it: `nginx:1.27`,
     /// `bitnami/redis`, `registry.my.com/app`.
+    ///
+    /// Like upstream's, it is ambiguous for a Docker Hub path whose first
+    /// component looks like a host: `docker.io/a.b/c` prints as `a.b/c`, which
+    /// reads back as registry `a.b`. Store and compare canonical forms.
     pub fn familiar(self) -> Familiar<'a> {
         Familiar(self)
     }
