@@ -4,7 +4,15 @@ use super::{code, run};
 use serde_json::Value;
 
 const KEYS: [&str; 9] = [
-    "input", "ok", "domain", "path", "tag", "digest", "normalized", "familiar", "error",
+    "input",
+    "ok",
+    "domain",
+    "path",
+    "tag",
+    "digest",
+    "normalized",
+    "familiar",
+    "error",
 ];
 
 /// The keys of a JSON object in the order they were written.
@@ -18,7 +26,10 @@ impl<'de> serde::Deserialize<'de> for KeyOrder {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<KeyOrder, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<KeyOrder, A::Error> {
                 let mut keys = Vec::new();
                 while let Some((k, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
                     keys.push(k);
@@ -47,7 +58,14 @@ fn json_lines(stdout: &[u8]) -> Vec<Value> {
 #[test]
 fn json_gives_every_part_and_exit_0_when_all_parse() {
     let out = run(
-        &["parse", "--json", "prometheus:2.6.1", "registry.my.com:5000/team/app@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "[::1]:5000/x", "reg:5000"],
+        &[
+            "parse",
+            "--json",
+            "prometheus:2.6.1",
+            "registry.my.com:5000/team/app@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "[::1]:5000/x",
+            "reg:5000",
+        ],
         None,
     );
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
@@ -63,7 +81,12 @@ fn json_gives_every_part_and_exit_0_when_all_parse() {
     assert_eq!(lines[1]["domain"], "registry.my.com:5000");
     assert_eq!(lines[1]["path"], "team/app");
     assert_eq!(lines[1]["tag"], Value::Null);
-    assert!(lines[1]["digest"].as_str().unwrap().starts_with("sha256:9f86"));
+    assert!(
+        lines[1]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:9f86")
+    );
     assert_eq!(lines[2]["domain"], "[::1]:5000");
     // A port is not a tag without a slash: reg:5000 is Docker Hub's library/reg, tag 5000.
     assert_eq!(lines[3]["domain"], "docker.io");
@@ -96,7 +119,10 @@ fn hostile_inputs_are_reported_not_crashed_on() {
         assert_eq!(line["domain"], Value::Null);
         let error = line["error"].as_str().expect("an error message");
         assert!(error.starts_with("invalid image reference"), "{error}");
-        assert!(error.contains("(byte "), "the message names the byte offset: {error}");
+        assert!(
+            error.contains("(byte "),
+            "the message names the byte offset: {error}"
+        );
     }
     assert_eq!(
         lines[7]["error"],
@@ -122,7 +148,12 @@ fn standard_input_is_read_line_by_line() {
     assert_eq!(lines[3]["normalized"], "docker.io/library/nginx");
     assert_eq!(lines[2]["input"], "");
     assert_eq!(lines[2]["ok"], false);
-    assert!(lines[4]["error"].as_str().unwrap().contains("not valid UTF-8 (byte 0)"));
+    assert!(
+        lines[4]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid UTF-8 (byte 0)")
+    );
 }
 
 #[test]
@@ -130,11 +161,17 @@ fn text_output_is_for_people() {
     let out = run(&["parse", "prometheus:2.6.1", "Registry.my.com/App"], None);
     assert_eq!(code(&out), 1);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("canonical  docker.io/library/prometheus:2.6.1"), "{text}");
+    assert!(
+        text.contains("canonical  docker.io/library/prometheus:2.6.1"),
+        "{text}"
+    );
     assert!(text.contains("domain     docker.io (implied)"), "{text}");
     assert!(text.contains("tag        2.6.1"), "{text}");
     // The caret points at byte 16, the 'A' of App.
-    assert!(text.contains("  Registry.my.com/App\n                  ^\n"), "{text}");
+    assert!(
+        text.contains("  Registry.my.com/App\n                  ^\n"),
+        "{text}"
+    );
 }
 
 #[test]
