@@ -39,4 +39,5 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod policy;
 pub mod reference;
