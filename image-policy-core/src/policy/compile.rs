@@ -45,6 +45,9 @@ impl SourceMap {
     }
 }
 
+/// The compiled size limit of one regex (as the `regex` crate's default).
+const REGEX_SIZE_LIMIT: usize = 10 << 20;
+
 /// Domains that are Docker Hub, as the matchers fold them (compared lowercase).
 pub(crate) const DOCKER_HUB_ALIASES: &[&str] = &["index.docker.io", "registry-1.docker.io"];
 
@@ -111,7 +114,7 @@ pub(crate) fn compile(
     }
     for (i, (scope, (allow, deny, tags))) in doc.namespaces.iter().zip(&scopes).enumerate() {
         let prefix = format!("namespaces[{i}]");
-        if scope.names.is_empty() {
+        if scope.names.is_empty() && sources.locations.contains_key(&format!("{prefix}.names")) {
             c.error(
                 "empty-namespaces",
                 format!("{prefix}.names is empty: these rules would apply nowhere"),
@@ -466,14 +469,25 @@ impl Compiler<'_> {
 
     /// Whether `pattern` compiles (anchored, within the size limit); an error otherwise.
     fn check_regex(&mut self, pattern: &str, path: &str) -> bool {
-        match regex::RegexBuilder::new(&anchored(pattern))
-            .size_limit(1 << 20)
+        // The pattern alone first, so that a syntax error points into what
+        // the author wrote; then anchored, as it will run.
+        let built = regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
             .build()
-        {
+            .and_then(|_| {
+                regex::RegexBuilder::new(&anchored(pattern))
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+            });
+        match built {
             Ok(_) => true,
             Err(e) => {
                 let message = match e {
-                    regex::Error::Syntax(s) => s,
+                    regex::Error::Syntax(s) => s
+                        .lines()
+                        .find_map(|l| l.strip_prefix("error: "))
+                        .map(str::to_owned)
+                        .unwrap_or(s),
                     regex::Error::CompiledTooBig(limit) => {
                         format!("compiled regex exceeds {limit} bytes")
                     }

@@ -153,6 +153,10 @@ fn saphyr_error(e: &serde_saphyr::Error, origin: &str) -> Diagnostic {
         line: l.line() as usize,
         column: l.column().max(1) as usize,
     });
+    if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = e.without_snippet() {
+        let key = key.as_deref().unwrap_or("?");
+        return Diagnostic::error("duplicate-key", format!("duplicate key {key:?}"), location);
+    }
     // The plain message, without the snippet or the position (the location has it).
     let text = e.without_snippet().to_string();
     let text = match text.find(" at line ") {
@@ -335,11 +339,14 @@ impl Decoder<'_> {
 
     fn strings(&mut self, node: &Spanned<Node>, path: &str) -> Vec<String> {
         let items = self.list(node, path);
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.string(item, &format!("{path}[{i}]")))
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            // Numbered among the valid items, as the document will number them.
+            if let Some(s) = self.string(item, &format!("{path}[{}]", out.len())) {
+                out.push(s);
+            }
+        }
+        out
     }
 
     fn mode(&mut self, node: &Spanned<Node>, path: &str) -> Option<Mode> {
