@@ -4,7 +4,8 @@
 //! path's segments, one pass of the regex set over the name.
 
 use super::RuleId;
-use regex::RegexSet;
+use regex_automata::meta;
+use regex_automata::{Anchored, Input};
 use std::collections::HashMap;
 
 /// The registry, repository and regex rules of one allow or deny list.
@@ -20,9 +21,12 @@ pub(crate) struct Matchers {
     len: usize,
 }
 
+/// The regexes of a list as one multi-pattern regex: a search reports the
+/// first pattern (by position in the list) that matches the whole name,
+/// without allocating (`regex::RegexSet` allocates to say which matched).
 #[derive(Debug)]
 struct RegexRules {
-    set: RegexSet,
+    set: meta::Regex,
     rules: Vec<RuleId>,
 }
 
@@ -51,15 +55,16 @@ impl Matchers {
         &mut self,
         patterns: &[String],
         rules: Vec<RuleId>,
-    ) -> Result<(), regex::Error> {
+    ) -> Result<(), Box<meta::BuildError>> {
         if patterns.is_empty() {
             return Ok(());
         }
         self.len += patterns.len();
-        let set = regex::RegexSetBuilder::new(patterns.iter().map(|p| anchored(p)))
-            .size_limit(REGEX_SIZE_LIMIT)
-            .dfa_size_limit(REGEX_SIZE_LIMIT)
-            .build()?;
+        let anchored: Vec<String> = patterns.iter().map(|p| anchored(p)).collect();
+        let set = meta::Regex::builder()
+            .configure(meta::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
+            .build_many(&anchored)
+            .map_err(Box::new)?;
         self.regexes = Some(RegexRules { set, rules });
         Ok(())
     }
@@ -101,21 +106,10 @@ impl Matchers {
 
 impl RegexRules {
     fn find(&self, name: &str) -> Option<RuleId> {
-        if !self.set.is_match(name) {
-            return None;
-        }
-        // Which one: read into a stack buffer when the set is small.
-        let n = self.set.len();
-        let mut small = [false; 64];
-        let mut large;
-        let found: &mut [bool] = if n <= small.len() {
-            &mut small[..n]
-        } else {
-            large = vec![false; n];
-            &mut large
-        };
-        self.set.matches_read_at(found, name, 0);
-        found.iter().position(|&m| m).map(|i| self.rules[i])
+        let input = Input::new(name).anchored(Anchored::Yes);
+        self.set
+            .search(&input)
+            .map(|m| self.rules[m.pattern().as_usize()])
     }
 }
 
