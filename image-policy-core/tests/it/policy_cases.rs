@@ -11,7 +11,10 @@ const DIGEST: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15
 #[serde(deny_unknown_fields)]
 struct Group {
     name: String,
-    policy: serde_json::Value,
+    /// The policy, inline (loaded through JSON) ...
+    policy: Option<serde_json::Value>,
+    /// ... or a file of the repository (loaded as YAML, by its file name).
+    policy_file: Option<String>,
     #[serde(default)]
     warnings: Vec<String>,
     cases: Vec<Case>,
@@ -88,9 +91,26 @@ fn decisions() {
             serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let file_name = file.file_name().unwrap().to_string_lossy().into_owned();
         for group in groups {
-            // Through JSON: the JSON loader is exercised by every group.
-            let json = serde_json::to_string(&group.policy).unwrap();
-            let loaded = match Policy::from_json_str(&json, &file_name) {
+            let loaded = match (&group.policy, &group.policy_file) {
+                // Through JSON: the JSON loader is exercised by every inline group.
+                (Some(policy), None) => {
+                    Policy::from_json_str(&serde_json::to_string(policy).unwrap(), &file_name)
+                }
+                (None, Some(path)) => {
+                    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("..")
+                        .join(path);
+                    let src =
+                        std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{path}: {e}"));
+                    let name = full.file_name().unwrap().to_string_lossy().into_owned();
+                    Policy::from_yaml_str(&src, &name)
+                }
+                _ => panic!(
+                    "{file_name} / {}: exactly one of policy and policy_file",
+                    group.name
+                ),
+            };
+            let loaded = match loaded {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     failures.push(format!(
