@@ -23,6 +23,10 @@ pub(crate) struct SourceMap {
 
 impl SourceMap {
     fn at(&self, path: &str) -> Option<Location> {
+        if self.origins.contains_key(path) {
+            // Added in code: no position, even inside a list from a file.
+            return None;
+        }
         self.locations.get(path).cloned().or_else(|| {
             // A part without its own position: the nearest enclosing one.
             let mut p = path;
