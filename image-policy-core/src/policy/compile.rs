@@ -2,6 +2,7 @@
 //! every problem at once, build the matchers.
 
 use super::diagnostic::Diagnostic;
+use super::hash::{FastMap, FastSet};
 use super::matchers::{Matchers, Segment, anchored};
 use super::model::{Combine, Rule, TagRules};
 use super::{
@@ -9,7 +10,7 @@ use super::{
     RuleSet, Severity, TagMatchers,
 };
 use crate::reference::{DEFAULT_DOMAIN, grammar};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Where the parts of a document came from: locations by path (`allow[0]`),
 /// and the origin of parts without a location.
@@ -107,8 +108,8 @@ pub(crate) fn compile(
 
     let mut rule_sets =
         vec![c.rule_set(doc.mode, &cluster_allow, &cluster_deny, &cluster_tags, "")];
-    let mut namespace_rules: HashMap<Box<str>, usize> = HashMap::new();
-    let exempt: HashSet<Box<str>> = doc
+    let mut namespace_rules: FastMap<Box<str>, usize> = FastMap::default();
+    let exempt: FastSet<Box<str>> = doc
         .exempt_namespaces
         .iter()
         .map(|s| s.as_str().into())

@@ -4,18 +4,18 @@
 //! path's segments, one pass of the regex set over the name.
 
 use super::RuleId;
+use super::hash::FastMap;
 use regex_automata::meta;
 use regex_automata::{Anchored, Input};
-use std::collections::HashMap;
 
 /// The registry, repository and regex rules of one allow or deny list.
 #[derive(Debug, Default)]
 pub(crate) struct Matchers {
     /// Exact registries, lowercase (`registry.my.com`, `registry.my.com:5000`).
-    registries: HashMap<Box<str>, RuleId>,
+    registries: FastMap<Box<str>, RuleId>,
     /// `*.SUFFIX` registries by `SUFFIX`, lowercase: a domain matches when
     /// removing its first label leaves `SUFFIX`.
-    wildcard_registries: HashMap<Box<str>, RuleId>,
+    wildcard_registries: FastMap<Box<str>, RuleId>,
     repositories: RepositoryTrie,
     regexes: Option<RegexRules>,
     len: usize,
@@ -122,7 +122,7 @@ pub(crate) fn anchored(pattern: &str) -> String {
     format!("^(?:{pattern})$")
 }
 
-fn insert_first(map: &mut HashMap<Box<str>, RuleId>, key: &str, id: RuleId) -> Option<RuleId> {
+fn insert_first(map: &mut FastMap<Box<str>, RuleId>, key: &str, id: RuleId) -> Option<RuleId> {
     match map.get(key) {
         Some(&earlier) => Some(earlier),
         None => {
@@ -154,7 +154,7 @@ struct RepositoryTrie {
 
 #[derive(Debug, Default)]
 struct Node {
-    literal: HashMap<Box<str>, usize>,
+    literal: FastMap<Box<str>, usize>,
     globs: Vec<(Box<str>, usize)>,
     any: Option<usize>,
     any_depth: Option<usize>,

@@ -178,6 +178,7 @@ mod builder;
 mod compile;
 mod decision;
 mod diagnostic;
+mod hash;
 mod load;
 mod matchers;
 pub mod model;
@@ -189,8 +190,8 @@ pub use model::{Mode, PolicyDocument, schema};
 
 use crate::reference::ImageRef;
 use decision::BreakGlass;
+use hash::{FastMap, FastSet};
 use matchers::Matchers;
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// A compiled policy: immutable, `Send + Sync`, cheap to evaluate. Share it
@@ -199,8 +200,8 @@ pub struct Policy {
     /// Rule sets: `[0]` is the cluster's, then one per `namespaces[]` entry.
     rule_sets: Vec<RuleSet>,
     /// Namespace name → index in `rule_sets`.
-    namespace_rules: HashMap<Box<str>, usize>,
-    exempt_namespaces: HashSet<Box<str>>,
+    namespace_rules: FastMap<Box<str>, usize>,
+    exempt_namespaces: FastSet<Box<str>>,
     /// Every rule, for [`RuleInfo`].
     rules: Vec<RuleMeta>,
     break_glass: model::BreakGlass,
@@ -249,7 +250,7 @@ pub(crate) struct RuleSet {
 /// Compiled tag rules.
 #[derive(Debug, Default)]
 struct TagMatchers {
-    deny: HashMap<Box<str>, RuleId>,
+    deny: FastMap<Box<str>, RuleId>,
     require_tag_or_digest: Option<RuleId>,
     require_digest: Option<RuleId>,
     allow_matching: Option<(regex::RegexSet, RuleId)>,
@@ -389,8 +390,15 @@ impl fmt::Debug for Policy {
 impl RuleSet {
     /// The rules' verdict on a parsed image, in the documented order.
     fn judge(&self, r: ImageRef<'_>) -> (DecisionCode, Option<RuleId>) {
-        let mut lower = LowercaseBuf::new();
-        let domain = compile::fold_docker_hub(lower.lowercase(r.domain()));
+        let written = r.domain();
+        let mut lower;
+        let domain = if written.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = LowercaseBuf::new();
+            lower.lowercase(written)
+        } else {
+            written
+        };
+        let domain = compile::fold_docker_hub(domain);
         let path = r.path();
         let with_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
             let mut name = NameBuf::new();
@@ -444,8 +452,8 @@ impl TagMatchers {
     }
 }
 
-/// A domain, lowercased without allocating when it fits on the stack (and not
-/// copied at all when it is lowercase already, the common case).
+/// A domain with uppercase letters, lowercased without allocating when it
+/// fits on the stack. (A lowercase domain, the common case, is not copied.)
 struct LowercaseBuf {
     small: [u8; 256],
     large: String,
@@ -459,10 +467,7 @@ impl LowercaseBuf {
         }
     }
 
-    fn lowercase<'s>(&'s mut self, s: &'s str) -> &'s str {
-        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return s;
-        }
+    fn lowercase<'s>(&'s mut self, s: &str) -> &'s str {
         if s.len() <= self.small.len() {
             let out = &mut self.small[..s.len()];
             out.copy_from_slice(s.as_bytes());
