@@ -194,6 +194,20 @@ fn bench_policies(c: &mut Criterion) {
     let ctx = Context::new().namespace("default");
 
     let mut group = c.benchmark_group("policy");
+    // The baseline: parsing alone, which every evaluation includes.
+    group.throughput(Throughput::Elements(images.len() as u64));
+    group.bench_with_input(
+        BenchmarkId::new("parse-only", "corpus"),
+        &images,
+        |b, images| {
+            b.iter(|| {
+                images
+                    .iter()
+                    .filter(|i| image_policy_core::reference::ImageRef::parse(black_box(i)).is_ok())
+                    .count()
+            })
+        },
+    );
     for n in [1usize, 100, 10_000] {
         let policy = ours(n);
         let allowed = images
