@@ -169,7 +169,11 @@ impl PolicyBuilder {
     /// Allows only tags matching one of these regexes (added to any set).
     pub fn allow_tags_matching(mut self, regex: &str) -> Self {
         self.document.tags.allow_matching.push(regex.to_owned());
-        self
+        let path = format!(
+            "tags.allowMatching[{}]",
+            self.document.tags.allow_matching.len() - 1
+        );
+        self.mark(path)
     }
 
     /// Sets the mode.

@@ -82,6 +82,9 @@ impl Matchers {
         segments: impl Iterator<Item = &'s str> + Clone,
         name: impl FnOnce(&mut dyn FnMut(&str) -> Option<RuleId>) -> Option<RuleId>,
     ) -> Option<RuleId> {
+        if self.len == 0 {
+            return None;
+        }
         if let Some(&id) = self.registries.get(domain) {
             return Some(id);
         }

@@ -129,3 +129,58 @@ proptest! {
         }
     }
 }
+
+/// Fragments of the policy format, to build random (mostly wrong) policy files.
+fn policy_fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("allow:\n".to_owned()),
+        Just("deny:\n".to_owned()),
+        Just("tags:\n  deny: [latest]\n".to_owned()),
+        Just("namespaces:\n  - names: [a]\n    combine: replace\n".to_owned()),
+        Just("breakGlass: {enabled: true}\n".to_owned()),
+        Just("mode: warn\n".to_owned()),
+        "  - (registry|repository|regex): [a-zA-Z0-9.*/:\\[\\]()|\\\\-]{0,20}\n",
+        "[ -~]{0,30}\n",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Any policy text loads or fails with diagnostics; it never panics, and
+    /// every error of a YAML source that has a location has a 1-based one.
+    #[test]
+    fn any_policy_text_loads_or_explains(parts in prop::collection::vec(policy_fragment(), 0..8)) {
+        let src = parts.concat();
+        match Policy::from_yaml_str(&src, "p.yaml") {
+            Ok(loaded) => {
+                let _ = loaded.policy.evaluate("registry.my.com/x:1", &Context::new()).to_string();
+            }
+            Err(e) => {
+                prop_assert!(e.errors().count() > 0);
+                for d in e.diagnostics() {
+                    if let Some(l) = &d.location {
+                        prop_assert!(l.line >= 1 && l.column >= 1, "{}", d);
+                    }
+                }
+            }
+        }
+        let _ = Policy::from_json_str(&src, "p.json");
+    }
+
+    /// Any pattern given to the builder compiles or is an error; never a panic.
+    #[test]
+    fn any_pattern_builds_or_explains(p in "[ -~]{0,40}") {
+        for b in [
+            Policy::builder().allow_registry(&p),
+            Policy::builder().allow_repository(&p),
+            Policy::builder().deny_regex(&p),
+            Policy::builder().deny_tag(&p),
+            Policy::builder().allow_tags_matching(&p),
+        ] {
+            if let Ok(loaded) = b.build() {
+                let _ = loaded.policy.evaluate(&p, &Context::new()).to_string();
+            }
+        }
+    }
+}
