@@ -65,6 +65,56 @@ pub(crate) fn fold_docker_hub(domain_lowercase: &str) -> &str {
     }
 }
 
+/// A domain with an IPv6 host, written in the canonical form of RFC 5952
+/// (`[0:0::1]:5000` is `[::1]:5000`), so that one address has one spelling.
+/// `None` when the domain has no IPv6 host, or it does not parse, or the
+/// result does not fit `out`.
+pub(crate) fn canonical_ipv6_domain<'o>(domain: &str, out: &'o mut StackStr) -> Option<&'o str> {
+    let rest = domain.strip_prefix('[')?;
+    let (host, after) = rest.split_once(']')?;
+    let addr: std::net::Ipv6Addr = host.parse().ok()?;
+    use std::fmt::Write;
+    out.clear();
+    write!(out, "[{addr}]{after}").ok()?;
+    Some(out.as_str())
+}
+
+/// A string on the stack, for canonical domains.
+pub(crate) struct StackStr {
+    buf: [u8; 80],
+    len: usize,
+}
+
+impl StackStr {
+    pub(crate) fn new() -> Self {
+        Self {
+            buf: [0; 80],
+            len: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackStr {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 /// A rule's pattern, checked and normalized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Compiled {
@@ -343,7 +393,10 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let lower = host.to_ascii_lowercase();
+        let mut lower = host.to_ascii_lowercase();
+        if let Some(canonical) = canonical_ipv6_domain(&lower, &mut StackStr::new()) {
+            lower = canonical.to_owned();
+        }
         if wildcard {
             return Some(Compiled::WildcardRegistry(lower));
         }
@@ -380,7 +433,10 @@ impl Compiler<'_> {
             if first == "*" {
                 Segment::Any
             } else if grammar::is_domain(first) {
-                Segment::Literal(fold_docker_hub(&first.to_ascii_lowercase()).to_owned())
+                let lower = first.to_ascii_lowercase();
+                let mut buf = StackStr::new();
+                let domain = canonical_ipv6_domain(&lower, &mut buf).unwrap_or(&lower);
+                Segment::Literal(fold_docker_hub(domain).to_owned())
             } else {
                 self.error(
                     "bad-repository",

@@ -97,6 +97,7 @@
 //!   the registry. A leading `*.` stands for exactly one DNS label. Docker
 //!   Hub's other names (`index.docker.io` in any case, `registry-1.docker.io`)
 //!   are `docker.io`.
+//!   An IPv6 host is compared in its canonical form (`[0:0::1]` is `[::1]`).
 //! - **Repository patterns** are normalized like a reference (`nginx` is
 //!   `docker.io/library/nginx`, `bitnami/*` is `docker.io/bitnami/*`) and
 //!   matched segment by segment against `domain/path`: a `*` segment matches
@@ -171,8 +172,9 @@
 //! the runtime would not parse is denied. Regexes cannot backtrack
 //! catastrophically (the `regex` crate), and their compiled size is bounded.
 //! An allow list is exact; a deny list is only as good as its coverage: a
-//! registry reached by another name (an IP address, another DNS alias) is
-//! another registry to it. Prefer allow lists.
+//! registry reached by another name (its IP address, another DNS alias, an
+//! explicit default port such as `:443`) is another registry to it. Prefer
+//! allow lists.
 
 mod builder;
 mod compile;
@@ -398,7 +400,13 @@ impl RuleSet {
         } else {
             written
         };
-        let domain = compile::fold_docker_hub(domain);
+        let mut ipv6;
+        let domain = if domain.starts_with('[') {
+            ipv6 = compile::StackStr::new();
+            compile::canonical_ipv6_domain(domain, &mut ipv6).unwrap_or(domain)
+        } else {
+            compile::fold_docker_hub(domain)
+        };
         let path = r.path();
         let with_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
             let mut name = NameBuf::new();
