@@ -1,6 +1,9 @@
 //! The integration tests of `image-policy-core`, one binary with a module per area.
 
 mod no_alloc;
+mod policy_cases;
+mod policy_no_alloc;
+mod policy_props;
 mod reference_props;
 mod reference_vectors;
 
