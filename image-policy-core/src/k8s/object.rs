@@ -35,7 +35,7 @@ pub struct Object<S> {
     pub spec: Option<ObjectSpec<S>>,
     /// `template` (PodTemplate only).
     #[serde(default)]
-    pub template: Option<PodTemplateSpec<S>>,
+    pub template: Option<Box<PodTemplateSpec<S>>>,
 }
 
 /// The parts of `metadata` that name an object and carry its annotations.
@@ -111,10 +111,10 @@ pub struct ObjectSpec<S> {
     /// `spec.template` (ReplicationController, ReplicaSet, Deployment,
     /// StatefulSet, DaemonSet, Job).
     #[serde(default)]
-    pub template: Option<PodTemplateSpec<S>>,
+    pub template: Option<Box<PodTemplateSpec<S>>>,
     /// `spec.jobTemplate` (CronJob).
     #[serde(rename = "jobTemplate", default)]
-    pub job_template: Option<JobTemplateSpec<S>>,
+    pub job_template: Option<Box<JobTemplateSpec<S>>>,
 }
 
 /// A pod template: `metadata` and `spec`.
@@ -244,13 +244,13 @@ impl<S: Text> Object<S> {
         use PodBearingKind as K;
         match kind {
             K::Pod => None,
-            K::PodTemplate => self.template.as_ref(),
+            K::PodTemplate => self.template.as_deref(),
             K::ReplicationController
             | K::ReplicaSet
             | K::Deployment
             | K::StatefulSet
             | K::DaemonSet
-            | K::Job => self.spec.as_ref()?.template.as_ref(),
+            | K::Job => self.spec.as_ref()?.template.as_deref(),
             K::CronJob => self
                 .spec
                 .as_ref()?

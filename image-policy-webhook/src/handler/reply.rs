@@ -136,17 +136,25 @@ pub(super) fn decode<'a, T: serde::Deserialize<'a>>(
     what: &str,
     body: &'a [u8],
 ) -> Result<T, String> {
+    // One UTF-8 check of the whole body, so that the parser need not check
+    // each string again.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        format!(
+            "the request body is not JSON: invalid UTF-8 at byte {}",
+            e.valid_up_to()
+        )
+    })?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let not_an_object =
         || format!("the request body is not a valid {what}: expected a JSON object");
-    match serde_json::from_slice(body) {
+    match serde_json::from_str(text) {
         Ok(review) if first == Some(&b'{') => Ok(review),
         Ok(_) => Err(not_an_object()),
         // A valid JSON value of another type: say so, rather than serde's
         // message about the struct.
         Err(_)
             if first != Some(&b'{')
-                && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() =>
+                && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() =>
         {
             Err(not_an_object())
         }
