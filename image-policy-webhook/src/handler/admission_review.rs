@@ -79,13 +79,13 @@ struct ResponseOut<'a> {
     uid: &'a str,
     allowed: bool,
     status: Status<'a>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    warnings: Vec<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
     #[serde(
         rename = "auditAnnotations",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
-    audit_annotations: BTreeMap<&'static str, String>,
+    audit_annotations: &'a BTreeMap<&'static str, String>,
 }
 
 /// A container, as the messages name it: `container "web"`,
@@ -253,12 +253,39 @@ struct Answer<'a> {
 }
 
 impl Answer<'_> {
-    fn reply(self, response: ResponseOut<'_>) -> Reply {
+    /// Encodes the response, then moves the message (with the warnings) into
+    /// the summary.
+    fn reply(
+        mut self,
+        allowed: bool,
+        (status, reason, code): (&'static str, &'static str, u16),
+        mut message: String,
+        warnings: Vec<String>,
+        audit_annotations: BTreeMap<&'static str, String>,
+    ) -> Reply {
         let body = encode(&AdmissionReviewOut {
             api_version: self.api_version,
             kind: KIND,
-            response,
+            response: ResponseOut {
+                uid: self.uid,
+                allowed,
+                status: Status {
+                    api_version: None,
+                    kind: None,
+                    status,
+                    message: &message,
+                    reason,
+                    code,
+                },
+                warnings: &warnings,
+                audit_annotations: &audit_annotations,
+            },
         });
+        for w in &warnings {
+            message.push_str("; ");
+            message.push_str(w);
+        }
+        self.summary.message = message;
         Reply {
             status: 200,
             body,
@@ -268,93 +295,54 @@ impl Answer<'_> {
 
     /// Allowed without judging any image.
     fn allow(mut self, message: String) -> Reply {
-        let response = ResponseOut {
-            uid: self.uid,
-            allowed: true,
-            status: Status {
-                api_version: None,
-                kind: None,
-                status: "Success",
-                message: &message,
-                reason: "",
-                code: 200,
-            },
-            warnings: Vec::new(),
-            audit_annotations: BTreeMap::new(),
-        };
         self.summary.outcome = Outcome::Allowed;
-        self.summary.message = message.clone();
-        self.reply(response)
+        self.reply(true, SUCCESS, message, Vec::new(), BTreeMap::new())
     }
 
     /// Denied because the request or object cannot be judged (code 400).
     fn reject(mut self, code: u16, message: String) -> Reply {
-        let response = ResponseOut {
-            uid: self.uid,
-            allowed: false,
-            status: Status {
-                api_version: None,
-                kind: None,
-                status: "Failure",
-                message: &message,
-                reason: "BadRequest",
-                code,
-            },
-            warnings: Vec::new(),
-            audit_annotations: BTreeMap::new(),
-        };
         self.summary.outcome = Outcome::Denied;
-        self.summary.message = message.clone();
-        self.reply(response)
+        self.reply(
+            false,
+            ("Failure", "BadRequest", code),
+            message,
+            Vec::new(),
+            BTreeMap::new(),
+        )
     }
 
     fn verdict<L: fmt::Display>(mut self, label: &str, verdict: &Verdict<'_, L>) -> Reply {
         let images = verdict.judged.len();
         let denied = verdict.denied();
-        let message = if denied > 0 {
-            format!(
-                "{label}: {denied} of {images} images denied by image policy: {}",
-                verdict.denial_reasons()
-            )
-        } else {
-            format!("{label}: {images} images allowed")
-        };
-        let warnings = verdict.warnings();
-        let response = ResponseOut {
-            uid: self.uid,
-            allowed: denied == 0,
-            status: if denied > 0 {
-                Status {
-                    api_version: None,
-                    kind: None,
-                    status: "Failure",
-                    message: &message,
-                    reason: "Forbidden",
-                    code: 403,
-                }
-            } else {
-                Status {
-                    api_version: None,
-                    kind: None,
-                    status: "Success",
-                    message: &message,
-                    reason: "",
-                    code: 200,
-                }
-            },
-            audit_annotations: verdict.audit_annotations(),
-            warnings,
-        };
         self.summary.outcome = verdict.outcome();
         self.summary.images = images;
         self.summary.denied = denied;
         self.summary.break_glass = verdict.break_glass();
-        let mut line = message.clone();
-        for w in &response.warnings {
-            line.push_str("; ");
-            line.push_str(w);
+        if denied > 0 {
+            let message = format!(
+                "{label}: {denied} of {images} images denied by image policy: {}",
+                verdict.denial_reasons()
+            );
+            let status = ("Failure", "Forbidden", 403);
+            self.reply(
+                false,
+                status,
+                message,
+                verdict.warnings(),
+                verdict.audit_annotations(),
+            )
+        } else {
+            let message = format!("{label}: {images} images allowed");
+            self.reply(
+                true,
+                SUCCESS,
+                message,
+                verdict.warnings(),
+                verdict.audit_annotations(),
+            )
         }
-        self.summary.message = line;
-        self.reply(response)
     }
 }
+
+/// The `status` of an allowed response: status, reason, code.
+const SUCCESS: (&str, &str, u16) = ("Success", "", 200);

@@ -123,10 +123,15 @@ pub(super) fn bad_request(message: String) -> Reply {
 /// Encodes a response. Serializing these types cannot fail (string keys,
 /// no floats); should it ever, the body says so rather than panicking.
 pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_else(|e| {
+    // Most responses fit: one allocation.
+    let mut out = Vec::with_capacity(384);
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => out,
+        Err(e) => {
         format!(r#"{{"kind":"Status","apiVersion":"v1","status":"Failure","message":"cannot encode the response: {e}","code":500}}"#)
             .into_bytes()
-    })
+        }
+    }
 }
 
 /// Decodes a review, which must be a JSON object (serde would also fill a
