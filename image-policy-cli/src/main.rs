@@ -31,6 +31,7 @@ struct Cli {
 enum Command {
     Parse(cmd::parse::Args),
     Check(cmd::check::Args),
+    Policy(cmd::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +39,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
     }
 }
