@@ -399,3 +399,38 @@ fn objects_whose_images_cannot_be_found_are_denied() {
         assert_eq!(reply.summary.outcome, Outcome::Denied);
     }
 }
+
+/// The API server rejects ephemeral containers in pod templates, but an
+/// object that has them anyway gets them judged: for every fixture kind, an
+/// ephemeral container with a denied image, added at the kind's pod spec (the
+/// path where jq found its first container), is named in the denial.
+#[test]
+fn ephemeral_containers_of_every_kind_are_judged() {
+    let policy = seed_policy(Mode::Enforce);
+    let mut kinds = std::collections::BTreeSet::new();
+    for (file, path, _, _) in fixture_images() {
+        let Some(pod_spec) = path.strip_suffix(".containers[0].image") else {
+            continue;
+        };
+        let mut object = read_json(&format!("k8s/objects/{file}"));
+        let spec = object.pointer_mut(&pointer(pod_spec)).expect(pod_spec);
+        spec["ephemeralContainers"] =
+            serde_json::json!([{"name": "debugger", "image": DENIED_IMAGE}]);
+        let (_, answer) = ask(
+            &policy,
+            Endpoint::AdmissionReview,
+            &admission_review("admission.k8s.io/v1", "CREATE", &object, None, None),
+        );
+        let message = answer["response"]["status"]["message"].as_str().unwrap();
+        let want = format!(
+            "ephemeralContainer \"debugger\" ({pod_spec}.ephemeralContainers[0].image) image {DENIED_IMAGE:?}"
+        );
+        assert_eq!(answer["response"]["allowed"], false, "{file}");
+        assert!(
+            message.contains(&want),
+            "{file}: {want:?} not in {message:?}"
+        );
+        kinds.insert(object["kind"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(kinds.len(), 9, "{kinds:?}");
+}
