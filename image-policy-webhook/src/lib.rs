@@ -5,3 +5,5 @@
 //! [`image_policy_core`], and this crate will only decode requests, call it and
 //! encode responses.
 #![forbid(unsafe_code)]
+
+pub mod server;
