@@ -3,9 +3,11 @@
 //!
 //! # Overview
 //!
-//! - [`reference`]: the image reference grammar of `distribution/reference`
+//! - [`mod@reference`]: the image reference grammar of `distribution/reference`
 //!   (the library containerd uses), written by hand: [`reference::ImageRef`]
 //!   borrows, [`reference::Reference`] owns.
+//! - [`k8s`]: the images of Kubernetes objects (every kind that runs
+//!   containers, every container list), each with its JSON path.
 //!
 //! The crate does no I/O and needs no async runtime or Kubernetes client:
 //! adapters (the webhook server, the CLI) feed it strings and bytes.
@@ -39,4 +41,5 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod k8s;
 pub mod reference;

@@ -169,13 +169,12 @@ impl fmt::Display for ParseError {
                 self.kind
             )?;
         }
-        if self.kind == ParseErrorKind::UnexpectedCharacter {
-            if let Some(c) = input
+        if self.kind == ParseErrorKind::UnexpectedCharacter
+            && let Some(c) = input
                 .get(self.offset..)
                 .and_then(|rest| rest.chars().next())
-            {
-                write!(f, " {c:?}")?;
-            }
+        {
+            write!(f, " {c:?}")?;
         }
         write!(f, " (byte {})", self.offset)
     }
