@@ -59,7 +59,8 @@
 mod metrics;
 mod reload;
 mod routes;
-mod shim;
+#[doc(hidden)]
+pub mod shim;
 mod tls;
 
 use self::reload::{Change, WatchedFiles};
@@ -237,7 +238,10 @@ impl std::fmt::Debug for Server {
             .field("listen", &self.listener.local_addr().ok())
             .field(
                 "metrics_listen",
-                &self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok()),
+                &self
+                    .metrics_listener
+                    .as_ref()
+                    .and_then(|l| l.local_addr().ok()),
             )
             .field("tls", &self.acceptor.is_some())
             .finish_non_exhaustive()
@@ -292,7 +296,10 @@ impl Server {
 
         let listener = TcpListener::bind(listen)
             .await
-            .map_err(|source| ServerError::Listen { addr: listen, source })?;
+            .map_err(|source| ServerError::Listen {
+                addr: listen,
+                source,
+            })?;
         let metrics_listener = match metrics_listen {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -455,7 +462,9 @@ impl Reloader {
                 Change::Unchanged => {}
                 Change::ReadFailed(message) => {
                     metrics.policy_loaded(None);
-                    tracing::error!("policy not reloaded, the previous one stays in force: {message}");
+                    tracing::error!(
+                        "policy not reloaded, the previous one stays in force: {message}"
+                    );
                 }
                 Change::Changed { hash, .. } => match (self.policy.load)() {
                     Ok(loaded) => {
@@ -564,8 +573,7 @@ async fn serve_connection<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let connection =
-        builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+    let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
     if let Err(err) = watcher.watch(connection).await {
         tracing::debug!("connection ended with an error: {err}");
     }

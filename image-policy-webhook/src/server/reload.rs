@@ -18,7 +18,10 @@ pub(crate) enum Change {
     /// Same contents as last time (or the same read error as last time).
     Unchanged,
     /// New contents, one entry per watched path in order, and their hash.
-    Changed { contents: Vec<Vec<u8>>, hash: String },
+    Changed {
+        contents: Vec<Vec<u8>>,
+        hash: String,
+    },
     /// A file could not be read (a different error from last time).
     ReadFailed(String),
 }

@@ -45,12 +45,32 @@ async fn validate(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
 async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response {
     let started = Instant::now();
     let limit = state.body_limit;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        let message = format!("request body is larger than the limit of {limit} bytes");
+        return refuse(
+            state,
+            endpoint,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            message,
+            started,
+        );
+    }
     let read = Limited::new(request.into_body(), limit).collect();
     let body = match tokio::time::timeout(state.request_timeout, read).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
             let message = format!("request body is larger than the limit of {limit} bytes");
-            return refuse(state, endpoint, StatusCode::PAYLOAD_TOO_LARGE, message, started);
+            return refuse(
+                state,
+                endpoint,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                message,
+                started,
+            );
         }
         Ok(Err(err)) => {
             let message = format!("cannot read the request body: {err}");
@@ -61,7 +81,13 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
                 "request body not received within {} ms",
                 state.request_timeout.as_millis()
             );
-            return refuse(state, endpoint, StatusCode::REQUEST_TIMEOUT, message, started);
+            return refuse(
+                state,
+                endpoint,
+                StatusCode::REQUEST_TIMEOUT,
+                message,
+                started,
+            );
         }
     };
     let policy = state.policy();
@@ -142,7 +168,10 @@ async fn readyz(Shared(state): Shared<Arc<State>>) -> Response {
 
 async fn metrics(Shared(state): Shared<Arc<State>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

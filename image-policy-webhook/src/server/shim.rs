@@ -7,6 +7,19 @@
 #[derive(Debug)]
 pub struct Policy;
 
+impl Policy {
+    /// Stand-in for `Policy::from_yaml_str`: fails on text containing `!broken`.
+    pub fn from_yaml_str(src: &str, origin: &str) -> Result<LoadedPolicy, String> {
+        if src.contains("!broken") {
+            return Err(format!("{origin}:1:1: broken"));
+        }
+        Ok(LoadedPolicy {
+            policy: Policy,
+            warnings: Vec::new(),
+        })
+    }
+}
+
 /// Stand-in for `image_policy_core::policy::LoadedPolicy`.
 #[derive(Debug)]
 pub struct LoadedPolicy {
