@@ -3,6 +3,7 @@
 
 mod support;
 
+mod deploy;
 mod http;
 mod reload;
 mod reviews;
