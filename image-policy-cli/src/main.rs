@@ -9,6 +9,7 @@
 
 mod cmd;
 mod input;
+mod policy_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,11 +30,13 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Parse(cmd::parse::Args),
+    Check(cmd::check::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
+        Command::Check(args) => cmd::check::run(args),
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! # Overview
 //!
-//! - [`mod@reference`]: the image reference grammar of `distribution/reference`
+//! - [`reference`](mod@reference): the image reference grammar of `distribution/reference`
 //!   (the library containerd uses), written by hand: [`reference::ImageRef`]
 //!   borrows, [`reference::Reference`] owns.
 //! - [`k8s`]: the images of Kubernetes objects (every kind that runs
@@ -42,4 +42,5 @@
 #![warn(missing_docs)]
 
 pub mod k8s;
+pub mod policy;
 pub mod reference;

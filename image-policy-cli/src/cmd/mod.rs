@@ -1,3 +1,4 @@
 //! One module per subcommand; each has its `Args` and a `run` returning the exit code.
 
+pub mod check;
 pub mod parse;
