@@ -31,6 +31,7 @@ struct Cli {
 enum Command {
     Parse(cmd::parse::Args),
     Check(cmd::check::Args),
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +39,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     }
 }

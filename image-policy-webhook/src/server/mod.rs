@@ -64,12 +64,13 @@ pub mod shim;
 mod tls;
 
 use self::reload::{Change, WatchedFiles};
-use self::shim::{DEFAULT_BODY_LIMIT, LoadedPolicy, Policy};
+use self::shim::DEFAULT_BODY_LIMIT;
 use self::tls::CertificateStore;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use image_policy_core::policy::{LoadedPolicy, Policy};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;

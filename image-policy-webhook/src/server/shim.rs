@@ -1,31 +1,8 @@
-//! TEMPORARY stand-ins for contracts A (`image_policy_core::policy`) and C
-//! (`crate::handler`), removed when the `policy` and `handler` branches are
-//! merged. Only the shapes the server uses are here.
+//! TEMPORARY stand-ins for contract C (`crate::handler`), removed when the
+//! `handler` branch is merged. Only the shapes the server uses are here.
 #![allow(missing_docs, dead_code)]
 
-/// Stand-in for `image_policy_core::policy::Policy`.
-#[derive(Debug)]
-pub struct Policy;
-
-impl Policy {
-    /// Stand-in for `Policy::from_yaml_str`: fails on text containing `!broken`.
-    pub fn from_yaml_str(src: &str, origin: &str) -> Result<LoadedPolicy, String> {
-        if src.contains("!broken") {
-            return Err(format!("{origin}:1:1: broken"));
-        }
-        Ok(LoadedPolicy {
-            policy: Policy,
-            warnings: Vec::new(),
-        })
-    }
-}
-
-/// Stand-in for `image_policy_core::policy::LoadedPolicy`.
-#[derive(Debug)]
-pub struct LoadedPolicy {
-    pub policy: Policy,
-    pub warnings: Vec<String>,
-}
+pub use image_policy_core::policy::Policy;
 
 /// Stand-in for `crate::handler::Endpoint`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -102,6 +102,17 @@ fn the_webhook_configuration_covers_every_pod_bearing_kind() {
     }
 }
 
+#[test]
+fn the_deployed_policy_loads_without_warnings() {
+    let path = deploy_dir().join("base/policy.yaml");
+    let loaded = image_policy_core::policy::Policy::from_yaml_str(
+        &std::fs::read_to_string(&path).unwrap(),
+        "deploy/base/policy.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
 fn have(tool: &str) -> bool {
     let found = Command::new(tool).arg("version").output().is_ok();
     if !found {

@@ -5,6 +5,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use image_policy_core::policy::{LoadedPolicy, Policy};
 use image_policy_webhook::server::{
     PolicySource, Server, ServerConfig, ServerError, TlsFiles, Transport,
 };
@@ -166,12 +167,8 @@ pub fn policy_source(path: &Path) -> PolicySource {
     }
 }
 
-fn load_policy_yaml(
-    src: &str,
-    origin: &str,
-) -> Result<image_policy_webhook::server::shim::LoadedPolicy, String> {
-    image_policy_webhook::server::shim::Policy::from_yaml_str(src, origin)
-        .map_err(|e| e.to_string())
+fn load_policy_yaml(src: &str, origin: &str) -> Result<LoadedPolicy, String> {
+    Policy::from_yaml_str(src, origin).map_err(|e| e.to_string())
 }
 
 impl Running {
