@@ -1,6 +1,7 @@
 //! Tests of the `image-policy` binary, run as a user runs it.
 
 mod parse;
+mod serve;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

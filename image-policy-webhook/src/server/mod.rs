@@ -363,7 +363,11 @@ impl Server {
             }
         });
 
-        let main_addr = listener.local_addr().ok();
+        let main_addr = listener
+            .local_addr()
+            .expect("a bound TCP listener has an address");
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let acceptor_present = acceptor.is_some();
         let main_loop = tokio::spawn(accept_loop(
             listener,
             acceptor,
@@ -382,7 +386,12 @@ impl Server {
         });
         drop(stop_rx);
         state.ready.store(true, Ordering::Relaxed);
-        tracing::info!(listen = ?main_addr, "serving");
+        tracing::info!(
+            listen = %main_addr,
+            metrics_listen = metrics_addr.map(tracing::field::display),
+            tls = acceptor_present,
+            "serving"
+        );
 
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing requests in flight");
