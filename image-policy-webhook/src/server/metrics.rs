@@ -7,23 +7,25 @@
 //!
 //! Format: <https://prometheus.io/docs/instrumenting/exposition_formats/>.
 
-use super::shim::{Endpoint, Outcome};
+use crate::handler::{Endpoint, Outcome};
 use std::fmt::Write as _;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-/// The review endpoints, in slot order, with their label values.
-const ENDPOINTS: [(Endpoint, &str); 2] = [
-    (Endpoint::ImageReview, "imagereview"),
-    (Endpoint::AdmissionReview, "validate"),
-];
+/// The review endpoints, in slot order (labels from [`Endpoint::as_str`]).
+const ENDPOINTS: [Endpoint; 2] = [Endpoint::ImageReview, Endpoint::AdmissionReview];
 
 /// HTTP status labels, in slot order; anything else counts as `other`.
 const STATUSES: [&str; 6] = ["200", "400", "408", "413", "500", "other"];
 
-/// Decision outcome labels, in slot order.
-const OUTCOMES: [&str; 4] = ["allowed", "denied", "warned", "invalid"];
+/// Decision outcomes, in slot order (labels from [`Outcome::as_str`]).
+const OUTCOMES: [Outcome; 4] = [
+    Outcome::Allowed,
+    Outcome::Denied,
+    Outcome::Warned,
+    Outcome::Invalid,
+];
 
 /// Upper bounds of the latency histogram's buckets, in microseconds.
 const BUCKETS_US: [u64; 14] = [
@@ -47,11 +49,6 @@ fn status_slot(status: u16) -> usize {
         500 => 4,
         _ => 5,
     }
-}
-
-/// The label value of a decision outcome.
-pub(crate) fn outcome_label(outcome: Outcome) -> &'static str {
-    OUTCOMES[outcome_slot(outcome)]
 }
 
 fn outcome_slot(outcome: Outcome) -> usize {
@@ -149,7 +146,7 @@ impl Metrics {
             "# HELP image_policy_requests_total Review requests answered, by endpoint and HTTP status.\n\
              # TYPE image_policy_requests_total counter\n",
         );
-        for (e, (_, endpoint)) in ENDPOINTS.iter().enumerate() {
+        for (e, endpoint) in ENDPOINTS.iter().map(|e| e.as_str()).enumerate() {
             for (s, status) in STATUSES.iter().enumerate() {
                 let n = self.requests[e][s].load(Relaxed);
                 let _ = writeln!(
@@ -162,8 +159,8 @@ impl Metrics {
             "# HELP image_policy_decisions_total Review decisions, by endpoint and result.\n\
              # TYPE image_policy_decisions_total counter\n",
         );
-        for (e, (_, endpoint)) in ENDPOINTS.iter().enumerate() {
-            for (o, result) in OUTCOMES.iter().enumerate() {
+        for (e, endpoint) in ENDPOINTS.iter().map(|e| e.as_str()).enumerate() {
+            for (o, result) in OUTCOMES.iter().map(|o| o.as_str()).enumerate() {
                 let n = self.decisions[e][o].load(Relaxed);
                 let _ = writeln!(
                     out,
@@ -175,7 +172,7 @@ impl Metrics {
             "# HELP image_policy_request_duration_seconds Time from request head to response, by endpoint.\n\
              # TYPE image_policy_request_duration_seconds histogram\n",
         );
-        for (e, (_, endpoint)) in ENDPOINTS.iter().enumerate() {
+        for (e, endpoint) in ENDPOINTS.iter().map(|e| e.as_str()).enumerate() {
             let h = &self.latency[e];
             let mut cumulative = 0;
             for (b, bound) in BUCKETS_US.iter().enumerate() {

@@ -59,12 +59,10 @@
 mod metrics;
 mod reload;
 mod routes;
-#[doc(hidden)]
-pub mod shim;
 mod tls;
 
 use self::reload::{Change, WatchedFiles};
-use self::shim::DEFAULT_BODY_LIMIT;
+use crate::handler::DEFAULT_BODY_LIMIT;
 use self::tls::CertificateStore;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;

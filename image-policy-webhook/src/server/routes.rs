@@ -2,8 +2,7 @@
 //! [`handle`] and record what it answered, and the health and metrics routes.
 
 use super::State;
-use super::metrics::outcome_label;
-use super::shim::{Endpoint, Outcome, handle};
+use crate::handler::{Endpoint, Outcome, handle};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State as Shared};
@@ -99,9 +98,9 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
     let summary = &reply.summary;
     tracing::info!(
         target: "image_policy::decision",
-        endpoint = endpoint_path(endpoint),
+        endpoint = endpoint.as_str(),
         status = reply.status,
-        result = outcome_label(summary.outcome),
+        result = summary.outcome.as_str(),
         uid = summary.uid.as_deref(),
         kind = summary.kind.as_deref(),
         namespace = summary.namespace.as_deref(),
@@ -138,20 +137,13 @@ fn refuse(
         .observe_review(endpoint, status.as_u16(), Outcome::Invalid, elapsed);
     tracing::info!(
         target: "image_policy::decision",
-        endpoint = endpoint_path(endpoint),
+        endpoint = endpoint.as_str(),
         status = status.as_u16(),
-        result = outcome_label(Outcome::Invalid),
+        result = Outcome::Invalid.as_str(),
         micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "{message}"
     );
     (status, [(header::CONTENT_TYPE, "text/plain")], message).into_response()
-}
-
-fn endpoint_path(endpoint: Endpoint) -> &'static str {
-    match endpoint {
-        Endpoint::ImageReview => "/imagereview",
-        Endpoint::AdmissionReview => "/validate",
-    }
 }
 
 async fn healthz() -> &'static str {
