@@ -62,8 +62,8 @@ mod routes;
 mod tls;
 
 use self::reload::{Change, WatchedFiles};
-use crate::handler::DEFAULT_BODY_LIMIT;
 use self::tls::CertificateStore;
+use crate::handler::DEFAULT_BODY_LIMIT;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};

@@ -2,7 +2,7 @@
 //! documentation's example, and AdmissionReviews built from real objects
 //! (`testdata/k8s/objects/`, made by `kubectl create ... --dry-run=client`).
 
-use crate::support::{Options, Running};
+use crate::support::{Options, Running, metric};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -39,6 +39,19 @@ async fn seed_image_review_denies_docker_hub_and_allows_the_registry() {
             assert!(reason.contains("prometheus:2.6.1"), "{reason}");
         }
     }
+    let metrics = server.metrics().await;
+    for result in ["denied", "allowed"] {
+        let series =
+            format!(r#"image_policy_decisions_total{{endpoint="imagereview",result="{result}"}}"#);
+        assert_eq!(metric(&metrics, &series), Some(1.0), "{series}");
+    }
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"image_policy_request_duration_seconds_count{endpoint="imagereview"}"#
+        ),
+        Some(2.0)
+    );
 }
 
 /// The request of https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#imagepolicywebhook
@@ -182,4 +195,64 @@ async fn admission_reviews_of_every_kind_name_every_denied_container() {
             );
         }
     }
+}
+
+/// `kubectl debug`: an UPDATE of `pods/ephemeralcontainers` carrying the whole
+/// pod. The pod's own images were already admitted (they are in `oldObject`);
+/// the debug container's image is judged.
+#[tokio::test]
+async fn kubectl_debug_is_judged_on_its_ephemeral_container() {
+    let server = Running::start(Options::default()).await;
+    let pod: Value =
+        serde_json::from_str(&std::fs::read_to_string(objects_dir().join("pod.json")).unwrap())
+            .unwrap();
+    let mut old = pod.clone();
+    old["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("ephemeralContainers");
+    let debug_with = |image: &str| {
+        let mut new = pod.clone();
+        new["spec"]["ephemeralContainers"][0]["image"] = json!(image);
+        json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "debug-1",
+                "kind": { "group": "", "version": "v1", "kind": "Pod" },
+                "resource": { "group": "", "version": "v1", "resource": "pods" },
+                "subResource": "ephemeralcontainers",
+                "name": pod["metadata"]["name"],
+                "namespace": pod["metadata"]["namespace"],
+                "operation": "UPDATE",
+                "userInfo": { "username": "kubernetes-admin" },
+                "object": new,
+                "oldObject": old,
+                "dryRun": false
+            }
+        })
+        .to_string()
+    };
+    let mut conn = server.client().connect(server.addr).await.unwrap();
+    let response = conn
+        .post("/validate", debug_with("busybox:1.36"))
+        .await
+        .unwrap();
+    let review: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(review["response"]["allowed"], false, "{review}");
+    let message = review["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("debugger-x7k2p") && message.contains("busybox:1.36"),
+        "{message}"
+    );
+
+    let response = conn
+        .post(
+            "/validate",
+            debug_with("registry.my.com/tools/busybox:1.36"),
+        )
+        .await
+        .unwrap();
+    let review: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(review["response"]["allowed"], true, "{review}");
 }
