@@ -357,7 +357,20 @@ impl Server {
             ticks.tick().await;
             loop {
                 ticks.tick().await;
-                reloader.poll();
+                // File reads and policy compilation block: keep them off the
+                // threads that serve requests.
+                reloader = match tokio::task::spawn_blocking(move || {
+                    reloader.poll();
+                    reloader
+                })
+                .await
+                {
+                    Ok(reloader) => reloader,
+                    Err(err) => {
+                        tracing::error!("reloading stopped: {err}");
+                        return;
+                    }
+                };
             }
         });
 
