@@ -32,6 +32,7 @@ enum Command {
     Parse(cmd::parse::Args),
     Check(cmd::check::Args),
     Policy(cmd::policy::Args),
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +41,6 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd::parse::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Policy(args) => cmd::policy::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     }
 }

@@ -3,7 +3,10 @@
 //!
 //! - [`handler`]: the decision as a pure function, request bytes in and
 //!   response bytes out, given a compiled policy of [`image_policy_core`].
+//! - [`server`]: the HTTPS server around it (tokio, hyper, axum, rustls):
+//!   certificate and policy reload, health, metrics, graceful shutdown.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod handler;
+pub mod server;

@@ -2,6 +2,7 @@
 
 mod check;
 mod parse;
+mod serve;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
