@@ -1,0 +1,137 @@
+//! `image-policy lint`: every image in a repository's manifests, Dockerfiles
+//! and compose files, judged by the same policy and the same core code as the
+//! admission webhook, reported where it is written.
+//!
+//! # Design
+//!
+//! A run has three steps, each a module:
+//!
+//! 1. [`walk`]: which files, in which (sorted, deterministic) order, read as
+//!    what ([`walk::SourceKind`]); `-` is standard input.
+//! 2. Extraction, one reader per kind, each giving an [`report::Extracted`]
+//!    (image sites with line and column, objects, suppressions, problems):
+//!    [`manifests`] (Kubernetes YAML/JSON; the images are found by
+//!    `image_policy_core::k8s::find_images`, the webhook's own code),
+//!    [`dockerfile`] (`FROM`, `COPY --from`) and [`compose`]
+//!    (`services.*.image`).
+//! 3. Judgement: each site goes through
+//!    `image_policy_core::policy::Policy::evaluate` ([`judge`]) and becomes a
+//!    [`report::Finding`]; [`render`] prints the [`report::Report`] as text,
+//!    JSON, SARIF or GitHub annotations.
+//!
+//! Nothing is silent: a file that is not a manifest is counted as skipped, an
+//! object skipped by its `image-policy.dev/ignore` annotation is listed with
+//! its reason, and a file that cannot be read or parsed is reported with its
+//! location while the run goes on.
+//!
+//! # Exit codes
+//!
+//! [`exit_code`]: 0 when every image is allowed and every input was read; 1
+//! when an image violates the policy (or cannot be judged: an unresolved
+//! variable, a pod-bearing object without containers); 2 when an input could
+//! not be read or parsed (this wins over 1). `--warn-only` turns 1 into 0.
+//!
+//! # JSON output
+//!
+//! `--format json` prints one JSON object; its schema is documented in
+//! [`render::json`] and in `docs/lint-json.md`.
+//!
+//! # Performance
+//!
+//! Files are read whole and parsed once; a YAML document is deserialized only
+//! into the fields that can carry images (everything else is skipped by the
+//! parser without being stored). See `benches/benches/lint.rs`.
+//!
+//! # Untrusted input
+//!
+//! Manifests from a pull request are untrusted. The YAML parser's budget
+//! bounds events, nesting and alias expansion (a "billion laughs" file is a
+//! parse error, not a hang); files over [`walk::MAX_FILE_BYTES`] are refused;
+//! symbolic links to directories are not followed, so a link loop cannot hang
+//! the walk. Nothing panics on any input.
+
+pub mod compose;
+pub mod dockerfile;
+// pub mod judge;
+pub mod manifests;
+pub mod render;
+pub mod report;
+pub mod vars;
+pub mod walk;
+mod yaml;
+
+use report::{Extracted, FileReport, Finding, ImageSite, Report, Verdict};
+use walk::{Source, SourceKind};
+
+/// Settings that change what is read (not how it is printed).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `--var NAME=VALUE`: values for Dockerfile `ARG`s and compose
+    /// interpolation.
+    pub vars: vars::Overrides,
+}
+
+/// Reads one source into image sites, objects, suppressions and problems.
+pub fn extract(source: &Source, options: &Options) -> Extracted {
+    let text = match &source.text {
+        Ok(text) => text,
+        Err(problem) => {
+            return Extracted {
+                problems: vec![problem.clone()],
+                ..Extracted::default()
+            };
+        }
+    };
+    match source.kind {
+        SourceKind::Manifests => manifests::extract(text),
+        SourceKind::Dockerfile => dockerfile::extract(text, &options.vars),
+        SourceKind::Compose => compose::extract(text, &options.vars),
+    }
+}
+
+/// Reads and judges every source. `judge` is usually
+/// [`judge::with_policy`]; the sites are judged in file order.
+pub fn lint(
+    sources: impl IntoIterator<Item = Source>,
+    options: &Options,
+    mut judge: impl FnMut(&ImageSite) -> Verdict,
+) -> Report {
+    let mut report = Report::default();
+    for source in sources {
+        let extracted = extract(&source, options);
+        let findings = extracted
+            .sites
+            .into_iter()
+            .map(|site| Finding {
+                verdict: judge(&site),
+                site,
+            })
+            .collect();
+        report.files.push(FileReport {
+            name: source.name,
+            text: source.text.unwrap_or_default(),
+            objects: extracted.objects,
+            findings,
+            suppressed: extracted.suppressed,
+            problems: extracted.problems,
+            skipped: extracted.skipped,
+        });
+    }
+    report
+}
+
+/// The exit code for a report: 2 for unreadable input, else 1 for an
+/// enforced violation or an image that could not be judged (unless
+/// `warn_only`), else 0. A violation of a policy in `warn` or `audit` mode is
+/// reported as a warning and does not fail the run, as it would not fail a
+/// deployment.
+pub fn exit_code(report: &Report, warn_only: bool) -> u8 {
+    let s = report.summary();
+    if s.input_errors > 0 {
+        2
+    } else if !warn_only && (s.errors > 0 || s.problems > 0) {
+        1
+    } else {
+        0
+    }
+}
