@@ -1,3 +1,5 @@
 //! One module per subcommand; each has its `Args` and a `run` returning the exit code.
 
 pub mod parse;
+pub mod completions;
+pub mod lint;

@@ -115,6 +115,7 @@ pub fn extract(text: &str, overrides: &Overrides) -> Extracted {
                 container: None,
                 path: None,
                 namespace: None,
+                annotations: Vec::new(),
             }),
             Err(e) => out.problems.push(Problem {
                 position: Some(position),

@@ -255,6 +255,7 @@ fn site<'v>(
         container: None,
         path: None,
         namespace: None,
+        annotations: Vec::new(),
     });
 }
 

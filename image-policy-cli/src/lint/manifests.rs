@@ -254,6 +254,10 @@ fn read_object(text: &str, object: &Object<S>, out: &mut Extracted) {
         });
         return;
     }
+    let annotations: Vec<(String, String)> = object
+        .annotations()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
     for f in found {
         let position = yaml::position(&f.image.referenced);
         let width = if f.image.referenced == f.image.defined {
@@ -270,6 +274,7 @@ fn read_object(text: &str, object: &Object<S>, out: &mut Extracted) {
             container: Some(f.container.to_owned()),
             path: Some(f.json_path.to_string()),
             namespace: holder.namespace.clone(),
+            annotations: annotations.clone(),
         });
     }
 }

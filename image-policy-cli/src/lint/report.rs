@@ -66,6 +66,9 @@ pub struct ImageSite {
     /// Where the value sits in the object (`spec.template.spec.containers[0].image`),
     /// for Kubernetes objects.
     pub path: Option<String>,
+    /// The object's annotations and its pod template's (the policy reads
+    /// break-glass from them).
+    pub annotations: Vec<(String, String)>,
     /// The Kubernetes namespace the object will be created in, for the policy's context.
     pub namespace: Option<String>,
 }
@@ -183,8 +186,12 @@ pub struct Extracted {
 /// The policy's answer for one image, owned so the report outlives the policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
-    /// The image broke a rule (also in warn/audit mode).
+    /// The image broke a rule (also in warn/audit mode, or when break-glass
+    /// admitted it).
     pub violates: bool,
+    /// What the API server would be told: `false` only for a violation in
+    /// `enforce` mode that no break-glass annotation admitted.
+    pub allowed: bool,
     /// The policy mode: `enforce`, `warn` or `audit`.
     pub mode: String,
     /// The decision code (`allowed`, `registry-not-allowed`, ...).
@@ -200,9 +207,11 @@ pub struct Verdict {
 /// The rule behind a decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleRef {
-    /// Index of the rule in the policy.
+    /// Index of the rule in its list.
     pub index: usize,
-    /// Short description.
+    /// Where it is in the policy, as a path: `allow[2]`, `tags.requireDigest`.
+    pub path: String,
+    /// What it says: `allow registry.my.com`, `deny-tag latest`.
     pub description: String,
     /// Where the rule is written (`policy.yaml:12:5`, `<flags>:1:1`), when known.
     pub location: Option<String>,
@@ -231,13 +240,14 @@ impl Level {
 }
 
 impl Verdict {
-    /// [`Level::Error`] for a violation in `enforce` mode, [`Level::Warning`]
-    /// in `warn`/`audit` mode, [`Level::None`] when allowed.
+    /// [`Level::Error`] for a violation the cluster would deny,
+    /// [`Level::Warning`] for one it would admit (warn/audit mode,
+    /// break-glass), [`Level::None`] when no rule was broken.
     pub fn level(&self) -> Level {
-        match (self.violates, self.mode.as_str()) {
+        match (self.violates, self.allowed) {
             (false, _) => Level::None,
-            (true, "enforce") => Level::Error,
-            (true, _) => Level::Warning,
+            (true, false) => Level::Error,
+            (true, true) => Level::Warning,
         }
     }
 }

@@ -15,12 +15,14 @@
 //!     "image": string,                   // as the runtime sees it (variables substituted)
 //!     "written": string|null,            // as written, when it differs (${BASE})
 //!     "canonical": string|null,          // docker.io/library/nginx:1.25; null when unparseable
-//!     "violation": boolean,
-//!     "level": "error"|"warning"|"none", // error: enforced violation; warning: warn/audit mode
+//!     "violation": boolean,              // a rule was broken (in any mode)
+//!     "allowed": boolean,                // what the cluster would answer
+//!     "level": "error"|"warning"|"none", // error: denied; warning: violation admitted (warn/audit, break-glass)
 //!     "mode": "enforce"|"warn"|"audit",
 //!     "code": string,                    // decision code: allowed, registry-not-allowed, ...
 //!     "reason": string,                  // the one-line reason
-//!     "rule": { "index": integer, "description": string, "location": string|null } | null
+//!     "rule": { "index": integer, "path": string,        // allow[2], tags.requireDigest
+//!               "description": string, "location": string|null } | null
 //!   } ],
 //!   "problems": [ {                      // inputs that could not be read or judged
 //!     "file": string, "line": integer|null, "column": integer|null,
@@ -79,12 +81,14 @@ pub fn to_value(report: &Report) -> Value {
                 "written": f.site.written,
                 "canonical": v.canonical,
                 "violation": v.violates,
+                "allowed": v.allowed,
                 "level": v.level().as_str(),
                 "mode": v.mode,
                 "code": v.code,
                 "reason": v.reason,
                 "rule": v.rule.as_ref().map(|r| json!({
                     "index": r.index,
+                    "path": r.path,
                     "description": r.description,
                     "location": r.location,
                 })),

@@ -8,7 +8,7 @@
 //! 21 |       - image: prometheus:2.6.1
 //!    |                ^^^^^^^^^^^^^^^^ Deployment default/web, container prometheus
 //!    |
-//!    = rule: #0 allowed registries (<flags>:1:1)
+//!    = rule: allow[0] (allow registry.my.com) (policy.yaml:3:5)
 //! ```
 //!
 //! Colour only when asked (the command turns it on for a terminal unless
@@ -121,7 +121,7 @@ fn finding(p: &Painter, name: &str, text: &str, f: &Finding, out: &mut dyn Write
             .as_deref()
             .map(|l| format!(" ({l})"))
             .unwrap_or_default();
-        notes.push(format!("rule: #{} {}{at}", rule.index, rule.description));
+        notes.push(format!("rule: {} ({}){at}", rule.path, rule.description));
     }
     if let Some(path) = &f.site.path {
         notes.push(format!("at: {path}"));
