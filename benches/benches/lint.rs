@@ -29,7 +29,11 @@ const CORPUS_BYTES: usize = 4 << 20;
 const RELEASES_PER_FILE: usize = 40;
 
 fn release(out: &mut String, n: usize) {
-    let registry = if n % 3 == 0 { "docker.io/library" } else { "registry.my.com/shop" };
+    let registry = if n % 3 == 0 {
+        "docker.io/library"
+    } else {
+        "registry.my.com/shop"
+    };
     write!(
         out,
         "---
@@ -137,7 +141,10 @@ fn corpus() -> (Vec<walk::Source>, usize) {
 
 fn bench(c: &mut Criterion) {
     let (sources, objects) = corpus();
-    let bytes: usize = sources.iter().map(|s| s.text.as_ref().map_or(0, String::len)).sum();
+    let bytes: usize = sources
+        .iter()
+        .map(|s| s.text.as_ref().map_or(0, String::len))
+        .sum();
     let policy = Policy::builder()
         .allow_registry("registry.my.com")
         .build()
@@ -145,7 +152,9 @@ fn bench(c: &mut Criterion) {
         .policy;
     let options = lint::Options::default();
     // The corpus is what it says: every object read, no problem.
-    let check = lint::lint(sources.clone(), &options, |s| judge::with_policy(&policy, s));
+    let check = lint::lint(sources.clone(), &options, |s| {
+        judge::with_policy(&policy, s)
+    });
     let summary = check.summary();
     assert_eq!(summary.objects, objects);
     assert_eq!(summary.problems, 0);

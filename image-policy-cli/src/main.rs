@@ -9,6 +9,7 @@
 
 mod cmd;
 mod input;
+mod policy_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -45,6 +46,7 @@ enum Command {
     Parse(cmd::parse::Args),
     Lint(cmd::lint::Args),
     Completions(cmd::completions::Args),
+    Check(cmd::check::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +55,6 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd::parse::run(args),
         Command::Lint(args) => cmd::lint::run(args),
         Command::Completions(args) => cmd::completions::run(args),
+        Command::Check(args) => cmd::check::run(args),
     }
 }

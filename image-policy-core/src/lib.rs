@@ -6,6 +6,8 @@
 //! - [`mod@reference`]: the image reference grammar of `distribution/reference`
 //!   (the library containerd uses), written by hand: [`reference::ImageRef`]
 //!   borrows, [`reference::Reference`] owns.
+//! - [`policy`]: the allowlist policy engine: a [`policy::Policy`] judges an
+//!   image (in a namespace, with annotations) and says why, by which rule.
 //! - [`k8s`]: the images of Kubernetes objects (every kind that runs
 //!   containers, every container list), each with its JSON path.
 //!
@@ -42,4 +44,5 @@
 #![warn(missing_docs)]
 
 pub mod k8s;
+pub mod policy;
 pub mod reference;

@@ -91,7 +91,9 @@ enum ColorArg {
 fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-        _ => Err(format!("expected NAME=VALUE, as in --var BASE=golang:1.22 (got {s:?})")),
+        _ => Err(format!(
+            "expected NAME=VALUE, as in --var BASE=golang:1.22 (got {s:?})"
+        )),
     }
 }
 

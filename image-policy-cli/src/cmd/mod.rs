@@ -1,5 +1,6 @@
 //! One module per subcommand; each has its `Args` and a `run` returning the exit code.
 
-pub mod parse;
+pub mod check;
 pub mod completions;
 pub mod lint;
+pub mod parse;

@@ -156,7 +156,14 @@ services:
         let images: Vec<_> = got
             .sites
             .iter()
-            .map(|s| (s.image.as_str(), s.position.line, s.position.column, s.width))
+            .map(|s| {
+                (
+                    s.image.as_str(),
+                    s.position.line,
+                    s.position.column,
+                    s.width,
+                )
+            })
             .collect();
         assert_eq!(images, vec![("registry.my.com/web:1.0", 6, 12, 33)]);
         assert_eq!(got.objects, 4);
@@ -164,12 +171,21 @@ services:
         assert_eq!(got.suppressed[0].reason, "vendor image, reviewed");
         assert_eq!(got.problems.len(), 1);
         assert_eq!(got.problems[0].code, ProblemCode::UnresolvedVariable);
-        assert_eq!(got.problems[0].position, Some(Position { line: 14, column: 12 }));
+        assert_eq!(
+            got.problems[0].position,
+            Some(Position {
+                line: 14,
+                column: 12
+            })
+        );
     }
 
     #[test]
     fn broken_compose_is_a_parse_error_with_location() {
-        let got = extract("services:\n  web:\n    image: [unclosed\n", &Overrides::new());
+        let got = extract(
+            "services:\n  web:\n    image: [unclosed\n",
+            &Overrides::new(),
+        );
         assert_eq!(got.problems.len(), 1);
         assert_eq!(got.problems[0].code, ProblemCode::ParseError);
         assert!(got.problems[0].position.is_some());

@@ -88,7 +88,8 @@ fn instructions(text: &str, escape: char) -> Vec<Instruction> {
             text: String::new(),
             pieces: Vec::new(),
         });
-        inst.pieces.push((inst.text.len(), line_no, indent_chars + 1));
+        inst.pieces
+            .push((inst.text.len(), line_no, indent_chars + 1));
         inst.text.push_str(body);
         if continues {
             inst.text.push(' ');
@@ -313,7 +314,10 @@ mod tests {
         assert!(got.sites.is_empty());
         assert_eq!(got.problems.len(), 1);
         assert_eq!(got.problems[0].code, ProblemCode::UnresolvedVariable);
-        assert_eq!(got.problems[0].position, Some(Position { line: 2, column: 6 }));
+        assert_eq!(
+            got.problems[0].position,
+            Some(Position { line: 2, column: 6 })
+        );
         assert_eq!(
             images(text, &[("RUNTIME", "distroless/static")]),
             vec![("distroless/static".to_owned(), 2, 6, "#0".to_owned())]

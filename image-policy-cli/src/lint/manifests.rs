@@ -27,8 +27,8 @@ use super::report::{
 };
 use super::yaml;
 use image_policy_core::k8s::{Object, ObjectError, Text, find_images};
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;
 
@@ -110,7 +110,10 @@ struct ItemsAside<'a, A> {
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for ItemsAside<'_, A> {
     type Error = A::Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
         loop {
             let Some(key) = self.map.next_key::<String>()? else {
                 return Ok(None);
@@ -155,8 +158,13 @@ pub fn extract(text: &str) -> Extracted {
         Err(first_error) => {
             // A file that is not a manifest may well not fit the object's
             // shape (a values.yaml with its own `spec:`): that is a skip.
-            let any_object = serde_saphyr::from_multiple_with_options::<Option<Probe>>(text, yaml::options())
-                .map(|docs| docs.iter().flatten().any(|p| p.api_version.is_some() || p.kind.is_some()));
+            let any_object =
+                serde_saphyr::from_multiple_with_options::<Option<Probe>>(text, yaml::options())
+                    .map(|docs| {
+                        docs.iter()
+                            .flatten()
+                            .any(|p| p.api_version.is_some() || p.kind.is_some())
+                    });
             if let Ok(false) = any_object {
                 out.skipped = Some(not_a_manifest());
                 return out;
@@ -165,7 +173,8 @@ pub fn extract(text: &str) -> Extracted {
             // with a type error and goes on (a syntax error ends the file).
             let mut reader = std::io::Cursor::new(text.as_bytes());
             let mut errors = 0;
-            for doc in serde_saphyr::read_with_options::<_, Document>(&mut reader, yaml::options()) {
+            for doc in serde_saphyr::read_with_options::<_, Document>(&mut reader, yaml::options())
+            {
                 match doc {
                     Ok(doc) => manifests += read_document(text, doc, &mut out),
                     Err(e) => {
@@ -202,9 +211,7 @@ fn read_document(text: &str, doc: Document, out: &mut Extracted) -> usize {
     if object.kind.is_none() && object.api_version.is_none() {
         return 0;
     }
-    let is_list = object
-        .kind()
-        .is_some_and(|k| k.ends_with("List"));
+    let is_list = object.kind().is_some_and(|k| k.ends_with("List"));
     match items {
         Some(items) if is_list => {
             for item in &items {
@@ -341,8 +348,18 @@ items:
         assert_eq!(
             sites(text),
             vec![
-                ("nginx:1.25".to_owned(), 20, 23, "Deployment prod/web web".to_owned()),
-                ("nginx:1.25".to_owned(), 22, 31, "Deployment prod/web init".to_owned()),
+                (
+                    "nginx:1.25".to_owned(),
+                    20,
+                    23,
+                    "Deployment prod/web web".to_owned()
+                ),
+                (
+                    "nginx:1.25".to_owned(),
+                    22,
+                    31,
+                    "Deployment prod/web init".to_owned()
+                ),
             ]
         );
         let got = extract(text);
@@ -393,7 +410,10 @@ spec:
         let got = extract("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {}\n");
         assert_eq!(got.problems.len(), 1);
         assert_eq!(got.problems[0].code, ProblemCode::InvalidObject);
-        assert_eq!(got.problems[0].position, Some(Position { line: 2, column: 7 }));
+        assert_eq!(
+            got.problems[0].position,
+            Some(Position { line: 2, column: 7 })
+        );
     }
 
     #[test]
@@ -405,7 +425,13 @@ spec:
         assert_eq!(got.suppressed.len(), 1);
         assert_eq!(got.suppressed[0].reason, "vendor");
         assert_eq!(got.suppressed[0].images, 1);
-        assert_eq!(got.suppressed[0].position, Position { line: 6, column: 30 });
+        assert_eq!(
+            got.suppressed[0].position,
+            Position {
+                line: 6,
+                column: 30
+            }
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@
 
 pub mod compose;
 pub mod dockerfile;
-// pub mod judge;
+pub mod judge;
 pub mod manifests;
 pub mod render;
 pub mod report;

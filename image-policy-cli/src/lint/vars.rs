@@ -97,9 +97,7 @@ pub fn substitute<'v>(
             }
             Some((_, n)) if is_name_start(n) => {
                 let rest = &text[i + 1..];
-                let len = rest
-                    .find(|c: char| !is_name_char(c))
-                    .unwrap_or(rest.len());
+                let len = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
                 let name = &rest[..len];
                 match lookup(name) {
                     Some(v) => out.push_str(v),
@@ -199,18 +197,18 @@ mod tests {
         ("docker", "${UNSET:-${REG}}/x", Err("cannot evaluate")),
         ("compose", "app:$${TAG}", Ok("app:${TAG}")),
         ("compose", "app:${TAG:?set TAG}", Ok("app:1.25")),
-        ("compose", "app:${UNSET:?set it}", Err("variable UNSET is required (set it)")),
+        (
+            "compose",
+            "app:${UNSET:?set it}",
+            Err("variable UNSET is required (set it)"),
+        ),
         ("compose", "app:${UNSET:-1.0}", Ok("app:1.0")),
     ];
 
     #[test]
     fn substitution_cases() {
-        let vars: HashMap<&str, &str> = [
-            ("TAG", "1.25"),
-            ("REG", "registry.my.com"),
-            ("EMPTY", ""),
-        ]
-        .into();
+        let vars: HashMap<&str, &str> =
+            [("TAG", "1.25"), ("REG", "registry.my.com"), ("EMPTY", "")].into();
         let lookup = |n: &str| vars.get(n).copied();
         for (syntax, text, want) in CASES {
             let syntax = match *syntax {

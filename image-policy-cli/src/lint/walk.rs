@@ -216,7 +216,9 @@ pub fn read(found: &Found) -> Source {
             .lock()
             .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut bytes),
-        Some(p) => fs::File::open(p).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)),
+        Some(p) => {
+            fs::File::open(p).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        }
     };
     let text = match result {
         Err(e) => Err(read_problem(&e, "cannot read")),
@@ -249,7 +251,10 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, Problem> {
             let valid = &e.as_bytes()[..at];
             let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
             let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+            let column = String::from_utf8_lossy(&valid[line_start..])
+                .chars()
+                .count()
+                + 1;
             Err(Problem {
                 position: Some(super::report::Position { line, column }),
                 code: ProblemCode::ReadError,
@@ -291,7 +296,10 @@ mod tests {
     #[test]
     fn not_utf8_points_at_the_byte() {
         let e = decode(b"a: 1\nb: \xff\n".to_vec()).unwrap_err();
-        assert_eq!(e.position, Some(super::super::report::Position { line: 2, column: 4 }));
+        assert_eq!(
+            e.position,
+            Some(super::super::report::Position { line: 2, column: 4 })
+        );
         assert_eq!(decode(b"\xef\xbb\xbfa: 1".to_vec()).unwrap(), "a: 1");
     }
 }

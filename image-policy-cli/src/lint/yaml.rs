@@ -20,10 +20,7 @@ pub fn position(location: &serde_saphyr::Location) -> Position {
 
 /// A YAML error as a parse problem, with its location when it has one.
 pub fn parse_problem(e: &serde_saphyr::Error) -> Problem {
-    let position = e
-        .location()
-        .filter(|l| l.line() > 0)
-        .map(|l| position(&l));
+    let position = e.location().filter(|l| l.line() > 0).map(|l| position(&l));
     let message = e.to_string();
     // The message ends with " at line L column C" when serde-saphyr has a
     // location; the position says that already.

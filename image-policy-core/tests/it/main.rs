@@ -1,6 +1,7 @@
 //! The integration tests of `image-policy-core`, one binary with a module per area.
 
 mod k8s_objects;
+mod no_alloc;
 mod reference_props;
 mod reference_vectors;
 

@@ -15,7 +15,9 @@ use std::io::{self, Write};
 
 /// Escapes a command's message.
 fn data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a command's property value.
@@ -56,7 +58,10 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     p.column + width.max(1)
                 ));
             }
-            props.push_str(&format!(",title={}", property(&format!("image-policy {code}"))));
+            props.push_str(&format!(
+                ",title={}",
+                property(&format!("image-policy {code}"))
+            ));
             writeln!(out, "::{command} {props}::{}", data(&message))?;
         }
         for s in &file.suppressed {

@@ -37,7 +37,12 @@ pub struct Style {
 }
 
 /// Prints `report` in `format`.
-pub fn render(report: &Report, format: Format, style: Style, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(
+    report: &Report,
+    format: Format,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Text => text::render(report, style, out),
         Format::Json => json::render(report, out),

@@ -30,12 +30,16 @@ fn decision_description(code: &str) -> &'static str {
     match code {
         "registry-not-allowed" => "The image's registry is not in the policy's allowed registries.",
         "denied-by-rule" => "The image matches a rule that denies it.",
-        "latest-tag" => "The image uses the latest tag (written or implied), which the policy rejects.",
+        "latest-tag" => {
+            "The image uses the latest tag (written or implied), which the policy rejects."
+        }
         "digest-required" => "The policy requires images to be pinned by digest.",
         "tag-not-allowed" => "The image's tag matches none of the policy's allowed tag patterns.",
         "tag-denied" => "The image's tag is denied by the policy.",
         "tag-required" => "The image has neither tag nor digest, and the policy requires one.",
-        "unparseable" => "The image reference does not parse as the container runtime would parse it.",
+        "unparseable" => {
+            "The image reference does not parse as the container runtime would parse it."
+        }
         "break-glass" => "The image broke a rule and was admitted by a break-glass annotation.",
         SUPPRESSED_RULE => "An object skipped by its image-policy.dev/ignore annotation.",
         _ => "The image breaks a rule of the policy.",
@@ -100,10 +104,22 @@ pub fn to_value(report: &Report) -> Value {
                     rules
                         .entry(p.code.as_str().to_owned())
                         .or_insert((p.code.description(), Level::Error));
-                    (p.code.as_str().to_owned(), Level::Error, p.message.clone(), p.position, 1)
+                    (
+                        p.code.as_str().to_owned(),
+                        Level::Error,
+                        p.message.clone(),
+                        p.position,
+                        1,
+                    )
                 }
             };
-            pending.push((rule, level, message, location(&file.name, position, width), None));
+            pending.push((
+                rule,
+                level,
+                message,
+                location(&file.name, position, width),
+                None,
+            ));
         }
         for s in &file.suppressed {
             rules
@@ -112,13 +128,21 @@ pub fn to_value(report: &Report) -> Value {
             pending.push((
                 SUPPRESSED_RULE.to_owned(),
                 Level::Warning,
-                format!("{} skipped by its {} annotation", s.holder, crate::lint::report::IGNORE_ANNOTATION),
+                format!(
+                    "{} skipped by its {} annotation",
+                    s.holder,
+                    crate::lint::report::IGNORE_ANNOTATION
+                ),
                 location(&file.name, Some(s.position), 1),
                 Some(s.reason.clone()),
             ));
         }
     }
-    let index: BTreeMap<&str, usize> = rules.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = rules
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
     let results: Vec<Value> = pending
         .iter()
         .map(|(rule, level, message, location, suppression)| {

@@ -80,7 +80,13 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
     }
     for file in &report.files {
         if let Some(skip) = &file.skipped {
-            writeln!(out, "{}: {}: {}", p.paint(BOLD, "skipped"), file.name, skip.reason)?;
+            writeln!(
+                out,
+                "{}: {}: {}",
+                p.paint(BOLD, "skipped"),
+                file.name,
+                skip.reason
+            )?;
         }
     }
     let summary = report.summary();
@@ -94,17 +100,24 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
     writeln!(out, "{head}: {summary}")
 }
 
-fn finding(p: &Painter, name: &str, text: &str, f: &Finding, out: &mut dyn Write) -> io::Result<()> {
+fn finding(
+    p: &Painter,
+    name: &str,
+    text: &str,
+    f: &Finding,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let level = f.verdict.level();
     let title = match level {
-        Level::None => "allowed",
-        Level::Warning => "warning",
-        Level::Error => "error",
+        Level::None if f.verdict.code == "allowed" => "allowed".to_owned(),
+        Level::None => format!("allowed[{}]", f.verdict.code),
+        Level::Warning => format!("warning[{}]", f.verdict.code),
+        Level::Error => format!("error[{}]", f.verdict.code),
     };
     writeln!(
         out,
         "{}{}",
-        p.paint(p.level(level), &format!("{title}[{}]", f.verdict.code)),
+        p.paint(p.level(level), &title),
         p.paint(BOLD, &format!(": {}", f.verdict.reason)),
     )?;
     let mut label = f.site.holder.to_string();
@@ -115,7 +128,13 @@ fn finding(p: &Painter, name: &str, text: &str, f: &Finding, out: &mut dyn Write
         label.push_str(&format!(" ({w} is {})", f.site.image));
     }
     let mut notes = Vec::new();
-    if let Some(rule) = &f.verdict.rule {
+    // The rule, unless the reason names it already.
+    if let Some(rule) = f
+        .verdict
+        .rule
+        .as_ref()
+        .filter(|r| !f.verdict.reason.contains(&r.path))
+    {
         let at = rule
             .location
             .as_deref()
@@ -139,7 +158,13 @@ fn finding(p: &Painter, name: &str, text: &str, f: &Finding, out: &mut dyn Write
     )
 }
 
-fn problem(p: &Painter, name: &str, text: &str, pr: &Problem, out: &mut dyn Write) -> io::Result<()> {
+fn problem(
+    p: &Painter,
+    name: &str,
+    text: &str,
+    pr: &Problem,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(
         out,
         "{}{}",
@@ -187,7 +212,11 @@ fn snippet(
             } else {
                 format!(" {label}")
             };
-            writeln!(out, "{pad} {bar} {}", p.paint(p.level(level), &format!("{caret}{label}")))?;
+            writeln!(
+                out,
+                "{pad} {bar} {}",
+                p.paint(p.level(level), &format!("{caret}{label}"))
+            )?;
         }
         None => {
             if !label.is_empty() {

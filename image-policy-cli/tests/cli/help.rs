@@ -1,4 +1,5 @@
-//! Whole-binary behaviour: help with examples, version, completions.
+//! Whole-binary behaviour: help with examples for every command, version,
+//! completions.
 
 use super::lint::image_policy;
 
@@ -42,16 +43,16 @@ fn version() {
 #[test]
 fn completions_for_each_shell() {
     // What each shell's script must contain to complete the lint command.
-    for (shell, marker) in [
-        ("bash", "complete -F"),
-        ("zsh", "#compdef image-policy"),
-        ("fish", "complete -c image-policy"),
+    for (shell, marker, option) in [
+        ("bash", "complete -F", "--allow-registry"),
+        ("zsh", "#compdef image-policy", "--allow-registry"),
+        ("fish", "complete -c image-policy", "-l allow-registry"),
     ] {
         let out = image_policy(&["completions", shell], None);
         assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
         assert!(out.stdout.contains(marker), "{shell}");
         assert!(out.stdout.contains("lint"), "{shell}");
-        assert!(out.stdout.contains("--allow-registry"), "{shell}");
+        assert!(out.stdout.contains(option), "{shell}");
     }
     let bad = image_policy(&["completions", "tcsh"], None);
     assert_eq!(bad.code, 2);
