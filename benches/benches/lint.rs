@@ -29,7 +29,7 @@ const CORPUS_BYTES: usize = 4 << 20;
 const RELEASES_PER_FILE: usize = 40;
 
 fn release(out: &mut String, n: usize) {
-    let registry = if n % 3 == 0 {
+    let registry = if n.is_multiple_of(3) {
         "docker.io/library"
     } else {
         "registry.my.com/shop"
