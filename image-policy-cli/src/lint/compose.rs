@@ -8,6 +8,7 @@
 //! only `build:` has no image to judge. A service labelled
 //! `image-policy.dev/ignore: "reason"` is skipped and reported as suppressed.
 
+use super::lines::Lines;
 use super::report::{
     Extracted, Holder, IGNORE_ANNOTATION, ImageSite, Problem, ProblemCode, Suppression,
 };
@@ -85,6 +86,7 @@ pub fn extract(text: &str, overrides: &Overrides) -> Extracted {
         }
     };
     let lookup = |name: &str| overrides.get(name).map(String::as_str);
+    let lines = Lines::new(text);
     for (name, service) in file.services.unwrap_or_default() {
         out.objects += 1;
         let Some(service) = service else { continue };
@@ -108,7 +110,7 @@ pub fn extract(text: &str, overrides: &Overrides) -> Extracted {
         match vars::substitute(&written, Syntax::Compose, &lookup) {
             Ok(resolved) => out.sites.push(ImageSite {
                 position,
-                width: yaml::value_width(text, position, &written),
+                width: yaml::value_width(&lines, position, &written),
                 written: (resolved != written).then(|| written.clone()),
                 image: resolved,
                 holder,

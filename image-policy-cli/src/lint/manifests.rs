@@ -21,6 +21,7 @@
 //!   parser's location; documents of the same file that do parse are still
 //!   read when the parser can recover (a type error in one document).
 
+use super::lines::Lines;
 use super::report::{
     Extracted, Holder, IGNORE_ANNOTATION, ImageSite, Position, Problem, ProblemCode, Skip,
     Suppression,
@@ -148,11 +149,12 @@ struct Probe {
 /// Reads the images of a manifest file.
 pub fn extract(text: &str) -> Extracted {
     let mut out = Extracted::default();
+    let lines = Lines::new(text);
     let mut manifests = 0usize;
     match serde_saphyr::from_multiple_with_options::<Document>(text, yaml::options()) {
         Ok(documents) => {
             for doc in documents {
-                manifests += read_document(text, doc, &mut out);
+                manifests += read_document(&lines, doc, &mut out);
             }
         }
         Err(first_error) => {
@@ -176,7 +178,7 @@ pub fn extract(text: &str) -> Extracted {
             for doc in serde_saphyr::read_with_options::<_, Document>(&mut reader, yaml::options())
             {
                 match doc {
-                    Ok(doc) => manifests += read_document(text, doc, &mut out),
+                    Ok(doc) => manifests += read_document(&lines, doc, &mut out),
                     Err(e) => {
                         errors += 1;
                         out.problems.push(yaml::parse_problem(&e));
@@ -204,7 +206,7 @@ fn not_a_manifest() -> Skip {
 }
 
 /// Reads one document; returns how many documents were meant as objects (0 or 1).
-fn read_document(text: &str, doc: Document, out: &mut Extracted) -> usize {
+fn read_document(text: &Lines<'_>, doc: Document, out: &mut Extracted) -> usize {
     let Document::Objects { object, items } = doc else {
         return 0;
     };
@@ -223,7 +225,7 @@ fn read_document(text: &str, doc: Document, out: &mut Extracted) -> usize {
     1
 }
 
-fn read_object(text: &str, object: &Object<S>, out: &mut Extracted) {
+fn read_object(text: &Lines<'_>, object: &Object<S>, out: &mut Extracted) {
     out.objects += 1;
     let holder = Holder {
         kind: object.kind().unwrap_or("(no kind)").to_owned(),
@@ -287,9 +289,8 @@ fn read_object(text: &str, object: &Object<S>, out: &mut Extracted) {
 }
 
 /// The width of an alias token (`*img`) at `at`.
-fn alias_width(text: &str, at: Position) -> usize {
-    text.lines()
-        .nth(at.line.saturating_sub(1))
+fn alias_width(text: &Lines<'_>, at: Position) -> usize {
+    text.get(at.line)
         .map(|l| {
             l.chars()
                 .skip(at.column.saturating_sub(1))

@@ -53,6 +53,7 @@
 pub mod compose;
 pub mod dockerfile;
 pub mod judge;
+pub mod lines;
 pub mod manifests;
 pub mod render;
 pub mod report;
@@ -133,5 +134,85 @@ pub fn exit_code(report: &Report, warn_only: bool) -> u8 {
         1
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of real inputs, so that random strings reach deep into each
+    /// reader rather than failing on the first byte.
+    const PIECES: &[&str] = &[
+        "apiVersion: apps/v1\n",
+        "kind: Deployment\n",
+        "kind: List\nitems:\n",
+        "- ",
+        "---\n",
+        "metadata: {name: a, annotations: {image-policy.dev/ignore: x}}\n",
+        "spec:\n",
+        "  template:\n",
+        "    spec:\n",
+        "      containers:\n",
+        "      - name: c\n",
+        "        image: nginx\n",
+        "image: &a \"x\"\n",
+        "*a",
+        "{",
+        "}",
+        "[",
+        "]",
+        ": ",
+        "\"",
+        "'",
+        "#",
+        "\n",
+        "  ",
+        "\t",
+        "FROM ",
+        "ARG X=1\n",
+        "${X}",
+        "$",
+        "\\\n",
+        " AS b\n",
+        "COPY --from=",
+        "services:\n",
+        "  web:\n",
+        "    image: ${T:-1}\n",
+        "é",
+        "\u{feff}",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        /// No input makes a reader panic, and every site points inside the text.
+        #[test]
+        fn readers_never_panic(text in text()) {
+            for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose] {
+                let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
+                let got = extract(&source, &Options::default());
+                let lines = text.lines().count().max(1);
+                for site in &got.sites {
+                    prop_assert!(site.position.line >= 1 && site.position.line <= lines, "{site:?}");
+                }
+                let report = lint([source], &Options::default(), |_| report::Verdict {
+                    violates: true,
+                    allowed: false,
+                    mode: "enforce".to_owned(),
+                    code: "denied-by-rule".to_owned(),
+                    reason: "x".to_owned(),
+                    canonical: None,
+                    rule: None,
+                });
+                for format in [render::Format::Text, render::Format::Json, render::Format::Sarif, render::Format::Github] {
+                    let style = render::Style { color: true, show_allowed: true };
+                    render::render(&report, format, style, &mut Vec::new()).expect("writes to a Vec");
+                }
+            }
+        }
     }
 }

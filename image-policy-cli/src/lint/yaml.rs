@@ -1,6 +1,7 @@
 //! YAML helpers shared by the manifest and compose readers: parser options,
 //! positions from `serde_saphyr` spans, and parse errors as [`Problem`]s.
 
+use super::lines::Lines;
 use super::report::{Position, Problem, ProblemCode};
 
 /// The parser options: serde-saphyr's default budget (bounded events, depth,
@@ -38,8 +39,8 @@ pub fn parse_problem(e: &serde_saphyr::Error) -> Problem {
 /// The width in characters of the scalar starting at `at` in `text`: the
 /// quoted span (quotes included) for a quoted scalar, else the value's length,
 /// never past the end of the line.
-pub fn value_width(text: &str, at: Position, value: &str) -> usize {
-    let Some(line) = text.lines().nth(at.line.saturating_sub(1)) else {
+pub fn value_width(lines: &Lines<'_>, at: Position, value: &str) -> usize {
+    let Some(line) = lines.get(at.line) else {
         return value.chars().count();
     };
     let rest: Vec<char> = line.chars().skip(at.column.saturating_sub(1)).collect();
@@ -73,7 +74,8 @@ mod tests {
 
     #[test]
     fn widths() {
-        let text = "a: \"x:1\"\nb: 'it''s'\nc: nginx # comment\n";
+        let text = Lines::new("a: \"x:1\"\nb: 'it''s'\nc: nginx # comment\n");
+        let text = &text;
         let p = |line, column| Position { line, column };
         assert_eq!(value_width(text, p(1, 4), "x:1"), 5);
         assert_eq!(value_width(text, p(2, 4), "it's"), 7);

@@ -15,6 +15,7 @@
 //! `NO_COLOR` is set).
 
 use super::{Entry, Style, entries};
+use crate::lint::lines::Lines;
 use crate::lint::report::{Finding, Level, Position, Problem, Report};
 use std::io::{self, Write};
 
@@ -51,10 +52,15 @@ impl Painter {
 pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
     let p = Painter { color: style.color };
     for file in &report.files {
-        for entry in entries(file, style.show_allowed) {
+        let entries = entries(file, style.show_allowed);
+        if entries.is_empty() {
+            continue;
+        }
+        let lines = Lines::new(&file.text);
+        for entry in entries {
             match entry {
-                Entry::Finding(f) => finding(&p, &file.name, &file.text, f, out)?,
-                Entry::Problem(pr) => problem(&p, &file.name, &file.text, pr, out)?,
+                Entry::Finding(f) => finding(&p, &file.name, &lines, f, out)?,
+                Entry::Problem(pr) => problem(&p, &file.name, &lines, pr, out)?,
             }
             writeln!(out)?;
         }
@@ -103,7 +109,7 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
 fn finding(
     p: &Painter,
     name: &str,
-    text: &str,
+    text: &Lines<'_>,
     f: &Finding,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -161,7 +167,7 @@ fn finding(
 fn problem(
     p: &Painter,
     name: &str,
-    text: &str,
+    text: &Lines<'_>,
     pr: &Problem,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -179,7 +185,7 @@ fn snippet(
     p: &Painter,
     level: Level,
     name: &str,
-    text: &str,
+    text: &Lines<'_>,
     position: Option<Position>,
     width: usize,
     label: &str,
@@ -193,7 +199,7 @@ fn snippet(
     let pad = " ".repeat(line_no.len());
     writeln!(out, "{pad}{} {name}:{pos}", p.paint(BLUE, "-->"))?;
     let bar = p.paint(BLUE, "|");
-    match text.lines().nth(pos.line.saturating_sub(1)) {
+    match text.get(pos.line) {
         Some(line) => {
             // Tabs would shift the caret; show them as one space each.
             let shown: String = line
