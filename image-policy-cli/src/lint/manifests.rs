@@ -116,24 +116,61 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for ItemsAside<'_, A> {
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
         loop {
-            let Some(key) = self.map.next_key::<String>()? else {
+            let Some(key) = self.map.next_key::<Key<'de>>()? else {
                 return Ok(None);
             };
-            if key == "items" {
-                if self.items.is_some() {
-                    return Err(de::Error::duplicate_field("items"));
+            let key = match key {
+                Key::Items => {
+                    if self.items.is_some() {
+                        return Err(de::Error::duplicate_field("items"));
+                    }
+                    *self.items = Some(self.map.next_value()?);
+                    continue;
                 }
-                *self.items = Some(self.map.next_value()?);
-                continue;
-            }
-            return seed
-                .deserialize(de::value::StringDeserializer::<A::Error>::new(key))
-                .map(Some);
+                Key::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
+                Key::Owned(k) => seed.deserialize(de::value::StringDeserializer::new(k)),
+            };
+            return key.map(Some);
         }
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         self.map.next_value_seed(seed)
+    }
+}
+
+/// A key of a document's top-level mapping, borrowed from the input when
+/// the parser can (no allocation for the common case).
+enum Key<'de> {
+    Items,
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(if v == "items" {
+                    Key::Items
+                } else {
+                    Key::Borrowed(v)
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(if v == "items" {
+                    Key::Items
+                } else {
+                    Key::Owned(v.to_owned())
+                })
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
