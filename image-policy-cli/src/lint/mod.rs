@@ -38,9 +38,11 @@
 //!
 //! # Performance
 //!
-//! Files are read whole and parsed once; a YAML document is deserialized only
-//! into the fields that can carry images (everything else is skipped by the
-//! parser without being stored). See `benches/benches/lint.rs`.
+//! Files are read whole and parsed once, on as many threads as there are
+//! cores; a YAML document is deserialized only into the fields that can carry
+//! images (everything else is skipped by the parser without being stored).
+//! The YAML parser (serde-saphyr, chosen for its spans) sets the pace: see
+//! `benches/benches/lint.rs`, which measures it alone next to the linter.
 //!
 //! # Untrusted input
 //!
@@ -92,14 +94,19 @@ pub fn extract(source: &Source, options: &Options) -> Extracted {
 
 /// Reads and judges every source. `judge` is usually
 /// [`judge::with_policy`]; the sites are judged in file order.
+///
+/// Files are read on as many threads as the machine has cores (each file is
+/// independent); the report is in the order of `sources` whatever the
+/// threads' timing.
 pub fn lint(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
     mut judge: impl FnMut(&ImageSite) -> Verdict,
 ) -> Report {
+    let sources: Vec<Source> = sources.into_iter().collect();
+    let extracted = extract_all(&sources, options);
     let mut report = Report::default();
-    for source in sources {
-        let extracted = extract(&source, options);
+    for (source, extracted) in sources.into_iter().zip(extracted) {
         let findings = extracted
             .sites
             .into_iter()
@@ -119,6 +126,44 @@ pub fn lint(
         });
     }
     report
+}
+
+/// [`extract`] of every source, in order, spread over the available cores.
+fn extract_all(sources: &[Source], options: &Options) -> Vec<Extracted> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(sources.len());
+    if threads <= 1 {
+        return sources.iter().map(|s| extract(s, options)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Extracted)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(source) = sources.get(i) else {
+                            break mine;
+                        };
+                        mine.push((i, extract(source, options)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(done) => done,
+                // extract does not panic (see the property test); if it
+                // ever did, the panic is the bug to see, not to hide.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, e)| e).collect()
 }
 
 /// The exit code for a report: 2 for unreadable input, else 1 for an
