@@ -47,6 +47,7 @@ enum Command {
     Lint(cmd::lint::Args),
     Completions(cmd::completions::Args),
     Check(cmd::check::Args),
+    Policy(cmd::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,5 +57,6 @@ fn main() -> ExitCode {
         Command::Lint(args) => cmd::lint::run(args),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
     }
 }

@@ -6,8 +6,10 @@
 //! - [`mod@reference`]: the image reference grammar of `distribution/reference`
 //!   (the library containerd uses), written by hand: [`reference::ImageRef`]
 //!   borrows, [`reference::Reference`] owns.
-//! - [`policy`]: the allowlist policy engine: a [`policy::Policy`] judges an
-//!   image (in a namespace, with annotations) and says why, by which rule.
+//! - [`policy`]: allow and deny rules on the parsed parts (registries,
+//!   repository patterns, regexes, tags), modes, namespace scopes and
+//!   break-glass, compiled once and evaluated in nanoseconds; every decision
+//!   names its rule and explains itself.
 //! - [`k8s`]: the images of Kubernetes objects (every kind that runs
 //!   containers, every container list), each with its JSON path.
 //!

@@ -4,3 +4,4 @@ pub mod check;
 pub mod completions;
 pub mod lint;
 pub mod parse;
+pub mod policy;

@@ -3,30 +3,45 @@
 
 use super::lint::image_policy;
 
+/// The subcommands listed under `Commands:` in a help text.
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // A command's line starts with two spaces; a wrapped description more.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect()
+}
+
 #[test]
 fn every_command_has_help_with_examples() {
     let out = image_policy(&["--help"], None);
     assert_eq!(out.code, 0);
-    // Every subcommand listed in the top-level help.
-    let commands: Vec<String> = out
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .filter(|c| c != "help")
-        .collect();
+    assert!(out.stdout.contains("Examples:"));
+    let commands = subcommands(&out.stdout);
     assert!(commands.contains(&"lint".to_owned()), "{commands:?}");
     assert!(commands.contains(&"completions".to_owned()), "{commands:?}");
-    for command in &commands {
-        let help = image_policy(&[command, "--help"], None);
-        assert_eq!(help.code, 0, "{command}");
+    // Every command, and every command of a command group (`policy check`).
+    let mut queue: Vec<Vec<String>> = commands.into_iter().map(|c| vec![c]).collect();
+    while let Some(path) = queue.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = image_policy(&args, None);
+        assert_eq!(help.code, 0, "{path:?}");
         assert!(
             help.stdout.contains("Examples:"),
-            "`image-policy {command} --help` has no examples:\n{}",
+            "`image-policy {}` has no examples:\n{}",
+            args.join(" "),
             help.stdout
         );
+        for sub in subcommands(&help.stdout) {
+            let mut deeper = path.clone();
+            deeper.push(sub);
+            queue.push(deeper);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Tests of the `image-policy` binary, run as a user runs it.
 
+mod check;
 mod help;
 mod lint;
 mod parse;

@@ -2,6 +2,7 @@
 //! every problem at once, build the matchers.
 
 use super::diagnostic::Diagnostic;
+use super::hash::{FastMap, FastSet};
 use super::matchers::{Matchers, Segment, anchored};
 use super::model::{Combine, Rule, TagRules};
 use super::{
@@ -9,7 +10,7 @@ use super::{
     RuleSet, Severity, TagMatchers,
 };
 use crate::reference::{DEFAULT_DOMAIN, grammar};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Where the parts of a document came from: locations by path (`allow[0]`),
 /// and the origin of parts without a location.
@@ -23,6 +24,10 @@ pub(crate) struct SourceMap {
 
 impl SourceMap {
     fn at(&self, path: &str) -> Option<Location> {
+        if self.origins.contains_key(path) {
+            // Added in code: no position, even inside a list from a file.
+            return None;
+        }
         self.locations.get(path).cloned().or_else(|| {
             // A part without its own position: the nearest enclosing one.
             let mut p = path;
@@ -44,6 +49,9 @@ impl SourceMap {
         }
     }
 }
+
+/// The compiled size limit of one regex (as the `regex` crate's default).
+const REGEX_SIZE_LIMIT: usize = 10 << 20;
 
 /// Domains that are Docker Hub, as the matchers fold them (compared lowercase).
 pub(crate) const DOCKER_HUB_ALIASES: &[&str] = &["index.docker.io", "registry-1.docker.io"];
@@ -100,8 +108,8 @@ pub(crate) fn compile(
 
     let mut rule_sets =
         vec![c.rule_set(doc.mode, &cluster_allow, &cluster_deny, &cluster_tags, "")];
-    let mut namespace_rules: HashMap<Box<str>, usize> = HashMap::new();
-    let exempt: HashSet<Box<str>> = doc
+    let mut namespace_rules: FastMap<Box<str>, usize> = FastMap::default();
+    let exempt: FastSet<Box<str>> = doc
         .exempt_namespaces
         .iter()
         .map(|s| s.as_str().into())
@@ -111,7 +119,7 @@ pub(crate) fn compile(
     }
     for (i, (scope, (allow, deny, tags))) in doc.namespaces.iter().zip(&scopes).enumerate() {
         let prefix = format!("namespaces[{i}]");
-        if scope.names.is_empty() {
+        if scope.names.is_empty() && sources.locations.contains_key(&format!("{prefix}.names")) {
             c.error(
                 "empty-namespaces",
                 format!("{prefix}.names is empty: these rules would apply nowhere"),
@@ -466,14 +474,25 @@ impl Compiler<'_> {
 
     /// Whether `pattern` compiles (anchored, within the size limit); an error otherwise.
     fn check_regex(&mut self, pattern: &str, path: &str) -> bool {
-        match regex::RegexBuilder::new(&anchored(pattern))
-            .size_limit(1 << 20)
+        // The pattern alone first, so that a syntax error points into what
+        // the author wrote; then anchored, as it will run.
+        let built = regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
             .build()
-        {
+            .and_then(|_| {
+                regex::RegexBuilder::new(&anchored(pattern))
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+            });
+        match built {
             Ok(_) => true,
             Err(e) => {
                 let message = match e {
-                    regex::Error::Syntax(s) => s,
+                    regex::Error::Syntax(s) => s
+                        .lines()
+                        .find_map(|l| l.strip_prefix("error: "))
+                        .map(str::to_owned)
+                        .unwrap_or(s),
                     regex::Error::CompiledTooBig(limit) => {
                         format!("compiled regex exceeds {limit} bytes")
                     }

@@ -153,6 +153,10 @@ fn saphyr_error(e: &serde_saphyr::Error, origin: &str) -> Diagnostic {
         line: l.line() as usize,
         column: l.column().max(1) as usize,
     });
+    if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = e.without_snippet() {
+        let key = key.as_deref().unwrap_or("?");
+        return Diagnostic::error("duplicate-key", format!("duplicate key {key:?}"), location);
+    }
     // The plain message, without the snippet or the position (the location has it).
     let text = e.without_snippet().to_string();
     let text = match text.find(" at line ") {
@@ -335,11 +339,14 @@ impl Decoder<'_> {
 
     fn strings(&mut self, node: &Spanned<Node>, path: &str) -> Vec<String> {
         let items = self.list(node, path);
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.string(item, &format!("{path}[{i}]")))
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            // Numbered among the valid items, as the document will number them.
+            if let Some(s) = self.string(item, &format!("{path}[{}]", out.len())) {
+                out.push(s);
+            }
+        }
+        out
     }
 
     fn mode(&mut self, node: &Spanned<Node>, path: &str) -> Option<Mode> {
@@ -540,4 +547,89 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys this decoder knows are the properties of the model's schema:
+    /// the hand-written decoder and the serde model cannot drift apart.
+    #[test]
+    fn decoder_keys_are_the_schema_properties() {
+        let schema = super::super::schema();
+        let props = |def: Option<&str>| -> Vec<String> {
+            let node = match def {
+                None => &schema,
+                Some(name) => &schema["$defs"][name],
+            };
+            let mut keys: Vec<String> = node["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{def:?} has properties"))
+                .keys()
+                .cloned()
+                .collect();
+            keys.sort();
+            keys
+        };
+        let sorted = |keys: &[&str]| {
+            let mut v: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(props(None), sorted(DOCUMENT_KEYS));
+        assert_eq!(props(Some("TagRules")), sorted(TAG_KEYS));
+        assert_eq!(props(Some("NamespaceRules")), sorted(NAMESPACE_KEYS));
+        assert_eq!(props(Some("BreakGlass")), sorted(BREAK_GLASS_KEYS));
+        let rule_variants: Vec<String> = {
+            let mut v: Vec<String> = schema["$defs"]["Rule"]["oneOf"]
+                .as_array()
+                .expect("Rule is one of its variants")
+                .iter()
+                .flat_map(|variant| variant["required"].as_array().cloned().unwrap_or_default())
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(rule_variants, sorted(RULE_KEYS));
+    }
+
+    /// A document the decoder reads is the one serde reads, and it
+    /// round-trips through serde.
+    #[test]
+    fn decoder_agrees_with_serde() {
+        let src = "
+mode: warn
+exemptExistingImagesOnUpdate: false
+allow:
+  - registry: registry.my.com
+  - repository: quay.io/prometheus/*
+  - regex: 'ghcr\\.io/.+'
+deny:
+  - registry: evil.io
+tags:
+  deny: [latest]
+  requireTagOrDigest: true
+  allowMatching: ['v.*']
+exemptNamespaces: [kube-system]
+namespaces:
+  - names: [a, b]
+    combine: replace
+    mode: audit
+    allow:
+      - registry: a.io
+breakGlass:
+  enabled: true
+  value: glass
+  annotations: [x.image-policy.k8s.io/y]
+";
+        let (ours, _, diagnostics) = yaml(src, "p.yaml").unwrap();
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let theirs: PolicyDocument = serde_saphyr::from_str(src).unwrap();
+        assert_eq!(ours, theirs);
+        let json = serde_json::to_string(&ours).unwrap();
+        let back: PolicyDocument = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ours);
+    }
 }

@@ -4,25 +4,29 @@
 //! path's segments, one pass of the regex set over the name.
 
 use super::RuleId;
-use regex::RegexSet;
-use std::collections::HashMap;
+use super::hash::FastMap;
+use regex_automata::meta;
+use regex_automata::{Anchored, Input};
 
 /// The registry, repository and regex rules of one allow or deny list.
 #[derive(Debug, Default)]
 pub(crate) struct Matchers {
     /// Exact registries, lowercase (`registry.my.com`, `registry.my.com:5000`).
-    registries: HashMap<Box<str>, RuleId>,
+    registries: FastMap<Box<str>, RuleId>,
     /// `*.SUFFIX` registries by `SUFFIX`, lowercase: a domain matches when
     /// removing its first label leaves `SUFFIX`.
-    wildcard_registries: HashMap<Box<str>, RuleId>,
+    wildcard_registries: FastMap<Box<str>, RuleId>,
     repositories: RepositoryTrie,
     regexes: Option<RegexRules>,
     len: usize,
 }
 
+/// The regexes of a list as one multi-pattern regex: a search reports the
+/// first pattern (by position in the list) that matches the whole name,
+/// without allocating (`regex::RegexSet` allocates to say which matched).
 #[derive(Debug)]
 struct RegexRules {
-    set: RegexSet,
+    set: meta::Regex,
     rules: Vec<RuleId>,
 }
 
@@ -51,15 +55,16 @@ impl Matchers {
         &mut self,
         patterns: &[String],
         rules: Vec<RuleId>,
-    ) -> Result<(), regex::Error> {
+    ) -> Result<(), Box<meta::BuildError>> {
         if patterns.is_empty() {
             return Ok(());
         }
         self.len += patterns.len();
-        let set = regex::RegexSetBuilder::new(patterns.iter().map(|p| anchored(p)))
-            .size_limit(REGEX_SIZE_LIMIT)
-            .dfa_size_limit(REGEX_SIZE_LIMIT)
-            .build()?;
+        let anchored: Vec<String> = patterns.iter().map(|p| anchored(p)).collect();
+        let set = meta::Regex::builder()
+            .configure(meta::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
+            .build_many(&anchored)
+            .map_err(Box::new)?;
         self.regexes = Some(RegexRules { set, rules });
         Ok(())
     }
@@ -101,21 +106,10 @@ impl Matchers {
 
 impl RegexRules {
     fn find(&self, name: &str) -> Option<RuleId> {
-        if !self.set.is_match(name) {
-            return None;
-        }
-        // Which one: read into a stack buffer when the set is small.
-        let n = self.set.len();
-        let mut small = [false; 64];
-        let mut large;
-        let found: &mut [bool] = if n <= small.len() {
-            &mut small[..n]
-        } else {
-            large = vec![false; n];
-            &mut large
-        };
-        self.set.matches_read_at(found, name, 0);
-        found.iter().position(|&m| m).map(|i| self.rules[i])
+        let input = Input::new(name).anchored(Anchored::Yes);
+        self.set
+            .search(&input)
+            .map(|m| self.rules[m.pattern().as_usize()])
     }
 }
 
@@ -128,7 +122,7 @@ pub(crate) fn anchored(pattern: &str) -> String {
     format!("^(?:{pattern})$")
 }
 
-fn insert_first(map: &mut HashMap<Box<str>, RuleId>, key: &str, id: RuleId) -> Option<RuleId> {
+fn insert_first(map: &mut FastMap<Box<str>, RuleId>, key: &str, id: RuleId) -> Option<RuleId> {
     match map.get(key) {
         Some(&earlier) => Some(earlier),
         None => {
@@ -160,7 +154,7 @@ struct RepositoryTrie {
 
 #[derive(Debug, Default)]
 struct Node {
-    literal: HashMap<Box<str>, usize>,
+    literal: FastMap<Box<str>, usize>,
     globs: Vec<(Box<str>, usize)>,
     any: Option<usize>,
     any_depth: Option<usize>,

@@ -2,6 +2,9 @@
 
 mod k8s_objects;
 mod no_alloc;
+mod policy_cases;
+mod policy_no_alloc;
+mod policy_props;
 mod reference_props;
 mod reference_vectors;
 
