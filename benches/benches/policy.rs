@@ -37,7 +37,7 @@ fn corpus() -> Vec<String> {
 
 /// Rule `i`, ours and as a peer's prefix.
 fn rule(i: usize) -> (String, String, bool) {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let r = format!("registry-{i}.example.com");
         let prefix = format!("{r}/");
         (r, prefix, true)
