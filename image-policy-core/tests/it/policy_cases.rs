@@ -180,10 +180,10 @@ fn decisions() {
                 {
                     wrong.push("a violation without a rule".to_owned());
                 }
-                if let Some(rule) = d.rule() {
-                    if !reason.contains(rule.path) {
-                        wrong.push(format!("reason does not name the rule {}", rule.path));
-                    }
+                if let Some(rule) = d.rule()
+                    && !reason.contains(rule.path)
+                {
+                    wrong.push(format!("reason does not name the rule {}", rule.path));
                 }
                 if !wrong.is_empty() {
                     failures.push(format!(
