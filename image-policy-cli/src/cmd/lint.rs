@@ -22,7 +22,7 @@ use std::process::ExitCode;
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Files or directories to check; `-` reads manifests from standard input.
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
 
     #[command(flatten)]
@@ -99,6 +99,13 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 /// Runs the command.
 pub fn run(args: Args) -> ExitCode {
+    if args.paths.is_empty() {
+        eprintln!(
+            "image-policy lint: nothing to check: give files or directories (image-policy lint deploy/), \
+             or - to read manifests from standard input (helm template . | image-policy lint -)"
+        );
+        return ExitCode::from(2);
+    }
     let loaded = match args.policy.load() {
         Ok(loaded) => loaded,
         Err(e) => {
