@@ -26,14 +26,32 @@ pub fn parse_problem(e: &serde_saphyr::Error) -> Problem {
     // The message ends with " at line L column C" when serde-saphyr has a
     // location; the position says that already.
     let message = match message.rfind(" at line ") {
-        Some(i) if position.is_some() => message[..i].to_owned(),
+        Some(i) if position.is_some() && is_location_suffix(&message[i + 9..]) => {
+            message[..i].to_owned()
+        }
         _ => message,
+    };
+    let message = if message.starts_with("budget breached") {
+        format!(
+            "{message}; the document is too large or its aliases expand too much (an alias bomb?)"
+        )
+    } else {
+        message
     };
     Problem {
         position,
         code: ProblemCode::ParseError,
         message,
     }
+}
+
+/// `L column C` or `L, column C`, the whole rest of a message.
+fn is_location_suffix(rest: &str) -> bool {
+    let Some((line, column)) = rest.split_once(" column ") else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(line.trim_end_matches(',')) && digits(column)
 }
 
 /// The width in characters of the scalar starting at `at` in `text`: the
@@ -71,6 +89,15 @@ pub fn value_width(lines: &Lines<'_>, at: Position, value: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn location_suffixes() {
+        assert!(is_location_suffix("3 column 7"));
+        assert!(is_location_suffix("3, column 7"));
+        assert!(!is_location_suffix(
+            "1, column 11 (defined at line 5, column 9)"
+        ));
+    }
 
     #[test]
     fn widths() {

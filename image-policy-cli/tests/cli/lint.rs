@@ -328,3 +328,98 @@ fn every_pod_bearing_kind_matches_the_recorded_images() {
 fn runs_are_deterministic() {
     assert_eq!(lint_tree("json").stdout, lint_tree("json").stdout);
 }
+
+#[test]
+fn policy_file_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_image-policy"))
+        .args([
+            "lint",
+            "testdata/lint/stdin-deployment.yaml",
+            "--format",
+            "json",
+        ])
+        .current_dir(root())
+        .env("IMAGE_POLICY_FILE", "examples/seed.yaml")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["findings"][0]["code"], "registry-not-allowed");
+    assert_eq!(report["findings"][0]["line"], 21);
+    assert_eq!(report["findings"][0]["column"], 16);
+}
+
+/// A tree a careless or hostile pull request could hold: a symbolic link
+/// loop, a file that is not UTF-8, a YAML alias bomb. Each is reported, none
+/// stops the run or hangs it.
+#[cfg(unix)]
+#[test]
+fn hostile_trees_are_reported_not_fatal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink("..", d.join("sub/loop")).expect("symlink");
+    std::fs::write(d.join("sub/latin1.yaml"), b"kind: Pod\nname: caf\xe9\n").expect("write");
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 0..12 {
+        let prev = if i == 0 {
+            "a".to_owned()
+        } else {
+            format!("b{}", i - 1)
+        };
+        bomb.push_str(&format!(
+            "b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
+    }
+    std::fs::write(d.join("sub/bomb.yaml"), bomb).expect("write");
+    std::fs::write(
+        d.join("ok.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: registry.my.com/a:1}]\n",
+    )
+    .expect("write");
+    let path = d.to_str().expect("UTF-8 temp path");
+    let run = image_policy(
+        &[
+            "lint",
+            path,
+            "--format",
+            "json",
+            "--allow-registry",
+            "registry.my.com",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("symbolic link to a directory, not followed"),
+        "{}",
+        run.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let problems: Vec<(String, String)> = report["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| {
+            (
+                p["file"]
+                    .as_str()
+                    .expect("file")
+                    .rsplit('/')
+                    .next()
+                    .expect("name")
+                    .to_owned(),
+                p["code"].as_str().expect("code").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            ("bomb.yaml".to_owned(), "parse-error".to_owned()),
+            ("latin1.yaml".to_owned(), "read-error".to_owned()),
+        ]
+    );
+    assert_eq!(report["summary"]["images"], 1);
+}
