@@ -97,6 +97,8 @@ pub fn extract(text: &str, overrides: &Overrides) -> Extracted {
             name: Some(name),
         };
         let position = yaml::position(&image.referenced);
+        // Labels are read without spans (compose allows a map or a list), so
+        // a suppression points at the service's image.
         if let Some(reason) = service.labels.as_ref().and_then(Labels::ignore_reason) {
             out.suppressed.push(Suppression {
                 position,
