@@ -8,14 +8,23 @@ use std::process::ExitCode;
 
 /// Work with policy files.
 #[derive(clap::Args, Debug)]
+#[command(after_help = POLICY_EXAMPLES)]
 pub struct Args {
     #[command(subcommand)]
     command: PolicyCommand,
 }
 
+const POLICY_EXAMPLES: &str = "\
+Examples:
+  image-policy policy check policy.yaml
+  image-policy policy check --deny-warnings --output json policy.yaml
+  image-policy policy schema > policy.schema.json";
+
 #[derive(clap::Subcommand, Debug)]
 enum PolicyCommand {
     Check(CheckArgs),
+    /// Print the JSON Schema of the policy file format.
+    #[command(after_help = "Examples:\n  image-policy policy schema > policy.schema.json")]
     Schema,
 }
 
@@ -25,7 +34,10 @@ enum PolicyCommand {
 /// Exit status: 0 when the policy is valid (1 with --deny-warnings when it has
 /// warnings), 2 when it is invalid or cannot be read.
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
+#[command(
+    verbatim_doc_comment,
+    after_help = "Examples:\n  image-policy policy check policy.yaml\n  image-policy policy check --deny-warnings --output json policy.yaml"
+)]
 struct CheckArgs {
     /// Treat warnings as failures (exit 1).
     #[arg(long)]

@@ -1,6 +1,8 @@
 //! Tests of the `image-policy` binary, run as a user runs it.
 
 mod check;
+mod help;
+mod lint;
 mod parse;
 mod serve;
 
