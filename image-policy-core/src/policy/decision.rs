@@ -215,9 +215,13 @@ pub struct Decision<'a> {
 }
 
 impl<'a> Decision<'a> {
-    /// What the API server must be told: `false` only when the image broke a
-    /// rule in enforce mode and no break-glass annotation admitted it.
+    /// What the API server must be told: `false` when the image does not
+    /// parse (in every mode), or when it broke a rule in enforce mode and no
+    /// break-glass annotation admitted it.
     pub fn allowed(&self) -> bool {
+        if self.outcome == DecisionCode::Unparseable {
+            return false;
+        }
         !self.outcome.is_violation()
             || self.mode() != Mode::Enforce
             || matches!(self.break_glass, BreakGlass::Used(_))

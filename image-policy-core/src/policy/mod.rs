@@ -117,8 +117,8 @@
 //!
 //! | # | condition | code | allowed (enforce) |
 //! |---|---|---|---|
-//! | 1 | the namespace is in `exemptNamespaces` | `namespace-exempt` | yes, not judged |
-//! | 2 | the image does not parse | `unparseable` | no |
+//! | 1 | the image does not parse | `unparseable` | no, in every mode, whatever the namespace or break-glass |
+//! | 2 | the namespace is in `exemptNamespaces` | `namespace-exempt` | yes, not judged |
 //! | 3 | a deny rule matches (registry, repository or regex) | `denied-by-rule` | no |
 //! | 4 | allow rules exist and none matches | `registry-not-allowed` | no |
 //! | 5 | unpinned, `requireDigest` | `digest-required` | no |
@@ -127,7 +127,7 @@
 //! | 8 | unpinned, `allowMatching` is set and the tag matches none | `tag-not-allowed` | no |
 //! | 9 | otherwise | `allowed` | yes |
 //!
-//! Then the **mode** applies to a violation (rows 2 to 8): `enforce` denies,
+//! Then the **mode** applies to a violation (rows 3 to 8): `enforce` denies,
 //! `warn` allows with a warning, `audit` allows and only records; in every
 //! mode [`Decision::violates`] is true. In enforce mode, a **break-glass**
 //! annotation admits the violating image when the policy enables it
@@ -320,14 +320,17 @@ impl Policy {
             rule: None,
             break_glass: BreakGlass::Absent,
         };
+        // An image the runtime cannot parse is denied whatever else applies:
+        // no exempt namespace, mode or break-glass admits it.
+        let Ok(reference) = decision.reference else {
+            decision.outcome = DecisionCode::Unparseable;
+            return decision;
+        };
         if namespace.is_some_and(|ns| self.exempt_namespaces.contains(ns)) {
             decision.outcome = DecisionCode::NamespaceExempt;
             return decision;
         }
-        let (outcome, rule) = match decision.reference {
-            Ok(r) => rule_set.judge(r),
-            Err(_) => (DecisionCode::Unparseable, None),
-        };
+        let (outcome, rule) = rule_set.judge(reference);
         decision.outcome = outcome;
         decision.rule = rule;
         if outcome.is_violation() {
