@@ -1,5 +1,6 @@
 //! The integration tests of `image-policy-core`, one binary with a module per area.
 
+mod fuzz_regressions;
 mod reference_props;
 mod reference_vectors;
 
