@@ -3,7 +3,7 @@
 //!
 //! # Overview
 //!
-//! - [`reference`]: the image reference grammar of `distribution/reference`
+//! - [`reference`](mod@reference): the image reference grammar of `distribution/reference`
 //!   (the library containerd uses), written by hand: [`reference::ImageRef`]
 //!   borrows, [`reference::Reference`] owns.
 //!

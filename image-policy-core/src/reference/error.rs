@@ -169,13 +169,12 @@ impl fmt::Display for ParseError {
                 self.kind
             )?;
         }
-        if self.kind == ParseErrorKind::UnexpectedCharacter {
-            if let Some(c) = input
-                .get(self.offset..)
-                .and_then(|rest| rest.chars().next())
-            {
-                write!(f, " {c:?}")?;
-            }
+        if let Some(c) = input
+            .get(self.offset..)
+            .and_then(|rest| rest.chars().next())
+            .filter(|_| self.kind == ParseErrorKind::UnexpectedCharacter)
+        {
+            write!(f, " {c:?}")?;
         }
         write!(f, " (byte {})", self.offset)
     }

@@ -473,6 +473,10 @@ impl<'a> ImageRef<'a> {
 
     /// The familiar (short) form, as `docker` prints it: `nginx:1.27`,
     /// `bitnami/redis`, `registry.my.com/app`.
+    ///
+    /// Like upstream's, it is ambiguous for a Docker Hub path whose first
+    /// component looks like a host: `docker.io/a.b/c` prints as `a.b/c`, which
+    /// reads back as registry `a.b`. Store and compare canonical forms.
     pub fn familiar(self) -> Familiar<'a> {
         Familiar(self)
     }
@@ -636,8 +640,21 @@ impl Reference {
     }
 
     fn from_image_ref(r: ImageRef<'_>) -> Self {
-        let canonical = r.to_string().into_boxed_str();
         let domain = r.domain();
+        let len = if domain.is_empty() {
+            0
+        } else {
+            domain.len() + 1
+        } + r.path().len()
+            + r.tag().map_or(0, |t| t.len() + 1)
+            + r.digest()
+                .map_or(0, |d| d.algorithm().as_str().len() + d.encoded().len() + 2);
+        // Exactly one allocation: the capacity is the final length.
+        let mut canonical = String::with_capacity(len);
+        // Writing to a String cannot fail.
+        let _ = fmt::write(&mut canonical, format_args!("{r}"));
+        debug_assert_eq!(canonical.len(), len);
+        let canonical = canonical.into_boxed_str();
         let domain_end = domain.len();
         let path_start = if domain.is_empty() { 0 } else { domain_end + 1 };
         let path_end = path_start + r.path().len();

@@ -1,6 +1,7 @@
 //! The integration tests of `image-policy-core`, one binary with a module per area.
 
 mod fuzz_regressions;
+mod no_alloc;
 mod reference_props;
 mod reference_vectors;
 

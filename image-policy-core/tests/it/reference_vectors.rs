@@ -257,8 +257,9 @@ fn run_case(c: &mut Check<'_>) {
             c.part("digest", digest);
             if let AnyReference::Named(r) = any {
                 // "result must equal Parse(string)": same parts when re-parsed.
-                let again = ImageRef::parse_verbatim(&r.to_string().leak()).map(|p| p.to_string());
-                if again.as_deref() != Ok(r.to_string().as_str()) {
+                let canonical = r.to_string();
+                let again = ImageRef::parse_verbatim(&canonical).map(|p| p.to_string());
+                if again.as_deref() != Ok(canonical.as_str()) {
                     c.fail(format!("re-parse of {r} gave {again:?}"));
                 }
             }

@@ -1,0 +1,35 @@
+//! Tests of the `image-policy` binary, run as a user runs it.
+
+mod parse;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `image-policy` with `args`, feeding `stdin` (when given).
+pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_image-policy"))
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(input)
+            .expect("stdin accepts the input");
+    }
+    child.wait_with_output().expect("the binary finishes")
+}
+
+/// The exit code, which every command documents.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not killed")
+}
