@@ -484,7 +484,7 @@ fn check_owned(r: ImageRef<'_>, owned: &Reference) -> Result<(), String> {
     );
     ensure!(
         owned.domain() == r.domain()
-            && owned.path() == r.path().to_string()
+            && r.path() == owned.path()
             && owned.name() == r.name().to_string()
             && owned.tag() == r.tag()
             && owned.digest() == r.digest()
