@@ -9,6 +9,7 @@
 
 mod cmd;
 mod input;
+mod policy_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,20 +21,44 @@ use std::process::ExitCode;
 /// `index.docker.io/library/nginx` are one image, and `reg:5000/app` has a port,
 /// not a tag.
 #[derive(Parser, Debug)]
-#[command(name = "image-policy", version, propagate_version = true)]
+#[command(
+    name = "image-policy",
+    version,
+    propagate_version = true,
+    after_help = AFTER_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+const AFTER_HELP: &str = "\
+Examples:
+  image-policy parse prometheus:2.6.1
+  image-policy lint deploy/ --allow-registry registry.my.com
+  image-policy completions bash > ~/.local/share/bash-completion/completions/image-policy
+
+Environment: IMAGE_POLICY_FILE is the default for --policy. NO_COLOR turns colour off.
+Exit status: 0 success, 1 something denied or invalid, 2 a usage, policy or read error.";
+
 #[derive(Subcommand, Debug)]
 enum Command {
     Parse(cmd::parse::Args),
+    Lint(cmd::lint::Args),
+    Completions(cmd::completions::Args),
+    Check(cmd::check::Args),
+    Policy(cmd::policy::Args),
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
+        Command::Lint(args) => cmd::lint::run(args),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     }
 }

@@ -6,6 +6,12 @@
 //! - [`reference`](mod@reference): the image reference grammar of `distribution/reference`
 //!   (the library containerd uses), written by hand: [`reference::ImageRef`]
 //!   borrows, [`reference::Reference`] owns.
+//! - [`policy`]: allow and deny rules on the parsed parts (registries,
+//!   repository patterns, regexes, tags), modes, namespace scopes and
+//!   break-glass, compiled once and evaluated in nanoseconds; every decision
+//!   names its rule and explains itself.
+//! - [`k8s`]: the images of Kubernetes objects (every kind that runs
+//!   containers, every container list), each with its JSON path.
 //!
 //! The crate does no I/O and needs no async runtime or Kubernetes client:
 //! adapters (the webhook server, the CLI) feed it strings and bytes.
@@ -39,4 +45,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod k8s;
+pub mod policy;
 pub mod reference;

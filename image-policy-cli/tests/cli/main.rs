@@ -1,6 +1,10 @@
 //! Tests of the `image-policy` binary, run as a user runs it.
 
+mod check;
+mod help;
+mod lint;
 mod parse;
+mod serve;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -169,10 +169,10 @@ impl fmt::Display for ParseError {
                 self.kind
             )?;
         }
-        if let Some(c) = input
-            .get(self.offset..)
-            .and_then(|rest| rest.chars().next())
-            .filter(|_| self.kind == ParseErrorKind::UnexpectedCharacter)
+        if self.kind == ParseErrorKind::UnexpectedCharacter
+            && let Some(c) = input
+                .get(self.offset..)
+                .and_then(|rest| rest.chars().next())
         {
             write!(f, " {c:?}")?;
         }

@@ -1,7 +1,11 @@
 //! The integration tests of `image-policy-core`, one binary with a module per area.
 
 mod fuzz_regressions;
+mod k8s_objects;
 mod no_alloc;
+mod policy_cases;
+mod policy_no_alloc;
+mod policy_props;
 mod reference_props;
 mod reference_vectors;
 

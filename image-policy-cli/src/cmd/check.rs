@@ -1,0 +1,202 @@
+//! `image-policy check`: decide images against a policy, as the webhook would.
+
+use crate::input::{self, InputImage};
+use crate::policy_args::PolicyArgs;
+use image_policy_core::policy::{Context, Decision, Policy};
+use serde::Serialize;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+/// Check images against a policy, exactly as the admission webhook decides.
+///
+/// With no IMAGE, reads one image per line from standard input. Rules come
+/// from --policy FILE, from flags, or both (flags add to the file).
+///
+/// Examples:
+///
+///   image-policy check --allow-registry registry.my.com prometheus:2.6.1 registry.my.com/prometheus:2.6.1
+///
+///   kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\n' | image-policy check --policy policy.yaml --output json
+///
+/// Exit status: 0 when every image is allowed, 1 when any is denied, 2 on a
+/// usage, policy or read error.
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Judge the images as if they were in this namespace (exemptions and
+    /// namespace rules apply).
+    #[arg(long, value_name = "NAMESPACE")]
+    namespace: Option<String>,
+    /// An annotation KEY=VALUE of the object (for break-glass); repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    annotation: Vec<String>,
+    /// Output format: text for people, json for one object per image per line
+    /// (keys: image, allowed, violates, code, reason, rule, mode, canonical, break_glass).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+    /// Images; none: one per line from standard input.
+    #[arg(value_name = "IMAGE")]
+    images: Vec<String>,
+}
+
+/// One line of `--output json`. Field order is the documented key order.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    image: &'a str,
+    allowed: bool,
+    violates: bool,
+    code: &'a str,
+    reason: String,
+    rule: Option<JsonRule<'a>>,
+    mode: &'a str,
+    canonical: Option<String>,
+    break_glass: bool,
+}
+
+#[derive(Serialize)]
+struct JsonRule<'a> {
+    path: &'a str,
+    index: usize,
+    kind: &'a str,
+    pattern: &'a str,
+    location: Option<String>,
+    origin: &'a str,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> ExitCode {
+    let loaded = match args.policy.load() {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("image-policy check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for warning in &loaded.warnings {
+        eprintln!("image-policy check: {warning}");
+    }
+    let mut annotations = Vec::new();
+    for a in &args.annotation {
+        match a.split_once('=') {
+            Some((k, v)) => annotations.push((k, v)),
+            None => {
+                eprintln!("image-policy check: --annotation {a:?}: expected KEY=VALUE");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let images = match input::images(args.images) {
+        Ok(images) => images,
+        Err(e) => {
+            eprintln!("image-policy check: cannot read standard input: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut ctx = Context::new().annotations(&annotations);
+    if let Some(ns) = &args.namespace {
+        ctx = ctx.namespace(ns);
+    }
+    let json = args.output == "json";
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut all_allowed = true;
+    for image in &images {
+        let written = judge(
+            &loaded.policy,
+            image,
+            &ctx,
+            json,
+            &mut out,
+            &mut all_allowed,
+        );
+        if let Err(e) = written {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                break;
+            }
+            eprintln!("image-policy check: cannot write: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if out.flush().is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(if all_allowed { 0 } else { 1 })
+}
+
+fn judge(
+    policy: &Policy,
+    image: &InputImage,
+    ctx: &Context<'_>,
+    json: bool,
+    out: &mut impl Write,
+    all_allowed: &mut bool,
+) -> io::Result<()> {
+    if let Some(at) = image.invalid_utf8_at {
+        // Not a string the runtime could pull: denied, as any unparseable image.
+        *all_allowed = false;
+        let reason = format!(
+            "invalid image reference {:?}: not valid UTF-8 (byte {at})",
+            image.text
+        );
+        return if json {
+            let line = JsonLine {
+                image: &image.text,
+                allowed: false,
+                violates: true,
+                code: "unparseable",
+                reason,
+                rule: None,
+                mode: policy.mode().as_str(),
+                canonical: None,
+                break_glass: false,
+            };
+            write_json(out, &line)
+        } else {
+            writeln!(out, "DENIED  {reason}")
+        };
+    }
+    let decision = policy.evaluate(&image.text, ctx);
+    *all_allowed &= decision.allowed();
+    if json {
+        write_json(out, &json_line(&decision))
+    } else {
+        writeln!(out, "{}  {decision}", label(&decision))
+    }
+}
+
+fn label(d: &Decision<'_>) -> &'static str {
+    match (d.allowed(), d.violates()) {
+        (false, _) => "DENIED ",
+        (true, false) => "ALLOWED",
+        (true, true) if d.break_glass_used() => "BREAK-GLASS",
+        (true, true) => "WARNING",
+    }
+}
+
+fn json_line<'d>(d: &'d Decision<'d>) -> JsonLine<'d> {
+    JsonLine {
+        image: d.image(),
+        allowed: d.allowed(),
+        violates: d.violates(),
+        code: d.code().as_str(),
+        reason: d.to_string(),
+        rule: d.rule().map(|r| JsonRule {
+            path: r.path,
+            index: r.index,
+            kind: r.kind.as_str(),
+            pattern: r.pattern,
+            location: r.location.map(|l| l.to_string()),
+            origin: r.origin,
+        }),
+        mode: d.mode().as_str(),
+        canonical: d.reference().map(|r| r.to_string()),
+        break_glass: d.break_glass_used(),
+    }
+}
+
+fn write_json(out: &mut impl Write, line: &JsonLine<'_>) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, line)?;
+    out.write_all(b"\n")
+}

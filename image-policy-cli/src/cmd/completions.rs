@@ -1,0 +1,29 @@
+//! `image-policy completions`: shell completion scripts, generated from the
+//! same clap definitions that parse the arguments, so they never go stale.
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+use std::io;
+use std::process::ExitCode;
+
+/// Print a shell completion script.
+#[derive(clap::Args, Debug)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: Shell,
+}
+
+const AFTER_HELP: &str = "\
+Examples:
+  image-policy completions bash > ~/.local/share/bash-completion/completions/image-policy
+  image-policy completions zsh > \"${fpath[1]}/_image-policy\"
+  image-policy completions fish > ~/.config/fish/completions/image-policy.fish";
+
+/// Runs the command.
+pub fn run(args: Args) -> ExitCode {
+    let mut command = crate::Cli::command();
+    clap_complete::generate(args.shell, &mut command, "image-policy", &mut io::stdout());
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,190 @@
+//! `image-policy lint`: check the images of manifests, Dockerfiles and compose
+//! files against a policy before they reach the cluster. The work is done by
+//! the library's `image_policy_cli::lint`; this module reads the flags and
+//! prints.
+
+use crate::policy_args::PolicyArgs;
+use image_policy_cli::lint::{self, render, walk};
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Check every image in manifests, Dockerfiles and compose files against the policy.
+///
+/// Reads Kubernetes YAML/JSON (every document, `List`s, every kind that runs
+/// containers), Dockerfiles (`FROM`, `COPY --from`) and compose files
+/// (`services.*.image`). Directories are searched recursively, in sorted
+/// order. Files that are not manifests (a Helm values.yaml, a workflow) are
+/// skipped and counted. An object annotated `image-policy.dev/ignore: "reason"`
+/// is not judged, and is listed as suppressed.
+#[derive(clap::Args, Debug)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Files or directories to check; `-` reads manifests from standard input.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    policy: PolicyArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Colour in text output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+
+    /// Report violations but exit 0 (read errors still exit 2).
+    #[arg(long)]
+    warn_only: bool,
+
+    /// Also list the images that are allowed (text format; JSON always lists them).
+    #[arg(long)]
+    show_allowed: bool,
+
+    /// A value for a Dockerfile ARG or a compose ${VAR}, as `docker build
+    /// --build-arg` would pass it (repeatable).
+    #[arg(long = "var", alias = "build-arg", value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+}
+
+const AFTER_HELP: &str = "\
+Examples:
+  image-policy lint deploy/ examples/ --policy policy.yaml
+  kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml \\
+    | image-policy lint --allow-registry registry.my.com -
+  helm template my-chart | image-policy lint --policy policy.yaml -
+  image-policy lint . --format sarif -o image-policy.sarif     # for GitHub code scanning
+  image-policy lint . --format github                          # annotations in GitHub Actions
+  image-policy lint Dockerfile --var BASE=golang:1.22 --reject-latest
+
+Exit status: 0 every image allowed, 1 a violation (or an image that cannot be
+judged: an unresolved ${VAR}, a workload without containers), 2 a usage,
+policy or read error (a file that cannot be read or parsed). --warn-only
+turns 1 into 0.";
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    /// rustc-style messages with the offending line
+    Text,
+    /// one JSON object (schema: docs/lint-json.md)
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning
+    Sarif,
+    /// GitHub Actions annotations (::error file=...)
+    Github,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!(
+            "expected NAME=VALUE, as in --var BASE=golang:1.22 (got {s:?})"
+        )),
+    }
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> ExitCode {
+    if args.paths.is_empty() {
+        eprintln!(
+            "image-policy lint: nothing to check: give files or directories (image-policy lint deploy/), \
+             or - to read manifests from standard input (helm template . | image-policy lint -)"
+        );
+        return ExitCode::from(2);
+    }
+    let loaded = match args.policy.load() {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("image-policy lint: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for warning in &loaded.warnings {
+        eprintln!("image-policy lint: {warning}");
+    }
+    let policy = loaded.policy;
+    if args.paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        eprintln!("image-policy lint: `-` (standard input) can be given only once");
+        return ExitCode::from(2);
+    }
+
+    let walked = walk::walk(&args.paths);
+    let options = lint::Options {
+        vars: args.vars.into_iter().collect(),
+    };
+    let sources = walked
+        .errors
+        .into_iter()
+        .map(|(name, problem)| walk::Source {
+            name,
+            kind: walk::SourceKind::Manifests,
+            text: Err(problem),
+        })
+        .chain(walked.files.iter().map(walk::read));
+    let report = lint::lint(sources, &options, |site| {
+        lint::judge::with_policy(&policy, site)
+    });
+    for (name, why) in &walked.not_followed {
+        eprintln!("image-policy lint: {name}: {why}");
+    }
+
+    let format = match args.format {
+        FormatArg::Text => render::Format::Text,
+        FormatArg::Json => render::Format::Json,
+        FormatArg::Sarif => render::Format::Sarif,
+        FormatArg::Github => render::Format::Github,
+    };
+    let color = match args.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            args.output.is_none()
+                && io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+        }
+    };
+    let style = render::Style {
+        color,
+        show_allowed: args.show_allowed,
+    };
+    let written = match &args.output {
+        Some(path) => fs::File::create(path).and_then(|f| {
+            let mut out = io::BufWriter::new(f);
+            render::render(&report, format, style, &mut out)?;
+            out.flush()
+        }),
+        None => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            render::render(&report, format, style, &mut out).and_then(|()| out.flush())
+        }
+    };
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            let target = args
+                .output
+                .as_ref()
+                .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+            eprintln!("image-policy lint: cannot write to {target}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(lint::exit_code(&report, args.warn_only))
+}

@@ -1,0 +1,158 @@
+//! `image-policy policy`: validate a policy file, print the format's JSON Schema.
+
+use image_policy_core::policy::{Diagnostic, PolicyBuilder, schema};
+use serde::Serialize;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Work with policy files.
+#[derive(clap::Args, Debug)]
+#[command(after_help = POLICY_EXAMPLES)]
+pub struct Args {
+    #[command(subcommand)]
+    command: PolicyCommand,
+}
+
+const POLICY_EXAMPLES: &str = "\
+Examples:
+  image-policy policy check policy.yaml
+  image-policy policy check --deny-warnings --output json policy.yaml
+  image-policy policy schema > policy.schema.json";
+
+#[derive(clap::Subcommand, Debug)]
+enum PolicyCommand {
+    Check(CheckArgs),
+    /// Print the JSON Schema of the policy file format.
+    #[command(after_help = "Examples:\n  image-policy policy schema > policy.schema.json")]
+    Schema,
+}
+
+/// Validate a policy file: print every error and warning with its
+/// file:line:column.
+///
+/// Exit status: 0 when the policy is valid (1 with --deny-warnings when it has
+/// warnings), 2 when it is invalid or cannot be read.
+#[derive(clap::Args, Debug)]
+#[command(
+    verbatim_doc_comment,
+    after_help = "Examples:\n  image-policy policy check policy.yaml\n  image-policy policy check --deny-warnings --output json policy.yaml"
+)]
+struct CheckArgs {
+    /// Treat warnings as failures (exit 1).
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Output format: text, or json for one object per diagnostic per line
+    /// (keys: severity, code, message, file, line, column).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+    /// The policy file (YAML, or JSON when the name ends in .json).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    severity: &'a str,
+    code: &'a str,
+    message: &'a str,
+    file: Option<&'a str>,
+    line: Option<usize>,
+    column: Option<usize>,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> ExitCode {
+    match args.command {
+        PolicyCommand::Check(args) => check(args),
+        PolicyCommand::Schema => {
+            let text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
+            let mut out = io::stdout().lock();
+            match writeln!(out, "{text}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(2),
+            }
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let name = args.file.display().to_string();
+    let src = match std::fs::read_to_string(&args.file) {
+        Ok(src) => src,
+        Err(e) => {
+            eprintln!("image-policy policy check: cannot read {name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let is_json = args
+        .file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let builder = if is_json {
+        PolicyBuilder::from_json_str(&src, &name)
+    } else {
+        PolicyBuilder::from_yaml_str(&src, &name)
+    };
+    let (diagnostics, summary, code) = match builder.and_then(PolicyBuilder::build) {
+        Ok(loaded) => {
+            let summary = format!(
+                "{name}: valid ({} rules, mode {}, {} warnings)",
+                loaded.policy.rule_count(),
+                loaded.policy.mode(),
+                loaded.warnings.len()
+            );
+            let code = if args.deny_warnings && !loaded.warnings.is_empty() {
+                1
+            } else {
+                0
+            };
+            (loaded.warnings, summary, code)
+        }
+        Err(e) => {
+            let errors = e.errors().count();
+            (
+                e.diagnostics().to_vec(),
+                format!("{name}: invalid ({errors} errors)"),
+                2,
+            )
+        }
+    };
+    let written = if args.output == "json" {
+        write_json(&diagnostics)
+    } else {
+        write_text(&diagnostics, &summary)
+    };
+    match written {
+        Ok(()) => ExitCode::from(code),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(code),
+        Err(_) => ExitCode::from(2),
+    }
+}
+
+fn write_text(diagnostics: &[Diagnostic], summary: &str) -> io::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for d in diagnostics {
+        writeln!(out, "{d}")?;
+    }
+    writeln!(out, "{summary}")?;
+    out.flush()
+}
+
+fn write_json(diagnostics: &[Diagnostic]) -> io::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for d in diagnostics {
+        let line = JsonDiagnostic {
+            severity: d.severity.as_str(),
+            code: d.code,
+            message: &d.message,
+            file: d.location.as_ref().map(|l| l.origin.as_str()),
+            line: d.location.as_ref().map(|l| l.line),
+            column: d.location.as_ref().map(|l| l.column),
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}

@@ -1,0 +1,174 @@
+//! `image-policy serve`: the admission server, configured from flags.
+
+use crate::policy_args::PolicyArgs;
+use image_policy_webhook::server::{
+    self, PolicySource, ServerConfig, TlsFiles, Transport, shutdown_signal,
+};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Run the admission server: an ImageReview backend for the ImagePolicyWebhook
+/// admission plugin (POST /imagereview) and a ValidatingAdmissionWebhook
+/// (POST /validate), with GET /healthz, /readyz and /metrics.
+///
+/// The policy file and the certificate and key are re-read when they change
+/// (also through a Kubernetes volume's ..data symlink swap); a policy that does
+/// not load is logged and counted, and the previous one stays in force.
+/// SIGTERM or SIGINT stops accepting and finishes the requests in flight.
+///
+/// Examples:
+///
+///   image-policy serve --allow-registry registry.my.com --tls-cert tls.crt --tls-key tls.key
+///
+///   image-policy serve --policy policy.yaml --insecure-http --listen 127.0.0.1:8080
+///
+/// Exit status: 0 after a clean shutdown, 2 when the policy, certificate or
+/// listen address cannot be used at startup.
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Serving certificate chain (PEM), reloaded when the file changes.
+    #[arg(long, value_name = "FILE", required_unless_present = "insecure_http")]
+    tls_cert: Option<PathBuf>,
+    /// Private key of the serving certificate (PEM), reloaded with it.
+    #[arg(long, value_name = "FILE", required_unless_present = "insecure_http")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS, so
+    /// that only the API server can call the webhook.
+    #[arg(long, value_name = "FILE")]
+    client_ca: Option<PathBuf>,
+    /// Address of the main (HTTPS) listener.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    listen: SocketAddr,
+    /// Also serve /healthz, /readyz and /metrics in plain HTTP on this address.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Serve plain HTTP instead of HTTPS, for local trials only.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "client_ca"])]
+    insecure_http: bool,
+    /// How often to check the policy and certificate files for changes
+    /// (500ms, 2s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    reload_interval: Duration,
+    /// Log format: one line per event, as text or JSON.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+/// Parses `250ms`, `2s` or `1m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |at| text.split_at(at));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 2s or 1m"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
+    };
+    if duration.is_zero() {
+        return Err("the interval must be more than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The server's policy source: the flags' policy, re-loaded when the file changes.
+fn policy_source(args: PolicyArgs) -> PolicySource {
+    let files = args.policy.iter().cloned().collect();
+    // The flags (not the file name) are part of the policy's identity.
+    let identity = format!(
+        "{:?}",
+        PolicyArgs {
+            policy: None,
+            ..args.clone()
+        }
+    );
+    PolicySource {
+        files,
+        identity,
+        load: Box::new(move || {
+            let loaded = args.load().map_err(|e| e.to_string())?;
+            Ok(loaded)
+        }),
+    }
+}
+
+/// Runs `image-policy serve`.
+pub fn run(args: Args) -> ExitCode {
+    init_logging(&args.log_format);
+    let transport = match (args.insecure_http, args.tls_cert, args.tls_key) {
+        (false, Some(cert), Some(key)) => Transport::Https(TlsFiles {
+            cert,
+            key,
+            client_ca: args.client_ca,
+        }),
+        _ => {
+            tracing::warn!("--insecure-http: serving plain HTTP; the API server needs HTTPS");
+            Transport::InsecureHttp
+        }
+    };
+    let mut config = ServerConfig::new(args.listen, transport, policy_source(args.policy));
+    config.metrics_listen = args.metrics_listen;
+    config.reload_interval = args.reload_interval;
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("image-policy: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(server::run(config, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("image-policy: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        for (text, expected) in [
+            ("250ms", Ok(Duration::from_millis(250))),
+            ("2s", Ok(Duration::from_secs(2))),
+            ("1m", Ok(Duration::from_secs(60))),
+            ("0s", Err(())),
+            ("2", Err(())),
+            ("s", Err(())),
+            ("2h", Err(())),
+        ] {
+            assert_eq!(parse_duration(text).map_err(|_| ()), expected, "{text}");
+        }
+    }
+}

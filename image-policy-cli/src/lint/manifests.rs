@@ -1,0 +1,483 @@
+//! Images in Kubernetes manifests: YAML (any number of `---` documents) or
+//! JSON, objects and `kind: List` / `*List` documents (`items`).
+//!
+//! Each document is deserialized once, with `serde_saphyr`, into the core's
+//! [`Object`] with [`Spanned`] strings, so every image keeps the line and
+//! column where it is written (for an alias, `*img`, the place it is used).
+//! The images are found by [`image_policy_core::k8s::find_images`], the same
+//! code the webhook runs; this module only adds what files have and requests
+//! do not: several documents, lists, files that are not manifests, and the
+//! `image-policy.dev/ignore` annotation.
+//!
+//! - A document with neither `apiVersion` nor `kind` is not an object; a file
+//!   with no object at all (a Helm `values.yaml`, a GitHub workflow, a
+//!   `package.json`) is skipped and counted, not an error.
+//! - An object of a kind that runs no containers (Service, ConfigMap, a CRD)
+//!   is counted and has no images.
+//! - A pod-bearing object whose images cannot be found (no pod spec, a
+//!   container without `image`) is an [`ProblemCode::InvalidObject`] problem:
+//!   the webhook would deny it.
+//! - A file that does not parse is a [`ProblemCode::ParseError`] at the
+//!   parser's location; documents of the same file that do parse are still
+//!   read when the parser can recover (a type error in one document).
+
+use super::lines::Lines;
+use super::report::{
+    Extracted, Holder, IGNORE_ANNOTATION, ImageSite, Position, Problem, ProblemCode, Skip,
+    Suppression,
+};
+use super::yaml;
+use image_policy_core::k8s::{Object, ObjectError, Text, find_images};
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+use std::fmt;
+
+/// The string leaf: text with its location.
+type S = Spanned<String>;
+
+/// One YAML document.
+enum Document {
+    /// An object or a list of objects (`items`).
+    Objects {
+        object: Box<Object<S>>,
+        items: Option<Vec<Object<S>>>,
+    },
+    /// A document that is not a mapping (a scalar, a sequence).
+    NotAMapping,
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DocumentVisitor)
+    }
+}
+
+struct DocumentVisitor;
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = Document;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Kubernetes object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Document, A::Error> {
+        // The core's Object reads the object's own fields; `items` (of a
+        // List) is taken aside on the way, so the document is read once.
+        let mut items = None;
+        let object = Object::deserialize(de::value::MapAccessDeserializer::new(ItemsAside {
+            map,
+            items: &mut items,
+        }))?;
+        Ok(Document::Objects {
+            object: Box::new(object),
+            items,
+        })
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Document, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Document::NotAMapping)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Document, E> {
+        Ok(Document::NotAMapping)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Document, E> {
+        Ok(Document::NotAMapping)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Document, E> {
+        Ok(Document::NotAMapping)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Document, E> {
+        Ok(Document::NotAMapping)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Document, E> {
+        Ok(Document::NotAMapping)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Document, E> {
+        Ok(Document::NotAMapping)
+    }
+}
+
+/// A map that hands every entry to the wrapped visitor except `items`, which
+/// it deserializes into `items`.
+struct ItemsAside<'a, A> {
+    map: A,
+    items: &'a mut Option<Vec<Object<S>>>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for ItemsAside<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        loop {
+            let Some(key) = self.map.next_key::<Key<'de>>()? else {
+                return Ok(None);
+            };
+            let key = match key {
+                Key::Items => {
+                    if self.items.is_some() {
+                        return Err(de::Error::duplicate_field("items"));
+                    }
+                    *self.items = Some(self.map.next_value()?);
+                    continue;
+                }
+                Key::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
+                Key::Owned(k) => seed.deserialize(de::value::StringDeserializer::new(k)),
+            };
+            return key.map(Some);
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// A key of a document's top-level mapping, borrowed from the input when
+/// the parser can (no allocation for the common case).
+enum Key<'de> {
+    Items,
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(if v == "items" {
+                    Key::Items
+                } else {
+                    Key::Borrowed(v)
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(if v == "items" {
+                    Key::Items
+                } else {
+                    Key::Owned(v.to_owned())
+                })
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Just enough of a document to tell whether it is meant as an object.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(rename = "apiVersion", default)]
+    api_version: Option<de::IgnoredAny>,
+    #[serde(default)]
+    kind: Option<de::IgnoredAny>,
+}
+
+/// Reads the images of a manifest file.
+pub fn extract(text: &str) -> Extracted {
+    let mut out = Extracted::default();
+    let lines = Lines::new(text);
+    let mut manifests = 0usize;
+    match serde_saphyr::from_multiple_with_options::<Document>(text, yaml::options()) {
+        Ok(documents) => {
+            for doc in documents {
+                manifests += read_document(&lines, doc, &mut out);
+            }
+        }
+        Err(first_error) => {
+            // A file that is not a manifest may well not fit the object's
+            // shape (a values.yaml with its own `spec:`): that is a skip.
+            let any_object =
+                serde_saphyr::from_multiple_with_options::<Option<Probe>>(text, yaml::options())
+                    .map(|docs| {
+                        docs.iter()
+                            .flatten()
+                            .any(|p| p.api_version.is_some() || p.kind.is_some())
+                    });
+            if let Ok(false) = any_object {
+                out.skipped = Some(not_a_manifest());
+                return out;
+            }
+            // Read the documents one by one: the parser skips a document
+            // with a type error and goes on (a syntax error ends the file).
+            let mut reader = std::io::Cursor::new(text.as_bytes());
+            let mut errors = 0;
+            for doc in serde_saphyr::read_with_options::<_, Document>(&mut reader, yaml::options())
+            {
+                match doc {
+                    Ok(doc) => manifests += read_document(&lines, doc, &mut out),
+                    Err(e) => {
+                        errors += 1;
+                        out.problems.push(yaml::parse_problem(&e));
+                    }
+                }
+            }
+            if errors == 0 {
+                // The reader saw no error where the whole-file parse did:
+                // report the first one rather than lose it.
+                out.problems.push(yaml::parse_problem(&first_error));
+            }
+        }
+    }
+    if manifests == 0 && out.problems.is_empty() {
+        out.skipped = Some(not_a_manifest());
+    }
+    out.sites.sort_by_key(|s| s.position);
+    out
+}
+
+fn not_a_manifest() -> Skip {
+    Skip {
+        reason: "no document has apiVersion and kind (not a Kubernetes manifest)".to_owned(),
+    }
+}
+
+/// Reads one document; returns how many documents were meant as objects (0 or 1).
+fn read_document(text: &Lines<'_>, doc: Document, out: &mut Extracted) -> usize {
+    let Document::Objects { object, items } = doc else {
+        return 0;
+    };
+    if object.kind.is_none() && object.api_version.is_none() {
+        return 0;
+    }
+    let is_list = object.kind().is_some_and(|k| k.ends_with("List"));
+    match items {
+        Some(items) if is_list => {
+            for item in &items {
+                read_object(text, item, out);
+            }
+        }
+        _ => read_object(text, &object, out),
+    }
+    1
+}
+
+fn read_object(text: &Lines<'_>, object: &Object<S>, out: &mut Extracted) {
+    out.objects += 1;
+    let holder = Holder {
+        kind: object.kind().unwrap_or("(no kind)").to_owned(),
+        namespace: object.namespace().map(str::to_owned),
+        name: object.name().map(str::to_owned),
+    };
+    let anchor = object
+        .kind
+        .as_ref()
+        .or(object.api_version.as_ref())
+        .map(|k| yaml::position(&k.referenced));
+    let found = match find_images(object) {
+        Ok(found) => found,
+        Err(ObjectError::UnknownKind { .. }) => return,
+        Err(e) => {
+            out.problems.push(Problem {
+                position: anchor,
+                code: ProblemCode::InvalidObject,
+                message: format!("{holder}: {e}"),
+            });
+            return;
+        }
+    };
+    let ignore = object
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.0.iter().find(|(k, _)| k.as_str() == IGNORE_ANNOTATION));
+    if let Some((_, reason)) = ignore {
+        out.suppressed.push(Suppression {
+            position: yaml::position(&reason.referenced),
+            holder,
+            reason: reason.value.clone(),
+            images: found.len(),
+        });
+        return;
+    }
+    let annotations: Vec<(String, String)> = object
+        .annotations()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    for f in found {
+        let position = yaml::position(&f.image.referenced);
+        let width = if f.image.referenced == f.image.defined {
+            yaml::value_width(text, position, f.image.as_str())
+        } else {
+            alias_width(text, position)
+        };
+        out.sites.push(ImageSite {
+            position,
+            image: f.image.value.clone(),
+            written: None,
+            width,
+            holder: holder.clone(),
+            container: Some(f.container.to_owned()),
+            path: Some(f.json_path.to_string()),
+            namespace: holder.namespace.clone(),
+            annotations: annotations.clone(),
+        });
+    }
+}
+
+/// The width of an alias token (`*img`) at `at`.
+fn alias_width(text: &Lines<'_>, at: Position) -> usize {
+    text.get(at.line)
+        .map(|l| {
+            l.chars()
+                .skip(at.column.saturating_sub(1))
+                .take_while(|c| !c.is_whitespace() && *c != ',' && *c != '}' && *c != ']')
+                .count()
+        })
+        .unwrap_or(1)
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sites(text: &str) -> Vec<(String, usize, usize, String)> {
+        extract(text)
+            .sites
+            .into_iter()
+            .map(|s| {
+                (
+                    s.image,
+                    s.position.line,
+                    s.position.column,
+                    format!("{} {}", s.holder, s.container.unwrap_or_default()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn documents_lists_and_aliases() {
+        let text = "\
+# Source: chart/templates/a.yaml
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{port: 80}]}
+---
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, namespace: prod}
+  spec:
+    template:
+      spec:
+        containers:
+        - name: web
+          image: &img \"nginx:1.25\"
+        initContainers:
+        - {name: init, image: *img}
+";
+        assert_eq!(
+            sites(text),
+            vec![
+                (
+                    "nginx:1.25".to_owned(),
+                    20,
+                    23,
+                    "Deployment prod/web web".to_owned()
+                ),
+                (
+                    "nginx:1.25".to_owned(),
+                    22,
+                    31,
+                    "Deployment prod/web init".to_owned()
+                ),
+            ]
+        );
+        let got = extract(text);
+        assert_eq!(got.objects, 2);
+        assert_eq!(got.sites[0].width, 12);
+        assert_eq!(got.sites[1].width, 4);
+        assert!(got.skipped.is_none());
+    }
+
+    #[test]
+    fn values_and_workflows_are_skipped() {
+        for text in [
+            "image:\n  repository: nginx\n  tag: 1.25\nspec: [1, 2]\n",
+            "on: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n",
+            "",
+            "--- 3\n",
+        ] {
+            let got = extract(text);
+            assert!(got.skipped.is_some(), "{text:?}: {got:?}");
+            assert!(got.problems.is_empty());
+        }
+    }
+
+    #[test]
+    fn broken_documents_are_problems_and_the_others_are_read() {
+        let text = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: a}
+spec:
+  containers: 5
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b}
+spec:
+  containers: [{name: b, image: busybox}]
+";
+        let got = extract(text);
+        assert_eq!(got.problems.len(), 1, "{got:?}");
+        assert_eq!(got.problems[0].code, ProblemCode::ParseError);
+        assert_eq!(got.sites.len(), 1);
+        assert_eq!(got.sites[0].image, "busybox");
+    }
+
+    #[test]
+    fn pod_bearing_object_without_images_is_a_problem() {
+        let got = extract("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {}\n");
+        assert_eq!(got.problems.len(), 1);
+        assert_eq!(got.problems[0].code, ProblemCode::InvalidObject);
+        assert_eq!(
+            got.problems[0].position,
+            Some(Position { line: 2, column: 7 })
+        );
+    }
+
+    #[test]
+    fn ignore_annotation_suppresses() {
+        let got = extract(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations:\n    image-policy.dev/ignore: \"vendor\"\nspec:\n  containers: [{name: a, image: busybox}]\n",
+        );
+        assert!(got.sites.is_empty());
+        assert_eq!(got.suppressed.len(), 1);
+        assert_eq!(got.suppressed[0].reason, "vendor");
+        assert_eq!(got.suppressed[0].images, 1);
+        assert_eq!(
+            got.suppressed[0].position,
+            Position {
+                line: 6,
+                column: 30
+            }
+        );
+    }
+
+    #[test]
+    fn json_manifests() {
+        let text = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\",\n  \"metadata\": {\"name\": \"p\"},\n  \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"busybox:1\"}]}\n}\n";
+        assert_eq!(
+            sites(text),
+            vec![("busybox:1".to_owned(), 5, 50, "Pod p c".to_owned())]
+        );
+    }
+}

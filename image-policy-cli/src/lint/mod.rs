@@ -1,0 +1,263 @@
+//! `image-policy lint`: every image in a repository's manifests, Dockerfiles
+//! and compose files, judged by the same policy and the same core code as the
+//! admission webhook, reported where it is written.
+//!
+//! # Design
+//!
+//! A run has three steps, each a module:
+//!
+//! 1. [`walk`]: which files, in which (sorted, deterministic) order, read as
+//!    what ([`walk::SourceKind`]); `-` is standard input.
+//! 2. Extraction, one reader per kind, each giving an [`report::Extracted`]
+//!    (image sites with line and column, objects, suppressions, problems):
+//!    [`manifests`] (Kubernetes YAML/JSON; the images are found by
+//!    `image_policy_core::k8s::find_images`, the webhook's own code),
+//!    [`dockerfile`] (`FROM`, `COPY --from`) and [`compose`]
+//!    (`services.*.image`).
+//! 3. Judgement: each site goes through
+//!    `image_policy_core::policy::Policy::evaluate` ([`judge`]) and becomes a
+//!    [`report::Finding`]; [`render`] prints the [`report::Report`] as text,
+//!    JSON, SARIF or GitHub annotations.
+//!
+//! Nothing is silent: a file that is not a manifest is counted as skipped, an
+//! object skipped by its `image-policy.dev/ignore` annotation is listed with
+//! its reason, and a file that cannot be read or parsed is reported with its
+//! location while the run goes on.
+//!
+//! # Exit codes
+//!
+//! [`exit_code`]: 0 when every image is allowed and every input was read; 1
+//! when an image violates the policy (or cannot be judged: an unresolved
+//! variable, a pod-bearing object without containers); 2 when an input could
+//! not be read or parsed (this wins over 1). `--warn-only` turns 1 into 0.
+//!
+//! # JSON output
+//!
+//! `--format json` prints one JSON object; its schema is documented in
+//! [`render::json`] and in `docs/lint-json.md`.
+//!
+//! # Performance
+//!
+//! Files are read whole and parsed once, on as many threads as there are
+//! cores; a YAML document is deserialized only into the fields that can carry
+//! images (everything else is skipped by the parser without being stored).
+//! The YAML parser (serde-saphyr, chosen for its spans) sets the pace: see
+//! `benches/benches/lint.rs`, which measures it alone next to the linter.
+//!
+//! # Untrusted input
+//!
+//! Manifests from a pull request are untrusted. The YAML parser's budget
+//! bounds events, nesting and alias expansion (a "billion laughs" file is a
+//! parse error, not a hang); files over [`walk::MAX_FILE_BYTES`] are refused;
+//! symbolic links to directories are not followed, so a link loop cannot hang
+//! the walk. Nothing panics on any input.
+
+pub mod compose;
+pub mod dockerfile;
+pub mod judge;
+pub mod lines;
+pub mod manifests;
+pub mod render;
+pub mod report;
+pub mod vars;
+pub mod walk;
+mod yaml;
+
+use report::{Extracted, FileReport, Finding, ImageSite, Report, Verdict};
+use walk::{Source, SourceKind};
+
+/// Settings that change what is read (not how it is printed).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `--var NAME=VALUE`: values for Dockerfile `ARG`s and compose
+    /// interpolation.
+    pub vars: vars::Overrides,
+}
+
+/// Reads one source into image sites, objects, suppressions and problems.
+pub fn extract(source: &Source, options: &Options) -> Extracted {
+    let text = match &source.text {
+        Ok(text) => text,
+        Err(problem) => {
+            return Extracted {
+                problems: vec![problem.clone()],
+                ..Extracted::default()
+            };
+        }
+    };
+    match source.kind {
+        SourceKind::Manifests => manifests::extract(text),
+        SourceKind::Dockerfile => dockerfile::extract(text, &options.vars),
+        SourceKind::Compose => compose::extract(text, &options.vars),
+    }
+}
+
+/// Reads and judges every source. `judge` is usually
+/// [`judge::with_policy`]; the sites are judged in file order.
+///
+/// Files are read on as many threads as the machine has cores (each file is
+/// independent); the report is in the order of `sources` whatever the
+/// threads' timing.
+pub fn lint(
+    sources: impl IntoIterator<Item = Source>,
+    options: &Options,
+    mut judge: impl FnMut(&ImageSite) -> Verdict,
+) -> Report {
+    let sources: Vec<Source> = sources.into_iter().collect();
+    let extracted = extract_all(&sources, options);
+    let mut report = Report::default();
+    for (source, extracted) in sources.into_iter().zip(extracted) {
+        let findings = extracted
+            .sites
+            .into_iter()
+            .map(|site| Finding {
+                verdict: judge(&site),
+                site,
+            })
+            .collect();
+        report.files.push(FileReport {
+            name: source.name,
+            text: source.text.unwrap_or_default(),
+            objects: extracted.objects,
+            findings,
+            suppressed: extracted.suppressed,
+            problems: extracted.problems,
+            skipped: extracted.skipped,
+        });
+    }
+    report
+}
+
+/// [`extract`] of every source, in order, spread over the available cores.
+fn extract_all(sources: &[Source], options: &Options) -> Vec<Extracted> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(sources.len());
+    if threads <= 1 {
+        return sources.iter().map(|s| extract(s, options)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Extracted)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(source) = sources.get(i) else {
+                            break mine;
+                        };
+                        mine.push((i, extract(source, options)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(done) => done,
+                // extract does not panic (see the property test); if it
+                // ever did, the panic is the bug to see, not to hide.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, e)| e).collect()
+}
+
+/// The exit code for a report: 2 for unreadable input, else 1 for an
+/// enforced violation or an image that could not be judged (unless
+/// `warn_only`), else 0. A violation of a policy in `warn` or `audit` mode is
+/// reported as a warning and does not fail the run, as it would not fail a
+/// deployment.
+pub fn exit_code(report: &Report, warn_only: bool) -> u8 {
+    let s = report.summary();
+    if s.input_errors > 0 {
+        2
+    } else if !warn_only && (s.errors > 0 || s.problems > 0) {
+        1
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of real inputs, so that random strings reach deep into each
+    /// reader rather than failing on the first byte.
+    const PIECES: &[&str] = &[
+        "apiVersion: apps/v1\n",
+        "kind: Deployment\n",
+        "kind: List\nitems:\n",
+        "- ",
+        "---\n",
+        "metadata: {name: a, annotations: {image-policy.dev/ignore: x}}\n",
+        "spec:\n",
+        "  template:\n",
+        "    spec:\n",
+        "      containers:\n",
+        "      - name: c\n",
+        "        image: nginx\n",
+        "image: &a \"x\"\n",
+        "*a",
+        "{",
+        "}",
+        "[",
+        "]",
+        ": ",
+        "\"",
+        "'",
+        "#",
+        "\n",
+        "  ",
+        "\t",
+        "FROM ",
+        "ARG X=1\n",
+        "${X}",
+        "$",
+        "\\\n",
+        " AS b\n",
+        "COPY --from=",
+        "services:\n",
+        "  web:\n",
+        "    image: ${T:-1}\n",
+        "é",
+        "\u{feff}",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        /// No input makes a reader panic, and every site points inside the text.
+        #[test]
+        fn readers_never_panic(text in text()) {
+            for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose] {
+                let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
+                let got = extract(&source, &Options::default());
+                let lines = text.lines().count().max(1);
+                for site in &got.sites {
+                    prop_assert!(site.position.line >= 1 && site.position.line <= lines, "{site:?}");
+                }
+                let report = lint([source], &Options::default(), |_| report::Verdict {
+                    violates: true,
+                    allowed: false,
+                    mode: "enforce".to_owned(),
+                    code: "denied-by-rule".to_owned(),
+                    reason: "x".to_owned(),
+                    canonical: None,
+                    rule: None,
+                });
+                for format in [render::Format::Text, render::Format::Json, render::Format::Sarif, render::Format::Github] {
+                    let style = render::Style { color: true, show_allowed: true };
+                    render::render(&report, format, style, &mut Vec::new()).expect("writes to a Vec");
+                }
+            }
+        }
+    }
+}

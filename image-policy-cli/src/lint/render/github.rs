@@ -1,0 +1,94 @@
+//! `--format github`: GitHub Actions workflow commands
+//! (<https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands>),
+//! which the runner turns into annotations on the pull request's files.
+//!
+//! ```text
+//! ::error file=deploy/web.yaml,line=21,col=16,endColumn=32,title=image-policy registry-not-allowed::docker.io/library/prometheus:2.6.1: registry docker.io is not in the allowed registries (registry.my.com) (Deployment default/web, container prometheus)
+//! ```
+//!
+//! Violations in warn/audit mode are `::warning`, suppressed objects
+//! `::notice`; skipped files and the summary are plain log lines.
+
+use super::{Entry, entries};
+use crate::lint::report::{Level, Report};
+use std::io::{self, Write};
+
+/// Escapes a command's message.
+fn data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a command's property value.
+fn property(s: &str) -> String {
+    data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Prints the report.
+pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for file in &report.files {
+        for entry in entries(file, false) {
+            let command = match entry.level() {
+                Level::Error => "error",
+                Level::Warning => "warning",
+                Level::None => continue,
+            };
+            let (code, message, position, width) = match &entry {
+                Entry::Finding(f) => {
+                    let mut holder = f.site.holder.to_string();
+                    if let Some(c) = &f.site.container {
+                        holder.push_str(&format!(", container {c}"));
+                    }
+                    (
+                        f.verdict.code.as_str(),
+                        format!("{} ({holder})", f.verdict.reason),
+                        Some(f.site.position),
+                        f.site.width,
+                    )
+                }
+                Entry::Problem(p) => (p.code.as_str(), p.message.clone(), p.position, 1),
+            };
+            let mut props = format!("file={}", property(&file.name));
+            if let Some(p) = position {
+                props.push_str(&format!(
+                    ",line={},col={},endColumn={}",
+                    p.line,
+                    p.column,
+                    p.column + width.max(1)
+                ));
+            }
+            props.push_str(&format!(
+                ",title={}",
+                property(&format!("image-policy {code}"))
+            ));
+            writeln!(out, "::{command} {props}::{}", data(&message))?;
+        }
+        for s in &file.suppressed {
+            writeln!(
+                out,
+                "::notice file={},line={},col={},title={}::{}",
+                property(&file.name),
+                s.position.line,
+                s.position.column,
+                property("image-policy suppressed"),
+                data(&format!("{} skipped: {}", s.holder, s.reason)),
+            )?;
+        }
+    }
+    for file in &report.files {
+        if let Some(skip) = &file.skipped {
+            writeln!(out, "skipped: {}: {}", file.name, skip.reason)?;
+        }
+    }
+    writeln!(out, "lint: {}", report.summary())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaping() {
+        assert_eq!(super::data("a%b\nc\r"), "a%25b%0Ac%0D");
+        assert_eq!(super::property("a:b,c"), "a%3Ab%2Cc");
+    }
+}

@@ -1,0 +1,216 @@
+//! `--format sarif`: SARIF 2.1.0
+//! (<https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html>) as
+//! GitHub code scanning accepts it
+//! (<https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/sarif-support-for-code-scanning>).
+//!
+//! One run; `tool.driver.rules` lists each decision or problem code that
+//! occurs, and each result points at its rule by `ruleId` and `ruleIndex`.
+//! Results are the violations (level `error` when the policy enforces,
+//! `warning` in warn/audit mode) and the problems (level `error`); allowed
+//! images are not results. Locations are the file as given (relative paths
+//! stay relative, resolved against `%SRCROOT%`), with the image's line and
+//! column range. Suppressed objects are results too, with a `suppressions`
+//! entry (kind `inSource`) carrying the annotation's reason, so viewers show
+//! them as dismissed rather than not at all.
+
+use super::{Entry, entries};
+use crate::lint::report::{Level, Position, ProblemCode, Report};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+/// The schema URI written in `$schema`.
+pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// The rule id of a suppressed object's result.
+const SUPPRESSED_RULE: &str = "suppressed";
+
+/// Describes a decision code for the rule table.
+fn decision_description(code: &str) -> &'static str {
+    match code {
+        "registry-not-allowed" => "The image's registry is not in the policy's allowed registries.",
+        "denied-by-rule" => "The image matches a rule that denies it.",
+        "latest-tag" => {
+            "The image uses the latest tag (written or implied), which the policy rejects."
+        }
+        "digest-required" => "The policy requires images to be pinned by digest.",
+        "tag-not-allowed" => "The image's tag matches none of the policy's allowed tag patterns.",
+        "tag-denied" => "The image's tag is denied by the policy.",
+        "tag-required" => "The image has neither tag nor digest, and the policy requires one.",
+        "unparseable" => {
+            "The image reference does not parse as the container runtime would parse it."
+        }
+        "break-glass" => "The image broke a rule and was admitted by a break-glass annotation.",
+        SUPPRESSED_RULE => "An object skipped by its image-policy.dev/ignore annotation.",
+        _ => "The image breaks a rule of the policy.",
+    }
+}
+
+fn uri(name: &str) -> String {
+    // Percent-encode what a URI reference cannot hold as is.
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn location(file: &str, position: Option<Position>, width: usize) -> Value {
+    let mut physical = json!({
+        "artifactLocation": { "uri": uri(file), "uriBaseId": "%SRCROOT%" },
+    });
+    if let Some(p) = position {
+        physical["region"] = json!({
+            "startLine": p.line,
+            "startColumn": p.column,
+            "endColumn": p.column + width.max(1),
+        });
+    }
+    json!({ "physicalLocation": physical })
+}
+
+/// The report as a SARIF log.
+pub fn to_value(report: &Report) -> Value {
+    // (rule id -> (description, default level)), in id order.
+    let mut rules: BTreeMap<String, (&'static str, Level)> = BTreeMap::new();
+    let mut pending = Vec::new();
+    for file in &report.files {
+        for entry in entries(file, false) {
+            let (rule, level, message, position, width) = match entry {
+                Entry::Finding(f) => {
+                    let mut message = f.verdict.reason.clone();
+                    let mut holder = f.site.holder.to_string();
+                    if let Some(c) = &f.site.container {
+                        holder.push_str(&format!(", container {c}"));
+                    }
+                    message.push_str(&format!(" ({holder})"));
+                    rules
+                        .entry(f.verdict.code.clone())
+                        .or_insert((decision_description(&f.verdict.code), Level::Error));
+                    (
+                        f.verdict.code.clone(),
+                        entry.level(),
+                        message,
+                        Some(f.site.position),
+                        f.site.width,
+                    )
+                }
+                Entry::Problem(p) => {
+                    rules
+                        .entry(p.code.as_str().to_owned())
+                        .or_insert((p.code.description(), Level::Error));
+                    (
+                        p.code.as_str().to_owned(),
+                        Level::Error,
+                        p.message.clone(),
+                        p.position,
+                        1,
+                    )
+                }
+            };
+            pending.push((
+                rule,
+                level,
+                message,
+                location(&file.name, position, width),
+                None,
+            ));
+        }
+        for s in &file.suppressed {
+            rules
+                .entry(SUPPRESSED_RULE.to_owned())
+                .or_insert((decision_description(SUPPRESSED_RULE), Level::Warning));
+            pending.push((
+                SUPPRESSED_RULE.to_owned(),
+                Level::Warning,
+                format!(
+                    "{} skipped by its {} annotation",
+                    s.holder,
+                    crate::lint::report::IGNORE_ANNOTATION
+                ),
+                location(&file.name, Some(s.position), 1),
+                Some(s.reason.clone()),
+            ));
+        }
+    }
+    let index: BTreeMap<&str, usize> = rules
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let results: Vec<Value> = pending
+        .iter()
+        .map(|(rule, level, message, location, suppression)| {
+            let mut r = json!({
+                "ruleId": rule,
+                "ruleIndex": index[rule.as_str()],
+                "level": level.as_str(),
+                "message": { "text": message },
+                "locations": [location],
+            });
+            if let Some(reason) = suppression {
+                r["suppressions"] = json!([{ "kind": "inSource", "justification": reason }]);
+            }
+            r
+        })
+        .collect();
+    let rules: Vec<Value> = rules
+        .iter()
+        .map(|(id, (description, level))| {
+            let problem = ProblemCode::ALL.iter().any(|c| c.as_str() == id);
+            json!({
+                "id": id,
+                "name": id,
+                "shortDescription": { "text": description },
+                "fullDescription": { "text": description },
+                "help": { "text": format!("{description} See `image-policy lint --help`.") },
+                "defaultConfiguration": { "level": level.as_str() },
+                "properties": {
+                    "tags": [if problem { "input" } else { "image-policy" }],
+                },
+            })
+        })
+        .collect();
+    let s = report.summary();
+    json!({
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "image-policy",
+                    "informationUri": env!("CARGO_PKG_REPOSITORY"),
+                    "semanticVersion": env!("CARGO_PKG_VERSION"),
+                    "rules": rules,
+                }
+            },
+            "columnKind": "unicodeCodePoints",
+            "invocations": [{
+                "executionSuccessful": s.input_errors == 0,
+            }],
+            "results": results,
+            "properties": {
+                "summary": {
+                    "files": s.files,
+                    "objects": s.objects,
+                    "images": s.images,
+                    "violations": s.violations,
+                    "skipped": s.skipped,
+                    "suppressed": s.suppressed,
+                    "problems": s.problems,
+                }
+            }
+        }]
+    })
+}
+
+/// Prints the SARIF log as pretty JSON and a newline.
+pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &to_value(report))?;
+    writeln!(out)
+}

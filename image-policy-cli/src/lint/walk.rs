@@ -1,0 +1,305 @@
+//! Which files to read, in which order, and as what.
+//!
+//! Paths given on the command line are read whatever their name (a file named
+//! explicitly is read as Kubernetes manifests unless its name says Dockerfile
+//! or compose). Directories are walked recursively in byte order of file
+//! names, so two runs on the same tree report in the same order; inside them
+//! only these names are read:
+//!
+//! | name | read as |
+//! | --- | --- |
+//! | `*.yaml`, `*.yml`, `*.json` | Kubernetes manifests (a file that has none is skipped and counted) |
+//! | `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.Containerfile`, `Dockerfile.*`, `Containerfile.*` | Dockerfile |
+//! | `compose.yaml`, `compose.yml`, `docker-compose.yaml`, `docker-compose.yml`, `compose.*.yaml`, `docker-compose.*.yml`, `*.compose.yaml`, ... | compose file |
+//!
+//! Version-control directories (`.git`, `.hg`, `.svn`) are not entered; a
+//! symbolic link to a directory is not followed (it could loop) and is listed
+//! as skipped; a symbolic link to a file is read.
+
+use super::report::{Problem, ProblemCode};
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// How a file is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Kubernetes manifests: YAML (multi-document) or JSON.
+    Manifests,
+    /// A Dockerfile or Containerfile.
+    Dockerfile,
+    /// A compose file.
+    Compose,
+}
+
+impl SourceKind {
+    /// The kind a file name says, or `None` when a directory walk should not
+    /// read it.
+    pub fn from_file_name(name: &str) -> Option<SourceKind> {
+        let lower = name.to_ascii_lowercase();
+        let yaml_ext = lower.ends_with(".yaml") || lower.ends_with(".yml");
+        if yaml_ext {
+            let stem = lower.trim_end_matches(".yaml").trim_end_matches(".yml");
+            let compose = ["compose", "docker-compose"].iter().any(|base| {
+                stem == *base
+                    || stem.starts_with(&format!("{base}."))
+                    || stem.ends_with(&format!(".{base}"))
+            });
+            return Some(if compose {
+                SourceKind::Compose
+            } else {
+                SourceKind::Manifests
+            });
+        }
+        if lower.ends_with(".json") {
+            return Some(SourceKind::Manifests);
+        }
+        let dockerfile = ["dockerfile", "containerfile"].iter().any(|base| {
+            lower == *base
+                || lower.ends_with(&format!(".{base}"))
+                || (lower.starts_with(&format!("{base}.")) && !lower.ends_with(".dockerignore"))
+        });
+        dockerfile.then_some(SourceKind::Dockerfile)
+    }
+}
+
+/// One input to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The name to report (`<stdin>` for `-`).
+    pub name: String,
+    /// How to read it.
+    pub kind: SourceKind,
+    /// The text, or why it could not be read.
+    pub text: Result<String, Problem>,
+}
+
+/// A file found by the walk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The path to open (`None` for standard input).
+    pub path: Option<PathBuf>,
+    /// The name to report.
+    pub name: String,
+    /// How to read it.
+    pub kind: SourceKind,
+}
+
+/// What the walk produced: files to read, and entries it could not use.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Files to read, in order.
+    pub files: Vec<Found>,
+    /// Paths that do not exist or cannot be listed (name, problem).
+    pub errors: Vec<(String, Problem)>,
+    /// Entries not entered on purpose (name, why), e.g. symbolic links to directories.
+    pub not_followed: Vec<(String, String)>,
+}
+
+/// The name shown for standard input.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Lists the files to read from the command-line paths (`-`: standard input).
+pub fn walk(paths: &[PathBuf]) -> Walk {
+    let mut out = Walk::default();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            out.files.push(Found {
+                path: None,
+                name: STDIN_NAME.to_owned(),
+                kind: SourceKind::Manifests,
+            });
+            continue;
+        }
+        let name = display(path);
+        match fs::metadata(path) {
+            Ok(m) if m.is_dir() => walk_dir(path, &mut out),
+            Ok(_) => {
+                let file_name = path.file_name().map(|n| n.to_string_lossy());
+                let kind = file_name
+                    .and_then(|n| SourceKind::from_file_name(&n))
+                    .unwrap_or(SourceKind::Manifests);
+                out.files.push(Found {
+                    path: Some(path.clone()),
+                    name,
+                    kind,
+                });
+            }
+            Err(e) => out.errors.push((name, read_problem(&e, "cannot open"))),
+        }
+    }
+    out
+}
+
+fn walk_dir(dir: &Path, out: &mut Walk) {
+    let entries = match fs::read_dir(dir) {
+        Ok(rd) => rd.collect::<Result<Vec<_>, _>>(),
+        Err(e) => Err(e),
+    };
+    let mut entries = match entries {
+        Ok(e) => e,
+        Err(e) => {
+            out.errors
+                .push((display(dir), read_problem(&e, "cannot list directory")));
+            return;
+        }
+    };
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        let is_dir = if file_type.is_symlink() {
+            match fs::metadata(&path) {
+                Ok(m) if m.is_dir() => {
+                    out.not_followed.push((
+                        display(&path),
+                        "symbolic link to a directory, not followed".to_owned(),
+                    ));
+                    continue;
+                }
+                Ok(_) => false,
+                // A dangling link: reported when read, if its name matters.
+                Err(_) => false,
+            }
+        } else {
+            file_type.is_dir()
+        };
+        if is_dir {
+            if !matches!(&*file_name, ".git" | ".hg" | ".svn") {
+                walk_dir(&path, out);
+            }
+        } else if let Some(kind) = SourceKind::from_file_name(&file_name) {
+            out.files.push(Found {
+                name: display(&path),
+                path: Some(path),
+                kind,
+            });
+        }
+    }
+}
+
+/// A path as reported: as given, `/`-separated, without a leading `./`.
+fn display(path: &Path) -> String {
+    let s = path.to_string_lossy().replace('\\', "/");
+    match s.strip_prefix("./") {
+        Some(rest) if !rest.is_empty() => rest.to_owned(),
+        _ => s,
+    }
+}
+
+fn read_problem(e: &io::Error, what: &str) -> Problem {
+    let hint = match e.kind() {
+        io::ErrorKind::NotFound => "; check the path",
+        io::ErrorKind::PermissionDenied => "; check its permissions",
+        _ => "",
+    };
+    Problem {
+        position: None,
+        code: ProblemCode::ReadError,
+        message: format!("{what}: {e}{hint}"),
+    }
+}
+
+/// Inputs larger than this are refused (a manifest tree is never this big; a
+/// mistaken path to a disk image is).
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads a found file (or standard input) into a [`Source`].
+pub fn read(found: &Found) -> Source {
+    let mut bytes = Vec::new();
+    let result = match &found.path {
+        None => io::stdin()
+            .lock()
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes),
+        Some(p) => {
+            fs::File::open(p).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        }
+    };
+    let text = match result {
+        Err(e) => Err(read_problem(&e, "cannot read")),
+        Ok(_) if bytes.len() as u64 > MAX_FILE_BYTES => Err(Problem {
+            position: None,
+            code: ProblemCode::ReadError,
+            message: format!("larger than {MAX_FILE_BYTES} bytes; is this a manifest?"),
+        }),
+        Ok(_) => decode(bytes),
+    };
+    Source {
+        name: found.name.clone(),
+        kind: found.kind,
+        text,
+    }
+}
+
+/// UTF-8 text without a byte-order mark, or a problem pointing at the first
+/// byte that is not UTF-8.
+pub fn decode(bytes: Vec<u8>) -> Result<String, Problem> {
+    match String::from_utf8(bytes) {
+        Ok(mut s) => {
+            if s.starts_with('\u{feff}') {
+                s.drain(..3);
+            }
+            Ok(s)
+        }
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let valid = &e.as_bytes()[..at];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&valid[line_start..])
+                .chars()
+                .count()
+                + 1;
+            Err(Problem {
+                position: Some(super::report::Position { line, column }),
+                code: ProblemCode::ReadError,
+                message: format!("not UTF-8 (byte {at}); manifests must be UTF-8 text"),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names() {
+        let cases = [
+            ("deploy.yaml", Some(SourceKind::Manifests)),
+            ("x.YML", Some(SourceKind::Manifests)),
+            ("list.json", Some(SourceKind::Manifests)),
+            ("compose.yaml", Some(SourceKind::Compose)),
+            ("docker-compose.yml", Some(SourceKind::Compose)),
+            ("docker-compose.override.yml", Some(SourceKind::Compose)),
+            ("compose.prod.yaml", Some(SourceKind::Compose)),
+            ("app.compose.yml", Some(SourceKind::Compose)),
+            ("composer.yaml", Some(SourceKind::Manifests)),
+            ("Dockerfile", Some(SourceKind::Dockerfile)),
+            ("Containerfile", Some(SourceKind::Dockerfile)),
+            ("api.Dockerfile", Some(SourceKind::Dockerfile)),
+            ("Dockerfile.prod", Some(SourceKind::Dockerfile)),
+            ("Dockerfile.dockerignore", None),
+            ("README.md", None),
+            ("Makefile", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(SourceKind::from_file_name(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn not_utf8_points_at_the_byte() {
+        let e = decode(b"a: 1\nb: \xff\n".to_vec()).unwrap_err();
+        assert_eq!(
+            e.position,
+            Some(super::super::report::Position { line: 2, column: 4 })
+        );
+        assert_eq!(decode(b"\xef\xbb\xbfa: 1".to_vec()).unwrap(), "a: 1");
+    }
+}

@@ -1,0 +1,260 @@
+//! `image-policy check` and `image-policy policy`.
+
+use super::{code, run};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+#[test]
+fn seed_case_with_a_flag() {
+    let out = run(
+        &[
+            "check",
+            "--allow-registry",
+            "registry.my.com",
+            "prometheus:2.6.1",
+            "registry.my.com/prometheus:2.6.1",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(
+        lines[0],
+        "DENIED   docker.io/library/prometheus:2.6.1: registry docker.io is not in the allowed registries (registry.my.com)"
+    );
+    assert!(
+        lines[1].starts_with("ALLOWED  registry.my.com/prometheus:2.6.1: allowed by allow[0]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn seed_case_with_the_example_file_as_json_lines() {
+    let file = example("seed.yaml");
+    let out = run(
+        &[
+            "check",
+            "--policy",
+            &file,
+            "--output",
+            "json",
+            "--",
+            "prometheus:2.6.1",
+            "registry.my.com/prometheus:2.6.1",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["image"], "prometheus:2.6.1");
+    assert_eq!(lines[0]["allowed"], false);
+    assert_eq!(lines[0]["code"], "registry-not-allowed");
+    assert_eq!(lines[0]["canonical"], "docker.io/library/prometheus:2.6.1");
+    assert_eq!(lines[0]["mode"], "enforce");
+    assert_eq!(lines[0]["rule"], Value::Null);
+    assert_eq!(lines[1]["allowed"], true);
+    assert_eq!(lines[1]["rule"]["path"], "allow[0]");
+    assert_eq!(lines[1]["rule"]["kind"], "registry");
+    assert_eq!(lines[1]["rule"]["pattern"], "registry.my.com");
+    let location = lines[1]["rule"]["location"].as_str().unwrap();
+    assert!(location.ends_with("seed.yaml:8:15"), "{location}");
+    assert!(
+        lines[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("allowed by allow[0]")
+    );
+}
+
+#[test]
+fn all_allowed_exits_zero_and_stdin_is_read() {
+    let out = run(
+        &["check", "--allow-registry", "registry.my.com,quay.io"],
+        Some(b"registry.my.com/a:1\nquay.io/b/c:2\r\n"),
+    );
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 2);
+}
+
+#[test]
+fn flags_add_to_the_file() {
+    let file = example("seed.yaml");
+    let out = run(
+        &[
+            "check",
+            "--policy",
+            &file,
+            "--allow-registry",
+            "quay.io",
+            "--reject-latest",
+            "quay.io/x:1",
+            "quay.io/x",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("ALLOWED  quay.io/x:1: allowed by allow[1] (registry quay.io) from <flags>"),
+        "{text}"
+    );
+    assert!(text.contains("DENIED   quay.io/x: no tag or digest is written, so the runtime pulls latest, which is denied by tags.deny[0]"), "{text}");
+}
+
+#[test]
+fn whitespace_is_part_of_the_image() {
+    let out = run(
+        &["check", "--allow-registry", "registry.my.com"],
+        Some(b" registry.my.com/x\nregistry.my.com/x \n\xffx\n"),
+    );
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("DENIED")).count(),
+        3,
+        "{text}"
+    );
+}
+
+#[test]
+fn malformed_policy_reports_every_error_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(
+        &path,
+        "alow:\n  - registry: x\nallow:\n  - registry: 'bad host'\n  - repository: quay.io/A/*\n  - regex: '(unclosed'\nmode: strict\n",
+    )
+    .unwrap();
+    let file = path.display().to_string();
+    let out = run(&["check", "--policy", &file, "nginx"], None);
+    assert_eq!(code(&out), 2);
+    assert_eq!(stdout(&out), "", "nothing is judged with a broken policy");
+    let err = stderr(&out);
+    for want in [
+        "broken.yaml:1:1: error[unknown-key]: unknown key \"alow\" (did you mean \"allow\"?)",
+        "broken.yaml:4:15: error[bad-registry]",
+        "broken.yaml:5:17: error[bad-repository]",
+        "broken.yaml:6:12: error[bad-regex]",
+        "broken.yaml:7:7: error[bad-value]",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    // The same from `policy check`.
+    let out = run(&["policy", "check", &file], None);
+    assert_eq!(code(&out), 2);
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().filter(|l| l.contains(": error[")).count(),
+        5,
+        "{text}"
+    );
+    assert!(text.ends_with("invalid (5 errors)\n"), "{text}");
+}
+
+#[test]
+fn usage_and_read_errors_exit_two() {
+    assert_eq!(code(&run(&["check", "nginx"], None)), 2, "no policy at all");
+    assert_eq!(
+        code(&run(
+            &["check", "--policy", "/nonexistent/policy.yaml", "nginx"],
+            None
+        )),
+        2
+    );
+    assert_eq!(
+        code(&run(&["check", "--allow-registry", "a b", "nginx"], None)),
+        2
+    );
+    assert_eq!(
+        code(&run(
+            &[
+                "check",
+                "--output",
+                "xml",
+                "--allow-registry",
+                "a.io",
+                "nginx"
+            ],
+            None
+        )),
+        2
+    );
+}
+
+#[test]
+fn policy_check_prints_warnings() {
+    let out = run(&["policy", "check", &example("multi-team.yaml")], None);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(stdout(&out).contains("valid ("), "{}", stdout(&out));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("warn.yaml");
+    std::fs::write(&path, "allow:\n  - regex: 'registry.my.com/.*'\n").unwrap();
+    let file = path.display().to_string();
+    let out = run(&["policy", "check", &file], None);
+    assert_eq!(code(&out), 0);
+    assert!(
+        stdout(&out).contains("warn.yaml:2:12: warning[regex-unescaped-dot]"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(
+        &[
+            "policy",
+            "check",
+            "--deny-warnings",
+            "--output",
+            "json",
+            &file,
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 1);
+    let line: Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert_eq!(line["code"], "regex-unescaped-dot");
+    assert_eq!(line["line"], 2);
+    assert_eq!(line["column"], 12);
+}
+
+#[test]
+fn policy_schema_is_json_schema_of_the_format() {
+    let out = run(&["policy", "schema"], None);
+    assert_eq!(code(&out), 0);
+    let schema: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let props = schema["properties"].as_object().unwrap();
+    for key in [
+        "mode",
+        "allow",
+        "deny",
+        "tags",
+        "exemptNamespaces",
+        "namespaces",
+        "breakGlass",
+        "exemptExistingImagesOnUpdate",
+    ] {
+        assert!(props.contains_key(key), "{key}");
+    }
+    assert_eq!(schema["additionalProperties"], false);
+}

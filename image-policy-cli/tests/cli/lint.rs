@@ -1,0 +1,425 @@
+//! `image-policy lint` on the fixtures of `testdata/lint/`: golden files for
+//! every output format, SARIF checked against the SARIF 2.1.0 schema, exit
+//! codes, standard input, and every pod-bearing kind checked against the
+//! image list of `testdata/k8s/objects/`.
+//!
+//! `UPDATE_GOLDEN=1 cargo test -p image-policy-cli --test cli lint::` rewrites the
+//! golden files from the binary's output; review the diff before committing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The workspace root: every run happens there, so reported paths are
+/// `testdata/lint/...`, as in CI.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate is in the workspace")
+        .to_path_buf()
+}
+
+/// What a run printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the binary in the workspace root with `args`, `stdin` piped in.
+pub fn image_policy(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_image-policy"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("NO_COLOR")
+        .env_remove("IMAGE_POLICY_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    if let Some(input) = stdin {
+        pipe.write_all(input).expect("write stdin");
+    }
+    drop(pipe);
+    let out = child.wait_with_output().expect("the binary finishes");
+    Run {
+        code: out.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    }
+}
+
+/// Compares `actual` with the golden file `name`, or rewrites it when
+/// `UPDATE_GOLDEN` is set.
+fn golden(name: &str, actual: &str) {
+    let path = root().join("testdata/lint/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_GOLDEN=1", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from its golden file; if the change is intended, rerun with UPDATE_GOLDEN=1.\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+/// The policy of the golden runs: one allowed registry, no `latest`.
+const POLICY: &[&str] = &["--allow-registry", "registry.my.com", "--reject-latest"];
+
+fn lint_tree(format: &str) -> Run {
+    let mut args = vec![
+        "lint",
+        "testdata/lint/tree",
+        "--color",
+        "never",
+        "--format",
+        format,
+    ];
+    args.extend_from_slice(POLICY);
+    image_policy(&args, None)
+}
+
+/// The tree holds a broken file: every format reports it and exits 2.
+const TREE_EXIT: i32 = 2;
+
+#[test]
+fn golden_text() {
+    let run = lint_tree("text");
+    assert_eq!(run.code, TREE_EXIT, "{}", run.stderr);
+    golden("tree.txt", &run.stdout);
+}
+
+#[test]
+fn golden_json() {
+    let run = lint_tree("json");
+    assert_eq!(run.code, TREE_EXIT, "{}", run.stderr);
+    golden("tree.json", &run.stdout);
+}
+
+#[test]
+fn golden_sarif() {
+    let run = lint_tree("sarif");
+    assert_eq!(run.code, TREE_EXIT, "{}", run.stderr);
+    golden("tree.sarif", &run.stdout);
+}
+
+#[test]
+fn golden_github() {
+    let run = lint_tree("github");
+    assert_eq!(run.code, TREE_EXIT, "{}", run.stderr);
+    golden("tree.github.txt", &run.stdout);
+}
+
+#[test]
+fn sarif_is_valid_sarif_2_1_0() {
+    let schema_text = std::fs::read_to_string(root().join("testdata/lint/sarif-2.1.0-rtm.5.json"))
+        .expect("the SARIF schema is committed");
+    let mut schema: serde_json::Value = serde_json::from_str(&schema_text).expect("schema is JSON");
+    // The published schema's pattern for `language` (of `run` and
+    // `toolComponent`) has a stray `]`, which a validator that checks that
+    // patterns are regexes rejects. Put the intended one in its place (we
+    // never write `language`); everything else is the file as published.
+    for def in ["run", "toolComponent"] {
+        let language = &mut schema["definitions"][def]["properties"]["language"]["pattern"];
+        assert_eq!(
+            language, "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$",
+            "{def}"
+        );
+        *language = serde_json::json!("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
+    }
+    let validator = jsonschema::draft4::new(&schema).expect("the schema compiles");
+    let run = lint_tree("sarif");
+    let log: serde_json::Value = serde_json::from_str(&run.stdout).expect("SARIF is JSON");
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The validator does reject what is not SARIF.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
+    assert!(!validator.is_valid(&broken));
+    // What GitHub code scanning needs besides the schema: a rule for every
+    // result, and a location with a line.
+    let run0 = &log["runs"][0];
+    let rules: Vec<&str> = run0["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["id"].as_str().expect("rule id"))
+        .collect();
+    let results = run0["results"].as_array().expect("results");
+    assert!(!results.is_empty());
+    for r in results {
+        let id = r["ruleId"].as_str().expect("ruleId");
+        let index = r["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+        assert_eq!(rules[index], id);
+        let region = &r["locations"][0]["physicalLocation"]["region"];
+        let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .expect("uri");
+        assert!(uri.starts_with("testdata/lint/tree/"), "{uri}");
+        if r["ruleId"] != "read-error" {
+            assert!(region["startLine"].as_u64().is_some(), "{r}");
+        }
+    }
+}
+
+#[test]
+fn the_issue_example_from_standard_input() {
+    let input = std::fs::read(root().join("testdata/lint/stdin-deployment.yaml")).expect("fixture");
+    let run = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "--color",
+            "never",
+            "-",
+        ],
+        Some(&input),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    golden("stdin.txt", &run.stdout);
+    // Line 21 is `      - image: prometheus:2.6.1`; the image starts at column 16.
+    assert!(run.stdout.contains("--> <stdin>:21:16"), "{}", run.stdout);
+}
+
+#[test]
+fn exit_codes() {
+    let job = "testdata/lint/tree/kubectl/job.yaml";
+    let deployment = "testdata/lint/tree/kubectl/deployment.yaml";
+    let allow = ["--allow-registry", "registry.my.com"];
+    let code = |args: &[&str]| {
+        let mut all = vec!["lint"];
+        all.extend_from_slice(args);
+        image_policy(&all, None).code
+    };
+    assert_eq!(code(&[&[job][..], &allow].concat()), 0, "clean");
+    assert_eq!(code(&[&[deployment][..], &allow].concat()), 1, "violation");
+    assert_eq!(
+        code(&[&[deployment, "--warn-only"][..], &allow].concat()),
+        0,
+        "--warn-only"
+    );
+    assert_eq!(
+        code(&[&[deployment, "--mode", "warn"][..], &allow].concat()),
+        0,
+        "a warn-mode policy warns"
+    );
+    assert_eq!(
+        code(&[&["testdata/lint/no-such-file.yaml"][..], &allow].concat()),
+        2,
+        "missing file"
+    );
+    assert_eq!(
+        code(&[&["testdata/lint/tree/broken.yaml"][..], &allow].concat()),
+        2,
+        "parse error"
+    );
+    assert_eq!(code(&["--no-such-flag", job]), 2, "usage");
+    assert_eq!(code(&[]), 2, "no path");
+    assert_eq!(
+        code(&[&["testdata/lint/tree/docker/worker.Dockerfile"][..], &allow].concat()),
+        1,
+        "unresolved variable"
+    );
+    assert_eq!(
+        code(
+            &[
+                &[
+                    "testdata/lint/tree/docker/worker.Dockerfile",
+                    "--var",
+                    "BASE=registry.my.com/base:1"
+                ][..],
+                &allow
+            ]
+            .concat()
+        ),
+        0,
+        "--var resolves it"
+    );
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let args = [
+        "lint",
+        "testdata/lint/tree/kubectl/deployment.yaml",
+        "--allow-registry",
+        "registry.my.com",
+    ];
+    let piped = image_policy(&args, None);
+    assert!(!piped.stdout.contains('\x1b'), "no colour into a pipe");
+    let forced = image_policy(&[&args[..], &["--color", "always"]].concat(), None);
+    assert!(
+        forced
+            .stdout
+            .contains("\x1b[1;31merror[registry-not-allowed]"),
+        "{}",
+        forced.stdout
+    );
+}
+
+/// Every pod-bearing kind (the core's fixtures, made with kubectl): the
+/// images the linter reports are the ones recorded in `images.json`.
+#[test]
+fn every_pod_bearing_kind_matches_the_recorded_images() {
+    let dir = "testdata/k8s/objects";
+    let run = image_policy(
+        &[
+            "lint",
+            dir,
+            "--format",
+            "json",
+            "--allow-registry",
+            "registry.my.com",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let recorded: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(dir).join("images.json")).expect("images.json"),
+    )
+    .expect("images.json is JSON");
+    let mut expected: Vec<(String, String, String, String)> = Vec::new();
+    for (file, images) in recorded.as_object().expect("a map") {
+        for i in images.as_array().expect("a list") {
+            expected.push((
+                format!("{dir}/{file}"),
+                i["path"].as_str().expect("path").to_owned(),
+                i["container"].as_str().expect("container").to_owned(),
+                i["image"].as_str().expect("image").to_owned(),
+            ));
+        }
+    }
+    let mut found: Vec<(String, String, String, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["file"].as_str().is_some_and(|f| f.ends_with(".json")))
+        .map(|f| {
+            (
+                f["file"].as_str().expect("file").to_owned(),
+                f["path"].as_str().expect("path").to_owned(),
+                f["container"].as_str().expect("container").to_owned(),
+                f["image"].as_str().expect("image").to_owned(),
+            )
+        })
+        .collect();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected);
+    let kinds: std::collections::BTreeSet<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["object"]["kind"].as_str())
+        .collect();
+    assert_eq!(kinds.len(), 9, "{kinds:?}");
+}
+
+#[test]
+fn runs_are_deterministic() {
+    assert_eq!(lint_tree("json").stdout, lint_tree("json").stdout);
+}
+
+#[test]
+fn policy_file_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_image-policy"))
+        .args([
+            "lint",
+            "testdata/lint/stdin-deployment.yaml",
+            "--format",
+            "json",
+        ])
+        .current_dir(root())
+        .env("IMAGE_POLICY_FILE", "examples/seed.yaml")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["findings"][0]["code"], "registry-not-allowed");
+    assert_eq!(report["findings"][0]["line"], 21);
+    assert_eq!(report["findings"][0]["column"], 16);
+}
+
+/// A tree a careless or hostile pull request could hold: a symbolic link
+/// loop, a file that is not UTF-8, a YAML alias bomb. Each is reported, none
+/// stops the run or hangs it.
+#[cfg(unix)]
+#[test]
+fn hostile_trees_are_reported_not_fatal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink("..", d.join("sub/loop")).expect("symlink");
+    std::fs::write(d.join("sub/latin1.yaml"), b"kind: Pod\nname: caf\xe9\n").expect("write");
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 0..12 {
+        let prev = if i == 0 {
+            "a".to_owned()
+        } else {
+            format!("b{}", i - 1)
+        };
+        bomb.push_str(&format!(
+            "b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
+    }
+    std::fs::write(d.join("sub/bomb.yaml"), bomb).expect("write");
+    std::fs::write(
+        d.join("ok.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: registry.my.com/a:1}]\n",
+    )
+    .expect("write");
+    let path = d.to_str().expect("UTF-8 temp path");
+    let run = image_policy(
+        &[
+            "lint",
+            path,
+            "--format",
+            "json",
+            "--allow-registry",
+            "registry.my.com",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("symbolic link to a directory, not followed"),
+        "{}",
+        run.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let problems: Vec<(String, String)> = report["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| {
+            (
+                p["file"]
+                    .as_str()
+                    .expect("file")
+                    .rsplit('/')
+                    .next()
+                    .expect("name")
+                    .to_owned(),
+                p["code"].as_str().expect("code").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            ("bomb.yaml".to_owned(), "parse-error".to_owned()),
+            ("latin1.yaml".to_owned(), "read-error".to_owned()),
+        ]
+    );
+    assert_eq!(report["summary"]["images"], 1);
+}

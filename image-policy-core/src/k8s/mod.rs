@@ -1,0 +1,374 @@
+//! Finding the images of Kubernetes objects: which containers a Pod, a pod
+//! template, a workload or a CronJob runs, and where each image is written.
+//!
+//! # Overview
+//!
+//! [`Object`] is a minimal serde view of a Kubernetes object: only the fields
+//! on the way from the top of the object to the `image` of each container
+//! (see the [API reference](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/)).
+//! [`find_images`] reads the pod spec at the path of the object's kind and
+//! returns every container of its three lists with the [`JsonPath`] of its
+//! image.
+//!
+//! | kind | apiVersion group | pod spec at |
+//! |---|---|---|
+//! | Pod | core (`v1`) | `spec` |
+//! | PodTemplate | core (`v1`) | `template.spec` |
+//! | ReplicationController | core (`v1`) | `spec.template.spec` |
+//! | ReplicaSet, Deployment, DaemonSet | `apps` (or the old `extensions`) | `spec.template.spec` |
+//! | StatefulSet | `apps` | `spec.template.spec` |
+//! | Job | `batch` | `spec.template.spec` |
+//! | CronJob | `batch` | `spec.jobTemplate.spec.template.spec` |
+//!
+//! In each pod spec: `containers`, `initContainers` and `ephemeralContainers`
+//! ([`ContainerList`]). The API server forbids ephemeral containers in pod
+//! templates, but they are reported wherever they are written: nothing is
+//! skipped.
+//!
+//! # The string leaf
+//!
+//! The types are generic over the type of their strings, `S`, so that each
+//! reader keeps what it needs:
+//!
+//! - `Object<CowStr<'a>>` from `serde_json::from_slice` borrows every string
+//!   that has no escape from the request body ([`CowStr`]);
+//! - `Object<serde_saphyr::Spanned<String>>` from `serde_saphyr` keeps the line
+//!   and column of every string, so a linter can point at an image.
+//!
+//! Any `S` that implements [`Text`] works.
+//!
+//! # Errors
+//!
+//! An object whose images cannot be found is an [`ObjectError`], never an
+//! empty list: an unknown kind (or a known kind in the wrong API group), a
+//! missing `kind` or `apiVersion`, a missing pod spec, a pod spec without
+//! `containers`, a container without `name` or `image`. A field of the wrong
+//! type (`containers: "x"`) fails earlier, in deserialization, with the
+//! deserializer's location. Callers that admit workloads treat every one of
+//! these as a denial.
+//!
+//! # Untrusted input
+//!
+//! Deserialization reads only the fields above and ignores the rest; repeated
+//! fields are rejected by serde, so an object cannot show one image to the
+//! policy and another to the runtime. Nothing here panics, and the cost is
+//! linear in the input.
+//!
+//! # Example
+//!
+//! ```
+//! use image_policy_core::k8s::{find_images, ContainerList, CowStr, Object};
+//!
+//! let json = br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+//!   "spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.27"}]}}}}"#;
+//! let object: Object<CowStr<'_>> = serde_json::from_slice(json)?;
+//! let images = find_images(&object)?;
+//! assert_eq!(images[0].image.as_ref(), "nginx:1.27");
+//! assert_eq!(images[0].container, "web");
+//! assert_eq!(images[0].list, ContainerList::Containers);
+//! assert_eq!(images[0].json_path.to_string(), "spec.template.spec.containers[0].image");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod object;
+mod text;
+
+use std::fmt;
+
+pub use object::{
+    Annotations, Container, JobSpec, JobTemplateSpec, Object, ObjectMeta, ObjectSpec, PodSpec,
+    PodTemplateSpec,
+};
+pub use text::{CowStr, Text};
+
+/// The kinds whose objects run containers, by name.
+pub const POD_BEARING_KINDS: &[&str] = &[
+    "Pod",
+    "PodTemplate",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+];
+
+/// A kind whose objects run containers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PodBearingKind {
+    /// `v1` Pod.
+    Pod,
+    /// `v1` PodTemplate.
+    PodTemplate,
+    /// `v1` ReplicationController.
+    ReplicationController,
+    /// `apps/v1` ReplicaSet.
+    ReplicaSet,
+    /// `apps/v1` Deployment.
+    Deployment,
+    /// `apps/v1` StatefulSet.
+    StatefulSet,
+    /// `apps/v1` DaemonSet.
+    DaemonSet,
+    /// `batch/v1` Job.
+    Job,
+    /// `batch/v1` CronJob.
+    CronJob,
+}
+
+impl PodBearingKind {
+    /// Every pod-bearing kind, in the order of [`POD_BEARING_KINDS`].
+    pub const ALL: [PodBearingKind; 9] = [
+        Self::Pod,
+        Self::PodTemplate,
+        Self::ReplicationController,
+        Self::ReplicaSet,
+        Self::Deployment,
+        Self::StatefulSet,
+        Self::DaemonSet,
+        Self::Job,
+        Self::CronJob,
+    ];
+
+    /// The kind's name, as written in `kind`.
+    pub fn as_str(self) -> &'static str {
+        POD_BEARING_KINDS[self as usize]
+    }
+
+    /// The API groups that serve the kind (`""` is the core group). Versions
+    /// are not checked: the pod spec path is the same in every version.
+    pub fn groups(self) -> &'static [&'static str] {
+        match self {
+            Self::Pod | Self::PodTemplate | Self::ReplicationController => &[""],
+            Self::ReplicaSet | Self::Deployment | Self::DaemonSet => &["apps", "extensions"],
+            Self::StatefulSet => &["apps"],
+            Self::Job | Self::CronJob => &["batch"],
+        }
+    }
+
+    /// Where the kind keeps its pod spec.
+    pub fn pod_spec_path(self) -> &'static str {
+        match self {
+            Self::Pod => "spec",
+            Self::PodTemplate => "template.spec",
+            Self::CronJob => "spec.jobTemplate.spec.template.spec",
+            _ => "spec.template.spec",
+        }
+    }
+
+    /// The kind of an object with this `apiVersion` and `kind`, if it is a
+    /// pod-bearing kind in a group that serves it.
+    pub fn from_type(api_version: &str, kind: &str) -> Option<Self> {
+        let found = Self::ALL.into_iter().find(|k| k.as_str() == kind)?;
+        let group = match api_version.rsplit_once('/') {
+            Some((group, _version)) => group,
+            None => "",
+        };
+        found.groups().contains(&group).then_some(found)
+    }
+}
+
+impl fmt::Display for PodBearingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One of the three lists of containers of a pod spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ContainerList {
+    /// `containers`.
+    Containers,
+    /// `initContainers`.
+    InitContainers,
+    /// `ephemeralContainers`.
+    EphemeralContainers,
+}
+
+impl ContainerList {
+    /// The three lists, in the order [`find_images`] reports them.
+    pub const ALL: [ContainerList; 3] = [
+        Self::Containers,
+        Self::InitContainers,
+        Self::EphemeralContainers,
+    ];
+
+    /// The field name: `containers`, `initContainers` or `ephemeralContainers`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Containers => "containers",
+            Self::InitContainers => "initContainers",
+            Self::EphemeralContainers => "ephemeralContainers",
+        }
+    }
+}
+
+impl fmt::Display for ContainerList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JSON path of an image in its object, such as
+/// `spec.template.spec.containers[0].image`; made without allocating, written
+/// by `Display`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct JsonPath {
+    pod_spec: &'static str,
+    list: ContainerList,
+    index: usize,
+}
+
+impl JsonPath {
+    /// The path of the image of container `index` of `list` in a pod spec at
+    /// `pod_spec` (see [`PodBearingKind::pod_spec_path`]).
+    pub fn new(pod_spec: &'static str, list: ContainerList, index: usize) -> Self {
+        JsonPath {
+            pod_spec,
+            list,
+            index,
+        }
+    }
+
+    /// The path of the pod spec, such as `spec.template.spec`.
+    pub fn pod_spec(&self) -> &'static str {
+        self.pod_spec
+    }
+
+    /// A field of the same container, such as `name`.
+    pub fn container_field(&self, field: &str) -> String {
+        format!("{}.{}[{}].{field}", self.pod_spec, self.list, self.index)
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}[{}].image", self.pod_spec, self.list, self.index)
+    }
+}
+
+/// An image found in an object.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FoundImage<'o, S> {
+    /// The image, as deserialized (with its span, for a spanned leaf).
+    pub image: &'o S,
+    /// The container's name.
+    pub container: &'o str,
+    /// The list the container is in.
+    pub list: ContainerList,
+    /// The container's index in its list.
+    pub index: usize,
+    /// Where the image is written.
+    pub json_path: JsonPath,
+}
+
+// Derived `Clone`/`Copy` would require `S: Copy`; a `FoundImage` is only references.
+impl<S> Clone for FoundImage<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for FoundImage<'_, S> {}
+
+/// Why the images of an object cannot be found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObjectError {
+    /// The object has no `kind`.
+    #[error("the object has no kind")]
+    MissingKind,
+    /// The object has no `apiVersion`.
+    #[error("the {kind} has no apiVersion")]
+    MissingApiVersion {
+        /// The object's kind.
+        kind: String,
+    },
+    /// The kind is not a [`PodBearingKind`], or not in a group that serves it.
+    #[error(
+        "kind {kind:?} of apiVersion {api_version:?} is not a kind that runs containers \
+         (Pod, PodTemplate, ReplicationController, ReplicaSet, Deployment, StatefulSet, \
+         DaemonSet, Job, CronJob)"
+    )]
+    UnknownKind {
+        /// The object's apiVersion.
+        api_version: String,
+        /// The object's kind.
+        kind: String,
+    },
+    /// The kind's pod spec is not there (or is `null`).
+    #[error("the {kind} has no pod spec at {path}")]
+    MissingPodSpec {
+        /// The object's kind.
+        kind: PodBearingKind,
+        /// Where the pod spec should be.
+        path: &'static str,
+    },
+    /// A field that every pod spec or container has is missing: `containers`,
+    /// or a container's `name` or `image`.
+    #[error("the {kind} has no {path}")]
+    MissingField {
+        /// The object's kind.
+        kind: PodBearingKind,
+        /// The JSON path of the missing field.
+        path: String,
+    },
+}
+
+/// Every image of the object, in the order of [`ContainerList::ALL`] and then
+/// of each list.
+pub fn find_images<'o, S: Text>(obj: &'o Object<S>) -> Result<Vec<FoundImage<'o, S>>, ObjectError> {
+    let kind = obj.pod_bearing_kind()?;
+    let path = kind.pod_spec_path();
+    let missing_pod_spec = || ObjectError::MissingPodSpec { kind, path };
+    let lists = match kind {
+        PodBearingKind::Pod => {
+            let spec = obj.spec.as_ref().ok_or_else(missing_pod_spec)?;
+            [
+                &spec.containers,
+                &spec.init_containers,
+                &spec.ephemeral_containers,
+            ]
+        }
+        _ => {
+            let spec = obj
+                .pod_template(kind)
+                .and_then(|t| t.spec.as_ref())
+                .ok_or_else(missing_pod_spec)?;
+            [
+                &spec.containers,
+                &spec.init_containers,
+                &spec.ephemeral_containers,
+            ]
+        }
+    };
+    if lists[0].is_none() {
+        return Err(ObjectError::MissingField {
+            kind,
+            path: format!("{path}.containers"),
+        });
+    }
+    let count = lists.iter().map(|l| l.as_ref().map_or(0, Vec::len)).sum();
+    let mut found = Vec::with_capacity(count);
+    for (list, containers) in ContainerList::ALL.into_iter().zip(lists) {
+        for (index, container) in containers.iter().flatten().enumerate() {
+            let json_path = JsonPath::new(path, list, index);
+            let missing = |field: &str| ObjectError::MissingField {
+                kind,
+                path: json_path.container_field(field),
+            };
+            let name = container.name.as_ref().ok_or_else(|| missing("name"))?;
+            let image = container.image.as_ref().ok_or_else(|| missing("image"))?;
+            found.push(FoundImage {
+                image,
+                container: name.as_str(),
+                list,
+                index,
+                json_path,
+            });
+        }
+    }
+    Ok(found)
+}

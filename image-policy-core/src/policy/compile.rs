@@ -1,0 +1,874 @@
+//! From a [`PolicyDocument`] to a [`Policy`]: validate every pattern, report
+//! every problem at once, build the matchers.
+
+use super::diagnostic::Diagnostic;
+use super::hash::{FastMap, FastSet};
+use super::matchers::{Matchers, Segment, anchored};
+use super::model::{Combine, Rule, TagRules};
+use super::{
+    LoadedPolicy, Location, Mode, Policy, PolicyDocument, PolicyError, RuleId, RuleKind, RuleMeta,
+    RuleSet, Severity, TagMatchers,
+};
+use crate::reference::{DEFAULT_DOMAIN, grammar};
+use std::collections::HashMap;
+
+/// Where the parts of a document came from: locations by path (`allow[0]`),
+/// and the origin of parts without a location.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SourceMap {
+    pub locations: HashMap<String, Location>,
+    /// The origin of parts added in code, by path.
+    pub origins: HashMap<String, String>,
+    pub default_origin: String,
+}
+
+impl SourceMap {
+    fn at(&self, path: &str) -> Option<Location> {
+        if self.origins.contains_key(path) {
+            // Added in code: no position, even inside a list from a file.
+            return None;
+        }
+        self.locations.get(path).cloned().or_else(|| {
+            // A part without its own position: the nearest enclosing one.
+            let mut p = path;
+            while let Some(cut) = p.rfind(['.', '[']) {
+                p = &p[..cut];
+                if let Some(l) = self.locations.get(p) {
+                    return Some(l.clone());
+                }
+            }
+            None
+        })
+    }
+
+    fn origin(&self, path: &str) -> String {
+        match (self.locations.get(path), self.origins.get(path)) {
+            (_, Some(origin)) => origin.clone(),
+            (Some(l), None) => l.origin.clone(),
+            (None, None) => self.default_origin.clone(),
+        }
+    }
+}
+
+/// The compiled size limit of one regex (as the `regex` crate's default).
+const REGEX_SIZE_LIMIT: usize = 10 << 20;
+
+/// Domains that are Docker Hub, as the matchers fold them (compared lowercase).
+pub(crate) const DOCKER_HUB_ALIASES: &[&str] = &["index.docker.io", "registry-1.docker.io"];
+
+/// Lowercase `docker.io` for any Docker Hub alias; the input otherwise.
+pub(crate) fn fold_docker_hub(domain_lowercase: &str) -> &str {
+    if DOCKER_HUB_ALIASES.contains(&domain_lowercase) {
+        DEFAULT_DOMAIN
+    } else {
+        domain_lowercase
+    }
+}
+
+/// A domain with an IPv6 host, written in the canonical form of RFC 5952
+/// (`[0:0::1]:5000` is `[::1]:5000`), so that one address has one spelling.
+/// `None` when the domain has no IPv6 host, or it does not parse, or the
+/// result does not fit `out`.
+pub(crate) fn canonical_ipv6_domain<'o>(domain: &str, out: &'o mut StackStr) -> Option<&'o str> {
+    let rest = domain.strip_prefix('[')?;
+    let (host, after) = rest.split_once(']')?;
+    let addr: std::net::Ipv6Addr = host.parse().ok()?;
+    use std::fmt::Write;
+    out.clear();
+    write!(out, "[{addr}]{after}").ok()?;
+    Some(out.as_str())
+}
+
+/// A string on the stack, for canonical domains.
+pub(crate) struct StackStr {
+    buf: [u8; 80],
+    len: usize,
+}
+
+impl StackStr {
+    pub(crate) fn new() -> Self {
+        Self {
+            buf: [0; 80],
+            len: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackStr {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// A rule's pattern, checked and normalized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Compiled {
+    Registry(String),
+    WildcardRegistry(String),
+    Repository(Vec<Segment>),
+    Regex(String),
+}
+
+struct Compiler<'d> {
+    doc: &'d PolicyDocument,
+    sources: &'d SourceMap,
+    diagnostics: Vec<Diagnostic>,
+    rules: Vec<RuleMeta>,
+    compiled: Vec<Option<Compiled>>,
+}
+
+pub(crate) fn compile(
+    doc: PolicyDocument,
+    sources: &SourceMap,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Result<LoadedPolicy, PolicyError> {
+    let mut c = Compiler {
+        doc: &doc,
+        sources,
+        diagnostics: Vec::new(),
+        rules: Vec::new(),
+        compiled: Vec::new(),
+    };
+    let cluster_allow = c.declare_list(&doc.allow, "allow");
+    let cluster_deny = c.declare_list(&doc.deny, "deny");
+    let cluster_tags = c.declare_tags(&doc.tags, "tags");
+    let mut scopes = Vec::new();
+    for (i, scope) in doc.namespaces.iter().enumerate() {
+        let prefix = format!("namespaces[{i}]");
+        let allow = c.declare_list(&scope.allow, &format!("{prefix}.allow"));
+        let deny = c.declare_list(&scope.deny, &format!("{prefix}.deny"));
+        let tags = c.declare_tags(&scope.tags, &format!("{prefix}.tags"));
+        scopes.push((allow, deny, tags));
+    }
+
+    let mut rule_sets =
+        vec![c.rule_set(doc.mode, &cluster_allow, &cluster_deny, &cluster_tags, "")];
+    let mut namespace_rules: FastMap<Box<str>, usize> = FastMap::default();
+    let exempt: FastSet<Box<str>> = doc
+        .exempt_namespaces
+        .iter()
+        .map(|s| s.as_str().into())
+        .collect();
+    for (i, name) in doc.exempt_namespaces.iter().enumerate() {
+        c.check_namespace_name(name, &format!("exemptNamespaces[{i}]"));
+    }
+    for (i, (scope, (allow, deny, tags))) in doc.namespaces.iter().zip(&scopes).enumerate() {
+        let prefix = format!("namespaces[{i}]");
+        if scope.names.is_empty() && sources.locations.contains_key(&format!("{prefix}.names")) {
+            c.error(
+                "empty-namespaces",
+                format!("{prefix}.names is empty: these rules would apply nowhere"),
+                &format!("{prefix}.names"),
+            );
+        }
+        let (allow, deny, tags) = match scope.combine {
+            Combine::Replace => (allow.clone(), deny.clone(), tags.clone()),
+            Combine::Add => (
+                [cluster_allow.clone(), allow.clone()].concat(),
+                [cluster_deny.clone(), deny.clone()].concat(),
+                cluster_tags.merged(tags),
+            ),
+        };
+        let set = c.rule_set(
+            scope.mode.unwrap_or(doc.mode),
+            &allow,
+            &deny,
+            &tags,
+            &prefix,
+        );
+        rule_sets.push(set);
+        let index = rule_sets.len() - 1;
+        for (j, name) in scope.names.iter().enumerate() {
+            let path = format!("{prefix}.names[{j}]");
+            c.check_namespace_name(name, &path);
+            if exempt.contains(name.as_str()) {
+                c.warning(
+                    "never-matches",
+                    format!("namespace {name:?} is exempt, so these rules never apply to it"),
+                    &path,
+                );
+            }
+            if let Some(&earlier) = namespace_rules.get(name.as_str()) {
+                c.error(
+                    "conflicting-rules",
+                    format!(
+                        "namespace {name:?} already has rules in namespaces[{}]",
+                        earlier - 1
+                    ),
+                    &path,
+                );
+            } else {
+                namespace_rules.insert(name.as_str().into(), index);
+            }
+        }
+    }
+    c.check_break_glass();
+
+    diagnostics.append(&mut c.diagnostics);
+    let rules = std::mem::take(&mut c.rules);
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return Err(PolicyError::new(diagnostics));
+    }
+    super::diagnostic::sort(&mut diagnostics);
+    Ok(LoadedPolicy {
+        policy: Policy {
+            rule_sets,
+            namespace_rules,
+            exempt_namespaces: exempt,
+            rules,
+            break_glass: doc.break_glass.clone(),
+            exempt_existing_images_on_update: doc.exempt_existing_images_on_update,
+            document: doc,
+        },
+        warnings: diagnostics,
+    })
+}
+
+/// The ids of a scope's tag rules.
+#[derive(Clone, Debug, Default)]
+struct TagIds {
+    deny: Vec<(String, RuleId)>,
+    require_tag_or_digest: Option<RuleId>,
+    require_digest: Option<RuleId>,
+    allow_matching: Option<(Vec<String>, RuleId)>,
+}
+
+impl TagIds {
+    /// Both scopes' requirements: the union of denied tags, either's
+    /// requirements, the union of allowed tag patterns.
+    fn merged(&self, other: &TagIds) -> TagIds {
+        TagIds {
+            deny: [self.deny.clone(), other.deny.clone()].concat(),
+            require_tag_or_digest: self.require_tag_or_digest.or(other.require_tag_or_digest),
+            require_digest: self.require_digest.or(other.require_digest),
+            allow_matching: match (&self.allow_matching, &other.allow_matching) {
+                (Some((a, id)), Some((b, _))) => Some(([a.clone(), b.clone()].concat(), *id)),
+                (a, b) => a.clone().or_else(|| b.clone()),
+            },
+        }
+    }
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, code: &'static str, message: String, path: &str) {
+        let (location, message) = self.place(path, message);
+        self.diagnostics
+            .push(Diagnostic::error(code, message, location));
+    }
+
+    fn warning(&mut self, code: &'static str, message: String, path: &str) {
+        let (location, message) = self.place(path, message);
+        self.diagnostics
+            .push(Diagnostic::warning(code, message, location));
+    }
+
+    /// The location of `path`; without one, the message names the origin
+    /// and the path instead (`<flags>: allow[0]: ...`).
+    fn place(&self, path: &str, message: String) -> (Option<Location>, String) {
+        match self.sources.at(path) {
+            Some(l) => (Some(l), message),
+            None => (
+                None,
+                format!("{}: {path}: {message}", self.sources.origin(path)),
+            ),
+        }
+    }
+
+    fn declare(&mut self, index: usize, kind: RuleKind, path: String, pattern: &str) -> RuleId {
+        let id = RuleId(self.rules.len() as u32);
+        self.rules.push(RuleMeta {
+            index,
+            kind,
+            location: self.sources.at(&path),
+            origin: self.sources.origin(&path).into(),
+            path: path.into(),
+            pattern: pattern.into(),
+        });
+        self.compiled.push(None);
+        id
+    }
+
+    /// Declares and checks the rules of one allow or deny list.
+    fn declare_list(&mut self, rules: &[Rule], prefix: &str) -> Vec<RuleId> {
+        let mut ids = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.iter().enumerate() {
+            let path = format!("{prefix}[{i}]");
+            let id = self.declare(i, rule.kind(), path.clone(), rule.pattern());
+            let compiled = match rule {
+                Rule::Registry(s) => self.registry(s, &path),
+                Rule::Repository(s) => self.repository(s, &path),
+                Rule::Regex(s) => self.regex(s, &path),
+            };
+            self.compiled[id.0 as usize] = compiled;
+            ids.push(id);
+        }
+        ids
+    }
+
+    fn declare_tags(&mut self, tags: &TagRules, prefix: &str) -> TagIds {
+        let mut ids = TagIds::default();
+        for (i, tag) in tags.deny.iter().enumerate() {
+            let path = format!("{prefix}.deny[{i}]");
+            let id = self.declare(i, RuleKind::DenyTag, path.clone(), tag);
+            if !grammar::is_tag(tag) {
+                self.error(
+                    "bad-tag",
+                    format!(
+                        "{tag:?} is not a valid tag (tags are [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"
+                    ),
+                    &path,
+                );
+            }
+            ids.deny.push((tag.clone(), id));
+        }
+        if tags.require_tag_or_digest {
+            let path = format!("{prefix}.requireTagOrDigest");
+            ids.require_tag_or_digest =
+                Some(self.declare(0, RuleKind::RequireTagOrDigest, path, ""));
+        }
+        if tags.require_digest {
+            let path = format!("{prefix}.requireDigest");
+            ids.require_digest = Some(self.declare(0, RuleKind::RequireDigest, path, ""));
+            if !tags.deny.is_empty()
+                || !tags.allow_matching.is_empty()
+                || tags.require_tag_or_digest
+            {
+                self.warning(
+                    "never-matches",
+                    "requireDigest is set, so the other tag rules never apply: a reference with a digest is pinned, and one without is denied for lack of a digest".to_owned(),
+                    &path_or_parent(prefix, "requireDigest"),
+                );
+            }
+        }
+        if !tags.allow_matching.is_empty() {
+            let path = format!("{prefix}.allowMatching");
+            let id = self.declare(
+                0,
+                RuleKind::AllowTagMatching,
+                path,
+                &tags.allow_matching.join(" | "),
+            );
+            for (i, pattern) in tags.allow_matching.iter().enumerate() {
+                self.check_regex(pattern, &format!("{prefix}.allowMatching[{i}]"));
+            }
+            ids.allow_matching = Some((tags.allow_matching.clone(), id));
+        }
+        ids
+    }
+
+    fn registry(&mut self, s: &str, path: &str) -> Option<Compiled> {
+        let (wildcard, host) = match s.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        if host.contains('*') || !grammar::is_domain(host) || host.contains('/') {
+            let hint = if s.contains('/') {
+                " (a registry has no path: use a repository rule for domain/path patterns)"
+            } else if s.contains('*') {
+                " (only a leading \"*.\" label is allowed)"
+            } else if s.ends_with('.') {
+                " (no trailing dot)"
+            } else {
+                ""
+            };
+            self.error(
+                "bad-registry",
+                format!("{s:?} is not a registry host[:port]{hint}"),
+                path,
+            );
+            return None;
+        }
+        let mut lower = host.to_ascii_lowercase();
+        if let Some(canonical) = canonical_ipv6_domain(&lower, &mut StackStr::new()) {
+            lower = canonical.to_owned();
+        }
+        if wildcard {
+            return Some(Compiled::WildcardRegistry(lower));
+        }
+        let folded = fold_docker_hub(&lower);
+        if folded != lower {
+            self.warning(
+                "docker-hub-alias",
+                format!("{s:?} is Docker Hub, which image references name docker.io: this rule is read as docker.io"),
+                path,
+            );
+        }
+        Some(Compiled::Registry(folded.to_owned()))
+    }
+
+    fn repository(&mut self, s: &str, path: &str) -> Option<Compiled> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let bad = |why: &str| format!("{s:?} is not a repository pattern: {why}");
+        if parts.len() < 2 && parts[0] != "**" {
+            // A bare name: normalize as the runtime does (`nginx` is
+            // docker.io/library/nginx).
+        }
+        if parts.iter().any(|p| p.is_empty()) {
+            self.error("bad-repository", bad("empty segment"), path);
+            return None;
+        }
+        // Normalize like an image reference: the first segment is a registry
+        // when it has `.` or `:`, is `localhost`, or is `*`.
+        let first = parts[0];
+        let has_domain =
+            parts.len() > 1 && (first.contains(['.', ':']) || first == "localhost" || first == "*");
+        let mut segments = Vec::with_capacity(parts.len() + 2);
+        let path_parts: &[&str] = if has_domain { &parts[1..] } else { &parts[..] };
+        let domain = if has_domain {
+            if first == "*" {
+                Segment::Any
+            } else if grammar::is_domain(first) {
+                let lower = first.to_ascii_lowercase();
+                let mut buf = StackStr::new();
+                let domain = canonical_ipv6_domain(&lower, &mut buf).unwrap_or(&lower);
+                Segment::Literal(fold_docker_hub(domain).to_owned())
+            } else {
+                self.error(
+                    "bad-repository",
+                    bad(&format!("{first:?} is not a registry host[:port]")),
+                    path,
+                );
+                return None;
+            }
+        } else {
+            Segment::Literal(DEFAULT_DOMAIN.to_owned())
+        };
+        let library_implied = domain == Segment::Literal(DEFAULT_DOMAIN.to_owned())
+            && path_parts.len() == 1
+            && path_parts[0] != "**";
+        segments.push(domain);
+        if library_implied {
+            segments.push(Segment::Literal("library".to_owned()));
+            if has_domain && path_parts[0].contains('*') {
+                self.warning(
+                    "docker-hub-library",
+                    format!("{s:?} is read as docker.io/library/{} (official images), as the runtime reads a one-component Docker Hub name; write docker.io/** for all of Docker Hub", path_parts[0]),
+                    path,
+                );
+            }
+        }
+        let mut depth_wildcards = 0;
+        for part in path_parts {
+            let segment = if *part == "**" {
+                depth_wildcards += 1;
+                Segment::AnyDepth
+            } else if *part == "*" {
+                Segment::Any
+            } else if part.contains('*') {
+                if part.contains("**") || !part.bytes().all(|b| b == b'*' || is_component_byte(b)) {
+                    self.error("bad-repository", bad(&format!("{part:?} is not a valid segment pattern (lowercase letters, digits, '.', '_', '-' and '*')")), path);
+                    return None;
+                }
+                Segment::Glob((*part).to_owned())
+            } else if is_path_component(part) {
+                Segment::Literal((*part).to_owned())
+            } else {
+                let why = if part.bytes().any(|b| b.is_ascii_uppercase()) {
+                    format!("{part:?} has uppercase letters, and repository paths are lowercase")
+                } else {
+                    format!("{part:?} is not a valid path component")
+                };
+                self.error("bad-repository", bad(&why), path);
+                return None;
+            };
+            segments.push(segment);
+        }
+        if depth_wildcards > 1 {
+            self.error(
+                "bad-repository",
+                bad("at most one \"**\" per pattern"),
+                path,
+            );
+            return None;
+        }
+        let literal_len: usize = path_parts.iter().map(|p| p.len() + 1).sum::<usize>();
+        if literal_len > 256 && !s.contains('*') {
+            self.warning(
+                "never-matches",
+                format!("{s:?} is longer than the longest repository path (255 bytes), so it never matches"),
+                path,
+            );
+        }
+        Some(Compiled::Repository(segments))
+    }
+
+    fn regex(&mut self, s: &str, path: &str) -> Option<Compiled> {
+        if !self.check_regex(s, path) {
+            return None;
+        }
+        if let Some(at) = unescaped_dot_between_labels(s) {
+            self.warning(
+                "regex-unescaped-dot",
+                format!("regex {s:?} has an unescaped '.' at byte {at} between host-like labels: it matches any character (write \\. for a dot)"),
+                path,
+            );
+        }
+        if s.contains('@') || s.contains(":latest") {
+            self.warning(
+                "never-matches",
+                format!("regex {s:?} looks for a tag or digest, but regexes match the name domain/path only (use tag rules)"),
+                path,
+            );
+        }
+        Some(Compiled::Regex(s.to_owned()))
+    }
+
+    /// Whether `pattern` compiles (anchored, within the size limit); an error otherwise.
+    fn check_regex(&mut self, pattern: &str, path: &str) -> bool {
+        // The pattern alone first, so that a syntax error points into what
+        // the author wrote; then anchored, as it will run.
+        let built = regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .and_then(|_| {
+                regex::RegexBuilder::new(&anchored(pattern))
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+            });
+        match built {
+            Ok(_) => true,
+            Err(e) => {
+                let message = match e {
+                    regex::Error::Syntax(s) => s
+                        .lines()
+                        .find_map(|l| l.strip_prefix("error: "))
+                        .map(str::to_owned)
+                        .unwrap_or(s),
+                    regex::Error::CompiledTooBig(limit) => {
+                        format!("compiled regex exceeds {limit} bytes")
+                    }
+                    other => other.to_string(),
+                };
+                self.error(
+                    "bad-regex",
+                    format!(
+                        "regex {pattern:?} does not compile: {}",
+                        message.replace('\n', " ")
+                    ),
+                    path,
+                );
+                false
+            }
+        }
+    }
+
+    fn check_namespace_name(&mut self, name: &str, path: &str) {
+        let ok = !name.is_empty()
+            && name.len() <= 63
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if !ok {
+            self.error(
+                "bad-namespace",
+                format!("{name:?} is not a namespace name (a DNS-1123 label: lowercase letters, digits and '-', at most 63)"),
+                path,
+            );
+        }
+    }
+
+    fn check_break_glass(&mut self) {
+        let bg = &self.doc.break_glass;
+        if bg.value.is_empty() {
+            self.error(
+                "bad-break-glass",
+                "breakGlass.value is empty: every annotation would break the glass".to_owned(),
+                "breakGlass.value",
+            );
+        }
+        let keys = bg.annotations.clone();
+        for (i, key) in keys.iter().enumerate() {
+            if key.is_empty() || !key.contains('/') && key.len() > 63 {
+                self.error(
+                    "bad-break-glass",
+                    format!("{key:?} is not an annotation key"),
+                    &format!("breakGlass.annotations[{i}]"),
+                );
+            }
+        }
+    }
+
+    /// Builds the matchers of one scope, reporting duplicates, conflicts and
+    /// shadowed rules.
+    fn rule_set(
+        &mut self,
+        mode: Mode,
+        allow: &[RuleId],
+        deny: &[RuleId],
+        tags: &TagIds,
+        scope: &str,
+    ) -> RuleSet {
+        let deny_m = self.matchers(deny, scope);
+        let allow_m = self.matchers(allow, scope);
+        // Conflicts and shadowing: probe the deny matchers with each literal allow rule.
+        for &id in allow {
+            if !self.owned_by(id, scope) {
+                continue;
+            }
+            let probe = match &self.compiled[id.0 as usize] {
+                Some(Compiled::Registry(domain)) => Some((domain.clone(), Vec::new())),
+                Some(Compiled::Repository(segs)) => {
+                    literal_segments(segs).map(|s| (s[0].clone(), s[1..].to_vec()))
+                }
+                _ => None,
+            };
+            let Some((domain, path)) = probe else {
+                continue;
+            };
+            let segs = if path.is_empty() {
+                vec!["x".to_owned()]
+            } else {
+                path
+            };
+            if let Some(deny_id) = deny_m.find(&domain, segs.iter().map(String::as_str), |_| None) {
+                let same = self.compiled[deny_id.0 as usize] == self.compiled[id.0 as usize];
+                let allow_path = self.rules[id.0 as usize].path.to_string();
+                let deny_path = self.rules[deny_id.0 as usize].path.to_string();
+                if same {
+                    self.error(
+                        "conflicting-rules",
+                        format!(
+                            "{allow_path} and {deny_path} are the same rule, allowed and denied"
+                        ),
+                        &allow_path,
+                    );
+                } else if self.rules[id.0 as usize].kind == RuleKind::Registry
+                    || segs_all_literal(&self.compiled[id.0 as usize])
+                {
+                    self.warning(
+                        "deny-shadows-allow",
+                        format!("{allow_path} never allows anything: {deny_path} ({} {}) denies it first", self.rules[deny_id.0 as usize].kind, self.rules[deny_id.0 as usize].pattern),
+                        &allow_path,
+                    );
+                }
+            }
+        }
+        let summary = self.allow_summary(allow);
+        let allow_only_registries = allow
+            .iter()
+            .all(|id| self.rules[id.0 as usize].kind == RuleKind::Registry);
+        let tags = self.tag_matchers(tags);
+        RuleSet {
+            mode,
+            allow: allow_m,
+            deny: deny_m,
+            tags,
+            allow_summary: summary.into(),
+            allow_only_registries,
+        }
+    }
+
+    /// Whether rule `id` was declared in `scope` (`""` for cluster rules).
+    fn owned_by(&self, id: RuleId, scope: &str) -> bool {
+        let path = &self.rules[id.0 as usize].path;
+        if scope.is_empty() {
+            !path.starts_with("namespaces[")
+        } else {
+            path.starts_with(scope) && path[scope.len()..].starts_with('.')
+        }
+    }
+
+    fn matchers(&mut self, ids: &[RuleId], scope: &str) -> Matchers {
+        let mut m = Matchers::default();
+        let mut regexes = Vec::new();
+        let mut regex_ids = Vec::new();
+        for &id in ids {
+            let earlier = match self.compiled[id.0 as usize].clone() {
+                Some(Compiled::Registry(d)) => m.insert_registry(&d, id),
+                Some(Compiled::WildcardRegistry(d)) => m.insert_wildcard_registry(&d, id),
+                Some(Compiled::Repository(segs)) => m.insert_repository(&segs, id),
+                Some(Compiled::Regex(r)) => {
+                    regexes.push(r);
+                    regex_ids.push(id);
+                    None
+                }
+                None => None,
+            };
+            if let Some(earlier) = earlier
+                && self.owned_by(id, scope)
+            {
+                let path = self.rules[id.0 as usize].path.to_string();
+                let first = self.rules[earlier.0 as usize].path.to_string();
+                self.warning("duplicate-rule", format!("{path} repeats {first}"), &path);
+            }
+        }
+        if let Err(e) = m.set_regexes(&regexes, regex_ids) {
+            let path = if scope.is_empty() { "allow" } else { scope };
+            self.error(
+                "bad-regex",
+                format!("the regexes of this list do not compile together: {e}"),
+                path,
+            );
+        }
+        m
+    }
+
+    fn tag_matchers(&mut self, tags: &TagIds) -> TagMatchers {
+        let mut m = TagMatchers {
+            require_tag_or_digest: tags.require_tag_or_digest,
+            require_digest: tags.require_digest,
+            ..TagMatchers::default()
+        };
+        for (tag, id) in &tags.deny {
+            m.deny.entry(tag.as_str().into()).or_insert(*id);
+        }
+        if let Some((patterns, id)) = &tags.allow_matching
+            && let Ok(set) = regex::RegexSet::new(patterns.iter().map(|p| anchored(p)))
+        {
+            m.allow_matching = Some((set, *id));
+        }
+        m
+    }
+
+    fn allow_summary(&self, allow: &[RuleId]) -> String {
+        const SHOWN: usize = 5;
+        let mut out = String::new();
+        for (i, id) in allow.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&self.rules[id.0 as usize].pattern);
+        }
+        if allow.len() > SHOWN {
+            out.push_str(&format!(" and {} more", allow.len() - SHOWN));
+        }
+        out
+    }
+}
+
+fn path_or_parent(prefix: &str, key: &str) -> String {
+    format!("{prefix}.{key}")
+}
+
+fn literal_segments(segs: &[Segment]) -> Option<Vec<String>> {
+    segs.iter()
+        .map(|s| match s {
+            Segment::Literal(l) => Some(l.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn segs_all_literal(c: &Option<Compiled>) -> bool {
+    matches!(c, Some(Compiled::Repository(segs)) if literal_segments(segs).is_some())
+}
+
+fn is_component_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`, a path component of the reference grammar.
+pub(crate) fn is_path_component(s: &str) -> bool {
+    let b = s.as_bytes();
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        match b[i] {
+            b'.' => i += 1,
+            b'_' => {
+                i += 1;
+                if i < b.len() && b[i] == b'_' {
+                    i += 1;
+                }
+            }
+            b'-' => {
+                while i < b.len() && b[i] == b'-' {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if i == start || i >= b.len() || !alnum(b[i]) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The byte offset of an unescaped `.` (outside a class) between two
+/// alphanumeric characters, as in `registry.my.com`: almost always meant as a
+/// literal dot, and a bypass (`registryXmy.com`) when it is not.
+pub(crate) fn unescaped_dot_between_labels(re: &str) -> Option<usize> {
+    let b = re.as_bytes();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'.' if !in_class => {
+                let before = i > 0 && b[i - 1].is_ascii_alphanumeric();
+                let after = b.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric());
+                if before && after {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_components() {
+        for ok in [
+            "a",
+            "a1",
+            "a.b",
+            "a_b",
+            "a__b",
+            "a-b",
+            "a---b",
+            "node-exporter",
+        ] {
+            assert!(is_path_component(ok), "{ok}");
+        }
+        for bad in [
+            "", "A", "a.", ".a", "a..b", "a___b", "a_-b", "a/b", "a b", "-a",
+        ] {
+            assert!(!is_path_component(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unescaped_dots() {
+        assert_eq!(unescaped_dot_between_labels(r"registry.my.com/.*"), Some(8));
+        assert_eq!(unescaped_dot_between_labels(r"registry\.my\.com/.*"), None);
+        assert_eq!(unescaped_dot_between_labels(r"[a.b]+/.*"), None);
+        assert_eq!(unescaped_dot_between_labels(r"quay\.io/.+"), None);
+    }
+}

@@ -1,0 +1,400 @@
+//! What the engine answers: a [`Decision`], which explains itself, and the
+//! [`Context`] a question is asked in.
+
+use super::{Location, Mode, Policy, RuleId, RuleSet};
+use crate::reference::{ImageRef, ParseError, ParseErrorKind};
+use std::fmt;
+
+/// Where an image is to run: the namespace, and the annotations that may carry
+/// a break-glass request. Borrowed, `Copy`, free to build.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Context<'a> {
+    namespace: Option<&'a str>,
+    annotations: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Context<'a> {
+    /// No namespace, no annotations.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The namespace of the object (for exempt namespaces and namespace rules).
+    pub fn namespace(self, namespace: &'a str) -> Self {
+        Self {
+            namespace: Some(namespace),
+            ..self
+        }
+    }
+
+    /// The annotations of the object or the ImageReview, as `(key, value)`
+    /// pairs (for break-glass).
+    pub fn annotations(self, annotations: &'a [(&'a str, &'a str)]) -> Self {
+        Self {
+            annotations,
+            ..self
+        }
+    }
+
+    /// The namespace, if set.
+    pub fn get_namespace(&self) -> Option<&'a str> {
+        self.namespace
+    }
+
+    /// The annotations.
+    pub fn get_annotations(&self) -> &'a [(&'a str, &'a str)] {
+        self.annotations
+    }
+}
+
+/// What decided, as a stable machine-readable code ([`DecisionCode::as_str`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DecisionCode {
+    /// No rule was broken.
+    Allowed,
+    /// The namespace is exempt: the image was not judged.
+    NamespaceExempt,
+    /// A rule was broken, and the break-glass annotation admitted the image
+    /// anyway ([`Decision::violation`] says which rule).
+    BreakGlass,
+    /// The image reference does not parse as the runtime would parse it.
+    Unparseable,
+    /// A deny rule matched.
+    DeniedByRule,
+    /// There are allow rules and none matched.
+    RegistryNotAllowed,
+    /// The tag is `latest`, written or implied, and `latest` is denied.
+    LatestTag,
+    /// The tag is denied.
+    TagDenied,
+    /// Neither tag nor digest is written, and one is required.
+    TagRequired,
+    /// No digest is written, and one is required.
+    DigestRequired,
+    /// The tag matches none of the allowed tag patterns.
+    TagNotAllowed,
+}
+
+impl DecisionCode {
+    /// The code as a string: `allowed`, `namespace-exempt`, `break-glass`,
+    /// `unparseable`, `denied-by-rule`, `registry-not-allowed`, `latest-tag`,
+    /// `tag-denied`, `tag-required`, `digest-required`, `tag-not-allowed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionCode::Allowed => "allowed",
+            DecisionCode::NamespaceExempt => "namespace-exempt",
+            DecisionCode::BreakGlass => "break-glass",
+            DecisionCode::Unparseable => "unparseable",
+            DecisionCode::DeniedByRule => "denied-by-rule",
+            DecisionCode::RegistryNotAllowed => "registry-not-allowed",
+            DecisionCode::LatestTag => "latest-tag",
+            DecisionCode::TagDenied => "tag-denied",
+            DecisionCode::TagRequired => "tag-required",
+            DecisionCode::DigestRequired => "digest-required",
+            DecisionCode::TagNotAllowed => "tag-not-allowed",
+        }
+    }
+
+    /// Whether this code means a rule was broken.
+    pub fn is_violation(self) -> bool {
+        !matches!(
+            self,
+            DecisionCode::Allowed | DecisionCode::NamespaceExempt | DecisionCode::BreakGlass
+        )
+    }
+}
+
+impl fmt::Display for DecisionCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RuleKind {
+    /// `registry: HOST[:PORT]`.
+    Registry,
+    /// `repository: PATTERN`.
+    Repository,
+    /// `regex: REGEX`.
+    Regex,
+    /// `tags.deny[i]`.
+    DenyTag,
+    /// `tags.requireTagOrDigest`.
+    RequireTagOrDigest,
+    /// `tags.requireDigest`.
+    RequireDigest,
+    /// `tags.allowMatching`.
+    AllowTagMatching,
+}
+
+impl RuleKind {
+    /// `registry`, `repository`, `regex`, `deny-tag`, `require-tag-or-digest`,
+    /// `require-digest`, `allow-tag-matching`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Registry => "registry",
+            RuleKind::Repository => "repository",
+            RuleKind::Regex => "regex",
+            RuleKind::DenyTag => "deny-tag",
+            RuleKind::RequireTagOrDigest => "require-tag-or-digest",
+            RuleKind::RequireDigest => "require-digest",
+            RuleKind::AllowTagMatching => "allow-tag-matching",
+        }
+    }
+}
+
+impl fmt::Display for RuleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule of the policy, as the decision names it.
+#[derive(Clone, Copy, Debug)]
+pub struct RuleInfo<'p> {
+    /// The index of the rule in its list (`allow[2]` has index 2).
+    pub index: usize,
+    /// What kind of rule it is.
+    pub kind: RuleKind,
+    /// Where it is in the policy, as a path: `allow[2]`,
+    /// `namespaces[0].deny[1]`, `tags.requireDigest`.
+    pub path: &'p str,
+    /// The pattern as written (`registry.my.com`, `quay.io/prometheus/*`,
+    /// `latest`), empty for the boolean tag rules.
+    pub pattern: &'p str,
+    /// Where it is in the source, when it came from a file.
+    pub location: Option<&'p Location>,
+    /// The file name or pseudo-origin (`<flags>`, `<builder>`) it came from.
+    pub origin: &'p str,
+}
+
+impl fmt::Display for RuleInfo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path)?;
+        if !self.pattern.is_empty() {
+            write!(f, " ({} {})", self.kind, self.pattern)?;
+        }
+        match self.location {
+            Some(location) => write!(f, " at {location}"),
+            None => write!(f, " from {}", self.origin),
+        }
+    }
+}
+
+/// How break-glass figured in a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BreakGlass<'a> {
+    /// No break-glass annotation.
+    Absent,
+    /// The annotation with this key admitted a violating image.
+    Used(&'a str),
+    /// The annotation with this key was present, but the policy does not enable break-glass.
+    NotEnabled(&'a str),
+}
+
+/// The answer for one image: allowed or not, why, by which rule, in which mode.
+///
+/// Made without allocating (except for an unparseable image, which is rare);
+/// the one-line reason is produced by `Display`, only when asked for:
+/// `docker.io/library/prometheus:2.6.1: registry docker.io is not in the allowed registries (registry.my.com)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Decision<'a> {
+    pub(crate) policy: &'a Policy,
+    pub(crate) image: &'a str,
+    pub(crate) reference: Result<ImageRef<'a>, (ParseErrorKind, usize)>,
+    pub(crate) namespace: Option<&'a str>,
+    pub(crate) rule_set: &'a RuleSet,
+    /// What the rules said (a violation code, `Allowed` or `NamespaceExempt`).
+    pub(crate) outcome: DecisionCode,
+    pub(crate) rule: Option<RuleId>,
+    pub(crate) break_glass: BreakGlass<'a>,
+}
+
+impl<'a> Decision<'a> {
+    /// What the API server must be told: `false` only when the image broke a
+    /// rule in enforce mode and no break-glass annotation admitted it.
+    pub fn allowed(&self) -> bool {
+        !self.outcome.is_violation()
+            || self.mode() != Mode::Enforce
+            || matches!(self.break_glass, BreakGlass::Used(_))
+    }
+
+    /// Whether the image broke a rule, even if it is allowed (warn or audit
+    /// mode, break-glass).
+    pub fn violates(&self) -> bool {
+        self.outcome.is_violation()
+    }
+
+    /// The mode that applied (the policy's, or its namespace's).
+    pub fn mode(&self) -> Mode {
+        self.rule_set.mode
+    }
+
+    /// What decided. [`DecisionCode::BreakGlass`] when the break-glass
+    /// annotation admitted a violating image (then [`Decision::violation`]
+    /// says what was violated); otherwise what the rules said, in any mode.
+    pub fn code(&self) -> DecisionCode {
+        match self.break_glass {
+            BreakGlass::Used(_) => DecisionCode::BreakGlass,
+            _ => self.outcome,
+        }
+    }
+
+    /// The broken rule's code, when a rule was broken.
+    pub fn violation(&self) -> Option<DecisionCode> {
+        self.outcome.is_violation().then_some(self.outcome)
+    }
+
+    /// The rule that decided: the deny or tag rule broken, or the allow rule
+    /// matched. `None` when no rule decided: nothing matched an allow list
+    /// (the allow list as a whole decided), the image did not parse, the
+    /// namespace is exempt, or the policy has no rules.
+    pub fn rule(&self) -> Option<RuleInfo<'a>> {
+        self.rule.map(|id| self.policy.rule_info(id))
+    }
+
+    /// The parsed, normalized reference; `None` when the image does not parse.
+    pub fn reference(&self) -> Option<ImageRef<'a>> {
+        self.reference.ok()
+    }
+
+    /// Why the image does not parse, when it does not.
+    pub fn parse_error(&self) -> Option<ParseError> {
+        self.reference
+            .err()
+            .map(|(kind, offset)| ParseError::new(kind, offset, self.image))
+    }
+
+    /// Whether the break-glass annotation admitted the image.
+    pub fn break_glass_used(&self) -> bool {
+        matches!(self.break_glass, BreakGlass::Used(_))
+    }
+
+    /// The break-glass annotation key present on the object, whether or not
+    /// it was used (it is not used when the image broke no rule, or when the
+    /// policy does not enable break-glass).
+    pub fn break_glass_annotation(&self) -> Option<&'a str> {
+        match self.break_glass {
+            BreakGlass::Absent => None,
+            BreakGlass::Used(key) | BreakGlass::NotEnabled(key) => Some(key),
+        }
+    }
+
+    /// The input string.
+    pub fn image(&self) -> &'a str {
+        self.image
+    }
+
+    /// The namespace the image was judged in.
+    pub fn namespace(&self) -> Option<&'a str> {
+        self.namespace
+    }
+}
+
+impl fmt::Display for Decision<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = match self.reference {
+            Ok(r) => r,
+            Err((kind, offset)) => {
+                write!(f, "{}", ParseError::new(kind, offset, self.image))?;
+                return self.write_mode_suffix(f);
+            }
+        };
+        write!(f, "{r}: ")?;
+        let rule = self.rule();
+        match self.outcome {
+            DecisionCode::Allowed => match rule {
+                Some(rule) => write!(f, "allowed by {rule}")?,
+                None => f.write_str("allowed (no rule restricts it)")?,
+            },
+            DecisionCode::NamespaceExempt => write!(
+                f,
+                "namespace {} is exempt",
+                self.namespace.unwrap_or_default()
+            )?,
+            DecisionCode::DeniedByRule => match rule {
+                Some(rule) => write!(f, "denied by {rule}")?,
+                None => f.write_str("denied by a rule")?,
+            },
+            DecisionCode::RegistryNotAllowed => {
+                let summary = &self.rule_set.allow_summary;
+                if self.rule_set.allow_only_registries {
+                    write!(
+                        f,
+                        "registry {} is not in the allowed registries ({summary})",
+                        r.domain()
+                    )?;
+                } else {
+                    write!(f, "{} matches no allow rule ({summary})", r.name())?;
+                }
+            }
+            DecisionCode::LatestTag => {
+                if r.is_tag_implied() {
+                    f.write_str(
+                        "no tag or digest is written, so the runtime pulls latest, which is denied",
+                    )?;
+                } else {
+                    f.write_str("the tag latest is denied")?;
+                }
+                if let Some(rule) = rule {
+                    write!(f, " by {rule}")?;
+                }
+            }
+            DecisionCode::TagDenied => {
+                write!(f, "the tag {} is denied", r.tag().unwrap_or_default())?;
+                if let Some(rule) = rule {
+                    write!(f, " by {rule}")?;
+                }
+            }
+            DecisionCode::TagRequired => {
+                f.write_str("a tag or a digest is required (the runtime would pull latest)")?;
+                if let Some(rule) = rule {
+                    write!(f, ", by {rule}")?;
+                }
+            }
+            DecisionCode::DigestRequired => {
+                f.write_str("a digest is required")?;
+                if let Some(rule) = rule {
+                    write!(f, ", by {rule}")?;
+                }
+            }
+            DecisionCode::TagNotAllowed => {
+                write!(
+                    f,
+                    "the tag {} matches none of the allowed tag patterns",
+                    r.effective_tag().unwrap_or_default()
+                )?;
+                if let Some(rule) = rule {
+                    write!(f, " ({rule})")?;
+                }
+            }
+            // Not produced by the rules.
+            DecisionCode::Unparseable | DecisionCode::BreakGlass => {}
+        }
+        self.write_mode_suffix(f)
+    }
+}
+
+impl Decision<'_> {
+    fn write_mode_suffix(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.outcome.is_violation() {
+            match (self.mode(), self.break_glass) {
+                (Mode::Enforce, BreakGlass::Used(key)) => {
+                    write!(f, "; admitted by the break-glass annotation {key}")?
+                }
+                (Mode::Enforce, BreakGlass::NotEnabled(key)) => write!(
+                    f,
+                    "; break-glass annotation {key} ignored: this policy does not enable break-glass"
+                )?,
+                (Mode::Enforce, BreakGlass::Absent) => {}
+                (Mode::Warn, _) => f.write_str(" (warn mode: allowed with a warning)")?,
+                (Mode::Audit, _) => f.write_str(" (audit mode: allowed, recorded)")?,
+            }
+        }
+        Ok(())
+    }
+}

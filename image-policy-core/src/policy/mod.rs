@@ -1,0 +1,591 @@
+//! The policy engine: which images may run, decided on parsed references.
+//!
+//! # Overview
+//!
+//! A policy is written as a file (YAML or JSON, the format below) or built in
+//! code ([`PolicyBuilder`]), then *compiled* into a [`Policy`]: every pattern is
+//! checked up front, every problem reported at once with its
+//! `file:line:column` ([`PolicyError`]), likely mistakes reported as warnings
+//! ([`LoadedPolicy::warnings`]). A compiled policy answers
+//! [`Policy::evaluate`] with a [`Decision`] that explains itself: allowed or
+//! not, the mode, the canonical reference, the rule that decided (its path in
+//! the file and its location), a machine-readable [`DecisionCode`] and a
+//! one-line reason.
+//!
+//! Every rule matches on the parts of the reference *as the container runtime
+//! parses it* ([`crate::reference`]), never on the string: `nginx`,
+//! `docker.io/library/nginx` and `index.docker.io/library/nginx` are one image;
+//! `registry.my.com:5000/app` has a port, not a tag; `registry.my.com.evil.io`
+//! is not `registry.my.com`.
+//!
+//! ```
+//! use image_policy_core::policy::{Context, DecisionCode, Policy};
+//!
+//! let policy = Policy::from_yaml_str(
+//!     "allow:\n  - registry: registry.my.com\n",
+//!     "policy.yaml",
+//! )?
+//! .policy;
+//! let ctx = Context::new().namespace("default");
+//!
+//! let d = policy.evaluate("registry.my.com/prometheus:2.6.1", &ctx);
+//! assert!(d.allowed());
+//! assert_eq!(d.rule().unwrap().location.unwrap().to_string(), "policy.yaml:2:15");
+//!
+//! let d = policy.evaluate("prometheus:2.6.1", &ctx);
+//! assert!(!d.allowed());
+//! assert_eq!(d.code(), DecisionCode::RegistryNotAllowed);
+//! assert_eq!(
+//!     d.to_string(),
+//!     "docker.io/library/prometheus:2.6.1: registry docker.io is not in the allowed registries (registry.my.com)"
+//! );
+//! # Ok::<(), image_policy_core::policy::PolicyError>(())
+//! ```
+//!
+//! # The policy file
+//!
+//! ```yaml
+//! mode: enforce                  # enforce (default) | warn | audit
+//! exemptExistingImagesOnUpdate: true   # default true
+//! allow:                         # if any allow rule exists, an image must match one
+//!   - registry: registry.my.com                    # exact host, any path
+//!   - registry: registry.my.com:5000               # that port only
+//!   - registry: "*.dkr.ecr.us-east-1.amazonaws.com" # one more leading label
+//!   - repository: quay.io/prometheus/*             # one segment
+//!   - repository: registry.my.com/platform/**      # one or more segments
+//!   - regex: 'ghcr\.io/my-org/[a-z-]+'             # whole domain/path, anchored
+//! deny:                          # any match denies, whatever the allow rules say
+//!   - repository: registry.my.com/legacy/**
+//! tags:
+//!   deny: [latest]               # latest also denies "no tag, no digest"
+//!   requireTagOrDigest: false
+//!   requireDigest: false
+//!   allowMatching: []            # regexes; the tag must match one when set
+//! exemptNamespaces: [kube-system]
+//! namespaces:
+//!   - names: [team-a]
+//!     combine: add               # add (default) to the rules above, or replace them
+//!     mode: warn                 # optional, default: the policy's
+//!     allow:
+//!       - repository: quay.io/team-a/**
+//! breakGlass:
+//!   enabled: false               # off by default
+//!   value: break-glass           # the annotation value
+//!   annotations: []              # keys; empty: any PREFIX.image-policy.k8s.io/NAME
+//! ```
+//!
+//! Unknown keys are errors (with a "did you mean"), as are wrong types,
+//! duplicate keys, rules with zero or two kinds, and any pattern that does not
+//! compile. `image-policy policy schema` prints the JSON Schema ([`schema`]).
+//!
+//! ## Rules
+//!
+//! | rule | matches | never matches |
+//! |---|---|---|
+//! | `registry: registry.my.com` | `registry.my.com/x`, `REGISTRY.MY.COM/a/b` | `registry.my.com:5000/x`, `registry.my.com.evil.io/x`, `evil.io/registry.my.com/x` |
+//! | `registry: registry.my.com:5000` | `registry.my.com:5000/x` | `registry.my.com/x`, `registry.my.com:50000/x` |
+//! | `registry: "*.example.com"` | `a.example.com/x` | `example.com/x`, `a.b.example.com/x`, `a.example.com:443/x` |
+//! | `registry: docker.io` | `nginx`, `bitnami/redis`, `index.docker.io/library/nginx`, `registry-1.docker.io/library/nginx` | `docker.io.evil.io/x` |
+//! | `repository: quay.io/prometheus/*` | `quay.io/prometheus/node-exporter` | `quay.io/prometheusevil/x`, `quay.io/prometheus/a/b`, `quay.io/prometheus` |
+//! | `repository: quay.io/team/**` | `quay.io/team/a`, `quay.io/team/a/b` | `quay.io/team`, `quay.io/teams/a` |
+//! | `repository: registry.my.com/team-*/app` | `registry.my.com/team-a/app` | `registry.my.com/team-a/b/app` |
+//! | `repository: "*/library/busybox"` | `busybox`, `mirror.io:5000/library/busybox` | `mirror.io/x/library/busybox` |
+//! | `repository: nginx` | `nginx`, `docker.io/library/nginx:1.27` | `quay.io/library/nginx` |
+//! | `regex: 'registry\.my\.com/team/.+'` | `registry.my.com/team/app` | `registryXmy.com/team/app`, `evil.io/registry.my.com/team/app` |
+//!
+//! - **Registries** are compared case-insensitively, with the port as part of
+//!   the registry. A leading `*.` stands for exactly one DNS label. Docker
+//!   Hub's other names (`index.docker.io` in any case, `registry-1.docker.io`)
+//!   are `docker.io`.
+//!   An IPv6 host is compared in its canonical form (`[0:0::1]` is `[::1]`).
+//! - **Repository patterns** are normalized like a reference (`nginx` is
+//!   `docker.io/library/nginx`, `bitnami/*` is `docker.io/bitnami/*`) and
+//!   matched segment by segment against `domain/path`: a `*` segment matches
+//!   one segment, `*` inside a segment (`team-*`) any run of characters within
+//!   it, `**` one or more whole segments (at most one `**` per pattern), a
+//!   first segment `*` any registry. Nothing matches a part of a segment.
+//! - **Regexes** (Rust `regex` syntax: no backtracking, linear time) match
+//!   the whole of `domain/path` with the domain in lowercase, as if written
+//!   `^(?:REGEX)$`. They never see the tag or digest: use tag rules.
+//! - **Tag rules** do not apply to a reference with a digest: it is pinned,
+//!   and the runtime ignores its tag (`nginx:latest@sha256:…` is not a
+//!   `latest` image). Tags are compared exactly (`LATEST` is not `latest`).
+//!
+//! ## Precedence
+//!
+//! The rules apply in this order; the first row that applies decides.
+//!
+//! | # | condition | code | allowed (enforce) |
+//! |---|---|---|---|
+//! | 1 | the namespace is in `exemptNamespaces` | `namespace-exempt` | yes, not judged |
+//! | 2 | the image does not parse | `unparseable` | no |
+//! | 3 | a deny rule matches (registry, repository or regex) | `denied-by-rule` | no |
+//! | 4 | allow rules exist and none matches | `registry-not-allowed` | no |
+//! | 5 | unpinned, `requireDigest` | `digest-required` | no |
+//! | 6 | no tag and no digest, `requireTagOrDigest` | `tag-required` | no |
+//! | 7 | unpinned, the tag (written, or the implied `latest`) is in `tags.deny` | `latest-tag` / `tag-denied` | no |
+//! | 8 | unpinned, `allowMatching` is set and the tag matches none | `tag-not-allowed` | no |
+//! | 9 | otherwise | `allowed` | yes |
+//!
+//! Then the **mode** applies to a violation (rows 2 to 8): `enforce` denies,
+//! `warn` allows with a warning, `audit` allows and only records; in every
+//! mode [`Decision::violates`] is true. In enforce mode, a **break-glass**
+//! annotation admits the violating image when the policy enables it
+//! (code `break-glass`, [`Decision::violation`] keeps the broken rule); when
+//! the policy does not enable it, the request is recorded in the reason and
+//! ignored.
+//!
+//! A namespace listed in `namespaces[]` uses that entry's rules: with
+//! `combine: add`, the cluster's allow and deny lists joined with its own,
+//! the tag rules of both; with `combine: replace`, its own only. A namespace
+//! may be in one entry only.
+//!
+//! ## Diagnostics
+//!
+//! Errors (the policy is rejected): `syntax`, `unknown-key`, `duplicate-key`,
+//! `wrong-type`, `missing-key`, `bad-value`, `bad-rule`, `bad-registry`,
+//! `bad-repository`, `bad-regex`, `bad-tag`, `bad-namespace`,
+//! `empty-namespaces`, `bad-break-glass`, `conflicting-rules` (the same rule
+//! allowed and denied; a namespace in two entries).
+//!
+//! Warnings: `regex-unescaped-dot` (`registry.my.com` in a regex also matches
+//! `registryXmy.com`), `never-matches` (a rule that cannot match anything),
+//! `deny-shadows-allow` (an allow rule that a deny rule always beats),
+//! `duplicate-rule`, `docker-hub-alias`, `docker-hub-library`
+//! (`docker.io/*` is read as `docker.io/library/*`).
+//!
+//! # Performance
+//!
+//! Evaluation costs the same with one rule or ten thousand: exact registries
+//! are one hash lookup, `*.` registries one more (the domain without its first
+//! label), repository patterns one walk down a trie of segments (a hash lookup
+//! per segment), regexes one pass of a single `RegexSet`. A decision allocates
+//! nothing (except for an unparseable image, whose error keeps its input when
+//! displayed); the reason is formatted by `Display` only when asked for.
+//! `BENCHMARKS.md` has figures next to Gatekeeper's Rego (`regorus`) and a
+//! CEL expression (`cel-interpreter`).
+//!
+//! # Untrusted input
+//!
+//! Images come from attackers; policy files from operators. Any image string
+//! is handled in time linear in its length without panicking, and anything
+//! the runtime would not parse is denied. Regexes cannot backtrack
+//! catastrophically (the `regex` crate), and their compiled size is bounded.
+//! An allow list is exact; a deny list is only as good as its coverage: a
+//! registry reached by another name (its IP address, another DNS alias, an
+//! explicit default port such as `:443`) is another registry to it. Prefer
+//! allow lists.
+
+mod builder;
+mod compile;
+mod decision;
+mod diagnostic;
+mod hash;
+mod load;
+mod matchers;
+pub mod model;
+
+pub use builder::PolicyBuilder;
+pub use decision::{Context, Decision, DecisionCode, RuleInfo, RuleKind};
+pub use diagnostic::{Diagnostic, Location, PolicyError, Severity};
+pub use model::{Mode, PolicyDocument, schema};
+
+use crate::reference::ImageRef;
+use decision::BreakGlass;
+use hash::{FastMap, FastSet};
+use matchers::Matchers;
+use std::fmt;
+
+/// A compiled policy: immutable, `Send + Sync`, cheap to evaluate. Share it
+/// with an `Arc`.
+pub struct Policy {
+    /// Rule sets: `[0]` is the cluster's, then one per `namespaces[]` entry.
+    rule_sets: Vec<RuleSet>,
+    /// Namespace name → index in `rule_sets`.
+    namespace_rules: FastMap<Box<str>, usize>,
+    exempt_namespaces: FastSet<Box<str>>,
+    /// Every rule, for [`RuleInfo`].
+    rules: Vec<RuleMeta>,
+    break_glass: model::BreakGlass,
+    exempt_existing_images_on_update: bool,
+    /// The document compiled, for printing and serialization.
+    document: PolicyDocument,
+}
+
+/// A policy and the warnings found while loading it.
+#[derive(Debug)]
+pub struct LoadedPolicy {
+    /// The compiled policy.
+    pub policy: Policy,
+    /// Likely mistakes (the policy loaded anyway), in source order.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// The index of a rule in [`Policy::rules`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct RuleId(u32);
+
+/// What the policy knows about one rule, for explanations.
+#[derive(Debug)]
+pub(crate) struct RuleMeta {
+    index: usize,
+    kind: RuleKind,
+    path: Box<str>,
+    pattern: Box<str>,
+    location: Option<Location>,
+    origin: Box<str>,
+}
+
+/// The rules that apply in one scope (the cluster, or some namespaces).
+#[derive(Debug)]
+pub(crate) struct RuleSet {
+    pub(crate) mode: Mode,
+    allow: Matchers,
+    deny: Matchers,
+    tags: TagMatchers,
+    /// The allow rules, listed for the reason (a few, then a count).
+    pub(crate) allow_summary: Box<str>,
+    /// Whether every allow rule is a registry rule (for the wording).
+    pub(crate) allow_only_registries: bool,
+}
+
+/// Compiled tag rules.
+#[derive(Debug, Default)]
+struct TagMatchers {
+    deny: FastMap<Box<str>, RuleId>,
+    require_tag_or_digest: Option<RuleId>,
+    require_digest: Option<RuleId>,
+    allow_matching: Option<(regex::RegexSet, RuleId)>,
+}
+
+impl Policy {
+    /// Loads a policy from YAML. `origin` names the source in diagnostics
+    /// (usually the file name). Every problem is reported, with its line and
+    /// column.
+    pub fn from_yaml_str(src: &str, origin: &str) -> Result<LoadedPolicy, PolicyError> {
+        PolicyBuilder::from_yaml_str(src, origin)?.build()
+    }
+
+    /// Loads a policy from JSON, as [`Policy::from_yaml_str`] does.
+    pub fn from_json_str(src: &str, origin: &str) -> Result<LoadedPolicy, PolicyError> {
+        PolicyBuilder::from_json_str(src, origin)?.build()
+    }
+
+    /// Compiles a policy document built in code (no source locations).
+    pub fn from_document(document: PolicyDocument) -> Result<LoadedPolicy, PolicyError> {
+        PolicyBuilder::from_document(document).build()
+    }
+
+    /// A builder, to write a policy in code or add to a loaded one.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::new()
+    }
+
+    /// The cluster-wide mode.
+    pub fn mode(&self) -> Mode {
+        self.rule_sets[0].mode
+    }
+
+    /// On an UPDATE, images already present in the old object are not judged
+    /// again (default `true`; `exemptExistingImagesOnUpdate` in the file).
+    pub fn exempt_existing_images_on_update(&self) -> bool {
+        self.exempt_existing_images_on_update
+    }
+
+    /// The document this policy was compiled from.
+    pub fn document(&self) -> &PolicyDocument {
+        &self.document
+    }
+
+    /// The number of rules (allow, deny and tag rules of every scope).
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Decides whether `image` may run in `ctx`. Allocates nothing unless the
+    /// image does not parse; see the [module documentation](self) for the
+    /// order in which rules apply.
+    pub fn evaluate<'a>(&'a self, image: &'a str, ctx: &Context<'a>) -> Decision<'a> {
+        let namespace = ctx.get_namespace();
+        let rule_set = namespace
+            .and_then(|ns| self.namespace_rules.get(ns))
+            .map_or(&self.rule_sets[0], |&i| &self.rule_sets[i]);
+        let mut decision = Decision {
+            policy: self,
+            image,
+            reference: ImageRef::parse(image).map_err(|e| (e.kind(), e.offset())),
+            namespace,
+            rule_set,
+            outcome: DecisionCode::Allowed,
+            rule: None,
+            break_glass: BreakGlass::Absent,
+        };
+        if namespace.is_some_and(|ns| self.exempt_namespaces.contains(ns)) {
+            decision.outcome = DecisionCode::NamespaceExempt;
+            return decision;
+        }
+        let (outcome, rule) = match decision.reference {
+            Ok(r) => rule_set.judge(r),
+            Err(_) => (DecisionCode::Unparseable, None),
+        };
+        decision.outcome = outcome;
+        decision.rule = rule;
+        if outcome.is_violation() {
+            decision.break_glass = self.break_glass(ctx);
+        }
+        decision
+    }
+
+    fn break_glass<'a>(&self, ctx: &Context<'a>) -> BreakGlass<'a> {
+        let requested = ctx.get_annotations().iter().find(|(key, value)| {
+            *value == self.break_glass.value
+                && if self.break_glass.annotations.is_empty() {
+                    is_image_policy_annotation(key)
+                } else {
+                    self.break_glass.annotations.iter().any(|k| k == key)
+                }
+        });
+        match requested {
+            None => BreakGlass::Absent,
+            Some((key, _)) if self.break_glass.enabled => BreakGlass::Used(key),
+            Some((key, _)) => BreakGlass::NotEnabled(key),
+        }
+    }
+
+    pub(crate) fn rule_info(&self, id: RuleId) -> RuleInfo<'_> {
+        let meta = &self.rules[id.0 as usize];
+        RuleInfo {
+            index: meta.index,
+            kind: meta.kind,
+            path: &meta.path,
+            pattern: &meta.pattern,
+            location: meta.location.as_ref(),
+            origin: &meta.origin,
+        }
+    }
+}
+
+/// `PREFIX.image-policy.k8s.io/NAME`, the annotation keys the API server
+/// passes to an image policy webhook.
+fn is_image_policy_annotation(key: &str) -> bool {
+    let Some((prefix, name)) = key.split_once('/') else {
+        return false;
+    };
+    !name.is_empty()
+        && prefix
+            .strip_suffix(".image-policy.k8s.io")
+            .is_some_and(|p| !p.is_empty())
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("mode", &self.mode())
+            .field("rules", &self.rules.len())
+            .field("namespace_rule_sets", &(self.rule_sets.len() - 1))
+            .field("exempt_namespaces", &self.exempt_namespaces.len())
+            .field("break_glass", &self.break_glass.enabled)
+            .finish()
+    }
+}
+
+impl RuleSet {
+    /// The rules' verdict on a parsed image, in the documented order.
+    fn judge(&self, r: ImageRef<'_>) -> (DecisionCode, Option<RuleId>) {
+        let written = r.domain();
+        let mut lower;
+        let domain = if written.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = LowercaseBuf::new();
+            lower.lowercase(written)
+        } else {
+            written
+        };
+        let mut ipv6;
+        let domain = if domain.starts_with('[') {
+            ipv6 = compile::StackStr::new();
+            compile::canonical_ipv6_domain(domain, &mut ipv6).unwrap_or(domain)
+        } else {
+            compile::fold_docker_hub(domain)
+        };
+        let path = r.path();
+        let with_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
+            let mut name = NameBuf::new();
+            f(name.write(domain, path))
+        };
+        if let Some(id) = self.deny.find(domain, path.segments(), with_name) {
+            return (DecisionCode::DeniedByRule, Some(id));
+        }
+        let allowed_by = if self.allow.is_empty() {
+            None
+        } else {
+            match self.allow.find(domain, path.segments(), with_name) {
+                Some(id) => Some(id),
+                None => return (DecisionCode::RegistryNotAllowed, None),
+            }
+        };
+        if let Some(violation) = self.tags.judge(r) {
+            return violation;
+        }
+        (DecisionCode::Allowed, allowed_by)
+    }
+}
+
+impl TagMatchers {
+    fn judge(&self, r: ImageRef<'_>) -> Option<(DecisionCode, Option<RuleId>)> {
+        if r.digest().is_some() {
+            // Pinned: the runtime pulls the digest and ignores any tag.
+            return None;
+        }
+        if let Some(id) = self.require_digest {
+            return Some((DecisionCode::DigestRequired, Some(id)));
+        }
+        if let Some(id) = self.require_tag_or_digest.filter(|_| r.is_tag_implied()) {
+            return Some((DecisionCode::TagRequired, Some(id)));
+        }
+        let tag = r.effective_tag()?;
+        if let Some(&id) = self.deny.get(tag) {
+            let code = if tag == crate::reference::DEFAULT_TAG {
+                DecisionCode::LatestTag
+            } else {
+                DecisionCode::TagDenied
+            };
+            return Some((code, Some(id)));
+        }
+        if let Some((set, id)) = &self.allow_matching
+            && !set.is_match(tag)
+        {
+            return Some((DecisionCode::TagNotAllowed, Some(*id)));
+        }
+        None
+    }
+}
+
+/// A domain with uppercase letters, lowercased without allocating when it
+/// fits on the stack. (A lowercase domain, the common case, is not copied.)
+struct LowercaseBuf {
+    small: [u8; 256],
+    large: String,
+}
+
+impl LowercaseBuf {
+    fn new() -> Self {
+        Self {
+            small: [0; 256],
+            large: String::new(),
+        }
+    }
+
+    fn lowercase<'s>(&'s mut self, s: &str) -> &'s str {
+        if s.len() <= self.small.len() {
+            let out = &mut self.small[..s.len()];
+            out.copy_from_slice(s.as_bytes());
+            out.make_ascii_lowercase();
+            // ASCII lowercasing keeps UTF-8 valid.
+            std::str::from_utf8(out).unwrap_or_default()
+        } else {
+            self.large = s.to_ascii_lowercase();
+            &self.large
+        }
+    }
+}
+
+/// `domain/path` written into a stack buffer (the path is at most 255 bytes,
+/// so this allocates only for absurdly long domains).
+struct NameBuf {
+    small: [u8; 512],
+    large: String,
+}
+
+impl NameBuf {
+    fn new() -> Self {
+        Self {
+            small: [0; 512],
+            large: String::new(),
+        }
+    }
+
+    fn write<'s>(&'s mut self, domain: &str, path: crate::reference::Path<'_>) -> &'s str {
+        let library: &str = if path.is_library_implied() {
+            "library/"
+        } else {
+            ""
+        };
+        let parts = [domain, "/", library, path.as_written()];
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len <= self.small.len() {
+            let mut at = 0;
+            for p in parts {
+                self.small[at..at + p.len()].copy_from_slice(p.as_bytes());
+                at += p.len();
+            }
+            std::str::from_utf8(&self.small[..len]).unwrap_or_default()
+        } else {
+            self.large = parts.concat();
+            &self.large
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Policy>();
+    }
+
+    #[test]
+    fn image_policy_annotation_keys() {
+        for (key, want) in [
+            ("mycluster.image-policy.k8s.io/ticket-1234", true),
+            ("a.image-policy.k8s.io/x", true),
+            (".image-policy.k8s.io/x", false),
+            ("image-policy.k8s.io/x", false),
+            ("mycluster.image-policy.k8s.io/", false),
+            ("mycluster.image-policy.k8s.io.evil/x", false),
+            ("x.image-policy.k8s.io", false),
+        ] {
+            assert_eq!(is_image_policy_annotation(key), want, "{key}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod yaml_smoke {
+    use super::*;
+
+    #[test]
+    fn seed_from_yaml() {
+        let src = "allow:\n  - registry: registry.my.com\ntags:\n  deny: [latest]\n";
+        let loaded = Policy::from_yaml_str(src, "seed.yaml").unwrap();
+        let d = loaded.policy.evaluate("prometheus:2.6.1", &Context::new());
+        assert!(!d.allowed());
+        assert_eq!(d.code(), DecisionCode::RegistryNotAllowed);
+        let d = loaded
+            .policy
+            .evaluate("registry.my.com/prometheus:2.6.1", &Context::new());
+        assert!(d.allowed(), "{d}");
+        let rule = d.rule().unwrap();
+        assert_eq!(rule.location.unwrap().to_string(), "seed.yaml:2:15");
+        assert_eq!(
+            d.to_string(),
+            "registry.my.com/prometheus:2.6.1: allowed by allow[0] (registry registry.my.com) at seed.yaml:2:15"
+        );
+    }
+
+    #[test]
+    fn every_error_at_once() {
+        let src = "alow:\n  - registry: x\nallow:\n  - registri: a\n  - registry: 'bad host/'\ntags:\n  deny: [1.0]\nmode: strict\n";
+        let err = Policy::from_yaml_str(src, "p.yaml").unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.errors().count(), 5, "{text}");
+        assert!(
+            text.contains(
+                "p.yaml:1:1: error[unknown-key]: unknown key \"alow\" (did you mean \"allow\"?)"
+            ),
+            "{text}"
+        );
+    }
+}

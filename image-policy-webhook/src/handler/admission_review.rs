@@ -1,0 +1,348 @@
+//! `AdmissionReview` (`admission.k8s.io/v1` and `v1beta1`), from a
+//! `ValidatingWebhookConfiguration`: the object being created or updated (and
+//! the old one, on UPDATE), answered in the request's version.
+//!
+//! See [the request and response](https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use image_policy_core::k8s::{ContainerList, CowStr, JsonPath, Object, find_images};
+use image_policy_core::policy::{Context, Policy};
+use serde::{Deserialize, Serialize};
+
+use super::reply::{
+    Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, encode,
+};
+
+const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
+const KIND: &str = "AdmissionReview";
+
+#[derive(Deserialize)]
+#[serde(rename = "AdmissionReview")]
+struct AdmissionReviewIn<'a> {
+    #[serde(rename = "apiVersion", borrow, default)]
+    api_version: Option<CowStr<'a>>,
+    #[serde(borrow, default)]
+    kind: Option<CowStr<'a>>,
+    #[serde(borrow, default)]
+    request: Option<RequestIn<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "AdmissionRequest")]
+struct RequestIn<'a> {
+    #[serde(borrow, default)]
+    uid: Option<CowStr<'a>>,
+    #[serde(borrow, default)]
+    kind: Option<GroupVersionKindIn<'a>>,
+    #[serde(borrow, default)]
+    resource: Option<GroupVersionResourceIn<'a>>,
+    #[serde(rename = "subResource", borrow, default)]
+    sub_resource: Option<CowStr<'a>>,
+    #[serde(borrow, default)]
+    operation: Option<CowStr<'a>>,
+    #[serde(borrow, default)]
+    namespace: Option<CowStr<'a>>,
+    #[serde(borrow, default)]
+    name: Option<CowStr<'a>>,
+    #[serde(borrow, default)]
+    object: Option<Object<CowStr<'a>>>,
+    #[serde(rename = "oldObject", borrow, default)]
+    old_object: Option<Object<CowStr<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "GroupVersionKind")]
+struct GroupVersionKindIn<'a> {
+    #[serde(borrow, default)]
+    kind: Option<CowStr<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "GroupVersionResource")]
+struct GroupVersionResourceIn<'a> {
+    #[serde(borrow, default)]
+    resource: Option<CowStr<'a>>,
+}
+
+#[derive(Serialize)]
+struct AdmissionReviewOut<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'static str,
+    response: ResponseOut<'a>,
+}
+
+#[derive(Serialize)]
+struct ResponseOut<'a> {
+    uid: &'a str,
+    allowed: bool,
+    status: Status<'a>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+    #[serde(
+        rename = "auditAnnotations",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    audit_annotations: &'a BTreeMap<&'static str, String>,
+}
+
+/// A container, as the messages name it: `container "web"`,
+/// `initContainer "migrate"`, `ephemeralContainer "debugger"`, with its path.
+struct ContainerLabel<'o> {
+    name: &'o str,
+    list: ContainerList,
+    path: JsonPath,
+}
+
+impl fmt::Display for ContainerLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = match self.list {
+            ContainerList::Containers => "container",
+            ContainerList::InitContainers => "initContainer",
+            ContainerList::EphemeralContainers => "ephemeralContainer",
+        };
+        write!(f, "{list} {:?} ({})", self.name, self.path)
+    }
+}
+
+/// The object named for people: `Deployment shop/web`.
+fn object_label(kind: Option<&str>, namespace: Option<&str>, name: Option<&str>) -> String {
+    let kind = kind.unwrap_or("object");
+    match (namespace, name) {
+        (Some(ns), Some(name)) => format!("{kind} {ns}/{name}"),
+        (None, Some(name)) => format!("{kind} {name}"),
+        (Some(ns), None) => format!("{kind} in namespace {ns}"),
+        (None, None) => kind.to_owned(),
+    }
+}
+
+pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
+    let review: AdmissionReviewIn<'_> = match decode("AdmissionReview", body) {
+        Ok(review) => review,
+        Err(message) => return bad_request(message),
+    };
+    let api_version = match review.api_version.as_deref() {
+        Some(v) if API_VERSIONS.contains(&v) => v,
+        Some(other) => {
+            return bad_request(format!(
+                "apiVersion {other:?} is not supported on /validate: expected {:?} or {:?}",
+                API_VERSIONS[0], API_VERSIONS[1]
+            ));
+        }
+        None => {
+            return bad_request(format!(
+                "the AdmissionReview has no apiVersion (expected {:?} or {:?})",
+                API_VERSIONS[0], API_VERSIONS[1]
+            ));
+        }
+    };
+    if review.kind.as_deref() != Some(KIND) {
+        return bad_request(match review.kind.as_deref() {
+            Some(other) => {
+                format!("kind {other:?} is not supported on /validate: expected {KIND:?}")
+            }
+            None => format!("the request has no kind (expected {KIND:?})"),
+        });
+    }
+    let Some(request) = review.request else {
+        return bad_request("the AdmissionReview has no request".to_owned());
+    };
+    let uid = match request.uid.as_deref() {
+        Some(uid) if !uid.is_empty() => uid,
+        _ => return bad_request("the AdmissionReview has no request.uid".to_owned()),
+    };
+
+    let object = request.object.as_ref();
+    let kind = object
+        .and_then(Object::kind)
+        .or(request.kind.as_ref().and_then(|k| k.kind.as_deref()));
+    let namespace = request
+        .namespace
+        .as_deref()
+        .or(object.and_then(Object::namespace));
+    let name = object.and_then(Object::name).or(request.name.as_deref());
+    let label = object_label(kind, namespace, name);
+    let mut summary = ReplySummary::new(Outcome::Allowed, String::new());
+    summary.uid = Some(uid.to_owned());
+    summary.kind = kind.map(str::to_owned);
+    summary.namespace = namespace.map(str::to_owned);
+    summary.name = name.map(str::to_owned);
+    let answer = Answer {
+        api_version,
+        uid,
+        summary,
+    };
+
+    let operation = request.operation.as_deref().unwrap_or("");
+    match operation {
+        "CREATE" | "UPDATE" => {}
+        "DELETE" | "CONNECT" => {
+            return answer.allow(format!("{operation} of {label}: no image is admitted"));
+        }
+        other => {
+            return answer.reject(400, format!("{label}: unknown operation {other:?}"));
+        }
+    }
+    let Some(object) = object else {
+        return answer.reject(
+            400,
+            format!("{operation} of {label}: the request has no object"),
+        );
+    };
+    let found = match find_images(object) {
+        Ok(found) => found,
+        Err(e) => {
+            let resource = request
+                .resource
+                .as_ref()
+                .and_then(|r| r.resource.as_deref())
+                .unwrap_or("");
+            let resource = match request.sub_resource.as_deref() {
+                Some(sub) if !sub.is_empty() => format!(" ({resource}/{sub})"),
+                _ if !resource.is_empty() => format!(" ({resource})"),
+                _ => String::new(),
+            };
+            return answer.reject(
+                400,
+                format!("{label}{resource}: cannot find its images: {e}"),
+            );
+        }
+    };
+    if found.is_empty() {
+        return answer.allow(format!("{label} has no images"));
+    }
+
+    // On UPDATE, the images the old object already runs (any container).
+    let existing: Vec<&str> = match (&request.old_object, operation) {
+        (Some(old), "UPDATE") if policy.exempt_existing_images_on_update() => find_images(old)
+            .map(|images| images.iter().map(|f| &**f.image).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let annotations: Vec<(&str, &str)> = object.annotations().collect();
+    let mut ctx = Context::new().annotations(&annotations);
+    if let Some(ns) = namespace {
+        ctx = ctx.namespace(ns);
+    }
+    let judged = found
+        .iter()
+        .map(|f| {
+            let image: &str = f.image;
+            Judged {
+                label: ContainerLabel {
+                    name: f.container,
+                    list: f.list,
+                    path: f.json_path,
+                },
+                decision: policy.evaluate(image, &ctx),
+                existing: existing.contains(&image),
+            }
+        })
+        .collect();
+    let verdict = Verdict { judged };
+    answer.verdict(&label, &verdict)
+}
+
+/// What every response carries.
+struct Answer<'a> {
+    api_version: &'a str,
+    uid: &'a str,
+    summary: ReplySummary,
+}
+
+impl Answer<'_> {
+    /// Encodes the response, then moves the message (with the warnings) into
+    /// the summary.
+    fn reply(
+        mut self,
+        allowed: bool,
+        (status, reason, code): (&'static str, &'static str, u16),
+        mut message: String,
+        warnings: Vec<String>,
+        audit_annotations: BTreeMap<&'static str, String>,
+    ) -> Reply {
+        let body = encode(&AdmissionReviewOut {
+            api_version: self.api_version,
+            kind: KIND,
+            response: ResponseOut {
+                uid: self.uid,
+                allowed,
+                status: Status {
+                    api_version: None,
+                    kind: None,
+                    status,
+                    message: &message,
+                    reason,
+                    code,
+                },
+                warnings: &warnings,
+                audit_annotations: &audit_annotations,
+            },
+        });
+        for w in &warnings {
+            message.push_str("; ");
+            message.push_str(w);
+        }
+        self.summary.message = message;
+        Reply {
+            status: 200,
+            body,
+            summary: self.summary,
+        }
+    }
+
+    /// Allowed without judging any image.
+    fn allow(mut self, message: String) -> Reply {
+        self.summary.outcome = Outcome::Allowed;
+        self.reply(true, SUCCESS, message, Vec::new(), BTreeMap::new())
+    }
+
+    /// Denied because the request or object cannot be judged (code 400).
+    fn reject(mut self, code: u16, message: String) -> Reply {
+        self.summary.outcome = Outcome::Denied;
+        self.reply(
+            false,
+            ("Failure", "BadRequest", code),
+            message,
+            Vec::new(),
+            BTreeMap::new(),
+        )
+    }
+
+    fn verdict<L: fmt::Display>(mut self, label: &str, verdict: &Verdict<'_, L>) -> Reply {
+        let images = verdict.judged.len();
+        let denied = verdict.denied();
+        self.summary.outcome = verdict.outcome();
+        self.summary.images = images;
+        self.summary.denied = denied;
+        self.summary.break_glass = verdict.break_glass();
+        if denied > 0 {
+            let message = format!(
+                "{label}: {denied} of {images} images denied by image policy: {}",
+                verdict.denial_reasons()
+            );
+            let status = ("Failure", "Forbidden", 403);
+            self.reply(
+                false,
+                status,
+                message,
+                verdict.warnings(),
+                verdict.audit_annotations(),
+            )
+        } else {
+            let message = format!("{label}: {images} images allowed");
+            self.reply(
+                true,
+                SUCCESS,
+                message,
+                verdict.warnings(),
+                verdict.audit_annotations(),
+            )
+        }
+    }
+}
+
+/// The `status` of an allowed response: status, reason, code.
+const SUCCESS: (&str, &str, u16) = ("Success", "", 200);

@@ -1,0 +1,312 @@
+//! What [`handle`](super::handle) returns, and the parts both reviews share:
+//! the 400 answer, and the verdict on a set of images.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use image_policy_core::policy::{Decision, Mode};
+use serde::Serialize;
+
+/// The answer to one request: HTTP status, body, and a summary for logs and
+/// metrics.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The HTTP status: 200 with a review, or 400 for a request that could not
+    /// be read.
+    pub status: u16,
+    /// The response body (JSON): the review with its answer, or a Kubernetes
+    /// `Status` for a 400.
+    pub body: Vec<u8>,
+    /// What was decided, for the server's decision log and metrics.
+    pub summary: ReplySummary,
+}
+
+/// The result of a request, for the server's logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Every image is allowed, without a warning.
+    Allowed,
+    /// At least one image is denied (or the object's images cannot be found).
+    Denied,
+    /// Allowed, with at least one violation in warn or audit mode, an existing
+    /// image that violates, or break-glass used.
+    Warned,
+    /// The request could not be read (HTTP 400; the server adds 413 and 408).
+    Invalid,
+}
+
+impl Outcome {
+    /// The outcome's name for logs and metric labels: `allowed`, `denied`,
+    /// `warned` or `invalid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+            Self::Warned => "warned",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// A summary of one request, for the server's logs and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplySummary {
+    /// What was decided.
+    pub outcome: Outcome,
+    /// The AdmissionReview's `request.uid`.
+    pub uid: Option<String>,
+    /// The object's kind (`Pod` for an ImageReview).
+    pub kind: Option<String>,
+    /// The namespace.
+    pub namespace: Option<String>,
+    /// The object's name (or `generateName`).
+    pub name: Option<String>,
+    /// How many images were evaluated.
+    pub images: usize,
+    /// How many of them are denied.
+    pub denied: usize,
+    /// Whether a break-glass annotation admitted an image.
+    pub break_glass: bool,
+    /// One line: the reason given to the API server, or why the request could
+    /// not be read.
+    pub message: String,
+}
+
+impl ReplySummary {
+    pub(super) fn new(outcome: Outcome, message: String) -> Self {
+        ReplySummary {
+            outcome,
+            uid: None,
+            kind: None,
+            namespace: None,
+            name: None,
+            images: 0,
+            denied: 0,
+            break_glass: false,
+            message,
+        }
+    }
+}
+
+/// A Kubernetes `Status`: the body of a 400, and the `status` of a review's
+/// response.
+#[derive(Serialize)]
+pub(super) struct Status<'a> {
+    #[serde(rename = "apiVersion", skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    pub status: &'static str,
+    pub message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub reason: &'static str,
+    pub code: u16,
+}
+
+/// The answer to a request that could not be read: HTTP 400 with a `Status`.
+pub(super) fn bad_request(message: String) -> Reply {
+    let status = Status {
+        api_version: Some("v1"),
+        kind: Some("Status"),
+        status: "Failure",
+        message: &message,
+        reason: "BadRequest",
+        code: 400,
+    };
+    Reply {
+        status: 400,
+        body: encode(&status),
+        summary: ReplySummary::new(Outcome::Invalid, message),
+    }
+}
+
+/// Encodes a response. Serializing these types cannot fail (string keys,
+/// no floats); should it ever, the body says so rather than panicking.
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Most responses fit: one allocation.
+    let mut out = Vec::with_capacity(384);
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => out,
+        Err(e) => {
+        format!(r#"{{"kind":"Status","apiVersion":"v1","status":"Failure","message":"cannot encode the response: {e}","code":500}}"#)
+            .into_bytes()
+        }
+    }
+}
+
+/// Decodes a review, which must be a JSON object (serde would also fill a
+/// struct from an array, by position, which no API server sends); the error
+/// is the message of the 400.
+pub(super) fn decode<'a, T: serde::Deserialize<'a>>(
+    what: &str,
+    body: &'a [u8],
+) -> Result<T, String> {
+    // One UTF-8 check of the whole body, so that the parser need not check
+    // each string again.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        format!(
+            "the request body is not JSON: invalid UTF-8 at byte {}",
+            e.valid_up_to()
+        )
+    })?;
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let not_an_object =
+        || format!("the request body is not a valid {what}: expected a JSON object");
+    match serde_json::from_str(text) {
+        Ok(review) if first == Some(&b'{') => Ok(review),
+        Ok(_) => Err(not_an_object()),
+        // A valid JSON value of another type: say so, rather than serde's
+        // message about the struct.
+        Err(_)
+            if first != Some(&b'{')
+                && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() =>
+        {
+            Err(not_an_object())
+        }
+        Err(e) => Err(decode_error(what, &e)),
+    }
+}
+
+/// Why a body could not be decoded, with where: `serde_json` gives line and
+/// column; a syntax error means it is not JSON at all.
+pub(super) fn decode_error(what: &str, e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            format!("the request body is not JSON: {e}")
+        }
+        Category::Data => format!("the request body is not a valid {what}: {e}"),
+    }
+}
+
+/// The decision on one image, and whether it was already in the old object.
+pub(super) struct Judged<'p, L> {
+    /// What names the image in messages (a container, or an index).
+    pub label: L,
+    pub decision: Decision<'p>,
+    /// On UPDATE: the image was in `oldObject`, and the policy exempts such
+    /// images, so a violation does not block.
+    pub existing: bool,
+}
+
+impl<L> Judged<'_, L> {
+    /// The image blocks the request.
+    pub fn blocks(&self) -> bool {
+        !self.decision.allowed() && !self.existing
+    }
+}
+
+/// The verdict on all the images of a request.
+pub(super) struct Verdict<'p, L> {
+    pub judged: Vec<Judged<'p, L>>,
+}
+
+impl<L: std::fmt::Display> Verdict<'_, L> {
+    pub fn denied(&self) -> usize {
+        self.judged.iter().filter(|j| j.blocks()).count()
+    }
+
+    pub fn break_glass(&self) -> bool {
+        self.judged.iter().any(|j| j.decision.break_glass_used())
+    }
+
+    /// The outcome, when the request was read.
+    pub fn outcome(&self) -> Outcome {
+        if self.denied() > 0 {
+            Outcome::Denied
+        } else if self
+            .judged
+            .iter()
+            .any(|j| j.decision.violates() || j.decision.break_glass_used())
+        {
+            Outcome::Warned
+        } else {
+            Outcome::Allowed
+        }
+    }
+
+    /// `label image "x": reason; ...` for every blocking image.
+    pub fn denial_reasons(&self) -> String {
+        let mut out = String::new();
+        for j in self.judged.iter().filter(|j| j.blocks()) {
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            let _ = write!(
+                out,
+                "{} image {:?}: {}",
+                j.label,
+                j.decision.image(),
+                j.decision
+            );
+        }
+        out
+    }
+
+    /// One warning per violation that does not block: warn mode, and existing
+    /// images on UPDATE. Audit mode is silent (audit annotations only).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for j in &self.judged {
+            let d = &j.decision;
+            if !d.violates() {
+                continue;
+            }
+            if d.break_glass_used() {
+                out.push(format!(
+                    "{} image {:?} is admitted by break-glass: {}",
+                    j.label,
+                    d.image(),
+                    d
+                ));
+            } else if j.existing && !d.allowed() {
+                out.push(format!(
+                    "{} image {:?} is already in the object, so it is not blocked: {}",
+                    j.label,
+                    d.image(),
+                    d
+                ));
+            } else if d.allowed() && d.mode() == Mode::Warn {
+                out.push(format!(
+                    "{} image {:?} (warn mode): {}",
+                    j.label,
+                    d.image(),
+                    d
+                ));
+            }
+        }
+        out
+    }
+
+    /// The audit annotations (keys without prefix: the API server adds one).
+    /// Values are comma-separated images.
+    pub fn audit_annotations(&self) -> BTreeMap<&'static str, String> {
+        let mut out: BTreeMap<&'static str, String> = BTreeMap::new();
+        let mut add = |key: &'static str, image: &str| {
+            let value = out.entry(key).or_default();
+            if !value.is_empty() {
+                value.push_str(", ");
+            }
+            value.push_str(image);
+        };
+        for j in &self.judged {
+            let d = &j.decision;
+            let image = d.image();
+            if d.break_glass_used() {
+                add("break-glass", image);
+            }
+            if j.blocks() {
+                add("denied-images", image);
+            } else if j.existing && d.violates() {
+                add("existing-images", image);
+            } else if d.violates() && d.allowed() {
+                match d.mode() {
+                    Mode::Audit => add("audited-images", image),
+                    Mode::Warn => add("warned-images", image),
+                    Mode::Enforce => {}
+                }
+            }
+        }
+        out
+    }
+}

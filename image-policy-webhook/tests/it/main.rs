@@ -1,0 +1,10 @@
+//! Integration tests of the admission server: the real server on a loopback
+//! port, a test CA made with rcgen, clients that verify the certificate.
+
+mod support;
+
+mod deploy;
+mod http;
+mod reload;
+mod reviews;
+mod tls;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Regenerates the kubectl-made fixtures of testdata/lint/tree/kubectl/.
+#
+# Needs kubectl only (`kubectl create ... --dry-run=client` works offline, without a
+# cluster) and python3 for the List.
+# The other fixtures (Helm-style output, Dockerfiles, compose files, files to
+# skip, a broken file) are written by hand. Run: `bash testdata/lint/generate.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/tree/kubectl"
+
+ns=shop
+registry=registry.my.com
+
+# One image the policy allows, one it does not (Docker Hub).
+kubectl create deployment web -n "$ns" \
+  --image="$registry/shop/web:1.4.2" --image=prometheus:2.6.1 \
+  --dry-run=client -o yaml >deployment.yaml
+
+# Allowed.
+kubectl create job db-migrate -n "$ns" --image="$registry/shop/migrate:1.4.2" \
+  --dry-run=client -o yaml -- /migrate up >job.yaml
+
+# JSON; busybox has no tag (latest implied) and is on Docker Hub.
+kubectl create cronjob nightly-report -n "$ns" --image=busybox \
+  --schedule='0 3 * * *' --dry-run=client -o json -- /report --since=24h >cronjob.json
+
+# A bare Pod (`kubectl run` needs a server even with --dry-run=client): the
+# pod template of a kubectl-made Deployment, with the fields a Pod has.
+kubectl create deployment debug -n "$ns" --image=nginx:latest \
+  --dry-run=client -o json \
+  | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+t = d["spec"]["template"]
+pod = {"apiVersion": "v1", "kind": "Pod",
+       "metadata": dict(t["metadata"], name="debug", namespace=d["metadata"]["namespace"]),
+       "spec": dict(t["spec"], restartPolicy="Never"), "status": {}}
+print(json.dumps(pod, indent=2))' >pod.json
+
+# A List, as `kubectl get deployments,jobs -o json` prints it, of two
+# kubectl-made objects.
+kubectl create deployment api -n "$ns" --image="$registry/shop/api:3.1.0" \
+  --dry-run=client -o json >/tmp/lint-list-a.json
+kubectl create job report -n "$ns" --image=quay.io/prometheus/node-exporter:v1.8.0 \
+  --dry-run=client -o json >/tmp/lint-list-b.json
+python3 - /tmp/lint-list-a.json /tmp/lint-list-b.json >list.json <<'PY'
+import json, sys
+items = [json.load(open(p)) for p in sys.argv[1:]]
+print(json.dumps({"apiVersion": "v1", "items": items, "kind": "List",
+                  "metadata": {"resourceVersion": ""}}, indent=4))
+PY
+rm -f /tmp/lint-list-a.json /tmp/lint-list-b.json
+
+# The issue's example, as a newcomer would pipe it into `image-policy lint -`.
+cd ../..
+kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml >stdin-deployment.yaml
