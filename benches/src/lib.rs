@@ -10,13 +10,17 @@
 //!
 //! # Naming benchmarks
 //!
-//! Within a criterion group, the function id of a benchmark of this project's
-//! code starts with `ours: ` and that of a peer's with `peer: ` (for example
-//! `parse/ours: ImageRef::parse` and `parse/peer: oci-spec Reference::from_str`).
 //! `bench-report` prints every benchmark of every group and, for each group,
-//! how many times faster each `ours:` benchmark is than each `peer:` one. Set
+//! how many times faster each of ours is than each peer's on the same case. A
+//! function id is `implementation[/case]` (or a `BenchmarkId` with the case as
+//! its parameter). The implementation is ours when it starts with `ours: ` or
+//! `image-policy`, a peer's when it starts with `peer: `, `oci-spec`,
+//! `regorus` or `cel`. Other names, such as a baseline, are listed without a
+//! ratio. For example: `parse/ours: ImageRef::parse` and
+//! `parse/peer: oci-spec Reference::from_str`, or `policy/image-policy/100-rules`
+//! and `policy/regorus-k8sallowedrepos/100-rules`. Set
 //! [`criterion::Throughput::Elements`](https://docs.rs/criterion) to the number
-//! of items one iteration handles, so that the report can give the time per item.
+//! of items one iteration handles, so that the report gives the time per item.
 
 pub mod corpus;
 

@@ -1,8 +1,8 @@
 //! Prints the latest criterion results as Markdown tables: for every group, the
 //! median time of each benchmark (per iteration and, when the benchmark sets
-//! `Throughput::Elements`, per element), then how many times faster each
-//! `ours: ` benchmark is than each `peer: ` one (see the crate docs for the
-//! naming convention).
+//! `Throughput::Elements`, per element; `Throughput::Bytes` gives a rate), then
+//! how many times faster each of our benchmarks is than each peer's on the same
+//! case (see the crate docs for the naming convention).
 //!
 //! It reads `<criterion dir>/**/new/{benchmark,estimates}.json`, which
 //! `cargo bench` writes; the default directory is the workspace's
@@ -17,20 +17,40 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+/// Function ids (up to the first `/`) that name this project's code, and
+/// those that name a peer, besides the `ours: ` and `peer: ` prefixes.
+const OURS: &[&str] = &["image-policy"];
+const PEERS: &[&str] = &["oci-spec", "regorus", "cel"];
+
 /// One benchmark's latest result.
 struct Measurement {
+    /// The function id, with the parameter (`image-policy/100-rules`).
     function: String,
     /// Median time of one iteration, with its 95% confidence interval, in ns.
     median: [f64; 3],
     /// Elements per iteration, when the benchmark declares them.
     elements: Option<u64>,
+    /// Bytes per iteration, when the benchmark declares them.
+    bytes: Option<u64>,
 }
 
 impl Measurement {
+    /// Who the benchmark measures: the function id up to the first `/`.
+    fn implementation(&self) -> &str {
+        self.function.split('/').next().unwrap_or_default()
+    }
+
+    /// What it measures, when the group has several cases: the rest.
+    fn case(&self) -> Option<&str> {
+        self.function.split_once('/').map(|(_, case)| case)
+    }
+
     fn side(&self) -> Side {
-        if self.function.starts_with("ours:") {
+        let name = self.implementation();
+        let is = |names: &[&str]| names.iter().any(|n| name.starts_with(n));
+        if name.starts_with("ours:") || is(OURS) {
             Side::Ours
-        } else if self.function.starts_with("peer:") {
+        } else if name.starts_with("peer:") || is(PEERS) {
             Side::Peer
         } else {
             Side::Other
@@ -125,12 +145,14 @@ fn read_result(benchmark: &Path, estimates: &Path) -> Result<(String, Measuremen
         number(&median["confidence_interval"]["upper_bound"])?,
     ];
     let elements = meta["throughput"]["Elements"].as_u64();
+    let bytes = meta["throughput"]["Bytes"].as_u64();
     Ok((
         group,
         Measurement {
             function,
             median,
             elements,
+            bytes,
         },
     ))
 }
@@ -186,7 +208,13 @@ fn report(groups: &BTreeMap<String, Vec<Measurement>>) -> String {
                         rate(n_f * 1e9 / median),
                     )
                 }
-                None => ("".to_owned(), "".to_owned(), "".to_owned()),
+                None => (
+                    String::new(),
+                    String::new(),
+                    r.bytes
+                        .map(|n| format!("{:.1} MB/s", n as f64 * 1e3 / median))
+                        .unwrap_or_default(),
+                ),
             };
             let _ = writeln!(
                 out,
@@ -201,7 +229,7 @@ fn report(groups: &BTreeMap<String, Vec<Measurement>>) -> String {
             let _ = writeln!(out, "\n| ours | peer | peer time / our time |");
             let _ = writeln!(out, "|---|---|---:|");
             for o in &ours {
-                for p in &peers {
+                for p in peers.iter().filter(|p| p.case() == o.case()) {
                     let _ = writeln!(
                         out,
                         "| {} | {} | **{:.1}×** |",
