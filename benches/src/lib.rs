@@ -1,1 +1,33 @@
-//! Shared helpers for the benchmarks (corpus loading).
+//! Shared helpers for the benchmarks: the corpora they read, and the naming
+//! convention that `bench-report` relies on.
+//!
+//! # Corpora
+//!
+//! - [`REFERENCES`] (`data/references.txt`): 10,000 image references as they
+//!   appear in pod specs, about 10% of them invalid; written by
+//!   [`corpus::generate`] (`cargo run -p image-policy-benches --bin gen-corpus`)
+//!   and committed, so every run and every machine parses the same bytes.
+//!
+//! # Naming benchmarks
+//!
+//! `bench-report` prints every benchmark of every group and, for each group,
+//! how many times faster each of ours is than each peer's on the same case. A
+//! function id is `implementation[/case]` (or a `BenchmarkId` with the case as
+//! its parameter). The implementation is ours when it starts with `ours: ` or
+//! `image-policy`, a peer's when it starts with `peer: `, `oci-spec`,
+//! `regorus` or `cel`. Other names, such as a baseline, are listed without a
+//! ratio. For example: `parse/ours: ImageRef::parse` and
+//! `parse/peer: oci-spec Reference::from_str`, or `policy/image-policy/100-rules`
+//! and `policy/regorus-k8sallowedrepos/100-rules`. Set
+//! [`criterion::Throughput::Elements`](https://docs.rs/criterion) to the number
+//! of items one iteration handles, so that the report gives the time per item.
+
+pub mod corpus;
+
+/// The image reference corpus, one reference per line; see [`corpus`].
+pub const REFERENCES: &str = include_str!("../data/references.txt");
+
+/// The references of [`REFERENCES`], in order.
+pub fn references() -> Vec<&'static str> {
+    REFERENCES.lines().collect()
+}

@@ -1,5 +1,6 @@
 //! The integration tests of `image-policy-core`, one binary with a module per area.
 
+mod fuzz_regressions;
 mod k8s_objects;
 mod no_alloc;
 mod policy_cases;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Counts the instructions each parser spends on the image reference corpus,
+# with callgrind: a figure that does not move with the machine's load, unlike
+# criterion's wall time. Prints a Markdown table of instructions per reference.
+#
+# Usage: benches/callgrind.sh [OUT_DIR]   (needs valgrind)
+# The callgrind profiles stay in OUT_DIR (default target/callgrind) for
+# `callgrind_annotate --auto=yes OUT_DIR/callgrind.imageref.out`.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-$root/target/callgrind}"
+mkdir -p "$out"
+command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 2; }
+
+# The bench profile: optimized like `cargo bench`, with debug info for annotation.
+cargo build --quiet --profile bench --manifest-path "$root/Cargo.toml" \
+  -p image-policy-benches --bin parse-instructions
+bin="$root/target/release/parse-instructions"
+if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then bin="$CARGO_TARGET_DIR/release/parse-instructions"; fi
+
+count=$(grep -c '' "$root/benches/data/references.txt")
+declare -A ir
+echo "| parser | instructions | per reference |"
+echo "|---|---:|---:|"
+for parser in imageref reference oci-spec; do
+  log="$out/callgrind.$parser.log"
+  valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.$parser.out" \
+    --toggle-collect='*parse_corpus*' "$bin" "$parser" >"$log" 2>&1
+  ir[$parser]=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log")
+  echo "| $parser | ${ir[$parser]} | $((ir[$parser] / count)) |"
+done
+echo
+echo "oci-spec / ImageRef::parse: $((ir[oci-spec] / ir[imageref]))×, oci-spec / Reference::parse: $((ir[oci-spec] / ir[reference]))×"

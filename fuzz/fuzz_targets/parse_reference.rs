@@ -1,0 +1,15 @@
+//! `ImageRef::parse` and everything built on it, on arbitrary UTF-8: see
+//! `check_reference` for the invariants. A broken invariant is a crash.
+#![no_main]
+
+#[path = "../../image-policy-core/tests/it/fuzz_regressions/invariants.rs"]
+#[allow(dead_code)]
+mod invariants;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(input) = std::str::from_utf8(data)
+        && let Err(broken) = invariants::check_reference(input)
+    {
+        panic!("{input:?}: {broken}");
+    }
+});

@@ -1,0 +1,138 @@
+//! Writes the seed corpora of the fuzz targets, one file per input, named by a
+//! hash of its bytes (so re-running adds nothing twice):
+//!
+//! - `corpus/parse_reference/`: the `input` of every case of
+//!   `testdata/reference/*.json{,l}`, every committed regression input of
+//!   `image-policy-core/tests/fuzz/testdata/parse_reference/`, and every line
+//!   of the benchmark corpus `benches/data/references.txt`;
+//! - `corpus/parse_digest/`: the digest (after `@`) of each of those
+//!   references, and the committed inputs of `.../testdata/parse_digest/`.
+//!
+//! Usage: `seed [CORPUS_DIR]` (default `fuzz/corpus`), normally through
+//! `fuzz/seed.sh`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let corpus = std::env::args_os()
+        .nth(1)
+        .map_or_else(|| root.join("fuzz/corpus"), PathBuf::from);
+    if let Err(e) = run(&root, &corpus) {
+        eprintln!("seed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(root: &Path, corpus: &Path) -> Result<(), String> {
+    let mut references = BTreeSet::new();
+    vector_inputs(&root.join("testdata/reference"), &mut references)?;
+    let committed = root.join("image-policy-core/tests/fuzz/testdata");
+    files_in(&committed.join("parse_reference"), &mut references)?;
+    let bench_corpus = root.join("benches/data/references.txt");
+    if bench_corpus.exists() {
+        for line in read(&bench_corpus)?.lines() {
+            references.insert(line.as_bytes().to_vec());
+        }
+    }
+
+    let mut digests: BTreeSet<Vec<u8>> = references
+        .iter()
+        .filter_map(|r| {
+            let at = r.iter().position(|&b| b == b'@')?;
+            Some(r[at + 1..].to_vec())
+        })
+        .collect();
+    files_in(&committed.join("parse_digest"), &mut digests)?;
+
+    for (target, inputs) in [("parse_reference", &references), ("parse_digest", &digests)] {
+        let dir = corpus.join(target);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        for input in inputs {
+            let path = dir.join(format!("seed-{:016x}", fnv1a(input)));
+            std::fs::write(&path, input).map_err(|e| format!("write {}: {e}", path.display()))?;
+        }
+        println!("{}: {} seed inputs", dir.display(), inputs.len());
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))
+}
+
+/// The `input` of every case in the `.json` (an array) and `.jsonl` files of `dir`.
+fn vector_inputs(dir: &Path, out: &mut BTreeSet<Vec<u8>>) -> Result<(), String> {
+    let mut add = |case: &serde_json::Value, place: &dyn Fn() -> String| match case
+        .get("input")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some(input) => {
+            out.insert(input.as_bytes().to_vec());
+            Ok(())
+        }
+        // deviations.json and the like describe cases; they are not cases.
+        None => Err(place()),
+    };
+    let mut found = 0;
+    for path in sorted_files(dir)? {
+        let name = path.display().to_string();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl") => {
+                for (i, line) in read(&path)?.lines().enumerate() {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let case: serde_json::Value =
+                        serde_json::from_str(line).map_err(|e| format!("{name}:{}: {e}", i + 1))?;
+                    add(&case, &|| format!("{name}:{}: no input", i + 1))?;
+                    found += 1;
+                }
+            }
+            Some("json") => {
+                let cases: serde_json::Value =
+                    serde_json::from_str(&read(&path)?).map_err(|e| format!("{name}: {e}"))?;
+                for case in cases.as_array().into_iter().flatten() {
+                    if add(case, &String::new).is_ok() {
+                        found += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if found == 0 {
+        return Err(format!("no vector inputs under {}", dir.display()));
+    }
+    Ok(())
+}
+
+/// The bytes of every file in `dir`.
+fn files_in(dir: &Path, out: &mut BTreeSet<Vec<u8>>) -> Result<(), String> {
+    for path in sorted_files(dir)? {
+        out.insert(std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?);
+    }
+    Ok(())
+}
+
+fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("read {}: {e}", dir.display()))? {
+        let path = entry
+            .map_err(|e| format!("read {}: {e}", dir.display()))?
+            .path();
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// 64-bit FNV-1a: a stable file name for an input.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
