@@ -51,14 +51,96 @@ pub(crate) struct Parsed {
     pub(crate) digest: Option<(Algorithm, Span)>,
 }
 
-#[inline]
-fn is_lower_alnum(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit()
+/// Byte classes, one bit each, looked up in [`CLASS`]: one load and one test
+/// per byte in the scanning loops instead of a chain of range comparisons.
+const LOWER_ALNUM: u16 = 1 << 0; // [a-z0-9]
+const ALNUM: u16 = 1 << 1; // [A-Za-z0-9]
+const WORD: u16 = 1 << 2; // [A-Za-z0-9_]
+const TAG: u16 = 1 << 3; // [A-Za-z0-9_.-]
+const HOST: u16 = 1 << 4; // [A-Za-z0-9-]
+const HEX: u16 = 1 << 5; // [0-9A-Fa-f]
+const DIGIT: u16 = 1 << 6; // [0-9]
+const HOST_HINT: u16 = 1 << 7; // [.:A-Z]: a first component with one is a host
+const NON_ASCII: u16 = 1 << 8;
+const IPV6: u16 = 1 << 9; // [0-9A-Fa-f:]
+const LOWER_HEX: u16 = 1 << 10; // [0-9a-f]
+
+static CLASS: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let mut bits = 0;
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            bits |= LOWER_ALNUM;
+        }
+        if c.is_ascii_alphanumeric() {
+            bits |= ALNUM | WORD | TAG | HOST;
+        }
+        if c == b'_' {
+            bits |= WORD | TAG;
+        }
+        if c == b'.' || c == b'-' {
+            bits |= TAG;
+        }
+        if c == b'-' {
+            bits |= HOST;
+        }
+        if c.is_ascii_hexdigit() {
+            bits |= HEX | IPV6;
+        }
+        if c == b':' {
+            bits |= IPV6;
+        }
+        if c.is_ascii_digit() || matches!(c, b'a'..=b'f') {
+            bits |= LOWER_HEX;
+        }
+        if c.is_ascii_digit() {
+            bits |= DIGIT;
+        }
+        if c == b'.' || c == b':' || c.is_ascii_uppercase() {
+            bits |= HOST_HINT;
+        }
+        if !c.is_ascii() {
+            bits |= NON_ASCII;
+        }
+        t[i] = bits;
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn is(c: u8, class: u16) -> bool {
+    CLASS[c as usize] & class != 0
 }
 
-#[inline]
+#[inline(always)]
+fn is_lower_alnum(b: u8) -> bool {
+    is(b, LOWER_ALNUM)
+}
+
+#[inline(always)]
 fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    is(b, WORD)
+}
+
+/// The index of the first byte of `b` at or after `i` that is not in `class`.
+#[inline(always)]
+fn skip(b: &[u8], i: usize, class: u16) -> usize {
+    let rest = &b[i..];
+    i + rest.iter().position(|&c| !is(c, class)).unwrap_or(rest.len())
+}
+
+/// The union of the classes of the bytes of `b`.
+#[inline(always)]
+fn classes(b: &[u8]) -> u16 {
+    let mut chunks = b.chunks_exact(8);
+    let mut seen = 0;
+    for chunk in &mut chunks {
+        seen |= chunk.iter().fold(0, |m, &c| m | CLASS[c as usize]);
+    }
+    chunks.remainder().iter().fold(seen, |m, &c| m | CLASS[c as usize])
 }
 
 /// Parses `s` as `ParseNormalizedNamed` does (`normalize`) or as `Parse` does.
@@ -71,12 +153,13 @@ pub(crate) fn parse(s: &str, normalize: bool) -> Result<Parsed, ParseError> {
         return Err(ParseError::new(ParseErrorKind::HexRepositoryName, 0, s));
     }
 
-    let (domain, path_start) = match b.iter().position(|&c| c == b'/') {
+    // `str::find` of a byte is a word-at-a-time memchr.
+    let (domain, path_start) = match s.find('/') {
         None if normalize => (DomainSource::Implied, 0),
         None => (DomainSource::Absent, 0),
         Some(slash) => {
             let first = &s[..slash];
-            if normalize && !looks_like_domain(first) {
+            if normalize && !looks_like_domain(first, classes(first.as_bytes())) {
                 (DomainSource::Implied, 0)
             } else {
                 match check_domain(b, 0, slash) {
@@ -103,16 +186,16 @@ pub(crate) fn parse(s: &str, normalize: bool) -> Result<Parsed, ParseError> {
         }
     };
 
+    let rest =
+        scan_rest(b, path_start).map_err(|(kind, at)| error(s, normalize, path_start, at, kind))?;
+
     let library = normalize
+        && !rest.nested
         && match domain {
             DomainSource::Implied => true,
             DomainSource::Written { span, folded } => folded || span.slice(s) == "docker.io",
             DomainSource::Absent => false,
-        }
-        && !b[path_start..].contains(&b'/');
-
-    let rest =
-        scan_rest(b, path_start).map_err(|(kind, at)| error(s, normalize, path_start, at, kind))?;
+        };
 
     let path_len = rest.path_end - path_start + if library { LIBRARY_PREFIX.len() } else { 0 };
     if path_len > PATH_MAX {
@@ -138,12 +221,11 @@ pub(crate) fn parse(s: &str, normalize: bool) -> Result<Parsed, ParseError> {
 
 /// `splitDockerDomain`'s test: is the first component (before the first `/`)
 /// a registry host rather than the first component of a Docker Hub path?
-fn looks_like_domain(first: &str) -> bool {
-    first == "localhost"
-        || first
-            .bytes()
-            .any(|c| c == b'.' || c == b':' || c.is_ascii_uppercase())
-        || (!first.is_ascii() && first.chars().any(changes_when_lowercased))
+/// `seen` is the union of the [`CLASS`]es of its bytes.
+fn looks_like_domain(first: &str, seen: u16) -> bool {
+    seen & HOST_HINT != 0
+        || first == "localhost"
+        || (seen & NON_ASCII != 0 && first.chars().any(changes_when_lowercased))
 }
 
 /// Whether Go's `unicode.ToLower` changes `c` (upstream lowercases with it).
@@ -204,26 +286,22 @@ fn error(
 /// Validates `b[start..end]` as `domainAndPort`; on failure, the offset of the
 /// first byte that does not fit.
 pub(crate) fn check_domain(b: &[u8], start: usize, end: usize) -> Result<(), usize> {
+    let b = &b[..end];
     let mut i = start;
     if i < end && b[i] == b'[' {
         i += 1;
         let content = i;
-        while i < end && (b[i].is_ascii_hexdigit() || b[i] == b':') {
-            i += 1;
-        }
+        i = skip(b, i, IPV6);
         if i == content || i >= end || b[i] != b']' {
             return Err(i);
         }
         i += 1;
     } else {
         loop {
-            if i >= end || !b[i].is_ascii_alphanumeric() {
+            if i >= end || !is(b[i], ALNUM) {
                 return Err(i);
             }
-            i += 1;
-            while i < end && (b[i].is_ascii_alphanumeric() || b[i] == b'-') {
-                i += 1;
-            }
+            i = skip(b, i + 1, HOST);
             if b[i - 1] == b'-' {
                 return Err(i - 1);
             }
@@ -237,9 +315,7 @@ pub(crate) fn check_domain(b: &[u8], start: usize, end: usize) -> Result<(), usi
     if i < end && b[i] == b':' {
         i += 1;
         let digits = i;
-        while i < end && b[i].is_ascii_digit() {
-            i += 1;
-        }
+        i = skip(b, i, DIGIT);
         if i == digits {
             return Err(i);
         }
@@ -261,9 +337,7 @@ fn scan_component(b: &[u8], mut i: usize) -> Result<usize, usize> {
     }
     i += 1;
     loop {
-        while i < len && is_lower_alnum(b[i]) {
-            i += 1;
-        }
+        i = skip(b, i, LOWER_ALNUM);
         if i >= len {
             return Ok(i);
         }
@@ -291,6 +365,8 @@ fn scan_component(b: &[u8], mut i: usize) -> Result<usize, usize> {
 /// The path, tag and digest spans of a reference's rest (after the domain).
 struct Rest {
     path_end: usize,
+    /// Whether the path has more than one component.
+    nested: bool,
     tag: Option<Span>,
     /// The whole digest, `algorithm:encoded`.
     digest: Option<Span>,
@@ -300,11 +376,15 @@ struct Rest {
 fn scan_rest(b: &[u8], start: usize) -> Result<Rest, (ParseErrorKind, usize)> {
     let len = b.len();
     let mut i = start;
+    let mut nested = false;
     let path_end = loop {
         i = scan_component(b, i).map_err(|at| (ParseErrorKind::InvalidPathComponent, at))?;
         match b.get(i) {
             None | Some(b':') | Some(b'@') => break i,
-            Some(b'/') => i += 1,
+            Some(b'/') => {
+                nested = true;
+                i += 1;
+            }
             Some(_) => return Err((ParseErrorKind::UnexpectedCharacter, i)),
         }
     };
@@ -315,10 +395,7 @@ fn scan_rest(b: &[u8], start: usize) -> Result<Rest, (ParseErrorKind, usize)> {
         if t >= len || !is_word(b[t]) {
             return Err((ParseErrorKind::InvalidTag, t));
         }
-        i = t + 1;
-        while i < len && (is_word(b[i]) || b[i] == b'.' || b[i] == b'-') {
-            i += 1;
-        }
+        i = skip(b, t + 1, TAG);
         if i - t > TAG_MAX {
             return Err((ParseErrorKind::TagTooLong, t + TAG_MAX));
         }
@@ -340,6 +417,7 @@ fn scan_rest(b: &[u8], start: usize) -> Result<Rest, (ParseErrorKind, usize)> {
     debug_assert!(digest.is_some() || tag.is_some() || i == len);
     Ok(Rest {
         path_end,
+        nested,
         tag,
         digest,
     })
@@ -354,10 +432,7 @@ pub(crate) fn scan_digest_grammar(b: &[u8], d: usize) -> Result<usize, usize> {
         if i >= len || !b[i].is_ascii_alphabetic() {
             return Err(i);
         }
-        i += 1;
-        while i < len && b[i].is_ascii_alphanumeric() {
-            i += 1;
-        }
+        i = skip(b, i + 1, ALNUM);
         if i < len && matches!(b[i], b'-' | b'_' | b'+' | b'.') {
             i += 1;
             continue;
@@ -368,10 +443,7 @@ pub(crate) fn scan_digest_grammar(b: &[u8], d: usize) -> Result<usize, usize> {
         return Err(i);
     }
     let hex = i + 1;
-    i = hex;
-    while i < len && b[i].is_ascii_hexdigit() {
-        i += 1;
-    }
+    i = skip(b, hex, HEX);
     if i - hex < 32 {
         return Err(i);
     }
@@ -394,11 +466,11 @@ fn validate_digest(b: &[u8], span: Span) -> Result<(Algorithm, Span), (ParseErro
             if encoded.len() != alg.hex_len() {
                 return Err((ParseErrorKind::DigestLength, encoded.start));
             }
-            if let Some(i) = b[encoded.start..encoded.end]
-                .iter()
-                .position(|c| c.is_ascii_uppercase())
-            {
-                return Err((ParseErrorKind::InvalidDigest, encoded.start + i));
+            // The grammar let only hex through: the first byte that is not
+            // lowercase hex is an uppercase letter.
+            let lower_end = skip(&b[..encoded.end], encoded.start, LOWER_HEX);
+            if lower_end != encoded.end {
+                return Err((ParseErrorKind::InvalidDigest, lower_end));
             }
             Ok((alg, encoded))
         }
