@@ -129,7 +129,10 @@ fn is_word(b: u8) -> bool {
 #[inline(always)]
 fn skip(b: &[u8], i: usize, class: u16) -> usize {
     let rest = &b[i..];
-    i + rest.iter().position(|&c| !is(c, class)).unwrap_or(rest.len())
+    i + rest
+        .iter()
+        .position(|&c| !is(c, class))
+        .unwrap_or(rest.len())
 }
 
 /// The union of the classes of the bytes of `b`.
@@ -140,7 +143,10 @@ fn classes(b: &[u8]) -> u16 {
     for chunk in &mut chunks {
         seen |= chunk.iter().fold(0, |m, &c| m | CLASS[c as usize]);
     }
-    chunks.remainder().iter().fold(seen, |m, &c| m | CLASS[c as usize])
+    chunks
+        .remainder()
+        .iter()
+        .fold(seen, |m, &c| m | CLASS[c as usize])
 }
 
 /// Parses `s` as `ParseNormalizedNamed` does (`normalize`) or as `Parse` does.
