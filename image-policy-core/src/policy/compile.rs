@@ -3,7 +3,7 @@
 
 use super::diagnostic::Diagnostic;
 use super::hash::{FastMap, FastSet};
-use super::matchers::{Matchers, Segment, anchored};
+use super::matchers::{Matchers, PathParts, Segment, anchored};
 use super::model::{Combine, Rule, TagRules};
 use super::{
     LoadedPolicy, Location, Mode, Policy, PolicyDocument, PolicyError, RuleId, RuleKind, RuleMeta,
@@ -637,7 +637,12 @@ impl Compiler<'_> {
             } else {
                 path
             };
-            if let Some(deny_id) = deny_m.find(&domain, segs.iter().map(String::as_str), |_| None) {
+            let written = segs.join("/");
+            let path = PathParts {
+                library: false,
+                written: &written,
+            };
+            if let Some(deny_id) = deny_m.find(&domain, path, |_| None) {
                 let same = self.compiled[deny_id.0 as usize] == self.compiled[id.0 as usize];
                 let allow_path = self.rules[id.0 as usize].path.to_string();
                 let deny_path = self.rules[deny_id.0 as usize].path.to_string();

@@ -79,7 +79,7 @@ impl Matchers {
     pub fn find<'s>(
         &self,
         domain: &'s str,
-        segments: impl Iterator<Item = &'s str> + Clone,
+        path: PathParts<'s>,
         name: impl FnOnce(&mut dyn FnMut(&str) -> Option<RuleId>) -> Option<RuleId>,
     ) -> Option<RuleId> {
         if self.len == 0 {
@@ -95,8 +95,7 @@ impl Matchers {
             return Some(id);
         }
         if !self.repositories.is_empty() {
-            let segs = std::iter::once(domain).chain(segments);
-            if let Some(id) = self.repositories.find(segs) {
+            if let Some(id) = self.repositories.find(Segments::new(domain, path)) {
                 return Some(id);
             }
         }
@@ -203,7 +202,7 @@ impl RepositoryTrie {
         }
     }
 
-    fn find<'s>(&self, segments: impl Iterator<Item = &'s str> + Clone) -> Option<RuleId> {
+    fn find(&self, segments: Segments<'_>) -> Option<RuleId> {
         self.find_from(0, segments)
     }
 
@@ -211,11 +210,7 @@ impl RepositoryTrie {
     /// `**` (checked when compiling), so the cost is bounded by the number of
     /// `**` nodes on the way times the number of segments, whatever the
     /// number of patterns.
-    fn find_from<'s>(
-        &self,
-        at: usize,
-        mut segments: impl Iterator<Item = &'s str> + Clone,
-    ) -> Option<RuleId> {
+    fn find_from(&self, at: usize, mut segments: Segments<'_>) -> Option<RuleId> {
         let node = &self.nodes[at];
         let Some(segment) = segments.next() else {
             return node.rule;
@@ -250,6 +245,68 @@ impl RepositoryTrie {
             }
         }
         None
+    }
+}
+
+/// A repository path as the matchers take it: the written path, and whether
+/// normalization implied a `library/` in front of it.
+#[derive(Clone, Copy)]
+pub(crate) struct PathParts<'s> {
+    pub library: bool,
+    pub written: &'s str,
+}
+
+impl<'s> From<crate::reference::Path<'s>> for PathParts<'s> {
+    fn from(path: crate::reference::Path<'s>) -> Self {
+        Self {
+            library: path.is_library_implied(),
+            written: path.as_written(),
+        }
+    }
+}
+
+/// The segments of `domain/path` (with an implied `library`), as a small
+/// `Copy` cursor: the trie clones it at every branch, so it must be cheap to
+/// copy and to advance (a byte scan for `/`; paths are short).
+#[derive(Clone, Copy)]
+struct Segments<'s> {
+    domain: Option<&'s str>,
+    library: bool,
+    rest: Option<&'s str>,
+}
+
+impl<'s> Segments<'s> {
+    fn new(domain: &'s str, path: PathParts<'s>) -> Self {
+        Self {
+            domain: Some(domain),
+            library: path.library,
+            rest: Some(path.written),
+        }
+    }
+}
+
+impl<'s> Iterator for Segments<'s> {
+    type Item = &'s str;
+
+    fn next(&mut self) -> Option<&'s str> {
+        if let Some(domain) = self.domain.take() {
+            return Some(domain);
+        }
+        if self.library {
+            self.library = false;
+            return Some("library");
+        }
+        let rest = self.rest?;
+        match rest.bytes().position(|b| b == b'/') {
+            Some(i) => {
+                self.rest = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
     }
 }
 

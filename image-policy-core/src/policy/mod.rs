@@ -415,13 +415,13 @@ impl RuleSet {
             let mut name = NameBuf::new();
             f(name.write(domain, path))
         };
-        if let Some(id) = self.deny.find(domain, path.segments(), with_name) {
+        if let Some(id) = self.deny.find(domain, path.into(), with_name) {
             return (DecisionCode::DeniedByRule, Some(id));
         }
         let allowed_by = if self.allow.is_empty() {
             None
         } else {
-            match self.allow.find(domain, path.segments(), with_name) {
+            match self.allow.find(domain, path.into(), with_name) {
                 Some(id) => Some(id),
                 None => return (DecisionCode::RegistryNotAllowed, None),
             }

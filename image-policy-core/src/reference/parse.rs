@@ -135,20 +135,6 @@ fn skip(b: &[u8], i: usize, class: u16) -> usize {
         .unwrap_or(rest.len())
 }
 
-/// The union of the classes of the bytes of `b`.
-#[inline(always)]
-fn classes(b: &[u8]) -> u16 {
-    let mut chunks = b.chunks_exact(8);
-    let mut seen = 0;
-    for chunk in &mut chunks {
-        seen |= chunk.iter().fold(0, |m, &c| m | CLASS[c as usize]);
-    }
-    chunks
-        .remainder()
-        .iter()
-        .fold(seen, |m, &c| m | CLASS[c as usize])
-}
-
 /// Parses `s` as `ParseNormalizedNamed` does (`normalize`) or as `Parse` does.
 pub(crate) fn parse(s: &str, normalize: bool) -> Result<Parsed, ParseError> {
     let b = s.as_bytes();
@@ -159,13 +145,19 @@ pub(crate) fn parse(s: &str, normalize: bool) -> Result<Parsed, ParseError> {
         return Err(ParseError::new(ParseErrorKind::HexRepositoryName, 0, s));
     }
 
-    // `str::find` of a byte is a word-at-a-time memchr.
-    let (domain, path_start) = match s.find('/') {
+    // One pass finds the first '/' and the classes of the bytes before it
+    // (references are short: a byte loop beats a memchr and a second pass).
+    let mut seen = 0u16;
+    let slash = b.iter().position(|&c| {
+        seen |= CLASS[c as usize];
+        c == b'/'
+    });
+    let (domain, path_start) = match slash {
         None if normalize => (DomainSource::Implied, 0),
         None => (DomainSource::Absent, 0),
         Some(slash) => {
             let first = &s[..slash];
-            if normalize && !looks_like_domain(first, classes(first.as_bytes())) {
+            if normalize && !looks_like_domain(first, seen) {
                 (DomainSource::Implied, 0)
             } else {
                 match check_domain(b, 0, slash) {
