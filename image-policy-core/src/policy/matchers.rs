@@ -94,10 +94,10 @@ impl Matchers {
         {
             return Some(id);
         }
-        if !self.repositories.is_empty() {
-            if let Some(id) = self.repositories.find(Segments::new(domain, path)) {
-                return Some(id);
-            }
+        if !self.repositories.is_empty()
+            && let Some(id) = self.repositories.find(Segments::new(domain, path))
+        {
+            return Some(id);
         }
         if let Some(regexes) = &self.regexes {
             return name(&mut |name: &str| regexes.find(name));
