@@ -216,19 +216,19 @@ impl RepositoryTrie {
             return node.rule;
         };
         if let Some(&next) = node.literal.get(segment)
-            && let Some(id) = self.find_from(next, segments.clone())
+            && let Some(id) = self.find_from(next, segments)
         {
             return Some(id);
         }
         for (glob, next) in &node.globs {
             if glob_matches(glob.as_bytes(), segment.as_bytes())
-                && let Some(id) = self.find_from(*next, segments.clone())
+                && let Some(id) = self.find_from(*next, segments)
             {
                 return Some(id);
             }
         }
         if let Some(next) = node.any
-            && let Some(id) = self.find_from(next, segments.clone())
+            && let Some(id) = self.find_from(next, segments)
         {
             return Some(id);
         }
@@ -236,7 +236,7 @@ impl RepositoryTrie {
             // `**` takes one or more whole segments.
             let mut after = segments;
             loop {
-                if let Some(id) = self.find_from(next, after.clone()) {
+                if let Some(id) = self.find_from(next, after) {
                     return Some(id);
                 }
                 if after.next().is_none() {
