@@ -10,6 +10,10 @@
 //!
 //! - `lint/yaml-ignored`: serde-saphyr parsing every document into
 //!   `IgnoredAny`: the parser's own floor on the same bytes (the peer);
+//! - `lint/peer: granit-parser events`, `lint/peer: saphyr-parser events`,
+//!   `lint/peer: yaml-rust2 events`: span-keeping parsers at the event level,
+//!   nothing built ([`image_policy_benches::yaml_events`]): how fast a reader
+//!   on each could at best be;
 //! - `lint/extract`: reading the documents into spanned objects and finding
 //!   the images (`lint::extract`);
 //! - `lint/lint`: the same plus judging every image with the policy
@@ -22,7 +26,7 @@
 //! `cargo bench -p image-policy-benches --bench lint -- --warm-up-time 1 --measurement-time 2`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use image_policy_benches::manifests;
+use image_policy_benches::{manifests, yaml_events};
 use image_policy_cli::lint::{self, judge, walk};
 use image_policy_core::policy::Policy;
 use std::hint::black_box;
@@ -74,6 +78,20 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    let peers: [(&str, fn(&str) -> usize); 3] = [
+        ("peer: granit-parser events", yaml_events::granit),
+        ("peer: saphyr-parser events", yaml_events::saphyr),
+        ("peer: yaml-rust2 events", yaml_events::yaml_rust2),
+    ];
+    for (name, events) in peers {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for s in &sources {
+                    black_box(events(black_box(s.text.as_ref().expect("text"))));
+                }
+            })
+        });
+    }
     g.bench_function("extract", |b| {
         b.iter(|| {
             for s in &sources {

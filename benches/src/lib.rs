@@ -24,6 +24,7 @@
 
 pub mod corpus;
 pub mod manifests;
+pub mod yaml_events;
 
 /// The image reference corpus, one reference per line; see [`corpus`].
 pub const REFERENCES: &str = include_str!("../data/references.txt");
