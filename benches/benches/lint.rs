@@ -31,6 +31,10 @@ use image_policy_cli::lint::{self, judge, walk};
 use image_policy_core::policy::Policy;
 use std::hint::black_box;
 
+/// A parser driven over a file's events, nothing built
+/// ([`image_policy_benches::yaml_events`]).
+type EventsOnly = fn(&str) -> usize;
+
 /// The corpus as the linter's sources.
 fn corpus() -> (Vec<walk::Source>, usize) {
     let corpus = manifests::generate();
@@ -78,7 +82,7 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    let peers: [(&str, fn(&str) -> usize); 3] = [
+    let peers: [(&str, EventsOnly); 3] = [
         ("peer: granit-parser events", yaml_events::granit),
         ("peer: saphyr-parser events", yaml_events::saphyr),
         ("peer: yaml-rust2 events", yaml_events::yaml_rust2),
