@@ -5,10 +5,10 @@
 //! lines of its scalars (so the positions are read, not optimised away).
 //! Nothing is built: no objects, no strings kept, no serde.
 //!
-//! - [`granit`]: `granit-parser`, the parser under serde-saphyr, as the
+//! - [`granit()`]: `granit-parser`, the parser under serde-saphyr, as the
 //!   workspace builds it (no `comments` feature);
-//! - [`saphyr`]: `saphyr-parser`, the fork granit-parser comes from;
-//! - [`yaml_rust2`]: `yaml-rust2`, with its marked event receiver.
+//! - [`saphyr()`]: `saphyr-parser`, the fork granit-parser comes from;
+//! - [`yaml_rust2()`]: `yaml-rust2`, with its marked event receiver.
 
 /// `granit-parser` events with their spans.
 pub fn granit(text: &str) -> usize {
