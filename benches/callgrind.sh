@@ -3,14 +3,39 @@
 # with callgrind: a figure that does not move with the machine's load, unlike
 # criterion's wall time. Prints a Markdown table of instructions per reference.
 #
-# Usage: benches/callgrind.sh [OUT_DIR]   (needs valgrind)
+# With `lint` first, counts instead what `image-policy lint` spends on the
+# manifest corpus of the lint bench (bin lint-instructions): instructions per
+# byte of YAML, for serde-saphyr alone, for the linter's extraction and for
+# three span-keeping parsers at the event level.
+#
+# Usage: benches/callgrind.sh [lint] [OUT_DIR]   (needs valgrind)
 # The callgrind profiles stay in OUT_DIR (default target/callgrind) for
 # `callgrind_annotate --auto=yes OUT_DIR/callgrind.imageref.out`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+mode=parse
+if [[ "${1:-}" == lint ]]; then mode=lint; shift; fi
 out="${1:-$root/target/callgrind}"
 mkdir -p "$out"
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 2; }
+
+if [[ $mode == lint ]]; then
+  cargo build --quiet --profile bench --manifest-path "$root/Cargo.toml" \
+    -p image-policy-benches --bin lint-instructions
+  bin="$root/target/release/lint-instructions"
+  if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then bin="$CARGO_TARGET_DIR/release/lint-instructions"; fi
+  echo "| reading | instructions | per byte |"
+  echo "|---|---:|---:|"
+  for how in yaml-ignored extract granit saphyr-parser yaml-rust2; do
+    log="$out/callgrind.lint-$how.log"
+    valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.lint-$how.out" \
+      --toggle-collect='*read_corpus*' "$bin" "$how" >"$log" 2>&1
+    ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log")
+    bytes=$(sed -n 's/^\([0-9]*\) bytes in.*/\1/p' "$log")
+    echo "| $how | $ir | $((ir / bytes)) |"
+  done
+  exit 0
+fi
 
 # The bench profile: optimized like `cargo bench`, with debug info for annotation.
 cargo build --quiet --profile bench --manifest-path "$root/Cargo.toml" \

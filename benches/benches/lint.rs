@@ -1,142 +1,53 @@
 //! `image-policy lint` throughput on a generated tree of manifests: MB/s of
 //! YAML and objects/s.
 //!
-//! The corpus is made here, deterministically: files of `---`-separated
-//! documents as `helm template` prints them (a Service, a ConfigMap and a
-//! Deployment per release, with comments and labels), 4 MiB of YAML in all.
-//! The linter is called through its library (`image_policy_cli::lint`), the
-//! code the binary runs, without process start or file I/O.
+//! The corpus is [`image_policy_benches::manifests`], made deterministically:
+//! files of `---`-separated documents as `helm template` prints them (a
+//! Service, a ConfigMap and a Deployment per release, with comments and
+//! labels), 4 MiB of YAML in all. The linter is called through its library
+//! (`image_policy_cli::lint`), the code the binary runs, without process
+//! start or printing.
 //!
 //! - `lint/yaml-ignored`: serde-saphyr parsing every document into
 //!   `IgnoredAny`: the parser's own floor on the same bytes (the peer);
+//! - `lint/peer: granit-parser events`, `lint/peer: saphyr-parser events`,
+//!   `lint/peer: yaml-rust2 events`: span-keeping parsers at the event level,
+//!   nothing built ([`image_policy_benches::yaml_events`]): how fast a reader
+//!   on each could at best be;
 //! - `lint/extract`: reading the documents into spanned objects and finding
 //!   the images (`lint::extract`);
 //! - `lint/lint`: the same plus judging every image with the policy
-//!   (`lint::lint`);
+//!   (`lint::lint`), files on every core;
+//! - `lint/files`: `lint/lint` from files in a temporary directory, found
+//!   and read as the command does (`walk::walk`, `walk::read`): the whole
+//!   reading path, with the file system's cache warm;
 //! - `lint-objects/lint`: the last, counted in objects.
 //!
 //! `cargo bench -p image-policy-benches --bench lint -- --warm-up-time 1 --measurement-time 2`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use image_policy_benches::{manifests, yaml_events};
 use image_policy_cli::lint::{self, judge, walk};
 use image_policy_core::policy::Policy;
-use std::fmt::Write;
 use std::hint::black_box;
 
-/// Bytes of YAML in the corpus.
-const CORPUS_BYTES: usize = 4 << 20;
-/// Releases per file.
-const RELEASES_PER_FILE: usize = 40;
+/// A parser driven over a file's events, nothing built
+/// ([`image_policy_benches::yaml_events`]).
+type EventsOnly = fn(&str) -> usize;
 
-fn release(out: &mut String, n: usize) {
-    let registry = if n.is_multiple_of(3) {
-        "docker.io/library"
-    } else {
-        "registry.my.com/shop"
-    };
-    write!(
-        out,
-        "---
-# Source: app-{n}/templates/service.yaml
-apiVersion: v1
-kind: Service
-metadata:
-  name: app-{n}
-  labels:
-    app.kubernetes.io/name: app-{n}
-    app.kubernetes.io/instance: release-{n}
-    helm.sh/chart: app-1.2.{n}
-spec:
-  type: ClusterIP
-  ports:
-    - port: 80
-      targetPort: http
-      protocol: TCP
-      name: http
-  selector:
-    app.kubernetes.io/name: app-{n}
----
-# Source: app-{n}/templates/configmap.yaml
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: app-{n}-config
-data:
-  LOG_LEVEL: info
-  FEATURE_FLAGS: \"a,b,c\"
----
-# Source: app-{n}/templates/deployment.yaml
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: app-{n}
-  namespace: team-{team}
-  labels:
-    app.kubernetes.io/name: app-{n}
-  annotations:
-    deployment.kubernetes.io/revision: \"3\"
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: app-{n}
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: app-{n}
-    spec:
-      serviceAccountName: app-{n}
-      securityContext:
-        runAsNonRoot: true
-      initContainers:
-        - name: migrate
-          image: \"{registry}/migrate:1.{n}.0\"
-          args: [\"--wait\", \"--timeout=60s\"]
-      containers:
-        - name: app
-          image: \"{registry}/app-{n}:2.{n}.1\"
-          imagePullPolicy: IfNotPresent
-          ports:
-            - name: http
-              containerPort: 8080
-              protocol: TCP
-          env:
-            - name: DATABASE_URL
-              valueFrom:
-                secretKeyRef: {{name: db, key: url}}
-          livenessProbe:
-            httpGet: {{path: /healthz, port: http}}
-          resources:
-            limits: {{cpu: 500m, memory: 256Mi}}
-            requests: {{cpu: 100m, memory: 128Mi}}
-        - name: sidecar
-          image: registry.my.com/mirror/envoyproxy/envoy:v1.31.0
-",
-        team = n % 7,
-    )
-    .expect("writing to a String");
-}
-
-/// The corpus: files of `RELEASES_PER_FILE` releases, until `CORPUS_BYTES`.
+/// The corpus as the linter's sources.
 fn corpus() -> (Vec<walk::Source>, usize) {
-    let mut sources = Vec::new();
-    let mut total = 0;
-    let mut n = 0;
-    while total < CORPUS_BYTES {
-        let mut text = String::new();
-        for _ in 0..RELEASES_PER_FILE {
-            release(&mut text, n);
-            n += 1;
-        }
-        total += text.len();
-        sources.push(walk::Source {
-            name: format!("release-{}.yaml", sources.len()),
+    let corpus = manifests::generate();
+    let sources = corpus
+        .files
+        .into_iter()
+        .map(|(name, text)| walk::Source {
+            name,
             kind: walk::SourceKind::Manifests,
             text: Ok(text),
-        });
-    }
-    // Three objects per release.
-    (sources, n * 3)
+        })
+        .collect();
+    (sources, corpus.objects)
 }
 
 fn bench(c: &mut Criterion) {
@@ -171,6 +82,20 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    let peers: [(&str, EventsOnly); 3] = [
+        ("peer: granit-parser events", yaml_events::granit),
+        ("peer: saphyr-parser events", yaml_events::saphyr),
+        ("peer: yaml-rust2 events", yaml_events::yaml_rust2),
+    ];
+    for (name, events) in peers {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for s in &sources {
+                    black_box(events(black_box(s.text.as_ref().expect("text"))));
+                }
+            })
+        });
+    }
     g.bench_function("extract", |b| {
         b.iter(|| {
             for s in &sources {
@@ -183,6 +108,23 @@ fn bench(c: &mut Criterion) {
             black_box(lint::lint(sources.iter().cloned(), &options, |s| {
                 judge::with_policy(&policy, s)
             }))
+        })
+    });
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for s in &sources {
+        let text = s.text.as_ref().expect("text");
+        std::fs::write(dir.path().join(&s.name), text).expect("writing the corpus");
+    }
+    let paths = [dir.path().to_path_buf()];
+    assert_eq!(walk::walk(&paths).files.len(), sources.len());
+    g.bench_function("files", |b| {
+        b.iter(|| {
+            let walked = walk::walk(black_box(&paths));
+            black_box(lint::lint(
+                walked.files.iter().map(walk::read),
+                &options,
+                |s| judge::with_policy(&policy, s),
+            ))
         })
     });
     g.finish();

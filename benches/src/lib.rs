@@ -7,6 +7,9 @@
 //!   appear in pod specs, about 10% of them invalid; written by
 //!   [`corpus::generate`] (`cargo run -p image-policy-benches --bin gen-corpus`)
 //!   and committed, so every run and every machine parses the same bytes.
+//! - [`manifests`]: 4 MiB of Kubernetes manifests as `helm template` prints
+//!   them, generated on each run (deterministic), for the `lint` bench; the
+//!   span-keeping YAML parsers it is compared with are in [`yaml_events`].
 //!
 //! # Naming benchmarks
 //!
@@ -24,6 +27,8 @@
 
 pub mod corpus;
 pub mod handler;
+pub mod manifests;
+pub mod yaml_events;
 
 /// The image reference corpus, one reference per line; see [`corpus`].
 pub const REFERENCES: &str = include_str!("../data/references.txt");
