@@ -3,7 +3,7 @@
 //! the library's `image_policy_cli::lint`; this module reads the flags and
 //! prints.
 
-use crate::policy_args::PolicyArgs;
+use crate::policy_args::{PolicyArgs, PolicyLoadError};
 use image_policy_cli::lint::{self, render, walk};
 use std::fs;
 use std::io::{self, IsTerminal, Write};
@@ -108,6 +108,21 @@ pub fn run(args: Args) -> ExitCode {
     }
     let loaded = match args.policy.load() {
         Ok(loaded) => loaded,
+        // Without a policy the linter still has a job: every file must read,
+        // every object must have its containers, every image must parse.
+        Err(PolicyLoadError::Missing) => {
+            eprintln!(
+                "image-policy lint: no policy given (--policy FILE, IMAGE_POLICY_FILE or rule flags \
+                 such as --allow-registry): checking only that every file reads and every image parses"
+            );
+            match image_policy_core::policy::Policy::builder().build() {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    eprintln!("image-policy lint: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
         Err(e) => {
             eprintln!("image-policy lint: {e}");
             return ExitCode::from(2);

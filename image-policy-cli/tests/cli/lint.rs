@@ -423,3 +423,23 @@ fn hostile_trees_are_reported_not_fatal() {
     );
     assert_eq!(report["summary"]["images"], 1);
 }
+
+/// The first example: the repository's own manifests and example
+/// policies, with no policy given. Every file must read and every image must
+/// parse; the run says that no policy was given.
+#[test]
+fn without_a_policy_lint_checks_that_everything_reads_and_parses() {
+    let run = image_policy(&["lint", "deploy/", "examples/"], None);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("no policy given"), "{}", run.stderr);
+    assert!(run.stdout.contains("0 violations"), "{}", run.stdout);
+    // An image that does not parse is still a violation without a policy.
+    let manifest = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: Registry.my.com/App\n";
+    let run = image_policy(&["lint", "-"], Some(manifest));
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("repository name must be lowercase"),
+        "{}",
+        run.stdout
+    );
+}
