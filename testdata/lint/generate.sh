@@ -39,17 +39,18 @@ print(json.dumps(pod, indent=2))' >pod.json
 
 # A List, as `kubectl get deployments,jobs -o json` prints it, of two
 # kubectl-made objects.
+scratch=$(mktemp -d)
 kubectl create deployment api -n "$ns" --image="$registry/shop/api:3.1.0" \
-  --dry-run=client -o json >/tmp/lint-list-a.json
+  --dry-run=client -o json >"$scratch/a.json"
 kubectl create job report -n "$ns" --image=quay.io/prometheus/node-exporter:v1.8.0 \
-  --dry-run=client -o json >/tmp/lint-list-b.json
-python3 - /tmp/lint-list-a.json /tmp/lint-list-b.json >list.json <<'PY'
+  --dry-run=client -o json >"$scratch/b.json"
+python3 - "$scratch/a.json" "$scratch/b.json" >list.json <<'PY'
 import json, sys
 items = [json.load(open(p)) for p in sys.argv[1:]]
 print(json.dumps({"apiVersion": "v1", "items": items, "kind": "List",
                   "metadata": {"resourceVersion": ""}}, indent=4))
 PY
-rm -f /tmp/lint-list-a.json /tmp/lint-list-b.json
+rm -rf "$scratch"
 
 # The issue's example, as a newcomer would pipe it into `image-policy lint -`.
 cd ../..
