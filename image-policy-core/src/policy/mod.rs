@@ -313,7 +313,7 @@ impl Policy {
         let mut decision = Decision {
             policy: self,
             image,
-            reference: ImageRef::parse(image).map_err(|e| (e.kind(), e.offset())),
+            reference: ImageRef::parse_lean(image),
             namespace,
             rule_set,
             outcome: DecisionCode::Allowed,

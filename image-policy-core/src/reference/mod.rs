@@ -356,6 +356,17 @@ impl<'a> ImageRef<'a> {
     pub fn parse(input: &'a str) -> Result<Self, ParseError> {
         Ok(Self {
             input,
+            parsed: parse::parse(input, true)
+                .map_err(|(kind, at)| ParseError::new(kind, at, input))?,
+        })
+    }
+
+    /// [`ImageRef::parse`] without building the error: a failure is its kind
+    /// and byte offset, for callers (the policy engine) that deny an
+    /// unparseable image without copying it.
+    pub(crate) fn parse_lean(input: &'a str) -> Result<Self, (ParseErrorKind, usize)> {
+        Ok(Self {
+            input,
             parsed: parse::parse(input, true)?,
         })
     }
@@ -367,7 +378,8 @@ impl<'a> ImageRef<'a> {
     pub fn parse_verbatim(input: &'a str) -> Result<Self, ParseError> {
         Ok(Self {
             input,
-            parsed: parse::parse(input, false)?,
+            parsed: parse::parse(input, false)
+                .map_err(|(kind, at)| ParseError::new(kind, at, input))?,
         })
     }
 

@@ -136,13 +136,16 @@ fn skip(b: &[u8], i: usize, class: u16) -> usize {
 }
 
 /// Parses `s` as `ParseNormalizedNamed` does (`normalize`) or as `Parse` does.
-pub(crate) fn parse(s: &str, normalize: bool) -> Result<Parsed, ParseError> {
+///
+/// A failure is its kind and byte offset: the caller decides whether to build
+/// a [`ParseError`] (which copies the input) or only to deny.
+pub(crate) fn parse(s: &str, normalize: bool) -> Result<Parsed, (ParseErrorKind, usize)> {
     let b = s.as_bytes();
     if b.is_empty() {
-        return Err(ParseError::new(ParseErrorKind::Empty, 0, s));
+        return Err((ParseErrorKind::Empty, 0));
     }
     if normalize && is_identifier(s) {
-        return Err(ParseError::new(ParseErrorKind::HexRepositoryName, 0, s));
+        return Err((ParseErrorKind::HexRepositoryName, 0));
     }
 
     // One pass finds the first '/' and the classes of the bytes before it
@@ -198,14 +201,12 @@ pub(crate) fn parse(s: &str, normalize: bool) -> Result<Parsed, ParseError> {
     let path_len = rest.path_end - path_start + if library { LIBRARY_PREFIX.len() } else { 0 };
     if path_len > PATH_MAX {
         let at = rest.path_end - (path_len - PATH_MAX);
-        return Err(ParseError::new(ParseErrorKind::NameTooLong, at, s));
+        return Err((ParseErrorKind::NameTooLong, at));
     }
 
     let digest = match rest.digest {
         None => None,
-        Some(span) => {
-            Some(validate_digest(b, span).map_err(|(kind, at)| ParseError::new(kind, at, s))?)
-        }
+        Some(span) => Some(validate_digest(b, span)?),
     };
 
     Ok(Parsed {
@@ -249,7 +250,7 @@ fn error(
     path_start: usize,
     at: usize,
     kind: ParseErrorKind,
-) -> ParseError {
+) -> (ParseErrorKind, usize) {
     let b = s.as_bytes();
     // Upstream checks the repository name (the rest up to the first ':') for
     // uppercase before the grammar, and retries a failed match in lowercase.
@@ -266,7 +267,7 @@ fn error(
                     .find(|&(_, c)| changes_when_lowercased(c))
             })
         {
-            return ParseError::new(ParseErrorKind::Uppercase, path_start + i, s);
+            return (ParseErrorKind::Uppercase, path_start + i);
         }
     }
     let in_path = matches!(
@@ -278,7 +279,7 @@ fn error(
         Some(c) if !c.is_ascii_graphic() => ParseErrorKind::UnexpectedCharacter,
         _ => kind,
     };
-    ParseError::new(kind, at, s)
+    (kind, at)
 }
 
 /// Validates `b[start..end]` as `domainAndPort`; on failure, the offset of the

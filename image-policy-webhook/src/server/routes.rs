@@ -48,28 +48,25 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    // Refused by its declared length before reading, or while reading.
+    let too_large = |state| {
         let message = format!("request body is larger than the limit of {limit} bytes");
-        return refuse(
+        refuse(
             state,
             endpoint,
             StatusCode::PAYLOAD_TOO_LARGE,
             message,
             started,
-        );
+        )
+    };
+    if declared.is_some_and(|length| length > limit as u64) {
+        return too_large(state);
     }
     let read = Limited::new(request.into_body(), limit).collect();
     let body = match tokio::time::timeout(state.request_timeout, read).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            let message = format!("request body is larger than the limit of {limit} bytes");
-            return refuse(
-                state,
-                endpoint,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                message,
-                started,
-            );
+            return too_large(state);
         }
         Ok(Err(err)) => {
             let message = format!("cannot read the request body: {err}");
