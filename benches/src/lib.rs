@@ -23,6 +23,7 @@
 //! of items one iteration handles, so that the report gives the time per item.
 
 pub mod corpus;
+pub mod handler;
 
 /// The image reference corpus, one reference per line; see [`corpus`].
 pub const REFERENCES: &str = include_str!("../data/references.txt");

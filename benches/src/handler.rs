@@ -1,0 +1,195 @@
+//! The webhook handler's benchmark participants, shared by the criterion bench
+//! (`benches/handler.rs`) and the instruction counter
+//! (`handler-instructions`, run by `callgrind-handler.sh`), so both measure
+//! the same code on the same bytes:
+//!
+//! - image-policy: `image_policy_webhook::handler::handle` with [`policy`]
+//!   (only [`REGISTRY`]);
+//! - [`Rego`]: the Gatekeeper library's `k8sallowedrepos` Rego in regorus
+//!   (`data/handler/k8sallowedrepos.rego`, repos `registry.my.com/`),
+//!   including the JSON input conversion (body parsed into a Rego value,
+//!   Gatekeeper's expansion of the Deployment into its Pod, the `input`
+//!   document built) and the encoding of the AdmissionReview response;
+//! - [`Cel`]: a ValidatingAdmissionPolicy-style expression
+//!   (`data/handler/allowed-repos.cel`) in cel-interpreter, including the
+//!   context conversion (body parsed, `object` and `params` turned into CEL
+//!   values) and the encoding of the response.
+//!
+//! The reviews ([`reviews`]): `allowed` (the committed
+//! `testdata/webhook/admissionreview-deployment.json`) and `denied` (the same
+//! with one container's image replaced by `prometheus:2.6.1`).
+
+use cel_interpreter::{Context, Program};
+use image_policy_core::policy::Policy;
+use serde_json::json;
+
+/// The one registry the policy allows.
+pub const REGISTRY: &str = "registry.my.com";
+
+const ALLOWED_REVIEW: &str =
+    include_str!("../../testdata/webhook/admissionreview-deployment.json");
+const REGO: &str = include_str!("../data/handler/k8sallowedrepos.rego");
+const CEL: &str = include_str!("../data/handler/allowed-repos.cel");
+
+/// The reviews, by name, with the answer every participant must give:
+/// `("allowed", body, true)` and `("denied", body, false)`.
+pub fn reviews() -> [(&'static str, Vec<u8>, bool); 2] {
+    let allowed = ALLOWED_REVIEW.as_bytes().to_vec();
+    let mut review: serde_json::Value =
+        serde_json::from_slice(&allowed).expect("the committed review is JSON");
+    review["request"]["object"]["spec"]["template"]["spec"]["containers"][1]["image"] =
+        "prometheus:2.6.1".into();
+    let denied = serde_json::to_vec(&review).expect("encodable");
+    [("allowed", allowed, true), ("denied", denied, false)]
+}
+
+/// Our policy: only [`REGISTRY`].
+pub fn policy() -> Policy {
+    Policy::builder()
+        .allow_registry(REGISTRY)
+        .build()
+        .expect("the policy compiles")
+        .policy
+}
+
+/// `response.allowed` of an AdmissionReview response.
+pub fn allowed_of(response: &[u8]) -> bool {
+    let v: serde_json::Value = serde_json::from_slice(response).expect("response is JSON");
+    v["response"]["allowed"].as_bool().expect("allowed")
+}
+
+/// The response both peers encode: what the API server needs.
+fn encode_response(uid: &str, violations: &[String]) -> Vec<u8> {
+    let response = if violations.is_empty() {
+        json!({"uid": uid, "allowed": true})
+    } else {
+        json!({"uid": uid, "allowed": false,
+               "status": {"code": 403, "message": violations.join("; ")}})
+    };
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": response,
+    }))
+    .expect("encodable")
+}
+
+/// Gatekeeper's k8sallowedrepos in regorus.
+pub struct Rego {
+    engine: regorus::Engine,
+    parameters: regorus::Value,
+}
+
+impl Default for Rego {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Rego {
+    /// The policy compiled, with repos `registry.my.com/`.
+    pub fn new() -> Self {
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(true);
+        engine
+            .add_policy("k8sallowedrepos.rego".to_owned(), REGO.to_owned())
+            .expect("the Rego compiles");
+        let parameters =
+            regorus::Value::from_json_str(&format!(r#"{{"repos": ["{REGISTRY}/"]}}"#))
+                .expect("parameters");
+        Rego { engine, parameters }
+    }
+
+    /// Answers one AdmissionReview.
+    pub fn review(&mut self, body: &[u8]) -> Vec<u8> {
+        let text = std::str::from_utf8(body).expect("UTF-8");
+        let review = regorus::Value::from_json_str(text).expect("JSON");
+        let mut request = review["request"].clone();
+        let uid = request["uid"].as_string().expect("uid").to_string();
+        // Gatekeeper's expansion: the Pod a workload makes from its template.
+        let template = &request["object"]["spec"]["template"];
+        let mut pod = regorus::Value::new_object();
+        {
+            let pod = pod.as_object_mut().expect("an object");
+            pod.insert("apiVersion".into(), "v1".into());
+            pod.insert("kind".into(), "Pod".into());
+            pod.insert("metadata".into(), template["metadata"].clone());
+            pod.insert("spec".into(), template["spec"].clone());
+        }
+        request
+            .as_object_mut()
+            .expect("an object")
+            .insert("object".into(), pod);
+        let mut input = regorus::Value::new_object();
+        {
+            let input = input.as_object_mut().expect("an object");
+            input.insert("review".into(), request);
+            input.insert("parameters".into(), self.parameters.clone());
+        }
+        self.engine.set_input(input);
+        let violations = self
+            .engine
+            .eval_rule("data.k8sallowedrepos.violation".to_owned())
+            .expect("evaluates");
+        let messages: Vec<String> = match violations.as_set() {
+            Ok(set) => set
+                .iter()
+                .map(|v| {
+                    v["msg"]
+                        .as_string()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        encode_response(&uid, &messages)
+    }
+}
+
+/// A ValidatingAdmissionPolicy-style expression in cel-interpreter.
+pub struct Cel {
+    program: Program,
+    repos: Vec<String>,
+}
+
+impl Default for Cel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cel {
+    /// The expression compiled, with repos `registry.my.com/`.
+    pub fn new() -> Self {
+        let program = Program::compile(CEL.trim()).expect("the CEL compiles");
+        Cel {
+            program,
+            repos: vec![format!("{REGISTRY}/")],
+        }
+    }
+
+    /// Answers one AdmissionReview.
+    pub fn review(&self, body: &[u8]) -> Vec<u8> {
+        let review: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+        let request = &review["request"];
+        let uid = request["uid"].as_str().expect("uid");
+        let mut context = Context::default();
+        context
+            .add_variable("object", &request["object"])
+            .expect("object converts");
+        context
+            .add_variable("params", json!({"repos": self.repos}))
+            .expect("params convert");
+        let allowed = matches!(
+            self.program.execute(&context),
+            Ok(cel_interpreter::Value::Bool(true))
+        );
+        let violations = if allowed {
+            Vec::new()
+        } else {
+            vec!["image is not from an allowed repository".to_owned()]
+        };
+        encode_response(uid, &violations)
+    }
+}
