@@ -14,56 +14,57 @@ use serde::{Deserialize, Serialize};
 use super::reply::{
     Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, encode,
 };
+use super::scan;
 
 const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
 const KIND: &str = "AdmissionReview";
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename = "AdmissionReview")]
-struct AdmissionReviewIn<'a> {
+pub(super) struct AdmissionReviewIn<'a> {
     #[serde(rename = "apiVersion", borrow, default)]
-    api_version: Option<CowStr<'a>>,
+    pub(super) api_version: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    kind: Option<CowStr<'a>>,
+    pub(super) kind: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    request: Option<RequestIn<'a>>,
+    pub(super) request: Option<RequestIn<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename = "AdmissionRequest")]
-struct RequestIn<'a> {
+pub(super) struct RequestIn<'a> {
     #[serde(borrow, default)]
-    uid: Option<CowStr<'a>>,
+    pub(super) uid: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    kind: Option<GroupVersionKindIn<'a>>,
+    pub(super) kind: Option<GroupVersionKindIn<'a>>,
     #[serde(borrow, default)]
-    resource: Option<GroupVersionResourceIn<'a>>,
+    pub(super) resource: Option<GroupVersionResourceIn<'a>>,
     #[serde(rename = "subResource", borrow, default)]
-    sub_resource: Option<CowStr<'a>>,
+    pub(super) sub_resource: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    operation: Option<CowStr<'a>>,
+    pub(super) operation: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    namespace: Option<CowStr<'a>>,
+    pub(super) namespace: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    name: Option<CowStr<'a>>,
+    pub(super) name: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    object: Option<Object<CowStr<'a>>>,
+    pub(super) object: Option<Object<CowStr<'a>>>,
     #[serde(rename = "oldObject", borrow, default)]
-    old_object: Option<Object<CowStr<'a>>>,
+    pub(super) old_object: Option<Object<CowStr<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename = "GroupVersionKind")]
-struct GroupVersionKindIn<'a> {
+pub(super) struct GroupVersionKindIn<'a> {
     #[serde(borrow, default)]
-    kind: Option<CowStr<'a>>,
+    pub(super) kind: Option<CowStr<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename = "GroupVersionResource")]
-struct GroupVersionResourceIn<'a> {
+pub(super) struct GroupVersionResourceIn<'a> {
     #[serde(borrow, default)]
-    resource: Option<CowStr<'a>>,
+    pub(super) resource: Option<CowStr<'a>>,
 }
 
 #[derive(Serialize)]
@@ -119,9 +120,16 @@ fn object_label(kind: Option<&str>, namespace: Option<&str>, name: Option<&str>)
 }
 
 pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
-    let review: AdmissionReviewIn<'_> = match decode("AdmissionReview", body) {
-        Ok(review) => review,
-        Err(message) => return bad_request(message),
+    // The scanner reads a well-formed review; serde decides on anything else.
+    let fast = std::str::from_utf8(body)
+        .ok()
+        .and_then(scan::admission_review);
+    let review: AdmissionReviewIn<'_> = match fast {
+        Some(review) => review,
+        None => match decode("AdmissionReview", body) {
+            Ok(review) => review,
+            Err(message) => return bad_request(message),
+        },
     };
     let api_version = match review.api_version.as_deref() {
         Some(v) if API_VERSIONS.contains(&v) => v,

@@ -67,6 +67,7 @@
 mod admission_review;
 mod image_review;
 mod reply;
+mod scan;
 
 use image_policy_core::policy::Policy;
 
