@@ -26,8 +26,7 @@ use serde_json::json;
 /// The one registry the policy allows.
 pub const REGISTRY: &str = "registry.my.com";
 
-const ALLOWED_REVIEW: &str =
-    include_str!("../../testdata/webhook/admissionreview-deployment.json");
+const ALLOWED_REVIEW: &str = include_str!("../../testdata/webhook/admissionreview-deployment.json");
 const REGO: &str = include_str!("../data/handler/k8sallowedrepos.rego");
 const CEL: &str = include_str!("../data/handler/allowed-repos.cel");
 
@@ -94,9 +93,8 @@ impl Rego {
         engine
             .add_policy("k8sallowedrepos.rego".to_owned(), REGO.to_owned())
             .expect("the Rego compiles");
-        let parameters =
-            regorus::Value::from_json_str(&format!(r#"{{"repos": ["{REGISTRY}/"]}}"#))
-                .expect("parameters");
+        let parameters = regorus::Value::from_json_str(&format!(r#"{{"repos": ["{REGISTRY}/"]}}"#))
+            .expect("parameters");
         Rego { engine, parameters }
     }
 

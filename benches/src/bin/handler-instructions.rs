@@ -56,6 +56,9 @@ fn main() -> ExitCode {
     // Warm-up outside the collected function, and the answer checked.
     assert_eq!(allowed_of(&review(&body)), want, "{who} on {case}");
     let bytes = review_loop(n, &body, &mut review);
-    println!("{who} {case}: {n} reviews of {} bytes, {bytes} bytes answered", body.len());
+    println!(
+        "{who} {case}: {n} reviews of {} bytes, {bytes} bytes answered",
+        body.len()
+    );
     ExitCode::SUCCESS
 }
