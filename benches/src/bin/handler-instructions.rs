@@ -15,6 +15,9 @@ use std::process::ExitCode;
 use image_policy_benches::handler::{Cel, Rego, allowed_of, policy, reviews};
 use image_policy_webhook::handler::{Endpoint, handle};
 
+/// One participant: a review body in, the response body out.
+type Participant<'p> = Box<dyn FnMut(&[u8]) -> Vec<u8> + 'p>;
+
 /// Answers `body` `n` times with `review`.
 #[inline(never)]
 fn review_loop(n: usize, body: &[u8], review: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> usize {
@@ -41,7 +44,7 @@ fn main() -> ExitCode {
     let policy = policy();
     let mut rego;
     let cel;
-    let mut review: Box<dyn FnMut(&[u8]) -> Vec<u8>> = match who.as_str() {
+    let mut review: Participant<'_> = match who.as_str() {
         "image-policy" => Box::new(|b| handle(&policy, Endpoint::AdmissionReview, b).body),
         "regorus" => {
             rego = Rego::new();

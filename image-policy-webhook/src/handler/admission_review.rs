@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn encode_writes_what_serde_writes() {
         let mut annotations = BTreeMap::new();
-        let warnings = vec!["w1 \"quoted\"".to_owned(), "w2\n\u{1}\u{7f}é".to_owned()];
+        let warnings = ["w1 \"quoted\"".to_owned(), "w2\n\u{1}\u{7f}é".to_owned()];
         for (allowed, warnings, audit, reason, code, message) in [
             (
                 true,
