@@ -17,7 +17,7 @@ use super::{ObjectError, PodBearingKind, Text};
 /// (a Pod's lists of containers, a workload's `template`, a CronJob's
 /// `jobTemplate`); [`find_images`](super::find_images) reads the one the kind
 /// has. `template` is the top-level field of a PodTemplate.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
 pub struct Object<S> {
@@ -39,7 +39,7 @@ pub struct Object<S> {
 }
 
 /// The parts of `metadata` that name an object and carry its annotations.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
 pub struct ObjectMeta<S> {
@@ -95,7 +95,7 @@ impl<'de, S: Deserialize<'de>> Deserialize<'de> for Annotations<S> {
 }
 
 /// The fields of the `spec` of every pod-bearing kind that lead to containers.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
 pub struct ObjectSpec<S> {
@@ -118,7 +118,7 @@ pub struct ObjectSpec<S> {
 }
 
 /// A pod template: `metadata` and `spec`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
 pub struct PodTemplateSpec<S> {
@@ -131,7 +131,7 @@ pub struct PodTemplateSpec<S> {
 }
 
 /// A CronJob's `jobTemplate`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
 pub struct JobTemplateSpec<S> {
@@ -141,7 +141,7 @@ pub struct JobTemplateSpec<S> {
 }
 
 /// A Job's spec, as far as it leads to the pod template.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
 pub struct JobSpec<S> {
@@ -151,7 +151,7 @@ pub struct JobSpec<S> {
 }
 
 /// The three lists of containers of a pod spec.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
 pub struct PodSpec<S> {
@@ -167,7 +167,7 @@ pub struct PodSpec<S> {
 }
 
 /// A container (or ephemeral container): its name and image.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
 pub struct Container<S> {

@@ -9,83 +9,141 @@ use std::fmt;
 
 use image_policy_core::k8s::{ContainerList, CowStr, JsonPath, Object, find_images};
 use image_policy_core::policy::{Context, Policy};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+#[cfg(test)]
+use serde::Serialize;
 
 use super::reply::{
-    Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, encode,
+    Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, write_str,
 };
+use super::scan;
 
 const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
 const KIND: &str = "AdmissionReview";
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename = "AdmissionReview")]
-struct AdmissionReviewIn<'a> {
+pub(super) struct AdmissionReviewIn<'a> {
     #[serde(rename = "apiVersion", borrow, default)]
-    api_version: Option<CowStr<'a>>,
+    pub(super) api_version: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    kind: Option<CowStr<'a>>,
+    pub(super) kind: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    request: Option<RequestIn<'a>>,
+    pub(super) request: Option<RequestIn<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename = "AdmissionRequest")]
-struct RequestIn<'a> {
+pub(super) struct RequestIn<'a> {
     #[serde(borrow, default)]
-    uid: Option<CowStr<'a>>,
+    pub(super) uid: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    kind: Option<GroupVersionKindIn<'a>>,
+    pub(super) kind: Option<GroupVersionKindIn<'a>>,
     #[serde(borrow, default)]
-    resource: Option<GroupVersionResourceIn<'a>>,
+    pub(super) resource: Option<GroupVersionResourceIn<'a>>,
     #[serde(rename = "subResource", borrow, default)]
-    sub_resource: Option<CowStr<'a>>,
+    pub(super) sub_resource: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    operation: Option<CowStr<'a>>,
+    pub(super) operation: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    namespace: Option<CowStr<'a>>,
+    pub(super) namespace: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    name: Option<CowStr<'a>>,
+    pub(super) name: Option<CowStr<'a>>,
     #[serde(borrow, default)]
-    object: Option<Object<CowStr<'a>>>,
+    pub(super) object: Option<Object<CowStr<'a>>>,
     #[serde(rename = "oldObject", borrow, default)]
-    old_object: Option<Object<CowStr<'a>>>,
+    pub(super) old_object: Option<Object<CowStr<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename = "GroupVersionKind")]
-struct GroupVersionKindIn<'a> {
+pub(super) struct GroupVersionKindIn<'a> {
     #[serde(borrow, default)]
-    kind: Option<CowStr<'a>>,
+    pub(super) kind: Option<CowStr<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename = "GroupVersionResource")]
-struct GroupVersionResourceIn<'a> {
+pub(super) struct GroupVersionResourceIn<'a> {
     #[serde(borrow, default)]
-    resource: Option<CowStr<'a>>,
+    pub(super) resource: Option<CowStr<'a>>,
 }
 
-#[derive(Serialize)]
+/// The response review. Written by [`AdmissionReviewOut::encode`]; the
+/// serde derive is the reference the tests compare it with.
+#[cfg_attr(test, derive(Serialize))]
 struct AdmissionReviewOut<'a> {
-    #[serde(rename = "apiVersion")]
+    #[cfg_attr(test, serde(rename = "apiVersion"))]
     api_version: &'a str,
     kind: &'static str,
     response: ResponseOut<'a>,
 }
 
-#[derive(Serialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct ResponseOut<'a> {
     uid: &'a str,
     allowed: bool,
     status: Status<'a>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    #[cfg_attr(test, serde(skip_serializing_if = "<[String]>::is_empty"))]
     warnings: &'a [String],
-    #[serde(
-        rename = "auditAnnotations",
-        skip_serializing_if = "BTreeMap::is_empty"
+    #[cfg_attr(
+        test,
+        serde(
+            rename = "auditAnnotations",
+            skip_serializing_if = "BTreeMap::is_empty"
+        )
     )]
     audit_annotations: &'a BTreeMap<&'static str, String>,
+}
+
+impl AdmissionReviewOut<'_> {
+    /// The JSON serde_json would write for the derived `Serialize`, written
+    /// directly into one buffer.
+    fn encode(&self) -> Vec<u8> {
+        let r = &self.response;
+        let mut out = Vec::with_capacity(
+            256 + r.uid.len()
+                + r.status.message.len()
+                + r.warnings.iter().map(String::len).sum::<usize>()
+                + r.audit_annotations.values().map(String::len).sum::<usize>(),
+        );
+        out.extend_from_slice(b"{\"apiVersion\":");
+        write_str(&mut out, self.api_version);
+        out.extend_from_slice(b",\"kind\":");
+        write_str(&mut out, self.kind);
+        out.extend_from_slice(b",\"response\":{\"uid\":");
+        write_str(&mut out, r.uid);
+        out.extend_from_slice(if r.allowed {
+            b",\"allowed\":true,\"status\":"
+        } else {
+            b",\"allowed\":false,\"status\":"
+        });
+        r.status.write(&mut out);
+        if !r.warnings.is_empty() {
+            out.extend_from_slice(b",\"warnings\":[");
+            for (i, w) in r.warnings.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(&mut out, w);
+            }
+            out.push(b']');
+        }
+        if !r.audit_annotations.is_empty() {
+            out.extend_from_slice(b",\"auditAnnotations\":{");
+            for (i, (k, v)) in r.audit_annotations.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(&mut out, k);
+                out.push(b':');
+                write_str(&mut out, v);
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"}}");
+        out
+    }
 }
 
 /// A container, as the messages name it: `container "web"`,
@@ -119,9 +177,16 @@ fn object_label(kind: Option<&str>, namespace: Option<&str>, name: Option<&str>)
 }
 
 pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
-    let review: AdmissionReviewIn<'_> = match decode("AdmissionReview", body) {
-        Ok(review) => review,
-        Err(message) => return bad_request(message),
+    // The scanner reads a well-formed review; serde decides on anything else.
+    let fast = std::str::from_utf8(body)
+        .ok()
+        .and_then(scan::admission_review);
+    let review: AdmissionReviewIn<'_> = match fast {
+        Some(review) => review,
+        None => match decode("AdmissionReview", body) {
+            Ok(review) => review,
+            Err(message) => return bad_request(message),
+        },
     };
     let api_version = match review.api_version.as_deref() {
         Some(v) if API_VERSIONS.contains(&v) => v,
@@ -263,7 +328,7 @@ impl Answer<'_> {
         warnings: Vec<String>,
         audit_annotations: BTreeMap<&'static str, String>,
     ) -> Reply {
-        let body = encode(&AdmissionReviewOut {
+        let body = AdmissionReviewOut {
             api_version: self.api_version,
             kind: KIND,
             response: ResponseOut {
@@ -280,7 +345,8 @@ impl Answer<'_> {
                 warnings: &warnings,
                 audit_annotations: &audit_annotations,
             },
-        });
+        }
+        .encode();
         for w in &warnings {
             message.push_str("; ");
             message.push_str(w);
@@ -346,3 +412,65 @@ impl Answer<'_> {
 
 /// The `status` of an allowed response: status, reason, code.
 const SUCCESS: (&str, &str, u16) = ("Success", "", 200);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The response is written byte for byte as serde_json writes the derived
+    /// `Serialize`: every optional part, and strings that need escapes.
+    #[test]
+    fn encode_writes_what_serde_writes() {
+        let mut annotations = BTreeMap::new();
+        let warnings = ["w1 \"quoted\"".to_owned(), "w2\n\u{1}\u{7f}é".to_owned()];
+        for (allowed, warnings, audit, reason, code, message) in [
+            (
+                true,
+                &[][..],
+                false,
+                "",
+                200,
+                "Deployment shop/web: 4 images allowed",
+            ),
+            (
+                false,
+                &warnings[..],
+                true,
+                "Forbidden",
+                403,
+                "a\\b\t\r\u{8}\u{c}\u{1f}\"日本\"",
+            ),
+            (false, &[][..], true, "BadRequest", 400, ""),
+            (true, &warnings[..], false, "", 7, "x"),
+        ] {
+            annotations.clear();
+            if audit {
+                annotations.insert("denied-images", "a, b".to_owned());
+                annotations.insert("audited-images", "c\"".to_owned());
+            }
+            let out = AdmissionReviewOut {
+                api_version: "admission.k8s.io/v1",
+                kind: KIND,
+                response: ResponseOut {
+                    uid: "705ab4f5-\\u",
+                    allowed,
+                    status: Status {
+                        api_version: None,
+                        kind: None,
+                        status: "Success",
+                        message,
+                        reason,
+                        code,
+                    },
+                    warnings,
+                    audit_annotations: &annotations,
+                },
+            };
+            let want = serde_json::to_vec(&out).expect("encodable");
+            assert_eq!(
+                String::from_utf8(out.encode()).expect("UTF-8"),
+                String::from_utf8(want).expect("UTF-8")
+            );
+        }
+    }
+}

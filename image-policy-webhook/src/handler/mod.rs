@@ -50,23 +50,31 @@
 //!
 //! # Performance
 //!
-//! One pass of `serde_json` over the body, borrowing every string that has no
-//! escape; fields that are not needed are skipped by the parser without being
-//! built. The cost is dominated by that pass, linear in the body size, plus one
-//! policy evaluation per image. See `BENCHMARKS.md` for figures next to Rego
-//! (regorus) and CEL (cel-interpreter) on the same review.
+//! One pass over the body, borrowing every string that has no escape. An
+//! AdmissionReview is read by a scanner that knows the few fields the handler
+//! needs (`scan`): it validates and skips everything else without building it,
+//! and gives up on anything unusual (a syntax error, an escape in a field it
+//! reads, a duplicate field, a wrong type), which `serde_json` and the derived
+//! structs then decode as before, with their precise error messages. The
+//! response is written directly into one sized buffer. The cost is linear in
+//! the body size, plus one policy evaluation per image. See
+//! `benches/results/handler.md` for figures next to Rego (regorus) and CEL
+//! (cel-interpreter) on the same review, in instructions
+//! (`benches/callgrind-handler.sh`) and in time.
 //!
 //! # Untrusted input
 //!
 //! The body comes from the network (through the server's TLS and, with
 //! `--client-ca`, client authentication, but still treated as hostile).
-//! [`handle`] never panics; serde_json limits nesting to 128 levels; a field
+//! [`handle`] never panics; serde_json limits nesting to 128 levels (the
+//! scanner hands anything deeper than 100 to it); a field
 //! written twice is rejected, so an object cannot show one image to the policy
 //! and another to the API server; an image that does not parse is denied.
 
 mod admission_review;
 mod image_review;
 mod reply;
+mod scan;
 
 use image_policy_core::policy::Policy;
 

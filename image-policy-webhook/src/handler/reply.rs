@@ -103,6 +103,80 @@ pub(super) struct Status<'a> {
     pub code: u16,
 }
 
+impl Status<'_> {
+    /// The JSON serde_json writes for the derived `Serialize`, appended to
+    /// `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if let Some(v) = self.api_version {
+            out.extend_from_slice(b"\"apiVersion\":");
+            write_str(out, v);
+            out.push(b',');
+        }
+        if let Some(k) = self.kind {
+            out.extend_from_slice(b"\"kind\":");
+            write_str(out, k);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"status\":");
+        write_str(out, self.status);
+        out.extend_from_slice(b",\"message\":");
+        write_str(out, self.message);
+        if !self.reason.is_empty() {
+            out.extend_from_slice(b",\"reason\":");
+            write_str(out, self.reason);
+        }
+        out.extend_from_slice(b",\"code\":");
+        let mut digits = [0u8; 5];
+        let (mut n, mut start) = (self.code, digits.len());
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[start..]);
+        out.push(b'}');
+    }
+}
+
+/// Appends `s` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`,
+/// the short escapes of `\b \f \n \r \t`, `\u00XX` (lowercase hex) for the
+/// other control characters; everything else verbatim.
+pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain..i]);
+        out.extend_from_slice(escape);
+        plain = i + 1;
+    }
+    out.extend_from_slice(&bytes[plain..]);
+    out.push(b'"');
+}
+
 /// The answer to a request that could not be read: HTTP 400 with a `Status`.
 pub(super) fn bad_request(message: String) -> Reply {
     let status = Status {
