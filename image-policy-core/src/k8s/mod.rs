@@ -244,7 +244,14 @@ impl JsonPath {
 
 impl fmt::Display for JsonPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}[{}].image", self.pod_spec, self.list, self.index)
+        // Pieces rather than `write!`: this runs for every message that names
+        // a container, on the webhook's hot path.
+        f.write_str(self.pod_spec)?;
+        f.write_str(".")?;
+        f.write_str(self.list.as_str())?;
+        f.write_str("[")?;
+        fmt::Display::fmt(&self.index, f)?;
+        f.write_str("].image")
     }
 }
 

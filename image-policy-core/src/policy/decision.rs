@@ -308,7 +308,8 @@ impl fmt::Display for Decision<'_> {
                 return self.write_mode_suffix(f);
             }
         };
-        write!(f, "{r}: ")?;
+        fmt::Display::fmt(&r, f)?;
+        f.write_str(": ")?;
         let rule = self.rule();
         match self.outcome {
             DecisionCode::Allowed => match rule {
@@ -327,11 +328,11 @@ impl fmt::Display for Decision<'_> {
             DecisionCode::RegistryNotAllowed => {
                 let summary = &self.rule_set.allow_summary;
                 if self.rule_set.allow_only_registries {
-                    write!(
-                        f,
-                        "registry {} is not in the allowed registries ({summary})",
-                        r.domain()
-                    )?;
+                    f.write_str("registry ")?;
+                    f.write_str(r.domain())?;
+                    f.write_str(" is not in the allowed registries (")?;
+                    f.write_str(summary)?;
+                    f.write_str(")")?;
                 } else {
                     write!(f, "{} matches no allow rule ({summary})", r.name())?;
                 }

@@ -520,7 +520,7 @@ impl<'a> ImageRef<'a> {
             f.write_str(domain)?;
             f.write_str("/")?;
         }
-        write!(f, "{path}")
+        fmt::Display::fmt(&path, f)
     }
 
     fn write_suffix(self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

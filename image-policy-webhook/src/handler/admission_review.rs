@@ -5,7 +5,7 @@
 //! See [the request and response](https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request).
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use image_policy_core::k8s::{ContainerList, CowStr, JsonPath, Object, find_images};
 use image_policy_core::policy::{Context, Policy};
@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use super::reply::{
-    Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, write_str,
+    Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, write_quoted,
+    write_str,
 };
 use super::scan;
 
@@ -161,7 +162,12 @@ impl fmt::Display for ContainerLabel<'_> {
             ContainerList::InitContainers => "initContainer",
             ContainerList::EphemeralContainers => "ephemeralContainer",
         };
-        write!(f, "{list} {:?} ({})", self.name, self.path)
+        f.write_str(list)?;
+        f.write_str(" ")?;
+        write_quoted(f, self.name)?;
+        f.write_str(" (")?;
+        fmt::Display::fmt(&self.path, f)?;
+        f.write_str(")")
     }
 }
 
@@ -385,10 +391,12 @@ impl Answer<'_> {
         self.summary.denied = denied;
         self.summary.break_glass = verdict.break_glass();
         if denied > 0 {
-            let message = format!(
-                "{label}: {denied} of {images} images denied by image policy: {}",
-                verdict.denial_reasons()
+            let mut message = String::with_capacity(256);
+            let _ = write!(
+                message,
+                "{label}: {denied} of {images} images denied by image policy: "
             );
+            verdict.write_denial_reasons(&mut message);
             let status = ("Failure", "Forbidden", 403);
             self.reply(
                 false,

@@ -134,11 +134,9 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
             Some(ns) => format!("pod in namespace {ns}"),
             None => "pod".to_owned(),
         };
-        format!(
-            "{pod}: {denied} of {} images denied: {}",
-            containers.len(),
-            verdict.denial_reasons()
-        )
+        let mut reason = format!("{pod}: {denied} of {} images denied: ", containers.len());
+        verdict.write_denial_reasons(&mut reason);
+        reason
     } else {
         String::new()
     };

@@ -148,9 +148,14 @@ impl Status<'_> {
 pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut plain = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut rest = s.as_bytes();
+    loop {
+        // Copy the run that needs no escape in one go.
+        let (run, after) = rest.split_at(super::scan::plain_len(rest).min(rest.len()));
+        out.extend_from_slice(run);
+        let Some((&b, tail)) = after.split_first() else {
+            break;
+        };
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -159,7 +164,7 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0x00..=0x1f => &[
+            _ => &[
                 b'\\',
                 b'u',
                 b'0',
@@ -167,13 +172,10 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
                 HEX[usize::from(b >> 4)],
                 HEX[usize::from(b & 0xf)],
             ],
-            _ => continue,
         };
-        out.extend_from_slice(&bytes[plain..i]);
         out.extend_from_slice(escape);
-        plain = i + 1;
+        rest = tail;
     }
-    out.extend_from_slice(&bytes[plain..]);
     out.push(b'"');
 }
 
@@ -253,6 +255,21 @@ pub(super) fn decode_error(what: &str, e: &serde_json::Error) -> String {
     }
 }
 
+/// Writes `s` as `{:?}` writes it: quoted and escaped. A string of printable
+/// ASCII without a quote or a backslash, the common case for names and images,
+/// is copied as it is, without the per-character escaping of `Debug`.
+pub(super) fn write_quoted<W: std::fmt::Write + ?Sized>(out: &mut W, s: &str) -> std::fmt::Result {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.write_char('"')?;
+        out.write_str(s)?;
+        out.write_char('"')
+    } else {
+        write!(out, "{s:?}")
+    }
+}
+
 /// The decision on one image, and whether it was already in the old object.
 pub(super) struct Judged<'p, L> {
     /// What names the image in messages (a container, or an index).
@@ -299,22 +316,18 @@ impl<L: std::fmt::Display> Verdict<'_, L> {
         }
     }
 
-    /// `label image "x": reason; ...` for every blocking image.
-    pub fn denial_reasons(&self) -> String {
-        let mut out = String::new();
+    /// Appends `label image "x": reason; ...` for every blocking image.
+    pub fn write_denial_reasons(&self, out: &mut String) {
+        let mut first = true;
         for j in self.judged.iter().filter(|j| j.blocks()) {
-            if !out.is_empty() {
+            if !first {
                 out.push_str("; ");
             }
-            let _ = write!(
-                out,
-                "{} image {:?}: {}",
-                j.label,
-                j.decision.image(),
-                j.decision
-            );
+            first = false;
+            let _ = write!(out, "{} image ", j.label);
+            let _ = write_quoted(out, j.decision.image());
+            let _ = write!(out, ": {}", j.decision);
         }
-        out
     }
 
     /// One warning per violation that does not block: warn mode, and existing
@@ -382,5 +395,60 @@ impl<L: std::fmt::Display> Verdict<'_, L> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json(s: &str) -> String {
+        let mut out = Vec::new();
+        write_str(&mut out, s);
+        String::from_utf8(out).expect("UTF-8 in, UTF-8 out")
+    }
+
+    fn quoted(s: &str) -> String {
+        let mut out = String::new();
+        write_quoted(&mut out, s).expect("a String does not fail");
+        out
+    }
+
+    /// Every control character, the escapes, and runs longer than the
+    /// eight-byte stride on both sides of each.
+    #[test]
+    fn strings_are_written_as_serde_json_and_debug_write_them() {
+        let mut cases: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        cases.extend(
+            [
+                "",
+                "registry.my.com/shop/web:1.4.2",
+                "é日本\u{200b}\u{feff}",
+            ]
+            .map(str::to_owned),
+        );
+        for b in 0u8..0x80 {
+            for pad in [0, 3, 7, 8, 9, 17] {
+                let run = "a".repeat(pad);
+                cases.push(format!("{run}{}{run}x", char::from(b)));
+            }
+        }
+        for s in &cases {
+            assert_eq!(
+                json(s),
+                serde_json::to_string(s).expect("encodable"),
+                "{s:?}"
+            );
+            assert_eq!(quoted(s), format!("{s:?}"), "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_and_debug_write_it(s in any::<String>()) {
+            prop_assert_eq!(json(&s), serde_json::to_string(&s).expect("encodable"));
+            prop_assert_eq!(quoted(&s), format!("{s:?}"));
+        }
     }
 }

@@ -69,6 +69,40 @@ fn first(seen: &mut u32, bit: u32) -> Scan<()> {
     Some(())
 }
 
+/// The length of the run of plain JSON string bytes at the start of `bytes`:
+/// up to a quote, a backslash or a control character, the bytes a JSON string
+/// cannot hold as they are. Eight bytes at a time, as serde_json does: most
+/// strings are plain. The response writer uses it too, to copy runs that need
+/// no escape.
+pub(super) fn plain_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    /// High bit set in the bytes of `w` that are below `n` (exact for the
+    /// lowest such byte, which is all that is used).
+    const fn below(w: u64, n: u8) -> u64 {
+        w.wrapping_sub(ONES * n as u64) & !w & HIGHS
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut run = 0;
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let special = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if special != 0 {
+            return run + (special.trailing_zeros() / 8) as usize;
+        }
+        run += 8;
+    }
+    let rest = chunks.remainder();
+    run + rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(rest.len())
+}
+
 impl<'a> Scanner<'a> {
     fn ws(&mut self) {
         // Compact JSON, as the API server sends it, has none: one comparison.
@@ -95,38 +129,9 @@ impl<'a> Scanner<'a> {
         (self.bytes.get(self.pos..end)? == word).then(|| self.pos = end)
     }
 
-    /// The length of the run of plain string bytes at `pos`: up to a quote, a
-    /// backslash or a control character. Eight bytes at a time, as
-    /// serde_json does: most strings are plain.
+    /// The length of the run of plain string bytes at `pos` ([`plain_len`]).
     fn plain_run(&self) -> usize {
-        const ONES: u64 = u64::from_ne_bytes([1; 8]);
-        const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-        /// High bit set in the bytes of `w` that are below `n` (exact for the
-        /// lowest such byte, which is all that is used).
-        const fn below(w: u64, n: u8) -> u64 {
-            w.wrapping_sub(ONES * n as u64) & !w & HIGHS
-        }
-        let rest = self.bytes.get(self.pos..).unwrap_or_default();
-        let mut run = 0;
-        while let Some(chunk) = rest.get(run..run + 8) {
-            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
-                break;
-            };
-            let w = u64::from_le_bytes(chunk);
-            let special = below(w ^ (ONES * u64::from(b'"')), 1)
-                | below(w ^ (ONES * u64::from(b'\\')), 1)
-                | below(w, 0x20);
-            if special != 0 {
-                return run + (special.trailing_zeros() / 8) as usize;
-            }
-            run += 8;
-        }
-        run + rest
-            .get(run..)
-            .unwrap_or_default()
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .unwrap_or(rest.len().saturating_sub(run))
+        plain_len(self.bytes.get(self.pos..).unwrap_or_default())
     }
 
     /// A string without escapes, borrowed; `None` for anything else.
