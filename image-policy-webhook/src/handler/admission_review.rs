@@ -5,7 +5,7 @@
 //! See [the request and response](https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request).
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use image_policy_core::k8s::{ContainerList, CowStr, JsonPath, Object, find_images};
 use image_policy_core::policy::{Context, Policy};
@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use super::reply::{
-    Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, write_quoted,
-    write_str,
+    Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, push_count,
+    write_quoted, write_str,
 };
 use super::scan;
 
@@ -173,13 +173,24 @@ impl fmt::Display for ContainerLabel<'_> {
 
 /// The object named for people: `Deployment shop/web`.
 fn object_label(kind: Option<&str>, namespace: Option<&str>, name: Option<&str>) -> String {
+    // Pieces into one sized buffer rather than `format!`: this runs for every
+    // review, and the message that follows it is appended to the same kind of
+    // buffer.
     let kind = kind.unwrap_or("object");
-    match (namespace, name) {
-        (Some(ns), Some(name)) => format!("{kind} {ns}/{name}"),
-        (None, Some(name)) => format!("{kind} {name}"),
-        (Some(ns), None) => format!("{kind} in namespace {ns}"),
-        (None, None) => kind.to_owned(),
+    let parts: [&str; 4] = match (namespace, name) {
+        (Some(ns), Some(_)) => [kind, " ", ns, "/"],
+        (None, Some(_)) => [kind, " ", "", ""],
+        (Some(ns), None) => [kind, " in namespace ", ns, ""],
+        (None, None) => [kind, "", "", ""],
+    };
+    let name = name.unwrap_or("");
+    let mut label =
+        String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + name.len());
+    for part in parts {
+        label.push_str(part);
     }
+    label.push_str(name);
+    label
 }
 
 pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
@@ -392,10 +403,12 @@ impl Answer<'_> {
         self.summary.break_glass = verdict.break_glass();
         if denied > 0 {
             let mut message = String::with_capacity(256);
-            let _ = write!(
-                message,
-                "{label}: {denied} of {images} images denied by image policy: "
-            );
+            message.push_str(label);
+            message.push_str(": ");
+            push_count(&mut message, denied);
+            message.push_str(" of ");
+            push_count(&mut message, images);
+            message.push_str(" images denied by image policy: ");
             verdict.write_denial_reasons(&mut message);
             let status = ("Failure", "Forbidden", 403);
             self.reply(
@@ -406,7 +419,11 @@ impl Answer<'_> {
                 verdict.audit_annotations(),
             )
         } else {
-            let message = format!("{label}: {images} images allowed");
+            let mut message = String::with_capacity(label.len() + 40);
+            message.push_str(label);
+            message.push_str(": ");
+            push_count(&mut message, images);
+            message.push_str(" images allowed");
             self.reply(
                 true,
                 SUCCESS,
@@ -424,6 +441,25 @@ const SUCCESS: (&str, &str, u16) = ("Success", "", 200);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objects_are_labelled_by_kind_namespace_and_name() {
+        let cases = [
+            (
+                Some("Deployment"),
+                Some("shop"),
+                Some("web"),
+                "Deployment shop/web",
+            ),
+            (Some("Namespace"), None, Some("shop"), "Namespace shop"),
+            (Some("Pod"), Some("shop"), None, "Pod in namespace shop"),
+            (None, None, None, "object"),
+            (None, Some("shop"), Some("web"), "object shop/web"),
+        ];
+        for (kind, namespace, name, want) in cases {
+            assert_eq!(object_label(kind, namespace, name), want);
+        }
+    }
 
     /// The response is written byte for byte as serde_json writes the derived
     /// `Serialize`: every optional part, and strings that need escapes.

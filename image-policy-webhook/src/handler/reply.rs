@@ -127,17 +127,7 @@ impl Status<'_> {
             write_str(out, self.reason);
         }
         out.extend_from_slice(b",\"code\":");
-        let mut digits = [0u8; 5];
-        let (mut n, mut start) = (self.code, digits.len());
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&digits[start..]);
+        out.extend_from_slice(decimal(usize::from(self.code), &mut [0; 20]).as_bytes());
         out.push(b'}');
     }
 }
@@ -268,6 +258,27 @@ pub(super) fn write_quoted<W: std::fmt::Write + ?Sized>(out: &mut W, s: &str) ->
     } else {
         write!(out, "{s:?}")
     }
+}
+
+/// `n` in decimal, as `{}` writes it, without the formatting machinery.
+fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // `n % 10` is below 10: the cast cannot truncate.
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits: always UTF-8.
+    std::str::from_utf8(&digits[start..]).unwrap_or_default()
+}
+
+/// Appends `n` in decimal, as `{}` would.
+pub(super) fn push_count(out: &mut String, n: usize) {
+    out.push_str(decimal(n, &mut [0; 20]));
 }
 
 /// The decision on one image, and whether it was already in the old object.
@@ -441,6 +452,15 @@ mod tests {
                 "{s:?}"
             );
             assert_eq!(quoted(s), format!("{s:?}"), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn counts_are_written_as_display_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, usize::MAX] {
+            let mut out = String::from("x");
+            push_count(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
         }
     }
 
