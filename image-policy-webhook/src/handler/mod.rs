@@ -107,6 +107,16 @@ impl Endpoint {
     }
 }
 
+/// For the `handler` fuzz target (feature `fuzzing`, not a public API): whether
+/// the AdmissionReview scanner reads `body` itself (`Ok(true)`) or leaves it to
+/// serde (`Ok(false)`); `Err` says how it read something serde would not read
+/// the same way.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn scanner_agrees_with_serde(body: &str) -> Result<bool, String> {
+    scan::agrees_with_serde(body)
+}
+
 /// Answers one review. Never panics, for any `body`.
 pub fn handle(policy: &Policy, endpoint: Endpoint, body: &[u8]) -> Reply {
     match endpoint {
