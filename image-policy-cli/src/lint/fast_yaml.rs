@@ -200,7 +200,10 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                v: &'de str,
+            ) -> std::result::Result<Self::Value, E> {
                 Ok(CowStr(Cow::Borrowed(v)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
@@ -847,7 +850,8 @@ impl<'a> MapAccess<'a> for &mut MappingAccess<'_, 'a> {
             }
             Ev::Scalar(key) => {
                 check_key(&key)?;
-                self.events.remember_key(&mut self.keys, key.value.clone())?;
+                self.events
+                    .remember_key(&mut self.keys, key.value.clone())?;
                 seed.deserialize(KeyDeserializer(key)).map(Some)
             }
             _ => Err(NotInSubset::new("a complex key")),
@@ -963,7 +967,11 @@ mod tests {
             (".inf", true, false),
             (".dockerconfigjson", true, true),
         ] {
-            assert_eq!(check_key(&key(value, plain)).is_ok(), ok, "{value:?} {plain}");
+            assert_eq!(
+                check_key(&key(value, plain)).is_ok(),
+                ok,
+                "{value:?} {plain}"
+            );
         }
     }
 

@@ -1,12 +1,26 @@
 //! Images in Kubernetes manifests: YAML (any number of `---` documents) or
 //! JSON, objects and `kind: List` / `*List` documents (`items`).
 //!
-//! Each document is deserialized once, with `serde_saphyr`, into the core's
-//! [`Object`] with [`Spanned`] strings, so every image keeps the line and
-//! column where it is written (for an alias, `*img`, the place it is used).
-//! The images are found by [`image_policy_core::k8s::find_images`], the same
-//! code the webhook runs; this module only adds what files have and requests
-//! do not: several documents, lists, files that are not manifests, and the
+//! Each document is deserialized once into the core's [`Object`] with string
+//! leaves that keep the line and column where each is written (for an alias,
+//! `*img`, the place it is used). Two readers fill the same types:
+//!
+//! - the fast path, [`fast_yaml`](super::fast_yaml): a lean deserializer over
+//!   granit-parser's events with [`LocatedStr`] leaves, for files in its
+//!   subset (no anchor, alias, tag, merge key or duplicate key; strings that
+//!   are strings; within serde-saphyr's limits): most manifests;
+//! - `serde_saphyr` with [`Spanned`] leaves, for every other file, exactly as
+//!   before the fast path existed: every error, recovery and position
+//!   outside the subset is serde-saphyr's.
+//!
+//! [`extract`] tries the fast path and falls back on anything it does not
+//! take; for a file it takes, both give the same [`Extracted`] (the
+//! differential tests, a proptest and the `fast_yaml` fuzz target check it).
+//! What follows the reading is one code for both ([`Leaf`] is what it needs
+//! of a leaf). The images are found by
+//! [`image_policy_core::k8s::find_images`], the same code the webhook runs;
+//! this module only adds what files have and requests do not: several
+//! documents, lists, files that are not manifests, and the
 //! `image-policy.dev/ignore` annotation.
 //!
 //! - A document with neither `apiVersion` nor `kind` is not an object; a file
@@ -21,12 +35,12 @@
 //!   parser's location; documents of the same file that do parse are still
 //!   read when the parser can recover (a type error in one document).
 
+use super::fast_yaml::{self, LocatedStr, NotInSubset};
 use super::lines::Lines;
 use super::report::{
     Extracted, Holder, IGNORE_ANNOTATION, ImageSite, Position, Problem, ProblemCode, Skip,
     Suppression,
 };
-use super::fast_yaml::{self, LocatedStr, NotInSubset};
 use super::yaml;
 use image_policy_core::k8s::{Object, ObjectError, Text, find_images};
 use serde::Deserialize;

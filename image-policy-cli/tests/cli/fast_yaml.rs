@@ -6,7 +6,9 @@
 //!
 //! Inputs: every YAML and JSON file of the repository's fixtures, the
 //! hand-written edge cases of [`CASES`] (each saying whether the fast path
-//! takes it), and generated manifest-shaped YAML (proptest). The bench
+//! takes it), the committed inputs of the `fast_yaml` fuzz target
+//! (`tests/fuzz/testdata/fast_yaml/`), and generated manifest-shaped YAML
+//! (proptest). The bench
 //! corpus is checked the same way in `benches/tests/fast_yaml.rs`.
 
 use image_policy_cli::lint::manifests::{extract, extract_fast, extract_serde_saphyr};
@@ -16,10 +18,17 @@ use std::path::{Path, PathBuf};
 /// Checks one input; returns whether the fast path accepted it.
 fn same(name: &str, text: &str) -> bool {
     let slow = extract_serde_saphyr(text);
-    assert_eq!(extract(text), slow, "{name}: extract differs from serde-saphyr");
+    assert_eq!(
+        extract(text),
+        slow,
+        "{name}: extract differs from serde-saphyr"
+    );
     match extract_fast(text) {
         Ok(fast) => {
-            assert_eq!(fast, slow, "{name}: the fast path differs from serde-saphyr");
+            assert_eq!(
+                fast, slow,
+                "{name}: the fast path differs from serde-saphyr"
+            );
             true
         }
         Err(_) => false,
@@ -311,6 +320,26 @@ fn every_fixture() {
         "the fast path took {accepted} of {} fixtures",
         files.len()
     );
+}
+
+/// The committed inputs of the `fast_yaml` fuzz target (seeds and fixed
+/// crashes), byte for byte.
+#[test]
+fn fuzz_regressions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/testdata/fast_yaml");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("the fuzz inputs directory")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for path in files {
+        let bytes = std::fs::read(&path).expect("input reads");
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            same(&path.display().to_string(), text);
+        }
+    }
 }
 
 /// A scalar value in one of YAML's styles.
