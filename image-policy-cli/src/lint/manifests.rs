@@ -5,7 +5,7 @@
 //! leaves that keep the line and column where each is written (for an alias,
 //! `*img`, the place it is used). Two readers fill the same types:
 //!
-//! - the fast path, [`fast_yaml`](super::fast_yaml): a lean deserializer over
+//! - the fast path, [`fast_yaml`]: a lean deserializer over
 //!   granit-parser's events with [`LocatedStr`] leaves, for files in its
 //!   subset (no anchor, alias, tag, merge key or duplicate key; strings that
 //!   are strings; within serde-saphyr's limits): most manifests;
@@ -16,7 +16,7 @@
 //! [`extract`] tries the fast path and falls back on anything it does not
 //! take; for a file it takes, both give the same [`Extracted`] (the
 //! differential tests, a proptest and the `fast_yaml` fuzz target check it).
-//! What follows the reading is one code for both ([`Leaf`] is what it needs
+//! What follows the reading is one code for both (`Leaf` is what it needs
 //! of a leaf). The images are found by
 //! [`image_policy_core::k8s::find_images`], the same code the webhook runs;
 //! this module only adds what files have and requests do not: several
@@ -227,7 +227,7 @@ struct Probe {
 }
 
 /// Reads the images of a manifest file: with the fast path
-/// ([`fast_yaml`](super::fast_yaml)) when the file is in its subset, else
+/// ([`fast_yaml`]) when the file is in its subset, else
 /// with serde-saphyr ([`extract_serde_saphyr`]); both give the same
 /// [`Extracted`] for a file in the subset.
 pub fn extract(text: &str) -> Extracted {
@@ -238,7 +238,7 @@ pub fn extract(text: &str) -> Extracted {
 }
 
 /// The fast path alone: the images of a file in the subset of
-/// [`fast_yaml`](super::fast_yaml), or why the file is not in it. For the
+/// [`fast_yaml`], or why the file is not in it. For the
 /// differential tests, the fuzz target and the benches; [`extract`] is what
 /// the linter calls.
 pub fn extract_fast(text: &str) -> Result<Extracted, NotInSubset> {
