@@ -369,6 +369,13 @@ fn extra_value() -> impl Strategy<Value = String> {
         Just("&anchor {z: 1}".to_owned()),
         Just("*anchor".to_owned()),
         Just("!!str tagged".to_owned()),
+        Just("{deep: [{a: 1, b: {c: 2, c: 3}}]}".to_owned()),
+        Just("{k0: 0, k1: 1, k2: 2, k3: 3, k4: 4, k5: 5, k6: 6, k7: 7, k8: 8, k9: 9, ka: a, kb: b, kc: c, kd: d, ke: e, kf: f, kg: g, kh: h}".to_owned()),
+        Just("{k0: 0, k1: 1, k2: 2, k3: 3, k4: 4, k5: 5, k6: 6, k7: 7, k8: 8, k9: 9, ka: a, kb: b, kc: c, kd: d, ke: e, kf: f, kg: g, k0: h}".to_owned()),
+        Just("|\n    block\n    text".to_owned()),
+        Just("\"multi\n    line\"".to_owned()),
+        Just("1e999".to_owned()),
+        Just("<<: x".to_owned()),
     ]
 }
 
@@ -429,8 +436,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn generated_manifests(docs in proptest::collection::vec(manifest(), 1..4)) {
-        let text = docs.join("---\n");
+    fn generated_manifests(
+        docs in proptest::collection::vec(manifest(), 1..4),
+        crlf in any::<bool>(),
+        bom in any::<bool>(),
+    ) {
+        let mut text = docs.join("---\n");
+        if crlf {
+            text = text.replace('\n', "\r\n");
+        }
+        if bom {
+            text.insert(0, '\u{feff}');
+        }
         same("generated", &text);
     }
 }
