@@ -5,8 +5,9 @@
 #
 # With `lint` first, counts instead what `image-policy lint` spends on the
 # manifest corpus of the lint bench (bin lint-instructions): instructions per
-# byte of YAML, for serde-saphyr alone, for the linter's extraction and for
-# three span-keeping parsers at the event level.
+# byte of YAML, for serde-saphyr alone, for the linter's extraction (the fast
+# path, and serde-saphyr's path alone) and for three span-keeping parsers at
+# the event level.
 #
 # Usage: benches/callgrind.sh [lint] [OUT_DIR]   (needs valgrind)
 # The callgrind profiles stay in OUT_DIR (default target/callgrind) for
@@ -26,7 +27,7 @@ if [[ $mode == lint ]]; then
   if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then bin="$CARGO_TARGET_DIR/release/lint-instructions"; fi
   echo "| reading | instructions | per byte |"
   echo "|---|---:|---:|"
-  for how in yaml-ignored extract granit saphyr-parser yaml-rust2; do
+  for how in yaml-ignored extract saphyr-extract granit saphyr-parser yaml-rust2; do
     log="$out/callgrind.lint-$how.log"
     valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.lint-$how.out" \
       --toggle-collect='*read_corpus*' "$bin" "$how" >"$log" 2>&1

@@ -15,7 +15,11 @@
 //!   nothing built ([`image_policy_benches::yaml_events`]): how fast a reader
 //!   on each could at best be;
 //! - `lint/extract`: reading the documents into spanned objects and finding
-//!   the images (`lint::extract`);
+//!   the images (`lint::extract`: the fast path over granit-parser's events,
+//!   `lint::fast_yaml`, which takes every file of the corpus);
+//! - `lint/saphyr-extract`: the same with serde-saphyr alone
+//!   (`manifests::extract_serde_saphyr`, the path before the fast one and
+//!   the fallback for files outside its subset);
 //! - `lint/lint`: the same plus judging every image with the policy
 //!   (`lint::lint`), files on every core;
 //! - `lint/files`: `lint/lint` from files in a temporary directory, found
@@ -100,6 +104,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for s in &sources {
                 black_box(lint::extract(black_box(s), &options));
+            }
+        })
+    });
+    g.bench_function("saphyr-extract", |b| {
+        b.iter(|| {
+            for s in &sources {
+                let text = s.text.as_ref().expect("text");
+                black_box(lint::manifests::extract_serde_saphyr(black_box(text)));
             }
         })
     });

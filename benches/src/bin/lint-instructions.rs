@@ -2,14 +2,17 @@
 //! way, for counting instructions under callgrind (`benches/callgrind.sh
 //! lint`), which is stable on a busy machine where wall time is not.
 //!
-//! Usage: `lint-instructions yaml-ignored|extract|granit|saphyr-parser|yaml-rust2`. The work happens in
+//! Usage: `lint-instructions yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2`. The work happens in
 //! `read_corpus`, the function that `callgrind.sh` collects; generating the
 //! corpus is left out of the count.
 //!
 //! - `yaml-ignored`: serde-saphyr parsing every document into `IgnoredAny`,
 //!   the parser's own floor;
 //! - `extract`: `image_policy_cli::lint::extract`, what the linter does with
-//!   a file before judging its images (one thread);
+//!   a file before judging its images (one thread): the fast path over
+//!   granit-parser's events (`lint::fast_yaml`);
+//! - `saphyr-extract`: the same with serde-saphyr alone
+//!   (`manifests::extract_serde_saphyr`, the path before the fast one);
 //! - `granit`, `saphyr-parser`, `yaml-rust2`: events only, nothing built
 //!   ([`image_policy_benches::yaml_events`]).
 
@@ -35,12 +38,15 @@ fn main() -> ExitCode {
             docs.len()
         }),
         Some("extract") => Box::new(move |s| lint::extract(s, &options).objects),
+        Some("saphyr-extract") => Box::new(|s| {
+            lint::manifests::extract_serde_saphyr(s.text.as_ref().expect("text")).objects
+        }),
         Some("granit") => Box::new(|s| yaml_events::granit(s.text.as_ref().expect("text"))),
         Some("saphyr-parser") => Box::new(|s| yaml_events::saphyr(s.text.as_ref().expect("text"))),
         Some("yaml-rust2") => Box::new(|s| yaml_events::yaml_rust2(s.text.as_ref().expect("text"))),
         _ => {
             eprintln!(
-                "usage: lint-instructions yaml-ignored|extract|granit|saphyr-parser|yaml-rust2"
+                "usage: lint-instructions yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2"
             );
             return ExitCode::from(2);
         }

@@ -6,7 +6,10 @@
 //!   `image-policy-core/tests/fuzz/testdata/parse_reference/`, and every line
 //!   of the benchmark corpus `benches/data/references.txt`;
 //! - `corpus/parse_digest/`: the digest (after `@`) of each of those
-//!   references, and the committed inputs of `.../testdata/parse_digest/`.
+//!   references, and the committed inputs of `.../testdata/parse_digest/`;
+//! - `corpus/fast_yaml/`: every YAML and JSON file under `testdata/`,
+//!   `deploy/` and `examples/` (manifests, lint fixtures, policies), and the
+//!   committed inputs of `image-policy-cli/tests/fuzz/testdata/fast_yaml/`.
 //!
 //! Usage: `seed [CORPUS_DIR]` (default `fuzz/corpus`), normally through
 //! `fuzz/seed.sh`.
@@ -46,7 +49,20 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
         .collect();
     files_in(&committed.join("parse_digest"), &mut digests)?;
 
-    for (target, inputs) in [("parse_reference", &references), ("parse_digest", &digests)] {
+    let mut yaml = BTreeSet::new();
+    for dir in ["testdata", "deploy", "examples"] {
+        yaml_files(&root.join(dir), &mut yaml)?;
+    }
+    let committed_yaml = root.join("image-policy-cli/tests/fuzz/testdata/fast_yaml");
+    if committed_yaml.exists() {
+        files_in(&committed_yaml, &mut yaml)?;
+    }
+
+    for (target, inputs) in [
+        ("parse_reference", &references),
+        ("parse_digest", &digests),
+        ("fast_yaml", &yaml),
+    ] {
         let dir = corpus.join(target);
         std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         for input in inputs {
@@ -104,6 +120,30 @@ fn vector_inputs(dir: &Path, out: &mut BTreeSet<Vec<u8>>) -> Result<(), String> 
     }
     if found == 0 {
         return Err(format!("no vector inputs under {}", dir.display()));
+    }
+    Ok(())
+}
+
+/// The bytes of every `.yaml`, `.yml` and `.json` file under `dir`, at any depth.
+fn yaml_files(dir: &Path, out: &mut BTreeSet<Vec<u8>>) -> Result<(), String> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("read {}: {e}", dir.display()))? {
+        entries.push(
+            entry
+                .map_err(|e| format!("read {}: {e}", dir.display()))?
+                .path(),
+        );
+    }
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            yaml_files(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.insert(std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?);
+        }
     }
     Ok(())
 }

@@ -1,12 +1,26 @@
 //! Images in Kubernetes manifests: YAML (any number of `---` documents) or
 //! JSON, objects and `kind: List` / `*List` documents (`items`).
 //!
-//! Each document is deserialized once, with `serde_saphyr`, into the core's
-//! [`Object`] with [`Spanned`] strings, so every image keeps the line and
-//! column where it is written (for an alias, `*img`, the place it is used).
-//! The images are found by [`image_policy_core::k8s::find_images`], the same
-//! code the webhook runs; this module only adds what files have and requests
-//! do not: several documents, lists, files that are not manifests, and the
+//! Each document is deserialized once into the core's [`Object`] with string
+//! leaves that keep the line and column where each is written (for an alias,
+//! `*img`, the place it is used). Two readers fill the same types:
+//!
+//! - the fast path, [`fast_yaml`]: a lean deserializer over
+//!   granit-parser's events with [`LocatedStr`] leaves, for files in its
+//!   subset (no anchor, alias, tag, merge key or duplicate key; strings that
+//!   are strings; within serde-saphyr's limits): most manifests;
+//! - `serde_saphyr` with [`Spanned`] leaves, for every other file, exactly as
+//!   before the fast path existed: every error, recovery and position
+//!   outside the subset is serde-saphyr's.
+//!
+//! [`extract`] tries the fast path and falls back on anything it does not
+//! take; for a file it takes, both give the same [`Extracted`] (the
+//! differential tests, a proptest and the `fast_yaml` fuzz target check it).
+//! What follows the reading is one code for both (`Leaf` is what it needs
+//! of a leaf). The images are found by
+//! [`image_policy_core::k8s::find_images`], the same code the webhook runs;
+//! this module only adds what files have and requests do not: several
+//! documents, lists, files that are not manifests, and the
 //! `image-policy.dev/ignore` annotation.
 //!
 //! - A document with neither `apiVersion` nor `kind` is not an object; a file
@@ -21,6 +35,7 @@
 //!   parser's location; documents of the same file that do parse are still
 //!   read when the parser can recover (a type error in one document).
 
+use super::fast_yaml::{self, LocatedStr, NotInSubset};
 use super::lines::Lines;
 use super::report::{
     Extracted, Holder, IGNORE_ANNOTATION, ImageSite, Position, Problem, ProblemCode, Skip,
@@ -32,12 +47,40 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;
+use std::marker::PhantomData;
 
-/// The string leaf: text with its location.
-type S = Spanned<String>;
+/// A string leaf of the objects the reader builds: its text (through
+/// [`Text`]) and where it is written. Implemented by serde-saphyr's
+/// [`Spanned`] and by the fast path's [`LocatedStr`], so one
+/// [`read_document`] serves both readers.
+trait Leaf: Text {
+    /// Where the value is used: the scalar, or the alias (`*img`) that
+    /// repeats it.
+    fn referenced(&self) -> Position;
+    /// Where the value is written (the anchored scalar, for an alias).
+    fn defined(&self) -> Position;
+}
 
-/// One YAML document.
-enum Document {
+impl Leaf for Spanned<String> {
+    fn referenced(&self) -> Position {
+        yaml::position(&self.referenced)
+    }
+    fn defined(&self) -> Position {
+        yaml::position(&self.defined)
+    }
+}
+
+impl Leaf for LocatedStr<'_> {
+    fn referenced(&self) -> Position {
+        self.position
+    }
+    fn defined(&self) -> Position {
+        self.position
+    }
+}
+
+/// One YAML document, with leaves `S`.
+enum Document<S> {
     /// An object or a list of objects (`items`).
     Objects {
         object: Box<Object<S>>,
@@ -47,22 +90,22 @@ enum Document {
     NotAMapping,
 }
 
-impl<'de> Deserialize<'de> for Document {
+impl<'de, S: Deserialize<'de>> Deserialize<'de> for Document<S> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(DocumentVisitor)
+        deserializer.deserialize_any(DocumentVisitor(PhantomData))
     }
 }
 
-struct DocumentVisitor;
+struct DocumentVisitor<S>(PhantomData<S>);
 
-impl<'de> Visitor<'de> for DocumentVisitor {
-    type Value = Document;
+impl<'de, S: Deserialize<'de>> Visitor<'de> for DocumentVisitor<S> {
+    type Value = Document<S>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Kubernetes object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Document, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Document<S>, A::Error> {
         // The core's Object reads the object's own fields; `items` (of a
         // List) is taken aside on the way, so the document is read once.
         let mut items = None;
@@ -76,39 +119,39 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         })
     }
 
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Document, A::Error> {
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Document<S>, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
         Ok(Document::NotAMapping)
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Document, E> {
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Document<S>, E> {
         Ok(Document::NotAMapping)
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Document, E> {
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Document<S>, E> {
         Ok(Document::NotAMapping)
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Document, E> {
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Document<S>, E> {
         Ok(Document::NotAMapping)
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Document, E> {
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Document<S>, E> {
         Ok(Document::NotAMapping)
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Document, E> {
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Document<S>, E> {
         Ok(Document::NotAMapping)
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Document, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Document<S>, E> {
         Ok(Document::NotAMapping)
     }
 }
 
 /// A map that hands every entry to the wrapped visitor except `items`, which
 /// it deserializes into `items`.
-struct ItemsAside<'a, A> {
+struct ItemsAside<'a, A, S> {
     map: A,
     items: &'a mut Option<Vec<Object<S>>>,
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for ItemsAside<'_, A> {
+impl<'de, A: MapAccess<'de>, S: Deserialize<'de>> MapAccess<'de> for ItemsAside<'_, A, S> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -183,52 +226,92 @@ struct Probe {
     kind: Option<de::IgnoredAny>,
 }
 
-/// Reads the images of a manifest file.
+/// Reads the images of a manifest file: with the fast path
+/// ([`fast_yaml`]) when the file is in its subset, else
+/// with serde-saphyr ([`extract_serde_saphyr`]); both give the same
+/// [`Extracted`] for a file in the subset.
 pub fn extract(text: &str) -> Extracted {
+    match extract_fast(text) {
+        Ok(out) => out,
+        Err(_) => extract_serde_saphyr(text),
+    }
+}
+
+/// The fast path alone: the images of a file in the subset of
+/// [`fast_yaml`], or why the file is not in it. For the
+/// differential tests, the fuzz target and the benches; [`extract`] is what
+/// the linter calls.
+pub fn extract_fast(text: &str) -> Result<Extracted, NotInSubset> {
+    let documents = fast_yaml::read::<Document<LocatedStr<'_>>>(text)?;
+    Ok(from_documents(text, documents))
+}
+
+/// The serde-saphyr path alone: what [`extract`] does with a file outside the
+/// fast path's subset, and the reference the fast path is tested against.
+pub fn extract_serde_saphyr(text: &str) -> Extracted {
+    match serde_saphyr::from_multiple_with_options::<Document<S>>(text, yaml::options()) {
+        Ok(documents) => from_documents(text, documents),
+        Err(first_error) => read_after_error(text, &first_error),
+    }
+}
+
+/// serde-saphyr's leaf.
+type S = Spanned<String>;
+
+/// What a file whose documents all read says.
+fn from_documents<L: Leaf>(text: &str, documents: Vec<Document<L>>) -> Extracted {
     let mut out = Extracted::default();
     let lines = Lines::new(text);
     let mut manifests = 0usize;
-    match serde_saphyr::from_multiple_with_options::<Document>(text, yaml::options()) {
-        Ok(documents) => {
-            for doc in documents {
-                manifests += read_document(&lines, doc, &mut out);
-            }
-        }
-        Err(first_error) => {
-            // A file that is not a manifest may well not fit the object's
-            // shape (a values.yaml with its own `spec:`): that is a skip.
-            let any_object =
-                serde_saphyr::from_multiple_with_options::<Option<Probe>>(text, yaml::options())
-                    .map(|docs| {
-                        docs.iter()
-                            .flatten()
-                            .any(|p| p.api_version.is_some() || p.kind.is_some())
-                    });
-            if let Ok(false) = any_object {
-                out.skipped = Some(not_a_manifest());
-                return out;
-            }
-            // Read the documents one by one: the parser skips a document
-            // with a type error and goes on (a syntax error ends the file).
-            let mut reader = std::io::Cursor::new(text.as_bytes());
-            let mut errors = 0;
-            for doc in serde_saphyr::read_with_options::<_, Document>(&mut reader, yaml::options())
-            {
-                match doc {
-                    Ok(doc) => manifests += read_document(&lines, doc, &mut out),
-                    Err(e) => {
-                        errors += 1;
-                        out.problems.push(yaml::parse_problem(&e));
-                    }
-                }
-            }
-            if errors == 0 {
-                // The reader saw no error where the whole-file parse did:
-                // report the first one rather than lose it.
-                out.problems.push(yaml::parse_problem(&first_error));
+    for doc in documents {
+        manifests += read_document(&lines, doc, &mut out);
+    }
+    finish(manifests, out)
+}
+
+/// What a file that serde-saphyr could not read whole says: a skip, or the
+/// documents that read and a problem for each that did not.
+fn read_after_error(text: &str, first_error: &serde_saphyr::Error) -> Extracted {
+    let mut out = Extracted::default();
+    let lines = Lines::new(text);
+    let mut manifests = 0usize;
+    // A file that is not a manifest may well not fit the object's
+    // shape (a values.yaml with its own `spec:`): that is a skip.
+    let any_object =
+        serde_saphyr::from_multiple_with_options::<Option<Probe>>(text, yaml::options()).map(
+            |docs| {
+                docs.iter()
+                    .flatten()
+                    .any(|p| p.api_version.is_some() || p.kind.is_some())
+            },
+        );
+    if let Ok(false) = any_object {
+        out.skipped = Some(not_a_manifest());
+        return out;
+    }
+    // Read the documents one by one: the parser skips a document
+    // with a type error and goes on (a syntax error ends the file).
+    let mut reader = std::io::Cursor::new(text.as_bytes());
+    let mut errors = 0;
+    for doc in serde_saphyr::read_with_options::<_, Document<S>>(&mut reader, yaml::options()) {
+        match doc {
+            Ok(doc) => manifests += read_document(&lines, doc, &mut out),
+            Err(e) => {
+                errors += 1;
+                out.problems.push(yaml::parse_problem(&e));
             }
         }
     }
+    if errors == 0 {
+        // The reader saw no error where the whole-file parse did:
+        // report the first one rather than lose it.
+        out.problems.push(yaml::parse_problem(first_error));
+    }
+    finish(manifests, out)
+}
+
+/// The skip of a file with no manifest and no problem; the sites in file order.
+fn finish(manifests: usize, mut out: Extracted) -> Extracted {
     if manifests == 0 && out.problems.is_empty() {
         out.skipped = Some(not_a_manifest());
     }
@@ -243,7 +326,7 @@ fn not_a_manifest() -> Skip {
 }
 
 /// Reads one document; returns how many documents were meant as objects (0 or 1).
-fn read_document(text: &Lines<'_>, doc: Document, out: &mut Extracted) -> usize {
+fn read_document<L: Leaf>(text: &Lines<'_>, doc: Document<L>, out: &mut Extracted) -> usize {
     let Document::Objects { object, items } = doc else {
         return 0;
     };
@@ -262,7 +345,7 @@ fn read_document(text: &Lines<'_>, doc: Document, out: &mut Extracted) -> usize 
     1
 }
 
-fn read_object(text: &Lines<'_>, object: &Object<S>, out: &mut Extracted) {
+fn read_object<L: Leaf>(text: &Lines<'_>, object: &Object<L>, out: &mut Extracted) {
     out.objects += 1;
     let holder = Holder {
         kind: object.kind().unwrap_or("(no kind)").to_owned(),
@@ -273,7 +356,7 @@ fn read_object(text: &Lines<'_>, object: &Object<S>, out: &mut Extracted) {
         .kind
         .as_ref()
         .or(object.api_version.as_ref())
-        .map(|k| yaml::position(&k.referenced));
+        .map(Leaf::referenced);
     let found = match find_images(object) {
         Ok(found) => found,
         Err(ObjectError::UnknownKind { .. }) => return,
@@ -293,9 +376,9 @@ fn read_object(text: &Lines<'_>, object: &Object<S>, out: &mut Extracted) {
         .and_then(|a| a.0.iter().find(|(k, _)| k.as_str() == IGNORE_ANNOTATION));
     if let Some((_, reason)) = ignore {
         out.suppressed.push(Suppression {
-            position: yaml::position(&reason.referenced),
+            position: reason.referenced(),
             holder,
-            reason: reason.value.clone(),
+            reason: reason.as_str().to_owned(),
             images: found.len(),
         });
         return;
@@ -305,15 +388,15 @@ fn read_object(text: &Lines<'_>, object: &Object<S>, out: &mut Extracted) {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     for f in found {
-        let position = yaml::position(&f.image.referenced);
-        let width = if f.image.referenced == f.image.defined {
+        let position = f.image.referenced();
+        let width = if position == f.image.defined() {
             yaml::value_width(text, position, f.image.as_str())
         } else {
             alias_width(text, position)
         };
         out.sites.push(ImageSite {
             position,
-            image: f.image.value.clone(),
+            image: f.image.as_str().to_owned(),
             written: None,
             width,
             holder: holder.clone(),

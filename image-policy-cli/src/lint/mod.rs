@@ -58,6 +58,7 @@
 
 pub mod compose;
 pub mod dockerfile;
+pub mod fast_yaml;
 pub mod judge;
 pub mod lines;
 pub mod manifests;

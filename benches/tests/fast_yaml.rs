@@ -1,0 +1,19 @@
+//! The bench corpus through the manifest reader's fast path: it takes every
+//! file (or the `lint/extract` figure would not measure it), and what it
+//! extracts equals what serde-saphyr's path extracts.
+
+use image_policy_benches::manifests;
+use image_policy_cli::lint::manifests::{extract_fast, extract_serde_saphyr};
+
+#[test]
+fn the_fast_path_takes_the_corpus_and_agrees() {
+    let corpus = manifests::generate();
+    let mut objects = 0;
+    for (name, text) in &corpus.files {
+        let fast = extract_fast(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(fast, extract_serde_saphyr(text), "{name}");
+        assert!(fast.problems.is_empty(), "{name}: {:?}", fast.problems);
+        objects += fast.objects;
+    }
+    assert_eq!(objects, corpus.objects);
+}
