@@ -11,6 +11,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         && let Ok(fast) = extract_fast(text)
     {
         let slow = extract_serde_saphyr(text);
-        assert_eq!(fast, slow, "{text:?}: the fast path differs from serde-saphyr");
+        assert_eq!(
+            fast, slow,
+            "{text:?}: the fast path differs from serde-saphyr"
+        );
     }
 });

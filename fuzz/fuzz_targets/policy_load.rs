@@ -25,7 +25,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         match loaded {
             Ok(loaded) => {
                 let annotations = [("break-glass.image-policy.k8s.io/ticket", "true")];
-                let ctx = Context::new().namespace("kube-system").annotations(&annotations);
+                let ctx = Context::new()
+                    .namespace("kube-system")
+                    .annotations(&annotations);
                 for image in IMAGES {
                     let decision = loaded.policy.evaluate(image, &ctx);
                     // Every decision can say why.

@@ -9,7 +9,12 @@
 //!   references, and the committed inputs of `.../testdata/parse_digest/`;
 //! - `corpus/fast_yaml/`: every YAML and JSON file under `testdata/`,
 //!   `deploy/` and `examples/` (manifests, lint fixtures, policies), and the
-//!   committed inputs of `image-policy-cli/tests/fuzz/testdata/fast_yaml/`.
+//!   committed inputs of `image-policy-cli/tests/fuzz/testdata/fast_yaml/`;
+//! - `corpus/handler/`: the reviews of `testdata/webhook/*.json`, the body of
+//!   every case of `testdata/webhook/bad-requests.jsonl`, and each object of
+//!   `testdata/k8s/objects/*.json` in an AdmissionReview (CREATE and UPDATE);
+//! - `corpus/policy_load/`: the policies of `examples/`, the policy test
+//!   tables of `testdata/policy/` and the policies of `deploy/`.
 //!
 //! Usage: `seed [CORPUS_DIR]` (default `fuzz/corpus`), normally through
 //! `fuzz/seed.sh`.
@@ -58,10 +63,46 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
         files_in(&committed_yaml, &mut yaml)?;
     }
 
+    let mut reviews = BTreeSet::new();
+    for path in sorted_files(&root.join("testdata/webhook"))? {
+        let name = path.display().to_string();
+        if name.ends_with(".json") {
+            reviews.insert(read(&path)?.into_bytes());
+        } else if name.ends_with(".jsonl") {
+            for (i, line) in read(&path)?.lines().enumerate() {
+                let case: serde_json::Value =
+                    serde_json::from_str(line).map_err(|e| format!("{name}:{}: {e}", i + 1))?;
+                if let Some(body) = case.get("body").and_then(serde_json::Value::as_str) {
+                    reviews.insert(body.as_bytes().to_vec());
+                }
+            }
+        }
+    }
+    for path in sorted_files(&root.join("testdata/k8s/objects"))? {
+        if path.extension().is_some_and(|e| e == "json") {
+            let object = read(&path)?;
+            for (operation, old) in [("CREATE", "null"), ("UPDATE", object.as_str())] {
+                reviews.insert(
+                    format!(
+                        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u","operation":"{operation}","namespace":"shop","object":{object},"oldObject":{old}}}}}"#
+                    )
+                    .into_bytes(),
+                );
+            }
+        }
+    }
+
+    let mut policies = BTreeSet::new();
+    for dir in ["examples", "testdata/policy", "deploy"] {
+        yaml_files(&root.join(dir), &mut policies)?;
+    }
+
     for (target, inputs) in [
         ("parse_reference", &references),
         ("parse_digest", &digests),
         ("fast_yaml", &yaml),
+        ("handler", &reviews),
+        ("policy_load", &policies),
     ] {
         let dir = corpus.join(target);
         std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
