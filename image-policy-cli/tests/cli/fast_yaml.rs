@@ -456,3 +456,112 @@ proptest! {
         same("generated", &text);
     }
 }
+
+/// YAML's spellings that resolve to something other than a string in some
+/// schema (1.1 or 1.2: booleans, nulls, numbers in every radix, sexagesimals,
+/// timestamps, non-finite floats), plain, in every role a scalar has in a
+/// manifest: the image, the container's name, the namespace, an annotation's
+/// value and key, an ignored field. Whenever the fast path reads the file, it
+/// reads it as serde-saphyr does.
+#[test]
+fn scalar_spellings_in_every_role() {
+    const SPELLINGS: &[&str] = &[
+        "y",
+        "Y",
+        "n",
+        "N",
+        "yes",
+        "Yes",
+        "YES",
+        "no",
+        "No",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+        "~",
+        "null",
+        "Null",
+        "NULL",
+        "0",
+        "-0",
+        "+1",
+        "012",
+        "0o17",
+        "0O17",
+        "0x1F",
+        "0X1f",
+        "0b101",
+        "1_000",
+        "1:30",
+        "190:20:30",
+        "1.",
+        "0.",
+        ".5",
+        "-.5",
+        "1e3",
+        "1E+3",
+        "1e999",
+        ".inf",
+        "-.Inf",
+        "+.INF",
+        ".nan",
+        ".NaN",
+        "nan",
+        "inf",
+        "infinity",
+        "2001-12-14",
+        "2001-12-14t21:59:43.10-05:00",
+        "=",
+        "<<",
+        "0x",
+        "0b",
+        "0o",
+        "+",
+        "-",
+        "1.2.3",
+        "1e",
+        "0777",
+        "123456789012345678901",
+    ];
+    let mut read_fast = 0;
+    for s in SPELLINGS {
+        let roles = [
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: c\n    image: {s}\n"
+            ),
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: {s}\n    image: nginx\n"
+            ),
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: {s}}}\nspec:\n  containers:\n  - {{name: c, image: nginx}}\n"
+            ),
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    a: {s}\nspec:\n  containers:\n  - {{name: c, image: nginx}}\n"
+            ),
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    {s}: x\nspec:\n  containers:\n  - {{name: c, image: nginx}}\n"
+            ),
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  replicas: {s}\n  {s}: {s}\n  containers:\n  - {{name: c, image: nginx, x: [{s}]}}\n"
+            ),
+        ];
+        for (i, text) in roles.iter().enumerate() {
+            read_fast += usize::from(same(&format!("{s:?} in role {i}"), text));
+        }
+    }
+    // The fast path is conservative (it leaves every number-like or
+    // boolean-like string to serde-saphyr), but it does read many of these:
+    // the check above is not vacuous.
+    assert!(
+        read_fast > SPELLINGS.len(),
+        "only {read_fast} read by the fast path"
+    );
+}
