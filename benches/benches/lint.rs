@@ -42,16 +42,8 @@ type EventsOnly = fn(&str) -> usize;
 /// The corpus as the linter's sources.
 fn corpus() -> (Vec<walk::Source>, usize) {
     let corpus = manifests::generate();
-    let sources = corpus
-        .files
-        .into_iter()
-        .map(|(name, text)| walk::Source {
-            name,
-            kind: walk::SourceKind::Manifests,
-            text: Ok(text),
-        })
-        .collect();
-    (sources, corpus.objects)
+    let objects = corpus.objects;
+    (corpus.into_sources(), objects)
 }
 
 fn bench(c: &mut Criterion) {

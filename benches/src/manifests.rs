@@ -135,4 +135,16 @@ impl Corpus {
     pub fn bytes(&self) -> usize {
         self.files.iter().map(|(_, text)| text.len()).sum()
     }
+
+    /// The files as the linter's sources, as `walk` would hand them over.
+    pub fn into_sources(self) -> Vec<image_policy_cli::lint::walk::Source> {
+        self.files
+            .into_iter()
+            .map(|(name, text)| image_policy_cli::lint::walk::Source {
+                name,
+                kind: image_policy_cli::lint::walk::SourceKind::Manifests,
+                text: Ok(text),
+            })
+            .collect()
+    }
 }

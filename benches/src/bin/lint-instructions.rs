@@ -53,15 +53,7 @@ fn main() -> ExitCode {
     };
     let corpus = manifests::generate();
     let bytes = corpus.bytes();
-    let files: Vec<walk::Source> = corpus
-        .files
-        .into_iter()
-        .map(|(name, text)| walk::Source {
-            name,
-            kind: walk::SourceKind::Manifests,
-            text: Ok(text),
-        })
-        .collect();
+    let files = corpus.into_sources();
     let counted = read_corpus(&files, &*read);
     println!("{bytes} bytes in {} files, {counted} counted", files.len());
     ExitCode::SUCCESS
