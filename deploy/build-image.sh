@@ -71,10 +71,12 @@ if [[ -n $push ]]; then
   name=${ref%:*}
   host=${ref%%/*}
   [[ $ref == */* ]] || host=docker.io
+  # Loopback only: localhost, an IPv4 literal in 127.0.0.0/8 (not a name
+  # such as 127.example.com), [::1]; each with an optional port.
   tls_verify=true
-  case $host in
-    localhost|localhost:*|127.*|\[::1\]|\[::1\]:*) tls_verify=false ;;
-  esac
+  if [[ $host =~ ^(localhost|127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|\[::1\])(:[0-9]+)?$ ]]; then
+    tls_verify=false
+  fi
 fi
 
 # 1. The binary: glibc, linked statically (no libc in the image), with
