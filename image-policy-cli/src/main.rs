@@ -23,7 +23,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(
     name = "image-policy",
-    version,
+    version = VERSION,
     propagate_version = true,
     after_help = AFTER_HELP
 )]
@@ -31,6 +31,15 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// `--version`: the crate version and the git revision it was built from
+/// (`build.rs`: `IMAGE_POLICY_REVISION`, else `git rev-parse HEAD`, else `unknown`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("IMAGE_POLICY_REVISION"),
+    ")"
+);
 
 const AFTER_HELP: &str = "\
 Examples:

@@ -45,13 +45,34 @@ fn every_command_has_help_with_examples() {
     }
 }
 
+/// `--version` names the crate version and the git revision of the checkout
+/// (build.rs; this test's binary is built from the same checkout).
 #[test]
 fn version() {
     let out = image_policy(&["--version"], None);
     assert_eq!(out.code, 0);
+    let revision = match std::env::var("IMAGE_POLICY_REVISION") {
+        Ok(r) if !r.trim().is_empty() => r.trim().to_owned(),
+        _ => {
+            let git = std::process::Command::new("git")
+                .args(["rev-parse", "HEAD"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output();
+            match git {
+                Ok(o) if o.status.success() => {
+                    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+                }
+                // A source tree without git: build.rs says so.
+                _ => "unknown".to_owned(),
+            }
+        }
+    };
     assert_eq!(
         out.stdout.trim(),
-        format!("image-policy {}", env!("CARGO_PKG_VERSION"))
+        format!(
+            "image-policy {} (revision {revision})",
+            env!("CARGO_PKG_VERSION")
+        )
     );
 }
 

@@ -1,6 +1,7 @@
 //! The manifests of `deploy/`: every YAML file parses, the webhook
-//! configuration covers every kind, and kustomize builds every entry point
-//! (with kubectl, which builds offline).
+//! configuration covers every kind, kustomize builds every entry point
+//! (with kubectl, which builds offline), and every rendered Deployment runs
+//! the image deploy/README.md tells the user to build.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -123,8 +124,8 @@ fn have(tool: &str) -> bool {
     found
 }
 
-/// `kubectl kustomize DIR`, the kinds it produced.
-fn kustomize(dir: &Path) -> Vec<String> {
+/// `kubectl kustomize DIR`, the objects it produced.
+fn render(dir: &Path) -> Vec<Value> {
     let output = Command::new("kubectl")
         .arg("kustomize")
         .arg(dir)
@@ -137,11 +138,105 @@ fn kustomize(dir: &Path) -> Vec<String> {
         String::from_utf8_lossy(&output.stderr)
     );
     let text = String::from_utf8(output.stdout).unwrap();
-    serde_saphyr::from_multiple::<Value>(&text)
-        .unwrap()
+    serde_saphyr::from_multiple::<Value>(&text).unwrap()
+}
+
+/// `kubectl kustomize DIR`, the kinds it produced.
+fn kustomize(dir: &Path) -> Vec<String> {
+    render(dir)
         .iter()
         .map(|doc| doc["kind"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The reference deploy/README.md tells the user to build and push:
+/// the REF of its `ref=$(deploy/build-image.sh --push REF)` line.
+fn documented_push_reference() -> String {
+    let readme = std::fs::read_to_string(deploy_dir().join("README.md")).unwrap();
+    let lines: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ref=$(deploy/build-image.sh --push "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one documented push command: {lines:?}");
+    let reference = lines[0].split(')').next().unwrap().trim();
+    assert!(!reference.is_empty());
+    reference.to_owned()
+}
+
+/// Every kustomize entry point of deploy/: the default and every overlay.
+fn entry_points() -> Vec<PathBuf> {
+    let mut dirs = vec![deploy_dir()];
+    for entry in std::fs::read_dir(deploy_dir().join("overlays")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.join("kustomization.yaml").is_file() {
+            dirs.push(path);
+        }
+    }
+    dirs
+}
+
+/// The docs build and push `registry.my.com/image-policy:VERSION` and pin its
+/// digest in the base's `images:` entry; every Deployment of every entry point
+/// runs exactly that name, by the (placeholder) digest of that entry, and the
+/// manifest the entry rewrites names the same image.
+#[test]
+fn every_rendered_deployment_runs_the_image_the_docs_build() {
+    let pushed = documented_push_reference();
+    let (name, tag) = pushed.rsplit_once(':').unwrap();
+    assert!(!name.contains('@') && !tag.contains('/'), "{pushed}");
+    assert_eq!(
+        tag,
+        env!("CARGO_PKG_VERSION"),
+        "the docs push the current version"
+    );
+    assert_eq!(name, "registry.my.com/image-policy");
+
+    let kustomization = documents(&deploy_dir().join("base/kustomization.yaml"));
+    let images = kustomization[0]["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1, "{images:?}");
+    let entry = &images[0];
+    assert_eq!(entry["name"], name);
+    assert_eq!(entry["newName"], name);
+    let digest = entry["digest"].as_str().unwrap();
+    assert!(
+        entry.get("newTag").is_none(),
+        "pinned by digest, not by tag"
+    );
+    // The placeholder, which the README tells the user to replace.
+    assert_eq!(digest, "sha256:REPLACE-ME");
+    let readme = std::fs::read_to_string(deploy_dir().join("README.md")).unwrap();
+    assert!(readme.contains(&format!("`{name}@sha256:...`")));
+    assert!(readme.contains(&format!("`{digest}`")));
+
+    let deployment = documents(&deploy_dir().join("base/deployment.yaml"));
+    let containers = deployment[0]["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(containers[0]["image"], format!("{name}:{tag}"));
+
+    if !have("kubectl") {
+        return;
+    }
+    let expected = format!("{name}@{digest}");
+    for dir in entry_points() {
+        let docs = render(&dir);
+        let deployments: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Deployment").collect();
+        assert_eq!(deployments.len(), 1, "{}", dir.display());
+        for deployment in deployments {
+            let spec = &deployment["spec"]["template"]["spec"];
+            for list in ["initContainers", "containers", "ephemeralContainers"] {
+                for container in spec[list].as_array().into_iter().flatten() {
+                    assert_eq!(
+                        container["image"].as_str(),
+                        Some(expected.as_str()),
+                        "{}: {list} {}",
+                        dir.display(),
+                        container["name"]
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -200,6 +295,17 @@ fn kustomize_builds_every_entry_point() {
     );
     let docs =
         serde_saphyr::from_multiple::<Value>(&String::from_utf8(output.stdout).unwrap()).unwrap();
+    // Its Deployment runs the base's pinned image too.
+    let images = &documents(&deploy_dir().join("base/kustomization.yaml"))[0]["images"][0];
+    let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!(
+            "{}@{}",
+            images["newName"].as_str().unwrap(),
+            images["digest"].as_str().unwrap()
+        )
+    );
     let secret = docs.iter().find(|d| d["kind"] == "Secret").unwrap();
     assert_eq!(secret["type"], "kubernetes.io/tls");
     assert_eq!(secret["metadata"]["name"], "image-policy-webhook-tls");
