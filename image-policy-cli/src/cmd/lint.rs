@@ -13,7 +13,8 @@ use std::process::ExitCode;
 /// Check every image in manifests, Dockerfiles and compose files against the policy.
 ///
 /// Reads Kubernetes YAML/JSON (every document, `List`s, every kind that runs
-/// containers), Dockerfiles (`FROM`, `COPY --from`) and compose files
+/// containers), Dockerfiles (every image BuildKit pulls: `# syntax=`, `FROM`,
+/// `COPY`/`ADD --from`, `RUN --mount=...,from=`, `ONBUILD`) and compose files
 /// (`services.*.image`). Directories are searched recursively, in sorted
 /// order. Files that are not manifests (a Helm values.yaml, a workflow) are
 /// skipped and counted. An object annotated `image-policy.dev/ignore: "reason"`

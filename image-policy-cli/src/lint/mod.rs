@@ -12,7 +12,8 @@
 //!    (image sites with line and column, objects, suppressions, problems):
 //!    [`manifests`] (Kubernetes YAML/JSON; the images are found by
 //!    `image_policy_core::k8s::find_images`, the webhook's own code),
-//!    [`dockerfile`] (`FROM`, `COPY --from`) and [`compose`]
+//!    [`dockerfile`] (`# syntax=`, `FROM`, `COPY`/`ADD --from`, `RUN --mount from=`,
+//!    `ONBUILD`) and [`compose`]
 //!    (`services.*.image`).
 //! 3. Judgement: each site goes through
 //!    `image_policy_core::policy::Policy::evaluate` ([`judge`]) and becomes a

@@ -443,3 +443,87 @@ fn without_a_policy_lint_checks_that_everything_reads_and_parses() {
         run.stdout
     );
 }
+
+/// The findings of a `lint --format json` run as (image, line, column, holder kind).
+fn json_findings(run: &Run) -> Vec<(String, u64, u64, String)> {
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON output");
+    json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["image"].as_str().unwrap_or_default().to_owned(),
+                f["line"].as_u64().unwrap_or_default(),
+                f["column"].as_u64().unwrap_or_default(),
+                f["object"]["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every image BuildKit pulls for `testdata/lint/buildkit/Dockerfile`: the
+/// `# syntax=` frontend (after a shebang line), `RUN --mount` `from=` (stage
+/// names excluded), `COPY --link --from`, `ADD --from`, `ONBUILD` triggers;
+/// each with its position, and each denied by a policy that allows only
+/// registry.my.com.
+#[test]
+fn dockerfile_images_buildkit_pulls() {
+    let run = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "--format",
+            "json",
+            "testdata/lint/buildkit/Dockerfile",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let want: Vec<(String, u64, u64, String)> = [
+        ("evil.example/frontend:1", 2, 12, "syntax"),
+        ("registry.my.com/base:1", 6, 6, "stage"),
+        ("evil.example/cache:3", 8, 49, "stage"),
+        ("evil.example/bind:4", 10, 38, "stage"),
+        ("registry.my.com/base:1", 13, 6, "stage"),
+        ("evil.example/link:5", 14, 20, "stage"),
+        ("evil.example/add:6", 17, 22, "stage"),
+        ("evil.example/onbuild-copy:7", 18, 21, "onbuild"),
+        ("evil.example/onbuild-mount:8", 19, 26, "onbuild"),
+    ]
+    .into_iter()
+    .map(|(i, l, c, k)| (i.to_owned(), l, c, k.to_owned()))
+    .collect();
+    assert_eq!(json_findings(&run), want);
+
+    // A `# syntax=` line after an instruction is a comment, not a directive.
+    let late = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "testdata/lint/buildkit/Dockerfile.late-directive",
+        ],
+        None,
+    );
+    assert_eq!(late.code, 0, "{}{}", late.stdout, late.stderr);
+    // ONBUILD FROM is refused by BuildKit: a parse error, exit 2.
+    let onbuild_from = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "testdata/lint/buildkit/Dockerfile.onbuild-from",
+        ],
+        None,
+    );
+    assert_eq!(onbuild_from.code, 2, "{}", onbuild_from.stdout);
+    assert!(
+        onbuild_from
+            .stdout
+            .contains("FROM isn't allowed as an ONBUILD trigger"),
+        "{}",
+        onbuild_from.stdout
+    );
+}
