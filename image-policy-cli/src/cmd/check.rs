@@ -36,7 +36,8 @@ pub struct Args {
     /// (keys: image, allowed, violates, code, reason, rule, mode, canonical, break_glass).
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     output: String,
-    /// Images; none: one per line from standard input.
+    /// Images; `-` or none: one per line from standard input (blank lines
+    /// are skipped).
     #[arg(value_name = "IMAGE")]
     images: Vec<String>,
 }
@@ -90,7 +91,7 @@ pub fn run(args: Args) -> ExitCode {
     let images = match input::images(args.images) {
         Ok(images) => images,
         Err(e) => {
-            eprintln!("image-policy check: cannot read standard input: {e}");
+            eprintln!("image-policy check: {e}");
             return ExitCode::from(2);
         }
     };

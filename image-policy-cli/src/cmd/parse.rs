@@ -21,10 +21,12 @@ use std::process::ExitCode;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// Print one JSON object per reference (keys: input, ok, domain, path, tag,
-    /// digest, normalized, familiar, error).
+    /// digest, canonical, familiar, error; `normalized`, the same as
+    /// `canonical`, is deprecated and will be removed in the next release).
     #[arg(long)]
     json: bool,
-    /// Image references; none: one per line from standard input.
+    /// Image references; `-` or none: one per line from standard input
+    /// (blank lines are skipped).
     #[arg(value_name = "IMAGE")]
     images: Vec<String>,
 }
@@ -38,9 +40,12 @@ struct JsonLine<'a> {
     path: Option<String>,
     tag: Option<&'a str>,
     digest: Option<String>,
-    normalized: Option<String>,
+    canonical: Option<String>,
     familiar: Option<String>,
     error: Option<String>,
+    /// Deprecated: the old name of `canonical` (as `check --output json`
+    /// calls it), kept for one release.
+    normalized: Option<String>,
 }
 
 /// What became of one input.
@@ -73,7 +78,7 @@ pub fn run(args: Args) -> ExitCode {
     let images = match input::images(args.images) {
         Ok(images) => images,
         Err(e) => {
-            eprintln!("image-policy parse: cannot read standard input: {e}");
+            eprintln!("image-policy parse: {e}");
             return ExitCode::from(2);
         }
     };
@@ -111,9 +116,10 @@ fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             path: Some(r.path().to_string()),
             tag: r.tag(),
             digest: r.digest().map(|d| d.to_string()),
-            normalized: Some(r.to_string()),
+            canonical: Some(r.to_string()),
             familiar: Some(r.familiar().to_string()),
             error: None,
+            normalized: Some(r.to_string()),
         },
         Outcome::Failed { message, .. } => JsonLine {
             input,
@@ -122,9 +128,10 @@ fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             path: None,
             tag: None,
             digest: None,
-            normalized: None,
+            canonical: None,
             familiar: None,
             error: Some(message.clone()),
+            normalized: None,
         },
     };
     serde_json::to_writer(&mut *out, &line)?;

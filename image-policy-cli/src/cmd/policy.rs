@@ -98,10 +98,10 @@ fn check(args: CheckArgs) -> ExitCode {
     let (diagnostics, summary, code) = match builder.and_then(PolicyBuilder::build) {
         Ok(loaded) => {
             let summary = format!(
-                "{name}: valid ({} rules, mode {}, {} warnings)",
-                loaded.policy.rule_count(),
+                "{name}: valid ({}, mode {}, {})",
+                plural(loaded.policy.rule_count(), "rule", "rules"),
                 loaded.policy.mode(),
-                loaded.warnings.len()
+                plural(loaded.warnings.len(), "warning", "warnings")
             );
             let code = if args.deny_warnings && !loaded.warnings.is_empty() {
                 1
@@ -111,10 +111,18 @@ fn check(args: CheckArgs) -> ExitCode {
             (loaded.warnings, summary, code)
         }
         Err(e) => {
-            let errors = e.errors().count();
+            let errors = plural(e.errors().count(), "error", "errors");
+            let hint = if is_json && !crate::policy_args::looks_like_json(&src) {
+                format!(
+                    "\nhint: {name} is read as JSON because its name ends in .json, \
+                     but it does not start with `{{`: if it is YAML, name it .yaml"
+                )
+            } else {
+                String::new()
+            };
             (
                 e.diagnostics().to_vec(),
-                format!("{name}: invalid ({errors} errors)"),
+                format!("{name}: invalid ({errors}){hint}"),
                 2,
             )
         }
@@ -129,6 +137,11 @@ fn check(args: CheckArgs) -> ExitCode {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(code),
         Err(_) => ExitCode::from(2),
     }
+}
+
+/// `1 rule`, `2 rules`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn write_text(diagnostics: &[Diagnostic], summary: &str) -> io::Result<()> {

@@ -95,7 +95,7 @@ fn init_logging(format: &str) {
 
 /// The server's policy source: the flags' policy, re-loaded when the file changes.
 fn policy_source(args: PolicyArgs) -> PolicySource {
-    let files = args.policy.iter().cloned().collect();
+    let files = args.policy_file().into_iter().collect();
     // The flags (not the file name) are part of the policy's identity.
     let identity = format!(
         "{:?}",
@@ -144,9 +144,9 @@ pub fn run(args: Args) -> ExitCode {
     };
     match runtime.block_on(server::run(config, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
+        // Logged once, in the log's format (the log goes to standard error).
         Err(err) => {
             tracing::error!("{err}");
-            eprintln!("image-policy: {err}");
             ExitCode::from(2)
         }
     }
