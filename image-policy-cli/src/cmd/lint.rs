@@ -20,7 +20,6 @@ use std::process::ExitCode;
 /// skipped and counted. An object annotated `image-policy.dev/ignore: "reason"`
 /// is not judged, and is listed as suppressed.
 #[derive(clap::Args, Debug)]
-#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Files or directories to check; `-` reads manifests from standard input.
     #[arg(value_name = "PATH")]
@@ -55,20 +54,20 @@ pub struct Args {
     vars: Vec<(String, String)>,
 }
 
-const AFTER_HELP: &str = "\
-Examples:
-  image-policy lint deploy/ examples/ --policy policy.yaml
-  kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml \\
-    | image-policy lint --allow-registry registry.my.com -
-  helm template my-chart | image-policy lint --policy policy.yaml -
-  image-policy lint . --format sarif -o image-policy.sarif     # for GitHub code scanning
-  image-policy lint . --format github                          # annotations in GitHub Actions
-  image-policy lint Dockerfile --var BASE=golang:1.22 --reject-latest
+/// `--help` examples.
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy lint deploy/ examples/ --policy policy.yaml",
+    "kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml | image-policy lint --allow-registry registry.my.com -",
+    "helm template my-chart | image-policy lint --policy policy.yaml -",
+    "# for GitHub code scanning",
+    "image-policy lint . --format sarif -o image-policy.sarif",
+    "# annotations in GitHub Actions",
+    "image-policy lint . --format github",
+    "image-policy lint Dockerfile --var BASE=golang:1.22 --reject-latest",
+];
 
-Exit status: 0 every image allowed, 1 a violation (or an image that cannot be
-judged: an unresolved ${VAR}, a workload without containers), 2 a usage,
-policy or read error (a file that cannot be read or parsed). --warn-only
-turns 1 into 0.";
+/// `--help` after the examples.
+pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed). --warn-only turns 1 into 0.";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum FormatArg {

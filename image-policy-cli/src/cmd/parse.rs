@@ -8,17 +8,8 @@ use std::process::ExitCode;
 
 /// Parse image references and show their parts, as the container runtime reads them.
 ///
-/// With no IMAGE, reads one reference per line from standard input.
-///
-/// Examples:
-///
-///   image-policy parse prometheus:2.6.1 registry.my.com:5000/team/app@sha256:...
-///
-///   kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\n' | image-policy parse --json
-///
-/// Exit status: 0 when every reference parsed, 1 when any did not, 2 on a usage error.
+/// With no IMAGE, or with `-`, reads one reference per line from standard input.
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
 pub struct Args {
     /// Print one JSON object per reference (keys: input, ok, domain, path, tag,
     /// digest, canonical, familiar, error; `normalized`, the same as
@@ -30,6 +21,16 @@ pub struct Args {
     #[arg(value_name = "IMAGE")]
     images: Vec<String>,
 }
+
+/// `--help` examples (each runs as written; a test runs the first).
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy parse prometheus:2.6.1 registry.my.com:5000/team/app@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\\n' | image-policy parse --json",
+];
+
+/// `--help` after the examples.
+pub const EXIT_STATUS: &str =
+    "Exit status: 0 when every reference parsed, 1 when any did not, 2 on a usage error.";
 
 /// One line of `--json` output. Field order is the documented key order.
 #[derive(Serialize)]

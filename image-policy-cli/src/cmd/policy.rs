@@ -8,36 +8,41 @@ use std::process::ExitCode;
 
 /// Work with policy files.
 #[derive(clap::Args, Debug)]
-#[command(after_help = POLICY_EXAMPLES)]
 pub struct Args {
     #[command(subcommand)]
     command: PolicyCommand,
 }
 
-const POLICY_EXAMPLES: &str = "\
-Examples:
-  image-policy policy check policy.yaml
-  image-policy policy check --deny-warnings --output json policy.yaml
-  image-policy policy schema > policy.schema.json";
+/// `--help` examples of `policy`.
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy policy check policy.yaml",
+    "image-policy policy check --deny-warnings --output json policy.yaml",
+    "image-policy policy schema > policy.schema.json",
+];
+
+/// `--help` examples of `policy check`.
+pub const CHECK_EXAMPLES: crate::help::Examples = &[
+    "image-policy policy check policy.yaml",
+    "image-policy policy check --deny-warnings --output json policy.yaml",
+];
+
+/// `--help` after the examples of `policy check`.
+pub const CHECK_EXIT_STATUS: &str = "Exit status: 0 when the policy is valid (1 with --deny-warnings when it has warnings), 2 when it is invalid or cannot be read.";
+
+/// `--help` examples of `policy schema`.
+pub const SCHEMA_EXAMPLES: crate::help::Examples =
+    &["image-policy policy schema > policy.schema.json"];
 
 #[derive(clap::Subcommand, Debug)]
 enum PolicyCommand {
     Check(CheckArgs),
     /// Print the JSON Schema of the policy file format.
-    #[command(after_help = "Examples:\n  image-policy policy schema > policy.schema.json")]
     Schema,
 }
 
 /// Validate a policy file: print every error and warning with its
 /// file:line:column.
-///
-/// Exit status: 0 when the policy is valid (1 with --deny-warnings when it has
-/// warnings), 2 when it is invalid or cannot be read.
 #[derive(clap::Args, Debug)]
-#[command(
-    verbatim_doc_comment,
-    after_help = "Examples:\n  image-policy policy check policy.yaml\n  image-policy policy check --deny-warnings --output json policy.yaml"
-)]
 struct CheckArgs {
     /// Treat warnings as failures (exit 1).
     #[arg(long)]
