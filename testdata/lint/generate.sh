@@ -55,3 +55,13 @@ rm -rf "$scratch"
 # The issue's example, as a newcomer would pipe it into `image-policy lint -`.
 cd ../..
 kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml >stdin-deployment.yaml
+
+# testdata/lint/cases/: a kubectl-made Deployment with its containers list
+# emptied (`containers: []`), which the API server rejects.
+kubectl create deployment empty -n shop --image=registry.my.com/a:1 --dry-run=client -o yaml \
+  | python3 -c '
+import sys
+t = sys.stdin.read()
+start = t.index("      containers:")
+end = t.index("resources: {}") + len("resources: {}") + 1
+print(t[:start] + "      containers: []\n" + t[end:], end="")' >cases/empty-containers.yaml

@@ -527,3 +527,28 @@ fn dockerfile_images_buildkit_pulls() {
         onbuild_from.stdout
     );
 }
+
+/// `containers: []` is rejected by the API server: reported like a missing
+/// list, not passed.
+#[test]
+fn an_empty_containers_list_is_reported() {
+    let run = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "--color",
+            "never",
+            "testdata/lint/cases/empty-containers.yaml",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "error[invalid-object]: Deployment shop/empty: spec.template.spec.containers is empty"
+        ),
+        "{}",
+        run.stdout
+    );
+}
