@@ -67,6 +67,7 @@ pub mod compose;
 pub mod dockerfile;
 pub mod fast_yaml;
 pub mod judge;
+pub mod kustomization;
 pub mod lines;
 pub mod manifests;
 pub mod render;
@@ -98,9 +99,60 @@ pub fn extract(source: &Source, options: &Options) -> Extracted {
         }
     };
     match source.kind {
-        SourceKind::Manifests => manifests::extract(text),
+        SourceKind::Manifests | SourceKind::Compose => yaml_by_content(text, source.kind, options),
         SourceKind::Dockerfile => dockerfile::extract(text, &options.vars),
-        SourceKind::Compose => compose::extract(text, &options.vars),
+        SourceKind::Kustomization => kustomization::extract(text),
+    }
+}
+
+/// Whether a YAML/JSON text has a top-level `services` key, as a compose
+/// file has: a `services:` line at column 0, or `"services"` in a JSON text.
+fn has_top_level_services(text: &str) -> bool {
+    text.starts_with("services:")
+        || text.contains("\nservices:")
+        || (text.trim_start().starts_with('{') && text.contains("\"services\""))
+}
+
+/// A YAML or JSON file read by what it holds, not by its name: a document
+/// with `apiVersion` and `kind` is a Kubernetes manifest, a top-level
+/// `services:` makes it a compose file. A file that holds both is read both
+/// ways (every image of either reading is judged), and when a top-level
+/// `services:` beside manifests does not read as compose, its error is
+/// reported; a file that holds neither is read as its name says (`hint`).
+fn yaml_by_content(text: &str, hint: SourceKind, options: &Options) -> Extracted {
+    let services = has_top_level_services(text);
+    if !services && hint == SourceKind::Manifests {
+        return manifests::extract(text);
+    }
+    let manifest = manifests::extract(text);
+    let compose = compose::extract(text, &options.vars);
+    let is_manifest = manifest.skipped.is_none() && manifest.objects > 0;
+    let is_compose = services && compose.objects > 0;
+    match (is_manifest, is_compose) {
+        (true, true) => {
+            let mut both = manifest;
+            both.objects += compose.objects;
+            both.sites.extend(compose.sites);
+            both.sites.sort_by_key(|s| s.position);
+            both.suppressed.extend(compose.suppressed);
+            both.problems.extend(compose.problems);
+            both
+        }
+        (true, false) => {
+            let mut manifest = manifest;
+            if services {
+                // A top-level `services:` that does not read as compose
+                // (with manifests in the same file): say so rather than
+                // guess.
+                manifest.problems.extend(compose.problems);
+            }
+            manifest
+        }
+        (false, true) => compose,
+        // Neither reading found anything: as the name says (a Helm
+        // values file with a `services:` list stays a skipped non-manifest).
+        (false, false) if hint == SourceKind::Compose => compose,
+        (false, false) => manifest,
     }
 }
 
@@ -237,6 +289,12 @@ mod tests {
         "services:\n",
         "  web:\n",
         "    image: ${T:-1}\n",
+        "images:\n- name: nginx\n  newTag: ",
+        "  newName: ",
+        "  digest: ",
+        "# syntax=",
+        "RUN --mount=from=",
+        "ONBUILD ",
         "é",
         "\u{feff}",
     ];
@@ -249,7 +307,7 @@ mod tests {
         /// No input makes a reader panic, and every site points inside the text.
         #[test]
         fn readers_never_panic(text in text()) {
-            for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose] {
+            for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose, SourceKind::Kustomization] {
                 let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
                 let got = extract(&source, &Options::default());
                 let lines = text.lines().count().max(1);

@@ -30,12 +30,18 @@ pub enum SourceKind {
     Dockerfile,
     /// A compose file.
     Compose,
+    /// A kustomization (`kustomization.yaml`, `kustomization.yml`,
+    /// `Kustomization`): its `images:` overrides.
+    Kustomization,
 }
 
 impl SourceKind {
     /// The kind a file name says, or `None` when a directory walk should not
     /// read it.
     pub fn from_file_name(name: &str) -> Option<SourceKind> {
+        if super::kustomization::is_kustomization_name(name) {
+            return Some(SourceKind::Kustomization);
+        }
         let lower = name.to_ascii_lowercase();
         let yaml_ext = lower.ends_with(".yaml") || lower.ends_with(".yml");
         if yaml_ext {

@@ -552,3 +552,185 @@ fn an_empty_containers_list_is_reported() {
         run.stdout
     );
 }
+
+/// Whether `kubectl` runs; under CI=true a missing kubectl is a failure
+/// (`.ci/install-kubectl` installs it).
+fn have_kubectl() -> bool {
+    let found = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is required in CI (.ci/install-kubectl)"
+        );
+        eprintln!("NOTE: kubectl not found; the kustomize comparison was not run");
+    }
+    found
+}
+
+/// The `image:` values of `kubectl kustomize DIR`: what kustomize writes.
+fn kustomize_images(dir: &str) -> Vec<String> {
+    let out = Command::new("kubectl")
+        .args(["kustomize", dir])
+        .current_dir(root())
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {dir}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix("image: ")
+        })
+        .map(|i| i.trim_matches('"').to_owned())
+        .collect()
+}
+
+/// Each `images:` override of `testdata/lint/kustomize/` is judged as the
+/// image kustomize writes, checked against `kubectl kustomize` itself: every
+/// image the linter reports for a kustomization is in kustomize's output (or,
+/// for an override that keeps the resource's tag, is its name), and every
+/// image kustomize rewrote was reported.
+#[test]
+fn kustomization_overrides_are_judged_as_kustomize_writes_them() {
+    let run = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "--reject-latest",
+            "--format",
+            "json",
+            "testdata/lint/kustomize",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let findings = json["findings"].as_array().expect("findings");
+    let reported = |file: &str| -> Vec<(String, bool)> {
+        findings
+            .iter()
+            .filter(|f| f["file"] == file)
+            .map(|f| {
+                (
+                    f["image"].as_str().unwrap_or_default().to_owned(),
+                    f["allowed"].as_bool().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let base = reported("testdata/lint/kustomize/base/kustomization.yaml");
+    let overlay = reported("testdata/lint/kustomize/overlay/Kustomization");
+    assert_eq!(
+        base,
+        [
+            ("evil.example/web", false),
+            ("registry.my.com/mirror/prometheus:v2.53.0", true),
+            (
+                "busybox@sha256:2f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                false
+            ),
+            ("quay.io/app/api:4", false),
+        ]
+        .map(|(i, a)| (i.to_owned(), a))
+    );
+    // The overlay turns the tag into latest: denied.
+    assert_eq!(
+        overlay,
+        [("registry.my.com/shop/web:latest".to_owned(), false)]
+    );
+    if !have_kubectl() {
+        return;
+    }
+    // The images each kustomization starts from: the Deployment's for the
+    // base, the base's output for the overlay.
+    let mut resources: Vec<String> = reported("testdata/lint/kustomize/base/deployment.yaml")
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
+    for (dir, ours) in [
+        ("testdata/lint/kustomize/base", &base),
+        ("testdata/lint/kustomize/overlay", &overlay),
+    ] {
+        let written = kustomize_images(dir);
+        for (image, _) in ours {
+            assert!(
+                written.iter().any(|w| w == image
+                    || w.strip_prefix(image.as_str())
+                        .is_some_and(|rest| rest.starts_with([':', '@']))),
+                "{dir}: we judged {image}, kustomize wrote {written:?}"
+            );
+        }
+        for w in written.iter().filter(|w| !resources.contains(w)) {
+            assert!(
+                ours.iter().any(|(image, _)| w == image
+                    || w.strip_prefix(image.as_str())
+                        .is_some_and(|rest| rest.starts_with([':', '@']))),
+                "{dir}: kustomize wrote {w}, which was not judged (we judged {ours:?})"
+            );
+        }
+        resources = written;
+    }
+}
+
+/// Files are read by what they hold: a Kubernetes manifest named
+/// `docker-compose.yml` or `app.compose.yaml` is a manifest, a compose file
+/// named like a manifest is compose, a Helm values file with a `services:`
+/// list is still skipped.
+#[test]
+fn yaml_files_are_read_by_content_not_name() {
+    let run = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "--format",
+            "json",
+            "testdata/lint/content",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let found: Vec<(String, String, String)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or_default().to_owned(),
+                f["image"].as_str().unwrap_or_default().to_owned(),
+                f["object"]["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = [
+        ("app.compose.yaml", "evil.example/api:2", "Deployment"),
+        (
+            "compose-in-a-manifest-name.yaml",
+            "evil.example/compose-web:1",
+            "service",
+        ),
+        ("docker-compose.yml", "evil.example/payload:1", "Deployment"),
+    ]
+    .into_iter()
+    .map(|(f, i, k)| {
+        (
+            format!("testdata/lint/content/{f}"),
+            i.to_owned(),
+            k.to_owned(),
+        )
+    })
+    .collect();
+    assert_eq!(found, want);
+    assert_eq!(json["summary"]["skipped"], 1, "{}", run.stdout);
+}
