@@ -48,6 +48,11 @@ pub struct Args {
     #[arg(long)]
     show_allowed: bool,
 
+    /// List on standard error every file and directory the walk did not read
+    /// (without it: a line per symbolic link not followed, a count of the rest).
+    #[arg(long, short = 'v')]
+    verbose: bool,
+
     /// A value for a Dockerfile ARG or a compose ${VAR}, as `docker build
     /// --build-arg` would pass it (repeatable).
     #[arg(long = "var", alias = "build-arg", value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -94,6 +99,32 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
         _ => Err(format!(
             "expected NAME=VALUE, as in --var BASE=golang:1.22 (got {s:?})"
         )),
+    }
+}
+
+/// Says on standard error what the walk did not read: each entry with
+/// `--verbose`; otherwise each symbolic link to a directory (which may hide
+/// manifests) and a count of the rest.
+fn print_not_read(not_read: &[(String, walk::NotRead)], verbose: bool) {
+    let mut counted = 0;
+    for (name, why) in not_read {
+        if verbose || *why == walk::NotRead::SymlinkToDirectory {
+            eprintln!("image-policy lint: not read: {name}: {}", why.as_str());
+        } else {
+            counted += 1;
+        }
+    }
+    if counted > 0 {
+        let (entries, names) = if counted == 1 {
+            ("entry", "its name is")
+        } else {
+            ("entries", "their names are")
+        };
+        eprintln!(
+            "image-policy lint: not read: {counted} {entries} ({names} not .yaml, .yml or .json, \
+             a Dockerfile, a compose file or a kustomization, or a version-control directory); \
+             --verbose lists them"
+        );
     }
 }
 
@@ -153,9 +184,7 @@ pub fn run(args: Args) -> ExitCode {
     let report = lint::lint(sources, &options, |site| {
         lint::judge::with_policy(&policy, site)
     });
-    for (name, why) in &walked.not_followed {
-        eprintln!("image-policy lint: {name}: {why}");
-    }
+    print_not_read(&walked.not_read, args.verbose);
 
     let format = match args.format {
         FormatArg::Text => render::Format::Text,

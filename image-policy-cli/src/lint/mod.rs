@@ -101,8 +101,27 @@ pub fn extract(source: &Source, options: &Options) -> Extracted {
     match source.kind {
         SourceKind::Manifests | SourceKind::Compose => yaml_by_content(text, source.kind, options),
         SourceKind::Dockerfile => dockerfile::extract(text, &options.vars),
-        SourceKind::Kustomization => kustomization::extract(text),
+        SourceKind::Kustomization => kustomization_by_content(text),
     }
+}
+
+/// A file named like a kustomization: its `images:` overrides, and, since
+/// `kubectl apply -R` reads it as a manifest, the images of any pod-bearing
+/// object in it.
+fn kustomization_by_content(text: &str) -> Extracted {
+    let mut out = kustomization::extract(text);
+    if !out.problems.is_empty() {
+        return out;
+    }
+    let manifest = manifests::extract(text);
+    if !manifest.sites.is_empty() || !manifest.problems.is_empty() {
+        out.objects = out.objects.max(manifest.objects);
+        out.sites.extend(manifest.sites);
+        out.sites.sort_by_key(|s| s.position);
+        out.suppressed.extend(manifest.suppressed);
+        out.problems.extend(manifest.problems);
+    }
+    out
 }
 
 /// Whether a YAML/JSON text has a top-level `services` key, as a compose

@@ -734,3 +734,148 @@ fn yaml_files_are_read_by_content_not_name() {
     assert_eq!(found, want);
     assert_eq!(json["summary"]["skipped"], 1, "{}", run.stdout);
 }
+
+/// The walk against kubectl's own: `kubectl label --local -R -f DIR -o name`
+/// walks a directory as `kubectl apply -R -f DIR` does (cli-runtime's
+/// `ExpandPathsToFileVisitors`), offline. Every Deployment kubectl reads is
+/// judged by the linter, except under `.git`, which the linter does not enter
+/// and says so; everything the linter does not read is listed with
+/// `--verbose` and counted without it.
+#[test]
+fn directories_are_walked_as_kubectl_apply_r_walks_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    if !have_kubectl() {
+        return;
+    }
+    let files = [
+        ("sub/a.yaml", "a"),
+        (".hidden-dir/b.yaml", "b"),
+        (".c.yaml", "c"),
+        (".git/d.yaml", "d"),
+        ("E.YAML", "e"),
+        ("f.json", "f"),
+        ("real/g.yml", "g"),
+        ("deep/er/h.yaml", "h"),
+    ];
+    for (path, name) in files {
+        let path = d.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let format = if path.extension().is_some_and(|e| e == "json") {
+            "json"
+        } else {
+            "yaml"
+        };
+        let image = format!("--image=registry.my.com/{name}:1");
+        let out = Command::new("kubectl")
+            .args([
+                "create",
+                "deployment",
+                name,
+                &image,
+                "--dry-run=client",
+                "-o",
+                format,
+            ])
+            .output()
+            .expect("kubectl runs");
+        assert!(out.status.success());
+        std::fs::write(&path, out.stdout).expect("write");
+    }
+    std::os::unix::fs::symlink("real", d.join("linkdir")).expect("symlink");
+    std::os::unix::fs::symlink("real/g.yml", d.join("linkfile.yaml")).expect("symlink");
+    std::fs::write(d.join("README.md"), "not a manifest\n").expect("write");
+    let path = d.to_str().expect("UTF-8 temp path");
+
+    let kubectl = Command::new("kubectl")
+        .args([
+            "label",
+            "--local",
+            "-R",
+            "-f",
+            path,
+            "checked=yes",
+            "-o",
+            "name",
+        ])
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        kubectl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kubectl.stderr)
+    );
+    let mut read_by_kubectl: Vec<String> = String::from_utf8(kubectl.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|l| l.trim_start_matches("deployment.apps/").to_owned())
+        .collect();
+    read_by_kubectl.sort();
+    read_by_kubectl.dedup();
+    // kubectl reads hidden files and directories and .git, follows the link
+    // to a file, not the link to a directory, and skips E.YAML.
+    assert_eq!(read_by_kubectl, ["a", "b", "c", "d", "f", "g", "h"]);
+
+    let run = image_policy(
+        &[
+            "lint",
+            path,
+            "--allow-registry",
+            "registry.my.com",
+            "--format",
+            "json",
+            "--verbose",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let mut read_by_us: Vec<String> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["object"]["name"].as_str().map(str::to_owned))
+        .collect();
+    read_by_us.sort();
+    read_by_us.dedup();
+    for name in &read_by_kubectl {
+        if name == "d" {
+            assert!(
+                run.stderr
+                    .contains(".git: version-control directory, not entered"),
+                "{}",
+                run.stderr
+            );
+        } else {
+            assert!(
+                read_by_us.contains(name),
+                "kubectl reads {name}, the linter did not: {read_by_us:?}"
+            );
+        }
+    }
+    // The linter reads more (E.YAML), never less, and names what it did not read.
+    assert!(read_by_us.contains(&"e".to_owned()));
+    for line in [
+        "README.md: not .yaml",
+        "linkdir: symbolic link to a directory, not followed",
+    ] {
+        assert!(
+            run.stderr.contains(line),
+            "missing {line:?} in {}",
+            run.stderr
+        );
+    }
+    // Without --verbose: the link is still named, the rest counted.
+    let quiet = image_policy(&["lint", path, "--allow-registry", "registry.my.com"], None);
+    assert!(
+        quiet.stderr.contains("linkdir: symbolic link"),
+        "{}",
+        quiet.stderr
+    );
+    assert!(
+        quiet.stderr.contains("not read: 2 entries"),
+        "{}",
+        quiet.stderr
+    );
+    assert!(!quiet.stderr.contains("README.md"), "{}", quiet.stderr);
+}
