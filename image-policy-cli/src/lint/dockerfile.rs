@@ -664,8 +664,11 @@ mod tests {
         );
     }
 
-    /// (file text, the frontend image BuildKit pulls, its line and column).
-    const SYNTAX_DIRECTIVES: &[(&str, Option<(&str, usize, usize)>)] = &[
+    /// The frontend image BuildKit pulls, its line and column.
+    type Frontend = Option<(&'static str, usize, usize)>;
+
+    /// (file text, the frontend).
+    const SYNTAX_DIRECTIVES: &[(&str, Frontend)] = &[
         (
             "# syntax=docker/dockerfile:1\nFROM a\n",
             Some(("docker/dockerfile:1", 1, 10)),

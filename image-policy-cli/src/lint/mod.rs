@@ -6,21 +6,31 @@
 //!
 //! A run has three steps, each a module:
 //!
-//! 1. [`walk`]: which files, in which (sorted, deterministic) order, read as
-//!    what ([`walk::SourceKind`]); `-` is standard input.
+//! 1. [`walk`]: which files, in which (sorted, deterministic) order, as
+//!    `kubectl apply -R` walks a directory; the name gives a first guess of
+//!    the kind ([`walk::SourceKind`]); `-` is standard input.
 //! 2. Extraction, one reader per kind, each giving an [`report::Extracted`]
 //!    (image sites with line and column, objects, suppressions, problems):
 //!    [`manifests`] (Kubernetes YAML/JSON; the images are found by
 //!    `image_policy_core::k8s::find_images`, the webhook's own code),
 //!    [`dockerfile`] (`# syntax=`, `FROM`, `COPY`/`ADD --from`, `RUN --mount from=`,
 //!    `ONBUILD`) and [`compose`]
-//!    (`services.*.image`).
+//!    (`services.*.image`), [`kustomization`] (the images `images:`
+//!    overrides write). YAML and JSON are read by content, not name: a
+//!    document with `apiVersion` and `kind` is a Kubernetes manifest, a
+//!    top-level `services:` makes a compose file (so a Deployment named
+//!    `docker-compose.yml` is judged as the Deployment kubectl would apply);
+//!    a file that holds both is read both ways, and one that holds neither
+//!    is read as its name says. A file named like a kustomization is also
+//!    read as a manifest, since `kubectl apply -R` would send it.
 //! 3. Judgement: each site goes through
 //!    `image_policy_core::policy::Policy::evaluate` ([`judge`]) and becomes a
 //!    [`report::Finding`]; [`render`] prints the [`report::Report`] as text,
 //!    JSON, SARIF or GitHub annotations.
 //!
-//! Nothing is silent: a file that is not a manifest is counted as skipped, an
+//! Nothing is silent: a file the walk does not read is counted on standard
+//! error (listed with `--verbose`), a file that is not a manifest is counted
+//! as skipped, an
 //! object skipped by its `image-policy.dev/ignore` annotation is listed with
 //! its reason, and a file that cannot be read or parsed is reported with its
 //! location while the run goes on.
@@ -175,6 +185,45 @@ fn yaml_by_content(text: &str, hint: SourceKind, options: &Options) -> Extracted
     }
 }
 
+/// The invariants every reader keeps on any text, for the `lint_readers`
+/// fuzz target and the property test: reading a text as each kind (YAML by
+/// content, Dockerfile, kustomization) returns, never panics, and every site
+/// and problem it reports points inside the text (a line that exists, a
+/// column within that line or just after its end). `Err` says which broke.
+pub fn check_readers(text: &str) -> Result<(), String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let inside = |p: report::Position| {
+        p.line >= 1
+            && lines
+                .get(p.line - 1)
+                .is_some_and(|l| p.column >= 1 && p.column <= l.chars().count() + 1)
+    };
+    for kind in [
+        SourceKind::Manifests,
+        SourceKind::Compose,
+        SourceKind::Dockerfile,
+        SourceKind::Kustomization,
+    ] {
+        let source = Source {
+            name: "fuzz".to_owned(),
+            kind,
+            text: Ok(text.to_owned()),
+        };
+        let got = extract(&source, &Options::default());
+        if let Some(site) = got.sites.iter().find(|s| !inside(s.position)) {
+            return Err(format!("{kind:?}: site outside the text: {site:?}"));
+        }
+        if let Some(problem) = got
+            .problems
+            .iter()
+            .find(|p| p.position.is_some_and(|at| !inside(at)))
+        {
+            return Err(format!("{kind:?}: problem outside the text: {problem:?}"));
+        }
+    }
+    Ok(())
+}
+
 /// Reads and judges every source. `judge` is usually
 /// [`judge::with_policy`]; the sites are judged in file order.
 ///
@@ -326,6 +375,7 @@ mod tests {
         /// No input makes a reader panic, and every site points inside the text.
         #[test]
         fn readers_never_panic(text in text()) {
+            prop_assert_eq!(check_readers(&text), Ok(()));
             for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose, SourceKind::Kustomization] {
                 let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
                 let got = extract(&source, &Options::default());
