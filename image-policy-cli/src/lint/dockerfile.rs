@@ -18,7 +18,9 @@
 //!   the first other line (a comment, a blank line, an instruction) ends the
 //!   directives, so a `# syntax=` further down is a comment. BuildKit's
 //!   fallbacks are read too: `// syntax=` lines, and a file that is a JSON
-//!   object with a `"syntax"` key. The image is the value's first word;
+//!   object with a `"syntax"` key. The image is the value's first word.
+//!   `--var BUILDKIT_SYNTAX=IMAGE` (BuildKit's build argument of that name)
+//!   replaces the directive, as it does in BuildKit;
 //! - the `# escape=` parser directive (default `\`) and line continuations,
 //!   with comment lines inside a continuation dropped;
 //! - `ARG` before the first `FROM` declares the variables `FROM` may use;
@@ -290,7 +292,29 @@ pub fn extract(text: &str, overrides: &Overrides) -> Extracted {
     let escape = escape_char(text);
     let syntax = Syntax::Dockerfile { escape };
     let mut out = Extracted::default();
-    if let Some((offset, image)) = syntax_directive(text) {
+    // `--var BUILDKIT_SYNTAX=IMAGE` (`--build-arg` to BuildKit) replaces the
+    // directive's frontend; its first word is the image.
+    let syntax_arg = overrides
+        .get("BUILDKIT_SYNTAX")
+        .and_then(|v| v.split_whitespace().next());
+    if let Some(image) = syntax_arg {
+        let offset = syntax_directive(text).map_or(0, |(offset, _)| offset);
+        out.sites.push(ImageSite {
+            position: text_position(text, offset),
+            width: 1,
+            written: Some("--var BUILDKIT_SYNTAX".to_owned()),
+            image: image.to_owned(),
+            holder: Holder {
+                kind: "syntax".to_owned(),
+                namespace: None,
+                name: Some("build-arg".to_owned()),
+            },
+            container: None,
+            path: None,
+            namespace: None,
+            annotations: Vec::new(),
+        });
+    } else if let Some((offset, image)) = syntax_directive(text) {
         let holder = Holder {
             kind: "syntax".to_owned(),
             namespace: None,
@@ -786,6 +810,22 @@ mod tests {
         );
         let overridden = extract(text, &[("IMG".to_owned(), "img/var:1".to_owned())].into());
         assert_eq!(overridden.sites[1].image, "img/var:1");
+    }
+
+    #[test]
+    fn the_buildkit_syntax_build_arg_replaces_the_directive() {
+        let text = "# syntax=docker/dockerfile:1\nFROM a\n";
+        let got = extract(
+            text,
+            &[("BUILDKIT_SYNTAX".to_owned(), "x/y:2 --opt".to_owned())].into(),
+        );
+        let frontends: Vec<_> = got
+            .sites
+            .iter()
+            .filter(|s| s.holder.kind == "syntax")
+            .map(|s| (s.image.as_str(), s.position.line))
+            .collect();
+        assert_eq!(frontends, vec![("x/y:2", 1)]);
     }
 
     #[test]
