@@ -115,15 +115,12 @@ fn print_not_read(not_read: &[(String, walk::NotRead)], verbose: bool) {
         }
     }
     if counted > 0 {
-        let (entries, names) = if counted == 1 {
-            ("entry", "its name is")
-        } else {
-            ("entries", "their names are")
-        };
+        let entries = if counted == 1 { "entry" } else { "entries" };
         eprintln!(
-            "image-policy lint: not read: {counted} {entries} ({names} not .yaml, .yml or .json, \
-             a Dockerfile, a compose file or a kustomization, or a version-control directory); \
-             --verbose lists them"
+            "image-policy lint: not read: {counted} {entries} (files not named .yaml, .yml, .json, \
+             Dockerfile, compose or kustomization, which kubectl does not read either, and \
+             version-control directories); \
+            --verbose lists them"
         );
     }
 }
