@@ -189,15 +189,17 @@ fn yaml_by_content(text: &str, hint: SourceKind, options: &Options) -> Extracted
 /// fuzz target and the property test: reading a text as each kind (YAML by
 /// content, Dockerfile, kustomization) returns, never panics, and every site
 /// and problem it reports points inside the text (a line that exists, a
-/// column within that line or just after its end). `Err` says which broke.
+/// column within that line or just after its end). Lines are counted as the
+/// reader's parser counts them: for YAML, a lone `\r` is a line break too
+/// (a file with such breaks is reported in the parser's lines); a
+/// Dockerfile is read by lines ending at `\n`, as BuildKit reads it. `Err`
+/// says which broke.
 pub fn check_readers(text: &str) -> Result<(), String> {
-    let lines: Vec<&str> = text.split('\n').collect();
-    let inside = |p: report::Position| {
-        p.line >= 1
-            && lines
-                .get(p.line - 1)
-                .is_some_and(|l| p.column >= 1 && p.column <= l.chars().count() + 1)
-    };
+    let yaml_lines: Vec<&str> = text
+        .split("\r\n")
+        .flat_map(|l| l.split(['\r', '\n']))
+        .collect();
+    let dockerfile_lines: Vec<&str> = text.split('\n').collect();
     for kind in [
         SourceKind::Manifests,
         SourceKind::Compose,
@@ -208,6 +210,17 @@ pub fn check_readers(text: &str) -> Result<(), String> {
             name: "fuzz".to_owned(),
             kind,
             text: Ok(text.to_owned()),
+        };
+        let lines = if kind == SourceKind::Dockerfile {
+            &dockerfile_lines
+        } else {
+            &yaml_lines
+        };
+        let inside = |p: report::Position| {
+            p.line >= 1
+                && lines
+                    .get(p.line - 1)
+                    .is_some_and(|l| p.column >= 1 && p.column <= l.chars().count() + 1)
         };
         let got = extract(&source, &Options::default());
         if let Some(site) = got.sites.iter().find(|s| !inside(s.position)) {
