@@ -10,15 +10,19 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Check every image in manifests, Dockerfiles and compose files against the policy.
+/// Check every image in manifests, Dockerfiles, compose files and kustomizations against the policy.
 ///
 /// Reads Kubernetes YAML/JSON (every document, `List`s, every kind that runs
 /// containers), Dockerfiles (every image BuildKit pulls: `# syntax=`, `FROM`,
-/// `COPY`/`ADD --from`, `RUN --mount=...,from=`, `ONBUILD`) and compose files
-/// (`services.*.image`). Directories are searched recursively, in sorted
-/// order. Files that are not manifests (a Helm values.yaml, a workflow) are
-/// skipped and counted. An object annotated `image-policy.dev/ignore: "reason"`
-/// is not judged, and is listed as suppressed.
+/// `COPY`/`ADD --from`, `RUN --mount=...,from=`, `ONBUILD`), compose files
+/// (`services.*.image`) and kustomizations (the images `images:` overrides
+/// write). YAML is read by content: `apiVersion` and `kind` make a manifest,
+/// a top-level `services:` a compose file, whatever the name. Directories are
+/// walked as `kubectl apply -R` walks them, in sorted order; what is not read
+/// is counted on standard error (--verbose lists it). Files that are not
+/// manifests (a Helm values.yaml, a workflow) are skipped and counted. An
+/// object annotated `image-policy.dev/ignore: "reason"` is not judged, and is
+/// listed as suppressed.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Files or directories to check; `-` reads manifests from standard input.
