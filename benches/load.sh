@@ -9,7 +9,8 @@
 # benches/src/bin/loadgen.rs (keep-alive HTTP/1.1 over TLS, the seed
 # ImageReview), and reports the generator's figures and the server's peak
 # resident memory (VmHWM of /proc/PID/status).
-# Environment: PORT (18443), LOADGEN_THREADS (1), LOG (info; RUST_LOG for the
+# Environment: PORT (default: a free port; a given PORT must be free, or the
+# script stops rather than load-test whatever listens there), LOADGEN_THREADS (1), LOG (info; RUST_LOG for the
 # server), ENDPOINT (imagereview or validate; validate sends the AdmissionReview
 # of testdata/k8s/objects/deployment.json).
 set -euo pipefail
@@ -17,9 +18,18 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 duration=${1:-10}
 connections=${2:-32}
-port=${PORT:-18443}
+port=${PORT:-}
 threads=${LOADGEN_THREADS:-1}
 endpoint=${ENDPOINT:-imagereview}
+
+# Whether something accepts connections on 127.0.0.1:$1.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [[ -z "$port" ]]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+elif listening "$port"; then
+  echo "load.sh: something already listens on 127.0.0.1:$port; stop it or choose another PORT" >&2
+  exit 2
+fi
 
 cd "$root"
 cargo build --release --quiet -p image-policy-cli --bin image-policy
@@ -62,13 +72,25 @@ RUST_LOG=${LOG:-info} "$target/release/image-policy" serve \
   --listen "127.0.0.1:$port" --log-format json 2> "$work/server.log" &
 server_pid=$!
 
+ready=
 for _ in $(seq 100); do
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "load.sh: the server exited at startup:" >&2
+    cat "$work/server.log" >&2
+    exit 2
+  fi
   if curl -sf --cacert "$work/ca.crt" --resolve "localhost:$port:127.0.0.1" \
       "https://localhost:$port/readyz" >/dev/null; then
+    ready=1
     break
   fi
   sleep 0.1
 done
+if [[ -z "$ready" ]]; then
+  echo "load.sh: the server on port $port never became ready:" >&2
+  cat "$work/server.log" >&2
+  exit 2
+fi
 
 echo "server: image-policy serve (pid $server_pid), $(nproc) cores, $(uname -sr)"
 status=0

@@ -1,4 +1,9 @@
-//! Reading images from arguments or, when there are none, standard input.
+//! Reading images from arguments or standard input.
+//!
+//! `-` among the arguments stands for the lines of standard input (as for
+//! `lint`); with no arguments at all, standard input is read too. Blank lines
+//! (empty, or only spaces and tabs: what `tr ' ' '\n'` leaves between
+//! images) are skipped rather than judged as the image `""`.
 
 use std::io::{self, Read};
 
@@ -11,45 +16,74 @@ pub struct InputImage {
     pub invalid_utf8_at: Option<usize>,
 }
 
-/// The images given as arguments, or one per line of standard input when none
-/// are given. A line ends at `\n`, and a `\r` before it is part of the line
-/// ending; nothing else is trimmed (whitespace is part of the input, and
-/// rejected as the runtime rejects it).
-pub fn images(args: Vec<String>) -> io::Result<Vec<InputImage>> {
-    if !args.is_empty() {
-        return Ok(args
-            .into_iter()
-            .map(|text| InputImage {
+/// Why the images could not be read.
+#[derive(Debug)]
+pub enum InputError {
+    /// Standard input could not be read.
+    Stdin(io::Error),
+    /// `-` was given more than once.
+    StdinTwice,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputError::Stdin(e) => write!(f, "cannot read standard input: {e}"),
+            InputError::StdinTwice => f.write_str("`-` (standard input) can be given only once"),
+        }
+    }
+}
+
+/// The images given as arguments, where `-` is replaced by the lines of
+/// standard input; with no arguments, the lines of standard input.
+pub fn images(args: Vec<String>) -> Result<Vec<InputImage>, InputError> {
+    if args.is_empty() {
+        return read_stdin();
+    }
+    if args.iter().filter(|a| *a == "-").count() > 1 {
+        return Err(InputError::StdinTwice);
+    }
+    let mut out = Vec::with_capacity(args.len());
+    for text in args {
+        if text == "-" {
+            out.extend(read_stdin()?);
+        } else {
+            out.push(InputImage {
                 text,
                 invalid_utf8_at: None,
-            })
-            .collect());
+            });
+        }
     }
+    Ok(out)
+}
+
+fn read_stdin() -> Result<Vec<InputImage>, InputError> {
     let mut bytes = Vec::new();
-    io::stdin().lock().read_to_end(&mut bytes)?;
+    io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(InputError::Stdin)?;
     Ok(split_lines(&bytes))
 }
 
-/// Splits standard input into lines as [`images`] documents.
+/// Splits standard input into lines as [`images`] documents. A line ends at
+/// `\n`, and a `\r` before it is part of the line ending; a blank line is
+/// skipped; nothing else is trimmed (whitespace around an image is part of
+/// the input, and rejected as the runtime rejects it).
 pub fn split_lines(bytes: &[u8]) -> Vec<InputImage> {
-    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    if lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    lines
-        .into_iter()
-        .map(|line| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            match std::str::from_utf8(line) {
-                Ok(s) => InputImage {
-                    text: s.to_owned(),
-                    invalid_utf8_at: None,
-                },
-                Err(e) => InputImage {
-                    text: String::from_utf8_lossy(line).into_owned(),
-                    invalid_utf8_at: Some(e.valid_up_to()),
-                },
-            }
+    bytes
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter(|line| !line.iter().all(|b| matches!(b, b' ' | b'\t')))
+        .map(|line| match std::str::from_utf8(line) {
+            Ok(s) => InputImage {
+                text: s.to_owned(),
+                invalid_utf8_at: None,
+            },
+            Err(e) => InputImage {
+                text: String::from_utf8_lossy(line).into_owned(),
+                invalid_utf8_at: Some(e.valid_up_to()),
+            },
         })
         .collect()
 }
@@ -59,8 +93,8 @@ mod tests {
     use super::split_lines;
 
     #[test]
-    fn lines_keep_whitespace_and_drop_only_line_endings() {
-        let got: Vec<_> = split_lines(b"nginx\r\n  x \n\n\xffbad\n")
+    fn lines_keep_whitespace_drop_line_endings_and_skip_blank_lines() {
+        let got: Vec<_> = split_lines(b"nginx\r\n  x \n\n \t\r\n\r\n\xffbad\n")
             .into_iter()
             .map(|l| (l.text, l.invalid_utf8_at))
             .collect();
@@ -69,9 +103,10 @@ mod tests {
             vec![
                 ("nginx".to_owned(), None),
                 ("  x ".to_owned(), None),
-                (String::new(), None),
                 ("\u{fffd}bad".to_owned(), Some(0)),
             ]
         );
+        assert!(split_lines(b"").is_empty());
+        assert!(split_lines(b"\n\n").is_empty());
     }
 }

@@ -8,10 +8,11 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod help;
 mod input;
 mod policy_args;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Decide which container images a Kubernetes cluster may run.
@@ -21,12 +22,7 @@ use std::process::ExitCode;
 /// `index.docker.io/library/nginx` are one image, and `reg:5000/app` has a port,
 /// not a tag.
 #[derive(Parser, Debug)]
-#[command(
-    name = "image-policy",
-    version = VERSION,
-    propagate_version = true,
-    after_help = AFTER_HELP
-)]
+#[command(name = "image-policy", version = VERSION, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,14 +37,32 @@ const VERSION: &str = concat!(
     ")"
 );
 
-const AFTER_HELP: &str = "\
-Examples:
-  image-policy parse prometheus:2.6.1
-  image-policy lint deploy/ --allow-registry registry.my.com
-  image-policy completions bash > ~/.local/share/bash-completion/completions/image-policy
+const EXAMPLES: help::Examples = &[
+    "image-policy parse prometheus:2.6.1",
+    "image-policy lint deploy/ --allow-registry registry.my.com",
+    "image-policy completions bash > ~/.local/share/bash-completion/completions/image-policy",
+];
 
-Environment: IMAGE_POLICY_FILE is the default for --policy. NO_COLOR turns colour off.
+const AFTER_EXAMPLES: &str = "\
+Environment: IMAGE_POLICY_FILE is the default for --policy (ignored when empty). NO_COLOR turns colour off.
 Exit status: 0 success, 1 something denied or invalid, 2 a usage, policy or read error.";
+
+/// The examples and closing notes of every command, by command path.
+const HELP: &[(&[&str], help::Examples, &str)] = &[
+    (&[], EXAMPLES, AFTER_EXAMPLES),
+    (&["parse"], cmd::parse::EXAMPLES, cmd::parse::EXIT_STATUS),
+    (&["check"], cmd::check::EXAMPLES, cmd::check::EXIT_STATUS),
+    (&["lint"], cmd::lint::EXAMPLES, cmd::lint::EXIT_STATUS),
+    (&["serve"], cmd::serve::EXAMPLES, cmd::serve::EXIT_STATUS),
+    (&["completions"], cmd::completions::EXAMPLES, ""),
+    (&["policy"], cmd::policy::EXAMPLES, ""),
+    (
+        &["policy", "check"],
+        cmd::policy::CHECK_EXAMPLES,
+        cmd::policy::CHECK_EXIT_STATUS,
+    ),
+    (&["policy", "schema"], cmd::policy::SCHEMA_EXAMPLES, ""),
+];
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -61,7 +75,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = help::with_examples(Cli::command(), help::width(), HELP);
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
         Command::Lint(args) => cmd::lint::run(args),

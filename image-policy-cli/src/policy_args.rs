@@ -1,5 +1,15 @@
 //! The policy flags shared by `check`, `serve` and `lint`: a policy file,
 //! rules given as flags, or both (flags add to the file).
+//!
+//! - `IMAGE_POLICY_FILE` is the default of `--policy`; set but empty, it
+//!   counts as unset (as `VAR= cmd` is the shell's way to clear it for one
+//!   command). `--policy ""` is refused with a message.
+//! - List flags take comma-separated values; spaces around each value are
+//!   trimmed (`--allow-registry "a.io, b.io"`), and an empty value is refused.
+//! - A registry written as a URL (`https://registry.my.com`) is refused with
+//!   the reason: a registry is a host, without a scheme.
+//! - A policy file whose name ends in `.json` is read as JSON; when it does
+//!   not parse and does not look like JSON, the error says so.
 
 use image_policy_core::policy::{LoadedPolicy, Mode, PolicyBuilder, PolicyError};
 use std::fmt;
@@ -11,18 +21,19 @@ use std::path::PathBuf;
 pub struct PolicyArgs {
     /// Policy file (YAML, or JSON when the name ends in .json). See
     /// `image-policy policy schema` for the format.
-    #[arg(long, value_name = "FILE", env = "IMAGE_POLICY_FILE")]
+    /// [env: IMAGE_POLICY_FILE, ignored when empty]
+    #[arg(long, value_name = "FILE", value_parser = policy_file)]
     pub policy: Option<PathBuf>,
     /// Allow a registry (HOST or HOST:PORT, or *.SUFFIX); repeatable, or a
     /// comma-separated list.
-    #[arg(long, value_name = "HOST[:PORT]", value_delimiter = ',')]
+    #[arg(long, value_name = "HOST[:PORT]", value_delimiter = ',', value_parser = registry)]
     pub allow_registry: Vec<String>,
     /// Allow a repository pattern (quay.io/prometheus/*, registry.my.com/team/**);
     /// repeatable, or a comma-separated list.
-    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',', value_parser = repository)]
     pub allow_repository: Vec<String>,
     /// Deny a registry; repeatable, or a comma-separated list.
-    #[arg(long, value_name = "HOST[:PORT]", value_delimiter = ',')]
+    #[arg(long, value_name = "HOST[:PORT]", value_delimiter = ',', value_parser = registry)]
     pub deny_registry: Vec<String>,
     /// Deny the latest tag, written or implied (`nginx` is `nginx:latest`).
     #[arg(long)]
@@ -33,6 +44,40 @@ pub struct PolicyArgs {
     /// Override the policy's mode.
     #[arg(long, value_name = "MODE", value_parser = ["enforce", "warn", "audit"])]
     pub mode: Option<String>,
+}
+
+/// The environment variable that is the default of `--policy`.
+pub const POLICY_FILE_ENV: &str = "IMAGE_POLICY_FILE";
+
+fn policy_file(text: &str) -> Result<PathBuf, String> {
+    if text.is_empty() {
+        return Err("the policy file name is empty; give a file, or leave --policy out".to_owned());
+    }
+    Ok(PathBuf::from(text))
+}
+
+/// A list value, trimmed, not empty, and not a URL.
+fn list_value(text: &str, what: &str) -> Result<String, String> {
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!(
+            "empty {what} in the list; separate values with commas, as in a.io,b.io"
+        ));
+    }
+    if let Some((scheme, rest)) = value.split_once("://") {
+        return Err(format!(
+            "{value:?} has a scheme ({scheme}://), but a {what} is written without one, as in image references: write {rest:?}"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn registry(text: &str) -> Result<String, String> {
+    list_value(text, "registry")
+}
+
+fn repository(text: &str) -> Result<String, String> {
+    list_value(text, "repository pattern")
 }
 
 /// Why the policy could not be loaded. `Display` is what to print before
@@ -48,6 +93,13 @@ pub enum PolicyLoadError {
     },
     /// The policy (file and flags) has errors.
     Invalid(PolicyError),
+    /// A file named `.json` that is not JSON (and looks like YAML).
+    NotJson {
+        /// The file.
+        path: PathBuf,
+        /// The JSON reader's errors.
+        error: PolicyError,
+    },
     /// Neither a policy file nor a rule flag was given.
     Missing,
 }
@@ -59,6 +111,12 @@ impl fmt::Display for PolicyLoadError {
                 write!(f, "cannot read policy file {}: {error}", path.display())
             }
             PolicyLoadError::Invalid(e) => write!(f, "invalid policy:\n{e}"),
+            PolicyLoadError::NotJson { path, error } => write!(
+                f,
+                "invalid policy:\n{error}\nhint: {} is read as JSON because its name ends in .json, \
+                 but it does not start with `{{`: if it is YAML, name it .yaml",
+                path.display()
+            ),
             PolicyLoadError::Missing => f.write_str(
                 "no policy: give --policy FILE (or IMAGE_POLICY_FILE) or rule flags such as --allow-registry",
             ),
@@ -78,9 +136,19 @@ impl PolicyArgs {
             || self.require_digest
     }
 
+    /// The policy file: `--policy`, else `IMAGE_POLICY_FILE` when it is set
+    /// and not empty.
+    pub fn policy_file(&self) -> Option<PathBuf> {
+        self.policy.clone().or_else(|| {
+            std::env::var_os(POLICY_FILE_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+    }
+
     /// Reads the file (if any), adds the flags' rules, compiles.
     pub fn load(&self) -> Result<LoadedPolicy, PolicyLoadError> {
-        let builder = match &self.policy {
+        let builder = match &self.policy_file() {
             Some(path) => {
                 let src = std::fs::read_to_string(path).map_err(|error| PolicyLoadError::Read {
                     path: path.clone(),
@@ -91,11 +159,19 @@ impl PolicyArgs {
                     .extension()
                     .is_some_and(|e| e.eq_ignore_ascii_case("json"));
                 if is_json {
-                    PolicyBuilder::from_json_str(&src, &origin)
+                    PolicyBuilder::from_json_str(&src, &origin).map_err(|error| {
+                        if looks_like_json(&src) {
+                            PolicyLoadError::Invalid(error)
+                        } else {
+                            PolicyLoadError::NotJson {
+                                path: path.clone(),
+                                error,
+                            }
+                        }
+                    })
                 } else {
-                    PolicyBuilder::from_yaml_str(&src, &origin)
-                }
-                .map_err(PolicyLoadError::Invalid)?
+                    PolicyBuilder::from_yaml_str(&src, &origin).map_err(PolicyLoadError::Invalid)
+                }?
             }
             None if self.has_rule_flags() => PolicyBuilder::new(),
             None => return Err(PolicyLoadError::Missing),
@@ -120,5 +196,29 @@ impl PolicyArgs {
             builder = builder.mode(mode);
         }
         builder.build().map_err(PolicyLoadError::Invalid)
+    }
+}
+
+/// Whether a policy file's text could be JSON: its first character (after
+/// whitespace and a byte-order mark) opens an object.
+pub fn looks_like_json(src: &str) -> bool {
+    src.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .starts_with('{')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_values_are_trimmed_and_urls_refused() {
+        assert_eq!(registry(" b.io ").as_deref(), Ok("b.io"));
+        assert!(registry("").unwrap_err().contains("empty registry"));
+        let url = registry("https://registry.my.com").unwrap_err();
+        assert!(url.contains("scheme (https://)"), "{url}");
+        assert!(url.contains("\"registry.my.com\""), "{url}");
+        assert!(policy_file("").is_err());
+        assert!(looks_like_json("\u{feff}  {\"a\": 1}"));
+        assert!(!looks_like_json("allow:\n- registry: x\n"));
     }
 }

@@ -55,3 +55,27 @@ rm -rf "$scratch"
 # The issue's example, as a newcomer would pipe it into `image-policy lint -`.
 cd ../..
 kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml >stdin-deployment.yaml
+
+# testdata/lint/cases/: a kubectl-made Deployment with its containers list
+# emptied (`containers: []`), which the API server rejects.
+kubectl create deployment empty -n shop --image=registry.my.com/a:1 --dry-run=client -o yaml \
+  | python3 -c '
+import sys
+t = sys.stdin.read()
+start = t.index("      containers:")
+end = t.index("resources: {}") + len("resources: {}") + 1
+print(t[:start] + "      containers: []\n" + t[end:], end="")' >cases/empty-containers.yaml
+
+# testdata/lint/kustomize/base/: the resource of a kustomization whose
+# images: overrides are judged (the kustomization files are written by hand).
+kubectl create deployment web -n shop --image=registry.my.com/shop/web:1.4.2 --image=prometheus:2.6.1 \
+  --image=busybox:1.36 \
+  --image=quay.io/app/api:3@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 \
+  --dry-run=client -o yaml >kustomize/base/deployment.yaml
+
+# testdata/lint/content/: Kubernetes manifests under compose names (read by
+# content, not name); the compose file and values file there are hand-written.
+kubectl create deployment web -n shop --image=evil.example/payload:1 --dry-run=client -o yaml \
+  >content/docker-compose.yml
+kubectl create deployment api -n shop --image=evil.example/api:2 --dry-run=client -o yaml \
+  >content/app.compose.yaml

@@ -10,6 +10,9 @@
 //! - `corpus/fast_yaml/`: every YAML and JSON file under `testdata/`,
 //!   `deploy/` and `examples/` (manifests, lint fixtures, policies), and the
 //!   committed inputs of `image-policy-cli/tests/fuzz/testdata/fast_yaml/`;
+//! - `corpus/lint_readers/`: the `fast_yaml` seeds, every file under
+//!   `testdata/lint/` (Dockerfiles, kustomizations, compose files), and the
+//!   committed inputs of `image-policy-cli/tests/fuzz/testdata/lint_readers/`;
 //! - `corpus/handler/`: the reviews of `testdata/webhook/*.json`, the body of
 //!   every case of `testdata/webhook/bad-requests.jsonl`, and each object of
 //!   `testdata/k8s/objects/*.json` in an AdmissionReview (CREATE and UPDATE);
@@ -63,6 +66,13 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
         files_in(&committed_yaml, &mut yaml)?;
     }
 
+    let mut lint_files = yaml.clone();
+    all_files(&root.join("testdata/lint"), &mut lint_files)?;
+    let committed_lint = root.join("image-policy-cli/tests/fuzz/testdata/lint_readers");
+    if committed_lint.exists() {
+        files_in(&committed_lint, &mut lint_files)?;
+    }
+
     let mut reviews = BTreeSet::new();
     for path in sorted_files(&root.join("testdata/webhook"))? {
         let name = path.display().to_string();
@@ -101,6 +111,7 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
         ("parse_reference", &references),
         ("parse_digest", &digests),
         ("fast_yaml", &yaml),
+        ("lint_readers", &lint_files),
         ("handler", &reviews),
         ("policy_load", &policies),
     ] {
@@ -183,6 +194,28 @@ fn yaml_files(dir: &Path, out: &mut BTreeSet<Vec<u8>>) -> Result<(), String> {
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml" | "json")
         ) {
+            out.insert(std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?);
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of every file under `dir`, at any depth (the SARIF schema
+/// aside: it is large and not an input).
+fn all_files(dir: &Path, out: &mut BTreeSet<Vec<u8>>) -> Result<(), String> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("read {}: {e}", dir.display()))? {
+        entries.push(
+            entry
+                .map_err(|e| format!("read {}: {e}", dir.display()))?
+                .path(),
+        );
+    }
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            all_files(&path, out)?;
+        } else if path.is_file() && !path.ends_with("sarif-2.1.0-rtm.5.json") {
             out.insert(std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?);
         }
     }

@@ -9,19 +9,9 @@ use std::process::ExitCode;
 
 /// Check images against a policy, exactly as the admission webhook decides.
 ///
-/// With no IMAGE, reads one image per line from standard input. Rules come
-/// from --policy FILE, from flags, or both (flags add to the file).
-///
-/// Examples:
-///
-///   image-policy check --allow-registry registry.my.com prometheus:2.6.1 registry.my.com/prometheus:2.6.1
-///
-///   kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\n' | image-policy check --policy policy.yaml --output json
-///
-/// Exit status: 0 when every image is allowed, 1 when any is denied, 2 on a
-/// usage, policy or read error.
+/// With no IMAGE, or with `-`, reads one image per line from standard input.
+/// Rules come from --policy FILE, from flags, or both (flags add to the file).
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
 pub struct Args {
     #[command(flatten)]
     policy: PolicyArgs,
@@ -36,10 +26,20 @@ pub struct Args {
     /// (keys: image, allowed, violates, code, reason, rule, mode, canonical, break_glass).
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     output: String,
-    /// Images; none: one per line from standard input.
+    /// Images; `-` or none: one per line from standard input (blank lines
+    /// are skipped).
     #[arg(value_name = "IMAGE")]
     images: Vec<String>,
 }
+
+/// `--help` examples.
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy check --allow-registry registry.my.com prometheus:2.6.1 registry.my.com/prometheus:2.6.1",
+    "kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\\n' | image-policy check --policy policy.yaml --output json",
+];
+
+/// `--help` after the examples.
+pub const EXIT_STATUS: &str = "Exit status: 0 when every image is allowed, 1 when any is denied, 2 on a usage, policy or read error.";
 
 /// One line of `--output json`. Field order is the documented key order.
 #[derive(Serialize)]
@@ -90,7 +90,7 @@ pub fn run(args: Args) -> ExitCode {
     let images = match input::images(args.images) {
         Ok(images) => images,
         Err(e) => {
-            eprintln!("image-policy check: cannot read standard input: {e}");
+            eprintln!("image-policy check: {e}");
             return ExitCode::from(2);
         }
     };

@@ -8,18 +8,18 @@ use std::process::ExitCode;
 
 /// Print a shell completion script.
 #[derive(clap::Args, Debug)]
-#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// The shell to complete for.
     #[arg(value_enum)]
     shell: Shell,
 }
 
-const AFTER_HELP: &str = "\
-Examples:
-  image-policy completions bash > ~/.local/share/bash-completion/completions/image-policy
-  image-policy completions zsh > \"${fpath[1]}/_image-policy\"
-  image-policy completions fish > ~/.config/fish/completions/image-policy.fish";
+/// `--help` examples.
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy completions bash > ~/.local/share/bash-completion/completions/image-policy",
+    "image-policy completions zsh > \"${fpath[1]}/_image-policy\"",
+    "image-policy completions fish > ~/.config/fish/completions/image-policy.fish",
+];
 
 /// Runs the command.
 pub fn run(args: Args) -> ExitCode {

@@ -10,16 +10,20 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Check every image in manifests, Dockerfiles and compose files against the policy.
+/// Check every image in manifests, Dockerfiles, compose files and kustomizations against the policy.
 ///
 /// Reads Kubernetes YAML/JSON (every document, `List`s, every kind that runs
-/// containers), Dockerfiles (`FROM`, `COPY --from`) and compose files
-/// (`services.*.image`). Directories are searched recursively, in sorted
-/// order. Files that are not manifests (a Helm values.yaml, a workflow) are
-/// skipped and counted. An object annotated `image-policy.dev/ignore: "reason"`
-/// is not judged, and is listed as suppressed.
+/// containers), Dockerfiles (every image BuildKit pulls: `# syntax=`, `FROM`,
+/// `COPY`/`ADD --from`, `RUN --mount=...,from=`, `ONBUILD`), compose files
+/// (`services.*.image`) and kustomizations (the images `images:` overrides
+/// write). YAML is read by content: `apiVersion` and `kind` make a manifest,
+/// a top-level `services:` a compose file, whatever the name. Directories are
+/// walked as `kubectl apply -R` walks them, in sorted order; what is not read
+/// is counted on standard error (--verbose lists it). Files that are not
+/// manifests (a Helm values.yaml, a workflow) are skipped and counted. An
+/// object annotated `image-policy.dev/ignore: "reason"` is not judged, and is
+/// listed as suppressed.
 #[derive(clap::Args, Debug)]
-#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Files or directories to check; `-` reads manifests from standard input.
     #[arg(value_name = "PATH")]
@@ -48,26 +52,31 @@ pub struct Args {
     #[arg(long)]
     show_allowed: bool,
 
+    /// List on standard error every file and directory the walk did not read
+    /// (without it: a line per symbolic link not followed, a count of the rest).
+    #[arg(long, short = 'v')]
+    verbose: bool,
+
     /// A value for a Dockerfile ARG or a compose ${VAR}, as `docker build
     /// --build-arg` would pass it (repeatable).
     #[arg(long = "var", alias = "build-arg", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, String)>,
 }
 
-const AFTER_HELP: &str = "\
-Examples:
-  image-policy lint deploy/ examples/ --policy policy.yaml
-  kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml \\
-    | image-policy lint --allow-registry registry.my.com -
-  helm template my-chart | image-policy lint --policy policy.yaml -
-  image-policy lint . --format sarif -o image-policy.sarif     # for GitHub code scanning
-  image-policy lint . --format github                          # annotations in GitHub Actions
-  image-policy lint Dockerfile --var BASE=golang:1.22 --reject-latest
+/// `--help` examples.
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy lint deploy/ examples/ --policy policy.yaml",
+    "kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml | image-policy lint --allow-registry registry.my.com -",
+    "helm template my-chart | image-policy lint --policy policy.yaml -",
+    "# for GitHub code scanning",
+    "image-policy lint . --format sarif -o image-policy.sarif",
+    "# annotations in GitHub Actions",
+    "image-policy lint . --format github",
+    "image-policy lint Dockerfile --var BASE=golang:1.22 --reject-latest",
+];
 
-Exit status: 0 every image allowed, 1 a violation (or an image that cannot be
-judged: an unresolved ${VAR}, a workload without containers), 2 a usage,
-policy or read error (a file that cannot be read or parsed). --warn-only
-turns 1 into 0.";
+/// `--help` after the examples.
+pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed). --warn-only turns 1 into 0.";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum FormatArg {
@@ -94,6 +103,29 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
         _ => Err(format!(
             "expected NAME=VALUE, as in --var BASE=golang:1.22 (got {s:?})"
         )),
+    }
+}
+
+/// Says on standard error what the walk did not read: each entry with
+/// `--verbose`; otherwise each symbolic link to a directory (which may hide
+/// manifests) and a count of the rest.
+fn print_not_read(not_read: &[(String, walk::NotRead)], verbose: bool) {
+    let mut counted = 0;
+    for (name, why) in not_read {
+        if verbose || *why == walk::NotRead::SymlinkToDirectory {
+            eprintln!("image-policy lint: not read: {name}: {}", why.as_str());
+        } else {
+            counted += 1;
+        }
+    }
+    if counted > 0 {
+        let entries = if counted == 1 { "entry" } else { "entries" };
+        eprintln!(
+            "image-policy lint: not read: {counted} {entries} (files not named .yaml, .yml, .json, \
+             Dockerfile, compose or kustomization, which kubectl does not read either, and \
+             version-control directories); \
+            --verbose lists them"
+        );
     }
 }
 
@@ -153,9 +185,7 @@ pub fn run(args: Args) -> ExitCode {
     let report = lint::lint(sources, &options, |site| {
         lint::judge::with_policy(&policy, site)
     });
-    for (name, why) in &walked.not_followed {
-        eprintln!("image-policy lint: {name}: {why}");
-    }
+    print_not_read(&walked.not_read, args.verbose);
 
     let format = match args.format {
         FormatArg::Text => render::Format::Text,

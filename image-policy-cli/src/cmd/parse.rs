@@ -8,26 +8,29 @@ use std::process::ExitCode;
 
 /// Parse image references and show their parts, as the container runtime reads them.
 ///
-/// With no IMAGE, reads one reference per line from standard input.
-///
-/// Examples:
-///
-///   image-policy parse prometheus:2.6.1 registry.my.com:5000/team/app@sha256:...
-///
-///   kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\n' | image-policy parse --json
-///
-/// Exit status: 0 when every reference parsed, 1 when any did not, 2 on a usage error.
+/// With no IMAGE, or with `-`, reads one reference per line from standard input.
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
 pub struct Args {
     /// Print one JSON object per reference (keys: input, ok, domain, path, tag,
-    /// digest, normalized, familiar, error).
+    /// digest, canonical, familiar, error; `normalized`, the same as
+    /// `canonical`, is deprecated and will be removed in the next release).
     #[arg(long)]
     json: bool,
-    /// Image references; none: one per line from standard input.
+    /// Image references; `-` or none: one per line from standard input
+    /// (blank lines are skipped).
     #[arg(value_name = "IMAGE")]
     images: Vec<String>,
 }
+
+/// `--help` examples (each runs as written; a test runs the first).
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy parse prometheus:2.6.1 registry.my.com:5000/team/app@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\\n' | image-policy parse --json",
+];
+
+/// `--help` after the examples.
+pub const EXIT_STATUS: &str =
+    "Exit status: 0 when every reference parsed, 1 when any did not, 2 on a usage error.";
 
 /// One line of `--json` output. Field order is the documented key order.
 #[derive(Serialize)]
@@ -38,9 +41,12 @@ struct JsonLine<'a> {
     path: Option<String>,
     tag: Option<&'a str>,
     digest: Option<String>,
-    normalized: Option<String>,
+    canonical: Option<String>,
     familiar: Option<String>,
     error: Option<String>,
+    /// Deprecated: the old name of `canonical` (as `check --output json`
+    /// calls it), kept for one release.
+    normalized: Option<String>,
 }
 
 /// What became of one input.
@@ -73,7 +79,7 @@ pub fn run(args: Args) -> ExitCode {
     let images = match input::images(args.images) {
         Ok(images) => images,
         Err(e) => {
-            eprintln!("image-policy parse: cannot read standard input: {e}");
+            eprintln!("image-policy parse: {e}");
             return ExitCode::from(2);
         }
     };
@@ -111,9 +117,10 @@ fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             path: Some(r.path().to_string()),
             tag: r.tag(),
             digest: r.digest().map(|d| d.to_string()),
-            normalized: Some(r.to_string()),
+            canonical: Some(r.to_string()),
             familiar: Some(r.familiar().to_string()),
             error: None,
+            normalized: Some(r.to_string()),
         },
         Outcome::Failed { message, .. } => JsonLine {
             input,
@@ -122,9 +129,10 @@ fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             path: None,
             tag: None,
             digest: None,
-            normalized: None,
+            canonical: None,
             familiar: None,
             error: Some(message.clone()),
+            normalized: None,
         },
     };
     serde_json::to_writer(&mut *out, &line)?;

@@ -8,36 +8,41 @@ use std::process::ExitCode;
 
 /// Work with policy files.
 #[derive(clap::Args, Debug)]
-#[command(after_help = POLICY_EXAMPLES)]
 pub struct Args {
     #[command(subcommand)]
     command: PolicyCommand,
 }
 
-const POLICY_EXAMPLES: &str = "\
-Examples:
-  image-policy policy check policy.yaml
-  image-policy policy check --deny-warnings --output json policy.yaml
-  image-policy policy schema > policy.schema.json";
+/// `--help` examples of `policy`.
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy policy check policy.yaml",
+    "image-policy policy check --deny-warnings --output json policy.yaml",
+    "image-policy policy schema > policy.schema.json",
+];
+
+/// `--help` examples of `policy check`.
+pub const CHECK_EXAMPLES: crate::help::Examples = &[
+    "image-policy policy check policy.yaml",
+    "image-policy policy check --deny-warnings --output json policy.yaml",
+];
+
+/// `--help` after the examples of `policy check`.
+pub const CHECK_EXIT_STATUS: &str = "Exit status: 0 when the policy is valid (1 with --deny-warnings when it has warnings), 2 when it is invalid or cannot be read.";
+
+/// `--help` examples of `policy schema`.
+pub const SCHEMA_EXAMPLES: crate::help::Examples =
+    &["image-policy policy schema > policy.schema.json"];
 
 #[derive(clap::Subcommand, Debug)]
 enum PolicyCommand {
     Check(CheckArgs),
     /// Print the JSON Schema of the policy file format.
-    #[command(after_help = "Examples:\n  image-policy policy schema > policy.schema.json")]
     Schema,
 }
 
 /// Validate a policy file: print every error and warning with its
 /// file:line:column.
-///
-/// Exit status: 0 when the policy is valid (1 with --deny-warnings when it has
-/// warnings), 2 when it is invalid or cannot be read.
 #[derive(clap::Args, Debug)]
-#[command(
-    verbatim_doc_comment,
-    after_help = "Examples:\n  image-policy policy check policy.yaml\n  image-policy policy check --deny-warnings --output json policy.yaml"
-)]
 struct CheckArgs {
     /// Treat warnings as failures (exit 1).
     #[arg(long)]
@@ -98,10 +103,10 @@ fn check(args: CheckArgs) -> ExitCode {
     let (diagnostics, summary, code) = match builder.and_then(PolicyBuilder::build) {
         Ok(loaded) => {
             let summary = format!(
-                "{name}: valid ({} rules, mode {}, {} warnings)",
-                loaded.policy.rule_count(),
+                "{name}: valid ({}, mode {}, {})",
+                plural(loaded.policy.rule_count(), "rule", "rules"),
                 loaded.policy.mode(),
-                loaded.warnings.len()
+                plural(loaded.warnings.len(), "warning", "warnings")
             );
             let code = if args.deny_warnings && !loaded.warnings.is_empty() {
                 1
@@ -111,10 +116,18 @@ fn check(args: CheckArgs) -> ExitCode {
             (loaded.warnings, summary, code)
         }
         Err(e) => {
-            let errors = e.errors().count();
+            let errors = plural(e.errors().count(), "error", "errors");
+            let hint = if is_json && !crate::policy_args::looks_like_json(&src) {
+                format!(
+                    "\nhint: {name} is read as JSON because its name ends in .json, \
+                     but it does not start with `{{`: if it is YAML, name it .yaml"
+                )
+            } else {
+                String::new()
+            };
             (
                 e.diagnostics().to_vec(),
-                format!("{name}: invalid ({errors} errors)"),
+                format!("{name}: invalid ({errors}){hint}"),
                 2,
             )
         }
@@ -129,6 +142,11 @@ fn check(args: CheckArgs) -> ExitCode {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(code),
         Err(_) => ExitCode::from(2),
     }
+}
+
+/// `1 rule`, `2 rules`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn write_text(diagnostics: &[Diagnostic], summary: &str) -> io::Result<()> {

@@ -17,17 +17,7 @@ use std::time::Duration;
 /// (also through a Kubernetes volume's ..data symlink swap); a policy that does
 /// not load is logged and counted, and the previous one stays in force.
 /// SIGTERM or SIGINT stops accepting and finishes the requests in flight.
-///
-/// Examples:
-///
-///   image-policy serve --allow-registry registry.my.com --tls-cert tls.crt --tls-key tls.key
-///
-///   image-policy serve --policy policy.yaml --insecure-http --listen 127.0.0.1:8080
-///
-/// Exit status: 0 after a clean shutdown, 2 when the policy, certificate or
-/// listen address cannot be used at startup.
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
 pub struct Args {
     #[command(flatten)]
     policy: PolicyArgs,
@@ -58,6 +48,15 @@ pub struct Args {
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
 }
+
+/// `--help` examples.
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy serve --allow-registry registry.my.com --tls-cert tls.crt --tls-key tls.key",
+    "image-policy serve --policy policy.yaml --insecure-http --listen 127.0.0.1:8080",
+];
+
+/// `--help` after the examples.
+pub const EXIT_STATUS: &str = "Exit status: 0 after a clean shutdown, 2 when the policy, certificate or listen address cannot be used at startup.";
 
 /// Parses `250ms`, `2s` or `1m`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -95,7 +94,7 @@ fn init_logging(format: &str) {
 
 /// The server's policy source: the flags' policy, re-loaded when the file changes.
 fn policy_source(args: PolicyArgs) -> PolicySource {
-    let files = args.policy.iter().cloned().collect();
+    let files = args.policy_file().into_iter().collect();
     // The flags (not the file name) are part of the policy's identity.
     let identity = format!(
         "{:?}",
@@ -144,9 +143,9 @@ pub fn run(args: Args) -> ExitCode {
     };
     match runtime.block_on(server::run(config, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
+        // Logged once, in the log's format (the log goes to standard error).
         Err(err) => {
             tracing::error!("{err}");
-            eprintln!("image-policy: {err}");
             ExitCode::from(2)
         }
     }

@@ -30,7 +30,9 @@
 //!   is counted and has no images.
 //! - A pod-bearing object whose images cannot be found (no pod spec, a
 //!   container without `image`) is an [`ProblemCode::InvalidObject`] problem:
-//!   the webhook would deny it.
+//!   the webhook would deny it. So is an empty `containers: []`: the API
+//!   server rejects a pod spec without containers (`spec.containers:
+//!   Required value`); its other images are still judged.
 //! - A file that does not parse is a [`ProblemCode::ParseError`] at the
 //!   parser's location; documents of the same file that do parse are still
 //!   read when the parser can recover (a type error in one document).
@@ -42,7 +44,7 @@ use super::report::{
     Suppression,
 };
 use super::yaml;
-use image_policy_core::k8s::{Object, ObjectError, Text, find_images};
+use image_policy_core::k8s::{ContainerList, Object, ObjectError, Text, find_images};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -369,6 +371,18 @@ fn read_object<L: Leaf>(text: &Lines<'_>, object: &Object<L>, out: &mut Extracte
             return;
         }
     };
+    if !found.iter().any(|f| f.list == ContainerList::Containers)
+        && let Ok(kind) = object.pod_bearing_kind()
+    {
+        out.problems.push(Problem {
+            position: anchor,
+            code: ProblemCode::InvalidObject,
+            message: format!(
+                "{holder}: {}.containers is empty; the API server rejects a pod spec without containers",
+                kind.pod_spec_path()
+            ),
+        });
+    }
     let ignore = object
         .metadata
         .as_ref()

@@ -6,20 +6,31 @@
 //!
 //! A run has three steps, each a module:
 //!
-//! 1. [`walk`]: which files, in which (sorted, deterministic) order, read as
-//!    what ([`walk::SourceKind`]); `-` is standard input.
+//! 1. [`walk`]: which files, in which (sorted, deterministic) order, as
+//!    `kubectl apply -R` walks a directory; the name gives a first guess of
+//!    the kind ([`walk::SourceKind`]); `-` is standard input.
 //! 2. Extraction, one reader per kind, each giving an [`report::Extracted`]
 //!    (image sites with line and column, objects, suppressions, problems):
 //!    [`manifests`] (Kubernetes YAML/JSON; the images are found by
 //!    `image_policy_core::k8s::find_images`, the webhook's own code),
-//!    [`dockerfile`] (`FROM`, `COPY --from`) and [`compose`]
-//!    (`services.*.image`).
+//!    [`dockerfile`] (`# syntax=`, `FROM`, `COPY`/`ADD --from`, `RUN --mount from=`,
+//!    `ONBUILD`) and [`compose`]
+//!    (`services.*.image`), [`kustomization`] (the images `images:`
+//!    overrides write). YAML and JSON are read by content, not name: a
+//!    document with `apiVersion` and `kind` is a Kubernetes manifest, a
+//!    top-level `services:` makes a compose file (so a Deployment named
+//!    `docker-compose.yml` is judged as the Deployment kubectl would apply);
+//!    a file that holds both is read both ways, and one that holds neither
+//!    is read as its name says. A file named like a kustomization is also
+//!    read as a manifest, since `kubectl apply -R` would send it.
 //! 3. Judgement: each site goes through
 //!    `image_policy_core::policy::Policy::evaluate` ([`judge`]) and becomes a
 //!    [`report::Finding`]; [`render`] prints the [`report::Report`] as text,
 //!    JSON, SARIF or GitHub annotations.
 //!
-//! Nothing is silent: a file that is not a manifest is counted as skipped, an
+//! Nothing is silent: a file the walk does not read is counted on standard
+//! error (listed with `--verbose`), a file that is not a manifest is counted
+//! as skipped, an
 //! object skipped by its `image-policy.dev/ignore` annotation is listed with
 //! its reason, and a file that cannot be read or parsed is reported with its
 //! location while the run goes on.
@@ -66,6 +77,7 @@ pub mod compose;
 pub mod dockerfile;
 pub mod fast_yaml;
 pub mod judge;
+pub mod kustomization;
 pub mod lines;
 pub mod manifests;
 pub mod render;
@@ -97,10 +109,132 @@ pub fn extract(source: &Source, options: &Options) -> Extracted {
         }
     };
     match source.kind {
-        SourceKind::Manifests => manifests::extract(text),
+        SourceKind::Manifests | SourceKind::Compose => yaml_by_content(text, source.kind, options),
         SourceKind::Dockerfile => dockerfile::extract(text, &options.vars),
-        SourceKind::Compose => compose::extract(text, &options.vars),
+        SourceKind::Kustomization => kustomization_by_content(text),
     }
+}
+
+/// A file named like a kustomization: its `images:` overrides, and, since
+/// `kubectl apply -R` reads it as a manifest, the images of any pod-bearing
+/// object in it.
+fn kustomization_by_content(text: &str) -> Extracted {
+    let mut out = kustomization::extract(text);
+    if !out.problems.is_empty() {
+        return out;
+    }
+    let manifest = manifests::extract(text);
+    if !manifest.sites.is_empty() || !manifest.problems.is_empty() {
+        out.objects = out.objects.max(manifest.objects);
+        out.sites.extend(manifest.sites);
+        out.sites.sort_by_key(|s| s.position);
+        out.suppressed.extend(manifest.suppressed);
+        out.problems.extend(manifest.problems);
+    }
+    out
+}
+
+/// Whether a YAML/JSON text has a top-level `services` key, as a compose
+/// file has: a `services:` line at column 0, or `"services"` in a JSON text.
+fn has_top_level_services(text: &str) -> bool {
+    text.starts_with("services:")
+        || text.contains("\nservices:")
+        || (text.trim_start().starts_with('{') && text.contains("\"services\""))
+}
+
+/// A YAML or JSON file read by what it holds, not by its name: a document
+/// with `apiVersion` and `kind` is a Kubernetes manifest, a top-level
+/// `services:` makes it a compose file. A file that holds both is read both
+/// ways (every image of either reading is judged), and when a top-level
+/// `services:` beside manifests does not read as compose, its error is
+/// reported; a file that holds neither is read as its name says (`hint`).
+fn yaml_by_content(text: &str, hint: SourceKind, options: &Options) -> Extracted {
+    let services = has_top_level_services(text);
+    if !services && hint == SourceKind::Manifests {
+        return manifests::extract(text);
+    }
+    let manifest = manifests::extract(text);
+    let compose = compose::extract(text, &options.vars);
+    let is_manifest = manifest.skipped.is_none() && manifest.objects > 0;
+    let is_compose = services && compose.objects > 0;
+    match (is_manifest, is_compose) {
+        (true, true) => {
+            let mut both = manifest;
+            both.objects += compose.objects;
+            both.sites.extend(compose.sites);
+            both.sites.sort_by_key(|s| s.position);
+            both.suppressed.extend(compose.suppressed);
+            both.problems.extend(compose.problems);
+            both
+        }
+        (true, false) => {
+            let mut manifest = manifest;
+            if services {
+                // A top-level `services:` that does not read as compose
+                // (with manifests in the same file): say so rather than
+                // guess.
+                manifest.problems.extend(compose.problems);
+            }
+            manifest
+        }
+        (false, true) => compose,
+        // Neither reading found anything: as the name says (a Helm
+        // values file with a `services:` list stays a skipped non-manifest).
+        (false, false) if hint == SourceKind::Compose => compose,
+        (false, false) => manifest,
+    }
+}
+
+/// The invariants every reader keeps on any text, for the `lint_readers`
+/// fuzz target and the property test: reading a text as each kind (YAML by
+/// content, Dockerfile, kustomization) returns, never panics, and every site
+/// and problem it reports points inside the text (a line that exists, a
+/// column within that line or just after its end). Lines are counted as the
+/// reader's parser counts them: for YAML, a lone `\r` is a line break too
+/// (a file with such breaks is reported in the parser's lines); a
+/// Dockerfile is read by lines ending at `\n`, as BuildKit reads it. `Err`
+/// says which broke.
+pub fn check_readers(text: &str) -> Result<(), String> {
+    let yaml_lines: Vec<&str> = text
+        .split("\r\n")
+        .flat_map(|l| l.split(['\r', '\n']))
+        .collect();
+    let dockerfile_lines: Vec<&str> = text.split('\n').collect();
+    for kind in [
+        SourceKind::Manifests,
+        SourceKind::Compose,
+        SourceKind::Dockerfile,
+        SourceKind::Kustomization,
+    ] {
+        let source = Source {
+            name: "fuzz".to_owned(),
+            kind,
+            text: Ok(text.to_owned()),
+        };
+        let lines = if kind == SourceKind::Dockerfile {
+            &dockerfile_lines
+        } else {
+            &yaml_lines
+        };
+        let inside = |p: report::Position| {
+            p.line >= 1
+                && lines
+                    .get(p.line - 1)
+                    .is_some_and(|l| p.column >= 1 && p.column <= l.chars().count() + 1)
+        };
+        let got = extract(&source, &Options::default());
+        if let Some(site) = got.sites.iter().find(|s| !inside(s.position)) {
+            return Err(format!("{kind:?}: site outside the text: {site:?}"));
+        }
+        if let Some(problem) = got
+            .problems
+            .iter()
+            .find(|p| p.position.is_some_and(|at| !inside(at)))
+        {
+            return Err(format!("{kind:?}: problem outside the text: {problem:?}"));
+        }
+    }
+    Ok(())
 }
 
 /// Reads and judges every source. `judge` is usually
@@ -236,6 +370,12 @@ mod tests {
         "services:\n",
         "  web:\n",
         "    image: ${T:-1}\n",
+        "images:\n- name: nginx\n  newTag: ",
+        "  newName: ",
+        "  digest: ",
+        "# syntax=",
+        "RUN --mount=from=",
+        "ONBUILD ",
         "é",
         "\u{feff}",
     ];
@@ -248,7 +388,8 @@ mod tests {
         /// No input makes a reader panic, and every site points inside the text.
         #[test]
         fn readers_never_panic(text in text()) {
-            for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose] {
+            prop_assert_eq!(check_readers(&text), Ok(()));
+            for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose, SourceKind::Kustomization] {
                 let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
                 let got = extract(&source, &Options::default());
                 let lines = text.lines().count().max(1);

@@ -1,20 +1,35 @@
 //! Which files to read, in which order, and as what.
 //!
 //! Paths given on the command line are read whatever their name (a file named
-//! explicitly is read as Kubernetes manifests unless its name says Dockerfile
-//! or compose). Directories are walked recursively in byte order of file
-//! names, so two runs on the same tree report in the same order; inside them
-//! only these names are read:
+//! explicitly is read as its name says, else as Kubernetes manifests; YAML is
+//! then read by content, see [`super`]). Directories are walked as
+//! `kubectl apply -R -f DIR` walks them (k8s.io/cli-runtime,
+//! `ExpandPathsToFileVisitors`: `filepath.Walk` in lexical order, files with
+//! the extensions `.json`, `.yaml` and `.yml`), plus the files kubectl does
+//! not apply but that hold images:
 //!
 //! | name | read as |
 //! | --- | --- |
-//! | `*.yaml`, `*.yml`, `*.json` | Kubernetes manifests (a file that has none is skipped and counted) |
+//! | `*.yaml`, `*.yml`, `*.json` | Kubernetes manifests, or compose when the content says so (a file that has neither is skipped and counted) |
 //! | `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.Containerfile`, `Dockerfile.*`, `Containerfile.*` | Dockerfile |
-//! | `compose.yaml`, `compose.yml`, `docker-compose.yaml`, `docker-compose.yml`, `compose.*.yaml`, `docker-compose.*.yml`, `*.compose.yaml`, ... | compose file |
+//! | `compose.yaml`, `compose.yml`, `docker-compose.yaml`, `docker-compose.yml`, `compose.*.yaml`, `docker-compose.*.yml`, `*.compose.yaml`, ... | compose file (or manifests, when the content says so) |
+//! | `kustomization.yaml`, `kustomization.yml`, `Kustomization` | kustomization (`images:` overrides) |
 //!
-//! Version-control directories (`.git`, `.hg`, `.svn`) are not entered; a
-//! symbolic link to a directory is not followed (it could loop) and is listed
-//! as skipped; a symbolic link to a file is read.
+//! Where the walk differs from kubectl's, it reads more, never less, and
+//! says what it did not read:
+//! - like kubectl, hidden files and directories are read, a symbolic link to
+//!   a file is read, a symbolic link to a directory is not followed (kubectl
+//!   uses `Lstat`; it could also loop) and is listed;
+//! - the extensions are matched without regard to case (kubectl skips
+//!   `x.YAML`; the linter reads it);
+//! - version-control directories (`.git`, `.hg`, `.svn`) are not entered
+//!   (kubectl would walk them; they hold no manifests) and are listed;
+//! - every other file is not read (its name is none of the above, so
+//!   neither kubectl nor the linter reads it) and is counted.
+//!
+//! Nothing is skipped silently: [`Walk::not_read`] lists every entry not
+//! read with its reason; `lint` prints a line for each symbolic link not
+//! followed, and a count of the rest (each of them with `--verbose`).
 
 use super::report::{Problem, ProblemCode};
 use std::fs;
@@ -30,12 +45,18 @@ pub enum SourceKind {
     Dockerfile,
     /// A compose file.
     Compose,
+    /// A kustomization (`kustomization.yaml`, `kustomization.yml`,
+    /// `Kustomization`): its `images:` overrides.
+    Kustomization,
 }
 
 impl SourceKind {
     /// The kind a file name says, or `None` when a directory walk should not
     /// read it.
     pub fn from_file_name(name: &str) -> Option<SourceKind> {
+        if super::kustomization::is_kustomization_name(name) {
+            return Some(SourceKind::Kustomization);
+        }
         let lower = name.to_ascii_lowercase();
         let yaml_ext = lower.ends_with(".yaml") || lower.ends_with(".yml");
         if yaml_ext {
@@ -92,8 +113,33 @@ pub struct Walk {
     pub files: Vec<Found>,
     /// Paths that do not exist or cannot be listed (name, problem).
     pub errors: Vec<(String, Problem)>,
-    /// Entries not entered on purpose (name, why), e.g. symbolic links to directories.
-    pub not_followed: Vec<(String, String)>,
+    /// Entries not read (name, why), in walk order.
+    pub not_read: Vec<(String, NotRead)>,
+}
+
+/// Why the walk did not read an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotRead {
+    /// A symbolic link to a directory (not followed, as kubectl does not).
+    SymlinkToDirectory,
+    /// `.git`, `.hg` or `.svn`.
+    VersionControl,
+    /// A file whose name says it is neither YAML/JSON, a Dockerfile, a
+    /// compose file nor a kustomization.
+    Name,
+}
+
+impl NotRead {
+    /// The reason as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotRead::SymlinkToDirectory => "symbolic link to a directory, not followed",
+            NotRead::VersionControl => "version-control directory, not entered",
+            NotRead::Name => {
+                "not .yaml, .yml or .json, a Dockerfile, a compose file or a kustomization"
+            }
+        }
+    }
 }
 
 /// The name shown for standard input.
@@ -155,10 +201,8 @@ fn walk_dir(dir: &Path, out: &mut Walk) {
         let is_dir = if file_type.is_symlink() {
             match fs::metadata(&path) {
                 Ok(m) if m.is_dir() => {
-                    out.not_followed.push((
-                        display(&path),
-                        "symbolic link to a directory, not followed".to_owned(),
-                    ));
+                    out.not_read
+                        .push((display(&path), NotRead::SymlinkToDirectory));
                     continue;
                 }
                 Ok(_) => false,
@@ -169,7 +213,9 @@ fn walk_dir(dir: &Path, out: &mut Walk) {
             file_type.is_dir()
         };
         if is_dir {
-            if !matches!(&*file_name, ".git" | ".hg" | ".svn") {
+            if matches!(&*file_name, ".git" | ".hg" | ".svn") {
+                out.not_read.push((display(&path), NotRead::VersionControl));
+            } else {
                 walk_dir(&path, out);
             }
         } else if let Some(kind) = SourceKind::from_file_name(&file_name) {
@@ -178,6 +224,8 @@ fn walk_dir(dir: &Path, out: &mut Walk) {
                 path: Some(path),
                 kind,
             });
+        } else {
+            out.not_read.push((display(&path), NotRead::Name));
         }
     }
 }
@@ -286,6 +334,10 @@ mod tests {
             ("Dockerfile.prod", Some(SourceKind::Dockerfile)),
             ("Dockerfile.dockerignore", None),
             ("README.md", None),
+            ("kustomization.yaml", Some(SourceKind::Kustomization)),
+            ("kustomization.yml", Some(SourceKind::Kustomization)),
+            ("Kustomization", Some(SourceKind::Kustomization)),
+            (".hidden.yaml", Some(SourceKind::Manifests)),
             ("Makefile", None),
         ];
         for (name, want) in cases {

@@ -258,3 +258,115 @@ fn policy_schema_is_json_schema_of_the_format() {
     }
     assert_eq!(schema["additionalProperties"], false);
 }
+
+/// Runs `image-policy` with `IMAGE_POLICY_FILE` set to `policy_env`.
+fn run_with_policy_env(args: &[&str], policy_env: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_image-policy"))
+        .args(args)
+        .env("IMAGE_POLICY_FILE", policy_env)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+/// What a new user hit: `-` and blank lines on standard input, an empty
+/// `IMAGE_POLICY_FILE`, a registry written as a URL, spaces after commas, a
+/// YAML policy named `.json`, "1 errors".
+#[test]
+fn papercuts() {
+    // `-` is standard input, as for lint; blank lines are skipped, not judged as "".
+    let out = run(
+        &["check", "--allow-registry", "registry.my.com", "-"],
+        Some(b"registry.my.com/a:1\n\n \nregistry.my.com/b:2\n"),
+    );
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+
+    // An empty IMAGE_POLICY_FILE is unset: the flags are the policy...
+    let out = run_with_policy_env(
+        &[
+            "check",
+            "--allow-registry",
+            "registry.my.com",
+            "registry.my.com/a:1",
+        ],
+        "",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // ...and with no flags, the message is that there is no policy.
+    let out = run_with_policy_env(&["check", "nginx:1"], "");
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("no policy"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("a value is required"),
+        "{}",
+        stderr(&out)
+    );
+    // A set IMAGE_POLICY_FILE is read.
+    let out = run_with_policy_env(&["check", "nginx:1"], "/nonexistent/policy.yaml");
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("/nonexistent/policy.yaml"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A registry written as a URL: the scheme is named as the problem.
+    let out = run(
+        &[
+            "check",
+            "--allow-registry",
+            "https://registry.my.com",
+            "nginx",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("has a scheme (https://)"), "{err}");
+    assert!(err.contains("write \"registry.my.com\""), "{err}");
+
+    // Spaces after commas are trimmed.
+    let out = run(
+        &[
+            "check",
+            "--allow-registry",
+            "quay.io, registry.my.com",
+            "registry.my.com/a:1",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+
+    // A YAML policy named .json: the error says why.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.json");
+    std::fs::write(&path, "allow:\n  - registry: registry.my.com\n").unwrap();
+    let file = path.display().to_string();
+    let out = run(&["check", "--policy", &file, "nginx"], None);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("if it is YAML, name it .yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["policy", "check", &file], None);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stdout(&out).contains("invalid (1 error)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("name it .yaml"), "{}", stdout(&out));
+
+    // Singular and plural.
+    let path = dir.path().join("one.yaml");
+    std::fs::write(&path, "allow:\n  - registry: registry.my.com\n").unwrap();
+    let out = run(&["policy", "check", &path.display().to_string()], None);
+    assert_eq!(code(&out), 0);
+    assert!(
+        stdout(&out).ends_with("valid (1 rule, mode enforce, 0 warnings)\n"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -565,3 +565,25 @@ fn scalar_spellings_in_every_role() {
         "only {read_fast} read by the fast path"
     );
 }
+
+/// The committed inputs of the `lint_readers` fuzz target
+/// (`tests/fuzz/testdata/lint_readers/`): every reader keeps its invariants.
+#[test]
+fn lint_readers_fuzz_regressions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/testdata/lint_readers");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("the fuzz inputs directory") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            assert_eq!(
+                image_policy_cli::lint::check_readers(text),
+                Ok(()),
+                "{}",
+                path.display()
+            );
+        }
+        count += 1;
+    }
+    assert!(count > 0, "no inputs in {}", dir.display());
+}

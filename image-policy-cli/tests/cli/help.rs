@@ -93,3 +93,100 @@ fn completions_for_each_shell() {
     let bad = image_policy(&["completions", "tcsh"], None);
     assert_eq!(bad.code, 2);
 }
+
+/// `--help` of `args` with the terminal `columns` wide.
+fn help_at(args: &[&str], columns: usize) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_image-policy"))
+        .args(args)
+        .arg("--help")
+        .env("COLUMNS", columns.to_string())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{args:?}");
+    String::from_utf8(out.stdout).expect("UTF-8 help")
+}
+
+/// The commands of the `Examples:` section, with continuation lines (ending
+/// in ` \`) joined as the shell joins them, comments left out; and the
+/// section's lines.
+fn examples(help: &str) -> (Vec<String>, Vec<String>) {
+    let lines: Vec<String> = help
+        .lines()
+        .skip_while(|l| *l != "Examples:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    for line in &lines {
+        let line = line.trim_start();
+        if line.starts_with('#') && current.is_empty() {
+            continue;
+        }
+        // `word \` or, after a word too long for the line, `word\`: the
+        // shell drops the backslash and the line break; the next line's
+        // indentation separates the words.
+        match line.strip_suffix('\\').map(str::trim_end) {
+            Some(part) => {
+                current.push_str(part);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(line);
+                commands.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    (commands, lines)
+}
+
+/// Help printed on a narrow terminal keeps each example runnable: a long
+/// command is continued with ` \`, never broken where the shell would see two
+/// commands; every line fits the width.
+#[test]
+fn examples_survive_a_narrow_terminal() {
+    let paths: &[&[&str]] = &[
+        &[],
+        &["parse"],
+        &["check"],
+        &["lint"],
+        &["serve"],
+        &["completions"],
+        &["policy"],
+        &["policy", "check"],
+        &["policy", "schema"],
+    ];
+    for path in paths {
+        let (wide, wide_lines) = examples(&help_at(path, 400));
+        assert!(!wide.is_empty(), "{path:?} has examples");
+        for line in &wide_lines {
+            assert!(
+                !line.ends_with('\\'),
+                "{path:?}: wide help needs no continuation: {line}"
+            );
+        }
+        for columns in [30, 40, 60, 80] {
+            let (narrow, lines) = examples(&help_at(path, columns));
+            assert_eq!(narrow, wide, "{path:?} at {columns} columns");
+            for line in &lines {
+                // A single word longer than the terminal cannot be broken.
+                let longest_word = line.split(' ').map(str::len).max().unwrap_or(0);
+                assert!(
+                    line.chars().count() < columns || longest_word + 8 >= columns,
+                    "{path:?} at {columns} columns: {line:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The first `parse` example runs as written and succeeds.
+#[test]
+fn the_parse_example_runs() {
+    let (commands, _) = examples(&help_at(&["parse"], 400));
+    let words: Vec<&str> = commands[0].split_whitespace().collect();
+    assert_eq!(words[..2], ["image-policy", "parse"]);
+    let out = image_policy(&words[1..], None);
+    assert_eq!(out.code, 0, "{}\n{}", commands[0], out.stdout);
+}

@@ -443,3 +443,439 @@ fn without_a_policy_lint_checks_that_everything_reads_and_parses() {
         run.stdout
     );
 }
+
+/// The findings of a `lint --format json` run as (image, line, column, holder kind).
+fn json_findings(run: &Run) -> Vec<(String, u64, u64, String)> {
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON output");
+    json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["image"].as_str().unwrap_or_default().to_owned(),
+                f["line"].as_u64().unwrap_or_default(),
+                f["column"].as_u64().unwrap_or_default(),
+                f["object"]["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every image BuildKit pulls for `testdata/lint/buildkit/Dockerfile`: the
+/// `# syntax=` frontend (after a shebang line), `RUN --mount` `from=` (stage
+/// names excluded), `COPY --link --from`, `ADD --from`, `ONBUILD` triggers;
+/// each with its position, and each denied by a policy that allows only
+/// registry.my.com.
+#[test]
+fn dockerfile_images_buildkit_pulls() {
+    let run = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "--format",
+            "json",
+            "testdata/lint/buildkit/Dockerfile",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let want: Vec<(String, u64, u64, String)> = [
+        ("evil.example/frontend:1", 2, 12, "syntax"),
+        ("registry.my.com/base:1", 6, 6, "stage"),
+        ("evil.example/cache:3", 8, 49, "stage"),
+        ("evil.example/bind:4", 10, 38, "stage"),
+        ("registry.my.com/base:1", 13, 6, "stage"),
+        ("evil.example/link:5", 14, 20, "stage"),
+        ("evil.example/add:6", 17, 22, "stage"),
+        ("evil.example/onbuild-copy:7", 18, 21, "onbuild"),
+        ("evil.example/onbuild-mount:8", 19, 26, "onbuild"),
+    ]
+    .into_iter()
+    .map(|(i, l, c, k)| (i.to_owned(), l, c, k.to_owned()))
+    .collect();
+    assert_eq!(json_findings(&run), want);
+
+    // A `# syntax=` line after an instruction is a comment, not a directive.
+    let late = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "testdata/lint/buildkit/Dockerfile.late-directive",
+        ],
+        None,
+    );
+    assert_eq!(late.code, 0, "{}{}", late.stdout, late.stderr);
+    // ONBUILD FROM is refused by BuildKit: a parse error, exit 2.
+    let onbuild_from = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "testdata/lint/buildkit/Dockerfile.onbuild-from",
+        ],
+        None,
+    );
+    assert_eq!(onbuild_from.code, 2, "{}", onbuild_from.stdout);
+    assert!(
+        onbuild_from
+            .stdout
+            .contains("FROM isn't allowed as an ONBUILD trigger"),
+        "{}",
+        onbuild_from.stdout
+    );
+}
+
+/// `containers: []` is rejected by the API server: reported like a missing
+/// list, not passed.
+#[test]
+fn an_empty_containers_list_is_reported() {
+    let run = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "--color",
+            "never",
+            "testdata/lint/cases/empty-containers.yaml",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "error[invalid-object]: Deployment shop/empty: spec.template.spec.containers is empty"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Whether `kubectl` runs; under CI=true a missing kubectl is a failure
+/// (`.ci/install-kubectl` installs it).
+fn have_kubectl() -> bool {
+    let found = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is required in CI (.ci/install-kubectl)"
+        );
+        eprintln!("NOTE: kubectl not found; the kustomize comparison was not run");
+    }
+    found
+}
+
+/// The `image:` values of `kubectl kustomize DIR`: what kustomize writes.
+fn kustomize_images(dir: &str) -> Vec<String> {
+    let out = Command::new("kubectl")
+        .args(["kustomize", dir])
+        .current_dir(root())
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {dir}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix("image: ")
+        })
+        .map(|i| i.trim_matches('"').to_owned())
+        .collect()
+}
+
+/// Each `images:` override of `testdata/lint/kustomize/` is judged as the
+/// image kustomize writes, checked against `kubectl kustomize` itself: every
+/// image the linter reports for a kustomization is in kustomize's output (or,
+/// for an override that keeps the resource's tag, is its name), and every
+/// image kustomize rewrote was reported.
+#[test]
+fn kustomization_overrides_are_judged_as_kustomize_writes_them() {
+    let run = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "--reject-latest",
+            "--format",
+            "json",
+            "testdata/lint/kustomize",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let findings = json["findings"].as_array().expect("findings");
+    let reported = |file: &str| -> Vec<(String, bool)> {
+        findings
+            .iter()
+            .filter(|f| f["file"] == file)
+            .map(|f| {
+                (
+                    f["image"].as_str().unwrap_or_default().to_owned(),
+                    f["allowed"].as_bool().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let base = reported("testdata/lint/kustomize/base/kustomization.yaml");
+    let overlay = reported("testdata/lint/kustomize/overlay/Kustomization");
+    assert_eq!(
+        base,
+        [
+            ("evil.example/web", false),
+            ("registry.my.com/mirror/prometheus:v2.53.0", true),
+            (
+                "busybox@sha256:2f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                false
+            ),
+            ("quay.io/app/api:4", false),
+        ]
+        .map(|(i, a)| (i.to_owned(), a))
+    );
+    // The overlay turns the tag into latest: denied.
+    assert_eq!(
+        overlay,
+        [("registry.my.com/shop/web:latest".to_owned(), false)]
+    );
+    if !have_kubectl() {
+        return;
+    }
+    // The images each kustomization starts from: the Deployment's for the
+    // base, the base's output for the overlay.
+    let mut resources: Vec<String> = reported("testdata/lint/kustomize/base/deployment.yaml")
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
+    for (dir, ours) in [
+        ("testdata/lint/kustomize/base", &base),
+        ("testdata/lint/kustomize/overlay", &overlay),
+    ] {
+        let written = kustomize_images(dir);
+        for (image, _) in ours {
+            assert!(
+                written.iter().any(|w| w == image
+                    || w.strip_prefix(image.as_str())
+                        .is_some_and(|rest| rest.starts_with([':', '@']))),
+                "{dir}: we judged {image}, kustomize wrote {written:?}"
+            );
+        }
+        for w in written.iter().filter(|w| !resources.contains(w)) {
+            assert!(
+                ours.iter().any(|(image, _)| w == image
+                    || w.strip_prefix(image.as_str())
+                        .is_some_and(|rest| rest.starts_with([':', '@']))),
+                "{dir}: kustomize wrote {w}, which was not judged (we judged {ours:?})"
+            );
+        }
+        resources = written;
+    }
+}
+
+/// Files are read by what they hold: a Kubernetes manifest named
+/// `docker-compose.yml` or `app.compose.yaml` is a manifest, a compose file
+/// named like a manifest is compose, a Helm values file with a `services:`
+/// list is still skipped.
+#[test]
+fn yaml_files_are_read_by_content_not_name() {
+    let run = image_policy(
+        &[
+            "lint",
+            "--allow-registry",
+            "registry.my.com",
+            "--format",
+            "json",
+            "testdata/lint/content",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let found: Vec<(String, String, String)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or_default().to_owned(),
+                f["image"].as_str().unwrap_or_default().to_owned(),
+                f["object"]["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = [
+        ("app.compose.yaml", "evil.example/api:2", "Deployment"),
+        (
+            "compose-in-a-manifest-name.yaml",
+            "evil.example/compose-web:1",
+            "service",
+        ),
+        ("docker-compose.yml", "evil.example/payload:1", "Deployment"),
+    ]
+    .into_iter()
+    .map(|(f, i, k)| {
+        (
+            format!("testdata/lint/content/{f}"),
+            i.to_owned(),
+            k.to_owned(),
+        )
+    })
+    .collect();
+    assert_eq!(found, want);
+    assert_eq!(json["summary"]["skipped"], 1, "{}", run.stdout);
+}
+
+/// The walk against kubectl's own: `kubectl label --local -R -f DIR -o name`
+/// walks a directory as `kubectl apply -R -f DIR` does (cli-runtime's
+/// `ExpandPathsToFileVisitors`), offline. Every Deployment kubectl reads is
+/// judged by the linter, except under `.git`, which the linter does not enter
+/// and says so; everything the linter does not read is listed with
+/// `--verbose` and counted without it.
+#[test]
+fn directories_are_walked_as_kubectl_apply_r_walks_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    if !have_kubectl() {
+        return;
+    }
+    let files = [
+        ("sub/a.yaml", "a"),
+        (".hidden-dir/b.yaml", "b"),
+        (".c.yaml", "c"),
+        (".git/d.yaml", "d"),
+        ("E.YAML", "e"),
+        ("f.json", "f"),
+        ("real/g.yml", "g"),
+        ("deep/er/h.yaml", "h"),
+    ];
+    for (path, name) in files {
+        let path = d.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let format = if path.extension().is_some_and(|e| e == "json") {
+            "json"
+        } else {
+            "yaml"
+        };
+        let image = format!("--image=registry.my.com/{name}:1");
+        let out = Command::new("kubectl")
+            .args([
+                "create",
+                "deployment",
+                name,
+                &image,
+                "--dry-run=client",
+                "-o",
+                format,
+            ])
+            .output()
+            .expect("kubectl runs");
+        assert!(out.status.success());
+        std::fs::write(&path, out.stdout).expect("write");
+    }
+    std::os::unix::fs::symlink("real", d.join("linkdir")).expect("symlink");
+    std::os::unix::fs::symlink("real/g.yml", d.join("linkfile.yaml")).expect("symlink");
+    std::fs::write(d.join("README.md"), "not a manifest\n").expect("write");
+    let path = d.to_str().expect("UTF-8 temp path");
+
+    let kubectl = Command::new("kubectl")
+        .args([
+            "label",
+            "--local",
+            "-R",
+            "-f",
+            path,
+            "checked=yes",
+            "-o",
+            "name",
+        ])
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        kubectl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kubectl.stderr)
+    );
+    let mut read_by_kubectl: Vec<String> = String::from_utf8(kubectl.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|l| l.trim_start_matches("deployment.apps/").to_owned())
+        .collect();
+    read_by_kubectl.sort();
+    read_by_kubectl.dedup();
+    // kubectl reads hidden files and directories and .git, follows the link
+    // to a file, not the link to a directory, and skips E.YAML.
+    assert_eq!(read_by_kubectl, ["a", "b", "c", "d", "f", "g", "h"]);
+
+    let run = image_policy(
+        &[
+            "lint",
+            path,
+            "--allow-registry",
+            "registry.my.com",
+            "--format",
+            "json",
+            "--verbose",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let mut read_by_us: Vec<String> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["object"]["name"].as_str().map(str::to_owned))
+        .collect();
+    read_by_us.sort();
+    read_by_us.dedup();
+    for name in &read_by_kubectl {
+        if name == "d" {
+            assert!(
+                run.stderr
+                    .contains(".git: version-control directory, not entered"),
+                "{}",
+                run.stderr
+            );
+        } else {
+            assert!(
+                read_by_us.contains(name),
+                "kubectl reads {name}, the linter did not: {read_by_us:?}"
+            );
+        }
+    }
+    // The linter reads more (E.YAML), never less, and names what it did not read.
+    assert!(read_by_us.contains(&"e".to_owned()));
+    for line in [
+        "README.md: not .yaml",
+        "linkdir: symbolic link to a directory, not followed",
+    ] {
+        assert!(
+            run.stderr.contains(line),
+            "missing {line:?} in {}",
+            run.stderr
+        );
+    }
+    // Without --verbose: the link is still named, the rest counted.
+    let quiet = image_policy(&["lint", path, "--allow-registry", "registry.my.com"], None);
+    assert!(
+        quiet.stderr.contains("linkdir: symbolic link"),
+        "{}",
+        quiet.stderr
+    );
+    assert!(
+        quiet.stderr.contains("not read: 2 entries"),
+        "{}",
+        quiet.stderr
+    );
+    assert!(!quiet.stderr.contains("README.md"), "{}", quiet.stderr);
+}

@@ -3,16 +3,18 @@
 use super::{code, run};
 use serde_json::Value;
 
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 10] = [
     "input",
     "ok",
     "domain",
     "path",
     "tag",
     "digest",
-    "normalized",
+    "canonical",
     "familiar",
     "error",
+    // Deprecated alias of `canonical`, for one release.
+    "normalized",
 ];
 
 /// The keys of a JSON object in the order they were written.
@@ -50,7 +52,9 @@ fn json_lines(stdout: &[u8]) -> Vec<Value> {
         .map(|l| {
             let order: KeyOrder = serde_json::from_str(l).expect("each line is one JSON object");
             assert_eq!(order.0, KEYS, "keys of {l}");
-            serde_json::from_str(l).expect("each line is one JSON object")
+            let value: Value = serde_json::from_str(l).expect("each line is one JSON object");
+            assert_eq!(value["normalized"], value["canonical"], "{l}");
+            value
         })
         .collect()
 }
@@ -75,7 +79,7 @@ fn json_gives_every_part_and_exit_0_when_all_parse() {
     assert_eq!(lines[0]["path"], "library/prometheus");
     assert_eq!(lines[0]["tag"], "2.6.1");
     assert_eq!(lines[0]["digest"], Value::Null);
-    assert_eq!(lines[0]["normalized"], "docker.io/library/prometheus:2.6.1");
+    assert_eq!(lines[0]["canonical"], "docker.io/library/prometheus:2.6.1");
     assert_eq!(lines[0]["familiar"], "prometheus:2.6.1");
     assert_eq!(lines[0]["error"], Value::Null);
     assert_eq!(lines[1]["domain"], "registry.my.com:5000");
@@ -138,18 +142,16 @@ fn standard_input_is_read_line_by_line() {
     );
     assert_eq!(code(&out), 1);
     let lines = json_lines(&out.stdout);
-    assert_eq!(lines.len(), 6);
-    assert_eq!(lines[5]["input"], "ng\u{0}inx");
-    assert!(lines[5]["error"].as_str().unwrap().contains("(byte 2)"));
+    // The blank line is skipped, not judged as the image "".
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[4]["input"], "ng\u{0}inx");
+    assert!(lines[4]["error"].as_str().unwrap().contains("(byte 2)"));
     // The three spellings of one image normalize to one canonical form.
-    for line in &lines[..2] {
-        assert_eq!(line["normalized"], "docker.io/library/nginx");
+    for line in &lines[..3] {
+        assert_eq!(line["canonical"], "docker.io/library/nginx");
     }
-    assert_eq!(lines[3]["normalized"], "docker.io/library/nginx");
-    assert_eq!(lines[2]["input"], "");
-    assert_eq!(lines[2]["ok"], false);
     assert!(
-        lines[4]["error"]
+        lines[3]["error"]
             .as_str()
             .unwrap()
             .contains("not valid UTF-8 (byte 0)")
@@ -179,4 +181,27 @@ fn usage_errors_exit_2() {
     let out = run(&["parse", "--no-such-flag"], None);
     assert_eq!(code(&out), 2);
     assert!(!out.stderr.is_empty());
+}
+
+/// `-` is standard input, as for `lint`; blank lines (what `tr ' ' '\n'`
+/// leaves between images) are skipped; `-` twice is a usage error.
+#[test]
+fn dash_is_standard_input_and_blank_lines_are_skipped() {
+    let out = run(&["parse", "--json", "-"], Some(b"nginx:1\n\n  \nbusybox\n"));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out.stdout);
+    let inputs: Vec<&str> = lines.iter().map(|l| l["input"].as_str().unwrap()).collect();
+    assert_eq!(inputs, ["nginx:1", "busybox"]);
+    let mixed = run(&["parse", "--json", "alpine", "-"], Some(b"nginx\n"));
+    assert_eq!(code(&mixed), 0);
+    assert_eq!(json_lines(&mixed.stdout).len(), 2);
+    // Refused before standard input is read (so none is given: a pipe
+    // nobody reads would break).
+    let twice = run(&["parse", "-", "-"], None);
+    assert_eq!(code(&twice), 2);
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("only once"));
+    // Only blank lines: nothing to judge, nothing printed.
+    let blank = run(&["parse"], Some(b"\n\n"));
+    assert_eq!(code(&blank), 0);
+    assert!(blank.stdout.is_empty());
 }

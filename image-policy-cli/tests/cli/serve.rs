@@ -125,3 +125,27 @@ fn serve_answers_the_seed_image_review_over_tls_and_stops_on_sigterm() {
     assert_eq!(decisions[0]["result"], "denied");
     assert_eq!(decisions[1]["result"], "allowed");
 }
+
+/// A startup error is printed once (it used to be logged and then printed
+/// again), and exits 2.
+#[test]
+fn a_startup_error_is_printed_once() {
+    let out = super::run(
+        &[
+            "serve",
+            "--insecure-http",
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+            "/nonexistent/policy.yaml",
+        ],
+        None,
+    );
+    assert_eq!(super::code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("/nonexistent/policy.yaml").count(),
+        1,
+        "printed more than once:\n{err}"
+    );
+}

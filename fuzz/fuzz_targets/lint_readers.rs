@@ -1,0 +1,14 @@
+//! The linter's readers on arbitrary UTF-8 (`image_policy_cli::lint::check_readers`):
+//! YAML read by content (manifests, compose, both), Dockerfiles (parser
+//! directives, `FROM`, `COPY`/`ADD --from`, `RUN --mount`, `ONBUILD`, `ARG`/`ENV`
+//! substitution) and kustomizations (`images:` overrides) never panic, and
+//! every site and problem points inside the text. A broken invariant is a crash.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Err(broken) = image_policy_cli::lint::check_readers(text)
+    {
+        panic!("{text:?}: {broken}");
+    }
+});
