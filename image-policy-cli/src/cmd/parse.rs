@@ -20,8 +20,8 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Print one JSON object per reference (keys: input, ok, domain, path, tag,
-    /// digest, normalized, familiar, error).
+    /// Print one JSON object per reference (keys: input, ok, domain, pull_host,
+    /// path, tag, digest, normalized, familiar, error).
     #[arg(long)]
     json: bool,
     /// Image references; none: one per line from standard input.
@@ -35,6 +35,9 @@ struct JsonLine<'a> {
     input: &'a str,
     ok: bool,
     domain: Option<&'a str>,
+    /// The host the runtime contacts (the text before the first `/` of the
+    /// normalized reference): the domain, except for a name without one.
+    pull_host: Option<&'a str>,
     path: Option<String>,
     tag: Option<&'a str>,
     digest: Option<String>,
@@ -108,6 +111,7 @@ fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             input,
             ok: true,
             domain: Some(r.domain()),
+            pull_host: Some(r.pull_host()),
             path: Some(r.path().to_string()),
             tag: r.tag(),
             digest: r.digest().map(|d| d.to_string()),
@@ -119,6 +123,7 @@ fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             input,
             ok: false,
             domain: None,
+            pull_host: None,
             path: None,
             tag: None,
             digest: None,
@@ -158,7 +163,17 @@ fn write_text(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             if let Some(d) = r.digest() {
                 writeln!(out, "  digest     {d}")?;
             }
-            writeln!(out, "  pulls      {}", r.docker_ref())
+            writeln!(out, "  pulls      {}", r.docker_ref())?;
+            if r.is_pull_host_from_path() {
+                // `pulls` shows the whole reference; say which host that is
+                // when the grammar found no domain in it.
+                writeln!(
+                    out,
+                    "  pull host  {} (not a valid registry domain, so the name has none; the runtime contacts it all the same)",
+                    r.pull_host()
+                )?;
+            }
+            Ok(())
         }
         Outcome::Failed { message, offset } => {
             writeln!(out, "{input:?}")?;
