@@ -181,3 +181,140 @@ proptest! {
         }
     }
 }
+
+/// containerd's own answer, from `containerd-pull-host` (built by
+/// `.ci/reference-tools` from `testdata/reference/containerd-pull-host`): the
+/// tool at `IMAGE_POLICY_CONTAINERD_PULL_HOST`, or in
+/// `target/reference-tools/`. `None` when it is missing, which fails under
+/// `CI=true`.
+fn containerd_pull_host_tool() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("IMAGE_POLICY_CONTAINERD_PULL_HOST")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/reference-tools/containerd-pull-host")
+        });
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is required in CI (run .ci/reference-tools)",
+        path.display()
+    );
+    eprintln!(
+        "skipped: {} is missing (run .ci/reference-tools)",
+        path.display()
+    );
+    None
+}
+
+/// The inputs the comparison with containerd reads: every input of the
+/// reference vectors and of the pull-host decision cases, and generated
+/// near-hosts (a fixed seed, so a failure is reproducible).
+fn comparison_inputs() -> Vec<String> {
+    let mut inputs = std::collections::BTreeSet::new();
+    let sample = std::fs::read_to_string(testdata("reference/reference-sample.jsonl")).unwrap();
+    for line in sample.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).unwrap();
+        inputs.insert(case["input"].as_str().unwrap().to_owned());
+    }
+    let tables: Value = serde_json::from_str(
+        &std::fs::read_to_string(testdata("reference/distribution-reference-tests.json")).unwrap(),
+    )
+    .unwrap();
+    for case in tables.as_array().unwrap() {
+        if let Some(input) = case["input"].as_str() {
+            inputs.insert(input.to_owned());
+        }
+    }
+    let cases = std::fs::read_to_string(testdata("policy/decisions/pull-host.yaml")).unwrap();
+    for line in cases.lines() {
+        if let Some(rest) = line.split("{image: \"").nth(1) {
+            inputs.insert(rest.split('"').next().unwrap().to_owned());
+        }
+    }
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = near_host_reference();
+    for _ in 0..4000 {
+        let tree = proptest::strategy::Strategy::new_tree(&strategy, &mut runner).unwrap();
+        inputs.insert(proptest::strategy::ValueTree::current(&tree));
+    }
+    // The tool reads lines.
+    inputs
+        .into_iter()
+        .filter(|s| !s.contains(['\n', '\r']))
+        .collect()
+}
+
+/// Our pull host against containerd's, computed by containerd's own code on
+/// thousands of inputs: wherever both parse the reference, the hosts are the
+/// same; where containerd pulls and we do not parse, we deny (never the
+/// other way round for a name without a domain).
+#[test]
+fn pull_host_agrees_with_containerd() {
+    let Some(tool) = containerd_pull_host_tool() else {
+        return;
+    };
+    let inputs = comparison_inputs();
+    let mut child = std::process::Command::new(&tool)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", tool.display()));
+    let mut stdin = child.stdin.take().unwrap();
+    let feed = inputs.join("\n") + "\n";
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin.write_all(feed.as_bytes()).unwrap();
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(output.status.success(), "{} failed", tool.display());
+    let answers: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), inputs.len());
+    let (mut both, mut quirks, mut only_containerd) = (0, 0, Vec::new());
+    let mut failures = Vec::new();
+    for (input, answer) in inputs.iter().zip(&answers) {
+        assert_eq!(answer["input"].as_str(), Some(input.as_str()));
+        let ours = ImageRef::parse(input);
+        match (ours, answer["ok"] == true) {
+            (Ok(r), true) => {
+                both += 1;
+                quirks += usize::from(r.is_pull_host_from_path());
+                let host = answer["host"].as_str().unwrap();
+                if r.pull_host() != host {
+                    failures.push(format!(
+                        "{input:?}: pull host {:?}, containerd contacts {host:?}",
+                        r.pull_host()
+                    ));
+                }
+                if r.docker_ref().to_string() != answer["ref"].as_str().unwrap() {
+                    failures.push(format!(
+                        "{input:?}: pulls {}, containerd {}",
+                        r.docker_ref(),
+                        answer["ref"]
+                    ));
+                }
+            }
+            (Err(_), true) => only_containerd.push(input.clone()),
+            _ => {}
+        }
+    }
+    eprintln!(
+        "{} inputs: {both} parsed by both ({quirks} without a domain), {} by containerd only",
+        inputs.len(),
+        only_containerd.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(both > 1500, "only {both} inputs parsed by both");
+    assert!(quirks > 100, "only {quirks} names without a domain");
+    assert!(
+        only_containerd.is_empty(),
+        "containerd pulls what we deny as unparseable: {only_containerd:?}"
+    );
+}
