@@ -67,7 +67,9 @@
 //! An object whose images cannot be found is an [`ObjectError`], never an
 //! empty list: an unknown kind (or a known kind in the wrong API group), a
 //! missing `kind` or `apiVersion`, a missing pod spec, a pod spec without
-//! `containers`, a container without `name` or `image`. A field of the wrong
+//! `containers`, a container without `name` or `image`, an image volume
+//! without `name` or `image.reference` (the API server requires both; a
+//! volume whose `image` is absent or `null` is not an image volume). A field of the wrong
 //! type (`containers: "x"`) fails earlier, in deserialization, with the
 //! deserializer's location. Callers that admit workloads treat every one of
 //! these as a denial.
