@@ -16,9 +16,16 @@
 #   has one anyway in deployment-ephemeral.json, to check that they are
 #   reported wherever they are written.
 #
+# - image volumes (the ImageVolume feature, `volumes[].image.reference`, pulled
+#   by the kubelet like a container image): kubectl has no flag for them
+#   either; every object above gets a copy, NAME-image-volume.json, whose pod
+#   spec has a configMap volume and then an image volume (index 1), as a user
+#   would add it to the kubectl-made object.
+#
 # For each object, images.json records every image with its JSON path, found
-# by jq (every `image` field under a containers list), as the answers the Rust
-# image discovery is checked against.
+# by jq (every `image` field under a containers list, every `image.reference`
+# under `volumes`), as the answers the Rust image discovery is checked
+# against.
 set -euo pipefail
 cd "$(dirname "$0")/objects"
 
@@ -107,11 +114,25 @@ jq --arg r "$registry" '.metadata.name = "web-debug"
   | .spec.template.spec.ephemeralContainers = [{name: "debugger", image: ($r + "/tools/busybox:1.36"), resources: {}}]' \
   deployment.json >deployment-ephemeral.json
 
-# The answers: every image under a containers list, with its path.
+volumes='[{"name":"config","configMap":{"name":"web"}},
+  {"name":"assets","image":{"reference":"'$registry'/shop/assets:1.4.2","pullPolicy":"IfNotPresent"}}]'
+for name in deployment job cronjob pod podtemplate replicationcontroller replicaset statefulset daemonset; do
+  case $name in
+    pod) spec='.spec' ;;
+    podtemplate) spec='.template.spec' ;;
+    cronjob) spec='.spec.jobTemplate.spec.template.spec' ;;
+    *) spec='.spec.template.spec' ;;
+  esac
+  jq --argjson v "$volumes" "$spec.volumes = \$v" "$name.json" >"$name-image-volume.json"
+done
+
+# The answers: every image under a containers list and every image volume's
+# reference, with its path and the container's (or volume's) name.
 for f in *.json; do
   [ "$f" = images.json ] && continue
   jq --arg f "$f" '{($f): [paths(type == "string") as $p
-      | select($p[-1] == "image" and ($p[-3] | IN("containers", "initContainers", "ephemeralContainers")))
+      | select(($p[-1] == "image" and ($p[-3] | IN("containers", "initContainers", "ephemeralContainers")))
+               or ($p[-1] == "reference" and $p[-2] == "image" and $p[-4] == "volumes"))
       | {path: ($p | map(if type == "number" then "[\(.)]" else ".\(.)" end) | join("") | ltrimstr(".") | gsub("\\.\\["; "[")),
-         container: (getpath($p[:-1]) | .name), image: getpath($p)}]}' "$f"
+         container: (getpath($p[:($p | rindex("image"))]) | .name), image: getpath($p)}]}' "$f"
 done | jq -s 'add' >images.json

@@ -52,6 +52,32 @@ print(json.dumps({"apiVersion": "v1", "items": items, "kind": "List",
 PY
 rm -rf "$scratch"
 
+# Image volumes (the ImageVolume feature): kubectl has no flag for them, so the
+# kubectl-made YAML gets a `volumes` list written as kubectl writes one (keys
+# sorted, two-space indent): a Deployment whose image volume pulls an image
+# the policy denies, then a CronJob whose image volume is allowed.
+add_volumes() { # indent reference
+  python3 -c '
+import sys
+indent, reference = sys.argv[1], sys.argv[2]
+text = sys.stdin.read()
+anchor = indent + "  resources: {}\n"
+at = text.rindex(anchor) + len(anchor)
+volumes = "".join(indent + line + "\n" for line in [
+    "volumes:", "- configMap:", "    name: assets", "  name: config",
+    "- image:", "    pullPolicy: IfNotPresent", "    reference: " + reference,
+    "  name: payload"])
+sys.stdout.write(text[:at] + volumes + text[at:])' "$1" "$2"
+}
+{
+  kubectl create deployment assets -n "$ns" --image="$registry/shop/web:1.4.2" \
+    --dry-run=client -o yaml | add_volumes "      " evil.io/payload:1
+  echo ---
+  kubectl create cronjob assets-sync -n "$ns" --image="$registry/shop/sync:1.0.0" \
+    --schedule='*/5 * * * *' --dry-run=client -o yaml -- /sync \
+    | add_volumes "          " "$registry/shop/assets:1.4.2"
+} >image-volume.yaml
+
 # The issue's example, as a newcomer would pipe it into `image-policy lint -`.
 cd ../..
 kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml >stdin-deployment.yaml

@@ -7,7 +7,13 @@
 # - admissionreview-deployment.json: CREATE of the Deployment with 3 containers
 #   and 1 init container (the benchmark review);
 # - admissionreview-pod-debug.json: `kubectl debug` adding an ephemeral
-#   container, an UPDATE of pods/ephemeralcontainers with the whole Pod.
+#   container, an UPDATE of pods/ephemeralcontainers with the whole Pod;
+# - admissionreview-pod-image-volume.json: CREATE of a Pod whose containers are
+#   all allowed and whose image volume (volumes[1].image.reference) pulls
+#   evil.io/payload:1;
+# - admissionreview-deployment-image-volume-update.json: UPDATE of the
+#   Deployment with an image volume, which the old object already has
+#   (existing), and a second image volume that is new (judged).
 #
 # The imagereview-*.json files are written by hand: imagereview-docs-example
 # is the example request of the Kubernetes documentation (admission
@@ -44,5 +50,18 @@ pod=$(jq -c '.metadata.name = "web-7d9c5b8f4-x2x9q"' "$objects/pod.json")
 old_pod=$(jq -c 'del(.spec.ephemeralContainers)' <<<"$pod")
 review "" v1 Pod pods ephemeralcontainers UPDATE 0df28fbd-5f5f-11e8-bc74-36e6bb280816 \
   "$pod" "$old_pod" >admissionreview-pod-debug.json
+
+pod=$(jq -c '.metadata.name = "web-7d9c5b8f4-x2x9q" | del(.spec.ephemeralContainers)
+  | .spec.volumes[1].image.reference = "evil.io/payload:1"' "$objects/pod-image-volume.json")
+review "" v1 Pod pods "" CREATE 3b1d7c52-8f1e-4c55-9e0b-6f3a2d9c1e47 \
+  "$pod" null >admissionreview-pod-image-volume.json
+
+old=$(jq -c '.spec.template.spec.volumes[1].image.reference = "evil.io/existing:1"' \
+  "$objects/deployment-image-volume.json")
+new=$(jq -c '.spec.replicas = 3 | .spec.template.spec.volumes += [{name: "payload",
+  image: {reference: "evil.io/payload:1", pullPolicy: "Always"}}]' <<<"$old")
+review apps v1 Deployment deployments "" UPDATE 9e4f0a6b-2c7d-4d1a-8b3e-5f6a7b8c9d0e \
+  "$new" "$old" | jq -c '.request.options.fieldManager = "kubectl-client-side-apply"' \
+  >admissionreview-deployment-image-volume-update.json
 
 wc -c admissionreview-*.json

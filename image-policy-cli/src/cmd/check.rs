@@ -23,7 +23,9 @@ pub struct Args {
     #[arg(long, value_name = "KEY=VALUE")]
     annotation: Vec<String>,
     /// Output format: text for people, json for one object per image per line
-    /// (keys: image, allowed, violates, code, reason, rule, mode, canonical, break_glass).
+    /// (keys: image, allowed, violates, code, reason, rule, mode, canonical, pull_host,
+    /// break_glass; pull_host is null unless the runtime contacts another host than
+    /// the reference's domain).
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     output: String,
     /// Images; `-` or none: one per line from standard input (blank lines
@@ -52,6 +54,8 @@ struct JsonLine<'a> {
     rule: Option<JsonRule<'a>>,
     mode: &'a str,
     canonical: Option<String>,
+    /// The host the runtime contacts, when it is not the reference's domain.
+    pull_host: Option<&'a str>,
     break_glass: bool,
 }
 
@@ -150,6 +154,7 @@ fn judge(
                 rule: None,
                 mode: policy.mode().as_str(),
                 canonical: None,
+                pull_host: None,
                 break_glass: false,
             };
             write_json(out, &line)
@@ -192,6 +197,7 @@ fn json_line<'d>(d: &'d Decision<'d>) -> JsonLine<'d> {
         }),
         mode: d.mode().as_str(),
         canonical: d.reference().map(|r| r.to_string()),
+        pull_host: d.pull_host(),
         break_glass: d.break_glass_used(),
     }
 }

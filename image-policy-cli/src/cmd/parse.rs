@@ -11,8 +11,8 @@ use std::process::ExitCode;
 /// With no IMAGE, or with `-`, reads one reference per line from standard input.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print one JSON object per reference (keys: input, ok, domain, path, tag,
-    /// digest, canonical, familiar, error; `normalized`, the same as
+    /// Print one JSON object per reference (keys: input, ok, domain, pull_host,
+    /// path, tag, digest, canonical, familiar, error; `normalized`, the same as
     /// `canonical`, is deprecated and will be removed in the next release).
     #[arg(long)]
     json: bool,
@@ -38,6 +38,9 @@ struct JsonLine<'a> {
     input: &'a str,
     ok: bool,
     domain: Option<&'a str>,
+    /// The host the runtime contacts (the text before the first `/` of the
+    /// normalized reference): the domain, except for a name without one.
+    pull_host: Option<&'a str>,
     path: Option<String>,
     tag: Option<&'a str>,
     digest: Option<String>,
@@ -114,6 +117,7 @@ fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             input,
             ok: true,
             domain: Some(r.domain()),
+            pull_host: Some(r.pull_host()),
             path: Some(r.path().to_string()),
             tag: r.tag(),
             digest: r.digest().map(|d| d.to_string()),
@@ -126,6 +130,7 @@ fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             input,
             ok: false,
             domain: None,
+            pull_host: None,
             path: None,
             tag: None,
             digest: None,
@@ -166,7 +171,17 @@ fn write_text(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             if let Some(d) = r.digest() {
                 writeln!(out, "  digest     {d}")?;
             }
-            writeln!(out, "  pulls      {}", r.docker_ref())
+            writeln!(out, "  pulls      {}", r.docker_ref())?;
+            if r.is_pull_host_from_path() {
+                // `pulls` shows the whole reference; say which host that is
+                // when the grammar found no domain in it.
+                writeln!(
+                    out,
+                    "  pull host  {} (not a valid registry domain, so the name has none; the runtime contacts it all the same)",
+                    r.pull_host()
+                )?;
+            }
+            Ok(())
         }
         Outcome::Failed { message, offset } => {
             writeln!(out, "{input:?}")?;

@@ -577,4 +577,28 @@ spec:
             vec![("busybox:1".to_owned(), 5, 50, "Pod p c".to_owned())]
         );
     }
+
+    /// An image volume is an image site, on the fast path as on
+    /// serde-saphyr's, at the line and column of its reference.
+    #[test]
+    fn image_volumes_are_sites_on_both_paths() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  containers: [{name: c, image: busybox}]\n  volumes:\n  - name: cfg\n    configMap: {name: x}\n  - name: payload\n    image:\n      pullPolicy: Always\n      reference: \"evil.io/payload:1\"\n";
+        let fast = extract_fast(text).expect("in the fast path's subset");
+        assert_eq!(fast, extract_serde_saphyr(text));
+        let site = &fast.sites[1];
+        assert_eq!(site.image, "evil.io/payload:1");
+        assert_eq!(
+            site.position,
+            Position {
+                line: 12,
+                column: 18
+            }
+        );
+        assert_eq!(site.width, 19);
+        assert_eq!(
+            site.path.as_deref(),
+            Some("spec.volumes[1].image.reference")
+        );
+        assert_eq!(site.entry_label().as_deref(), Some("volume payload"));
+    }
 }

@@ -12,7 +12,9 @@
 //! 2. Extraction, one reader per kind, each giving an [`report::Extracted`]
 //!    (image sites with line and column, objects, suppressions, problems):
 //!    [`manifests`] (Kubernetes YAML/JSON; the images are found by
-//!    `image_policy_core::k8s::find_images`, the webhook's own code),
+//!    `image_policy_core::k8s::find_images`, the webhook's own code: every
+//!    container list and every image volume, reported as `container NAME` or
+//!    `volume NAME`),
 //!    [`dockerfile`] (`# syntax=`, `FROM`, `COPY`/`ADD --from`, `RUN --mount from=`,
 //!    `ONBUILD`) and [`compose`]
 //!    (`services.*.image`), [`kustomization`] (the images `images:`

@@ -61,7 +61,8 @@ pub struct ImageSite {
     pub width: usize,
     /// The object, stage or service holding it.
     pub holder: Holder,
-    /// The container name, for Kubernetes objects.
+    /// The container name, for Kubernetes objects (the volume's name, for an
+    /// image volume: see [`ImageSite::entry_label`]).
     pub container: Option<String>,
     /// Where the value sits in the object (`spec.template.spec.containers[0].image`),
     /// for Kubernetes objects.
@@ -71,6 +72,23 @@ pub struct ImageSite {
     pub annotations: Vec<(String, String)>,
     /// The Kubernetes namespace the object will be created in, for the policy's context.
     pub namespace: Option<String>,
+}
+
+impl ImageSite {
+    /// What holds the image inside its object, for people: `container web`,
+    /// or `volume assets` for an image volume (whose path, as the core writes
+    /// it, ends in `.image.reference`). `None` outside Kubernetes objects.
+    pub fn entry_label(&self) -> Option<String> {
+        let name = self.container.as_deref()?;
+        let volume = self
+            .path
+            .as_deref()
+            .is_some_and(|p| p.ends_with(".image.reference"));
+        Some(format!(
+            "{} {name}",
+            if volume { "volume" } else { "container" }
+        ))
+    }
 }
 
 /// A problem with the input itself (not a policy violation): a file that could

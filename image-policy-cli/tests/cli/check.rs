@@ -72,6 +72,7 @@ fn seed_case_with_the_example_file_as_json_lines() {
     assert_eq!(lines[0]["allowed"], false);
     assert_eq!(lines[0]["code"], "registry-not-allowed");
     assert_eq!(lines[0]["canonical"], "docker.io/library/prometheus:2.6.1");
+    assert_eq!(lines[0]["pull_host"], Value::Null);
     assert_eq!(lines[0]["mode"], "enforce");
     assert_eq!(lines[0]["rule"], Value::Null);
     assert_eq!(lines[1]["allowed"], true);
@@ -368,5 +369,40 @@ fn papercuts() {
         stdout(&out).ends_with("valid (1 rule, mode enforce, 0 warnings)\n"),
         "{}",
         stdout(&out)
+    );
+}
+
+/// The host the runtime contacts, where it is not the domain: a deny rule on
+/// it denies, and the decision names it in text and JSON.
+#[test]
+fn the_pull_host_is_judged_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, "deny:\n  - registry: \"*.evil.com\"\n").unwrap();
+    let policy = policy.to_str().unwrap();
+    let out = run(
+        &[
+            "check",
+            "--policy",
+            policy,
+            "--output",
+            "json",
+            "x_y.evil.com/app:1",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["allowed"], false);
+    assert_eq!(line["code"], "denied-by-rule");
+    assert_eq!(line["pull_host"], "x_y.evil.com");
+    assert_eq!(line["canonical"], "x_y.evil.com/app:1");
+
+    let out = run(&["check", "--policy", policy, "x_y.evil.com/app:1"], None);
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("x_y.evil.com/app:1: pulled from x_y.evil.com (not a valid registry domain, so the name has none); denied by deny[0] (registry *.evil.com)"),
+        "{text}"
     );
 }

@@ -426,13 +426,36 @@ fn hostile_trees_are_reported_not_fatal() {
 
 /// The first example: the repository's own manifests and example
 /// policies, with no policy given. Every file must read and every image must
-/// parse; the run says that no policy was given.
+/// parse, except the one placeholder the deploy docs tell the user to replace
+/// (`registry.my.com/image-policy@sha256:REPLACE-ME`, unparseable on purpose
+/// so that an unreplaced copy never lints clean); the run says that no policy
+/// was given.
 #[test]
 fn without_a_policy_lint_checks_that_everything_reads_and_parses() {
-    let run = image_policy(&["lint", "deploy/", "examples/"], None);
+    let run = image_policy(&["lint", "examples/"], None);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("no policy given"), "{}", run.stderr);
     assert!(run.stdout.contains("0 violations"), "{}", run.stdout);
+    let run = image_policy(&["lint", "--format", "json", "deploy/"], None);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(
+        report["problems"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        run.stdout
+    );
+    let violations: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["violation"] == true)
+        .map(|f| f["image"].as_str().expect("image"))
+        .collect();
+    assert_eq!(
+        violations,
+        ["registry.my.com/image-policy@sha256:REPLACE-ME"]
+    );
     // An image that does not parse is still a violation without a policy.
     let manifest = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: Registry.my.com/App\n";
     let run = image_policy(&["lint", "-"], Some(manifest));

@@ -3,10 +3,11 @@
 use super::{code, run};
 use serde_json::Value;
 
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 11] = [
     "input",
     "ok",
     "domain",
+    "pull_host",
     "path",
     "tag",
     "digest",
@@ -204,4 +205,38 @@ fn dash_is_standard_input_and_blank_lines_are_skipped() {
     let blank = run(&["parse"], Some(b"\n\n"));
     assert_eq!(code(&blank), 0);
     assert!(blank.stdout.is_empty());
+}
+
+/// A name whose first component looks like a host but is not a valid one
+/// (`x_y.evil.com`): the grammar finds no domain, and the runtime contacts
+/// that component all the same; `parse` says so in both formats.
+#[test]
+fn the_pull_host_is_shown_where_it_is_not_the_domain() {
+    let out = run(
+        &[
+            "parse",
+            "--json",
+            "x_y.evil.com/app:1",
+            "registry.my.com/app",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0);
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines[0]["domain"], "");
+    assert_eq!(lines[0]["pull_host"], "x_y.evil.com");
+    assert_eq!(lines[0]["path"], "x_y.evil.com/app");
+    assert_eq!(lines[1]["domain"], "registry.my.com");
+    assert_eq!(lines[1]["pull_host"], "registry.my.com");
+
+    let out = run(&["parse", "x_y.evil.com/app:1", "nginx"], None);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("  pulls      x_y.evil.com/app:1\n"), "{text}");
+    assert!(
+        text.contains("  pull host  x_y.evil.com (not a valid registry domain"),
+        "{text}"
+    );
+    // Shown only where it differs from the domain.
+    assert_eq!(text.matches("pull host").count(), 1, "{text}");
 }

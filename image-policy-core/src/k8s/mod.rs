@@ -1,5 +1,6 @@
 //! Finding the images of Kubernetes objects: which containers a Pod, a pod
-//! template, a workload or a CronJob runs, and where each image is written.
+//! template, a workload or a CronJob runs, which image volumes it mounts, and
+//! where each image is written.
 //!
 //! # Overview
 //!
@@ -7,8 +8,8 @@
 //! on the way from the top of the object to the `image` of each container
 //! (see the [API reference](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/)).
 //! [`find_images`] reads the pod spec at the path of the object's kind and
-//! returns every container of its three lists with the [`JsonPath`] of its
-//! image.
+//! returns every container of its three lists, and every image volume, with
+//! the [`JsonPath`] of its image.
 //!
 //! | kind | apiVersion group | pod spec at |
 //! |---|---|---|
@@ -21,9 +22,33 @@
 //! | CronJob | `batch` | `spec.jobTemplate.spec.template.spec` |
 //!
 //! In each pod spec: `containers`, `initContainers` and `ephemeralContainers`
-//! ([`ContainerList`]). The API server forbids ephemeral containers in pod
-//! templates, but they are reported wherever they are written: nothing is
-//! skipped.
+//! ([`ContainerList`]), and `volumes[].image.reference`
+//! ([`ContainerList::Volumes`], path `spec.volumes[0].image.reference`; the
+//! volume's name is reported where a container's name is). The API server
+//! forbids ephemeral containers in pod templates, but they are reported
+//! wherever they are written: nothing is skipped.
+//!
+//! # What the kubelet pulls
+//!
+//! The PodSpec of the API reference (`core/v1`, checked up to 1.34) has four
+//! fields from which the kubelet asks the runtime to pull an image, and all
+//! four are read here:
+//!
+//! | field | pulled |
+//! |---|---|
+//! | `containers[].image` | always |
+//! | `initContainers[].image` | always |
+//! | `ephemeralContainers[].image` | when `kubectl debug` adds one (an UPDATE of `pods/ephemeralcontainers`) |
+//! | `volumes[].image.reference` | the ImageVolume feature (alpha in 1.31, beta in 1.33): an OCI image or artifact mounted read-only; read as a container's `image` is, pull secrets included |
+//!
+//! The image volume's `pullPolicy` says when the image is pulled, not which,
+//! and is not read (nor is a container's `imagePullPolicy`). No other field
+//! names an image the kubelet pulls: `runtimeClassName` picks a runtime
+//! handler configured on the node, `resourceClaims` a DRA driver, and a
+//! `volumes[].csi` volume is mounted by its CSI driver, which may pull an
+//! image named in its `volumeAttributes` (image-populating drivers do) without
+//! the kubelet: such drivers are outside what an image policy sees, and are
+//! best kept off the cluster or limited by another admission control.
 //!
 //! # The string leaf
 //!
@@ -42,7 +67,9 @@
 //! An object whose images cannot be found is an [`ObjectError`], never an
 //! empty list: an unknown kind (or a known kind in the wrong API group), a
 //! missing `kind` or `apiVersion`, a missing pod spec, a pod spec without
-//! `containers`, a container without `name` or `image`. A field of the wrong
+//! `containers`, a container without `name` or `image`, an image volume
+//! without `name` or `image.reference` (the API server requires both; a
+//! volume whose `image` is absent or `null` is not an image volume). A field of the wrong
 //! type (`containers: "x"`) fails earlier, in deserialization, with the
 //! deserializer's location. Callers that admit workloads treat every one of
 //! these as a denial.
@@ -76,8 +103,8 @@ mod text;
 use std::fmt;
 
 pub use object::{
-    Annotations, Container, JobSpec, JobTemplateSpec, Object, ObjectMeta, ObjectSpec, PodSpec,
-    PodTemplateSpec,
+    Annotations, Container, ImageVolumeSource, JobSpec, JobTemplateSpec, Object, ObjectMeta,
+    ObjectSpec, PodSpec, PodTemplateSpec, Volume,
 };
 pub use text::{CowStr, Text};
 
@@ -175,7 +202,13 @@ impl fmt::Display for PodBearingKind {
     }
 }
 
-/// One of the three lists of containers of a pod spec.
+/// Where in a pod spec an image is written: one of the three lists of
+/// containers, or the image volumes.
+///
+/// `Volumes` is not a list of containers: it is the pod spec's `volumes`,
+/// whose `image.reference` the kubelet pulls like a container image (the
+/// ImageVolume feature). It sits here, beside the three lists, so that every
+/// caller that names where an image is written handles it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContainerList {
     /// `containers`.
@@ -184,22 +217,48 @@ pub enum ContainerList {
     InitContainers,
     /// `ephemeralContainers`.
     EphemeralContainers,
+    /// `volumes` (their `image.reference`).
+    Volumes,
 }
 
 impl ContainerList {
-    /// The three lists, in the order [`find_images`] reports them.
-    pub const ALL: [ContainerList; 3] = [
+    /// The three lists and the volumes, in the order [`find_images`] reports
+    /// them.
+    pub const ALL: [ContainerList; 4] = [
         Self::Containers,
         Self::InitContainers,
         Self::EphemeralContainers,
+        Self::Volumes,
     ];
 
-    /// The field name: `containers`, `initContainers` or `ephemeralContainers`.
+    /// The field name: `containers`, `initContainers`, `ephemeralContainers`
+    /// or `volumes`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Containers => "containers",
             Self::InitContainers => "initContainers",
             Self::EphemeralContainers => "ephemeralContainers",
+            Self::Volumes => "volumes",
+        }
+    }
+
+    /// The field of an entry of the list that holds its image: `image`, or
+    /// `image.reference` for a volume.
+    pub fn image_field(self) -> &'static str {
+        match self {
+            Self::Volumes => "image.reference",
+            _ => "image",
+        }
+    }
+
+    /// What an entry of the list is, for messages: `container`,
+    /// `initContainer`, `ephemeralContainer` or `volume`.
+    pub fn entry(self) -> &'static str {
+        match self {
+            Self::Containers => "container",
+            Self::InitContainers => "initContainer",
+            Self::EphemeralContainers => "ephemeralContainer",
+            Self::Volumes => "volume",
         }
     }
 }
@@ -211,8 +270,8 @@ impl fmt::Display for ContainerList {
 }
 
 /// The JSON path of an image in its object, such as
-/// `spec.template.spec.containers[0].image`; made without allocating, written
-/// by `Display`.
+/// `spec.template.spec.containers[0].image` or `spec.volumes[1].image.reference`;
+/// made without allocating, written by `Display`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct JsonPath {
     pod_spec: &'static str,
@@ -221,7 +280,7 @@ pub struct JsonPath {
 }
 
 impl JsonPath {
-    /// The path of the image of container `index` of `list` in a pod spec at
+    /// The path of the image of entry `index` of `list` in a pod spec at
     /// `pod_spec` (see [`PodBearingKind::pod_spec_path`]).
     pub fn new(pod_spec: &'static str, list: ContainerList, index: usize) -> Self {
         JsonPath {
@@ -236,7 +295,7 @@ impl JsonPath {
         self.pod_spec
     }
 
-    /// A field of the same container, such as `name`.
+    /// A field of the same container (or volume), such as `name`.
     pub fn container_field(&self, field: &str) -> String {
         format!("{}.{}[{}].{field}", self.pod_spec, self.list, self.index)
     }
@@ -251,7 +310,8 @@ impl fmt::Display for JsonPath {
         f.write_str(self.list.as_str())?;
         f.write_str("[")?;
         fmt::Display::fmt(&self.index, f)?;
-        f.write_str("].image")
+        f.write_str("].")?;
+        f.write_str(self.list.image_field())
     }
 }
 
@@ -261,11 +321,11 @@ impl fmt::Display for JsonPath {
 pub struct FoundImage<'o, S> {
     /// The image, as deserialized (with its span, for a spanned leaf).
     pub image: &'o S,
-    /// The container's name.
+    /// The container's name, or the volume's for an image volume.
     pub container: &'o str,
-    /// The list the container is in.
+    /// The list the container (or volume) is in.
     pub list: ContainerList,
-    /// The container's index in its list.
+    /// The container's (or volume's) index in its list.
     pub index: usize,
     /// Where the image is written.
     pub json_path: JsonPath,
@@ -314,7 +374,8 @@ pub enum ObjectError {
         path: &'static str,
     },
     /// A field that every pod spec or container has is missing: `containers`,
-    /// or a container's `name` or `image`.
+    /// a container's `name` or `image`, or an image volume's `name` or
+    /// `image.reference`.
     #[error("the {kind} has no {path}")]
     MissingField {
         /// The object's kind.
@@ -325,30 +386,37 @@ pub enum ObjectError {
 }
 
 /// Every image of the object, in the order of [`ContainerList::ALL`] and then
-/// of each list.
+/// of each list: the containers of the three lists, then the image volumes
+/// (other volumes have no image and are passed over).
 pub fn find_images<'o, S: Text>(obj: &'o Object<S>) -> Result<Vec<FoundImage<'o, S>>, ObjectError> {
     let kind = obj.pod_bearing_kind()?;
     let path = kind.pod_spec_path();
     let missing_pod_spec = || ObjectError::MissingPodSpec { kind, path };
-    let lists = match kind {
+    let (lists, volumes) = match kind {
         PodBearingKind::Pod => {
             let spec = obj.spec.as_ref().ok_or_else(missing_pod_spec)?;
-            [
-                &spec.containers,
-                &spec.init_containers,
-                &spec.ephemeral_containers,
-            ]
+            (
+                [
+                    &spec.containers,
+                    &spec.init_containers,
+                    &spec.ephemeral_containers,
+                ],
+                &spec.volumes,
+            )
         }
         _ => {
             let spec = obj
                 .pod_template(kind)
                 .and_then(|t| t.spec.as_ref())
                 .ok_or_else(missing_pod_spec)?;
-            [
-                &spec.containers,
-                &spec.init_containers,
-                &spec.ephemeral_containers,
-            ]
+            (
+                [
+                    &spec.containers,
+                    &spec.init_containers,
+                    &spec.ephemeral_containers,
+                ],
+                &spec.volumes,
+            )
         }
     };
     if lists[0].is_none() {
@@ -357,7 +425,18 @@ pub fn find_images<'o, S: Text>(obj: &'o Object<S>) -> Result<Vec<FoundImage<'o,
             path: format!("{path}.containers"),
         });
     }
-    let count = lists.iter().map(|l| l.as_ref().map_or(0, Vec::len)).sum();
+    let image_volumes = || {
+        volumes
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(index, v)| v.image.as_ref().map(|image| (index, v, image)))
+    };
+    let count = lists
+        .iter()
+        .map(|l| l.as_ref().map_or(0, Vec::len))
+        .sum::<usize>()
+        + image_volumes().count();
     let mut found = Vec::with_capacity(count);
     for (list, containers) in ContainerList::ALL.into_iter().zip(lists) {
         for (index, container) in containers.iter().flatten().enumerate() {
@@ -376,6 +455,26 @@ pub fn find_images<'o, S: Text>(obj: &'o Object<S>) -> Result<Vec<FoundImage<'o,
                 json_path,
             });
         }
+    }
+    let list = ContainerList::Volumes;
+    for (index, volume, source) in image_volumes() {
+        let json_path = JsonPath::new(path, list, index);
+        let missing = |field: &str| ObjectError::MissingField {
+            kind,
+            path: json_path.container_field(field),
+        };
+        let name = volume.name.as_ref().ok_or_else(|| missing("name"))?;
+        let image = source
+            .reference
+            .as_ref()
+            .ok_or_else(|| missing("image.reference"))?;
+        found.push(FoundImage {
+            image,
+            container: name.as_str(),
+            list,
+            index,
+            json_path,
+        });
     }
     Ok(found)
 }

@@ -108,6 +108,9 @@ pub struct ObjectSpec<S> {
     /// `spec.ephemeralContainers` (Pod).
     #[serde(rename = "ephemeralContainers", default)]
     pub ephemeral_containers: Option<Vec<Container<S>>>,
+    /// `spec.volumes` (Pod).
+    #[serde(default)]
+    pub volumes: Option<Vec<Volume<S>>>,
     /// `spec.template` (ReplicationController, ReplicaSet, Deployment,
     /// StatefulSet, DaemonSet, Job).
     #[serde(default)]
@@ -150,7 +153,8 @@ pub struct JobSpec<S> {
     pub template: Option<PodTemplateSpec<S>>,
 }
 
-/// The three lists of containers of a pod spec.
+/// The three lists of containers of a pod spec, and its volumes (an image
+/// volume is pulled like a container image).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
@@ -164,6 +168,36 @@ pub struct PodSpec<S> {
     /// `ephemeralContainers`.
     #[serde(rename = "ephemeralContainers", default)]
     pub ephemeral_containers: Option<Vec<Container<S>>>,
+    /// `volumes`.
+    #[serde(default)]
+    pub volumes: Option<Vec<Volume<S>>>,
+}
+
+/// A volume of a pod spec: its name and, for an image volume, its image.
+/// Every other volume source is ignored (none names an image the kubelet
+/// pulls; see the [module docs](super)).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+#[non_exhaustive]
+pub struct Volume<S> {
+    /// `name`.
+    #[serde(default)]
+    pub name: Option<S>,
+    /// `image` (the ImageVolume feature): an OCI image the kubelet pulls and
+    /// mounts.
+    #[serde(default)]
+    pub image: Option<ImageVolumeSource<S>>,
+}
+
+/// An image volume's source: the image the kubelet pulls. Its `pullPolicy`
+/// is not read: it says when the image is pulled, not which.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+#[non_exhaustive]
+pub struct ImageVolumeSource<S> {
+    /// `reference`: an image reference, read as a container's `image` is.
+    #[serde(default)]
+    pub reference: Option<S>,
 }
 
 /// A container (or ephemeral container): its name and image.

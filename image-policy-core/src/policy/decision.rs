@@ -266,6 +266,16 @@ impl<'a> Decision<'a> {
         self.reference.ok()
     }
 
+    /// The host the runtime will contact, when it is not the reference's
+    /// domain: the name has no valid registry domain (`x_y.evil.com/app`),
+    /// and containerd pulls from the text before its first `/`
+    /// ([`ImageRef::pull_host`]). `None` in the normal case, where the pull
+    /// host is the domain, and for an image that does not parse.
+    pub fn pull_host(&self) -> Option<&'a str> {
+        let r = self.reference.ok()?;
+        r.is_pull_host_from_path().then(|| r.pull_host())
+    }
+
     /// Why the image does not parse, when it does not.
     pub fn parse_error(&self) -> Option<ParseError> {
         self.reference
@@ -310,6 +320,11 @@ impl fmt::Display for Decision<'_> {
         };
         fmt::Display::fmt(&r, f)?;
         f.write_str(": ")?;
+        if let Some(host) = self.pull_host() {
+            f.write_str("pulled from ")?;
+            f.write_str(host)?;
+            f.write_str(" (not a valid registry domain, so the name has none); ")?;
+        }
         let rule = self.rule();
         match self.outcome {
             DecisionCode::Allowed => match rule {
@@ -329,7 +344,7 @@ impl fmt::Display for Decision<'_> {
                 let summary = &self.rule_set.allow_summary;
                 if self.rule_set.allow_only_registries {
                     f.write_str("registry ")?;
-                    f.write_str(r.domain())?;
+                    f.write_str(r.pull_host())?;
                     f.write_str(" is not in the allowed registries (")?;
                     f.write_str(summary)?;
                     f.write_str(")")?;

@@ -107,6 +107,22 @@
 //! - **Regexes** (Rust `regex` syntax: no backtracking, linear time) match
 //!   the whole of `domain/path` with the domain in lowercase, as if written
 //!   `^(?:REGEX)$`. They never see the tag or digest: use tag rules.
+//! - **The pull host.** Rules judge the registry the runtime will contact
+//!   ([`ImageRef::pull_host`](crate::reference::ImageRef::pull_host)), not
+//!   only the name's domain. They differ in one case: a first component that
+//!   looks like a host but is not a valid one (`x_y.evil.com/app`: the `_`)
+//!   leaves the name with no domain and the path `x_y.evil.com/app`, and
+//!   containerd still pulls from `x_y.evil.com`. Then **deny** rules
+//!   (registry, repository, regex) match when they match either view, the
+//!   name's (no domain, then every path segment; a regex sees
+//!   `/x_y.evil.com/app`) or the pull host's (`x_y.evil.com` with the path
+//!   `app`; a regex sees `x_y.evil.com/app`), so `registry: "*.evil.com"`
+//!   denies it; **allow** rules must match the pull host's view, so an image
+//!   is admitted only when what will be pulled is allowed. A decision shows
+//!   the pull host when it differs from the domain
+//!   ([`Decision::pull_host`]). Every other near-host (uppercase with `_`,
+//!   empty labels, a leading `-`, a bad port, a broken IPv6 bracket) does
+//!   not parse, and is denied.
 //! - **Tag rules** do not apply to a reference with a digest: it is pinned,
 //!   and the runtime ignores its tag (`nginx:latest@sha256:…` is not a
 //!   `latest` image). Tags are compared exactly (`LATEST` is not `latest`).
@@ -415,13 +431,44 @@ impl RuleSet {
             let mut name = NameBuf::new();
             f(name.write(domain, path))
         };
+        // What the runtime contacts, when it is not the domain (the name has
+        // no valid registry domain, and containerd takes the text before the
+        // first `/`): the pull host and the path on it. The host is a path
+        // component, lowercase by the grammar: nothing to fold but Docker
+        // Hub's aliases.
+        let pulled = r
+            .is_pull_host_from_path()
+            .then(|| (compile::fold_docker_hub(r.pull_host()), r.pull_path()));
+        // Deny rules match on either view: what the name says and what will
+        // be pulled (denying wider is safe).
         if let Some(id) = self.deny.find(domain, path.into(), with_name) {
             return (DecisionCode::DeniedByRule, Some(id));
         }
+        if let Some((host, pull_path)) = pulled {
+            let with_pull_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
+                let mut name = NameBuf::new();
+                f(name.write(host, pull_path))
+            };
+            if let Some(id) = self.deny.find(host, pull_path.into(), with_pull_name) {
+                return (DecisionCode::DeniedByRule, Some(id));
+            }
+        }
+        // Allow rules must hold for what will be pulled: the pull host's view
+        // when it differs, never the name's alone.
         let allowed_by = if self.allow.is_empty() {
             None
         } else {
-            match self.allow.find(domain, path.into(), with_name) {
+            let found = match pulled {
+                Some((host, pull_path)) => {
+                    let with_pull_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
+                        let mut name = NameBuf::new();
+                        f(name.write(host, pull_path))
+                    };
+                    self.allow.find(host, pull_path.into(), with_pull_name)
+                }
+                None => self.allow.find(domain, path.into(), with_name),
+            };
+            match found {
                 Some(id) => Some(id),
                 None => return (DecisionCode::RegistryNotAllowed, None),
             }

@@ -69,8 +69,31 @@
 //! One upstream quirk is kept, because the runtime has it: a first component
 //! that contains `.` and `_` (`a_b.c/d`) is not a valid host, but the grammar
 //! allows the whole name as a path, so the reference has *no* domain
-//! ([`ImageRef::domain`] is empty) and the path is `a_b.c/d`. Policies treat an
-//! empty domain as a registry of its own, which no registry rule matches.
+//! ([`ImageRef::domain`] is empty) and the path is `a_b.c/d`. The runtime
+//! still pulls it from `a_b.c`: see [the pull host](#the-pull-host).
+//!
+//! # The pull host
+//!
+//! What the runtime contacts is not the grammar's domain but the text before
+//! the first `/` of the normalized reference: containerd's CRI plugin
+//! normalizes the image (`ParseDockerRef`), prints it, and its resolver takes
+//! the host from that string (`reference.Parse`, `Spec.Hostname`). For every
+//! reference with a domain the two are the same. For the quirk above they are
+//! not: `x_y.evil.com/app` has no domain, its canonical form is
+//! `x_y.evil.com/app`, and containerd contacts `x_y.evil.com` (Go's URL and
+//! DNS code accept the underscore). [`ImageRef::pull_host`] is that host and
+//! [`ImageRef::pull_path`] the path on it; the policy engine judges both views
+//! (see [`crate::policy`]).
+//!
+//! The quirk is the only case: a first component is read as a domain when it
+//! contains `.` or `:`, is `localhost` or has an uppercase letter; when the
+//! domain grammar then rejects it, the name is still accepted only if that
+//! component is a valid path component (lowercase, no `:`), and a path
+//! component with a `.` is a valid host unless it has an `_`. Every other
+//! near-host (double dots, a leading or trailing `-` in a label, a bad port,
+//! a broken IPv6 bracket, uppercase with `_`) is a parse error, and the image
+//! is denied. The property tests check this on generated names, and a test
+//! compares the pull host with what containerd's own code computes.
 //!
 //! [`ImageRef::parse_verbatim`] parses without normalization, as upstream's
 //! `Parse` does (`test_com` is then a path, `foo/bar` has domain `foo`).
@@ -413,6 +436,58 @@ impl<'a> ImageRef<'a> {
         matches!(self.parsed.domain, DomainSource::Written { .. })
     }
 
+    /// The host the runtime contacts to pull this image: the text before the
+    /// first `/` of the canonical form, as containerd computes it (see the
+    /// [module docs](self#the-pull-host)).
+    ///
+    /// It is the [domain](Self::domain) whenever there is one. When the
+    /// reference has no domain (`x_y.evil.com/app`: the first component is
+    /// not a valid host, so the grammar reads the whole name as a path), it
+    /// is the first component of the path, `x_y.evil.com`, which containerd
+    /// contacts all the same. Empty only for a verbatim parse of a
+    /// one-component name (`nginx` by [`ImageRef::parse_verbatim`]), which
+    /// the runtime would not pull.
+    ///
+    /// ```
+    /// use image_policy_core::reference::ImageRef;
+    /// let r = ImageRef::parse("x_y.evil.com/app:1").unwrap();
+    /// assert_eq!(r.domain(), "");
+    /// assert_eq!(r.pull_host(), "x_y.evil.com");
+    /// assert_eq!(r.pull_path(), "app");
+    /// assert_eq!(ImageRef::parse("nginx").unwrap().pull_host(), "docker.io");
+    /// ```
+    pub fn pull_host(self) -> &'a str {
+        match self.parsed.domain {
+            DomainSource::Absent => self.split_pull_host().map_or("", |(host, _)| host),
+            _ => self.domain(),
+        }
+    }
+
+    /// Whether the [pull host](Self::pull_host) differs from the
+    /// [domain](Self::domain): the reference has no domain, and the runtime
+    /// contacts the first component of its path.
+    pub fn is_pull_host_from_path(self) -> bool {
+        matches!(self.parsed.domain, DomainSource::Absent) && self.split_pull_host().is_some()
+    }
+
+    /// The repository path on the [pull host](Self::pull_host): the
+    /// [path](Self::path) when there is a domain, else the path after its
+    /// first component (`app` for `x_y.evil.com/app`).
+    pub fn pull_path(self) -> Path<'a> {
+        match (self.parsed.domain, self.split_pull_host()) {
+            (DomainSource::Absent, Some((_, rest))) => Path {
+                library: false,
+                written: rest,
+            },
+            _ => self.path(),
+        }
+    }
+
+    /// The written path split at its first `/`.
+    fn split_pull_host(self) -> Option<(&'a str, &'a str)> {
+        self.parsed.path.slice(self.input).split_once('/')
+    }
+
     /// The host part of the domain, without the port (`registry.my.com`, `[::1]`).
     pub fn host(self) -> &'a str {
         split_port(self.domain()).0
@@ -730,6 +805,12 @@ impl Reference {
     /// Whether the domain was written in the parsed input (rather than implied).
     pub fn is_domain_written(&self) -> bool {
         !self.domain_implied
+    }
+
+    /// The host the runtime contacts; see [`ImageRef::pull_host`].
+    pub fn pull_host(&self) -> &str {
+        let name = self.name();
+        name.split_once('/').map_or("", |(host, _)| host)
     }
 
     /// The repository path, including a `library/` prefix.

@@ -71,9 +71,14 @@ fn every_fixture_matches_the_images_jq_found() {
         }
     }
     // The fixtures cover every kind with every list but ephemeral containers,
-    // which only Pods (and the one Deployment that has them anyway) carry.
+    // which only Pods (and the one Deployment that has them anyway) carry:
+    // containers, init containers and image volumes.
     for kind in PodBearingKind::ALL {
-        for list in [ContainerList::Containers, ContainerList::InitContainers] {
+        for list in [
+            ContainerList::Containers,
+            ContainerList::InitContainers,
+            ContainerList::Volumes,
+        ] {
             assert!(
                 covered.contains(&(kind.as_str(), list.as_str())),
                 "no fixture has {kind} {list}"
@@ -82,6 +87,29 @@ fn every_fixture_matches_the_images_jq_found() {
     }
     assert!(covered.contains(&("Pod", "ephemeralContainers")));
     assert!(covered.contains(&("Deployment", "ephemeralContainers")));
+}
+
+/// An image volume is found with its path, its volume's name and its place
+/// after the containers; volumes of other sources are passed over.
+#[test]
+fn image_volumes_are_found_after_the_containers() {
+    let text = read("k8s/objects/cronjob-image-volume.json");
+    let object: Object<CowStr<'_>> = serde_json::from_str(&text).unwrap();
+    let found = find_images(&object).unwrap();
+    let last = found.last().unwrap();
+    assert_eq!(last.list, ContainerList::Volumes);
+    assert_eq!(last.index, 1);
+    assert_eq!(last.container, "assets");
+    assert_eq!(last.image.as_str(), "registry.my.com/shop/assets:1.4.2");
+    assert_eq!(
+        last.json_path.to_string(),
+        "spec.jobTemplate.spec.template.spec.volumes[1].image.reference"
+    );
+    assert_eq!(
+        last.json_path.container_field("name"),
+        "spec.jobTemplate.spec.template.spec.volumes[1].name"
+    );
+    assert_eq!(found.len(), 3, "two containers and the image volume");
 }
 
 #[test]

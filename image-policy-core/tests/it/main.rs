@@ -6,6 +6,7 @@ mod no_alloc;
 mod policy_cases;
 mod policy_no_alloc;
 mod policy_props;
+mod pull_host;
 mod reference_props;
 mod reference_vectors;
 

@@ -148,7 +148,8 @@ impl AdmissionReviewOut<'_> {
 }
 
 /// A container, as the messages name it: `container "web"`,
-/// `initContainer "migrate"`, `ephemeralContainer "debugger"`, with its path.
+/// `initContainer "migrate"`, `ephemeralContainer "debugger"`, or an image
+/// volume, `volume "assets"`, with its path.
 struct ContainerLabel<'o> {
     name: &'o str,
     list: ContainerList,
@@ -157,12 +158,7 @@ struct ContainerLabel<'o> {
 
 impl fmt::Display for ContainerLabel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = match self.list {
-            ContainerList::Containers => "container",
-            ContainerList::InitContainers => "initContainer",
-            ContainerList::EphemeralContainers => "ephemeralContainer",
-        };
-        f.write_str(list)?;
+        f.write_str(self.list.entry())?;
         f.write_str(" ")?;
         write_quoted(f, self.name)?;
         f.write_str(" (")?;
@@ -296,7 +292,8 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
         return answer.allow(format!("{label} has no images"));
     }
 
-    // On UPDATE, the images the old object already runs (any container).
+    // On UPDATE, the images the old object already runs (any container or
+    // image volume).
     let existing: Vec<&str> = match (&request.old_object, operation) {
         (Some(old), "UPDATE") if policy.exempt_existing_images_on_update() => find_images(old)
             .map(|images| images.iter().map(|f| &**f.image).collect())

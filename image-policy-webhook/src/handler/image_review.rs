@@ -3,6 +3,17 @@
 //! annotations that match `*.image-policy.k8s.io/*`.
 //!
 //! See the [API reference](https://kubernetes.io/docs/reference/config-api/imagepolicy.v1alpha1/).
+//!
+//! # What the plugin does not send
+//!
+//! The API server's plugin builds the review from a Pod's `containers` and
+//! `initContainers` (or, for the `pods/ephemeralcontainers` subresource, its
+//! `ephemeralContainers`) and nothing else: it never sends the image volumes
+//! (`volumes[].image.reference`, the ImageVolume feature) that the kubelet
+//! pulls too. This endpoint judges every image it is sent, but cannot judge
+//! what it is not sent: run the validating webhook (`/validate`, see
+//! [`super::admission_review`]), which reads image volumes, beside the plugin,
+//! or instead of it.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -21,14 +21,17 @@
 //!
 //! # Decisions
 //!
-//! - Every image of every container list is evaluated with the request's
+//! - Every image of every container list, and of every image volume
+//!   (`volumes[].image.reference`), is evaluated with the request's
 //!   namespace and the object's annotations (and its pod template's, for
-//!   break-glass).
+//!   break-glass). An ImageReview holds only what the API server's plugin
+//!   sends, which never includes image volumes (see `image_review`).
 //! - An image is denied when its decision is not allowed (enforce mode). In
 //!   warn mode a violation is allowed with a warning; in audit mode it is
 //!   allowed and recorded in the audit annotations only.
 //! - On UPDATE, when [`Policy::exempt_existing_images_on_update`] says so,
-//!   an image that is already in `oldObject` (same string, any container) is
+//!   an image that is already in `oldObject` (same string, any container or
+//!   image volume) is
 //!   reported as existing, with a warning if it violates, and does not block:
 //!   scaling a Deployment still works after the policy was tightened. This is
 //!   also how `kubectl debug` arrives (`pods/ephemeralcontainers`, an UPDATE of

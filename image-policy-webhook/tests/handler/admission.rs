@@ -48,6 +48,8 @@ fn list_label(path: &str) -> &'static str {
         "initContainer"
     } else if path.contains("ephemeralContainers[") {
         "ephemeralContainer"
+    } else if path.contains("volumes[") {
+        "volume"
     } else {
         "container"
     }
@@ -225,6 +227,97 @@ fn committed_requests() {
         response["warnings"].as_array().unwrap().len(),
         2,
         "{answer}"
+    );
+}
+
+/// Image volumes (`volumes[].image.reference`, pulled by the kubelet like a
+/// container image): a Pod whose containers are all allowed but whose image
+/// volume pulls `evil.io/payload:1` is denied, the volume named by its name
+/// and path; on UPDATE, an image volume the old object already has is
+/// existing and a new one is judged.
+#[test]
+fn image_volumes_are_judged() {
+    let policy = seed_policy(Mode::Enforce);
+    let body = std::fs::read(crate::testdata(
+        "webhook/admissionreview-pod-image-volume.json",
+    ))
+    .unwrap();
+    let (reply, answer) = ask(&policy, Endpoint::AdmissionReview, &body);
+    let response = &answer["response"];
+    assert_eq!(response["allowed"], false, "{answer}");
+    assert_eq!(response["status"]["code"], 403);
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Pod shop/web-7d9c5b8f4-x2x9q: 1 of 5 images denied"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "volume \"assets\" (spec.volumes[1].image.reference) image \"evil.io/payload:1\""
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        response["auditAnnotations"]["denied-images"],
+        "evil.io/payload:1"
+    );
+    assert_eq!(reply.summary.denied, 1);
+    assert_eq!(reply.summary.images, 5);
+
+    // UPDATE: `assets` pulls evil.io/existing:1, already in the old object
+    // (existing: a warning, no block); `payload` is new and is denied.
+    let body = std::fs::read(crate::testdata(
+        "webhook/admissionreview-deployment-image-volume-update.json",
+    ))
+    .unwrap();
+    let (reply, answer) = ask(&policy, Endpoint::AdmissionReview, &body);
+    let response = &answer["response"];
+    assert_eq!(response["allowed"], false, "{answer}");
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "volume \"payload\" (spec.template.spec.volumes[2].image.reference) image \"evil.io/payload:1\""
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("evil.io/existing:1"), "{message}");
+    assert_eq!(
+        response["auditAnnotations"]["existing-images"],
+        "evil.io/existing:1"
+    );
+    assert_eq!(reply.summary.denied, 1, "{message}");
+
+    // Without the new volume, the UPDATE (a scale) is allowed with a warning.
+    let mut review: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let volumes = review
+        .pointer_mut("/request/object/spec/template/spec/volumes")
+        .unwrap();
+    volumes.as_array_mut().unwrap().pop();
+    let (reply, answer) = ask(
+        &policy,
+        Endpoint::AdmissionReview,
+        review.to_string().as_bytes(),
+    );
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    let warning = answer["response"]["warnings"][0].as_str().unwrap();
+    assert!(warning.contains("volume \"assets\""), "{warning}");
+    assert_eq!(reply.summary.outcome, Outcome::Warned);
+
+    // An image volume without a reference cannot be judged: denied, 400.
+    let mut object = read_json("k8s/objects/job-image-volume.json");
+    object["spec"]["template"]["spec"]["volumes"][1]["image"] =
+        serde_json::json!({"pullPolicy": "Always"});
+    let (_, answer) = ask(
+        &policy,
+        Endpoint::AdmissionReview,
+        &admission_review("admission.k8s.io/v1", "CREATE", &object, None, None),
+    );
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+    assert_eq!(answer["response"]["status"]["code"], 400);
+    let message = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("the Job has no spec.template.spec.volumes[1].image.reference"),
+        "{message}"
     );
 }
 

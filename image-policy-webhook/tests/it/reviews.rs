@@ -256,3 +256,62 @@ async fn kubectl_debug_is_judged_on_its_ephemeral_container() {
     let review: Value = serde_json::from_str(&response.body).unwrap();
     assert_eq!(review["response"]["allowed"], true, "{review}");
 }
+
+fn committed_review(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/webhook")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Image volumes over HTTPS: a Pod whose image volume pulls
+/// `evil.io/payload:1` is denied (its containers are all allowed), and an
+/// UPDATE is blocked by a new image volume only, not by one the old object
+/// already has.
+#[tokio::test]
+async fn image_volumes_are_judged_over_https() {
+    let server = Running::start(Options::default()).await;
+    let mut conn = server.client().connect(server.addr).await.unwrap();
+    let response = conn
+        .post(
+            "/validate",
+            committed_review("admissionreview-pod-image-volume.json"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.body);
+    let review: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(review["response"]["allowed"], false, "{review}");
+    let message = review["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "volume \"assets\" (spec.volumes[1].image.reference) image \"evil.io/payload:1\""
+        ),
+        "{message}"
+    );
+
+    let update = committed_review("admissionreview-deployment-image-volume-update.json");
+    let response = conn.post("/validate", update.clone()).await.unwrap();
+    let review: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(review["response"]["allowed"], false, "{review}");
+    let message = review["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("volume \"payload\"") && !message.contains("evil.io/existing:1"),
+        "{message}"
+    );
+
+    // The same UPDATE without the new volume: the existing one does not block.
+    let mut scaled: Value = serde_json::from_str(&update).unwrap();
+    scaled
+        .pointer_mut("/request/object/spec/template/spec/volumes")
+        .and_then(Value::as_array_mut)
+        .unwrap()
+        .pop();
+    let response = conn.post("/validate", scaled.to_string()).await.unwrap();
+    let review: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(review["response"]["allowed"], true, "{review}");
+    assert_eq!(
+        review["response"]["auditAnnotations"]["existing-images"],
+        "evil.io/existing:1"
+    );
+}

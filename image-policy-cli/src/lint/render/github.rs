@@ -37,8 +37,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             let (code, message, position, width) = match &entry {
                 Entry::Finding(f) => {
                     let mut holder = f.site.holder.to_string();
-                    if let Some(c) = &f.site.container {
-                        holder.push_str(&format!(", container {c}"));
+                    if let Some(entry) = f.site.entry_label() {
+                        holder.push_str(", ");
+                        holder.push_str(&entry);
                     }
                     (
                         f.verdict.code.as_str(),

@@ -10,8 +10,8 @@
 //!   "findings": [ {                      // every image judged, allowed ones too
 //!     "file": string, "line": integer, "column": integer,   // 1-based, characters
 //!     "object": { "kind": string, "namespace": string|null, "name": string|null },
-//!     "container": string|null,          // Kubernetes objects only
-//!     "path": string|null,               // e.g. spec.template.spec.containers[0].image
+//!     "container": string|null,          // Kubernetes objects only (a volume's name for an image volume)
+//!     "path": string|null,               // e.g. spec.template.spec.containers[0].image, spec.volumes[1].image.reference
 //!     "image": string,                   // as the runtime sees it (variables substituted)
 //!     "written": string|null,            // as written, when it differs (${BASE})
 //!     "canonical": string|null,          // docker.io/library/nginx:1.25; null when unparseable

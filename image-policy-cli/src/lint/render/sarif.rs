@@ -85,8 +85,9 @@ pub fn to_value(report: &Report) -> Value {
                 Entry::Finding(f) => {
                     let mut message = f.verdict.reason.clone();
                     let mut holder = f.site.holder.to_string();
-                    if let Some(c) = &f.site.container {
-                        holder.push_str(&format!(", container {c}"));
+                    if let Some(entry) = f.site.entry_label() {
+                        holder.push_str(", ");
+                        holder.push_str(&entry);
                     }
                     message.push_str(&format!(" ({holder})"));
                     rules

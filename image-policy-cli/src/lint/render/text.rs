@@ -127,8 +127,9 @@ fn finding(
         p.paint(BOLD, &format!(": {}", f.verdict.reason)),
     )?;
     let mut label = f.site.holder.to_string();
-    if let Some(c) = &f.site.container {
-        label.push_str(&format!(", container {c}"));
+    if let Some(entry) = f.site.entry_label() {
+        label.push_str(", ");
+        label.push_str(&entry);
     }
     if let Some(w) = &f.site.written {
         label.push_str(&format!(" ({w} is {})", f.site.image));
