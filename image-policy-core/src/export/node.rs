@@ -231,6 +231,18 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
                 };
                 notes.lose(&path, &what, why);
             }
+            if !exact_scope(rule) {
+                notes.narrow(
+                    &path,
+                    &what,
+                    format!("{target} denies more: {}", match &scope {
+                        DenyScope::Host(h) => format!("every repository on {h}"),
+                        DenyScope::Prefix(h, p) => format!("{h}/{p} and every repository below it"),
+                        DenyScope::Wildcard(s) => format!("every host under {s}, at any depth and port"),
+                        DenyScope::AnyHost(p) => format!("{p} and every repository below it on every allowed registry"),
+                    }),
+                );
+            }
             deny.push(Deny { path, scope });
         }
     }
@@ -258,6 +270,16 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
         allow: allow.into_iter().map(|(h, _)| h).collect(),
         deny,
         has_allow_list,
+    }
+}
+
+/// Whether the deny scope of `rule` matches exactly what the rule matches
+/// (a registry, or `host/**`).
+fn exact_scope(rule: &Rule) -> bool {
+    match normalize_rule(rule) {
+        Some(Compiled::Registry(_)) => true,
+        Some(Compiled::Repository(segs)) => whole_registry(&segs).is_some(),
+        _ => false,
     }
 }
 

@@ -370,10 +370,10 @@ fn template_annotations() -> String {
 /// lists and the image volumes.
 fn images(spec: &str) -> String {
     let list = |field: &str| {
-        format!("(has({spec}.{field}) ? {spec}.{field}.map(c, has(c.image) ? c.image : '') : [])")
+        format!("(has({spec}.{field}) && {spec}.{field} != null ? {spec}.{field}.map(c, has(c.image) ? c.image : '') : [])")
     };
     format!(
-        "{spec} == null ? [] :\n{} +\n{} +\n{} +\n(has({spec}.volumes) ? {spec}.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])",
+        "{spec} == null ? [] :\n{} +\n{} +\n{} +\n(has({spec}.volumes) && {spec}.volumes != null ? {spec}.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])",
         list("containers"),
         list("initContainers"),
         list("ephemeralContainers"),
