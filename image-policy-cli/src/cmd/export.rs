@@ -79,6 +79,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(e) => e,
         Err(e) => {
             eprintln!("image-policy export: {e}");
+            eprintln!("image-policy export: nothing written; --lossy exports without these rules");
             return ExitCode::from(2);
         }
     };

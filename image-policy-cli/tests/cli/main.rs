@@ -2,6 +2,7 @@
 
 mod check;
 mod export;
+mod export_cli;
 mod fast_yaml;
 mod help;
 mod lint;

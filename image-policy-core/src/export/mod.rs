@@ -209,7 +209,7 @@ impl fmt::Display for ExportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} cannot express {} without admitting images the policy denies (export with lossy to drop {}):",
+            "{} cannot express {} without admitting images the policy denies (a lossy export drops {}):",
             self.format,
             plural(self.rules.len(), "rule", "rules"),
             if self.rules.len() == 1 { "it" } else { "them" }

@@ -104,10 +104,8 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
             format!("{target} reads no annotations: break-glass admits nothing there"),
         );
     }
-    tag_rules(&doc.tags, "tags", target, notes);
     for (i, ns) in doc.namespaces.iter().enumerate() {
         let p = format!("namespaces[{i}]");
-        tag_rules(&ns.tags, &format!("{p}.tags"), target, notes);
         if ns.mode.is_some_and(|m| m != Mode::Enforce) {
             notes.narrow(
                 &format!("{p}.mode"),
@@ -245,6 +243,11 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
             }
             deny.push(Deny { path, scope });
         }
+    }
+
+    tag_rules(&doc.tags, "tags", target, notes);
+    for (i, ns) in doc.namespaces.iter().enumerate() {
+        tag_rules(&ns.tags, &format!("namespaces[{i}].tags"), target, notes);
     }
 
     // The most specific scope wins: an allowed registry that a deny rule
