@@ -44,7 +44,11 @@ pub struct Args {
     name: String,
     /// validating-admission-policy: bind to these namespaces only
     /// (repeatable, or a comma-separated list); default: every namespace.
-    #[arg(long = "bind-namespace", value_name = "NAMESPACE", value_delimiter = ',')]
+    #[arg(
+        long = "bind-namespace",
+        value_name = "NAMESPACE",
+        value_delimiter = ','
+    )]
     bind_namespaces: Vec<String>,
 }
 

@@ -123,8 +123,10 @@ fn corpus() -> Vec<String> {
         }
     }
     let vectors: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(root().join("testdata/reference/distribution-reference-tests.json"))
-            .unwrap(),
+        &std::fs::read_to_string(
+            root().join("testdata/reference/distribution-reference-tests.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     out.extend(
@@ -133,15 +135,42 @@ fn corpus() -> Vec<String> {
             .filter_map(|v| v["input"].as_str().map(str::to_owned)),
     );
     let hosts = [
-        "", "registry.my.com/", "REGISTRY.my.com/", "registry.my.com:5000/", "a.my.org/",
-        "a.b.my.org/", "a.my.org:443/", "my.org/", "quay.io/", "docker.io/", "index.docker.io/",
-        "registry-1.docker.io/", "x_y.evil.com/", "evil.com/", "a.evil.com/", "EVIL.com/",
-        "localhost:5000/", "localhost/", "[::1]:5000/", "[0:0::1]:5000/", "ghcr.io/",
+        "",
+        "registry.my.com/",
+        "REGISTRY.my.com/",
+        "registry.my.com:5000/",
+        "a.my.org/",
+        "a.b.my.org/",
+        "a.my.org:443/",
+        "my.org/",
+        "quay.io/",
+        "docker.io/",
+        "index.docker.io/",
+        "registry-1.docker.io/",
+        "x_y.evil.com/",
+        "evil.com/",
+        "a.evil.com/",
+        "EVIL.com/",
+        "localhost:5000/",
+        "localhost/",
+        "[::1]:5000/",
+        "[0:0::1]:5000/",
+        "ghcr.io/",
         "mirror.io:5000/",
     ];
     let paths = [
-        "x", "team", "team/a", "team/a/b", "library/nginx", "legacy/x", "legacy", "nginx",
-        "prometheus/node-exporter", "team-a/app", "my-org/app", "library/busybox",
+        "x",
+        "team",
+        "team/a",
+        "team/a/b",
+        "library/nginx",
+        "legacy/x",
+        "legacy",
+        "nginx",
+        "prometheus/node-exporter",
+        "team-a/app",
+        "my-org/app",
+        "library/busybox",
     ];
     let at_digest = format!("@{DIGEST}");
     let tags = ["", ":1.0", ":latest", at_digest.as_str()];
@@ -164,7 +193,10 @@ fn passes(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> bool {
     let annotations: Vec<(&str, &str)> = glass
         .map(|v| vec![("ops.image-policy.k8s.io/ticket", v)])
         .unwrap_or_default();
-    let d = policy.evaluate(image, &Context::new().namespace(ns).annotations(&annotations));
+    let d = policy.evaluate(
+        image,
+        &Context::new().namespace(ns).annotations(&annotations),
+    );
     !d.violates() || d.break_glass_used()
 }
 
@@ -180,7 +212,7 @@ fn plain(image: &str) -> bool {
         && !d.bytes().any(|b| b.is_ascii_uppercase())
         && !d.starts_with('[')
         && d != "registry-1.docker.io"
-        && !(r.tag().is_some() && r.digest().is_some())
+        && (r.tag().is_none() || r.digest().is_none())
         // containers/image 5.23 limits the whole name (domain/path) to 255.
         && r.name().to_string().len() <= 255
 }
@@ -245,7 +277,11 @@ fn containers_policy_and_registries_conf_are_never_wider_than_check() {
         let mut cmd = Command::new(&oracle);
         cmd.arg("--policy").arg(&pj).arg("--registries").arg(&rc);
         let (ok, stdout, stderr) = run_engine(cmd, &input);
-        assert!(ok, "{}: the oracle refuses the export: {stderr}\n{}\n{}", case.name, policy_json.text, registries.text);
+        assert!(
+            ok,
+            "{}: the oracle refuses the export: {stderr}\n{}\n{}",
+            case.name, policy_json.text, registries.text
+        );
         let lines: Vec<Value> = stdout
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -280,15 +316,27 @@ fn containers_policy_and_registries_conf_are_never_wider_than_check() {
             }
         }
     }
-    eprintln!("containers-oracle: {exported} policies exported, {compared} decisions compared, {equal} asserted equal");
-    assert!(exported >= 10 && equal > 1000, "the corpus exercises the export");
+    eprintln!(
+        "containers-oracle: {exported} policies exported, {compared} decisions compared, {equal} asserted equal"
+    );
+    assert!(
+        exported >= 10 && equal > 1000,
+        "the corpus exercises the export"
+    );
 }
 
 /// Every pod-bearing kind, from the kubectl-made fixtures.
 fn fixtures() -> Vec<Value> {
     [
-        "pod", "podtemplate", "replicationcontroller", "replicaset", "deployment", "statefulset",
-        "daemonset", "job", "cronjob",
+        "pod",
+        "podtemplate",
+        "replicationcontroller",
+        "replicaset",
+        "deployment",
+        "statefulset",
+        "daemonset",
+        "job",
+        "cronjob",
     ]
     .iter()
     .map(|k| {
@@ -329,7 +377,10 @@ fn with_image(object: &Value, image: &str, slot: usize, fill: &str) -> Value {
         0 => spec["containers"][0]["image"] = json!(image),
         1 => spec["initContainers"] = json!([{"name": "init", "image": image}]),
         2 => spec["ephemeralContainers"] = json!([{"name": "debug", "image": image}]),
-        _ => spec["volumes"] = json!([{"name": "v", "image": {"reference": image, "pullPolicy": "IfNotPresent"}}]),
+        _ => {
+            spec["volumes"] =
+                json!([{"name": "v", "image": {"reference": image, "pullPolicy": "IfNotPresent"}}])
+        }
     }
     o
 }
@@ -344,7 +395,9 @@ fn fill_for(policy: &Policy, ns: &str, glass: Option<&str>) -> Option<&'static s
         "quay.io/prometheus/node-exporter:v1.0",
         "ghcr.io/my-org/app:1.0",
     ];
-    CANDIDATES.into_iter().find(|c| passes(policy, c, ns, glass))
+    CANDIDATES
+        .into_iter()
+        .find(|c| passes(policy, c, ns, glass))
 }
 
 fn vap_eval(vap: &str, requests: &[Value]) -> Vec<Value> {
@@ -353,7 +406,8 @@ fn vap_eval(vap: &str, requests: &[Value]) -> Vec<Value> {
     let file = dir.path().join("vap.yaml");
     std::fs::write(&file, vap).unwrap();
     let mut cmd = Command::new(python);
-    cmd.arg(root().join("target/reference-tools/vap_eval.py")).arg(&file);
+    cmd.arg(root().join("target/reference-tools/vap_eval.py"))
+        .arg(&file);
     let input: String = requests.iter().map(|r| r.to_string() + "\n").collect();
     let (ok, stdout, stderr) = run_engine(cmd, &input);
     // cel-expr-python (on Python 3.11) releases None once too often per
@@ -362,7 +416,10 @@ fn vap_eval(vap: &str, requests: &[Value]) -> Vec<Value> {
     // status is not a verdict (every line is still checked below).
     let finalizing = stderr.contains("none_dealloc") && stderr.contains("finalizing");
     assert!(ok || finalizing, "vap_eval: {stderr}\n{vap}");
-    let out: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let out: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(out.len(), requests.len(), "{stderr}");
     out
 }
@@ -388,7 +445,12 @@ fn the_validating_admission_policy_decides_as_check_in_every_kind() {
         // The CEL runtime is slow on a shared machine: each policy sees a
         // different third of the corpus (the parse, which is the same for
         // every policy, still sees all of it).
-        let images: Vec<&String> = all.iter().enumerate().filter(|(n, _)| (n + k) % 3 == 0).map(|(_, i)| i).collect();
+        let images: Vec<&String> = all
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| (n + k) % 3 == 0)
+            .map(|(_, i)| i)
+            .collect();
         exported += 1;
         let docs: Vec<Value> = serde_saphyr::from_multiple(&vap.text).unwrap();
         // One policy per mode; each is judged on the namespaces it matches.
@@ -400,7 +462,12 @@ fn the_validating_admission_policy_decides_as_check_in_every_kind() {
             let ns = &all_ns[n % all_ns.len()];
             let glass = case.break_glass.as_deref().filter(|_| n % 3 == 0);
             let fill = fill_for(&case.policy, ns, glass).unwrap_or(image.as_str());
-            let mut object = with_image(&fixtures[n % fixtures.len()], image, n / fixtures.len(), fill);
+            let mut object = with_image(
+                &fixtures[n % fixtures.len()],
+                image,
+                n / fixtures.len(),
+                fill,
+            );
             if let Some(v) = glass {
                 object["metadata"]["annotations"] = json!({"ops.image-policy.k8s.io/ticket": v});
             }
@@ -415,11 +482,19 @@ fn the_validating_admission_policy_decides_as_check_in_every_kind() {
         for (n, image) in images.iter().enumerate().step_by(7) {
             let fill = fill_for(&case.policy, "default", None).unwrap_or(image.as_str());
             let object = with_image(&fixtures[n % fixtures.len()], image, n, fill);
-            let old = if n % 2 == 0 { object.clone() } else { with_image(&fixtures[n % fixtures.len()], fill, 0, fill) };
+            let old = if n % 2 == 0 {
+                object.clone()
+            } else {
+                with_image(&fixtures[n % fixtures.len()], fill, 0, fill)
+            };
             requests.push(json!({"object": object, "oldObject": old, "operation": "UPDATE", "namespace": "default"}));
             let in_old = n % 2 == 0 || fill == image.as_str();
             let existing = in_old && case.policy.exempt_existing_images_on_update();
-            expected.push((image, "default".to_owned(), existing || passes(&case.policy, image, "default", None)));
+            expected.push((
+                image,
+                "default".to_owned(),
+                existing || passes(&case.policy, image, "default", None),
+            ));
         }
         if std::env::var_os("EXPORT_DUMP").is_some_and(|v| v == case.name.as_str()) {
             let text: String = requests.iter().map(|r| r.to_string() + "\n").collect();
@@ -427,11 +502,21 @@ fn the_validating_admission_policy_decides_as_check_in_every_kind() {
         }
         let mut verdicts = vec![true; requests.len()];
         let mut answers = vec![Value::Null; requests.len()];
-        for doc in docs.iter().filter(|d| d["kind"] == "ValidatingAdmissionPolicy") {
+        for doc in docs
+            .iter()
+            .filter(|d| d["kind"] == "ValidatingAdmissionPolicy")
+        {
             let one = to_yaml_doc(doc);
-            let conditions = doc["spec"]["matchConditions"].as_array().cloned().unwrap_or_default();
+            let conditions = doc["spec"]["matchConditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             assert!(conditions.len() <= 1);
-            for ((v, a), out) in verdicts.iter_mut().zip(answers.iter_mut()).zip(vap_eval(&one, &requests)) {
+            for ((v, a), out) in verdicts
+                .iter_mut()
+                .zip(answers.iter_mut())
+                .zip(vap_eval(&one, &requests))
+            {
                 *v &= out["allowed"].as_bool().unwrap();
                 if out["allowed"] == false {
                     *a = out;
@@ -444,18 +529,28 @@ fn the_validating_admission_policy_decides_as_check_in_every_kind() {
             assert!(
                 !got || *want,
                 "{}: {image:?} in {ns}: the VAP admits it, check denies\n{}",
-                case.name, vap.text
+                case.name,
+                vap.text
             );
             let domain_absent = ImageRef::parse(image).is_ok_and(|r| r.domain().is_empty());
             let ipv6 = ImageRef::parse(image).is_ok_and(|r| r.domain().starts_with('['));
             if exact && !domain_absent && !ipv6 {
                 equal += 1;
-                assert_eq!(got, want, "{}: {image:?} in {ns}: the VAP and check differ: {answer}\n{}", case.name, vap.text);
+                assert_eq!(
+                    got, want,
+                    "{}: {image:?} in {ns}: the VAP and check differ: {answer}\n{}",
+                    case.name, vap.text
+                );
             }
         }
     }
-    eprintln!("vap_eval: {exported} policies exported, {compared} decisions compared, {equal} asserted equal");
-    assert!(exported >= 20 && equal > 5000, "the corpus exercises the export");
+    eprintln!(
+        "vap_eval: {exported} policies exported, {compared} decisions compared, {equal} asserted equal"
+    );
+    assert!(
+        exported >= 20 && equal > 5000,
+        "the corpus exercises the export"
+    );
 }
 
 fn to_yaml_doc(v: &Value) -> String {
@@ -473,7 +568,12 @@ fn a_pod_with_100_containers_is_judged() {
     )
     .unwrap()
     .policy;
-    let vap = export::export(&policy, Format::ValidatingAdmissionPolicy, &Options::default()).unwrap();
+    let vap = export::export(
+        &policy,
+        Format::ValidatingAdmissionPolicy,
+        &Options::default(),
+    )
+    .unwrap();
     let mut pod = fixtures().remove(0);
     let containers: Vec<Value> = (0..100)
         .map(|i| json!({"name": format!("c{i}"), "image": format!("registry.my.com/team-{i}/app-with-a-longer-name:v1.{i}.0")}))
@@ -509,13 +609,21 @@ fn the_binding_and_match_constraints_cover_every_pod_bearing_kind() {
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
-        ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+        [
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding"
+        ]
     );
     for d in &docs {
         assert_eq!(d["apiVersion"], "admissionregistration.k8s.io/v1");
     }
     let mut resources: Vec<String> = Vec::new();
-    for rule in docs[0]["spec"]["matchConstraints"]["resourceRules"].as_array().unwrap() {
+    for rule in docs[0]["spec"]["matchConstraints"]["resourceRules"]
+        .as_array()
+        .unwrap()
+    {
         assert_eq!(rule["operations"], json!(["CREATE", "UPDATE"]));
         let group = rule["apiGroups"][0].as_str().unwrap().to_owned();
         for r in rule["resources"].as_array().unwrap() {
@@ -526,17 +634,30 @@ fn the_binding_and_match_constraints_cover_every_pod_bearing_kind() {
     assert_eq!(
         resources,
         [
-            "/pods", "/pods/ephemeralcontainers", "/podtemplates", "/replicationcontrollers",
-            "apps/daemonsets", "apps/deployments", "apps/replicasets", "apps/statefulsets",
-            "batch/cronjobs", "batch/jobs",
+            "/pods",
+            "/pods/ephemeralcontainers",
+            "/podtemplates",
+            "/replicationcontrollers",
+            "apps/daemonsets",
+            "apps/deployments",
+            "apps/replicasets",
+            "apps/statefulsets",
+            "batch/cronjobs",
+            "batch/jobs",
         ]
     );
     assert_eq!(docs[0]["spec"]["failurePolicy"], "Fail");
     // warn for the cluster, enforce (Deny) in prod, each with its condition.
     assert_eq!(docs[1]["spec"]["validationActions"], json!(["Warn"]));
     assert_eq!(docs[3]["spec"]["validationActions"], json!(["Deny"]));
-    assert_eq!(docs[0]["spec"]["matchConditions"][0]["expression"], "!(request.namespace in ['prod'])");
-    assert_eq!(docs[2]["spec"]["matchConditions"][0]["expression"], "request.namespace in ['prod']");
+    assert_eq!(
+        docs[0]["spec"]["matchConditions"][0]["expression"],
+        "!(request.namespace in ['prod'])"
+    );
+    assert_eq!(
+        docs[2]["spec"]["matchConditions"][0]["expression"],
+        "request.namespace in ['prod']"
+    );
     assert_eq!(docs[1]["spec"]["policyName"], docs[0]["metadata"]["name"]);
     assert_eq!(
         docs[1]["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0],

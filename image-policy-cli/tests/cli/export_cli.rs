@@ -31,7 +31,12 @@ fn golden(policy: &str, format: &str, lossy: bool, ext: &str) -> String {
         std::fs::write(&file, &text).unwrap();
     }
     let want = std::fs::read_to_string(&file).unwrap_or_default();
-    assert_eq!(text, want, "{} differs (UPDATE_GOLDEN=1 rewrites it)", file.display());
+    assert_eq!(
+        text,
+        want,
+        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
+        file.display()
+    );
     text
 }
 
@@ -69,7 +74,10 @@ fn docker_sysconfig_golden_and_parse() {
     let text = golden("deny-only.yaml", "docker-sysconfig", true, "sysconfig");
     let (add, block) = source(&text);
     assert_eq!(add, "");
-    assert_eq!(block, "--block-registry evil.com --block-registry registry.my.com");
+    assert_eq!(
+        block,
+        "--block-registry evil.com --block-registry registry.my.com"
+    );
 }
 
 #[test]
@@ -81,9 +89,18 @@ fn openshift_golden_and_parse() {
     assert_eq!(v["metadata"]["name"], "cluster");
     assert_eq!(
         v["spec"]["registrySources"]["allowedRegistries"],
-        serde_json::json!(["registry.my.com", "registry.my.com:5000", "quay.io", "ghcr.io"])
+        serde_json::json!([
+            "registry.my.com",
+            "registry.my.com:5000",
+            "quay.io",
+            "ghcr.io"
+        ])
     );
-    assert!(v["spec"]["registrySources"].get("blockedRegistries").is_none());
+    assert!(
+        v["spec"]["registrySources"]
+            .get("blockedRegistries")
+            .is_none()
+    );
 
     let text = golden("deny-only.yaml", "openshift", true, "yaml");
     let v: Value = serde_saphyr::from_str(&text).unwrap();
@@ -91,23 +108,40 @@ fn openshift_golden_and_parse() {
         v["spec"]["registrySources"]["blockedRegistries"],
         serde_json::json!(["evil.com", "*.evil.com", "registry.my.com/legacy"])
     );
-    assert!(v["spec"]["registrySources"].get("allowedRegistries").is_none());
+    assert!(
+        v["spec"]["registrySources"]
+            .get("allowedRegistries")
+            .is_none()
+    );
 }
 
 #[test]
 fn openshift_warns_when_the_cluster_cannot_pull_its_release() {
     let out = run(
-        &["export", "--format", "openshift", "--allow-registry", "registry.my.com"],
+        &[
+            "export",
+            "--format",
+            "openshift",
+            "--allow-registry",
+            "registry.my.com",
+        ],
         None,
     );
     assert_eq!(code(&out), 0);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("quay.io/openshift-release-dev/ocp-release") && err.contains("allow registry quay.io"),
+        err.contains("quay.io/openshift-release-dev/ocp-release")
+            && err.contains("allow registry quay.io"),
         "{err}"
     );
     let out = run(
-        &["export", "--format", "openshift", "--allow-registry", "registry.my.com,quay.io,image-registry.openshift-image-registry.svc:5000"],
+        &[
+            "export",
+            "--format",
+            "openshift",
+            "--allow-registry",
+            "registry.my.com,quay.io,image-registry.openshift-image-registry.svc:5000",
+        ],
         None,
     );
     assert_eq!(code(&out), 0);
@@ -127,7 +161,8 @@ fn help_lists_every_format_with_a_line() {
         "validating-admission-policy",
     ] {
         assert!(
-            help.lines().any(|l| l.trim_start().starts_with(&format!("- {format}:"))),
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("- {format}:"))),
             "{format} is not listed with its line:\n{help}"
         );
     }
@@ -136,12 +171,21 @@ fn help_lists_every_format_with_a_line() {
 #[test]
 fn unknown_format_exits_2_naming_it() {
     let out = run(
-        &["export", "--format", "policy.json", "--allow-registry", "r.io"],
+        &[
+            "export",
+            "--format",
+            "policy.json",
+            "--allow-registry",
+            "r.io",
+        ],
         None,
     );
     assert_eq!(code(&out), 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("policy.json") && err.contains("containers-policy"), "{err}");
+    assert!(
+        err.contains("policy.json") && err.contains("containers-policy"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -164,7 +208,10 @@ fn unreadable_policy_exits_2_and_writes_nothing() {
     );
     assert_eq!(code(&out), 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("missing.yaml") && err.contains("containers-policy"), "{err}");
+    assert!(
+        err.contains("missing.yaml") && err.contains("containers-policy"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "the old file\n");
 }
 
@@ -198,10 +245,20 @@ fn an_inexpressible_rule_exits_2_naming_it_unless_lossy() {
     let out = run(&strict.iter().map(String::as_str).collect::<Vec<_>>(), None);
     assert_eq!(code(&out), 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    let rule_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("  containers-policy: ")).collect();
+    let rule_lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("  containers-policy: "))
+        .collect();
     assert_eq!(rule_lines.len(), 2, "one line per rule:\n{err}");
-    assert!(rule_lines[0].contains("deny[0] (regex registry\\.my\\.com/old-.*) at ") && rule_lines[0].contains("p.yaml:4:"), "{err}");
-    assert!(rule_lines[1].contains("tags.deny[0] (deny-tag latest)"), "{err}");
+    assert!(
+        rule_lines[0].contains("deny[0] (regex registry\\.my\\.com/old-.*) at ")
+            && rule_lines[0].contains("p.yaml:4:"),
+        "{err}"
+    );
+    assert!(
+        rule_lines[1].contains("tags.deny[0] (deny-tag latest)"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "the old file\n");
     let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(leftovers, 2, "no temporary file is left behind");
@@ -210,17 +267,24 @@ fn an_inexpressible_rule_exits_2_naming_it_unless_lossy() {
     let out = run(&lossy.iter().map(String::as_str).collect::<Vec<_>>(), None);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("dropped (lossy)") && err.contains("deny[0]") && err.contains("tags.deny[0]"), "{err}");
+    assert!(
+        err.contains("dropped (lossy)") && err.contains("deny[0]") && err.contains("tags.deny[0]"),
+        "{err}"
+    );
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
     assert_eq!(written["default"][0]["type"], "reject");
-    assert_eq!(written["transports"]["docker"]["registry.my.com"][0]["type"], "insecureAcceptAnything");
+    assert_eq!(
+        written["transports"]["docker"]["registry.my.com"][0]["type"],
+        "insecureAcceptAnything"
+    );
 }
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-const COMPONENT: &str = "deploy/components/validating-admission-policy/validating-admission-policy.yaml";
+const COMPONENT: &str =
+    "deploy/components/validating-admission-policy/validating-admission-policy.yaml";
 
 #[test]
 fn the_deploy_component_is_what_export_makes_now() {
@@ -249,8 +313,16 @@ fn the_deploy_component_is_what_export_makes_now() {
 
 #[test]
 fn the_deploy_component_renders_and_judges_the_unjudged_namespaces() {
-    if Command::new("kubectl").arg("version").arg("--client").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "kubectl is required in CI");
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is required in CI"
+        );
         eprintln!("NOTE: kubectl not found; the component is not rendered");
         return;
     }
@@ -259,15 +331,29 @@ fn the_deploy_component_renders_and_judges_the_unjudged_namespaces() {
         .arg(repo().join("deploy/overlays/validating-admission-policy"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
-    let find = |kind: &str| docs.iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"));
+    let find = |kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
     let binding = find("ValidatingAdmissionPolicyBinding");
-    assert_eq!(binding["spec"]["validationActions"], serde_json::json!(["Deny"]));
+    assert_eq!(
+        binding["spec"]["validationActions"],
+        serde_json::json!(["Deny"])
+    );
     let selector = &binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0];
     assert_eq!(selector["operator"], "In");
-    assert_eq!(selector["values"], serde_json::json!(["image-policy-system", "kube-system"]));
+    assert_eq!(
+        selector["values"],
+        serde_json::json!(["image-policy-system", "kube-system"])
+    );
     // The webhook leaves exactly those namespaces to the policy.
     let webhook = find("ValidatingWebhookConfiguration");
     let skipped = &webhook["webhooks"][0]["namespaceSelector"]["matchExpressions"][0];
@@ -281,7 +367,11 @@ fn the_deploy_component_renders_and_judges_the_unjudged_namespaces() {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("target/reference-tools/venv/bin/python"));
     if !python.exists() {
-        assert!(std::env::var_os("CI").is_none(), "{} is required in CI", python.display());
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is required in CI",
+            python.display()
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -313,7 +403,12 @@ fn the_deploy_component_renders_and_judges_the_unjudged_namespaces() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let answers: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()

@@ -87,7 +87,14 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
         notes.narrow(
             "mode",
             doc.mode.as_str(),
-            format!("{target} enforces: images that the policy only {} are refused", if doc.mode == Mode::Warn { "warns about" } else { "audits" }),
+            format!(
+                "{target} enforces: images that the policy only {} are refused",
+                if doc.mode == Mode::Warn {
+                    "warns about"
+                } else {
+                    "audits"
+                }
+            ),
         );
     }
     if !doc.exempt_namespaces.is_empty() {
@@ -210,22 +217,38 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
                 notes.narrow(
                     &path,
                     &what,
-                    format!("applies only in namespaces {}; {target} applies it to every pod", doc.namespaces[i].names.join(", ")),
+                    format!(
+                        "applies only in namespaces {}; {target} applies it to every pod",
+                        doc.namespaces[i].names.join(", ")
+                    ),
                 );
             }
             let Some(scope) = deny_scope(rule) else {
-                notes.lose(&path, &what, format!("{target} cannot express a regular expression"));
+                notes.lose(
+                    &path,
+                    &what,
+                    format!("{target} cannot express a regular expression"),
+                );
                 continue;
             };
-            if host_only && let DenyScope::Prefix(h, _) = &scope {
-                if !has_allow_list {
-                    notes.narrow(&path, &what, format!("{target} blocks the whole registry {h}"));
-                }
+            if host_only
+                && !has_allow_list
+                && let DenyScope::Prefix(h, _) = &scope
+            {
+                notes.narrow(
+                    &path,
+                    &what,
+                    format!("{target} blocks the whole registry {h}"),
+                );
             }
             if !has_allow_list {
                 let why = match &scope {
-                    DenyScope::AnyHost(_) => format!("it matches every registry, and without allow rules {target} admits every registry it does not name"),
-                    _ => format!("without allow rules {target} admits every registry it does not name, and it names hosts as written: other spellings of this registry (uppercase letters, an IP address, a Docker Hub alias such as registry-1.docker.io) would be admitted"),
+                    DenyScope::AnyHost(_) => format!(
+                        "it matches every registry, and without allow rules {target} admits every registry it does not name"
+                    ),
+                    _ => format!(
+                        "without allow rules {target} admits every registry it does not name, and it names hosts as written: other spellings of this registry (uppercase letters, an IP address, a Docker Hub alias such as registry-1.docker.io) would be admitted"
+                    ),
                 };
                 notes.lose(&path, &what, why);
             }
@@ -233,12 +256,19 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
                 notes.narrow(
                     &path,
                     &what,
-                    format!("{target} denies more: {}", match &scope {
-                        DenyScope::Host(h) => format!("every repository on {h}"),
-                        DenyScope::Prefix(h, p) => format!("{h}/{p} and every repository below it"),
-                        DenyScope::Wildcard(s) => format!("every host under {s}, at any depth and port"),
-                        DenyScope::AnyHost(p) => format!("{p} and every repository below it on every allowed registry"),
-                    }),
+                    format!(
+                        "{target} denies more: {}",
+                        match &scope {
+                            DenyScope::Host(h) => format!("every repository on {h}"),
+                            DenyScope::Prefix(h, p) =>
+                                format!("{h}/{p} and every repository below it"),
+                            DenyScope::Wildcard(s) =>
+                                format!("every host under {s}, at any depth and port"),
+                            DenyScope::AnyHost(p) => format!(
+                                "{p} and every repository below it on every allowed registry"
+                            ),
+                        }
+                    ),
                 );
             }
             deny.push(Deny { path, scope });
@@ -332,7 +362,11 @@ fn deny_scope(rule: &Rule) -> Option<DenyScope> {
 fn tag_rules(tags: &TagRules, prefix: &str, target: &str, notes: &mut Notes<'_>) {
     let why = format!("{target} cannot judge tags or digests");
     for (j, t) in tags.deny.iter().enumerate() {
-        notes.lose(&format!("{prefix}.deny[{j}]"), &format!("deny-tag {t}"), why.clone());
+        notes.lose(
+            &format!("{prefix}.deny[{j}]"),
+            &format!("deny-tag {t}"),
+            why.clone(),
+        );
     }
     if tags.require_tag_or_digest {
         notes.lose(&format!("{prefix}.requireTagOrDigest"), "", why.clone());
@@ -341,7 +375,11 @@ fn tag_rules(tags: &TagRules, prefix: &str, target: &str, notes: &mut Notes<'_>)
         notes.lose(&format!("{prefix}.requireDigest"), "", why.clone());
     }
     if !tags.allow_matching.is_empty() {
-        notes.lose(&format!("{prefix}.allowMatching"), &tags.allow_matching.join(" | "), why);
+        notes.lose(
+            &format!("{prefix}.allowMatching"),
+            &tags.allow_matching.join(" | "),
+            why,
+        );
     }
 }
 
@@ -364,7 +402,11 @@ fn containers_policy(plan: &Plan) -> String {
     out.push_str("  \"transports\": {\n    \"docker\": {");
     for (i, (scope, t)) in scopes.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
-        let _ = write!(out, "{sep}\n      {}: [{{\"type\": \"{t}\"}}]", quoted(scope));
+        let _ = write!(
+            out,
+            "{sep}\n      {}: [{{\"type\": \"{t}\"}}]",
+            quoted(scope)
+        );
     }
     if !scopes.is_empty() {
         out.push_str("\n    ");
@@ -394,9 +436,8 @@ fn registries_conf(plan: &Plan) -> String {
 }
 
 fn docker_sysconfig(plan: &Plan, _notes: &mut Notes<'_>) -> String {
-    let mut out = String::from(
-        "# /etc/sysconfig/docker (RHEL/CentOS 7 docker), exported by image-policy.\n",
-    );
+    let mut out =
+        String::from("# /etc/sysconfig/docker (RHEL/CentOS 7 docker), exported by image-policy.\n");
     if plan.has_allow_list {
         let add: Vec<String> = plan
             .allow
@@ -414,7 +455,10 @@ fn docker_sysconfig(plan: &Plan, _notes: &mut Notes<'_>) -> String {
                 hosts.push(h);
             }
         }
-        let block: Vec<String> = hosts.iter().map(|h| format!("--block-registry {h}")).collect();
+        let block: Vec<String> = hosts
+            .iter()
+            .map(|h| format!("--block-registry {h}"))
+            .collect();
         let _ = writeln!(out, "BLOCK_REGISTRY='{}'", block.join(" "));
     }
     out
@@ -422,9 +466,21 @@ fn docker_sysconfig(plan: &Plan, _notes: &mut Notes<'_>) -> String {
 
 /// The images an OpenShift cluster pulls for itself.
 const OPENSHIFT_NEEDS: &[(&str, &str, &str)] = &[
-    ("quay.io", "openshift-release-dev/ocp-release", "the release images"),
-    ("quay.io", "openshift-release-dev/ocp-v4.0-art-dev", "the release's component images"),
-    ("image-registry.openshift-image-registry.svc:5000", "openshift/cli", "the internal registry"),
+    (
+        "quay.io",
+        "openshift-release-dev/ocp-release",
+        "the release images",
+    ),
+    (
+        "quay.io",
+        "openshift-release-dev/ocp-v4.0-art-dev",
+        "the release's component images",
+    ),
+    (
+        "image-registry.openshift-image-registry.svc:5000",
+        "openshift/cli",
+        "the internal registry",
+    ),
 ];
 
 fn openshift(plan: &Plan, notes: &mut Notes<'_>) -> String {
@@ -453,7 +509,8 @@ fn openshift(plan: &Plan, notes: &mut Notes<'_>) -> String {
             entries.iter().any(|e| {
                 e == host
                     || name.starts_with(&format!("{e}/"))
-                    || e.strip_prefix("*.").is_some_and(|s| host.ends_with(&format!(".{s}")))
+                    || e.strip_prefix("*.")
+                        .is_some_and(|s| host.ends_with(&format!(".{s}")))
             })
         };
         if refused {

@@ -110,7 +110,10 @@ pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) 
         let condition = if modes.len() == 1 {
             None
         } else if mode == doc.mode {
-            Some(format!("!(request.namespace in {})", cel_list(&names(false))))
+            Some(format!(
+                "!(request.namespace in {})",
+                cel_list(&names(false))
+            ))
         } else {
             Some(format!("request.namespace in {}", cel_list(&names(true))))
         };
@@ -142,10 +145,22 @@ pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) 
 
 fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> Scope {
     let (prefix, allow, own_deny, tags, combine) = match index {
-        None => (String::new(), &doc.allow, &doc.deny, doc.tags.clone(), Combine::Replace),
+        None => (
+            String::new(),
+            &doc.allow,
+            &doc.deny,
+            doc.tags.clone(),
+            Combine::Replace,
+        ),
         Some(i) => {
             let ns = &doc.namespaces[i];
-            (format!("namespaces[{i}]."), &ns.allow, &ns.deny, ns.tags.clone(), ns.combine)
+            (
+                format!("namespaces[{i}]."),
+                &ns.allow,
+                &ns.deny,
+                ns.tags.clone(),
+                ns.combine,
+            )
         }
     };
     // `add` joins the cluster's lists and tag rules (as the compiler does).
@@ -153,8 +168,18 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
     let mut deny_rules: Vec<(String, &Rule)> = Vec::new();
     let mut tags = tags;
     if combine == Combine::Add {
-        allow_rules.extend(doc.allow.iter().enumerate().map(|(j, r)| (format!("allow[{j}]"), r)));
-        deny_rules.extend(doc.deny.iter().enumerate().map(|(j, r)| (format!("deny[{j}]"), r)));
+        allow_rules.extend(
+            doc.allow
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (format!("allow[{j}]"), r)),
+        );
+        deny_rules.extend(
+            doc.deny
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (format!("deny[{j}]"), r)),
+        );
         let mut merged = doc.tags.clone();
         for t in &tags.deny {
             if !merged.deny.contains(t) {
@@ -164,11 +189,23 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
         merged.require_digest |= tags.require_digest;
         merged.require_tag_or_digest |= tags.require_tag_or_digest;
         // Both allowMatching lists must hold: the compiler's merge.
-        merged.allow_matching.extend(tags.allow_matching.iter().cloned());
+        merged
+            .allow_matching
+            .extend(tags.allow_matching.iter().cloned());
         tags = merged;
     }
-    allow_rules.extend(allow.iter().enumerate().map(|(j, r)| (format!("{prefix}allow[{j}]"), r)));
-    deny_rules.extend(own_deny.iter().enumerate().map(|(j, r)| (format!("{prefix}deny[{j}]"), r)));
+    allow_rules.extend(
+        allow
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (format!("{prefix}allow[{j}]"), r)),
+    );
+    deny_rules.extend(
+        own_deny
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (format!("{prefix}deny[{j}]"), r)),
+    );
 
     let mut allow_alts = Vec::new();
     for (path, rule) in &allow_rules {
@@ -240,7 +277,11 @@ fn rule_re2(rule: &Rule) -> Result<String, String> {
             .map(|s| match s {
                 Segment::Literal(l) => re_escape(l),
                 Segment::Any => "[^/]+".to_owned(),
-                Segment::Glob(g) => g.split('*').map(re_escape).collect::<Vec<_>>().join("[^/]*"),
+                Segment::Glob(g) => g
+                    .split('*')
+                    .map(re_escape)
+                    .collect::<Vec<_>>()
+                    .join("[^/]*"),
                 Segment::AnyDepth => "[^/]+(?:/[^/]+)*".to_owned(),
             })
             .collect::<Vec<_>>()
@@ -271,7 +312,8 @@ fn re2_compatible(re: &str) -> bool {
         match b[i] {
             b'\\' => {
                 let Some(&n) = b.get(i + 1) else { return false };
-                if !(n.is_ascii_punctuation() || matches!(n, b'd' | b'w' | b's' | b'D' | b'W' | b'S'))
+                if !(n.is_ascii_punctuation()
+                    || matches!(n, b'd' | b'w' | b's' | b'D' | b'W' | b'S'))
                 {
                     return false;
                 }
@@ -370,7 +412,9 @@ fn template_annotations() -> String {
 /// lists and the image volumes.
 fn images(spec: &str) -> String {
     let list = |field: &str| {
-        format!("(has({spec}.{field}) && {spec}.{field} != null ? {spec}.{field}.map(c, has(c.image) ? c.image : '') : [])")
+        format!(
+            "(has({spec}.{field}) && {spec}.{field} != null ? {spec}.{field}.map(c, has(c.image) ? c.image : '') : [])"
+        )
     };
     format!(
         "{spec} == null ? [] :\n{} +\n{} +\n{} +\n(has({spec}.volumes) && {spec}.volumes != null ? {spec}.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])",
@@ -385,7 +429,10 @@ fn images(spec: &str) -> String {
 fn scope_reason(s: &Scope) -> String {
     let mut parts = Vec::new();
     if s.deny_ipv6 {
-        parts.push("x[2].startsWith('[') ? 'is on an IPv6 registry, which this policy denies' :".to_owned());
+        parts.push(
+            "x[2].startsWith('[') ? 'is on an IPv6 registry, which this policy denies' :"
+                .to_owned(),
+        );
     }
     if !s.deny.is_empty() {
         parts.push(format!(
@@ -395,19 +442,16 @@ fn scope_reason(s: &Scope) -> String {
     }
     match &s.allow {
         None => {}
-        Some(a) if a.is_empty() => parts.push(
-            "true ? 'is from ' + x[2] + ', which the policy does not allow' :".to_owned(),
-        ),
+        Some(a) if a.is_empty() => parts
+            .push("true ? 'is from ' + x[2] + ', which the policy does not allow' :".to_owned()),
         Some(a) => parts.push(format!(
             "!x[2].matches({}) ? 'is from ' + x[2] + ', which the policy does not allow' :",
             cel_str(a)
         )),
     }
     let t = &s.tags;
-    let has_tag_rules = !t.deny.is_empty()
-        || t.require_tag_or_digest
-        || t.require_digest
-        || s.allow_tags.is_some();
+    let has_tag_rules =
+        !t.deny.is_empty() || t.require_tag_or_digest || t.require_digest || s.allow_tags.is_some();
     if has_tag_rules {
         parts.push("x[4] != '' ? '' :".to_owned());
         if t.require_digest {
@@ -480,11 +524,17 @@ fn validating_admission_policy(
     );
     let exempt = &doc.exempt_namespaces;
     if !exempt.is_empty() {
-        reason.push_str(&format!("request.namespace in {} ? '' :\n", cel_list(exempt)));
+        reason.push_str(&format!(
+            "request.namespace in {} ? '' :\n",
+            cel_list(exempt)
+        ));
     }
     if bg.enabled {
         let key_test = if bg.annotations.is_empty() {
-            format!("k.matches({})", cel_str(r"^[^/]+\.image-policy\.k8s\.io/.+$"))
+            format!(
+                "k.matches({})",
+                cel_str(r"^[^/]+\.image-policy\.k8s\.io/.+$")
+            )
         } else {
             format!("k in {}", cel_list(&bg.annotations))
         };

@@ -99,7 +99,8 @@ fn is_literal_block(s: &str) -> bool {
         && !s.starts_with([' ', '\n'])
         && !s.ends_with('\n')
         && s.split('\n').all(|l| !l.ends_with(' '))
-        && s.chars().all(|c| c == '\n' || (!c.is_control() && c != '\u{feff}'))
+        && s.chars()
+            .all(|c| c == '\n' || (!c.is_control() && c != '\u{feff}'))
         && !s.contains(['\u{85}', '\u{2028}', '\u{2029}'])
 }
 
@@ -112,11 +113,7 @@ fn plain_or_quoted(s: &str) -> String {
             s.to_ascii_lowercase().as_str(),
             "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null"
         );
-    if safe {
-        s.to_owned()
-    } else {
-        super::quoted(s)
-    }
+    if safe { s.to_owned() } else { super::quoted(s) }
 }
 
 #[cfg(test)]

@@ -844,6 +844,27 @@ pub(crate) fn unescaped_dot_between_labels(re: &str) -> Option<usize> {
     None
 }
 
+/// One allow or deny rule normalized as the matchers see it (lowercase
+/// hosts, Docker Hub folded, repository patterns as segments), for
+/// [`crate::export`]; `None` when the rule does not compile (a compiled
+/// [`super::Policy`] has none such).
+pub(crate) fn normalize_rule(rule: &Rule) -> Option<Compiled> {
+    let doc = PolicyDocument::default();
+    let sources = SourceMap::default();
+    let mut c = Compiler {
+        doc: &doc,
+        sources: &sources,
+        diagnostics: Vec::new(),
+        rules: Vec::new(),
+        compiled: Vec::new(),
+    };
+    match rule {
+        Rule::Registry(s) => c.registry(s, ""),
+        Rule::Repository(s) => c.repository(s, ""),
+        Rule::Regex(s) => c.regex(s, ""),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -875,26 +896,5 @@ mod tests {
         assert_eq!(unescaped_dot_between_labels(r"registry\.my\.com/.*"), None);
         assert_eq!(unescaped_dot_between_labels(r"[a.b]+/.*"), None);
         assert_eq!(unescaped_dot_between_labels(r"quay\.io/.+"), None);
-    }
-}
-
-/// One allow or deny rule normalized as the matchers see it (lowercase
-/// hosts, Docker Hub folded, repository patterns as segments), for
-/// [`crate::export`]; `None` when the rule does not compile (a compiled
-/// [`super::Policy`] has none such).
-pub(crate) fn normalize_rule(rule: &Rule) -> Option<Compiled> {
-    let doc = PolicyDocument::default();
-    let sources = SourceMap::default();
-    let mut c = Compiler {
-        doc: &doc,
-        sources: &sources,
-        diagnostics: Vec::new(),
-        rules: Vec::new(),
-        compiled: Vec::new(),
-    };
-    match rule {
-        Rule::Registry(s) => c.registry(s, ""),
-        Rule::Repository(s) => c.repository(s, ""),
-        Rule::Regex(s) => c.regex(s, ""),
     }
 }
