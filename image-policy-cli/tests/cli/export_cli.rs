@@ -419,4 +419,54 @@ fn the_deploy_component_renders_and_judges_the_unjudged_namespaces() {
     for ((image, allowed), a) in cases.iter().zip(&answers) {
         assert_eq!(a["allowed"], Value::from(*allowed), "{image}: {a}");
     }
+
+    // vap_eval reports `message`; the messageExpression, evaluated by the
+    // same runtime, names every denied image and its reason.
+    let script = r#"
+import json, sys, yaml
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_strings
+spec = yaml.safe_load(open(sys.argv[1]))["spec"]
+env = cel.NewEnv(variables={k: cel.Type.DYN for k in ("object", "oldObject", "request", "variables")},
+                 extensions=[ext_strings.ExtStrings(version=2)])
+req = json.loads(sys.stdin.readline())
+data = {"object": req["object"], "oldObject": None,
+        "request": {"operation": "CREATE", "namespace": req["namespace"], "subResource": ""}}
+vs = {}
+for v in spec["variables"]:
+    data["variables"] = vs
+    vs[v["name"]] = env.compile(v["expression"]).eval(data=data).plain_value()
+data["variables"] = vs
+print(env.compile(spec["validations"][0]["messageExpression"]).eval(data=data).plain_value())
+"#;
+    let mut p = pod.clone();
+    p["spec"]["containers"][0]["image"] = Value::from("docker.io/library/nginx:1.27");
+    p["spec"]["initContainers"][0]["image"] = Value::from("registry.my.com/init");
+    let request = serde_json::json!({"object": p, "namespace": "kube-system"}).to_string();
+    let python = std::env::var_os("IMAGE_POLICY_VAP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/reference-tools/venv/bin/python"));
+    let mut child = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let message = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        message.trim(),
+        "images denied by image policy: image \"docker.io/library/nginx:1.27\" is from docker.io/library/nginx, which the policy does not allow; image \"registry.my.com/init\" has the denied tag latest (implied)",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

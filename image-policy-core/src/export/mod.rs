@@ -334,6 +334,7 @@ pub(crate) fn quoted(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Policy;
 
     #[test]
     fn formats_round_trip_by_name() {
@@ -342,5 +343,110 @@ mod tests {
             assert!(!f.description().is_empty());
         }
         assert_eq!(Format::from_name("policy.json"), None);
+    }
+
+    fn policy(yaml: &str) -> Policy {
+        Policy::from_yaml_str(yaml, "p.yaml").unwrap().policy
+    }
+
+    /// (policy, format, lossy) → the rule paths refused (empty: exported).
+    #[test]
+    fn what_each_format_refuses() {
+        let cases: &[(&str, Format, &[&str])] = &[
+            ("allow: [{registry: r.io}]\n", Format::ContainersPolicy, &[]),
+            (
+                "allow: [{registry: r.io}]\ntags: {deny: [latest]}\n",
+                Format::ContainersPolicy,
+                &["tags.deny[0]"],
+            ),
+            (
+                "allow: [{registry: r.io}]\ntags: {deny: [latest]}\n",
+                Format::ValidatingAdmissionPolicy,
+                &[],
+            ),
+            (
+                "deny: [{registry: evil.com}]\n",
+                Format::ContainersPolicy,
+                &["deny[0]"],
+            ),
+            (
+                "deny: [{registry: evil.com}]\n",
+                Format::Openshift,
+                &["deny[0]"],
+            ),
+            (
+                "deny: [{registry: evil.com}]\n",
+                Format::ValidatingAdmissionPolicy,
+                &[],
+            ),
+            (
+                "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/x.*'}]\n",
+                Format::DockerSysconfig,
+                &["deny[0]"],
+            ),
+            (
+                "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/(?x) x'}]\n",
+                Format::ValidatingAdmissionPolicy,
+                &["deny[0]"],
+            ),
+            (
+                "allow: [{registry: r.io}]\nnamespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
+                Format::ContainersPolicy,
+                &[],
+            ),
+            (
+                "namespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
+                Format::ContainersPolicy,
+                &["namespaces[0].allow"],
+            ),
+        ];
+        for (yaml, format, refused) in cases {
+            let p = policy(yaml);
+            let got: Vec<String> = match export(&p, *format, &Options::default()) {
+                Ok(_) => Vec::new(),
+                Err(e) => e
+                    .rules
+                    .iter()
+                    .map(|n| n.rule.split(' ').next().unwrap_or("").to_owned())
+                    .collect(),
+            };
+            assert_eq!(got, *refused, "{format}: {yaml}");
+            // Lossy always exports, naming what it dropped.
+            let lossy = export(
+                &p,
+                *format,
+                &Options {
+                    lossy: true,
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+            for r in *refused {
+                assert!(
+                    lossy
+                        .warnings
+                        .iter()
+                        .any(|w| w.rule.starts_with(r) && w.message.starts_with("dropped (lossy)")),
+                    "{yaml}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_policy_json_traps_are_narrowed_with_warnings() {
+        let p = policy(
+            "allow:\n  - registry: '*.my.org'\n  - repository: r.io/team/**\n  - repository: q.io/**\n",
+        );
+        let e = export(&p, Format::ContainersPolicy, &Options::default()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&e.text).unwrap();
+        let scopes = v["transports"]["docker"].as_object().unwrap();
+        assert_eq!(scopes.keys().collect::<Vec<_>>(), ["q.io"]);
+        let warned: Vec<&str> = e
+            .warnings
+            .iter()
+            .map(|w| w.rule.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(warned, ["allow[0]", "allow[1]"]);
     }
 }
