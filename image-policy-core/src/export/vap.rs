@@ -305,8 +305,9 @@ fn rule_re2(rule: &Rule) -> Result<String, String> {
 }
 
 /// A conservative test that Rust's `regex` and RE2 read `re` alike on ASCII
-/// names: no flags or group syntax beyond `(?:`, no class set operations or
-/// nested classes, escapes only of punctuation and `\d \w \s \D \W \S`.
+/// names: no group syntax beyond `(?:` and the flags `i m s U`, no class set
+/// operations or nested classes, escapes only of punctuation and
+/// `\d \w \s \D \W \S`.
 fn re2_compatible(re: &str) -> bool {
     if !re.is_ascii() || re.contains("&&") || re.contains("--") || re.contains("~~") {
         return false;
@@ -329,8 +330,17 @@ fn re2_compatible(re: &str) -> bool {
             b'[' if in_class => return false,
             b'[' => in_class = true,
             b']' => in_class = false,
-            b'(' if !in_class && b.get(i + 1) == Some(&b'?') && b.get(i + 2) != Some(&b':') => {
-                return false;
+            b'(' if !in_class && b.get(i + 1) == Some(&b'?') => {
+                // `(?:`, and the flags both read alike (`(?i)`, `(?s-m:`).
+                let flags = b[i + 2..]
+                    .iter()
+                    .take_while(|c| matches!(c, b'i' | b'm' | b's' | b'U' | b'-'))
+                    .count();
+                if !matches!(b.get(i + 2 + flags), Some(b')' | b':')) {
+                    return false;
+                }
+                i += 2 + flags;
+                continue;
             }
             c if c.is_ascii_control() => return false,
             _ => {}
@@ -338,6 +348,31 @@ fn re2_compatible(re: &str) -> bool {
         i += 1;
     }
     !in_class
+}
+
+#[cfg(test)]
+mod tests {
+    use super::re2_compatible;
+
+    #[test]
+    fn the_regex_subset_both_engines_read_alike() {
+        for (re, ok) in [
+            (r"ghcr\.io/my-org/[a-z-]+", true),
+            (r"(?i)registry\.my\.com/.+", true),
+            (r"(?:a|b)/(?s-m:x.)", true),
+            (r"\d+\w*", true),
+            (r"(?x) a b", false),
+            (r"(?P<name>a)", false),
+            (r"[a-z&&[^x]]", false),
+            (r"[[:alpha:]]", false),
+            (r"\pL", false),
+            (r"\<word\>", true),
+            (r"a\b", false),
+            (r"[a", false),
+        ] {
+            assert_eq!(re2_compatible(re), ok, "{re}");
+        }
+    }
 }
 
 fn re_escape(s: &str) -> String {
