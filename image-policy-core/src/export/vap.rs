@@ -319,9 +319,9 @@ fn re2_compatible(re: &str) -> bool {
         match b[i] {
             b'\\' => {
                 let Some(&n) = b.get(i + 1) else { return false };
-                if !(n.is_ascii_punctuation()
-                    || matches!(n, b'd' | b'w' | b's' | b'D' | b'W' | b'S'))
-                {
+                // `\<` and `\>` are word boundaries to Rust, literals to RE2.
+                let literal = n.is_ascii_punctuation() && !matches!(n, b'<' | b'>');
+                if !(literal || matches!(n, b'd' | b'w' | b's' | b'D' | b'W' | b'S')) {
                     return false;
                 }
                 i += 2;
@@ -348,31 +348,6 @@ fn re2_compatible(re: &str) -> bool {
         i += 1;
     }
     !in_class
-}
-
-#[cfg(test)]
-mod tests {
-    use super::re2_compatible;
-
-    #[test]
-    fn the_regex_subset_both_engines_read_alike() {
-        for (re, ok) in [
-            (r"ghcr\.io/my-org/[a-z-]+", true),
-            (r"(?i)registry\.my\.com/.+", true),
-            (r"(?:a|b)/(?s-m:x.)", true),
-            (r"\d+\w*", true),
-            (r"(?x) a b", false),
-            (r"(?P<name>a)", false),
-            (r"[a-z&&[^x]]", false),
-            (r"[[:alpha:]]", false),
-            (r"\pL", false),
-            (r"\<word\>", true),
-            (r"a\b", false),
-            (r"[a", false),
-        ] {
-            assert_eq!(re2_compatible(re), ok, "{re}");
-        }
-    }
 }
 
 fn re_escape(s: &str) -> String {
@@ -648,4 +623,29 @@ fn binding(name: &str, mode: Mode, options: &Options) -> Value {
         "metadata": {"name": name},
         "spec": spec,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::re2_compatible;
+
+    #[test]
+    fn the_regex_subset_both_engines_read_alike() {
+        for (re, ok) in [
+            (r"ghcr\.io/my-org/[a-z-]+", true),
+            (r"(?i)registry\.my\.com/.+", true),
+            (r"(?:a|b)/(?s-m:x.)", true),
+            (r"\d+\w*", true),
+            (r"(?x) a b", false),
+            (r"(?P<name>a)", false),
+            (r"[a-z&&[^x]]", false),
+            (r"[[:alpha:]]", false),
+            (r"\pL", false),
+            (r"\<word\>", false),
+            (r"a\b", false),
+            (r"[a", false),
+        ] {
+            assert_eq!(re2_compatible(re), ok, "{re}");
+        }
+    }
 }
