@@ -41,7 +41,9 @@
 //! would skip that check too. Modes map to `validationActions` (`enforce`
 //! Deny, `warn` Warn, `audit` Audit); when namespace scopes have another mode
 //! than the cluster, there is one policy and binding per mode, each with a
-//! match condition on the namespace.
+//! match condition on the namespace. The webhook denies an image it cannot
+//! parse in every mode, so when a mode is not `enforce` one more policy,
+//! `NAME-unparseable`, denies exactly those.
 //!
 //! # Performance
 //!
@@ -132,9 +134,23 @@ pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) 
             .map(|(_, (ns, s))| (ns.names.clone(), s))
             .collect();
         docs.push(validating_admission_policy(
-            doc, &name, condition, &cluster, &selected,
+            doc, &name, condition, &cluster, &selected, false,
         ));
         docs.push(binding(&name, mode, options));
+    }
+    if modes.iter().any(|&m| m != Mode::Enforce) {
+        // The webhook denies an image it cannot parse in every mode (and
+        // exempt namespace); Warn and Audit bindings would only report it.
+        let name = format!("{}-unparseable", options.name);
+        docs.push(validating_admission_policy(
+            doc,
+            &name,
+            None,
+            &cluster,
+            &[],
+            true,
+        ));
+        docs.push(binding(&name, Mode::Enforce, options));
     }
     let mut out = String::from(
         "# A ValidatingAdmissionPolicy deciding as the image-policy webhook does,\n\
@@ -503,6 +519,7 @@ fn validating_admission_policy(
     condition: Option<String>,
     cluster: &Scope,
     namespaces: &[(Vec<String>, &Scope)],
+    only_unparseable: bool,
 ) -> Value {
     let old_images = if doc.exempt_existing_images_on_update {
         "request.operation == 'UPDATE' ? variables.oldImages : []".to_owned()
@@ -534,11 +551,37 @@ fn validating_admission_policy(
         json!({"name": "refs", "expression":
             "variables.r5.map(x, x[1] == 'x' || size(x[3]) + size(x[6]) > 255 ? [x[0], 'x'] :\n[x[0], x[1] == 'a' ? 'a' : 'ok',\n(x[1] == 'i' ? 'docker.io' : x[1] == 'a' ? '' : x[2].lowerAscii() in ['index.docker.io', 'registry-1.docker.io'] ? 'docker.io' : x[2].lowerAscii()) + '/' + x[6] + x[3],\nx[4], x[5], x[2]])"}),
     ];
-    let bg = &doc.break_glass;
     let mut reason = String::from(
         "x[0] in variables.existing ? '' :\nx[1] == 'x' ? 'is not a valid image reference' :\n",
     );
     let exempt = &doc.exempt_namespaces;
+    if only_unparseable {
+        reason.push_str("''");
+    } else {
+        judge_rules(
+            doc,
+            exempt,
+            &mut variables,
+            &mut reason,
+            cluster,
+            namespaces,
+        );
+    }
+    variables.push(json!({"name": "verdicts", "expression":
+        format!("variables.refs.map(x, [x[0],\n{reason}])")}));
+    policy_document(name, condition, variables)
+}
+
+/// The rest of the reason: exemptions, break-glass, the scopes' rules.
+fn judge_rules(
+    doc: &PolicyDocument,
+    exempt: &[String],
+    variables: &mut Vec<Value>,
+    reason: &mut String,
+    cluster: &Scope,
+    namespaces: &[(Vec<String>, &Scope)],
+) {
+    let bg = &doc.break_glass;
     if !exempt.is_empty() {
         reason.push_str(&format!(
             "request.namespace in {} ? '' :\n",
@@ -570,8 +613,9 @@ fn validating_admission_policy(
         ));
     }
     reason.push_str(&format!("(\n{})", scope_reason(cluster)));
-    variables.push(json!({"name": "verdicts", "expression":
-        format!("variables.refs.map(x, [x[0],\n{reason}])")}));
+}
+
+fn policy_document(name: &str, condition: Option<String>, variables: Vec<Value>) -> Value {
     let mut spec = json!({
         "failurePolicy": "Fail",
         "matchConstraints": {
