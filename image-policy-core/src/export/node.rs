@@ -293,7 +293,11 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
             notes.narrow(
                 apath,
                 &format!("registry {h}"),
-                format!("dropped: {} denies images on it, and {target} would let the allowed registry override the denial", d.path),
+                if host_only {
+                    format!("dropped: {} denies images on it, and {target} can only allow or block whole registries", d.path)
+                } else {
+                    format!("dropped: {} denies images on it, and {target} would let the allowed registry override the denial", d.path)
+                },
             );
         }
         conflict.is_none()
