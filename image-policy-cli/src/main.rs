@@ -72,6 +72,7 @@ enum Command {
     Check(cmd::check::Args),
     Policy(cmd::policy::Args),
     Serve(cmd::serve::Args),
+    Export(cmd::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -84,5 +85,6 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Policy(args) => cmd::policy::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Export(args) => cmd::export::run(args),
     }
 }

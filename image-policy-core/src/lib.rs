@@ -12,6 +12,9 @@
 //!   names its rule and explains itself.
 //! - [`k8s`]: the images of Kubernetes objects (every kind that runs
 //!   containers, every container list), each with its JSON path.
+//! - [`export`]: a policy as the configuration of other engines (`policy.json`,
+//!   `registries.conf`, RHEL docker, OpenShift, a `ValidatingAdmissionPolicy`),
+//!   never wider than the policy; rules it cannot express are data.
 //!
 //! The crate does no I/O and needs no async runtime or Kubernetes client:
 //! adapters (the webhook server, the CLI) feed it strings and bytes.
@@ -45,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod export;
 pub mod k8s;
 pub mod policy;
 pub mod reference;

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod completions;
+pub mod export;
 pub mod lint;
 pub mod parse;
 pub mod policy;

@@ -2,6 +2,8 @@
 
 mod check;
 mod deploy;
+mod export;
+mod export_cli;
 mod fast_yaml;
 mod help;
 mod lint;

@@ -117,7 +117,7 @@ impl std::fmt::Write for StackStr {
 
 /// A rule's pattern, checked and normalized.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Compiled {
+pub(crate) enum Compiled {
     Registry(String),
     WildcardRegistry(String),
     Repository(Vec<Segment>),
@@ -842,6 +842,27 @@ pub(crate) fn unescaped_dot_between_labels(re: &str) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// One allow or deny rule normalized as the matchers see it (lowercase
+/// hosts, Docker Hub folded, repository patterns as segments), for
+/// [`crate::export`]; `None` when the rule does not compile (a compiled
+/// [`super::Policy`] has none such).
+pub(crate) fn normalize_rule(rule: &Rule) -> Option<Compiled> {
+    let doc = PolicyDocument::default();
+    let sources = SourceMap::default();
+    let mut c = Compiler {
+        doc: &doc,
+        sources: &sources,
+        diagnostics: Vec::new(),
+        rules: Vec::new(),
+        compiled: Vec::new(),
+    };
+    match rule {
+        Rule::Registry(s) => c.registry(s, ""),
+        Rule::Repository(s) => c.repository(s, ""),
+        Rule::Regex(s) => c.regex(s, ""),
+    }
 }
 
 #[cfg(test)]

@@ -193,12 +193,12 @@
 //! allow lists.
 
 mod builder;
-mod compile;
+pub(crate) mod compile;
 mod decision;
 mod diagnostic;
 mod hash;
 mod load;
-mod matchers;
+pub(crate) mod matchers;
 pub mod model;
 
 pub use builder::PolicyBuilder;
@@ -369,6 +369,16 @@ impl Policy {
             Some((key, _)) if self.break_glass.enabled => BreakGlass::Used(key),
             Some((key, _)) => BreakGlass::NotEnabled(key),
         }
+    }
+
+    /// Where the rule at `path` (`allow[0]`, `tags.deny[1]`) was written:
+    /// its location, or its origin (`<flags>`) when it has none.
+    pub(crate) fn rule_source(&self, path: &str) -> Option<String> {
+        let meta = self.rules.iter().find(|m| &*m.path == path)?;
+        Some(match &meta.location {
+            Some(l) => l.to_string(),
+            None => meta.origin.to_string(),
+        })
     }
 
     pub(crate) fn rule_info(&self, id: RuleId) -> RuleInfo<'_> {

@@ -1,0 +1,130 @@
+//! `image-policy export`: the policy as the configuration of another engine
+//! (node runtimes, RHEL docker, OpenShift, a ValidatingAdmissionPolicy).
+//! The translation is the core's (`image_policy_core::export`); this reads
+//! the policy, prints the notes and writes the file atomically.
+
+use crate::policy_args::PolicyArgs;
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use image_policy_core::export::{self, Format, Options};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Export the policy for another enforcement point, never wider than the policy.
+///
+/// Rules a format cannot express exactly are narrowed (allow rules dropped,
+/// with a warning), or, when dropping them would admit images the policy
+/// denies (deny, tag and digest rules), make the export fail with exit
+/// status 2 and one line per rule, unless --lossy.
+///
+/// Examples:
+///
+///   image-policy export --policy policy.yaml --format containers-policy --output policy.json
+///
+///   image-policy export --policy policy.yaml --format validating-admission-policy | kubectl apply -f -
+///
+/// Exit status: 0 exported, 2 a usage, policy or read error, or a rule the
+/// format cannot express (without --lossy); nothing is written on failure.
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// What to write.
+    #[arg(long, value_name = "FORMAT", value_parser = formats())]
+    format: String,
+    /// Export even when rules cannot be expressed; every dropped rule is named on standard error.
+    #[arg(long)]
+    lossy: bool,
+    /// Write to FILE (atomically: replaced only when the export succeeds) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// validating-admission-policy: the name of the policy and its binding.
+    #[arg(long, value_name = "NAME", default_value = "image-policy")]
+    name: String,
+    /// validating-admission-policy: bind to these namespaces only
+    /// (repeatable, or a comma-separated list); default: every namespace.
+    #[arg(
+        long = "bind-namespace",
+        value_name = "NAMESPACE",
+        value_delimiter = ','
+    )]
+    bind_namespaces: Vec<String>,
+}
+
+fn formats() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        Format::ALL.map(|f| PossibleValue::new(f.name()).help(f.description())),
+    )
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> ExitCode {
+    let Some(format) = Format::from_name(&args.format) else {
+        eprintln!("image-policy export: unknown format {:?}", args.format);
+        return ExitCode::from(2);
+    };
+    let loaded = match args.policy.load() {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("image-policy export: {format}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for warning in &loaded.warnings {
+        eprintln!("image-policy export: {warning}");
+    }
+    let options = Options {
+        lossy: args.lossy,
+        name: args.name,
+        only_namespaces: args.bind_namespaces,
+    };
+    let exported = match export::export(&loaded.policy, format, &options) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("image-policy export: {e}");
+            eprintln!("image-policy export: nothing written; --lossy exports without these rules");
+            return ExitCode::from(2);
+        }
+    };
+    for w in &exported.warnings {
+        eprintln!("image-policy export: warning: {format}: {w}");
+    }
+    let written = match &args.output {
+        Some(path) => write_atomically(path, exported.text.as_bytes()),
+        None => std::io::stdout().lock().write_all(exported.text.as_bytes()),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let target = args
+                .output
+                .as_deref()
+                .map_or("standard output".to_owned(), |p| p.display().to_string());
+            eprintln!("image-policy export: cannot write {target}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes a temporary file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map_or("export".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

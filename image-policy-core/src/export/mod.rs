@@ -1,0 +1,452 @@
+//! One policy, every enforcement point: a [`Policy`] exported as the
+//! configuration of another engine that judges images.
+//!
+//! # Overview
+//!
+//! | [`Format`] | what it writes | who reads it |
+//! |---|---|---|
+//! | `containers-policy` | `/etc/containers/policy.json`: default `reject`, allowed scopes `insecureAcceptAnything`, denied scopes `reject` | CRI-O, podman, buildah, skopeo (containers/image) |
+//! | `registries-conf` | `/etc/containers/registries.conf` (v2): every denied scope `blocked = true`, `unqualified-search-registries = ["docker.io"]`; the companion of `containers-policy`, never enough alone | the same |
+//! | `docker-sysconfig` | `/etc/sysconfig/docker`: `ADD_REGISTRY` and `BLOCK_REGISTRY` | RHEL/CentOS 7 docker (the projectatomic fork) |
+//! | `openshift` | `config.openshift.io/v1` `Image` `cluster`: `spec.registrySources.allowedRegistries` (or `blockedRegistries` for a policy without allow rules) | OpenShift 4 |
+//! | `validating-admission-policy` | `ValidatingAdmissionPolicy` and `ValidatingAdmissionPolicyBinding` (`admissionregistration.k8s.io/v1`) | the Kubernetes API server, 1.30+ |
+//!
+//! [`export`] is pure: it returns the text and its notes as data
+//! ([`Exported`], [`ExportError`]); the caller writes files and prints.
+//!
+//! # The promise: never wider
+//!
+//! An export never admits an image the policy denies. Where a target cannot
+//! express a rule exactly:
+//!
+//! - an allow rule is *narrowed*: dropped (or replaced by something
+//!   stricter), with a warning naming it ([`Exported::warnings`]);
+//! - a rule whose loss would widen the export (a deny rule, a tag or digest
+//!   rule, a namespace scope that cannot be scoped) is an [`ExportError`]
+//!   naming every such rule, unless [`Options::lossy`] is set; then the
+//!   export is written and every dropped rule is a warning.
+//!
+//! The traps this module knows about, each checked by tests against the real
+//! engine:
+//!
+//! - a `policy.json` scope `*.my.org` matches any depth of subdomain and any
+//!   port, while our `*.` matches one label and no port: a wildcard allow
+//!   rule is dropped (a wildcard deny rule is exported as is: wider is
+//!   stricter there);
+//! - a scope `registry.my.com/team` matches the repository
+//!   `registry.my.com/team` itself and everything below it, while
+//!   `registry.my.com/team/**` does not match `registry.my.com/team` and a
+//!   literal repository rule matches nothing below it: repository allow rules
+//!   are dropped, except `host/**`, which is the registry;
+//! - the most specific scope wins in `policy.json`: an allowed host that a
+//!   deny rule covers as a whole (a deny registry rule, a `*.` rule that
+//!   matches it, a repository pattern on any registry) is dropped, since its
+//!   scope would override the denial;
+//! - scopes are compared case-sensitively and `registry-1.docker.io` is not
+//!   `docker.io` to containers/image: with an allow list the default
+//!   `reject` covers every other spelling, but a policy without allow rules
+//!   (default accept) cannot deny `EVIL.COM/x` with a scope `evil.com`, so
+//!   each of its deny rules is an error;
+//! - the nodes judge every pod alike: exempt namespaces, modes other than
+//!   `enforce`, break-glass and namespace-specific allow rules are narrowed
+//!   (the nodes enforce the cluster rules everywhere), namespace deny rules
+//!   are applied everywhere, and tag rules cannot be expressed.
+//!
+//! The `validating-admission-policy` format decides as the webhook does; see
+//! its own notes in the `vap` submodule documentation (`cargo doc
+//! --document-private-items`) and in `deploy/README.md`.
+//!
+//! # Untrusted input
+//!
+//! The input is a compiled policy (operators' input, already checked). Every
+//! string written into a target is escaped for that target's syntax (JSON,
+//! TOML basic strings, shell single quotes, YAML, RE2 and CEL string
+//! literals); a string that a target cannot carry (a quote in a shell word)
+//! is refused rather than written.
+
+mod node;
+mod vap;
+mod yaml;
+
+use crate::policy::Policy;
+use crate::policy::model::{PolicyDocument, Rule};
+use std::fmt;
+
+pub use yaml::to_yaml;
+
+/// An export format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// `policy.json` (containers-policy.json(5)).
+    ContainersPolicy,
+    /// `registries.conf` v2 (containers-registries.conf(5)).
+    RegistriesConf,
+    /// `/etc/sysconfig/docker` for RHEL/CentOS 7 docker.
+    DockerSysconfig,
+    /// OpenShift 4's cluster `Image` configuration.
+    Openshift,
+    /// A `ValidatingAdmissionPolicy` and its binding.
+    ValidatingAdmissionPolicy,
+}
+
+impl Format {
+    /// Every format, in the order of the documentation.
+    pub const ALL: [Format; 5] = [
+        Format::ContainersPolicy,
+        Format::RegistriesConf,
+        Format::DockerSysconfig,
+        Format::Openshift,
+        Format::ValidatingAdmissionPolicy,
+    ];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::ContainersPolicy => "containers-policy",
+            Format::RegistriesConf => "registries-conf",
+            Format::DockerSysconfig => "docker-sysconfig",
+            Format::Openshift => "openshift",
+            Format::ValidatingAdmissionPolicy => "validating-admission-policy",
+        }
+    }
+
+    /// One line on what the format is and who reads it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Format::ContainersPolicy => {
+                "/etc/containers/policy.json for CRI-O, podman, buildah and skopeo"
+            }
+            Format::RegistriesConf => {
+                "/etc/containers/registries.conf (v2) blocking denied registries; use with containers-policy"
+            }
+            Format::DockerSysconfig => {
+                "/etc/sysconfig/docker ADD_REGISTRY and BLOCK_REGISTRY for RHEL/CentOS 7 docker"
+            }
+            Format::Openshift => {
+                "OpenShift 4 Image config (config.openshift.io/v1, name cluster) with registrySources"
+            }
+            Format::ValidatingAdmissionPolicy => {
+                "a ValidatingAdmissionPolicy and its binding deciding as the webhook does (Kubernetes 1.30+)"
+            }
+        }
+    }
+
+    /// Parses [`Format::name`].
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Export options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Export even when rules are lost (each is then a warning).
+    pub lossy: bool,
+    /// The name of the ValidatingAdmissionPolicy (and the prefix of the
+    /// names of the others, when modes differ): `image-policy` by default.
+    pub name: String,
+    /// Namespaces the binding selects (`In`) instead of excluding the
+    /// policy's exempt namespaces (`NotIn`): for a VAP that covers the
+    /// namespaces the webhook does not judge. Empty: every namespace the
+    /// policy does not exempt.
+    pub only_namespaces: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            lossy: false,
+            name: "image-policy".to_owned(),
+            only_namespaces: Vec::new(),
+        }
+    }
+}
+
+/// A rule (or a part of the policy) and what happened to it in an export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// The rule: its path in the policy (`allow[0]`), kind, pattern and
+    /// where it was written (`allow[0] (registry *.my.org) at policy.yaml:3:15`).
+    pub rule: String,
+    /// What the export did with it and why.
+    pub message: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.rule, self.message)
+    }
+}
+
+/// A successful export.
+#[derive(Clone, Debug)]
+pub struct Exported {
+    /// The format.
+    pub format: Format,
+    /// The file's content.
+    pub text: String,
+    /// Rules narrowed (and, with [`Options::lossy`], dropped), and anything
+    /// else the reader must know (such as registries a cluster needs).
+    pub warnings: Vec<Note>,
+}
+
+/// An export that would admit images the policy denies.
+#[derive(Clone, Debug)]
+pub struct ExportError {
+    /// The format.
+    pub format: Format,
+    /// One note per rule that cannot be expressed without widening.
+    pub rules: Vec<Note>,
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} cannot express {} without admitting images the policy denies (a lossy export drops {}):",
+            self.format,
+            plural(self.rules.len(), "rule", "rules"),
+            if self.rules.len() == 1 { "it" } else { "them" }
+        )?;
+        for n in &self.rules {
+            write!(f, "\n  {}: {n}", self.format)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ExportError {}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Exports `policy` as `format`.
+pub fn export(policy: &Policy, format: Format, options: &Options) -> Result<Exported, ExportError> {
+    let mut notes = Notes::new(policy);
+    let text = match format {
+        Format::ContainersPolicy
+        | Format::RegistriesConf
+        | Format::DockerSysconfig
+        | Format::Openshift => node::export(policy, format, &mut notes),
+        Format::ValidatingAdmissionPolicy => vap::export(policy, options, &mut notes),
+    };
+    if !notes.lost.is_empty() && !options.lossy {
+        return Err(ExportError {
+            format,
+            rules: notes.lost,
+        });
+    }
+    let mut warnings = notes.narrowed;
+    warnings.extend(notes.lost.into_iter().map(|n| Note {
+        message: format!("dropped (lossy): {}", n.message),
+        ..n
+    }));
+    Ok(Exported {
+        format,
+        text,
+        warnings,
+    })
+}
+
+/// The notes collected while exporting.
+pub(crate) struct Notes<'p> {
+    policy: &'p Policy,
+    narrowed: Vec<Note>,
+    lost: Vec<Note>,
+}
+
+impl<'p> Notes<'p> {
+    fn new(policy: &'p Policy) -> Self {
+        Self {
+            policy,
+            narrowed: Vec::new(),
+            lost: Vec::new(),
+        }
+    }
+
+    /// `path (kind pattern) at file:line:col`.
+    fn describe(&self, path: &str, what: &str) -> String {
+        let mut s = path.to_owned();
+        if !what.is_empty() {
+            s.push_str(&format!(" ({what})"));
+        }
+        if let Some(at) = self.policy.rule_source(path) {
+            s.push_str(&format!(" at {at}"));
+        }
+        s
+    }
+
+    /// The export is stricter than the policy here.
+    pub(crate) fn narrow(&mut self, path: &str, what: &str, message: impl Into<String>) {
+        let note = Note {
+            rule: self.describe(path, what),
+            message: message.into(),
+        };
+        if !self.narrowed.contains(&note) {
+            self.narrowed.push(note);
+        }
+    }
+
+    /// The export would be wider than the policy without this rule.
+    pub(crate) fn lose(&mut self, path: &str, what: &str, message: impl Into<String>) {
+        let note = Note {
+            rule: self.describe(path, what),
+            message: message.into(),
+        };
+        if !self.lost.contains(&note) {
+            self.lost.push(note);
+        }
+    }
+}
+
+/// `registry x`, `repository x`, `regex x`.
+pub(crate) fn rule_what(rule: &Rule) -> String {
+    format!("{} {}", rule.kind().as_str(), rule.pattern())
+}
+
+/// Every allow or deny list of a document with its path prefix: the
+/// cluster's (`allow`, `deny`) and each namespace scope's
+/// (`namespaces[0].allow`, ...), with the scope index (`None` for the cluster).
+pub(crate) fn deny_lists(doc: &PolicyDocument) -> Vec<(Option<usize>, String, &[Rule])> {
+    let mut out = vec![(None, "deny".to_owned(), doc.deny.as_slice())];
+    for (i, ns) in doc.namespaces.iter().enumerate() {
+        out.push((Some(i), format!("namespaces[{i}].deny"), ns.deny.as_slice()));
+    }
+    out
+}
+
+/// Escapes `s` as a JSON (and TOML basic, and YAML double-quoted) string literal.
+pub(crate) fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    #[test]
+    fn formats_round_trip_by_name() {
+        for f in Format::ALL {
+            assert_eq!(Format::from_name(f.name()), Some(f));
+            assert!(!f.description().is_empty());
+        }
+        assert_eq!(Format::from_name("policy.json"), None);
+    }
+
+    fn policy(yaml: &str) -> Policy {
+        Policy::from_yaml_str(yaml, "p.yaml").unwrap().policy
+    }
+
+    /// (policy, format, lossy) → the rule paths refused (empty: exported).
+    #[test]
+    fn what_each_format_refuses() {
+        let cases: &[(&str, Format, &[&str])] = &[
+            ("allow: [{registry: r.io}]\n", Format::ContainersPolicy, &[]),
+            (
+                "allow: [{registry: r.io}]\ntags: {deny: [latest]}\n",
+                Format::ContainersPolicy,
+                &["tags.deny[0]"],
+            ),
+            (
+                "allow: [{registry: r.io}]\ntags: {deny: [latest]}\n",
+                Format::ValidatingAdmissionPolicy,
+                &[],
+            ),
+            (
+                "deny: [{registry: evil.com}]\n",
+                Format::ContainersPolicy,
+                &["deny[0]"],
+            ),
+            (
+                "deny: [{registry: evil.com}]\n",
+                Format::Openshift,
+                &["deny[0]"],
+            ),
+            (
+                "deny: [{registry: evil.com}]\n",
+                Format::ValidatingAdmissionPolicy,
+                &[],
+            ),
+            (
+                "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/x.*'}]\n",
+                Format::DockerSysconfig,
+                &["deny[0]"],
+            ),
+            (
+                "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/(?x) x'}]\n",
+                Format::ValidatingAdmissionPolicy,
+                &["deny[0]"],
+            ),
+            (
+                "allow: [{registry: r.io}]\nnamespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
+                Format::ContainersPolicy,
+                &[],
+            ),
+            (
+                "namespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
+                Format::ContainersPolicy,
+                &["namespaces[0].allow"],
+            ),
+        ];
+        for (yaml, format, refused) in cases {
+            let p = policy(yaml);
+            let got: Vec<String> = match export(&p, *format, &Options::default()) {
+                Ok(_) => Vec::new(),
+                Err(e) => e
+                    .rules
+                    .iter()
+                    .map(|n| n.rule.split(' ').next().unwrap_or("").to_owned())
+                    .collect(),
+            };
+            assert_eq!(got, *refused, "{format}: {yaml}");
+            // Lossy always exports, naming what it dropped.
+            let lossy = export(
+                &p,
+                *format,
+                &Options {
+                    lossy: true,
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+            for r in *refused {
+                assert!(
+                    lossy
+                        .warnings
+                        .iter()
+                        .any(|w| w.rule.starts_with(r) && w.message.starts_with("dropped (lossy)")),
+                    "{yaml}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_policy_json_traps_are_narrowed_with_warnings() {
+        let p = policy(
+            "allow:\n  - registry: '*.my.org'\n  - repository: r.io/team/**\n  - repository: q.io/**\n",
+        );
+        let e = export(&p, Format::ContainersPolicy, &Options::default()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&e.text).unwrap();
+        let scopes = v["transports"]["docker"].as_object().unwrap();
+        assert_eq!(scopes.keys().collect::<Vec<_>>(), ["q.io"]);
+        let warned: Vec<&str> = e
+            .warnings
+            .iter()
+            .map(|w| w.rule.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(warned, ["allow[0]", "allow[1]"]);
+    }
+}

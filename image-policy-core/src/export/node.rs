@@ -1,0 +1,529 @@
+//! The node formats (`containers-policy`, `registries-conf`,
+//! `docker-sysconfig`) and OpenShift's `Image`: scopes of registries and
+//! repository prefixes, one verdict for every pod on the node.
+//!
+//! A policy becomes a *plan*: the registries to allow (exact hosts, each one
+//! a scope that matches exactly the references our rule matches, up to
+//! spelling) and the scopes to deny (each at least as wide as its rule).
+//! Then each format writes the plan in its syntax. See the [parent
+//! module](super) for the traps and the reason for each narrowing.
+
+use super::{Format, Notes, deny_lists, quoted, rule_what};
+use crate::policy::Policy;
+use crate::policy::compile::{Compiled, normalize_rule};
+use crate::policy::matchers::Segment;
+use crate::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// A scope that covers (at least) what a deny rule matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum DenyScope {
+    /// Every repository on this registry.
+    Host(String),
+    /// This repository and every one below it on this registry.
+    Prefix(String, String),
+    /// Every host that ends in `.SUFFIX` (the port left out, so any port).
+    Wildcard(String),
+    /// The repositories at this path prefix (maybe empty) on any registry.
+    AnyHost(String),
+}
+
+struct Deny {
+    path: String,
+    scope: DenyScope,
+}
+
+struct Plan {
+    /// The registries allowed, in rule order, without duplicates.
+    allow: Vec<String>,
+    /// The scopes denied, with the rule each comes from.
+    deny: Vec<Deny>,
+    /// The policy has allow rules, so the default is to reject.
+    has_allow_list: bool,
+}
+
+impl Plan {
+    /// The deny scopes as written in a target that has repository scopes:
+    /// a prefix on any registry is written once per allowed registry.
+    fn deny_scopes(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut push = |s: String| {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        };
+        for d in &self.deny {
+            match &d.scope {
+                DenyScope::Host(h) => push(h.clone()),
+                DenyScope::Prefix(h, p) => push(format!("{h}/{p}")),
+                DenyScope::Wildcard(s) => push(format!("*.{s}")),
+                DenyScope::AnyHost(p) if !p.is_empty() => {
+                    for h in &self.allow {
+                        push(format!("{h}/{p}"));
+                    }
+                }
+                DenyScope::AnyHost(_) => {}
+            }
+        }
+        out
+    }
+}
+
+pub(super) fn export(policy: &Policy, format: Format, notes: &mut Notes<'_>) -> String {
+    let host_only = matches!(format, Format::DockerSysconfig | Format::Openshift);
+    let plan = plan(policy.document(), format, host_only, notes);
+    match format {
+        Format::ContainersPolicy => containers_policy(&plan),
+        Format::RegistriesConf => registries_conf(&plan),
+        Format::DockerSysconfig => docker_sysconfig(&plan, notes),
+        _ => openshift(&plan, notes),
+    }
+}
+
+fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes<'_>) -> Plan {
+    let target = format.name();
+    if doc.mode != Mode::Enforce {
+        notes.narrow(
+            "mode",
+            doc.mode.as_str(),
+            format!(
+                "{target} enforces: images that the policy only {} are refused",
+                if doc.mode == Mode::Warn {
+                    "warns about"
+                } else {
+                    "audits"
+                }
+            ),
+        );
+    }
+    if !doc.exempt_namespaces.is_empty() {
+        notes.narrow(
+            "exemptNamespaces",
+            &doc.exempt_namespaces.join(", "),
+            format!("{target} judges the pods of every namespace alike, exempt ones included"),
+        );
+    }
+    if doc.break_glass.enabled {
+        notes.narrow(
+            "breakGlass",
+            "enabled",
+            format!("{target} reads no annotations: break-glass admits nothing there"),
+        );
+    }
+    for (i, ns) in doc.namespaces.iter().enumerate() {
+        let p = format!("namespaces[{i}]");
+        if ns.mode.is_some_and(|m| m != Mode::Enforce) {
+            notes.narrow(
+                &format!("{p}.mode"),
+                ns.mode.map_or("", Mode::as_str),
+                format!("{target} enforces in every namespace"),
+            );
+        }
+    }
+
+    // Allow rules: only whole registries are scopes that match exactly.
+    let has_allow_list = !doc.allow.is_empty();
+    let mut allow: Vec<(String, String)> = Vec::new();
+    for (i, rule) in doc.allow.iter().enumerate() {
+        let path = format!("allow[{i}]");
+        let what = rule_what(rule);
+        match normalize_rule(rule) {
+            Some(Compiled::Registry(h)) => allow.push((h, path)),
+            Some(Compiled::Repository(segs)) if whole_registry(&segs).is_some() => {
+                allow.push((whole_registry(&segs).unwrap_or_default(), path));
+            }
+            Some(Compiled::WildcardRegistry(s)) => notes.narrow(
+                &path,
+                &what,
+                format!("dropped: {target} would read *.{s} as any depth of subdomain and any port, and this rule matches one label and no port"),
+            ),
+            Some(Compiled::Repository(_)) => notes.narrow(
+                &path,
+                &what,
+                format!("dropped: {target} can only allow whole registries exactly (a scope host/path also matches host/path itself and every repository below it)"),
+            ),
+            _ => notes.narrow(
+                &path,
+                &what,
+                format!("dropped: {target} cannot express a regular expression"),
+            ),
+        }
+    }
+    for (i, ns) in doc.namespaces.iter().enumerate() {
+        let p = format!("namespaces[{i}]");
+        let names = ns.names.join(", ");
+        match ns.combine {
+            Combine::Add => {
+                for (j, rule) in ns.allow.iter().enumerate() {
+                    notes.narrow(
+                        &format!("{p}.allow[{j}]"),
+                        &rule_what(rule),
+                        format!("dropped: it applies only in namespaces {names}, and {target} judges every pod by the cluster's allow rules"),
+                    );
+                }
+            }
+            Combine::Replace if ns.allow.is_empty() => {}
+            Combine::Replace if !has_allow_list => notes.lose(
+                &format!("{p}.allow"),
+                &format!("combine: replace, namespaces {names}"),
+                format!("{target} cannot scope allow rules to namespaces, and the cluster's rules allow every registry"),
+            ),
+            Combine::Replace => {
+                let theirs: Vec<String> = ns
+                    .allow
+                    .iter()
+                    .filter_map(|r| match normalize_rule(r) {
+                        Some(Compiled::Registry(h)) => Some(h),
+                        Some(Compiled::Repository(segs)) => whole_registry(&segs),
+                        _ => None,
+                    })
+                    .collect();
+                allow.retain(|(h, path)| {
+                    let keep = theirs.contains(h);
+                    if !keep {
+                        notes.narrow(
+                            path,
+                            &format!("registry {h}"),
+                            format!("dropped: {p} (namespaces {names}) replaces the allow rules and does not allow {h}, and {target} cannot scope rules to namespaces"),
+                        );
+                    }
+                    keep
+                });
+                for (j, rule) in ns.allow.iter().enumerate() {
+                    notes.narrow(
+                        &format!("{p}.allow[{j}]"),
+                        &rule_what(rule),
+                        format!("{target} allows only what the cluster's allow rules and these both allow"),
+                    );
+                }
+            }
+        }
+    }
+    let mut seen = Vec::new();
+    allow.retain(|(h, _)| {
+        let new = !seen.contains(h);
+        seen.push(h.clone());
+        new
+    });
+
+    // Deny rules: scopes at least as wide as each rule, applied everywhere.
+    let mut deny = Vec::new();
+    for (scope, prefix, rules) in deny_lists(doc) {
+        for (j, rule) in rules.iter().enumerate() {
+            let path = format!("{prefix}[{j}]");
+            let what = rule_what(rule);
+            if let Some(i) = scope {
+                notes.narrow(
+                    &path,
+                    &what,
+                    format!(
+                        "applies only in namespaces {}; {target} applies it to every pod",
+                        doc.namespaces[i].names.join(", ")
+                    ),
+                );
+            }
+            let Some(scope) = deny_scope(rule) else {
+                notes.lose(
+                    &path,
+                    &what,
+                    format!("{target} cannot express a regular expression"),
+                );
+                continue;
+            };
+            if host_only
+                && !has_allow_list
+                && let DenyScope::Prefix(h, _) = &scope
+            {
+                notes.narrow(
+                    &path,
+                    &what,
+                    format!("{target} blocks the whole registry {h}"),
+                );
+            }
+            if !has_allow_list {
+                let why = match &scope {
+                    DenyScope::AnyHost(_) => format!(
+                        "it matches every registry, and without allow rules {target} admits every registry it does not name"
+                    ),
+                    _ => format!(
+                        "without allow rules {target} admits every registry it does not name, and it names hosts as written: other spellings of this registry (uppercase letters, an IP address, a Docker Hub alias such as registry-1.docker.io) would be admitted"
+                    ),
+                };
+                notes.lose(&path, &what, why);
+            }
+            if !exact_scope(rule) {
+                notes.narrow(
+                    &path,
+                    &what,
+                    format!(
+                        "{target} denies more: {}",
+                        match &scope {
+                            DenyScope::Host(h) => format!("every repository on {h}"),
+                            DenyScope::Prefix(h, p) =>
+                                format!("{h}/{p} and every repository below it"),
+                            DenyScope::Wildcard(s) =>
+                                format!("every host under {s}, at any depth and port"),
+                            DenyScope::AnyHost(p) => format!(
+                                "{p} and every repository below it on every allowed registry"
+                            ),
+                        }
+                    ),
+                );
+            }
+            deny.push(Deny { path, scope });
+        }
+    }
+
+    tag_rules(&doc.tags, "tags", target, notes);
+    for (i, ns) in doc.namespaces.iter().enumerate() {
+        tag_rules(&ns.tags, &format!("namespaces[{i}].tags"), target, notes);
+    }
+
+    // The most specific scope wins: an allowed registry that a deny rule
+    // covers would override it, so it goes.
+    allow.retain(|(h, apath)| {
+        let conflict = deny.iter().find(|d| match &d.scope {
+            DenyScope::Host(x) => x == h,
+            DenyScope::Wildcard(s) => wildcard_matches(s, h),
+            DenyScope::Prefix(x, _) => host_only && x == h,
+            DenyScope::AnyHost(p) => host_only || p.is_empty(),
+        });
+        if let Some(d) = conflict {
+            notes.narrow(
+                apath,
+                &format!("registry {h}"),
+                if host_only {
+                    format!("dropped: {} denies images on it, and {target} can only allow or block whole registries", d.path)
+                } else {
+                    format!("dropped: {} denies images on it, and {target} would let the allowed registry override the denial", d.path)
+                },
+            );
+        }
+        conflict.is_none()
+    });
+
+    Plan {
+        allow: allow.into_iter().map(|(h, _)| h).collect(),
+        deny,
+        has_allow_list,
+    }
+}
+
+/// Whether the deny scope of `rule` matches exactly what the rule matches
+/// (a registry, or `host/**`).
+fn exact_scope(rule: &Rule) -> bool {
+    match normalize_rule(rule) {
+        Some(Compiled::Registry(_)) => true,
+        Some(Compiled::Repository(segs)) => whole_registry(&segs).is_some(),
+        _ => false,
+    }
+}
+
+/// `host/**`: every repository of one registry.
+fn whole_registry(segs: &[Segment]) -> Option<String> {
+    match segs {
+        [Segment::Literal(h), Segment::AnyDepth] => Some(h.clone()),
+        _ => None,
+    }
+}
+
+/// Does our `*.suffix` rule match the registry `host`?
+fn wildcard_matches(suffix: &str, host: &str) -> bool {
+    host.split_once('.').is_some_and(|(_, rest)| rest == suffix)
+}
+
+fn deny_scope(rule: &Rule) -> Option<DenyScope> {
+    Some(match normalize_rule(rule)? {
+        Compiled::Registry(h) => DenyScope::Host(h),
+        Compiled::WildcardRegistry(s) => {
+            // Without the port: any port, which is wider.
+            let host = match s.rfind(':') {
+                Some(i) if !s.ends_with(']') => s[..i].to_owned(),
+                _ => s,
+            };
+            DenyScope::Wildcard(host)
+        }
+        Compiled::Repository(segs) => {
+            let literal: Vec<&str> = segs[1..]
+                .iter()
+                .map_while(|s| match s {
+                    Segment::Literal(l) => Some(l.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let prefix = literal.join("/");
+            match &segs[0] {
+                Segment::Literal(h) if prefix.is_empty() => DenyScope::Host(h.clone()),
+                Segment::Literal(h) => DenyScope::Prefix(h.clone(), prefix),
+                _ => DenyScope::AnyHost(prefix),
+            }
+        }
+        Compiled::Regex(_) => return None,
+    })
+}
+
+fn tag_rules(tags: &TagRules, prefix: &str, target: &str, notes: &mut Notes<'_>) {
+    let why = format!("{target} cannot judge tags or digests");
+    for (j, t) in tags.deny.iter().enumerate() {
+        notes.lose(
+            &format!("{prefix}.deny[{j}]"),
+            &format!("deny-tag {t}"),
+            why.clone(),
+        );
+    }
+    if tags.require_tag_or_digest {
+        notes.lose(&format!("{prefix}.requireTagOrDigest"), "", why.clone());
+    }
+    if tags.require_digest {
+        notes.lose(&format!("{prefix}.requireDigest"), "", why.clone());
+    }
+    if !tags.allow_matching.is_empty() {
+        notes.lose(
+            &format!("{prefix}.allowMatching"),
+            &tags.allow_matching.join(" | "),
+            why,
+        );
+    }
+}
+
+fn containers_policy(plan: &Plan) -> String {
+    let mut scopes: BTreeMap<String, &str> = BTreeMap::new();
+    for h in &plan.allow {
+        scopes.insert(h.clone(), "insecureAcceptAnything");
+    }
+    for s in plan.deny_scopes() {
+        scopes.insert(s, "reject");
+    }
+    let default = if plan.has_allow_list {
+        "reject"
+    } else {
+        "insecureAcceptAnything"
+    };
+    let mut out = String::new();
+    out.push_str("{\n");
+    let _ = writeln!(out, "  \"default\": [{{\"type\": \"{default}\"}}],");
+    out.push_str("  \"transports\": {\n    \"docker\": {");
+    for (i, (scope, t)) in scopes.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        let _ = write!(
+            out,
+            "{sep}\n      {}: [{{\"type\": \"{t}\"}}]",
+            quoted(scope)
+        );
+    }
+    if !scopes.is_empty() {
+        out.push_str("\n    ");
+    }
+    out.push_str("}\n  }\n}\n");
+    out
+}
+
+fn registries_conf(plan: &Plan) -> String {
+    let mut out = String::from(
+        "# registries.conf (v2), exported by image-policy: denied registries are\n\
+         # blocked. It cannot express an allow list: use it with the exported policy.json.\n\
+         # Short names are Docker Hub's, as containerd and the policy read them.\n\
+         unqualified-search-registries = [\"docker.io\"]\n\
+         short-name-mode = \"disabled\"\n",
+    );
+    for s in plan.deny_scopes() {
+        out.push_str("\n[[registry]]\n");
+        if s.starts_with("*.") {
+            let _ = writeln!(out, "prefix = {}\nlocation = \"\"", quoted(&s));
+        } else {
+            let _ = writeln!(out, "location = {}", quoted(&s));
+        }
+        out.push_str("blocked = true\n");
+    }
+    out
+}
+
+fn docker_sysconfig(plan: &Plan, _notes: &mut Notes<'_>) -> String {
+    let mut out =
+        String::from("# /etc/sysconfig/docker (RHEL/CentOS 7 docker), exported by image-policy.\n");
+    if plan.has_allow_list {
+        let add: Vec<String> = plan
+            .allow
+            .iter()
+            .map(|h| format!("--add-registry {h}"))
+            .collect();
+        let _ = writeln!(out, "ADD_REGISTRY='{}'", add.join(" "));
+        out.push_str("BLOCK_REGISTRY='--block-registry all'\n");
+    } else {
+        let mut hosts: Vec<&str> = Vec::new();
+        for d in &plan.deny {
+            if let DenyScope::Host(h) | DenyScope::Prefix(h, _) = &d.scope
+                && !hosts.contains(&h.as_str())
+            {
+                hosts.push(h);
+            }
+        }
+        let block: Vec<String> = hosts
+            .iter()
+            .map(|h| format!("--block-registry {h}"))
+            .collect();
+        let _ = writeln!(out, "BLOCK_REGISTRY='{}'", block.join(" "));
+    }
+    out
+}
+
+/// The images an OpenShift cluster pulls for itself.
+const OPENSHIFT_NEEDS: &[(&str, &str, &str)] = &[
+    (
+        "quay.io",
+        "openshift-release-dev/ocp-release",
+        "the release images",
+    ),
+    (
+        "quay.io",
+        "openshift-release-dev/ocp-v4.0-art-dev",
+        "the release's component images",
+    ),
+    (
+        "image-registry.openshift-image-registry.svc:5000",
+        "openshift/cli",
+        "the internal registry",
+    ),
+];
+
+fn openshift(plan: &Plan, notes: &mut Notes<'_>) -> String {
+    let mut out = String::from(
+        "# OpenShift's cluster image configuration, exported by image-policy.\n\
+         apiVersion: config.openshift.io/v1\nkind: Image\nmetadata:\n  name: cluster\nspec:\n  registrySources:\n",
+    );
+    let (key, entries) = if plan.has_allow_list {
+        ("allowedRegistries", plan.allow.clone())
+    } else {
+        ("blockedRegistries", plan.deny_scopes())
+    };
+    if entries.is_empty() {
+        let _ = writeln!(out, "    {key}: []");
+    } else {
+        let _ = writeln!(out, "    {key}:");
+        for e in &entries {
+            let _ = writeln!(out, "      - {}", quoted(e));
+        }
+    }
+    for (host, repo, what) in OPENSHIFT_NEEDS {
+        let name = format!("{host}/{repo}");
+        let refused = if plan.has_allow_list {
+            !entries.iter().any(|e| e == host)
+        } else {
+            entries.iter().any(|e| {
+                e == host
+                    || name.starts_with(&format!("{e}/"))
+                    || e.strip_prefix("*.")
+                        .is_some_and(|s| host.ends_with(&format!(".{s}")))
+            })
+        };
+        if refused {
+            notes.narrow(
+                &format!("spec.registrySources.{key}"),
+                "",
+                format!("{name} ({what} of the cluster) is not allowed: the cluster cannot pull its own images; allow registry {host} in the policy"),
+            );
+        }
+    }
+    out
+}

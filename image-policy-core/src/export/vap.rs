@@ -1,0 +1,695 @@
+//! The `validating-admission-policy` format: a `ValidatingAdmissionPolicy`
+//! whose CEL decides as the webhook does, and its binding.
+//!
+//! # How the CEL reads an image
+//!
+//! Only standard CEL, `matches` (RE2) and the strings extension (version 2:
+//! `indexOf`, `substring`, `split`, `lowerAscii`, `join`), so that every
+//! conforming runtime gives the same answer. There is no `cel.bind`, so the
+//! parse is a pipeline of variables, each a list with one entry per image
+//! (a list of strings), each stage reading the previous one:
+//!
+//! 1. `podSpec`/`oldPodSpec`: the pod spec at the path of the kind (as the
+//!    webhook's `k8s` module reads it); `images`: every container list and
+//!    every image volume (`spec.volumes[].image.reference`); a container
+//!    without an image is the image `""`, which is denied;
+//! 2. `r1`..`refs`: `splitDockerDomain` (the first component is a registry
+//!    when it has `.`, `:`, an uppercase letter or is `localhost`), the
+//!    domain grammar, the rest's grammar (path components, tag, a digest of
+//!    a supported algorithm with its exact length in lowercase hex), the
+//!    64-hex identifier rule, the implied `docker.io` and `library/`, the
+//!    255-byte path limit, lowercased domains and Docker Hub's aliases;
+//! 3. `verdicts`: the reason each image is denied (empty: allowed), by the
+//!    rules of the namespace's scope, in the webhook's order (unparseable,
+//!    existing on UPDATE, break-glass, deny, allow, tag rules).
+//!
+//! Every rule becomes an anchored RE2 alternation on the normalized name
+//! `domain/path`. Differences, all stricter than the webhook:
+//!
+//! - a reference whose first component names a host that the grammar does
+//!   not accept as a domain (`x_y.evil.com/app`, a Docker Hub path to the
+//!   grammar, but containerd contacts `x_y.evil.com`) is denied;
+//! - IPv6 registries are compared as written (lowercased); with a deny rule
+//!   that names an IPv6 host, or a deny regex, every reference on an IPv6
+//!   registry is denied (the webhook compares canonical addresses);
+//! - a regex rule in syntax outside the common subset of Rust's `regex` and
+//!   RE2 is dropped (allow; a warning) or is an error (deny; `lossy` drops it);
+//!   an `allowMatching` tag regex outside it allows no tag.
+//!
+//! Exempt namespaces are judged in the CEL (an unparseable image is denied
+//! there, as the webhook does), not by the binding, whose `namespaceSelector`
+//! would skip that check too. Modes map to `validationActions` (`enforce`
+//! Deny, `warn` Warn, `audit` Audit); when namespace scopes have another mode
+//! than the cluster, there is one policy and binding per mode, each with a
+//! match condition on the namespace. The webhook denies an image it cannot
+//! parse in every mode, so when a mode is not `enforce` one more policy,
+//! `NAME-unparseable`, denies exactly those.
+//!
+//! # Performance
+//!
+//! The API server limits the runtime cost of each expression (1,000,000)
+//! and of one evaluation of a policy (10,000,000). cel-go prices `s.matches(re)`
+//! at ceil((1 + len(s)) / 10) × ceil(len(re) / 4); the parse makes five
+//! `matches` calls per image and each scope one or two more. For the
+//! deployed policy and an image of 55 bytes that is 440 units per image
+//! (the rule alternations grow with the number of rules), 44,000 for a Pod
+//! with 100 containers; the list operations add a few hundred units per
+//! image (and, on UPDATE, one comparison per old image), so such a Pod costs
+//! about 100,000, a tenth of one expression's limit. An absurd object (images
+//! of megabytes) exceeds the limit and is denied (`failurePolicy: Fail`).
+//! The tests evaluate a Pod with 100 containers.
+
+use super::{Notes, Options, rule_what};
+use crate::policy::Policy;
+use crate::policy::compile::{Compiled, normalize_rule};
+use crate::policy::matchers::Segment;
+use crate::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use serde_json::{Value, json};
+
+/// The domain grammar (`domainAndPort`), anchored.
+const DOMAIN_RE: &str = r"^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$";
+/// One path component.
+const COMPONENT: &str = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+/// A supported digest: algorithm, exact length, lowercase hex.
+const DIGEST: &str = r"sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}";
+
+/// The rules of one scope, as RE2 and lists.
+struct Scope {
+    /// `None`: no allow list. `Some("")`: an allow list none of whose rules
+    /// could be expressed (nothing is allowed).
+    allow: Option<String>,
+    deny: String,
+    tags: TagRules,
+    /// The tag regexes as one RE2, when every one could be expressed.
+    allow_tags: Option<String>,
+    /// Deny every reference on an IPv6 registry.
+    deny_ipv6: bool,
+}
+
+pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) -> String {
+    let doc = policy.document();
+    let cluster = scope(doc, None, notes);
+    let scopes: Vec<Scope> = (0..doc.namespaces.len())
+        .map(|i| scope(doc, Some(i), notes))
+        .collect();
+    let mode_of = |i: usize| doc.namespaces[i].mode.unwrap_or(doc.mode);
+    let mut modes: Vec<Mode> = vec![doc.mode];
+    for i in 0..doc.namespaces.len() {
+        if !modes.contains(&mode_of(i)) {
+            modes.push(mode_of(i));
+        }
+    }
+    let mut docs = Vec::new();
+    for &mode in &modes {
+        let name = if modes.len() == 1 {
+            options.name.clone()
+        } else {
+            format!("{}-{}", options.name, mode.as_str())
+        };
+        // The namespaces whose scope has this mode, and the others.
+        let names = |want: bool| -> Vec<String> {
+            doc.namespaces
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (mode_of(*i) == mode) == want)
+                .flat_map(|(_, ns)| ns.names.iter().cloned())
+                .collect()
+        };
+        let condition = if modes.len() == 1 {
+            None
+        } else if mode == doc.mode {
+            Some(format!(
+                "!(request.namespace in {})",
+                cel_list(&names(false))
+            ))
+        } else {
+            Some(format!("request.namespace in {}", cel_list(&names(true))))
+        };
+        let selected: Vec<(Vec<String>, &Scope)> = doc
+            .namespaces
+            .iter()
+            .zip(&scopes)
+            .enumerate()
+            .filter(|(i, _)| mode_of(*i) == mode)
+            .map(|(_, (ns, s))| (ns.names.clone(), s))
+            .collect();
+        docs.push(validating_admission_policy(
+            doc, &name, condition, &cluster, &selected, false,
+        ));
+        docs.push(binding(&name, mode, options));
+    }
+    if modes.iter().any(|&m| m != Mode::Enforce) {
+        // The webhook denies an image it cannot parse in every mode (and
+        // exempt namespace); Warn and Audit bindings would only report it.
+        let name = format!("{}-unparseable", options.name);
+        docs.push(validating_admission_policy(
+            doc,
+            &name,
+            None,
+            &cluster,
+            &[],
+            true,
+        ));
+        docs.push(binding(&name, Mode::Enforce, options));
+    }
+    let mut out = String::from(
+        "# A ValidatingAdmissionPolicy deciding as the image-policy webhook does,\n\
+         # exported by image-policy (admissionregistration.k8s.io/v1, Kubernetes 1.30+).\n",
+    );
+    for (i, d) in docs.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&super::to_yaml(d));
+    }
+    out
+}
+
+fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> Scope {
+    let (prefix, allow, own_deny, tags, combine) = match index {
+        None => (
+            String::new(),
+            &doc.allow,
+            &doc.deny,
+            doc.tags.clone(),
+            Combine::Replace,
+        ),
+        Some(i) => {
+            let ns = &doc.namespaces[i];
+            (
+                format!("namespaces[{i}]."),
+                &ns.allow,
+                &ns.deny,
+                ns.tags.clone(),
+                ns.combine,
+            )
+        }
+    };
+    // `add` joins the cluster's lists and tag rules (as the compiler does).
+    let mut allow_rules: Vec<(String, &Rule)> = Vec::new();
+    let mut deny_rules: Vec<(String, &Rule)> = Vec::new();
+    let mut tags = tags;
+    if combine == Combine::Add {
+        allow_rules.extend(
+            doc.allow
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (format!("allow[{j}]"), r)),
+        );
+        deny_rules.extend(
+            doc.deny
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (format!("deny[{j}]"), r)),
+        );
+        let mut merged = doc.tags.clone();
+        for t in &tags.deny {
+            if !merged.deny.contains(t) {
+                merged.deny.push(t.clone());
+            }
+        }
+        merged.require_digest |= tags.require_digest;
+        merged.require_tag_or_digest |= tags.require_tag_or_digest;
+        // Both allowMatching lists must hold: the compiler's merge.
+        merged
+            .allow_matching
+            .extend(tags.allow_matching.iter().cloned());
+        tags = merged;
+    }
+    allow_rules.extend(
+        allow
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (format!("{prefix}allow[{j}]"), r)),
+    );
+    deny_rules.extend(
+        own_deny
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (format!("{prefix}deny[{j}]"), r)),
+    );
+
+    let mut allow_alts = Vec::new();
+    for (path, rule) in &allow_rules {
+        match rule_re2(rule) {
+            Ok(re) => allow_alts.push(re),
+            Err(why) => notes.narrow(path, &rule_what(rule), format!("dropped: {why}")),
+        }
+    }
+    let mut deny_alts = Vec::new();
+    let mut deny_ipv6 = false;
+    for (path, rule) in &deny_rules {
+        match rule_re2(rule) {
+            Ok(re) => {
+                if matches!(rule, Rule::Regex(_)) || rule.pattern().contains('[') {
+                    deny_ipv6 = true;
+                }
+                deny_alts.push(re);
+            }
+            Err(why) => notes.lose(path, &rule_what(rule), why),
+        }
+    }
+    if deny_ipv6 {
+        notes.narrow(
+            &format!("{prefix}deny"),
+            "",
+            "references on an IPv6 registry are denied: the CEL cannot compare IPv6 addresses in their canonical form, as the webhook does",
+        );
+    }
+    let allow_tags = if tags.allow_matching.is_empty() {
+        None
+    } else {
+        let mut alts = Vec::new();
+        let mut all = true;
+        for re in &tags.allow_matching {
+            if re2_compatible(re) {
+                alts.push(format!("^(?:{re})$"));
+            } else {
+                all = false;
+            }
+        }
+        if !all {
+            notes.narrow(
+                &format!("{prefix}tags.allowMatching"),
+                &tags.allow_matching.join(" | "),
+                "a regex is outside the syntax RE2 and Rust's regex share, so no tag is allowed",
+            );
+            Some(String::new())
+        } else {
+            // With `add`, the lists are joined (as the compiler does): any one matches.
+            Some(alts.join("|"))
+        }
+    };
+    Scope {
+        allow: (!allow_rules.is_empty()).then(|| allow_alts.join("|")),
+        deny: deny_alts.join("|"),
+        tags,
+        allow_tags,
+        deny_ipv6,
+    }
+}
+
+/// A rule as an RE2 matching the whole normalized name `domain/path`.
+fn rule_re2(rule: &Rule) -> Result<String, String> {
+    let body = match normalize_rule(rule) {
+        Some(Compiled::Registry(h)) => format!("{}/.+", re_escape(&h)),
+        Some(Compiled::WildcardRegistry(s)) => format!(r"[a-z0-9-]+\.{}/.+", re_escape(&s)),
+        Some(Compiled::Repository(segs)) => segs
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => re_escape(l),
+                Segment::Any => "[^/]+".to_owned(),
+                Segment::Glob(g) => g
+                    .split('*')
+                    .map(re_escape)
+                    .collect::<Vec<_>>()
+                    .join("[^/]*"),
+                Segment::AnyDepth => "[^/]+(?:/[^/]+)*".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("/"),
+        Some(Compiled::Regex(r)) if re2_compatible(&r) => format!("(?:{r})"),
+        Some(Compiled::Regex(_)) => {
+            return Err(
+                "the regex uses syntax outside what RE2 (the API server's CEL) and Rust's regex read alike"
+                    .to_owned(),
+            );
+        }
+        None => return Err("the rule does not compile".to_owned()),
+    };
+    Ok(format!("^{body}$"))
+}
+
+/// A conservative test that Rust's `regex` and RE2 read `re` alike on ASCII
+/// names: no group syntax beyond `(?:` and the flags `i m s U`, no class set
+/// operations or nested classes, escapes only of punctuation and
+/// `\d \w \s \D \W \S`.
+fn re2_compatible(re: &str) -> bool {
+    if !re.is_ascii() || re.contains("&&") || re.contains("--") || re.contains("~~") {
+        return false;
+    }
+    let b = re.as_bytes();
+    let mut i = 0;
+    let mut in_class = false;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                let Some(&n) = b.get(i + 1) else { return false };
+                // `\<` and `\>` are word boundaries to Rust, literals to RE2.
+                let literal = n.is_ascii_punctuation() && !matches!(n, b'<' | b'>');
+                if !(literal || matches!(n, b'd' | b'w' | b's' | b'D' | b'W' | b'S')) {
+                    return false;
+                }
+                i += 2;
+                continue;
+            }
+            b'[' if in_class => return false,
+            b'[' => in_class = true,
+            b']' => in_class = false,
+            b'(' if !in_class && b.get(i + 1) == Some(&b'?') => {
+                // `(?:`, and the flags both read alike (`(?i)`, `(?s-m:`).
+                let flags = b[i + 2..]
+                    .iter()
+                    .take_while(|c| matches!(c, b'i' | b'm' | b's' | b'U' | b'-'))
+                    .count();
+                if !matches!(b.get(i + 2 + flags), Some(b')' | b':')) {
+                    return false;
+                }
+                i += 2 + flags;
+                continue;
+            }
+            c if c.is_ascii_control() => return false,
+            _ => {}
+        }
+        i += 1;
+    }
+    !in_class
+}
+
+fn re_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if c.is_ascii_punctuation() && c != '-' && c != '_' && c != '/' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A CEL string literal.
+fn cel_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn cel_list(items: &[String]) -> String {
+    let parts: Vec<String> = items.iter().map(|s| cel_str(s)).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// The pod spec of `root` (`object` or `oldObject`) at its kind's path, or null.
+fn pod_spec(root: &str) -> String {
+    let at = |path: &[&str]| -> String {
+        let mut conds = vec![format!("{root} != null")];
+        let mut p = root.to_owned();
+        for f in path {
+            conds.push(format!("has({p}.{f})"));
+            p = format!("{p}.{f}");
+        }
+        format!("({} ? {p} : null)", conds.join(" && "))
+    };
+    format!(
+        "{root} == null ? null :\n{root}.kind == 'Pod' ? {} :\n{root}.kind == 'PodTemplate' ? {} :\n{root}.kind == 'CronJob' ? {} :\n{}",
+        at(&["spec"]),
+        at(&["template", "spec"]),
+        at(&["spec", "jobTemplate", "spec", "template", "spec"]),
+        at(&["spec", "template", "spec"]),
+    )
+}
+
+/// The annotations at `root.path.metadata.annotations`, or `{}`.
+fn annotations(root: &str, path: &[&str]) -> String {
+    let mut conds = vec![format!("{root} != null")];
+    let mut p = root.to_owned();
+    for f in path.iter().chain(&["metadata", "annotations"]) {
+        conds.push(format!("has({p}.{f})"));
+        p = format!("{p}.{f}");
+    }
+    format!("({} ? {p} : {{}})", conds.join(" && "))
+}
+
+/// The annotations of the object's pod template (the webhook reads both).
+fn template_annotations() -> String {
+    format!(
+        "(object.kind == 'Pod' ? {{}} : object.kind == 'PodTemplate' ? {} : object.kind == 'CronJob' ? {} : {})",
+        annotations("object", &["template"]),
+        annotations("object", &["spec", "jobTemplate", "spec", "template"]),
+        annotations("object", &["spec", "template"]),
+    )
+}
+
+/// Every image of the pod spec in variable `spec`: the three container
+/// lists and the image volumes.
+fn images(spec: &str) -> String {
+    let list = |field: &str| {
+        format!(
+            "(has({spec}.{field}) && {spec}.{field} != null ? {spec}.{field}.map(c, has(c.image) ? c.image : '') : [])"
+        )
+    };
+    format!(
+        "{spec} == null ? [] :\n{} +\n{} +\n{} +\n(has({spec}.volumes) && {spec}.volumes != null ? {spec}.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])",
+        list("containers"),
+        list("initContainers"),
+        list("ephemeralContainers"),
+    )
+}
+
+/// The reason the image in `x` (an entry of `variables.refs`) is denied by
+/// a scope's rules, or `''`.
+fn scope_reason(s: &Scope) -> String {
+    let mut parts = Vec::new();
+    if s.deny_ipv6 {
+        parts.push(
+            "x[2].startsWith('[') ? 'is on an IPv6 registry, which this policy denies' :"
+                .to_owned(),
+        );
+    }
+    if !s.deny.is_empty() {
+        parts.push(format!(
+            "x[2].matches({}) ? 'is denied by the policy (' + x[2] + ')' :",
+            cel_str(&s.deny)
+        ));
+    }
+    match &s.allow {
+        None => {}
+        Some(a) if a.is_empty() => parts
+            .push("true ? 'is from ' + x[2] + ', which the policy does not allow' :".to_owned()),
+        Some(a) => parts.push(format!(
+            "!x[2].matches({}) ? 'is from ' + x[2] + ', which the policy does not allow' :",
+            cel_str(a)
+        )),
+    }
+    let t = &s.tags;
+    let has_tag_rules =
+        !t.deny.is_empty() || t.require_tag_or_digest || t.require_digest || s.allow_tags.is_some();
+    if has_tag_rules {
+        parts.push("x[4] != '' ? '' :".to_owned());
+        if t.require_digest {
+            parts.push("true ? 'must name a digest (@sha256:...)' :".to_owned());
+        }
+        if t.require_tag_or_digest {
+            parts.push("x[3] == '' ? 'must name a tag or a digest' :".to_owned());
+        }
+        if !t.deny.is_empty() {
+            parts.push(format!(
+                "(x[3] == '' ? 'latest' : x[3]) in {} ? 'has the denied tag ' + (x[3] == '' ? 'latest (implied)' : x[3]) :",
+                cel_list(&t.deny)
+            ));
+        }
+        match &s.allow_tags {
+            None => {}
+            Some(re) if re.is_empty() => {
+                parts.push("true ? 'has a tag that the policy does not allow' :".to_owned())
+            }
+            Some(re) => parts.push(format!(
+                "!(x[3] == '' ? 'latest' : x[3]).matches({}) ? 'has a tag that the policy does not allow' :",
+                cel_str(re)
+            )),
+        }
+    }
+    parts.push("''".to_owned());
+    parts.join("\n")
+}
+
+fn validating_admission_policy(
+    doc: &PolicyDocument,
+    name: &str,
+    condition: Option<String>,
+    cluster: &Scope,
+    namespaces: &[(Vec<String>, &Scope)],
+    only_unparseable: bool,
+) -> Value {
+    let old_images = if doc.exempt_existing_images_on_update {
+        "request.operation == 'UPDATE' ? variables.oldImages : []".to_owned()
+    } else {
+        "[]".to_owned()
+    };
+    let mut variables = vec![
+        json!({"name": "podSpec", "expression": pod_spec("object")}),
+        json!({"name": "oldPodSpec", "expression": pod_spec("oldObject")}),
+        json!({"name": "images", "expression": images("variables.podSpec")}),
+        json!({"name": "oldImages", "expression": images("variables.oldPodSpec")}),
+        json!({"name": "existing", "expression": old_images}),
+        json!({"name": "r1", "expression":
+            "variables.images.map(i, [i, i.indexOf('/') < 0 ? '' : i.substring(0, i.indexOf('/'))])"}),
+        json!({"name": "r2", "expression": format!(
+            "variables.r1.map(x, [x[0], x[1] == '' || !(x[1].matches('[.:A-Z]') || x[1] == 'localhost') ? 'i' :\nx[1].matches({}) ? 'w' : x[1].matches({}) ? 'a' : 'x', x[1]])",
+            cel_str(DOMAIN_RE), cel_str(&format!("^{COMPONENT}$")))}),
+        // [image, kind, first, rest]
+        json!({"name": "r3", "expression": format!(
+            "variables.r2.map(x, x[1] != 'x' && !x[0].matches('^[0-9a-f]{{64}}$') &&\n(x[1] == 'w' ? x[0].substring(size(x[2]) + 1) : x[0]).matches({}) ?\n[x[0], x[1], x[2], x[1] == 'w' ? x[0].substring(size(x[2]) + 1) : x[0]] : [x[0], 'x'])",
+            cel_str(&format!("^{COMPONENT}(?:/{COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@(?:{DIGEST}))?$")))}),
+        // [image, kind, first, path, tag, digest]
+        json!({"name": "r4", "expression":
+            "variables.r3.map(x, x[1] == 'x' ? x : [x[0], x[1], x[2], x[3].split('@')[0].split(':')[0],\nsize(x[3].split('@')[0].split(':')) > 1 ? x[3].split('@')[0].split(':')[1] : '', x[3].contains('@') ? 'd' : ''])"}),
+        // [image, kind, first, path, tag, digest, library]
+        json!({"name": "r5", "expression":
+            "variables.r4.map(x, x[1] == 'x' ? x : x + [!x[3].contains('/') && (x[1] == 'i' || x[2] == 'docker.io' || x[2] == 'index.docker.io') ? 'library/' : ''])"}),
+        // [image, status (x: invalid, a: no domain, ok), name, tag, digest, first]
+        json!({"name": "refs", "expression":
+            "variables.r5.map(x, x[1] == 'x' || size(x[3]) + size(x[6]) > 255 ? [x[0], 'x'] :\n[x[0], x[1] == 'a' ? 'a' : 'ok',\n(x[1] == 'i' ? 'docker.io' : x[1] == 'a' ? '' : x[2].lowerAscii() in ['index.docker.io', 'registry-1.docker.io'] ? 'docker.io' : x[2].lowerAscii()) + '/' + x[6] + x[3],\nx[4], x[5], x[2]])"}),
+    ];
+    let mut reason = String::from(
+        "x[0] in variables.existing ? '' :\nx[1] == 'x' ? 'is not a valid image reference' :\n",
+    );
+    let exempt = &doc.exempt_namespaces;
+    if only_unparseable {
+        reason.push_str("''");
+    } else {
+        judge_rules(
+            doc,
+            exempt,
+            &mut variables,
+            &mut reason,
+            cluster,
+            namespaces,
+        );
+    }
+    variables.push(json!({"name": "verdicts", "expression":
+        format!("variables.refs.map(x, [x[0],\n{reason}])")}));
+    policy_document(name, condition, variables)
+}
+
+/// The rest of the reason: exemptions, break-glass, the scopes' rules.
+fn judge_rules(
+    doc: &PolicyDocument,
+    exempt: &[String],
+    variables: &mut Vec<Value>,
+    reason: &mut String,
+    cluster: &Scope,
+    namespaces: &[(Vec<String>, &Scope)],
+) {
+    let bg = &doc.break_glass;
+    if !exempt.is_empty() {
+        reason.push_str(&format!(
+            "request.namespace in {} ? '' :\n",
+            cel_list(exempt)
+        ));
+    }
+    if bg.enabled {
+        let key_test = if bg.annotations.is_empty() {
+            format!(
+                "k.matches({})",
+                cel_str(r"^[^/]+\.image-policy\.k8s\.io/.+$")
+            )
+        } else {
+            format!("k in {}", cel_list(&bg.annotations))
+        };
+        variables.push(json!({"name": "breakGlass", "expression": format!(
+            "[{}, {}].exists(m, m.exists(k, m[k] == {} && {key_test}))",
+            annotations("object", &[]),
+            template_annotations(),
+            cel_str(&bg.value))}));
+        reason.push_str("variables.breakGlass ? '' :\n");
+    }
+    reason.push_str("x[1] == 'a' ? 'names no registry to the grammar, but the runtime would pull it from ' + x[5] :\n");
+    for (names, s) in namespaces {
+        reason.push_str(&format!(
+            "request.namespace in {} ? (\n{}) :\n",
+            cel_list(names),
+            scope_reason(s)
+        ));
+    }
+    reason.push_str(&format!("(\n{})", scope_reason(cluster)));
+}
+
+fn policy_document(name: &str, condition: Option<String>, variables: Vec<Value>) -> Value {
+    let mut spec = json!({
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                 "resources": ["pods", "pods/ephemeralcontainers", "podtemplates", "replicationcontrollers"]},
+                {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                 "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"]},
+                {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                 "resources": ["jobs", "cronjobs"]},
+            ]
+        },
+        "variables": variables,
+        "validations": [{
+            "expression": "variables.verdicts.all(v, v[1] == '')",
+            "messageExpression": "'images denied by image policy: ' + variables.verdicts.filter(v, v[1] != '').map(v, 'image \"' + v[0] + '\" ' + v[1]).join('; ')",
+            "message": "an image is denied by the image policy",
+            "reason": "Forbidden",
+        }],
+    });
+    if let Some(c) = condition {
+        spec["matchConditions"] = json!([{"name": "mode-scope", "expression": c}]);
+    }
+    json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
+    })
+}
+
+fn binding(name: &str, mode: Mode, options: &Options) -> Value {
+    let action = match mode {
+        Mode::Enforce => "Deny",
+        Mode::Warn => "Warn",
+        Mode::Audit => "Audit",
+    };
+    let mut spec = json!({"policyName": name, "validationActions": [action]});
+    if !options.only_namespaces.is_empty() {
+        spec["matchResources"] = json!({"namespaceSelector": {"matchExpressions": [{
+            "key": "kubernetes.io/metadata.name",
+            "operator": "In",
+            "values": options.only_namespaces,
+        }]}});
+    }
+    json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": spec,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::re2_compatible;
+
+    #[test]
+    fn the_regex_subset_both_engines_read_alike() {
+        for (re, ok) in [
+            (r"ghcr\.io/my-org/[a-z-]+", true),
+            (r"(?i)registry\.my\.com/.+", true),
+            (r"(?:a|b)/(?s-m:x.)", true),
+            (r"\d+\w*", true),
+            (r"(?x) a b", false),
+            (r"(?P<name>a)", false),
+            (r"[a-z&&[^x]]", false),
+            (r"[[:alpha:]]", false),
+            (r"\pL", false),
+            (r"\<word\>", false),
+            (r"a\b", false),
+            (r"[a", false),
+        ] {
+            assert_eq!(re2_compatible(re), ok, "{re}");
+        }
+    }
+}
