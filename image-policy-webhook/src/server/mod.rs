@@ -20,9 +20,9 @@
 //! speak the webhook's TLS, for example under mutual TLS).
 //!
 //! Every decision comes from [`handle`](crate::handler::handle); the server
-//! only enforces the body limit (413) and the request timeout (408), and
-//! records and logs what the handler answered: one `tracing` event per review
-//! at `INFO` with target `image_policy::decision`.
+//! only enforces the limits below (413, 408, 503), and records and logs what
+//! the handler answered: one `tracing` event per review at `INFO` with target
+//! `image_policy::decision`.
 //!
 //! # Reloading
 //!
@@ -45,10 +45,53 @@
 //!
 //! # Untrusted input
 //!
-//! Request bodies are read up to [`ServerConfig::body_limit`] and within
-//! [`ServerConfig::request_timeout`]; request heads within 30 s; TLS handshakes
-//! within 10 s. The handler never panics on any body. With a client CA, a
-//! client without a certificate signed by it cannot complete the handshake.
+//! Without a client CA anyone who reaches the port can connect, so every
+//! connection, body and stream is bounded in time and memory (defaults in
+//! [`ServerConfig`], flags of `image-policy serve`):
+//!
+//! - **Time.** The TLS handshake must complete within
+//!   [`ServerConfig::handshake_timeout`] (10 s); an HTTP/1.1 request head
+//!   within [`ServerConfig::request_timeout`] (10 s), and then its body
+//!   within as long again (408). A connection with no request in flight is
+//!   closed after [`ServerConfig::idle_timeout`] (30 s): one that completed
+//!   the handshake and sends nothing, an HTTP/2 connection that sent only its
+//!   preface, an idle keep-alive connection. HTTP/2 connections are also
+//!   pinged every idle timeout and closed when the ping is not answered.
+//! - **Connections.** At most [`ServerConfig::max_connections`] are open at
+//!   once (default: the soft file-descriptor limit less 64, at most 1,024),
+//!   counted from `accept`, so the process never runs out of descriptors
+//!   because of clients. At the cap, a new connection is taken and the least
+//!   recently active idle one is closed (when none is idle, the least
+//!   recently active, which is one whose request body stalls): a new
+//!   connection may carry the API server's review, an idle one carries
+//!   nothing. Should `accept` fail anyway (EMFILE from descriptors opened
+//!   elsewhere), a connection is closed the same way to free one, the warning
+//!   is logged at most every 10 s, and the loop never spins or stops.
+//! - **Memory.** Bodies are read up to [`ServerConfig::body_limit`] (7 MiB;
+//!   413 over it, refused by the declared length before reading when there
+//!   is one) into one buffer whose capacity is claimed, as it grows, from a
+//!   byte budget shared by all connections, [`ServerConfig::body_memory`]
+//!   (48 MiB). When a claim does not fit, the bodies in flight that are
+//!   larger than the claimant will be are refused with 503, largest first,
+//!   until it fits (or the claimant is refused when they would not make
+//!   room): stalled bodies near the limit cannot keep small reviews out, and
+//!   the memory held for bodies never exceeds the budget. HTTP/2 allows
+//!   [`ServerConfig::max_streams`] (32) concurrent streams per connection,
+//!   flow-control windows of 128 KiB per stream and 256 KiB per connection,
+//!   and request heads of 64 KiB (HTTP/1.1 likewise). `benches/hostile.sh`
+//!   measures the peak memory under such clients; see `BENCHMARKS.md`.
+//! - **Refusals over HTTP/2.** A refusal (413, 408, 503, 400) holds the
+//!   unread request body until the answer is sent, so an HTTP/2 client gets
+//!   the answer and then the stream's reset, not only a reset.
+//! - **Output.** The handler names at most
+//!   [`NAMED_IMAGES`](crate::handler::NAMED_IMAGES) denied images in a
+//!   message and counts the rest; the decision log line cuts the review's
+//!   fields (uid, kind, namespace, name) at 256 bytes and the message at
+//!   8 KiB, so a review of tens of thousands of containers gives an answer
+//!   and a log line of a few KiB.
+//!
+//! The handler never panics on any body. With a client CA, a client without
+//! a certificate signed by it cannot complete the handshake.
 //!
 //! # Performance
 //!

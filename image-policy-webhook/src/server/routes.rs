@@ -49,7 +49,8 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
     let body = match read_body(state, &parts, body).await {
         Ok(bytes) => bytes,
         Err((status, message, body)) => {
-            return refuse(state, endpoint, status, message, started, body);
+            let http1 = parts.version < axum::http::Version::HTTP_2;
+            return refuse(state, endpoint, status, message, started, body, http1);
         }
     };
     let policy = state.policy();
@@ -185,6 +186,7 @@ fn refuse(
     message: String,
     started: Instant,
     request_body: Body,
+    http1: bool,
 ) -> Response {
     let elapsed = started.elapsed();
     state
@@ -202,17 +204,21 @@ fn refuse(
         answer: Some(Bytes::from(message)),
         _request_body: request_body,
     };
-    (
+    let mut response = (
         status,
-        [
-            (header::CONTENT_TYPE, "text/plain"),
-            // HTTP/1.1: the rest of the body is not read, so the connection
-            // cannot carry another request.
-            (header::CONNECTION, "close"),
-        ],
+        [(header::CONTENT_TYPE, "text/plain")],
         Body::new(body),
     )
-        .into_response()
+        .into_response();
+    if http1 {
+        // The rest of the body is not read, so the connection cannot carry
+        // another request (HTTP/2 resets the stream instead).
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// The body of a refusal, which holds the unread request body until the
