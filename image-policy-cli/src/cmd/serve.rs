@@ -44,6 +44,20 @@ pub struct Args {
     /// (500ms, 2s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     reload_interval: Duration,
+    /// Most client connections open at once; at the cap the least recently
+    /// active idle one is closed for a new one [default: the file-descriptor
+    /// limit less 64, at most 1024].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// Close a connection that has had no request in flight for this long
+    /// (500ms, 30s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Memory for request bodies in flight, over all connections, in MiB; at
+    /// the budget the largest bodies are refused (503) to make room. At least
+    /// the 7 MiB body limit.
+    #[arg(long, value_name = "MIB", default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    body_memory_mib: u32,
     /// Log format: one line per event, as text or JSON.
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -130,6 +144,9 @@ pub fn run(args: Args) -> ExitCode {
     let mut config = ServerConfig::new(args.listen, transport, policy_source(args.policy));
     config.metrics_listen = args.metrics_listen;
     config.reload_interval = args.reload_interval;
+    config.max_connections = args.max_connections.map(|n| n as usize);
+    config.idle_timeout = args.idle_timeout;
+    config.body_memory = args.body_memory_mib as usize * 1024 * 1024;
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -48,7 +48,9 @@
 //! Kubernetes `Status` body whose message says what is wrong and where: a body
 //! that is not JSON (with line and column), a review of the wrong shape, an
 //! `apiVersion` or `kind` other than the endpoint's, a missing `request` or
-//! `request.uid`. The server answers 413 itself for a body over
+//! `request.uid`. A message names at most [`NAMED_IMAGES`] denied images (and
+//! a few KiB of them) and counts the rest; so do the warnings and the audit
+//! annotations. The server answers 413 itself for a body over
 //! [`DEFAULT_BODY_LIMIT`] (or its configured limit) before calling the handler.
 //!
 //! # Performance
@@ -81,12 +83,13 @@ mod scan;
 
 use image_policy_core::policy::Policy;
 
-pub use reply::{Outcome, Reply, ReplySummary};
+pub use reply::{NAMED_IMAGES, NAMED_TEXT, Outcome, Reply, ReplySummary};
 
 /// The largest request body the server should pass to [`handle`]; larger ones
-/// are answered 413 by the server. The API server's own limit for an object is
-/// 3 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 3 * 1024 * 1024;
+/// are answered 413 by the server. 7 MiB, controller-runtime's limit for the
+/// same reason: the API server's limit for an object is 3 MiB, and an UPDATE's
+/// AdmissionReview carries two of them (`object` and `oldObject`).
+pub const DEFAULT_BODY_LIMIT: usize = 7 * 1024 * 1024;
 
 /// Which review a request body holds: the server maps a path to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

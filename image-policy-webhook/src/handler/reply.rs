@@ -281,6 +281,16 @@ pub(super) fn push_count(out: &mut String, n: usize) {
     out.push_str(decimal(n, &mut [0; 20]));
 }
 
+/// How many images a message, the warnings or an audit annotation name before
+/// they only count the rest: the answer to a review of any number of
+/// containers stays a few KiB (the API server puts the message in its error,
+/// the warnings in kubectl's output, the annotations in the audit log).
+pub const NAMED_IMAGES: usize = 10;
+
+/// Past this many bytes of named images (long or unparseable image strings),
+/// the rest are counted, not named, even before [`NAMED_IMAGES`].
+pub const NAMED_TEXT: usize = 2048;
+
 /// The decision on one image, and whether it was already in the old object.
 pub(super) struct Judged<'p, L> {
     /// What names the image in messages (a container, or an index).
@@ -327,17 +337,36 @@ impl<L: std::fmt::Display> Verdict<'_, L> {
         }
     }
 
-    /// Appends `label image "x": reason; ...` for every blocking image.
+    /// Appends `label image "x": reason; ...` for the first
+    /// [`NAMED_IMAGES`] blocking images (fewer when the text passes
+    /// [`NAMED_TEXT`] bytes), then `; and N more denied images`: a review of
+    /// tens of thousands of denied containers gets a message of a few KiB,
+    /// not megabytes.
     pub fn write_denial_reasons(&self, out: &mut String) {
-        let mut first = true;
-        for j in self.judged.iter().filter(|j| j.blocks()) {
-            if !first {
+        let start = out.len();
+        let mut named = 0;
+        let mut blocking = self.judged.iter().filter(|j| j.blocks());
+        for j in blocking.by_ref() {
+            if named > 0 {
                 out.push_str("; ");
             }
-            first = false;
+            named += 1;
             let _ = write!(out, "{} image ", j.label);
             let _ = write_quoted(out, j.decision.image());
             let _ = write!(out, ": {}", j.decision);
+            if named == NAMED_IMAGES || out.len() - start >= NAMED_TEXT {
+                break;
+            }
+        }
+        let rest = blocking.count();
+        if rest > 0 {
+            out.push_str("; and ");
+            push_count(out, rest);
+            out.push_str(if rest == 1 {
+                " more denied image"
+            } else {
+                " more denied images"
+            });
         }
     }
 
@@ -345,33 +374,35 @@ impl<L: std::fmt::Display> Verdict<'_, L> {
     /// images on UPDATE. Audit mode is silent (audit annotations only).
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        let mut more = 0;
         for j in &self.judged {
             let d = &j.decision;
             if !d.violates() {
                 continue;
             }
-            if d.break_glass_used() {
-                out.push(format!(
-                    "{} image {:?} is admitted by break-glass: {}",
-                    j.label,
-                    d.image(),
-                    d
-                ));
+            let kind = if d.break_glass_used() {
+                "is admitted by break-glass"
             } else if j.existing && !d.allowed() {
-                out.push(format!(
-                    "{} image {:?} is already in the object, so it is not blocked: {}",
-                    j.label,
-                    d.image(),
-                    d
-                ));
+                "is already in the object, so it is not blocked"
             } else if d.allowed() && d.mode() == Mode::Warn {
-                out.push(format!(
-                    "{} image {:?} (warn mode): {}",
-                    j.label,
-                    d.image(),
-                    d
-                ));
+                "(warn mode)"
+            } else {
+                continue;
+            };
+            if out.len() == NAMED_IMAGES {
+                more += 1;
+                continue;
             }
+            let mut warning = format!("{} image ", j.label);
+            let _ = write_quoted(&mut warning, d.image());
+            let _ = write!(warning, " {kind}: {d}");
+            out.push(warning);
+        }
+        if more > 0 {
+            out.push(format!(
+                "and {more} more {} with a warning",
+                if more == 1 { "image" } else { "images" }
+            ));
         }
         out
     }
@@ -379,13 +410,19 @@ impl<L: std::fmt::Display> Verdict<'_, L> {
     /// The audit annotations (keys without prefix: the API server adds one).
     /// Values are comma-separated images.
     pub fn audit_annotations(&self) -> BTreeMap<&'static str, String> {
-        let mut out: BTreeMap<&'static str, String> = BTreeMap::new();
+        // Per key: the images named so far and the count of the others.
+        let mut values: BTreeMap<&'static str, (String, usize, usize)> = BTreeMap::new();
         let mut add = |key: &'static str, image: &str| {
-            let value = out.entry(key).or_default();
+            let (value, named, more) = values.entry(key).or_default();
+            if *named == NAMED_IMAGES || value.len() >= NAMED_TEXT {
+                *more += 1;
+                return;
+            }
             if !value.is_empty() {
                 value.push_str(", ");
             }
             value.push_str(image);
+            *named += 1;
         };
         for j in &self.judged {
             let d = &j.decision;
@@ -405,7 +442,17 @@ impl<L: std::fmt::Display> Verdict<'_, L> {
                 }
             }
         }
-        out
+        values
+            .into_iter()
+            .map(|(key, (mut value, _, more))| {
+                if more > 0 {
+                    value.push_str(", and ");
+                    push_count(&mut value, more);
+                    value.push_str(" more");
+                }
+                (key, value)
+            })
+            .collect()
     }
 }
 

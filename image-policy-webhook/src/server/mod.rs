@@ -20,9 +20,9 @@
 //! speak the webhook's TLS, for example under mutual TLS).
 //!
 //! Every decision comes from [`handle`](crate::handler::handle); the server
-//! only enforces the body limit (413) and the request timeout (408), and
-//! records and logs what the handler answered: one `tracing` event per review
-//! at `INFO` with target `image_policy::decision`.
+//! only enforces the limits below (413, 408, 503), and records and logs what
+//! the handler answered: one `tracing` event per review at `INFO` with target
+//! `image_policy::decision`.
 //!
 //! # Reloading
 //!
@@ -45,10 +45,53 @@
 //!
 //! # Untrusted input
 //!
-//! Request bodies are read up to [`ServerConfig::body_limit`] and within
-//! [`ServerConfig::request_timeout`]; request heads within 30 s; TLS handshakes
-//! within 10 s. The handler never panics on any body. With a client CA, a
-//! client without a certificate signed by it cannot complete the handshake.
+//! Without a client CA anyone who reaches the port can connect, so every
+//! connection, body and stream is bounded in time and memory (defaults in
+//! [`ServerConfig`], flags of `image-policy serve`):
+//!
+//! - **Time.** The TLS handshake must complete within
+//!   [`ServerConfig::handshake_timeout`] (10 s); an HTTP/1.1 request head
+//!   within [`ServerConfig::request_timeout`] (10 s), and then its body
+//!   within as long again (408). A connection with no request in flight is
+//!   closed after [`ServerConfig::idle_timeout`] (30 s): one that completed
+//!   the handshake and sends nothing, an HTTP/2 connection that sent only its
+//!   preface, an idle keep-alive connection. HTTP/2 connections are also
+//!   pinged every idle timeout and closed when the ping is not answered.
+//! - **Connections.** At most [`ServerConfig::max_connections`] are open at
+//!   once (default: the soft file-descriptor limit less 64, at most 1,024),
+//!   counted from `accept`, so the process never runs out of descriptors
+//!   because of clients. At the cap, a new connection is taken and the least
+//!   recently active idle one is closed (when none is idle, the least
+//!   recently active, which is one whose request body stalls): a new
+//!   connection may carry the API server's review, an idle one carries
+//!   nothing. Should `accept` fail anyway (EMFILE from descriptors opened
+//!   elsewhere), a connection is closed the same way to free one, the warning
+//!   is logged at most every 10 s, and the loop never spins or stops.
+//! - **Memory.** Bodies are read up to [`ServerConfig::body_limit`] (7 MiB;
+//!   413 over it, refused by the declared length before reading when there
+//!   is one) into one buffer whose capacity is claimed, as it grows, from a
+//!   byte budget shared by all connections, [`ServerConfig::body_memory`]
+//!   (48 MiB). When a claim does not fit, the bodies in flight that are
+//!   larger than the claimant will be are refused with 503, largest first,
+//!   until it fits (or the claimant is refused when they would not make
+//!   room): stalled bodies near the limit cannot keep small reviews out, and
+//!   the memory held for bodies never exceeds the budget. HTTP/2 allows
+//!   [`ServerConfig::max_streams`] (32) concurrent streams per connection,
+//!   flow-control windows of 128 KiB per stream and 256 KiB per connection,
+//!   and request heads of 64 KiB (HTTP/1.1 likewise). `benches/hostile.sh`
+//!   measures the peak memory under such clients; see `BENCHMARKS.md`.
+//! - **Refusals over HTTP/2.** A refusal (413, 408, 503, 400) holds the
+//!   unread request body until the answer is sent, so an HTTP/2 client gets
+//!   the answer and then the stream's reset, not only a reset.
+//! - **Output.** The handler names at most
+//!   [`NAMED_IMAGES`](crate::handler::NAMED_IMAGES) denied images in a
+//!   message and counts the rest; the decision log line cuts the review's
+//!   fields (uid, kind, namespace, name) at 256 bytes and the message at
+//!   8 KiB, so a review of tens of thousands of containers gives an answer
+//!   and a log line of a few KiB.
+//!
+//! The handler never panics on any body. With a client CA, a client without
+//! a certificate signed by it cannot complete the handshake.
 //!
 //! # Performance
 //!
@@ -56,17 +99,18 @@
 //! read lock to clone the policy's `Arc`; metrics are relaxed atomic adds.
 //! `benches/load.sh` measures the whole server over TLS; see `BENCHMARKS.md`.
 
+mod limits;
 mod metrics;
 mod reload;
 mod routes;
 mod tls;
 
+use self::limits::{BodyBudget, Connections};
 use self::reload::{Change, WatchedFiles};
 use self::tls::CertificateStore;
 use crate::handler::DEFAULT_BODY_LIMIT;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use image_policy_core::policy::{LoadedPolicy, Policy};
 use std::future::Future;
@@ -80,10 +124,15 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-/// How long a client may take to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection asked to close (idle, or at shutdown) may take to
+/// finish before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// HTTP/2: the flow-control windows, which bound what a client can send on a
+/// connection before the server reads it.
+const H2_STREAM_WINDOW: u32 = 128 * 1024;
+const H2_CONNECTION_WINDOW: u32 = 256 * 1024;
+/// HTTP/2 and HTTP/1.1: the largest request head.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Everything the server needs; build it with [`ServerConfig::new`] and set
 /// the public fields to change the defaults.
@@ -100,11 +149,29 @@ pub struct ServerConfig {
     /// How often the policy and certificate files are checked for changes.
     /// Default 2 s.
     pub reload_interval: Duration,
-    /// Largest request body accepted; larger ones get 413. Default 3 MiB
-    /// (the Kubernetes API server's own request limit).
+    /// Largest request body accepted; larger ones get 413. Default 7 MiB
+    /// ([`DEFAULT_BODY_LIMIT`]: an UPDATE carries two objects of up to 3 MiB).
     pub body_limit: usize,
-    /// Time allowed to receive a request body; slower ones get 408. Default 10 s.
+    /// Time allowed to receive a request head, and then its body; slower
+    /// ones get 408. Default 10 s (the API server's default webhook timeout).
     pub request_timeout: Duration,
+    /// Bytes of request bodies held in memory at once, over all connections;
+    /// at the budget the largest bodies in flight are refused (503) to make
+    /// room. Default 48 MiB (the Deployment's memory limit is 128 MiB); never
+    /// less than [`ServerConfig::body_limit`].
+    pub body_memory: usize,
+    /// Most connections open at once on the main listener; at the cap, the
+    /// least recently active idle connection is closed for a new one. Default
+    /// (`None`): the soft file-descriptor limit less 64, at most 1,024.
+    pub max_connections: Option<usize>,
+    /// A connection with no request in flight is closed after this long
+    /// without one. Default 30 s.
+    pub idle_timeout: Duration,
+    /// Time allowed to complete the TLS handshake. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// HTTP/2 streams a client may have open at once on one connection.
+    /// Default 32.
+    pub max_streams: u32,
     /// Time allowed for in-flight requests after shutdown begins. Default 25 s
     /// (under the Kubernetes default termination grace period of 30 s).
     pub shutdown_timeout: Duration,
@@ -121,6 +188,11 @@ impl ServerConfig {
             reload_interval: Duration::from_secs(2),
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(10),
+            body_memory: 48 * 1024 * 1024,
+            max_connections: None,
+            idle_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            max_streams: 32,
             shutdown_timeout: Duration::from_secs(25),
         }
     }
@@ -203,6 +275,7 @@ pub(crate) struct State {
     ready: AtomicBool,
     pub(crate) body_limit: usize,
     pub(crate) request_timeout: Duration,
+    pub(crate) bodies: Arc<BodyBudget>,
 }
 
 impl State {
@@ -229,6 +302,17 @@ pub struct Server {
     reloader: Reloader,
     reload_interval: Duration,
     shutdown_timeout: Duration,
+    limits: ConnectionLimits,
+}
+
+/// How the accept loops bound their connections.
+#[derive(Clone, Copy)]
+struct ConnectionLimits {
+    max_connections: usize,
+    idle_timeout: Duration,
+    handshake_timeout: Duration,
+    request_timeout: Duration,
+    max_streams: u32,
 }
 
 impl std::fmt::Debug for Server {
@@ -260,7 +344,19 @@ impl Server {
             body_limit,
             request_timeout,
             shutdown_timeout,
+            body_memory,
+            max_connections,
+            idle_timeout,
+            handshake_timeout,
+            max_streams,
         } = config;
+        let limits = ConnectionLimits {
+            max_connections: max_connections.unwrap_or_else(limits::default_max_connections),
+            idle_timeout,
+            handshake_timeout,
+            request_timeout,
+            max_streams: max_streams.max(1),
+        };
         let metrics = metrics::Metrics::default();
 
         let mut policy_files = WatchedFiles::new(policy.files.clone(), policy.identity.as_bytes());
@@ -271,6 +367,7 @@ impl Server {
             ready: AtomicBool::new(false),
             body_limit,
             request_timeout,
+            bodies: BodyBudget::new(body_memory.max(body_limit)),
         });
 
         let (acceptor, certificate) = match transport {
@@ -320,6 +417,7 @@ impl Server {
             state,
             reload_interval,
             shutdown_timeout,
+            limits,
         })
     }
 
@@ -347,9 +445,11 @@ impl Server {
             mut reloader,
             reload_interval,
             shutdown_timeout,
+            limits,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let graceful = Arc::new(GracefulShutdown::new());
+        // Every connection holds a receiver: `closed()` is "all connections ended".
+        let (closing_tx, closing_rx) = watch::channel(false);
 
         let reload_task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(reload_interval);
@@ -383,7 +483,8 @@ impl Server {
             listener,
             acceptor,
             routes::main_router(Arc::clone(&state)),
-            Arc::clone(&graceful),
+            limits,
+            closing_rx.clone(),
             stop_rx.clone(),
         ));
         let metrics_loop = metrics_listener.map(|listener| {
@@ -391,11 +492,17 @@ impl Server {
                 listener,
                 None,
                 routes::health_router(Arc::clone(&state)),
-                Arc::clone(&graceful),
+                // Probes and scrapes: a few connections.
+                ConnectionLimits {
+                    max_connections: 64,
+                    ..limits
+                },
+                closing_rx.clone(),
                 stop_rx.clone(),
             ))
         });
         drop(stop_rx);
+        drop(closing_rx);
         state.ready.store(true, Ordering::Relaxed);
         tracing::info!(
             listen = %main_addr,
@@ -413,10 +520,8 @@ impl Server {
             let _ = task.await;
         }
         reload_task.abort();
-        let Ok(graceful) = Arc::try_unwrap(graceful) else {
-            unreachable!("the accept loops, which held the other references, have ended")
-        };
-        if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
+        let _ = closing_tx.send(true);
+        if tokio::time::timeout(shutdown_timeout, closing_tx.closed())
             .await
             .is_err()
         {
@@ -536,21 +641,35 @@ impl Reloader {
 }
 
 /// Accepts connections until `stop` turns true; each connection is served on
-/// its own task and watched for graceful shutdown.
+/// its own task, counted against the cap, closed when idle, and closed
+/// gracefully when `closing` turns true.
 async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
     router: axum::Router,
-    graceful: Arc<GracefulShutdown>,
+    limits: ConnectionLimits,
+    closing: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(limits.request_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_streams)
+        .initial_stream_window_size(H2_STREAM_WINDOW)
+        .initial_connection_window_size(H2_CONNECTION_WINDOW)
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .max_send_buf_size(64 * 1024)
+        .keep_alive_interval(limits.idle_timeout)
+        .keep_alive_timeout(limits.request_timeout);
     let builder = Arc::new(builder);
+    let connections = Connections::new(limits.max_connections);
+    let mut last_warning: Option<tokio::time::Instant> = None;
     loop {
         let (tcp, peer) = tokio::select! {
             biased;
@@ -558,45 +677,117 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    tracing::warn!("accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Out of file descriptors (EMFILE, ENFILE) and the like:
+                    // free one by closing the least recently active connection
+                    // and try again; never spin, never stop accepting.
+                    let freed = connections.evict_for_fd();
+                    if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+                        last_warning = Some(tokio::time::Instant::now());
+                        tracing::warn!(
+                            open = connections.len(),
+                            "accept failed: {err}; {}",
+                            if freed { "closed the least recently active connection" } else { "no connection to close" }
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(if freed { 1 } else { 50 })).await;
                     continue;
                 }
             },
         };
+        let (admitted, evicted) = connections.admit();
+        if evicted {
+            tracing::debug!(
+                max = limits.max_connections,
+                "at the connection cap: closed the least recently active connection"
+            );
+        }
         let _ = tcp.set_nodelay(true);
+        let connection = Arc::clone(&admitted.connection);
         let router = router.clone();
         let builder = Arc::clone(&builder);
-        let watcher = graceful.watcher();
-        match acceptor.clone() {
-            None => {
-                tokio::spawn(serve_connection(tcp, router, builder, watcher));
-            }
-            Some(acceptor) => {
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => serve_connection(tls, router, builder, watcher).await,
+        let closing = closing.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let _admitted = admitted;
+            let _closing_alive = closing.clone();
+            match acceptor {
+                None => serve_connection(tcp, router, builder, connection, limits, closing).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
+                    let tls = tokio::select! {
+                        done = handshake => done,
+                        () = connection.evicted() => return,
+                    };
+                    match tls {
+                        Ok(Ok(tls)) => {
+                            serve_connection(tls, router, builder, connection, limits, closing)
+                                .await
+                        }
                         Ok(Err(err)) => tracing::debug!(%peer, "TLS handshake failed: {err}"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
-                });
+                }
             }
-        }
+        });
     }
 }
 
+/// Serves one connection until it ends, is evicted, has been idle for the
+/// idle timeout, or the server closes.
 async fn serve_connection<IO>(
     io: IO,
     router: axum::Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    watcher: Watcher,
+    connection: Arc<limits::Connection>,
+    limits: ConnectionLimits,
+    mut closing: watch::Receiver<bool>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
-    if let Err(err) = watcher.watch(connection).await {
-        tracing::debug!("connection ended with an error: {err}");
+    let service = TowerToHyperService::new(router);
+    let activity = Arc::clone(&connection);
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+        let in_flight = activity.begin();
+        request.extensions_mut().insert(Arc::clone(&activity));
+        let answer = hyper::service::Service::call(&service, request);
+        async move {
+            let answer = answer.await;
+            drop(in_flight);
+            answer
+        }
+    });
+    let served = builder.serve_connection(TokioIo::new(io), service);
+    let mut served = std::pin::pin!(served);
+    // Once asked to close: the time it has to finish.
+    let mut close_by: Option<tokio::time::Instant> = None;
+    loop {
+        // A busy connection is looked at again a second later at most.
+        let idle_check =
+            tokio::time::Instant::from_std(connection.idle_deadline(limits.idle_timeout).max(
+                std::time::Instant::now() + limits.idle_timeout.min(Duration::from_secs(1)) / 2,
+            ));
+        tokio::select! {
+            ended = served.as_mut() => {
+                if let Err(err) = ended {
+                    tracing::debug!("connection ended with an error: {err}");
+                }
+                return;
+            }
+            () = connection.evicted() => return,
+            _ = closing.changed(), if close_by.is_none() => {
+                served.as_mut().graceful_shutdown();
+                // The server's shutdown timeout bounds this one.
+                close_by = Some(tokio::time::Instant::now() + Duration::from_secs(3600));
+            }
+            () = tokio::time::sleep_until(idle_check), if close_by.is_none() => {
+                if connection.idle_for(limits.idle_timeout) {
+                    served.as_mut().graceful_shutdown();
+                    close_by = Some(tokio::time::Instant::now() + CLOSE_GRACE);
+                }
+            }
+            () = tokio::time::sleep_until(close_by.unwrap_or_else(tokio::time::Instant::now)), if close_by.is_some() => return,
+        }
     }
 }
 

@@ -2,14 +2,16 @@
 //! [`handle`] and record what it answered, and the health and metrics routes.
 
 use super::State;
+use super::limits::Connection;
 use crate::handler::{Endpoint, Outcome, handle};
 use axum::Router;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{Request, State as Shared};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,55 +41,21 @@ async fn validate(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     review(&state, Endpoint::AdmissionReview, request).await
 }
 
-/// Reads the body (limit → 413, timeout → 408), asks the handler, records and
-/// logs the decision.
+/// Reads the body (limit → 413, timeout → 408, memory budget → 503), asks
+/// the handler, records and logs the decision.
 async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response {
     let started = Instant::now();
-    let limit = state.body_limit;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    // Refused by its declared length before reading, or while reading.
-    let too_large = |state| {
-        let message = format!("request body is larger than the limit of {limit} bytes");
-        refuse(
-            state,
-            endpoint,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            message,
-            started,
-        )
-    };
-    if declared.is_some_and(|length| length > limit as u64) {
-        return too_large(state);
-    }
-    let read = Limited::new(request.into_body(), limit).collect();
-    let body = match tokio::time::timeout(state.request_timeout, read).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            return too_large(state);
-        }
-        Ok(Err(err)) => {
-            let message = format!("cannot read the request body: {err}");
-            return refuse(state, endpoint, StatusCode::BAD_REQUEST, message, started);
-        }
-        Err(_) => {
-            let message = format!(
-                "request body not received within {} ms",
-                state.request_timeout.as_millis()
-            );
-            return refuse(
-                state,
-                endpoint,
-                StatusCode::REQUEST_TIMEOUT,
-                message,
-                started,
-            );
+    let (parts, body) = request.into_parts();
+    let body = match read_body(state, &parts, body).await {
+        Ok(bytes) => bytes,
+        Err((status, message, body)) => {
+            let http1 = parts.version < axum::http::Version::HTTP_2;
+            return refuse(state, endpoint, status, message, started, body, http1);
         }
     };
     let policy = state.policy();
     let reply = handle(&policy.policy, endpoint, &body);
+    drop(body);
     let elapsed = started.elapsed();
     state
         .metrics
@@ -98,17 +66,17 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
         endpoint = endpoint.as_str(),
         status = reply.status,
         result = summary.outcome.as_str(),
-        uid = summary.uid.as_deref(),
-        kind = summary.kind.as_deref(),
-        namespace = summary.namespace.as_deref(),
-        name = summary.name.as_deref(),
+        uid = summary.uid.as_deref().map(bounded_field),
+        kind = summary.kind.as_deref().map(bounded_field),
+        namespace = summary.namespace.as_deref().map(bounded_field),
+        name = summary.name.as_deref().map(bounded_field),
         images = summary.images,
         denied = summary.denied,
         break_glass = summary.break_glass,
         policy = %policy.hash,
         micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "{}",
-        summary.message
+        BoundedMessage(&summary.message)
     );
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
@@ -119,6 +87,96 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
         .into_response()
 }
 
+/// Why a body was not read: the status, the message, and the request's body
+/// (kept until the answer is sent; see [`AnswerThenClose`]).
+type Unread = (StatusCode, String, Body);
+
+/// Reads the request body into one buffer whose capacity is claimed from the
+/// server's body budget as it grows; refuses it when the declared or received
+/// length passes the limit (413), when it does not arrive within the request
+/// timeout (408), or when the budget has no room even after evicting larger
+/// bodies, or this body was evicted for a smaller one (503).
+async fn read_body(
+    state: &State,
+    parts: &axum::http::request::Parts,
+    mut body: Body,
+) -> Result<Vec<u8>, Unread> {
+    let limit = state.body_limit;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let too_large = |body| -> Unread {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than the limit of {limit} bytes"),
+            body,
+        )
+    };
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large(body));
+    }
+    let connection = parts.extensions.get::<Arc<Connection>>();
+    let mut claim = state.bodies.claim();
+    let evicted = Arc::clone(&claim.evicted);
+    let deadline = tokio::time::sleep(state.request_timeout);
+    let mut deadline = std::pin::pin!(deadline);
+    // The first allocation: the declared length, or what arrives.
+    let first = declared.map_or(0, |length| length as usize);
+    let mut buffer: Vec<u8> = Vec::new();
+    loop {
+        let frame = tokio::select! {
+            frame = body.frame() => frame,
+            () = evicted.wait() => {
+                let message = format!(
+                    "request body refused: the server holds {} bytes of request bodies at most, and larger ones arrived",
+                    state.bodies.limit()
+                );
+                return Err((StatusCode::SERVICE_UNAVAILABLE, message, body));
+            }
+            () = &mut deadline => {
+                let message = format!(
+                    "request body not received within {} ms",
+                    state.request_timeout.as_millis()
+                );
+                return Err((StatusCode::REQUEST_TIMEOUT, message, body));
+            }
+        };
+        let data = match frame {
+            None => break,
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                // Trailers: nothing to read.
+                Err(_) => continue,
+            },
+            Some(Err(err)) => {
+                let message = format!("cannot read the request body: {err}");
+                return Err((StatusCode::BAD_REQUEST, message, body));
+            }
+        };
+        if let Some(connection) = connection {
+            connection.touch();
+        }
+        let needed = buffer.len() + data.len();
+        if needed > limit {
+            return Err(too_large(body));
+        }
+        if needed > buffer.capacity() {
+            let target = needed.max(first).max(buffer.capacity() * 2).min(limit);
+            if !claim.grow(target - buffer.capacity()) {
+                let message = format!(
+                    "request body refused: the server holds {} bytes of request bodies at most",
+                    state.bodies.limit()
+                );
+                return Err((StatusCode::SERVICE_UNAVAILABLE, message, body));
+            }
+            buffer.reserve_exact(target - buffer.len());
+        }
+        buffer.extend_from_slice(&data);
+    }
+    Ok(buffer)
+}
+
 /// An answer the server gives without the handler (the body never arrived
 /// whole): counted as an invalid request and logged like a decision.
 fn refuse(
@@ -127,6 +185,8 @@ fn refuse(
     status: StatusCode,
     message: String,
     started: Instant,
+    request_body: Body,
+    http1: bool,
 ) -> Response {
     let elapsed = started.elapsed();
     state
@@ -140,7 +200,97 @@ fn refuse(
         micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "{message}"
     );
-    (status, [(header::CONTENT_TYPE, "text/plain")], message).into_response()
+    let body = AnswerThenClose {
+        answer: Some(Bytes::from(message)),
+        _request_body: request_body,
+    };
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/plain")],
+        Body::new(body),
+    )
+        .into_response();
+    if http1 {
+        // The rest of the body is not read, so the connection cannot carry
+        // another request (HTTP/2 resets the stream instead).
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// The body of a refusal, which holds the unread request body until the
+/// answer is sent. Over HTTP/2, dropping a request body that is still
+/// arriving resets its stream; dropped before the answer is sent, the reset
+/// goes first and the client sees a reset instead of the 413. Dropped after,
+/// the client has its answer and the reset only stops the upload.
+struct AnswerThenClose {
+    answer: Option<Bytes>,
+    _request_body: Body,
+}
+
+impl hyper::body::Body for AnswerThenClose {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(
+            self.answer
+                .take()
+                .map(|data| Ok(hyper::body::Frame::data(data))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.answer.is_none()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.answer.as_ref().map_or(0, |a| a.len() as u64))
+    }
+}
+
+/// The longest field of a review (uid, kind, namespace, name) the decision
+/// log writes; the API server's are far shorter, a hostile body's need not be.
+const LOG_FIELD_BYTES: usize = 256;
+
+/// The longest message the decision log writes (the handler's is a few KiB).
+const LOG_MESSAGE_BYTES: usize = 8 * 1024;
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn truncated(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn bounded_field(s: &str) -> &str {
+    truncated(s, LOG_FIELD_BYTES)
+}
+
+/// A message for the log, cut at [`LOG_MESSAGE_BYTES`] with a note of its
+/// length; written without a copy.
+struct BoundedMessage<'a>(&'a str);
+
+impl std::fmt::Display for BoundedMessage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cut = truncated(self.0, LOG_MESSAGE_BYTES);
+        f.write_str(cut)?;
+        if cut.len() < self.0.len() {
+            write!(f, "... ({} bytes in all)", self.0.len())?;
+        }
+        Ok(())
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -3,7 +3,10 @@
 
 mod support;
 
+mod child;
+
 mod deploy;
+mod hostile;
 mod http;
 mod reload;
 mod reviews;

@@ -125,6 +125,8 @@ pub struct Options {
     pub insecure_http: bool,
     pub metrics_listen: bool,
     pub body_limit: Option<usize>,
+    pub idle_timeout: Option<Duration>,
+    pub max_connections: Option<usize>,
 }
 
 impl Default for Options {
@@ -135,6 +137,8 @@ impl Default for Options {
             insecure_http: false,
             metrics_listen: false,
             body_limit: None,
+            idle_timeout: None,
+            max_connections: None,
         }
     }
 }
@@ -207,6 +211,10 @@ impl Running {
         if let Some(limit) = options.body_limit {
             config.body_limit = limit;
         }
+        if let Some(timeout) = options.idle_timeout {
+            config.idle_timeout = timeout;
+        }
+        config.max_connections = options.max_connections;
         let server = Server::bind(config).await.unwrap();
         let addr = server.local_addr();
         let metrics_addr = server.metrics_addr();
@@ -279,7 +287,16 @@ where
 #[derive(Clone)]
 pub struct Client {
     connector: TlsConnector,
+    h2_connector: TlsConnector,
 }
+
+/// One HTTP/2 connection.
+pub struct H2Conn {
+    pub sender: hyper::client::conn::http2::SendRequest<BoxBody>,
+}
+
+/// A request body that can be streamed.
+pub type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
 
 /// One HTTP/1.1 keep-alive connection.
 pub struct Conn {
@@ -308,7 +325,7 @@ impl Client {
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots);
-        let config = match identity {
+        let mut config = match identity {
             None => builder.with_no_client_auth(),
             Some(identity) => {
                 let chain: Vec<CertificateDer<'static>> =
@@ -322,9 +339,38 @@ impl Client {
                 builder.with_client_auth_cert(chain, key).unwrap()
             }
         };
+        let plain = TlsConnector::from(Arc::new(config.clone()));
+        config.alpn_protocols = vec![b"h2".to_vec()];
         Client {
-            connector: TlsConnector::from(Arc::new(config)),
+            connector: plain,
+            h2_connector: TlsConnector::from(Arc::new(config)),
         }
+    }
+
+    /// Connects with ALPN `h2` and completes the TLS handshake, for writing
+    /// HTTP/2 frames by hand.
+    pub async fn connect_raw_h2(
+        &self,
+        addr: SocketAddr,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let tcp = TcpStream::connect(addr).await?;
+        let name = ServerName::try_from("localhost").unwrap();
+        let tls = self.h2_connector.connect(name, tcp).await?;
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        Ok(tls)
+    }
+
+    /// An HTTP/2 connection (hyper's client).
+    pub async fn connect_h2(&self, addr: SocketAddr) -> std::io::Result<H2Conn> {
+        let tls = self.connect_raw_h2(addr).await?;
+        let (sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            TokioIo::new(tls),
+        )
+        .await
+        .map_err(std::io::Error::other)?;
+        tokio::spawn(connection);
+        Ok(H2Conn { sender })
     }
 
     /// Connects and completes the TLS handshake, for writing HTTP by hand.
@@ -411,4 +457,35 @@ impl Conn {
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }
+}
+
+impl H2Conn {
+    /// POSTs `body` on a new stream and reads the whole response.
+    pub async fn post(&mut self, path: &str, body: BoxBody) -> Result<Response, hyper::Error> {
+        self.sender.ready().await?;
+        let request = hyper::Request::builder()
+            .method("POST")
+            .uri(format!("https://localhost{path}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok(Response {
+            status,
+            content_type,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+}
+
+/// A whole body, for [`H2Conn::post`].
+pub fn full(body: impl Into<Bytes>) -> BoxBody {
+    BodyExt::boxed(Full::new(body.into()))
 }
