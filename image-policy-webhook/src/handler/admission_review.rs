@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use super::reply::{
-    Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, push_count,
-    write_quoted, write_str,
+    Judged, Outcome, Reply, ReplySummary, Status, Verdict, bad_request, decode, images_noun,
+    push_count, write_quoted, write_str,
 };
 use super::scan;
 
@@ -405,7 +405,9 @@ impl Answer<'_> {
             push_count(&mut message, denied);
             message.push_str(" of ");
             push_count(&mut message, images);
-            message.push_str(" images denied by image policy: ");
+            message.push(' ');
+            message.push_str(images_noun(images));
+            message.push_str(" denied by image policy: ");
             verdict.write_denial_reasons(&mut message);
             let status = ("Failure", "Forbidden", 403);
             self.reply(
@@ -420,7 +422,9 @@ impl Answer<'_> {
             message.push_str(label);
             message.push_str(": ");
             push_count(&mut message, images);
-            message.push_str(" images allowed");
+            message.push(' ');
+            message.push_str(images_noun(images));
+            message.push_str(" allowed");
             self.reply(
                 true,
                 SUCCESS,

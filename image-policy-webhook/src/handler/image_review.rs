@@ -22,7 +22,9 @@ use image_policy_core::k8s::{Annotations, CowStr};
 use image_policy_core::policy::{Context, Policy};
 use serde::{Deserialize, Serialize};
 
-use super::reply::{Judged, Reply, ReplySummary, Verdict, bad_request, decode, encode};
+use super::reply::{
+    Judged, Reply, ReplySummary, Verdict, bad_request, decode, encode, images_noun,
+};
 
 const API_VERSION: &str = "imagepolicy.k8s.io/v1alpha1";
 const KIND: &str = "ImageReview";
@@ -145,7 +147,11 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
             Some(ns) => format!("pod in namespace {ns}"),
             None => "pod".to_owned(),
         };
-        let mut reason = format!("{pod}: {denied} of {} images denied: ", containers.len());
+        let mut reason = format!(
+            "{pod}: {denied} of {} {} denied: ",
+            containers.len(),
+            images_noun(containers.len())
+        );
         verdict.write_denial_reasons(&mut reason);
         reason
     } else {
@@ -166,7 +172,11 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
     } else if containers.is_empty() {
         "allowed: the ImageReview has no containers".to_owned()
     } else {
-        let mut m = format!("allowed: {} images", containers.len());
+        let mut m = format!(
+            "allowed: {} {}",
+            containers.len(),
+            images_noun(containers.len())
+        );
         for w in verdict.warnings() {
             m.push_str("; ");
             m.push_str(&w);

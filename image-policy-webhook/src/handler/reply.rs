@@ -281,6 +281,11 @@ pub(super) fn push_count(out: &mut String, n: usize) {
     out.push_str(decimal(n, &mut [0; 20]));
 }
 
+/// `image` or `images`, as `n` asks ("1 image", "3 images", "1 of 2 images").
+pub(super) fn images_noun(n: usize) -> &'static str {
+    if n == 1 { "image" } else { "images" }
+}
+
 /// How many images a message, the warnings or an audit annotation name before
 /// they only count the rest: the answer to a review of any number of
 /// containers stays a few KiB (the API server puts the message in its error,

@@ -23,7 +23,7 @@ fn seed_case() {
     assert_eq!(answer["status"]["allowed"], false);
     assert_eq!(
         answer["status"]["reason"],
-        "pod in namespace monitoring: 1 of 1 images denied: container 0 image \"prometheus:2.6.1\": \
+        "pod in namespace monitoring: 1 of 1 image denied: container 0 image \"prometheus:2.6.1\": \
          docker.io/library/prometheus:2.6.1: registry docker.io is not in the allowed registries (registry.my.com)"
     );
     assert_eq!(
