@@ -181,6 +181,7 @@ mod compile;
 mod decision;
 mod diagnostic;
 mod hash;
+#[cfg(feature = "yaml")]
 mod load;
 mod matchers;
 pub mod model;
@@ -188,7 +189,9 @@ pub mod model;
 pub use builder::PolicyBuilder;
 pub use decision::{Context, Decision, DecisionCode, RuleInfo, RuleKind};
 pub use diagnostic::{Diagnostic, Location, PolicyError, Severity};
-pub use model::{Mode, PolicyDocument, schema};
+pub use model::{Mode, PolicyDocument};
+#[cfg(feature = "schema")]
+pub use model::schema;
 
 use crate::reference::ImageRef;
 use decision::BreakGlass;
@@ -262,11 +265,13 @@ impl Policy {
     /// Loads a policy from YAML. `origin` names the source in diagnostics
     /// (usually the file name). Every problem is reported, with its line and
     /// column.
+    #[cfg(feature = "yaml")]
     pub fn from_yaml_str(src: &str, origin: &str) -> Result<LoadedPolicy, PolicyError> {
         PolicyBuilder::from_yaml_str(src, origin)?.build()
     }
 
     /// Loads a policy from JSON, as [`Policy::from_yaml_str`] does.
+    #[cfg(feature = "yaml")]
     pub fn from_json_str(src: &str, origin: &str) -> Result<LoadedPolicy, PolicyError> {
         PolicyBuilder::from_json_str(src, origin)?.build()
     }
@@ -555,7 +560,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "yaml"))]
 mod yaml_smoke {
     use super::*;
 
