@@ -9,4 +9,5 @@
 #![warn(missing_docs)]
 
 pub mod handler;
+#[cfg(feature = "server")]
 pub mod server;
