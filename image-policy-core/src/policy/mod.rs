@@ -189,9 +189,9 @@ pub mod model;
 pub use builder::PolicyBuilder;
 pub use decision::{Context, Decision, DecisionCode, RuleInfo, RuleKind};
 pub use diagnostic::{Diagnostic, Location, PolicyError, Severity};
-pub use model::{Mode, PolicyDocument};
 #[cfg(feature = "schema")]
 pub use model::schema;
+pub use model::{Mode, PolicyDocument};
 
 use crate::reference::ImageRef;
 use decision::BreakGlass;
