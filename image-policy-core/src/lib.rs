@@ -35,6 +35,26 @@
 //! # Ok::<(), image_policy_core::reference::ParseError>(())
 //! ```
 //!
+//! # Crate features
+//!
+//! All on by default; without them the crate depends on regex, serde and
+//! thiserror only.
+//!
+//! - `yaml`: policy files ([`policy::Policy::from_yaml_str`],
+//!   `from_json_str` and the builder's), read with serde-saphyr (and checked
+//!   as JSON with serde_json), every error with its `file:line:column`; and
+//!   [`k8s::Text`] for `serde_saphyr::Spanned`, to find images in a YAML
+//!   manifest with their lines.
+//! - `schema`: `policy::schema()`, the JSON Schema of the policy file
+//!   (schemars).
+//! - `oci-spec`: `From`/`TryFrom` conversions between
+//!   [`reference::Reference`] and `oci_spec::distribution::Reference`, and
+//!   between [`reference::Digest`] and `oci_spec::image::Digest`.
+//!
+//! Policies written in code ([`policy::Policy::builder`],
+//! [`policy::Policy::from_document`]), evaluation, reference parsing and
+//! [`k8s`] need no feature.
+//!
 //! # Performance
 //!
 //! Parsing a reference allocates nothing and costs tens of nanoseconds; see
@@ -45,6 +65,7 @@
 //! Everything here is built for input from an attacker: image strings from pod
 //! specs. Nothing panics on any input, every cost is linear in the input, and
 //! anything that does not parse is an error carrying its kind and byte offset.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -47,6 +47,7 @@ impl Text for CowStr<'_> {
     }
 }
 
+#[cfg(feature = "yaml")]
 impl<T: Text> Text for serde_saphyr::Spanned<T> {
     fn as_str(&self) -> &str {
         self.value.as_str()

@@ -2,6 +2,7 @@
 
 use super::compile::{SourceMap, compile};
 use super::diagnostic::Diagnostic;
+#[cfg(feature = "yaml")]
 use super::load;
 use super::model::{Mode, PolicyDocument, Rule};
 use super::{LoadedPolicy, PolicyError};
@@ -63,15 +64,18 @@ impl PolicyBuilder {
     /// Starts from a YAML policy file; `origin` names it in diagnostics.
     /// Fails with every problem of the file's structure (unknown keys, wrong
     /// types); the patterns are checked by [`PolicyBuilder::build`].
+    #[cfg(feature = "yaml")]
     pub fn from_yaml_str(src: &str, origin: &str) -> Result<Self, PolicyError> {
         Self::from_loaded(load::yaml(src, origin))
     }
 
     /// Starts from a JSON policy file, as [`PolicyBuilder::from_yaml_str`].
+    #[cfg(feature = "yaml")]
     pub fn from_json_str(src: &str, origin: &str) -> Result<Self, PolicyError> {
         Self::from_loaded(load::json(src, origin))
     }
 
+    #[cfg(feature = "yaml")]
     fn from_loaded(
         loaded: Result<(PolicyDocument, SourceMap, Vec<Diagnostic>), Vec<Diagnostic>>,
     ) -> Result<Self, PolicyError> {

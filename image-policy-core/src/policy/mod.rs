@@ -197,6 +197,7 @@ pub(crate) mod compile;
 mod decision;
 mod diagnostic;
 mod hash;
+#[cfg(feature = "yaml")]
 mod load;
 pub(crate) mod matchers;
 pub mod model;
@@ -204,7 +205,9 @@ pub mod model;
 pub use builder::PolicyBuilder;
 pub use decision::{Context, Decision, DecisionCode, RuleInfo, RuleKind};
 pub use diagnostic::{Diagnostic, Location, PolicyError, Severity};
-pub use model::{Mode, PolicyDocument, schema};
+#[cfg(feature = "schema")]
+pub use model::schema;
+pub use model::{Mode, PolicyDocument};
 
 use crate::reference::ImageRef;
 use decision::BreakGlass;
@@ -278,11 +281,13 @@ impl Policy {
     /// Loads a policy from YAML. `origin` names the source in diagnostics
     /// (usually the file name). Every problem is reported, with its line and
     /// column.
+    #[cfg(feature = "yaml")]
     pub fn from_yaml_str(src: &str, origin: &str) -> Result<LoadedPolicy, PolicyError> {
         PolicyBuilder::from_yaml_str(src, origin)?.build()
     }
 
     /// Loads a policy from JSON, as [`Policy::from_yaml_str`] does.
+    #[cfg(feature = "yaml")]
     pub fn from_json_str(src: &str, origin: &str) -> Result<LoadedPolicy, PolicyError> {
         PolicyBuilder::from_json_str(src, origin)?.build()
     }
@@ -612,7 +617,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "yaml"))]
 mod yaml_smoke {
     use super::*;
 

@@ -2,12 +2,12 @@
 //! with their JSON Schema ([`schema`]). [`super::Policy`] is compiled from a
 //! [`PolicyDocument`]; see the [module documentation](super) for the format.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What to do with an image that breaks a rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Deny it (the default).
@@ -47,7 +47,8 @@ impl fmt::Display for Mode {
 }
 
 /// A whole policy file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyDocument {
     /// What to do with an image that breaks a rule: `enforce` (default), `warn`, `audit`.
@@ -98,7 +99,8 @@ impl Default for PolicyDocument {
 }
 
 /// One allow or deny rule: a map with exactly one key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Rule {
     /// A registry: `host` or `host:port`, compared case-insensitively; a rule
@@ -135,7 +137,8 @@ impl Rule {
 
 /// Rules on tags and digests. A reference with a digest is pinned: the
 /// runtime pulls the digest and ignores the tag, so tag rules do not apply to it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TagRules {
     /// Tags that are denied (exact, case-sensitive). `latest` also denies a
@@ -162,7 +165,8 @@ impl TagRules {
 }
 
 /// How the rules of a [`NamespaceRules`] combine with the cluster-wide rules.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Combine {
     /// Cluster rules and these rules together: allow and deny lists are
@@ -174,7 +178,8 @@ pub enum Combine {
 }
 
 /// Rules for some namespaces.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NamespaceRules {
     /// The namespaces (exact names) these rules are for.
@@ -201,7 +206,8 @@ pub struct NamespaceRules {
 /// `mycluster.image-policy.k8s.io/ticket-1234: break-glass` admits an image
 /// that the rules deny, when (and only when) the policy enables it. Its use
 /// is always recorded in the decision.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakGlass {
     /// Whether the annotation admits images (default `false`).
@@ -241,6 +247,7 @@ impl BreakGlass {
 }
 
 /// The JSON Schema (draft 2020-12) of the policy file format.
+#[cfg(feature = "schema")]
 pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(PolicyDocument)).unwrap_or_default()
 }

@@ -134,6 +134,7 @@
 //! An error names the problem and the byte offset where it was found.
 
 mod error;
+#[cfg(feature = "oci-spec")]
 mod oci;
 mod parse;
 
