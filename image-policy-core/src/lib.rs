@@ -50,6 +50,8 @@
 //! - `oci-spec`: `From`/`TryFrom` conversions between
 //!   [`reference::Reference`] and `oci_spec::distribution::Reference`, and
 //!   between [`reference::Digest`] and `oci_spec::image::Digest`.
+//! - `export`: [`export`], the policy as the configuration of other engines
+//!   (written with serde_json).
 //!
 //! Policies written in code ([`policy::Policy::builder`],
 //! [`policy::Policy::from_document`]), evaluation, reference parsing and
@@ -69,6 +71,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "export")]
+#[cfg_attr(docsrs, doc(cfg(feature = "export")))]
 pub mod export;
 pub mod k8s;
 pub mod policy;

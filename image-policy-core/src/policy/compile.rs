@@ -844,6 +844,7 @@ pub(crate) fn unescaped_dot_between_labels(re: &str) -> Option<usize> {
     None
 }
 
+#[cfg(feature = "export")]
 /// One allow or deny rule normalized as the matchers see it (lowercase
 /// hosts, Docker Hub folded, repository patterns as segments), for
 /// [`crate::export`]; `None` when the rule does not compile (a compiled

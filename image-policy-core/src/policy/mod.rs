@@ -376,6 +376,7 @@ impl Policy {
         }
     }
 
+    #[cfg(feature = "export")]
     /// Where the rule at `path` (`allow[0]`, `tags.deny[1]`) was written:
     /// its location, or its origin (`<flags>`) when it has none.
     pub(crate) fn rule_source(&self, path: &str) -> Option<String> {
