@@ -66,6 +66,7 @@ pub mod compose;
 pub mod dockerfile;
 pub mod fast_yaml;
 pub mod judge;
+pub mod kubectl;
 pub mod lines;
 pub mod manifests;
 pub mod render;

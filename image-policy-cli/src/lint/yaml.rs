@@ -11,6 +11,16 @@ pub fn options() -> serde_saphyr::Options {
     serde_saphyr::options! { with_snippet: false }
 }
 
+/// [`options`] with duplicate keys read as go-yaml v2 (and so kubectl)
+/// reads them: the last value wins. For reading a file whose duplicates
+/// were found (and reported) with [`options`].
+pub fn options_last_key_wins() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        with_snippet: false,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+    }
+}
+
 /// A span's start as a [`Position`].
 pub fn position(location: &serde_saphyr::Location) -> Position {
     Position {

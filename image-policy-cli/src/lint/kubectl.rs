@@ -1,0 +1,356 @@
+//! How kubectl reads a manifest file, for the manifest reader
+//! ([`super::manifests`]): its document splitter, ported line for line, and
+//! the places where its YAML (go-yaml v2, YAML 1.1, through
+//! sigs.k8s.io/yaml) and the linter's (serde-saphyr and granit-parser, YAML
+//! 1.2) could read the same text differently.
+//!
+//! # What matches kubectl exactly
+//!
+//! - **Documents.** kubectl does not split a stream the YAML way: its line
+//!   reader (apimachinery's `YAMLReader`) ends a document at every line that
+//!   starts with `---` and whose remainder, after Go's `strings.TrimSpace`, is
+//!   empty or starts with `#`. Go trims Unicode white space (U+0085, U+00A0,
+//!   U+1680, U+2000 to U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 and the
+//!   ASCII ones), so `---` followed by a no-break space is a separator for
+//!   kubectl, while YAML reads it as text. Any other remainder (`--- |`,
+//!   `--- !tag`, `---x`, `----`) stops kubectl with "invalid Yaml document
+//!   separator", dropping the document being read. [`documents`] is that
+//!   reader; each document is then parsed on its own, as kubectl parses it.
+//! - **Duplicate keys.** go-yaml v2 keeps the last value (the API server's
+//!   strict field validation then rejects the object, but
+//!   `kubectl apply --validate=false` sends it); the linter reads the last
+//!   value too and reports the duplicate.
+//!
+//! # What is reported instead ([`Difference`])
+//!
+//! - **YAML 1.1 line breaks.** go-yaml v2 breaks lines at NEL (U+0085), LS
+//!   (U+2028) and PS (U+2029); YAML 1.2 reads them as ordinary characters, so
+//!   `# note<U+2028>image: evil` is a comment for the linter and an `image:`
+//!   line for kubectl. A document holding one is reported at the character.
+//! - **Merge keys out of place.** go-yaml v2 applies `<<` where it is
+//!   written, overriding the keys before it; serde-saphyr (YAML 1.1's merge
+//!   specification) lets every explicit key win. They agree when `<<` is the
+//!   first key of its mapping and not repeated; a `<<` anywhere else is
+//!   reported (`kind: ConfigMap` then `<<: {kind: Pod}` is a Pod for kubectl).
+//!
+//! A reported difference is an input error (exit code 2, even with
+//! `--warn-only`): the file's images cannot be vouched for.
+//!
+//! # Performance
+//!
+//! [`documents`] looks only at line starts; the checks search the text for
+//! the bytes that can start a YAML 1.1 line break (0xC2, 0xE2) and for `<<`,
+//! and parse again (events only) only a document holding `<<`.
+
+use super::report::Position;
+use granit_parser::{Event, Parser, ScalarStyle};
+
+/// One document as kubectl's line reader cuts it: the lines between two
+/// separators (the separator lines themselves belong to no document).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunk<'t> {
+    /// The document's text, whole lines of the file.
+    pub text: &'t str,
+    /// The file line (1-based) the text starts at.
+    pub first_line: usize,
+}
+
+/// A line starting with `---` that kubectl refuses as a separator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadSeparator {
+    /// Where the line starts.
+    pub position: Position,
+    /// The remainder after `---`, trimmed as Go trims it.
+    pub rest: String,
+}
+
+/// The documents of `text` as kubectl's `YAMLReader` reads them, in order,
+/// and the separator that stopped it, if one did. kubectl drops the document
+/// being read when it meets a bad separator; the chunk before it is still
+/// returned here (the linter judges more than kubectl sends, never less).
+/// Documents that are empty (two separators in a row) are left out, as
+/// kubectl leaves them out.
+pub fn documents(text: &str) -> (Vec<Chunk<'_>>, Option<BadSeparator>) {
+    let mut chunks = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut line_start = 0usize;
+    let mut line_no = 1usize;
+    let bytes = text.as_bytes();
+    while line_start < bytes.len() {
+        let line_end = match memchr_newline(&bytes[line_start..]) {
+            Some(i) => line_start + i + 1,
+            None => bytes.len(),
+        };
+        let line = &text[line_start..line_end];
+        if let Some(rest) = line.strip_prefix("---") {
+            // Go's strings.TrimSpace: unicode.IsSpace is White_Space, which
+            // is what char::is_whitespace tests.
+            let trimmed = rest.trim_matches(char::is_whitespace);
+            if !trimmed.is_empty() && !trimmed.starts_with('#') {
+                if start < line_start {
+                    chunks.push(Chunk {
+                        text: &text[start..line_start],
+                        first_line: start_line,
+                    });
+                }
+                return (
+                    chunks,
+                    Some(BadSeparator {
+                        position: Position {
+                            line: line_no,
+                            column: 1,
+                        },
+                        rest: trimmed.to_owned(),
+                    }),
+                );
+            }
+            if start < line_start {
+                chunks.push(Chunk {
+                    text: &text[start..line_start],
+                    first_line: start_line,
+                });
+            }
+            start = line_end;
+            start_line = line_no + 1;
+        }
+        line_start = line_end;
+        line_no += 1;
+    }
+    if start < bytes.len() {
+        chunks.push(Chunk {
+            text: &text[start..],
+            first_line: start_line,
+        });
+    }
+    (chunks, None)
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+/// Where kubectl's YAML and the linter's could read a document differently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    /// Where, in the document's own lines and columns (1-based).
+    pub position: Position,
+    /// What differs, as a sentence for the report.
+    pub message: String,
+}
+
+/// The first YAML 1.1 line break (NEL, LS, PS) in `text` and the merge keys
+/// that are not the first key of their mapping, in text order.
+pub fn differences(text: &str) -> Vec<Difference> {
+    let mut out = Vec::new();
+    if let Some(d) = yaml11_line_break(text) {
+        out.push(d);
+    }
+    if text.contains("<<") {
+        out.extend(misplaced_merge_keys(text));
+    }
+    out
+}
+
+/// The first NEL (U+0085), LS (U+2028) or PS (U+2029) in `text`.
+fn yaml11_line_break(text: &str) -> Option<Difference> {
+    let bytes = text.as_bytes();
+    // UTF-8: NEL is C2 85, LS and PS are E2 80 A8 and E2 80 A9.
+    let mut from = 0;
+    while let Some(i) = bytes[from..]
+        .iter()
+        .position(|&b| b == 0xC2 || b == 0xE2)
+        .map(|i| i + from)
+    {
+        let name = match bytes.get(i..i + 3) {
+            Some([0xC2, 0x85, ..]) => Some("NEL (U+0085)"),
+            Some([0xE2, 0x80, 0xA8]) => Some("LINE SEPARATOR (U+2028)"),
+            Some([0xE2, 0x80, 0xA9]) => Some("PARAGRAPH SEPARATOR (U+2029)"),
+            _ if bytes.get(i..) == Some(&[0xC2, 0x85][..]) => Some("NEL (U+0085)"),
+            _ => None,
+        };
+        if let Some(name) = name {
+            return Some(Difference {
+                position: position_of(text, i),
+                message: format!(
+                    "{name}: kubectl's YAML (1.1) reads it as a line break, this reader (YAML 1.2) as a character, so the two can see different keys; replace it with a newline or write it escaped in a double-quoted string"
+                ),
+            });
+        }
+        from = i + 1;
+    }
+    None
+}
+
+/// The 1-based line and column (in characters) of byte `offset`.
+fn position_of(text: &str, offset: usize) -> Position {
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position {
+        line: before.bytes().filter(|&b| b == b'\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+    }
+}
+
+/// Merge keys (`<<`, or `!!merge`-tagged) that are not the first key of
+/// their mapping, or repeat one: there go-yaml v2 (the merge overrides the
+/// keys before it) and serde-saphyr (explicit keys win) differ. A text that
+/// does not parse has none (its parse error is reported anyway).
+fn misplaced_merge_keys(text: &str) -> Vec<Difference> {
+    /// An open collection: for a mapping, how many keys it has had and
+    /// whether the next node is a key.
+    enum Open {
+        Sequence,
+        Mapping { keys: usize, expecting_key: bool },
+    }
+    let options = granit_parser::options! { emit_comments: false };
+    let mut parser = Parser::new_from_str_with_options(text, options);
+    let mut stack: Vec<Open> = Vec::new();
+    let mut out = Vec::new();
+    // Called for every node: returns whether the node is a key of a mapping
+    // and its index among the keys; advances the mapping's state.
+    fn node(stack: &mut [Open]) -> Option<usize> {
+        match stack.last_mut() {
+            Some(Open::Mapping {
+                keys,
+                expecting_key,
+            }) => {
+                let was_key = *expecting_key;
+                *expecting_key = !*expecting_key;
+                if was_key {
+                    *keys += 1;
+                    Some(*keys - 1)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+    while let Some(Ok((event, span))) = parser.next() {
+        match event {
+            Event::Scalar(value, style, _, tag) => {
+                let index = node(&mut stack);
+                let is_merge = value == "<<"
+                    && match &tag {
+                        Some(tag) => tag.is_yaml_core_schema_tag("merge"),
+                        None => style == ScalarStyle::Plain,
+                    };
+                if let (Some(index), true) = (index, is_merge)
+                    && index > 0
+                {
+                    out.push(Difference {
+                        position: Position {
+                            line: span.start.line(),
+                            column: span.start.col() + 1,
+                        },
+                        message: "merge key `<<` after other keys: kubectl (go-yaml v2) lets it override the keys written before it, this reader lets those keys win; make `<<` the first key of its mapping (and use one `<<` with a list of mappings)".to_owned(),
+                    });
+                }
+            }
+            Event::Alias(_) => {
+                node(&mut stack);
+            }
+            Event::SequenceStart(..) => {
+                node(&mut stack);
+                stack.push(Open::Sequence);
+            }
+            Event::MappingStart(..) => {
+                node(&mut stack);
+                stack.push(Open::Mapping {
+                    keys: 0,
+                    expecting_key: true,
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> (Vec<(&str, usize)>, Option<(usize, String)>) {
+        let (chunks, bad) = documents(text);
+        (
+            chunks.iter().map(|c| (c.text, c.first_line)).collect(),
+            bad.map(|b| (b.position.line, b.rest)),
+        )
+    }
+
+    #[test]
+    fn separators_as_kubectl_cuts_them() {
+        // (text, documents with first lines, bad separator)
+        let cases: &[(&str, &[(&str, usize)], Option<(usize, &str)>)] = &[
+            ("", &[], None),
+            ("a: 1\n", &[("a: 1\n", 1)], None),
+            ("---\na: 1\n---\nb: 2", &[("a: 1\n", 2), ("b: 2", 4)], None),
+            ("a: 1\n--- # c\nb: 2\n", &[("a: 1\n", 1), ("b: 2\n", 3)], None),
+            ("a: 1\n---\u{a0}\nb: 2\n", &[("a: 1\n", 1), ("b: 2\n", 3)], None),
+            (
+                "a: 1\n---\u{3000}\u{2028}\r\nb: 2\n",
+                &[("a: 1\n", 1), ("b: 2\n", 3)],
+                None,
+            ),
+            ("a: 1\n---\n---\n\n", &[("a: 1\n", 1), ("\n", 4)], None),
+            ("a: 1\n ---\n", &[("a: 1\n ---\n", 1)], None),
+            ("a: 1\n---x\nb: 2\n", &[("a: 1\n", 1)], Some((2, "x"))),
+            ("a: 1\n--- |\n  b\n", &[("a: 1\n", 1)], Some((2, "|"))),
+            ("----\n", &[], Some((1, "-"))),
+            ("a\n---\u{feff}\n", &[("a\n", 1)], Some((2, "\u{feff}"))),
+        ];
+        for (text, want, bad) in cases {
+            let got = split(text);
+            assert_eq!(got.0, *want, "{text:?}");
+            assert_eq!(
+                got.1,
+                bad.map(|(l, r)| (l, r.to_owned())),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn yaml11_line_breaks_are_differences() {
+        for (text, at) in [
+            ("a: 1 # x\u{2028}image: evil\n", (1, 9)),
+            ("a: b\nc: \u{85}\n", (2, 4)),
+            ("é: \u{2029}", (1, 4)),
+        ] {
+            let d = differences(text);
+            assert_eq!(d.len(), 1, "{text:?}");
+            assert_eq!(
+                (d[0].position.line, d[0].position.column),
+                at,
+                "{text:?}"
+            );
+        }
+        assert!(differences("a: \u{a0}\u{2027}\u{2030}é\n").is_empty());
+    }
+
+    #[test]
+    fn merge_keys_out_of_first_place_are_differences() {
+        for (text, want) in [
+            ("<<: {a: 1}\nb: 2\n", vec![]),
+            ("b: 2\n<<: {a: 1}\n", vec![(2, 1)]),
+            ("x: {<<: [{a: 1}], b: 2}\n", vec![]),
+            ("x: {b: 2, <<: {a: 1}}\n", vec![(1, 11)]),
+            ("<<: {a: 1}\n<<: {b: 1}\n", vec![(2, 1)]),
+            ("b: 2\n\"<<\": {a: 1}\n", vec![]),
+            ("b: 2\n!!merge <<: {a: 1}\n", vec![(2, 9)]),
+            ("a: &x {k: 1}\nb: [*x, {c: 1, <<: *x}]\n", vec![(2, 16)]),
+            ("a: [<<, <<]\nb: <<\n", vec![]),
+        ] {
+            let got: Vec<(usize, usize)> = differences(text)
+                .iter()
+                .map(|d| (d.position.line, d.position.column))
+                .collect();
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+}
