@@ -27,11 +27,20 @@
 //!   (U+2028) and PS (U+2029); YAML 1.2 reads them as ordinary characters, so
 //!   `# note<U+2028>image: evil` is a comment for the linter and an `image:`
 //!   line for kubectl. A document holding one is reported at the character.
+//!   A carriage return not followed by a line feed is reported too (go-yaml
+//!   v2 breaks a line there and then refuses what YAML 1.2 accepts, such as
+//!   a quoted key split by it).
 //! - **Merge keys out of place.** go-yaml v2 applies `<<` where it is
 //!   written, overriding the keys before it; serde-saphyr (YAML 1.1's merge
 //!   specification) lets every explicit key win. They agree when `<<` is the
 //!   first key of its mapping and not repeated; a `<<` anywhere else is
 //!   reported (`kind: ConfigMap` then `<<: {kind: Pod}` is a Pod for kubectl).
+//!
+//! - **JSON streams.** A stream whose first non-space character is `{` is
+//!   decoded by kubectl with Go's JSON decoder, which switches to YAML after
+//!   the first object by rules of its own; a JSON stream that holds more than
+//!   one JSON value is reported ([`json_stream_difference`]). A single JSON
+//!   object is read exactly (duplicate keys: the last wins, as in Go).
 //!
 //! A reported difference is an input error (exit code 2, even with
 //! `--warn-only`): the file's images cannot be vouched for.
@@ -130,6 +139,65 @@ fn memchr_newline(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
 }
 
+/// How far into a stream kubectl looks for the `{` that makes it a JSON
+/// stream (the buffer size `kubectl` gives `NewYAMLOrJSONDecoder`).
+const JSON_SNIFF_BYTES: usize = 4096;
+
+/// Whether kubectl reads `text` as a JSON stream: its first character that
+/// is not (Go's Unicode) white space, within the first 4096 bytes, is `{`.
+pub fn is_json_stream(text: &str) -> bool {
+    for (at, c) in text.char_indices() {
+        if at + c.len_utf8() > JSON_SNIFF_BYTES {
+            // Past the sniffed bytes, or a character cut by their end
+            // (which Go decodes as an error rune, not a space).
+            return false;
+        }
+        if !c.is_whitespace() {
+            return c == '{';
+        }
+    }
+    false
+}
+
+/// A JSON stream (see [`is_json_stream`]) that is not one JSON value: kubectl
+/// decodes the first object with Go's JSON decoder and then, after one
+/// object, switches to YAML with its own whitespace handling (and errors
+/// that depend on the bytes around the switch); after two JSON objects it
+/// stays with JSON. This reader reads the whole text as YAML, so such a
+/// stream is reported. A first value that is not JSON at all (a YAML flow
+/// mapping) makes kubectl read the whole stream as YAML, as this reader
+/// does: no difference.
+pub fn json_stream_difference(text: &str) -> Option<Difference> {
+    if !is_json_stream(text) {
+        return None;
+    }
+    // Go's JSON decoder skips only JSON's white space before a value.
+    let start = text.len() - text.trim_start_matches([' ', '\t', '\r', '\n']).len();
+    if !text[start..].starts_with('{') {
+        return Some(Difference {
+            position: position_of(text, start),
+            message: "a JSON stream (it starts with `{`) led by white space JSON does not allow: kubectl fails its JSON decoding and reads the rest as YAML from another point; remove the white space".to_owned(),
+        });
+    }
+    let mut values =
+        serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde::de::IgnoredAny>();
+    match values.next() {
+        Some(Ok(_)) => {}
+        // Not JSON: kubectl reads the stream as YAML.
+        _ => return None,
+    }
+    let end = start + values.byte_offset();
+    let rest = &text[end..];
+    let more = rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len();
+    if end + more == text.len() {
+        return None;
+    }
+    Some(Difference {
+        position: position_of(text, end + more),
+        message: "more after the first JSON object of a JSON stream: kubectl decodes the first object as JSON and what follows with a mix of JSON and YAML rules this reader does not reproduce; put one JSON object per file, or write the documents as YAML".to_owned(),
+    })
+}
+
 /// Where kubectl's YAML and the linter's could read a document differently.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Difference {
@@ -152,21 +220,28 @@ pub fn differences(text: &str) -> Vec<Difference> {
     out
 }
 
-/// The first NEL (U+0085), LS (U+2028) or PS (U+2029) in `text`.
+/// The first NEL (U+0085), LS (U+2028), PS (U+2029) or lone carriage
+/// return in `text`.
 fn yaml11_line_break(text: &str) -> Option<Difference> {
     let bytes = text.as_bytes();
     // UTF-8: NEL is C2 85, LS and PS are E2 80 A8 and E2 80 A9.
     let mut from = 0;
     while let Some(i) = bytes[from..]
         .iter()
-        .position(|&b| b == 0xC2 || b == 0xE2)
+        .position(|&b| b == 0xC2 || b == 0xE2 || b == b'\r')
         .map(|i| i + from)
     {
-        let name = match bytes.get(i..i + 3) {
-            Some([0xC2, 0x85, ..]) => Some("NEL (U+0085)"),
-            Some([0xE2, 0x80, 0xA8]) => Some("LINE SEPARATOR (U+2028)"),
-            Some([0xE2, 0x80, 0xA9]) => Some("PARAGRAPH SEPARATOR (U+2029)"),
-            _ if bytes.get(i..) == Some(&[0xC2, 0x85][..]) => Some("NEL (U+0085)"),
+        let name = match &bytes[i..] {
+            [0xC2, 0x85, ..] => Some("NEL (U+0085)"),
+            [0xE2, 0x80, 0xA8, ..] => Some("LINE SEPARATOR (U+2028)"),
+            [0xE2, 0x80, 0xA9, ..] => Some("PARAGRAPH SEPARATOR (U+2029)"),
+            [b'\r', b'\n', ..] => None,
+            [b'\r', ..] => {
+                return Some(Difference {
+                    position: position_of(text, i),
+                    message: "a carriage return without a line feed: kubectl's line reader does not end a line there and go-yaml v2 reads it differently from this reader (it refuses, for one, a quoted key it splits); use \\n or \\r\\n line endings".to_owned(),
+                });
+            }
             _ => None,
         };
         if let Some(name) = name {
@@ -233,7 +308,10 @@ fn misplaced_merge_keys(text: &str) -> Vec<Difference> {
                 let index = node(&mut stack);
                 let is_merge = value == "<<"
                     && match &tag {
-                        Some(tag) => tag.is_yaml_core_schema_tag("merge"),
+                        Some(tag) => {
+                            tag.suffix_in_namespace("tag:yaml.org,2002:").as_deref()
+                                == Some("merge")
+                        }
                         None => style == ScalarStyle::Plain,
                     };
                 if let (Some(index), true) = (index, is_merge)
@@ -330,7 +408,10 @@ mod tests {
                 "{text:?}"
             );
         }
-        assert!(differences("a: \u{a0}\u{2027}\u{2030}é\n").is_empty());
+        assert!(differences("a: \u{a0}\u{2027}\u{2030}é\r\n").is_empty());
+        let lone_cr = differences("a: 1\r\n{\"b\r\": 1}");
+        assert_eq!(lone_cr.len(), 1);
+        assert_eq!(lone_cr[0].position, Position { line: 2, column: 4 });
     }
 
     #[test]

@@ -247,6 +247,13 @@ pub fn extract(text: &str) -> Extracted {
         out.suppressed.append(&mut got.suppressed);
         out.problems.append(&mut got.problems);
     }
+    if let Some(d) = kubectl::json_stream_difference(text) {
+        out.problems.push(Problem {
+            position: Some(d.position),
+            code: ProblemCode::KubectlDifference,
+            message: d.message,
+        });
+    }
     if let Some(bad) = bad_separator {
         out.problems.push(Problem {
             position: Some(bad.position),

@@ -3,6 +3,7 @@
 mod check;
 mod fast_yaml;
 mod help;
+mod kubectl_reading;
 mod lint;
 mod parse;
 mod serve;

@@ -1,0 +1,498 @@
+//! The linter's manifest reader against kubectl's own reading, over
+//! generated YAML: Unicode line breaks and spaces in every position, merge
+//! keys, duplicate keys, document separators, BOMs, CRLF, tabs, flow style
+//! and JSON.
+//!
+//! The reference is `kyaml` (`../shared/tools/kubectl-yaml`, built by
+//! `.ci/reference-tools` into `target/reference-tools/kyaml`, or the path in
+//! `IMAGE_POLICY_KYAML`): apimachinery's document reader, sigs.k8s.io/yaml
+//! and go-yaml v2 as kubectl links them, printing the images kubectl would
+//! send. Under `CI` a missing kyaml fails the test.
+//!
+//! For every file, the linter either reports a problem (which makes `lint`
+//! fail), or finds every image kyaml prints (as multisets of the same
+//! strings). A duplicate key alone does not count as a report: there the
+//! images must still be the ones kubectl sends. Where kyaml stops with an
+//! error after sending something, the linter must report a problem.
+
+use image_policy_cli::lint::manifests::extract;
+use image_policy_cli::lint::report::ProblemCode;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// kyaml, or `None` (outside CI) when it has not been built.
+fn kyaml() -> Option<PathBuf> {
+    let path = std::env::var_os("IMAGE_POLICY_KYAML")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/reference-tools/kyaml")
+        });
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is required in CI: run .ci/reference-tools",
+        path.display()
+    );
+    eprintln!(
+        "NOTE: {} not found (run .ci/reference-tools); the kubectl differential test did not run",
+        path.display()
+    );
+    None
+}
+
+/// What kyaml says of a file.
+#[derive(Debug, Default)]
+struct Kubectl {
+    /// The string images kubectl sends (containers of every list and image
+    /// volumes). An image that is not a string is left out: the API server
+    /// rejects the object.
+    images: Vec<String>,
+    /// Objects sent (of any kind).
+    sent: usize,
+    /// Where kubectl stopped, if it did.
+    error: Option<String>,
+}
+
+fn run_kyaml(kyaml: &PathBuf, text: &str) -> Kubectl {
+    let mut child = Command::new(kyaml)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kyaml starts");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(text.as_bytes())
+        .expect("kyaml reads its input");
+    let out = child.wait_with_output().expect("kyaml finishes");
+    assert!(
+        out.status.success(),
+        "kyaml failed on {text:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut k = Kubectl::default();
+    for line in String::from_utf8(out.stdout).expect("UTF-8").lines() {
+        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match tag {
+            "IMG" | "VOLIMG" => {
+                k.sent += 1;
+                if let Ok(serde_json::Value::String(image)) = serde_json::from_str(rest) {
+                    k.images.push(image);
+                }
+            }
+            "OBJ" | "NOSPEC" | "NOTOBJ" => k.sent += 1,
+            "ERR" => k.error = Some(rest.to_owned()),
+            _ => panic!("kyaml printed {line:?}"),
+        }
+    }
+    k
+}
+
+/// splitmix64: a small deterministic generator, so every run tests the same
+/// files.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+}
+
+/// Characters that one YAML reads as a line break or a space and the other
+/// may not: YAML 1.1's NEL, LS and PS, Go's Unicode spaces (which kubectl's
+/// separator test trims), a BOM, tabs, CR.
+const ODD: &[&str] = &[
+    "\u{85}", "\u{2028}", "\u{2029}", "\u{a0}", "\u{1680}", "\u{2000}", "\u{2007}", "\u{200a}",
+    "\u{202f}", "\u{205f}", "\u{3000}", "\u{feff}", "\t", "\r", "\u{b}", "\u{c}", " ",
+];
+
+/// Document separators: kubectl's (a line starting with `---` and then
+/// only Unicode white space or a comment)...
+const SEPARATORS: &[&str] = &[
+    "---",
+    "---",
+    "--- # next",
+    "---\u{a0}",
+    "---\u{2028}",
+    "---\u{85}",
+    "---\u{3000}#x",
+    "--- \t",
+    "---\r",
+];
+
+/// ... and lines kubectl refuses or does not see as separators (YAML may).
+const ODD_SEPARATORS: &[&str] = &[
+    "---x",
+    "----",
+    "--- |",
+    "--- !!map",
+    "...\n---",
+    "...",
+    "\u{a0}---",
+    " ---",
+    "\u{feff}---",
+    "#---",
+];
+
+struct Generator {
+    rng: Rng,
+    /// A counter that makes every image of a file distinct.
+    n: usize,
+}
+
+impl Generator {
+    fn image(&mut self) -> String {
+        self.n += 1;
+        if self.rng.chance(25) {
+            format!("registry.my.com/ok{}", self.n)
+        } else {
+            format!("evil.io/x{}", self.n)
+        }
+    }
+
+    /// One container's lines at `indent` (block style), with the odd
+    /// construct now and then.
+    fn container(&mut self, indent: &str) -> Vec<String> {
+        let image = self.image();
+        let mut lines = vec![format!("{indent}- name: c{}", self.n)];
+        let inner = format!("{indent}  ");
+        match self.rng.below(12) {
+            // A duplicate image key: the last wins for kubectl.
+            0 => {
+                let other = self.image();
+                lines.push(format!("{inner}image: {image}"));
+                lines.push(format!("{inner}image: {other}"));
+            }
+            // A "comment" whose rest is a line for YAML 1.1.
+            1 => {
+                let hidden = self.image();
+                let odd = self.rng.pick(ODD);
+                lines.push(format!("{inner}image: {image} # c{odd}{inner}image: {hidden}"));
+            }
+            // A merge key before or after the image.
+            2 => {
+                let merged = self.image();
+                if self.rng.chance(50) {
+                    lines.push(format!("{inner}<<: {{image: {merged}}}"));
+                    lines.push(format!("{inner}image: {image}"));
+                } else {
+                    lines.push(format!("{inner}image: {image}"));
+                    lines.push(format!("{inner}<<: {{image: {merged}}}"));
+                }
+            }
+            // A quoted image with an odd character inside.
+            3 => {
+                let odd = self.rng.pick(ODD);
+                lines.push(format!("{inner}image: \"{image}{odd}\""));
+            }
+            // An odd character after the value.
+            4 => {
+                let odd = self.rng.pick(ODD);
+                lines.push(format!("{inner}image: {image}{odd}"));
+            }
+            // A tab before the value.
+            5 => lines.push(format!("{inner}image:\t{image}")),
+            // Flow style.
+            6 => {
+                lines[0] = format!("{indent}- {{name: c{}, image: {image}}}", self.n);
+            }
+            // An anchor and an alias.
+            7 => {
+                lines.push(format!("{inner}image: &i{} {image}", self.n));
+                lines.push(format!("{inner}env: [{{name: X, value: *i{}}}]", self.n));
+            }
+            _ => lines.push(format!("{inner}image: {image}")),
+        }
+        lines
+    }
+
+    /// One object's lines.
+    fn object(&mut self) -> Vec<String> {
+        let n = self.n;
+        match self.rng.below(9) {
+            // A Pod, block style.
+            0 | 1 => {
+                let mut lines: Vec<String> = [
+                    "apiVersion: v1",
+                    "kind: Pod",
+                    "metadata:",
+                    &format!("  name: p{n}"),
+                    "spec:",
+                    "  containers:",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                for _ in 0..=self.rng.below(2) {
+                    lines.extend(self.container("  "));
+                }
+                if self.rng.chance(30) {
+                    lines.push("  initContainers:".to_owned());
+                    lines.extend(self.container("  "));
+                }
+                lines
+            }
+            // A Deployment.
+            2 | 3 => {
+                let mut lines: Vec<String> = [
+                    "apiVersion: apps/v1",
+                    "kind: Deployment",
+                    "metadata:",
+                    &format!("  name: d{n}"),
+                    "spec:",
+                    "  template:",
+                    "    spec:",
+                    "      containers:",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                lines.extend(self.container("      "));
+                lines
+            }
+            // A ConfigMap a merge key, a duplicate key or a hidden line
+            // turns into a Pod.
+            4 => {
+                let image = self.image();
+                let pod = format!("{{containers: [{{name: m, image: {image}}}]}}");
+                let mut lines = vec!["apiVersion: v1".to_owned()];
+                match self.rng.below(5) {
+                    0 => {
+                        lines.push("kind: ConfigMap".to_owned());
+                        lines.push(format!("<<: {{kind: Pod, spec: {pod}}}"));
+                    }
+                    1 => {
+                        lines.push(format!("<<: {{kind: Pod, spec: {pod}}}"));
+                        lines.push("kind: ConfigMap".to_owned());
+                    }
+                    2 => {
+                        lines.push("kind: ConfigMap".to_owned());
+                        lines.push(format!("spec: {pod}"));
+                        lines.push("kind: Pod".to_owned());
+                    }
+                    3 => {
+                        let odd = self.rng.pick(ODD);
+                        lines.push(format!("kind: ConfigMap # x{odd}kind: Pod"));
+                        lines.push(format!("spec: {pod}"));
+                    }
+                    _ => {
+                        lines.push("x-base: &b {kind: Pod}".to_owned());
+                        lines.push("kind: ConfigMap".to_owned());
+                        lines.push(format!("spec: {pod}"));
+                        lines.push("<<: [*b]".to_owned());
+                    }
+                }
+                lines.push(format!("metadata: {{name: m{n}}}"));
+                lines
+            }
+            // A Pod in flow style, possibly over several lines.
+            5 => {
+                let image = self.image();
+                let sep = if self.rng.chance(50) { "\n  " } else { " " };
+                vec![format!(
+                    "{{apiVersion: v1, kind: Pod,{sep}metadata: {{name: f{n}}},{sep}spec: {{containers: [{{name: c, image: {image}}}]}}}}"
+                )]
+            }
+            // JSON.
+            6 => {
+                let image = self.image();
+                vec![
+                    "{".to_owned(),
+                    "  \"apiVersion\": \"v1\", \"kind\": \"Pod\",".to_owned(),
+                    format!("  \"metadata\": {{\"name\": \"j{n}\"}},"),
+                    format!(
+                        "  \"spec\": {{\"containers\": [{{\"name\": \"c\", \"image\": \"{image}\"}}]}}"
+                    ),
+                    "}".to_owned(),
+                ]
+            }
+            // A List.
+            7 => {
+                let mut lines: Vec<String> = [
+                    "apiVersion: v1",
+                    "kind: List",
+                    "items:",
+                    "- apiVersion: v1",
+                    "  kind: Pod",
+                    &format!("  metadata: {{name: l{n}}}"),
+                    "  spec:",
+                    "    containers:",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                lines.extend(self.container("    "));
+                lines
+            }
+            // A Service (no images).
+            _ => vec![
+                "apiVersion: v1".to_owned(),
+                "kind: Service".to_owned(),
+                format!("metadata: {{name: s{n}}}"),
+            ],
+        }
+    }
+
+    /// A whole file.
+    fn file(&mut self) -> String {
+        self.n = 0;
+        let mut lines: Vec<String> = Vec::new();
+        let documents = 1 + self.rng.below(3);
+        for i in 0..documents {
+            if i > 0 || self.rng.chance(20) {
+                let separators = if self.rng.chance(80) {
+                    SEPARATORS
+                } else {
+                    ODD_SEPARATORS
+                };
+                lines.push((*self.rng.pick(separators)).to_owned());
+            }
+            let mut object = self.object();
+            // An odd character anywhere in a line, a comment with one, a
+            // BOM or a tab at the start of the document.
+            for _ in 0..usize::from(self.rng.chance(40)) + usize::from(self.rng.chance(10)) {
+                let line = self.rng.below(object.len());
+                let odd = *self.rng.pick(ODD);
+                let text = &mut object[line];
+                if text.contains("apiVersion") {
+                    // kubectl does not send an object whose apiVersion the
+                    // API server does not serve (kyaml does not look at it).
+                    continue;
+                }
+                let at = self.rng.below(text.len() + 1);
+                if text.is_char_boundary(at) {
+                    text.insert_str(at, odd);
+                }
+            }
+            if self.rng.chance(10) {
+                let odd = *self.rng.pick(ODD);
+                let image = self.image();
+                object.push(format!("# note{odd}metadata: {{name: {image}}}"));
+            }
+            if self.rng.chance(5) {
+                object[0].insert(0, '\u{feff}');
+            }
+            lines.extend(object);
+        }
+        let mut text = lines.join("\n");
+        if self.rng.chance(80) {
+            text.push('\n');
+        }
+        if self.rng.chance(15) {
+            text = text.replace('\n', "\r\n");
+        }
+        if self.rng.chance(5) {
+            text.insert(0, '\u{feff}');
+        }
+        if self.rng.chance(5) {
+            let odd = *self.rng.pick(ODD);
+            text.insert_str(0, odd);
+        }
+        text
+    }
+}
+
+/// How many files the differential test generates.
+const FILES: usize = 3000;
+
+#[test]
+fn linter_reads_as_kubectl_does() {
+    let Some(kyaml) = kyaml() else {
+        return;
+    };
+    let mut generator = Generator {
+        rng: Rng(0x6b75_6265_6374_6c21),
+        n: 0,
+    };
+    let files: Vec<String> = (0..FILES).map(|_| generator.file()).collect();
+    // Two threads: kyaml is a process per file.
+    let (first, second) = files.split_at(files.len() / 2);
+    let readings: Vec<Kubectl> = std::thread::scope(|s| {
+        let a = s.spawn(|| first.iter().map(|t| run_kyaml(&kyaml, t)).collect::<Vec<_>>());
+        let b = s.spawn(|| second.iter().map(|t| run_kyaml(&kyaml, t)).collect::<Vec<_>>());
+        let mut all = a.join().expect("thread");
+        all.extend(b.join().expect("thread"));
+        all
+    });
+    let mut failures = Vec::new();
+    let mut stats: BTreeMap<&str, usize> = BTreeMap::new();
+    for (text, kubectl) in files.iter().zip(&readings) {
+        let ours = extract(text);
+        let reported = ours
+            .problems
+            .iter()
+            .any(|p| p.code != ProblemCode::DuplicateKey);
+        let mut missing: Vec<&String> = Vec::new();
+        let mut found: BTreeMap<&str, usize> = BTreeMap::new();
+        for site in &ours.sites {
+            *found.entry(site.image.as_str()).or_default() += 1;
+        }
+        for image in &kubectl.images {
+            match found.get_mut(image.as_str()) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => missing.push(image),
+            }
+        }
+        *stats
+            .entry(match (reported, kubectl.error.is_some()) {
+                (true, true) => "both stop",
+                (true, false) => "linter reports, kubectl reads",
+                (false, true) => "kubectl stops, linter reads",
+                (false, false) => "both read",
+            })
+            .or_default() += 1;
+        let why = if !reported && !missing.is_empty() {
+            Some(format!("images kubectl sends are missing: {missing:?}"))
+        } else if !reported && kubectl.error.is_some() && kubectl.sent > 0 {
+            Some(format!(
+                "kubectl stops ({}) after sending objects, the linter reports nothing",
+                kubectl.error.as_deref().unwrap_or_default()
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            failures.push(format!(
+                "{why}\n  file: {text:?}\n  kubectl: {kubectl:?}\n  linter: images {:?}, problems {:?}",
+                ours.sites.iter().map(|s| &s.image).collect::<Vec<_>>(),
+                ours.problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.code.as_str(), p.message))
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    eprintln!("kubectl differential over {FILES} files: {stats:?}");
+    // The generator must reach both sides of every question.
+    for outcome in ["both read", "linter reports, kubectl reads", "both stop"] {
+        assert!(
+            stats.get(outcome).copied().unwrap_or(0) >= FILES / 50,
+            "too few files where {outcome}: {stats:?}"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {FILES} files are read differently from kubectl; the first ones:\n{}",
+        failures.len(),
+        failures.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
