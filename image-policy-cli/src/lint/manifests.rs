@@ -235,6 +235,23 @@ struct Probe {
 /// ([`extract_serde_saphyr`]); both give the same [`Extracted`] for a
 /// document in the subset.
 pub fn extract(text: &str) -> Extracted {
+    extract_with(text, read_chunk)
+}
+
+/// [`extract`] with serde-saphyr alone for every document (no fast path):
+/// the reference [`extract`] is tested against.
+pub fn extract_without_fast_path(text: &str) -> Extracted {
+    extract_with(text, |chunk| {
+        let differences = kubectl::differences(chunk);
+        let (n, mut out) = read_serde_saphyr(chunk);
+        push_differences(&mut out, differences);
+        (n, out)
+    })
+}
+
+/// kubectl's documents of `text`, each read by `read_chunk`, with what
+/// kubectl reads differently reported.
+fn extract_with(text: &str, read_chunk: impl Fn(&str) -> (usize, Extracted)) -> Extracted {
     let (chunks, bad_separator) = kubectl::documents(text);
     let mut out = Extracted::default();
     let mut manifests = 0usize;
@@ -276,13 +293,17 @@ fn read_chunk(text: &str) -> (usize, Extracted) {
         Ok(got) => got,
         Err(_) => read_serde_saphyr(text),
     };
+    push_differences(&mut out, differences);
+    (n, out)
+}
+
+fn push_differences(out: &mut Extracted, differences: Vec<kubectl::Difference>) {
     out.problems
         .extend(differences.into_iter().map(|d| Problem {
             position: Some(d.position),
             code: ProblemCode::KubectlDifference,
             message: d.message,
         }));
-    (n, out)
 }
 
 /// Moves every position of `out` down by `lines` lines.
@@ -598,11 +619,70 @@ items:
             "image:\n  repository: nginx\n  tag: 1.25\nspec: [1, 2]\n",
             "on: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n",
             "",
-            "--- 3\n",
+            "---\n3\n",
         ] {
             let got = extract(text);
             assert!(got.skipped.is_some(), "{text:?}: {got:?}");
             assert!(got.problems.is_empty());
+        }
+    }
+
+    /// The cases of issue 9: what kubectl reads differently from YAML 1.2,
+    /// each either read as kubectl reads it or reported.
+    #[test]
+    fn read_as_kubectl_reads() {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n";
+        // (text, images judged, problem codes with their lines)
+        let cases: Vec<(String, Vec<&str>, Vec<(&str, usize)>)> = vec![
+            // `---` and a no-break space: a separator for kubectl.
+            (
+                format!("apiVersion: v1\nkind: ConfigMap\n---\u{a0}\n{pod}    image: evil.io/x\n"),
+                vec!["evil.io/x"],
+                vec![],
+            ),
+            // `--- 3`: kubectl stops there.
+            ("a: 1\n--- 3\n".to_owned(), vec![], vec![("parse-error", 2)]),
+            // The last duplicate wins, and is reported in plain words.
+            (
+                format!("{pod}    image: nginx\n    image: evil.io/x\n"),
+                vec!["evil.io/x"],
+                vec![("duplicate-key", 8)],
+            ),
+            // A line separator ends a comment for kubectl.
+            (
+                format!("{pod}    image: nginx # x\u{2028}    image: evil.io/x\n"),
+                vec!["nginx"],
+                vec![("kubectl-difference", 7)],
+            ),
+            // A merge key after `kind` overrides it for kubectl.
+            (
+                "apiVersion: v1\nkind: ConfigMap\n<<: {kind: Pod}\nspec: {containers: [{name: c, image: evil.io/x}]}\n".to_owned(),
+                vec![],
+                vec![("kubectl-difference", 3)],
+            ),
+            // A merge key first: both read the explicit key.
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - <<: {image: evil.io/x}\n    name: c\n    image: nginx\n".to_owned(),
+                vec!["nginx"],
+                vec![],
+            ),
+            // Two JSON objects: kubectl's JSON decoder reads them its way.
+            (
+                "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\"}\n{\"kind\": \"Pod\"}\n".to_owned(),
+                vec![],
+                vec![("parse-error", 2), ("kubectl-difference", 2)],
+            ),
+        ];
+        for (text, images, problems) in cases {
+            let got = extract(&text);
+            let got_images: Vec<&str> = got.sites.iter().map(|s| s.image.as_str()).collect();
+            assert_eq!(got_images, images, "{text:?}: {got:?}");
+            let got_problems: Vec<(&str, usize)> = got
+                .problems
+                .iter()
+                .map(|p| (p.code.as_str(), p.position.map_or(0, |p| p.line)))
+                .collect();
+            assert_eq!(got_problems, problems, "{text:?}: {got:?}");
         }
     }
 
