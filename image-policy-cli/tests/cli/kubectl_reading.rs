@@ -15,7 +15,7 @@
 //! images must still be the ones kubectl sends. Where kyaml stops with an
 //! error after sending something, the linter must report a problem.
 
-use image_policy_cli::lint::manifests::extract;
+use image_policy_cli::lint::manifests::{extract, extract_without_fast_path};
 use image_policy_cli::lint::report::ProblemCode;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -411,6 +411,160 @@ impl Generator {
     }
 }
 
+/// The fixtures of `testdata/lint/kubectl-reading/` (made by its
+/// `generate.sh` from kubectl's output), linted with
+/// `--allow-registry registry.my.com`: the exit code and the (code, line) of
+/// every finding and problem, in the JSON output's order.
+const FIXTURES: &[(&str, i32, &[(&str, u64)])] = &[
+    // kubectl cuts at `---` + NBSP: the Deployment is read, and denied.
+    ("separator-nbsp.yaml", 1, &[("registry-not-allowed", 29)]),
+    // kubectl stops at `--- |` and sends nothing.
+    ("separator-invalid.yaml", 2, &[("allowed", 21), ("parse-error", 25)]),
+    // The last `image` is what kubectl sends: judged, and the duplicate reported.
+    (
+        "duplicate-key.yaml",
+        1,
+        &[("registry-not-allowed", 22), ("duplicate-key", 22)],
+    ),
+    // The "comment" holds a second image line for kubectl.
+    (
+        "line-separator-comment.yaml",
+        2,
+        &[("allowed", 21), ("kubectl-difference", 21)],
+    ),
+    ("nel-comment.yaml", 2, &[("allowed", 21), ("kubectl-difference", 21)]),
+    // The merge key makes the ConfigMap a Pod for kubectl.
+    ("merge-key-kind.yaml", 2, &[("kubectl-difference", 8)]),
+    // Two JSON objects: kubectl's JSON decoder reads both.
+    (
+        "json-stream.json",
+        2,
+        &[("parse-error", 12), ("kubectl-difference", 12)],
+    ),
+];
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/lint/kubectl-reading")
+}
+
+#[test]
+fn fixtures_are_reported_as_kubectl_reads_them() {
+    for (name, exit, expected) in FIXTURES {
+        let path = fixture_dir().join(name);
+        let path = path.to_str().expect("UTF-8 path");
+        let out = crate::run(
+            &[
+                "lint",
+                "--allow-registry",
+                "registry.my.com",
+                "--show-allowed",
+                "--format",
+                "json",
+                path,
+            ],
+            None,
+        );
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("lint prints JSON");
+        let mut got: Vec<(String, u64)> = Vec::new();
+        for list in ["findings", "problems"] {
+            for item in report[list].as_array().expect("a list") {
+                got.push((
+                    item["code"].as_str().expect("a code").to_owned(),
+                    item["line"].as_u64().expect("a line"),
+                ));
+            }
+        }
+        let want: Vec<(String, u64)> = expected.iter().map(|(c, l)| ((*c).to_owned(), *l)).collect();
+        assert_eq!(got, want, "{name}: {report}");
+        assert_eq!(crate::code(&out), *exit, "{name}: {report}");
+    }
+}
+
+/// Every fixture of `testdata/lint/kubectl-reading/` passes the
+/// differential check against kyaml, and each is one where kubectl sends an
+/// image or stops.
+#[test]
+fn fixtures_agree_with_kubectl() {
+    let Some(kyaml) = kyaml() else {
+        return;
+    };
+    for (name, _, _) in FIXTURES {
+        let text = std::fs::read_to_string(fixture_dir().join(name)).expect("fixture");
+        let kubectl = run_kyaml(&kyaml, &text);
+        assert!(
+            !kubectl.images.is_empty() || kubectl.error.is_some(),
+            "{name}: {kubectl:?}"
+        );
+        if let Some(why) = disagreement(&text, &kubectl) {
+            panic!("{name}: {why}");
+        }
+    }
+}
+
+/// The committed inputs of the `kubectl_reader` fuzz target
+/// (`image-policy-cli/tests/fuzz/testdata/kubectl_reader/`): the fast path
+/// per document reads each as serde-saphyr alone does.
+#[test]
+fn fuzz_regressions() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/testdata/kubectl_reader");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("the committed inputs") {
+        let path = entry.expect("an entry").path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        assert_eq!(
+            extract(&text),
+            extract_without_fast_path(&text),
+            "{}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n > 0, "no committed inputs in {}", dir.display());
+}
+
+/// Why the linter's reading of `text` falls short of kubectl's, if it does.
+fn disagreement(text: &str, kubectl: &Kubectl) -> Option<String> {
+    let ours = extract(text);
+    let reported = ours
+        .problems
+        .iter()
+        .any(|p| p.code != ProblemCode::DuplicateKey);
+    let mut found: BTreeMap<&str, usize> = BTreeMap::new();
+    for site in &ours.sites {
+        *found.entry(site.image.as_str()).or_default() += 1;
+    }
+    let mut missing: Vec<&String> = Vec::new();
+    for image in &kubectl.images {
+        match found.get_mut(image.as_str()) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => missing.push(image),
+        }
+    }
+    let why = if !reported && !missing.is_empty() {
+        format!("images kubectl sends are missing: {missing:?}")
+    } else if !reported && kubectl.error.is_some() && kubectl.sent > 0 {
+        format!(
+            "kubectl stops ({}) after sending objects, the linter reports nothing",
+            kubectl.error.as_deref().unwrap_or_default()
+        )
+    } else if ours != extract_without_fast_path(text) {
+        "the fast path reads it differently from serde-saphyr".to_owned()
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{why}\n  file: {text:?}\n  kubectl: {kubectl:?}\n  linter: images {:?}, problems {:?}",
+        ours.sites.iter().map(|s| &s.image).collect::<Vec<_>>(),
+        ours.problems
+            .iter()
+            .map(|p| format!("{}: {}", p.code.as_str(), p.message))
+            .collect::<Vec<_>>()
+    ))
+}
+
 /// How many files the differential test generates.
 const FILES: usize = 3000;
 
@@ -436,22 +590,10 @@ fn linter_reads_as_kubectl_does() {
     let mut failures = Vec::new();
     let mut stats: BTreeMap<&str, usize> = BTreeMap::new();
     for (text, kubectl) in files.iter().zip(&readings) {
-        let ours = extract(text);
-        let reported = ours
+        let reported = extract(text)
             .problems
             .iter()
             .any(|p| p.code != ProblemCode::DuplicateKey);
-        let mut missing: Vec<&String> = Vec::new();
-        let mut found: BTreeMap<&str, usize> = BTreeMap::new();
-        for site in &ours.sites {
-            *found.entry(site.image.as_str()).or_default() += 1;
-        }
-        for image in &kubectl.images {
-            match found.get_mut(image.as_str()) {
-                Some(n) if *n > 0 => *n -= 1,
-                _ => missing.push(image),
-            }
-        }
         *stats
             .entry(match (reported, kubectl.error.is_some()) {
                 (true, true) => "both stop",
@@ -460,26 +602,7 @@ fn linter_reads_as_kubectl_does() {
                 (false, false) => "both read",
             })
             .or_default() += 1;
-        let why = if !reported && !missing.is_empty() {
-            Some(format!("images kubectl sends are missing: {missing:?}"))
-        } else if !reported && kubectl.error.is_some() && kubectl.sent > 0 {
-            Some(format!(
-                "kubectl stops ({}) after sending objects, the linter reports nothing",
-                kubectl.error.as_deref().unwrap_or_default()
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            failures.push(format!(
-                "{why}\n  file: {text:?}\n  kubectl: {kubectl:?}\n  linter: images {:?}, problems {:?}",
-                ours.sites.iter().map(|s| &s.image).collect::<Vec<_>>(),
-                ours.problems
-                    .iter()
-                    .map(|p| format!("{}: {}", p.code.as_str(), p.message))
-                    .collect::<Vec<_>>()
-            ));
-        }
+        failures.extend(disagreement(text, kubectl));
     }
     eprintln!("kubectl differential over {FILES} files: {stats:?}");
     // The generator must reach both sides of every question.
