@@ -19,7 +19,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for chunk in &chunks {
         let start = chunk.text.as_ptr() as usize - text.as_ptr() as usize;
         assert!(start >= end, "{text:?}: chunks overlap or go back");
-        assert!(start == 0 || text.as_bytes()[start - 1] == b'\n', "{text:?}: not whole lines");
+        assert!(
+            start == 0 || text.as_bytes()[start - 1] == b'\n',
+            "{text:?}: not whole lines"
+        );
         assert_eq!(
             chunk.first_line,
             1 + text[..start].matches('\n').count(),
@@ -42,7 +45,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // as a difference), not for the line index.
     let lone_cr = text.replace("\r\n", "").contains('\r');
     for site in got.sites.iter().filter(|_| !lone_cr) {
-        assert!(site.position.line >= 1 && site.position.line <= lines, "{text:?}: {site:?}");
+        assert!(
+            site.position.line >= 1 && site.position.line <= lines,
+            "{text:?}: {site:?}"
+        );
     }
     for problem in got.problems.iter().filter(|_| !lone_cr) {
         if let Some(p) = problem.position {

@@ -353,7 +353,10 @@ fn misplaced_merge_keys(text: &str) -> Vec<Difference> {
 mod tests {
     use super::*;
 
-    fn split(text: &str) -> (Vec<(&str, usize)>, Option<(usize, String)>) {
+    /// Documents as (text, first line), and the bad separator as (line, rest).
+    type Split<'t> = (Vec<(&'t str, usize)>, Option<(usize, String)>);
+
+    fn split(text: &str) -> Split<'_> {
         let (chunks, bad) = documents(text);
         (
             chunks.iter().map(|c| (c.text, c.first_line)).collect(),
@@ -364,12 +367,21 @@ mod tests {
     #[test]
     fn separators_as_kubectl_cuts_them() {
         // (text, documents with first lines, bad separator)
-        let cases: &[(&str, &[(&str, usize)], Option<(usize, &str)>)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, usize)], Option<(usize, &'a str)>);
+        let cases: &[Case<'_>] = &[
             ("", &[], None),
             ("a: 1\n", &[("a: 1\n", 1)], None),
             ("---\na: 1\n---\nb: 2", &[("a: 1\n", 2), ("b: 2", 4)], None),
-            ("a: 1\n--- # c\nb: 2\n", &[("a: 1\n", 1), ("b: 2\n", 3)], None),
-            ("a: 1\n---\u{a0}\nb: 2\n", &[("a: 1\n", 1), ("b: 2\n", 3)], None),
+            (
+                "a: 1\n--- # c\nb: 2\n",
+                &[("a: 1\n", 1), ("b: 2\n", 3)],
+                None,
+            ),
+            (
+                "a: 1\n---\u{a0}\nb: 2\n",
+                &[("a: 1\n", 1), ("b: 2\n", 3)],
+                None,
+            ),
             (
                 "a: 1\n---\u{3000}\u{2028}\r\nb: 2\n",
                 &[("a: 1\n", 1), ("b: 2\n", 3)],
@@ -385,11 +397,7 @@ mod tests {
         for (text, want, bad) in cases {
             let got = split(text);
             assert_eq!(got.0, *want, "{text:?}");
-            assert_eq!(
-                got.1,
-                bad.map(|(l, r)| (l, r.to_owned())),
-                "{text:?}"
-            );
+            assert_eq!(got.1, bad.map(|(l, r)| (l, r.to_owned())), "{text:?}");
         }
     }
 
@@ -402,11 +410,7 @@ mod tests {
         ] {
             let d = differences(text);
             assert_eq!(d.len(), 1, "{text:?}");
-            assert_eq!(
-                (d[0].position.line, d[0].position.column),
-                at,
-                "{text:?}"
-            );
+            assert_eq!((d[0].position.line, d[0].position.column), at, "{text:?}");
         }
         assert!(differences("a: \u{a0}\u{2027}\u{2030}é\r\n").is_empty());
         let lone_cr = differences("a: 1\r\n{\"b\r\": 1}");

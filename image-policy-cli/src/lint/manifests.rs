@@ -1,6 +1,15 @@
 //! Images in Kubernetes manifests: YAML (any number of `---` documents) or
 //! JSON, objects and `kind: List` / `*List` documents (`items`).
 //!
+//! A file is first cut into documents as kubectl cuts it
+//! ([`kubectl::documents`], not YAML's `---` rules), and each document is
+//! checked for what kubectl's YAML (go-yaml v2) reads differently from
+//! YAML 1.2 ([`kubectl::differences`], [`kubectl::json_stream_difference`]:
+//! reported as [`ProblemCode::KubectlDifference`]); then each document is
+//! read on its own, as kubectl reads it, and positions are given in the
+//! file's lines. A duplicate key is read as go-yaml v2 reads it (the last
+//! value wins) and reported as [`ProblemCode::DuplicateKey`].
+//!
 //! Each document is deserialized once into the core's [`Object`] with string
 //! leaves that keep the line and column where each is written (for an alias,
 //! `*img`, the place it is used). Two readers fill the same types:
@@ -13,8 +22,9 @@
 //!   before the fast path existed: every error, recovery and position
 //!   outside the subset is serde-saphyr's.
 //!
-//! [`extract`] tries the fast path and falls back on anything it does not
-//! take; for a file it takes, both give the same [`Extracted`] (the
+//! [`extract`] tries the fast path on each document and falls back on
+//! anything it does not take; for a document it takes, both give the same
+//! [`Extracted`] (the
 //! differential tests, a proptest and the `fast_yaml` fuzz target check it).
 //! What follows the reading is one code for both (`Leaf` is what it needs
 //! of a leaf). The images are found by
@@ -313,7 +323,9 @@ fn shift_lines(out: &mut Extracted, lines: usize) {
     }
     let shift = |p: &mut Position| p.line += lines;
     out.sites.iter_mut().for_each(|s| shift(&mut s.position));
-    out.suppressed.iter_mut().for_each(|s| shift(&mut s.position));
+    out.suppressed
+        .iter_mut()
+        .for_each(|s| shift(&mut s.position));
     out.problems
         .iter_mut()
         .filter_map(|p| p.position.as_mut())
@@ -631,9 +643,11 @@ items:
     /// each either read as kubectl reads it or reported.
     #[test]
     fn read_as_kubectl_reads() {
-        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n";
+        let pod =
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n";
         // (text, images judged, problem codes with their lines)
-        let cases: Vec<(String, Vec<&str>, Vec<(&str, usize)>)> = vec![
+        type Case = (String, Vec<&'static str>, Vec<(&'static str, usize)>);
+        let cases: Vec<Case> = vec![
             // `---` and a no-break space: a separator for kubectl.
             (
                 format!("apiVersion: v1\nkind: ConfigMap\n---\u{a0}\n{pod}    image: evil.io/x\n"),

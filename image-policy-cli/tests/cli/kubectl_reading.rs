@@ -186,7 +186,9 @@ impl Generator {
             1 => {
                 let hidden = self.image();
                 let odd = self.rng.pick(ODD);
-                lines.push(format!("{inner}image: {image} # c{odd}{inner}image: {hidden}"));
+                lines.push(format!(
+                    "{inner}image: {image} # c{odd}{inner}image: {hidden}"
+                ));
             }
             // A merge key before or after the image.
             2 => {
@@ -415,11 +417,15 @@ impl Generator {
 /// `generate.sh` from kubectl's output), linted with
 /// `--allow-registry registry.my.com`: the exit code and the (code, line) of
 /// every finding and problem, in the JSON output's order.
-const FIXTURES: &[(&str, i32, &[(&str, u64)])] = &[
+const FIXTURES: &[Fixture] = &[
     // kubectl cuts at `---` + NBSP: the Deployment is read, and denied.
     ("separator-nbsp.yaml", 1, &[("registry-not-allowed", 29)]),
     // kubectl stops at `--- |` and sends nothing.
-    ("separator-invalid.yaml", 2, &[("allowed", 21), ("parse-error", 25)]),
+    (
+        "separator-invalid.yaml",
+        2,
+        &[("allowed", 21), ("parse-error", 25)],
+    ),
     // The last `image` is what kubectl sends: judged, and the duplicate reported.
     (
         "duplicate-key.yaml",
@@ -432,7 +438,11 @@ const FIXTURES: &[(&str, i32, &[(&str, u64)])] = &[
         2,
         &[("allowed", 21), ("kubectl-difference", 21)],
     ),
-    ("nel-comment.yaml", 2, &[("allowed", 21), ("kubectl-difference", 21)]),
+    (
+        "nel-comment.yaml",
+        2,
+        &[("allowed", 21), ("kubectl-difference", 21)],
+    ),
     // The merge key makes the ConfigMap a Pod for kubectl.
     ("merge-key-kind.yaml", 2, &[("kubectl-difference", 8)]),
     // Two JSON objects: kubectl's JSON decoder reads both.
@@ -442,6 +452,9 @@ const FIXTURES: &[(&str, i32, &[(&str, u64)])] = &[
         &[("parse-error", 12), ("kubectl-difference", 12)],
     ),
 ];
+
+/// (file name, exit code, (code, line) of each finding and problem).
+type Fixture = (&'static str, i32, &'static [(&'static str, u64)]);
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/lint/kubectl-reading")
@@ -475,7 +488,10 @@ fn fixtures_are_reported_as_kubectl_reads_them() {
                 ));
             }
         }
-        let want: Vec<(String, u64)> = expected.iter().map(|(c, l)| ((*c).to_owned(), *l)).collect();
+        let want: Vec<(String, u64)> = expected
+            .iter()
+            .map(|(c, l)| ((*c).to_owned(), *l))
+            .collect();
         assert_eq!(got, want, "{name}: {report}");
         assert_eq!(crate::code(&out), *exit, "{name}: {report}");
     }
@@ -581,8 +597,18 @@ fn linter_reads_as_kubectl_does() {
     // Two threads: kyaml is a process per file.
     let (first, second) = files.split_at(files.len() / 2);
     let readings: Vec<Kubectl> = std::thread::scope(|s| {
-        let a = s.spawn(|| first.iter().map(|t| run_kyaml(&kyaml, t)).collect::<Vec<_>>());
-        let b = s.spawn(|| second.iter().map(|t| run_kyaml(&kyaml, t)).collect::<Vec<_>>());
+        let a = s.spawn(|| {
+            first
+                .iter()
+                .map(|t| run_kyaml(&kyaml, t))
+                .collect::<Vec<_>>()
+        });
+        let b = s.spawn(|| {
+            second
+                .iter()
+                .map(|t| run_kyaml(&kyaml, t))
+                .collect::<Vec<_>>()
+        });
         let mut all = a.join().expect("thread");
         all.extend(b.join().expect("thread"));
         all
@@ -616,6 +642,11 @@ fn linter_reads_as_kubectl_does() {
         failures.is_empty(),
         "{} of {FILES} files are read differently from kubectl; the first ones:\n{}",
         failures.len(),
-        failures.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
