@@ -30,6 +30,11 @@
 //!   A carriage return not followed by a line feed is reported too (go-yaml
 //!   v2 breaks a line there and then refuses what YAML 1.2 accepts, such as
 //!   a quoted key split by it).
+//! - **Tabs in indentation.** go-yaml v2 refuses a tab in the leading
+//!   white space of a block-context line (kubectl stops at the document);
+//!   YAML 1.2 parsers may take it as separation. Reported, except inside
+//!   flow collections and on continuation lines of quoted and block scalars,
+//!   where go-yaml accepts it too.
 //! - **Merge keys out of place.** go-yaml v2 applies `<<` where it is
 //!   written, overriding the keys before it; serde-saphyr (YAML 1.1's merge
 //!   specification) lets every explicit key win. They agree when `<<` is the
@@ -52,7 +57,7 @@
 //! and parse again (events only) only a document holding `<<`.
 
 use super::report::Position;
-use granit_parser::{Event, Parser, ScalarStyle};
+use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 /// One document as kubectl's line reader cuts it: the lines between two
 /// separators (the separator lines themselves belong to no document).
@@ -207,8 +212,9 @@ pub struct Difference {
     pub message: String,
 }
 
-/// The first YAML 1.1 line break (NEL, LS, PS) in `text` and the merge keys
-/// that are not the first key of their mapping, in text order.
+/// The first YAML 1.1 line break (NEL, LS, PS, lone CR) in `text`, the merge
+/// keys that are not the first key of their mapping, and the first tab in
+/// the indentation of a block line, in text order.
 pub fn differences(text: &str) -> Vec<Difference> {
     let mut out = Vec::new();
     if let Some(d) = yaml11_line_break(text) {
@@ -217,7 +223,66 @@ pub fn differences(text: &str) -> Vec<Difference> {
     if text.contains("<<") {
         out.extend(misplaced_merge_keys(text));
     }
+    if text.contains('\t') {
+        out.extend(tab_indentation(text));
+    }
+    out.sort_by_key(|d| d.position);
     out
+}
+
+/// The first line of block context whose indentation holds a tab: go-yaml
+/// v2 refuses it ("found character that cannot start any token", "found a
+/// tab character that violates indentation") where YAML 1.2 parsers take
+/// the tab as separation, so kubectl stops at the document (a few of these
+/// go-yaml accepts, such as a tab-led comment past the indentation: reported
+/// all the same, on the safe side). Tabs inside a
+/// flow collection and on the continuation lines of a quoted or block
+/// scalar are go-yaml's too and not reported.
+fn tab_indentation(text: &str) -> Option<Difference> {
+    let tabbed: Vec<Position> = text
+        .split('\n')
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
+            line[..lead].find('\t').map(|c| Position {
+                line: i + 1,
+                column: c + 1,
+            })
+        })
+        .collect();
+    if tabbed.is_empty() {
+        return None;
+    }
+    // Line ranges (inclusive) where a leading tab is go-yaml's too.
+    let mut allowed: Vec<(usize, usize)> = Vec::new();
+    let mut open: Vec<Option<usize>> = Vec::new();
+    let options = granit_parser::options! { emit_comments: false };
+    let mut parser = Parser::new_from_str_with_options(text, options);
+    while let Some(Ok((event, span))) = parser.next() {
+        match event {
+            Event::Scalar(_, style, ..) if style != ScalarStyle::Plain => {
+                allowed.push((span.start.line() + 1, span.end.line()));
+            }
+            Event::MappingStart(style, ..) | Event::SequenceStart(style, ..) => {
+                open.push((style == StructureStyle::Flow).then(|| span.start.line()));
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                if let Some(Some(start)) = open.pop() {
+                    allowed.push((start + 1, span.start.line()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let position = tabbed.into_iter().find(|p| {
+        !allowed
+            .iter()
+            .any(|&(from, to)| from <= p.line && p.line <= to)
+    })?;
+    Some(Difference {
+        position,
+        message: "a tab in the indentation of a block line: go-yaml v2 (kubectl) refuses most of these (\"found character that cannot start any token\", \"found a tab character that violates indentation\") and stops at the document, while this reader accepts them; indent with spaces".to_owned(),
+    })
 }
 
 /// The first NEL (U+0085), LS (U+2028), PS (U+2029) or lone carriage
@@ -416,6 +481,24 @@ mod tests {
         let lone_cr = differences("a: 1\r\n{\"b\r\": 1}");
         assert_eq!(lone_cr.len(), 1);
         assert_eq!(lone_cr[0].position, Position { line: 2, column: 4 });
+    }
+
+    #[test]
+    fn tabs_in_block_indentation_are_differences() {
+        for (text, want) in [
+            ("a:\n  b: 1\n \t c: 2\n", Some((3, 2))),
+            ("a:\n-\tb\n\t\n", Some((3, 1))),
+            // go-yaml accepts this one (the tab is past the indentation
+            // it checks): reported all the same, on the safe side.
+            ("a: 1\n  \t# c\n", Some((2, 3))),
+            ("a:\tb\n", None),
+            ("a: {b: 1,\n\tc: 2}\n", None),
+            ("a: |\n  x\n  \ty\n", None),
+            ("a: \"x\n\ty\"\n", None),
+        ] {
+            let got = tab_indentation(text).map(|d| (d.position.line, d.position.column));
+            assert_eq!(got, want, "{text:?}");
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! fail), or finds every image kyaml prints (as multisets of the same
 //! strings). A duplicate key alone does not count as a report: there the
 //! images must still be the ones kubectl sends. Where kyaml stops with an
-//! error after sending something, the linter must report a problem.
+//! error after sending something, the linter must report a problem (any
+//! problem makes `lint` fail).
 
 use image_policy_cli::lint::manifests::{extract, extract_without_fast_path};
 use image_policy_cli::lint::report::ProblemCode;
@@ -175,7 +176,7 @@ impl Generator {
         let image = self.image();
         let mut lines = vec![format!("{indent}- name: c{}", self.n)];
         let inner = format!("{indent}  ");
-        match self.rng.below(12) {
+        match self.rng.below(16) {
             // A duplicate image key: the last wins for kubectl.
             0 => {
                 let other = self.image();
@@ -216,6 +217,30 @@ impl Generator {
             // Flow style.
             6 => {
                 lines[0] = format!("{indent}- {{name: c{}, image: {image}}}", self.n);
+            }
+            // A block scalar, an explicit key, a quoted key, a tag.
+            8 => lines.push(format!("{inner}image: |-\n{inner}  {image}")),
+            9 => lines.push(format!("{inner}? image\n{inner}: {image}")),
+            10 => lines.push(format!("{inner}\"image\": !!str {image}")),
+            // A multi-line plain scalar, or a key with an odd character.
+            11 => {
+                let odd = self.rng.pick(ODD);
+                if self.rng.chance(50) {
+                    lines.push(format!("{inner}image: {image}\n{inner}  {odd}more"));
+                } else {
+                    lines.push(format!("{inner}image{odd}: {image}"));
+                }
+            }
+            // Merge keys from anchored mappings, in a list.
+            12 => {
+                let merged = self.image();
+                lines.push(format!(
+                    "{inner}<<: [{{image: &m{} {merged}}}, {{name: x}}]",
+                    self.n
+                ));
+                if self.rng.chance(50) {
+                    lines.push(format!("{inner}image: {image}"));
+                }
             }
             // An anchor and an alias.
             7 => {
@@ -393,6 +418,13 @@ impl Generator {
             if self.rng.chance(5) {
                 object[0].insert(0, '\u{feff}');
             }
+            match self.rng.below(40) {
+                0 => object.push("...".to_owned()),
+                1 => object.insert(0, "%YAML 1.1".to_owned()),
+                2 => object.push(format!("... # {}", self.rng.pick(ODD))),
+                3 => object.insert(0, "--- !!map".to_owned()),
+                _ => {}
+            }
             lines.extend(object);
         }
         let mut text = lines.join("\n");
@@ -561,7 +593,7 @@ fn disagreement(text: &str, kubectl: &Kubectl) -> Option<String> {
     }
     let why = if !reported && !missing.is_empty() {
         format!("images kubectl sends are missing: {missing:?}")
-    } else if !reported && kubectl.error.is_some() && kubectl.sent > 0 {
+    } else if ours.problems.is_empty() && kubectl.error.is_some() && kubectl.sent > 0 {
         format!(
             "kubectl stops ({}) after sending objects, the linter reports nothing",
             kubectl.error.as_deref().unwrap_or_default()
@@ -581,7 +613,8 @@ fn disagreement(text: &str, kubectl: &Kubectl) -> Option<String> {
     ))
 }
 
-/// How many files the differential test generates.
+/// How many files the differential test generates (`KYAML_DIFF_FILES`
+/// overrides it, and `KYAML_DIFF_SEED` the seed, for longer runs by hand).
 const FILES: usize = 3000;
 
 #[test]
@@ -589,11 +622,15 @@ fn linter_reads_as_kubectl_does() {
     let Some(kyaml) = kyaml() else {
         return;
     };
+    fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
+        std::env::var(name).ok().and_then(|v| v.parse().ok())
+    }
+    let count: usize = env("KYAML_DIFF_FILES").unwrap_or(FILES);
     let mut generator = Generator {
-        rng: Rng(0x6b75_6265_6374_6c21),
+        rng: Rng(env("KYAML_DIFF_SEED").unwrap_or(0x6b75_6265_6374_6c21)),
         n: 0,
     };
-    let files: Vec<String> = (0..FILES).map(|_| generator.file()).collect();
+    let files: Vec<String> = (0..count).map(|_| generator.file()).collect();
     // Two threads: kyaml is a process per file.
     let (first, second) = files.split_at(files.len() / 2);
     let readings: Vec<Kubectl> = std::thread::scope(|s| {
@@ -630,17 +667,17 @@ fn linter_reads_as_kubectl_does() {
             .or_default() += 1;
         failures.extend(disagreement(text, kubectl));
     }
-    eprintln!("kubectl differential over {FILES} files: {stats:?}");
+    eprintln!("kubectl differential over {count} files: {stats:?}");
     // The generator must reach both sides of every question.
     for outcome in ["both read", "linter reports, kubectl reads", "both stop"] {
         assert!(
-            stats.get(outcome).copied().unwrap_or(0) >= FILES / 50,
+            stats.get(outcome).copied().unwrap_or(0) >= count / 50,
             "too few files where {outcome}: {stats:?}"
         );
     }
     assert!(
         failures.is_empty(),
-        "{} of {FILES} files are read differently from kubectl; the first ones:\n{}",
+        "{} of {count} files are read differently from kubectl; the first ones:\n{}",
         failures.len(),
         failures
             .iter()
