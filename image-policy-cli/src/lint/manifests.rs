@@ -265,6 +265,19 @@ fn extract_with(text: &str, read_chunk: impl Fn(&str) -> (usize, Extracted)) -> 
     let (chunks, bad_separator) = kubectl::documents(text);
     let mut out = Extracted::default();
     let mut manifests = 0usize;
+    let chunks = if bad_separator.is_none() && chunks.len() > 1 && kubectl::yaml_splits_alike(text)
+    {
+        // The parser splits the file as kubectl does: one parse for all
+        // (a parser per document costs more than the document on small
+        // documents).
+        let (n, got) = read_chunk(text);
+        manifests = n;
+        out = got;
+        out.skipped = None;
+        Vec::new()
+    } else {
+        chunks
+    };
     for chunk in chunks {
         let (n, mut got) = read_chunk(chunk.text);
         manifests += n;
