@@ -15,7 +15,9 @@
 //!   kubectl, while YAML reads it as text. Any other remainder (`--- |`,
 //!   `--- !tag`, `---x`, `----`) stops kubectl with "invalid Yaml document
 //!   separator", dropping the document being read. [`documents`] is that
-//!   reader; each document is then parsed on its own, as kubectl parses it.
+//!   reader; each document is then parsed on its own, as kubectl parses it
+//!   (or the whole file at once when YAML splits it the same way,
+//!   [`yaml_splits_alike`], which reads the same and is faster).
 //! - **Duplicate keys.** go-yaml v2 keeps the last value (the API server's
 //!   strict field validation then rejects the object, but
 //!   `kubectl apply --validate=false` sends it); the linter reads the last
