@@ -13,6 +13,10 @@
 //! - `corpus/lint_readers/`: the `fast_yaml` seeds, every file under
 //!   `testdata/lint/` (Dockerfiles, kustomizations, compose files), and the
 //!   committed inputs of `image-policy-cli/tests/fuzz/testdata/lint_readers/`;
+//! - `corpus/kubectl_reader/`: the same, and the committed inputs of
+//!   `image-policy-cli/tests/fuzz/testdata/kubectl_reader/` (kubectl's
+//!   separators, YAML 1.1 line breaks, merge and duplicate keys, JSON
+//!   streams);
 //! - `corpus/handler/`: the reviews of `testdata/webhook/*.json`, the body of
 //!   every case of `testdata/webhook/bad-requests.jsonl`, and each object of
 //!   `testdata/k8s/objects/*.json` in an AdmissionReview (CREATE and UPDATE);
@@ -73,6 +77,12 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
         files_in(&committed_lint, &mut lint_files)?;
     }
 
+    let mut kubectl_yaml = yaml.clone();
+    let committed_kubectl = root.join("image-policy-cli/tests/fuzz/testdata/kubectl_reader");
+    if committed_kubectl.exists() {
+        files_in(&committed_kubectl, &mut kubectl_yaml)?;
+    }
+
     let mut reviews = BTreeSet::new();
     for path in sorted_files(&root.join("testdata/webhook"))? {
         let name = path.display().to_string();
@@ -112,6 +122,7 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
         ("parse_digest", &digests),
         ("fast_yaml", &yaml),
         ("lint_readers", &lint_files),
+        ("kubectl_reader", &kubectl_yaml),
         ("handler", &reviews),
         ("policy_load", &policies),
     ] {

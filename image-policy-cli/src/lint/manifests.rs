@@ -1,6 +1,15 @@
 //! Images in Kubernetes manifests: YAML (any number of `---` documents) or
 //! JSON, objects and `kind: List` / `*List` documents (`items`).
 //!
+//! A file is first cut into documents as kubectl cuts it
+//! ([`kubectl::documents`], not YAML's `---` rules), and each document is
+//! checked for what kubectl's YAML (go-yaml v2) reads differently from
+//! YAML 1.2 ([`kubectl::differences`], [`kubectl::json_stream_difference`]:
+//! reported as [`ProblemCode::KubectlDifference`]); then each document is
+//! read on its own, as kubectl reads it, and positions are given in the
+//! file's lines. A duplicate key is read as go-yaml v2 reads it (the last
+//! value wins) and reported as [`ProblemCode::DuplicateKey`].
+//!
 //! Each document is deserialized once into the core's [`Object`] with string
 //! leaves that keep the line and column where each is written (for an alias,
 //! `*img`, the place it is used). Two readers fill the same types:
@@ -13,8 +22,9 @@
 //!   before the fast path existed: every error, recovery and position
 //!   outside the subset is serde-saphyr's.
 //!
-//! [`extract`] tries the fast path and falls back on anything it does not
-//! take; for a file it takes, both give the same [`Extracted`] (the
+//! [`extract`] tries the fast path on each document and falls back on
+//! anything it does not take; for a document it takes, both give the same
+//! [`Extracted`] (the
 //! differential tests, a proptest and the `fast_yaml` fuzz target check it).
 //! What follows the reading is one code for both (`Leaf` is what it needs
 //! of a leaf). The images are found by
@@ -38,6 +48,7 @@
 //!   read when the parser can recover (a type error in one document).
 
 use super::fast_yaml::{self, LocatedStr, NotInSubset};
+use super::kubectl;
 use super::lines::Lines;
 use super::report::{
     Extracted, Holder, IGNORE_ANNOTATION, ImageSite, Position, Problem, ProblemCode, Skip,
@@ -228,59 +239,196 @@ struct Probe {
     kind: Option<de::IgnoredAny>,
 }
 
-/// Reads the images of a manifest file: with the fast path
-/// ([`fast_yaml`]) when the file is in its subset, else
-/// with serde-saphyr ([`extract_serde_saphyr`]); both give the same
-/// [`Extracted`] for a file in the subset.
+/// Reads the images of a manifest file as kubectl reads it: the documents
+/// as kubectl's line reader cuts them ([`kubectl::documents`]), each checked
+/// for the constructs kubectl's YAML reads differently
+/// ([`kubectl::differences`], reported) and read with the fast path
+/// ([`fast_yaml`]) when it is in its subset, else with serde-saphyr
+/// ([`extract_serde_saphyr`]); both give the same [`Extracted`] for a
+/// document in the subset.
 pub fn extract(text: &str) -> Extracted {
-    match extract_fast(text) {
-        Ok(out) => out,
-        Err(_) => extract_serde_saphyr(text),
-    }
+    extract_with(text, read_chunk)
 }
 
-/// The fast path alone: the images of a file in the subset of
-/// [`fast_yaml`], or why the file is not in it. For the
-/// differential tests, the fuzz target and the benches; [`extract`] is what
-/// the linter calls.
+/// [`extract`] with serde-saphyr alone for every document (no fast path):
+/// the reference [`extract`] is tested against.
+pub fn extract_without_fast_path(text: &str) -> Extracted {
+    extract_with(text, |chunk| {
+        let differences = kubectl::differences(chunk);
+        let (n, mut out) = read_serde_saphyr(chunk);
+        push_differences(&mut out, differences);
+        (n, out)
+    })
+}
+
+/// kubectl's documents of `text`, each read by `read_chunk`, with what
+/// kubectl reads differently reported.
+fn extract_with(text: &str, read_chunk: impl Fn(&str) -> (usize, Extracted)) -> Extracted {
+    let (chunks, bad_separator) = kubectl::documents(text);
+    let mut out = Extracted::default();
+    let mut manifests = 0usize;
+    let chunks = if bad_separator.is_none() && chunks.len() > 1 && kubectl::yaml_splits_alike(text)
+    {
+        // The parser splits the file as kubectl does: one parse for all
+        // (a parser per document costs more than the document on small
+        // documents).
+        let (n, got) = read_chunk(text);
+        manifests = n;
+        out = got;
+        out.skipped = None;
+        Vec::new()
+    } else {
+        chunks
+    };
+    for chunk in chunks {
+        let (n, mut got) = read_chunk(chunk.text);
+        manifests += n;
+        shift_lines(&mut got, chunk.first_line - 1);
+        out.objects += got.objects;
+        out.sites.append(&mut got.sites);
+        out.suppressed.append(&mut got.suppressed);
+        out.problems.append(&mut got.problems);
+    }
+    if let Some(d) = kubectl::json_stream_difference(text) {
+        out.problems.push(Problem {
+            position: Some(d.position),
+            code: ProblemCode::KubectlDifference,
+            message: d.message,
+        });
+    }
+    if let Some(bad) = bad_separator {
+        out.problems.push(Problem {
+            position: Some(bad.position),
+            code: ProblemCode::ParseError,
+            message: format!(
+                "invalid document separator: `---` followed by `{}`; kubectl stops reading the file here and drops the document before it (only spaces or a `#` comment may follow `---`)",
+                bad.rest
+            ),
+        });
+    }
+    finish(manifests, out)
+}
+
+/// One document as kubectl cuts it (or any YAML text): its differences from
+/// kubectl's reading as problems, then its images; how many documents were
+/// meant as objects, and the unfinished [`Extracted`].
+fn read_chunk(text: &str) -> (usize, Extracted) {
+    let differences = kubectl::differences(text);
+    let (n, mut out) = match fast_documents(text) {
+        Ok(got) => got,
+        Err(_) => read_serde_saphyr(text),
+    };
+    push_differences(&mut out, differences);
+    (n, out)
+}
+
+fn push_differences(out: &mut Extracted, differences: Vec<kubectl::Difference>) {
+    out.problems
+        .extend(differences.into_iter().map(|d| Problem {
+            position: Some(d.position),
+            code: ProblemCode::KubectlDifference,
+            message: d.message,
+        }));
+}
+
+/// Moves every position of `out` down by `lines` lines.
+fn shift_lines(out: &mut Extracted, lines: usize) {
+    if lines == 0 {
+        return;
+    }
+    let shift = |p: &mut Position| p.line += lines;
+    out.sites.iter_mut().for_each(|s| shift(&mut s.position));
+    out.suppressed
+        .iter_mut()
+        .for_each(|s| shift(&mut s.position));
+    out.problems
+        .iter_mut()
+        .filter_map(|p| p.position.as_mut())
+        .for_each(shift);
+}
+
+/// The fast path alone on one YAML text (no kubectl splitting, no kubectl
+/// checks): the images of a text in the subset of [`fast_yaml`], or why
+/// it is not in it. For the differential tests, the fuzz target and the
+/// benches; [`extract`] is what the linter calls.
 pub fn extract_fast(text: &str) -> Result<Extracted, NotInSubset> {
+    let (n, out) = fast_documents(text)?;
+    Ok(finish(n, out))
+}
+
+fn fast_documents(text: &str) -> Result<(usize, Extracted), NotInSubset> {
     let documents = fast_yaml::read::<Document<LocatedStr<'_>>>(text)?;
     Ok(from_documents(text, documents))
 }
 
-/// The serde-saphyr path alone: what [`extract`] does with a file outside the
-/// fast path's subset, and the reference the fast path is tested against.
+/// The serde-saphyr path alone on one YAML text (no kubectl splitting, no
+/// kubectl checks): what [`extract`] does with a document outside the fast
+/// path's subset, and the reference the fast path is tested against.
 pub fn extract_serde_saphyr(text: &str) -> Extracted {
-    match serde_saphyr::from_multiple_with_options::<Document<S>>(text, yaml::options()) {
+    let (n, out) = read_serde_saphyr(text);
+    finish(n, out)
+}
+
+/// serde-saphyr's reading. A duplicate key is read as go-yaml v2 reads it
+/// (the last value wins) and reported once, in plain words.
+fn read_serde_saphyr(text: &str) -> (usize, Extracted) {
+    let first_error =
+        match serde_saphyr::from_multiple_with_options::<Document<S>>(text, yaml::options()) {
+            Ok(documents) => return from_documents(text, documents),
+            Err(e) => e,
+        };
+    let serde_saphyr::Error::DuplicateMappingKey { key, location } = &first_error else {
+        return read_after_error(text, &first_error, yaml::options());
+    };
+    let duplicate = Problem {
+        position: Some(yaml::position(location)),
+        code: ProblemCode::DuplicateKey,
+        message: match key {
+            Some(key) => format!(
+                "duplicate key `{key}`: kubectl sends the last value (judged here); the API server's strict field validation rejects the object"
+            ),
+            None => "duplicate key: kubectl sends the last value (judged here); the API server's strict field validation rejects the object".to_owned(),
+        },
+    };
+    let (n, mut out) = match serde_saphyr::from_multiple_with_options::<Document<S>>(
+        text,
+        yaml::options_last_key_wins(),
+    ) {
         Ok(documents) => from_documents(text, documents),
-        Err(first_error) => read_after_error(text, &first_error),
-    }
+        Err(e) => read_after_error(text, &e, yaml::options_last_key_wins()),
+    };
+    out.problems.insert(0, duplicate);
+    (n, out)
 }
 
 /// serde-saphyr's leaf.
 type S = Spanned<String>;
 
-/// What a file whose documents all read says.
-fn from_documents<L: Leaf>(text: &str, documents: Vec<Document<L>>) -> Extracted {
+/// What a text whose documents all read says (unfinished).
+fn from_documents<L: Leaf>(text: &str, documents: Vec<Document<L>>) -> (usize, Extracted) {
     let mut out = Extracted::default();
     let lines = Lines::new(text);
     let mut manifests = 0usize;
     for doc in documents {
         manifests += read_document(&lines, doc, &mut out);
     }
-    finish(manifests, out)
+    (manifests, out)
 }
 
-/// What a file that serde-saphyr could not read whole says: a skip, or the
-/// documents that read and a problem for each that did not.
-fn read_after_error(text: &str, first_error: &serde_saphyr::Error) -> Extracted {
+/// What a text that serde-saphyr could not read whole says (unfinished): a
+/// skip, or the documents that read and a problem for each that did not.
+fn read_after_error(
+    text: &str,
+    first_error: &serde_saphyr::Error,
+    options: serde_saphyr::Options,
+) -> (usize, Extracted) {
     let mut out = Extracted::default();
     let lines = Lines::new(text);
     let mut manifests = 0usize;
     // A file that is not a manifest may well not fit the object's
     // shape (a values.yaml with its own `spec:`): that is a skip.
     let any_object =
-        serde_saphyr::from_multiple_with_options::<Option<Probe>>(text, yaml::options()).map(
+        serde_saphyr::from_multiple_with_options::<Option<Probe>>(text, options.clone()).map(
             |docs| {
                 docs.iter()
                     .flatten()
@@ -289,13 +437,13 @@ fn read_after_error(text: &str, first_error: &serde_saphyr::Error) -> Extracted 
         );
     if let Ok(false) = any_object {
         out.skipped = Some(not_a_manifest());
-        return out;
+        return (0, out);
     }
     // Read the documents one by one: the parser skips a document
     // with a type error and goes on (a syntax error ends the file).
     let mut reader = std::io::Cursor::new(text.as_bytes());
     let mut errors = 0;
-    for doc in serde_saphyr::read_with_options::<_, Document<S>>(&mut reader, yaml::options()) {
+    for doc in serde_saphyr::read_with_options::<_, Document<S>>(&mut reader, options) {
         match doc {
             Ok(doc) => manifests += read_document(&lines, doc, &mut out),
             Err(e) => {
@@ -309,7 +457,7 @@ fn read_after_error(text: &str, first_error: &serde_saphyr::Error) -> Extracted 
         // report the first one rather than lose it.
         out.problems.push(yaml::parse_problem(first_error));
     }
-    finish(manifests, out)
+    (manifests, out)
 }
 
 /// The skip of a file with no manifest and no problem; the sites in file order.
@@ -510,11 +658,72 @@ items:
             "image:\n  repository: nginx\n  tag: 1.25\nspec: [1, 2]\n",
             "on: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n",
             "",
-            "--- 3\n",
+            "---\n3\n",
         ] {
             let got = extract(text);
             assert!(got.skipped.is_some(), "{text:?}: {got:?}");
             assert!(got.problems.is_empty());
+        }
+    }
+
+    /// The cases of issue 9: what kubectl reads differently from YAML 1.2,
+    /// each either read as kubectl reads it or reported.
+    #[test]
+    fn read_as_kubectl_reads() {
+        let pod =
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n";
+        // (text, images judged, problem codes with their lines)
+        type Case = (String, Vec<&'static str>, Vec<(&'static str, usize)>);
+        let cases: Vec<Case> = vec![
+            // `---` and a no-break space: a separator for kubectl.
+            (
+                format!("apiVersion: v1\nkind: ConfigMap\n---\u{a0}\n{pod}    image: evil.io/x\n"),
+                vec!["evil.io/x"],
+                vec![],
+            ),
+            // `--- 3`: kubectl stops there.
+            ("a: 1\n--- 3\n".to_owned(), vec![], vec![("parse-error", 2)]),
+            // The last duplicate wins, and is reported in plain words.
+            (
+                format!("{pod}    image: nginx\n    image: evil.io/x\n"),
+                vec!["evil.io/x"],
+                vec![("duplicate-key", 8)],
+            ),
+            // A line separator ends a comment for kubectl.
+            (
+                format!("{pod}    image: nginx # x\u{2028}    image: evil.io/x\n"),
+                vec!["nginx"],
+                vec![("kubectl-difference", 7)],
+            ),
+            // A merge key after `kind` overrides it for kubectl.
+            (
+                "apiVersion: v1\nkind: ConfigMap\n<<: {kind: Pod}\nspec: {containers: [{name: c, image: evil.io/x}]}\n".to_owned(),
+                vec![],
+                vec![("kubectl-difference", 3)],
+            ),
+            // A merge key first: both read the explicit key.
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - <<: {image: evil.io/x}\n    name: c\n    image: nginx\n".to_owned(),
+                vec!["nginx"],
+                vec![],
+            ),
+            // Two JSON objects: kubectl's JSON decoder reads them its way.
+            (
+                "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\"}\n{\"kind\": \"Pod\"}\n".to_owned(),
+                vec![],
+                vec![("parse-error", 2), ("kubectl-difference", 2)],
+            ),
+        ];
+        for (text, images, problems) in cases {
+            let got = extract(&text);
+            let got_images: Vec<&str> = got.sites.iter().map(|s| s.image.as_str()).collect();
+            assert_eq!(got_images, images, "{text:?}: {got:?}");
+            let got_problems: Vec<(&str, usize)> = got
+                .problems
+                .iter()
+                .map(|p| (p.code.as_str(), p.position.map_or(0, |p| p.line)))
+                .collect();
+            assert_eq!(got_problems, problems, "{text:?}: {got:?}");
         }
     }
 

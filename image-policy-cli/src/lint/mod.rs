@@ -11,7 +11,9 @@
 //!    the kind ([`walk::SourceKind`]); `-` is standard input.
 //! 2. Extraction, one reader per kind, each giving an [`report::Extracted`]
 //!    (image sites with line and column, objects, suppressions, problems):
-//!    [`manifests`] (Kubernetes YAML/JSON; the images are found by
+//!    [`manifests`] (Kubernetes YAML/JSON, read as kubectl reads them: its
+//!    document splitter and go-yaml v2's rules, or the difference reported,
+//!    see [`kubectl`]; the images are found by
 //!    `image_policy_core::k8s::find_images`, the webhook's own code: every
 //!    container list and every image volume, reported as `container NAME` or
 //!    `volume NAME`),
@@ -29,6 +31,34 @@
 //!    `image_policy_core::policy::Policy::evaluate` ([`judge`]) and becomes a
 //!    [`report::Finding`]; [`render`] prints the [`report::Report`] as text,
 //!    JSON, SARIF or GitHub annotations.
+//!
+//! # Reading files as kubectl reads them
+//!
+//! A manifest is judged as kubectl will send it, not as a YAML 1.2 parser
+//! reads it. [`kubectl`] has the details; in short:
+//!
+//! - exactly as kubectl: the document split (a line starting with `---`
+//!   whose rest, trimmed of Unicode white space as Go trims it, is empty or a
+//!   comment; any other `---` line stops kubectl and is a `parse-error`),
+//!   and duplicate keys (the last value wins and is judged; the duplicate is a
+//!   `duplicate-key` problem, as the API server's strict field validation
+//!   rejects it);
+//! - reported as `kubectl-difference` (exit code 2, even with
+//!   `--warn-only`): YAML 1.1 line breaks (NEL, U+2028, U+2029) and lone
+//!   carriage returns, which go-yaml v2 reads as line ends and YAML 1.2 does
+//!   not; a merge key `<<` that is not the first key of its mapping (go-yaml
+//!   v2 applies it in order, overriding the keys before it); a JSON stream
+//!   (first character `{`) holding more than one JSON value.
+//!
+//! Everything else (a merge key in first place, anchors, aliases, flow
+//! style, tabs, byte-order marks, CRLF) is read by serde-saphyr; where
+//! go-yaml v2 refuses what it accepts, the linter judges more than kubectl
+//! sends, never less.
+//! The differential test `image-policy-cli/tests/cli/kubectl_reading.rs`
+//! checks this against kubectl's own reader (apimachinery and go-yaml v2,
+//! built as `target/reference-tools/kyaml` by `.ci/reference-tools`) over
+//! thousands of generated files: for every file, the linter reports a
+//! problem or judges every image kubectl sends.
 //!
 //! Nothing is silent: a file the walk does not read is counted on standard
 //! error (listed with `--verbose`), a file that is not a manifest is counted
@@ -68,7 +98,10 @@
 //!
 //! # Untrusted input
 //!
-//! Manifests from a pull request are untrusted. The fast path stops at
+//! Manifests from a pull request are untrusted, and may be written to be read
+//! one way by the linter and another by kubectl: see the section above. The
+//! kubectl document splitter and checks are linear in the input and never
+//! panic (the `kubectl_reader` fuzz target). The fast path stops at
 //! serde-saphyr's limits and hands anything unusual to serde-saphyr, whose
 //! budget bounds events, nesting and alias expansion (a "billion laughs"
 //! file is a parse error, not a hang); files over [`walk::MAX_FILE_BYTES`]
@@ -80,6 +113,7 @@ pub mod dockerfile;
 pub mod fast_yaml;
 pub mod judge;
 pub mod kustomization;
+pub mod kubectl;
 pub mod lines;
 pub mod manifests;
 pub mod render;

@@ -117,6 +117,14 @@ pub enum ProblemCode {
     InvalidObject,
     /// A `${VAR}` in an image that has no value: pass `--var NAME=VALUE`.
     UnresolvedVariable,
+    /// A mapping key written twice in a manifest: kubectl sends the last
+    /// value (which is what is judged), the API server's strict field
+    /// validation rejects it.
+    DuplicateKey,
+    /// A construct kubectl's YAML (go-yaml v2, YAML 1.1) could read
+    /// differently from the linter's (a YAML 1.1 line break, a merge key out
+    /// of first place): the images cannot be vouched for.
+    KubectlDifference,
 }
 
 impl ProblemCode {
@@ -127,21 +135,28 @@ impl ProblemCode {
             ProblemCode::ParseError => "parse-error",
             ProblemCode::InvalidObject => "invalid-object",
             ProblemCode::UnresolvedVariable => "unresolved-variable",
+            ProblemCode::DuplicateKey => "duplicate-key",
+            ProblemCode::KubectlDifference => "kubectl-difference",
         }
     }
 
     /// Whether this problem makes the run fail with exit code 2 (input that
     /// could not be read) rather than count as a violation (exit code 1).
     pub fn is_input_error(self) -> bool {
-        matches!(self, ProblemCode::ReadError | ProblemCode::ParseError)
+        matches!(
+            self,
+            ProblemCode::ReadError | ProblemCode::ParseError | ProblemCode::KubectlDifference
+        )
     }
 
     /// Every code, for the SARIF rule table.
-    pub const ALL: [ProblemCode; 4] = [
+    pub const ALL: [ProblemCode; 6] = [
         ProblemCode::ReadError,
         ProblemCode::ParseError,
         ProblemCode::InvalidObject,
         ProblemCode::UnresolvedVariable,
+        ProblemCode::DuplicateKey,
+        ProblemCode::KubectlDifference,
     ];
 
     /// A one-sentence description, for the SARIF rule table.
@@ -156,6 +171,12 @@ impl ProblemCode {
             }
             ProblemCode::UnresolvedVariable => {
                 "An image reference uses a variable that has no value; pass --var NAME=VALUE."
+            }
+            ProblemCode::DuplicateKey => {
+                "A mapping key is written twice: kubectl sends the last value (judged), the API server's strict field validation rejects the object."
+            }
+            ProblemCode::KubectlDifference => {
+                "kubectl's YAML (go-yaml v2, YAML 1.1) can read this construct differently from the linter: a YAML 1.1 line break (NEL, U+2028, U+2029) or a merge key that is not the first key of its mapping."
             }
         }
     }

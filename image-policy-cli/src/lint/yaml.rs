@@ -11,6 +11,16 @@ pub fn options() -> serde_saphyr::Options {
     serde_saphyr::options! { with_snippet: false }
 }
 
+/// [`options`] with duplicate keys read as go-yaml v2 (and so kubectl)
+/// reads them: the last value wins. For reading a file whose duplicates
+/// were found (and reported) with [`options`].
+pub fn options_last_key_wins() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        with_snippet: false,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+    }
+}
+
 /// A span's start as a [`Position`].
 pub fn position(location: &serde_saphyr::Location) -> Position {
     Position {
@@ -22,6 +32,17 @@ pub fn position(location: &serde_saphyr::Location) -> Position {
 /// A YAML error as a parse problem, with its location when it has one.
 pub fn parse_problem(e: &serde_saphyr::Error) -> Problem {
     let position = e.location().filter(|l| l.line() > 0).map(|l| position(&l));
+    if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = e {
+        // Plain words, not serde-saphyr's advice about its options.
+        return Problem {
+            position,
+            code: ProblemCode::ParseError,
+            message: match key {
+                Some(key) => format!("duplicate key `{key}`"),
+                None => "duplicate key".to_owned(),
+            },
+        };
+    }
     let message = e.to_string();
     // The message ends with " at line L column C" when serde-saphyr has a
     // location; the position says that already.

@@ -6,6 +6,7 @@ mod export;
 mod export_cli;
 mod fast_yaml;
 mod help;
+mod kubectl_reading;
 mod lint;
 mod parse;
 mod serve;
