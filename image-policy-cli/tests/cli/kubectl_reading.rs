@@ -170,6 +170,33 @@ impl Generator {
         }
     }
 
+    /// A `volumes:` list with one image volume (pulled by the kubelet like a
+    /// container image), its reference written plainly, in flow style, as a
+    /// duplicate key or after a YAML 1.1 line break.
+    fn image_volume(&mut self, indent: &str) -> Vec<String> {
+        let image = self.image();
+        let other = self.image();
+        let n = self.n;
+        let mut lines = vec![format!("{indent}volumes:"), format!("{indent}- name: v{n}")];
+        match self.rng.below(4) {
+            0 => lines.push(format!("{indent}  image: {{reference: {image}}}")),
+            1 => {
+                lines.push(format!("{indent}  image:"));
+                lines.push(format!("{indent}    reference: {other}"));
+                lines.push(format!("{indent}    reference: {image}"));
+            }
+            2 => lines.push(format!(
+                "{indent}  image: {{pullPolicy: Always}} # c{ls}{indent}  image: {{reference: {image}}}",
+                ls = '\u{2028}'
+            )),
+            _ => {
+                lines.push(format!("{indent}  image:"));
+                lines.push(format!("{indent}    reference: {image}"));
+            }
+        }
+        lines
+    }
+
     /// One container's lines at `indent` (block style), with the odd
     /// construct now and then.
     fn container(&mut self, indent: &str) -> Vec<String> {
@@ -275,6 +302,9 @@ impl Generator {
                 if self.rng.chance(30) {
                     lines.push("  initContainers:".to_owned());
                     lines.extend(self.container("  "));
+                }
+                if self.rng.chance(30) {
+                    lines.extend(self.image_volume("  "));
                 }
                 lines
             }
