@@ -13,7 +13,7 @@ use super::report::{
     Extracted, Holder, IGNORE_ANNOTATION, ImageSite, Problem, ProblemCode, Suppression,
 };
 use super::vars::{self, Overrides, Syntax};
-use super::yaml;
+use super::yaml::{self, Scalar};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -38,27 +38,6 @@ struct Service {
 enum Labels {
     Map(BTreeMap<String, Option<Scalar>>),
     List(Vec<String>),
-}
-
-/// Any scalar label value.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    String(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-impl Scalar {
-    fn text(&self) -> String {
-        match self {
-            Scalar::String(s) => s.clone(),
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => f.to_string(),
-            Scalar::Bool(b) => b.to_string(),
-        }
-    }
 }
 
 impl Labels {

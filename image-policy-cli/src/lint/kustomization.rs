@@ -33,7 +33,7 @@
 
 use super::lines::Lines;
 use super::report::{Extracted, Holder, ImageSite, Problem, ProblemCode};
-use super::yaml;
+use super::yaml::{self, Scalar};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -63,28 +63,6 @@ struct ImageOverride {
     digest: Option<Spanned<Scalar>>,
     #[serde(default, rename = "tagSuffix")]
     tag_suffix: Option<Spanned<Scalar>>,
-}
-
-/// A scalar field: a string, or a number or boolean written without quotes
-/// (`newTag: 1.25`), kept as text.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    String(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-impl Scalar {
-    fn text(&self) -> String {
-        match self {
-            Scalar::String(s) => s.clone(),
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => f.to_string(),
-            Scalar::Bool(b) => b.to_string(),
-        }
-    }
 }
 
 /// The text of an optional field, `None` when absent or empty (kustomize

@@ -21,6 +21,33 @@ pub fn options_last_key_wins() -> serde_saphyr::Options {
     }
 }
 
+/// A scalar read as text: a string, or a number or boolean written without
+/// quotes (`newTag: 1.25`, a compose label `true`).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// A string.
+    String(String),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Scalar {
+    /// The value as text.
+    pub fn text(&self) -> String {
+        match self {
+            Scalar::String(s) => s.clone(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
 /// A span's start as a [`Position`].
 pub fn position(location: &serde_saphyr::Location) -> Position {
     Position {
