@@ -31,7 +31,7 @@ done
 tmp="$(mktemp -d)"
 registry_pid=""
 cleanup() {
-  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
+  if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
   buildah --storage-driver vfs --root "$tmp/root" --runroot "$tmp/run" rm --all >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
