@@ -27,6 +27,7 @@
 
 pub mod corpus;
 pub mod handler;
+pub mod https;
 pub mod manifests;
 pub mod yaml_events;
 

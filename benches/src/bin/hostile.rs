@@ -10,7 +10,7 @@
 //!         [--body-limit 7340032] [--reviews 50]
 //! ```
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Frame};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
@@ -231,21 +231,7 @@ async fn run(options: Options) -> Result<bool, String> {
                 .header("content-type", "application/json")
                 .body(Full::new(Bytes::from_static(REVIEW.as_bytes())))
                 .map_err(|e| e.to_string())?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status().as_u16();
-            response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?;
-            if status == 200 {
-                Ok(())
-            } else {
-                Err(format!("status {status}"))
-            }
+            image_policy_benches::https::send_expecting(&mut sender, request, 200).await
         };
         match tokio::time::timeout(Duration::from_secs(10), outcome).await {
             Ok(Ok(())) => latencies.push(started.elapsed()),

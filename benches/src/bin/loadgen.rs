@@ -13,9 +13,10 @@
 //! Without `--body`, the body is the ImageReview of the README's seed case
 //! (`registry.my.com/prometheus:2.6.1`).
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use image_policy_benches::https::Sender;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::net::SocketAddr;
@@ -87,8 +88,6 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
 async fn connect(
     options: &Options,
     tls: Option<&tokio_rustls::TlsConnector>,
@@ -143,21 +142,8 @@ async fn drive(
         let started = Instant::now();
         let outcome = async {
             sender.ready().await.map_err(|e| e.to_string())?;
-            let response = sender
-                .send_request(request)
+            image_policy_benches::https::send_expecting(&mut sender, request, options.expect_status)
                 .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status().as_u16();
-            response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?;
-            if status == options.expect_status {
-                Ok(())
-            } else {
-                Err(format!("status {status}"))
-            }
         }
         .await;
         if !measuring.load(Ordering::Relaxed) {
