@@ -443,20 +443,26 @@ impl Conn {
             .header("content-type", "application/json")
             .body(Full::new(body))
             .unwrap();
-        let response = self.sender.send_request(request).await?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok(Response {
-            status,
-            content_type,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
+        read_response(self.sender.send_request(request).await?).await
     }
+}
+
+/// Reads a whole response: its status, content type and body as text.
+async fn read_response(
+    response: hyper::Response<hyper::body::Incoming>,
+) -> Result<Response, hyper::Error> {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Response {
+        status,
+        content_type,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 impl H2Conn {
@@ -469,19 +475,7 @@ impl H2Conn {
             .header("content-type", "application/json")
             .body(body)
             .unwrap();
-        let response = self.sender.send_request(request).await?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok(Response {
-            status,
-            content_type,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
+        read_response(self.sender.send_request(request).await?).await
     }
 }
 
