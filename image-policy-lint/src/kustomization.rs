@@ -167,7 +167,7 @@ pub fn extract(text: &str) -> Extracted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::report::Position;
+    use crate::report::Position;
 
     /// (override as YAML, the image kustomize writes, or None).
     const OVERRIDES: &[(&str, Option<&str>)] = &[

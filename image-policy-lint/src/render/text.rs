@@ -15,8 +15,8 @@
 //! `NO_COLOR` is set).
 
 use super::{Entry, Style, entries};
-use crate::lint::lines::Lines;
-use crate::lint::report::{Finding, Level, Position, Problem, Report};
+use crate::lines::Lines;
+use crate::report::{Finding, Level, Position, Problem, Report};
 use std::io::{self, Write};
 
 const RESET: &str = "\x1b[0m";

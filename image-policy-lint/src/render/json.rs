@@ -37,7 +37,7 @@
 //! Arrays are in file order (the walk's), then line and column. New keys may
 //! be added in later versions; existing keys keep their meaning.
 
-use crate::lint::report::{Holder, Report};
+use crate::report::{Holder, Report};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::io::{self, Write};

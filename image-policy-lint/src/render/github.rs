@@ -10,7 +10,7 @@
 //! `::notice`; skipped files and the summary are plain log lines.
 
 use super::{Entry, entries};
-use crate::lint::report::{Level, Report};
+use crate::report::{Level, Report};
 use std::io::{self, Write};
 
 /// Escapes a command's message.

@@ -14,7 +14,7 @@
 //! them as dismissed rather than not at all.
 
 use super::{Entry, entries};
-use crate::lint::report::{Level, Position, ProblemCode, Report};
+use crate::report::{Level, Position, ProblemCode, Report};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -132,7 +132,7 @@ pub fn to_value(report: &Report) -> Value {
                 format!(
                     "{} skipped by its {} annotation",
                     s.holder,
-                    crate::lint::report::IGNORE_ANNOTATION
+                    crate::report::IGNORE_ANNOTATION
                 ),
                 location(&file.name, Some(s.position), 1),
                 Some(s.reason.clone()),

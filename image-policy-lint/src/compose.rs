@@ -115,7 +115,7 @@ pub fn extract(text: &str, overrides: &Overrides) -> Extracted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::report::Position;
+    use crate::report::Position;
 
     #[test]
     fn services_images_interpolation_and_labels() {
