@@ -20,8 +20,8 @@ pub fn with_policy(policy: &Policy, site: &ImageSite) -> Verdict {
     Verdict {
         violates: decision.violates(),
         allowed: decision.allowed(),
-        mode: decision.mode().as_str().to_owned(),
-        code: decision.code().as_str().to_owned(),
+        mode: decision.mode(),
+        code: decision.code(),
         reason: decision.to_string(),
         canonical: decision.reference().map(|r| r.to_string()),
         rule: decision.rule().map(|r| RuleRef {

@@ -108,32 +108,73 @@
 //! are refused; symbolic links to directories are not followed, so a link loop cannot hang
 //! the walk. Nothing panics on any input.
 
-pub mod compose;
-pub mod dockerfile;
-pub mod fast_yaml;
-pub mod judge;
-pub mod kubectl;
-pub mod kustomization;
-pub mod lines;
-pub mod manifests;
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod compose;
+mod dockerfile;
+mod fast_yaml;
+mod judge;
+mod kubectl;
+mod kustomization;
+mod lines;
+mod manifests;
 pub mod render;
 pub mod report;
-pub mod vars;
+mod vars;
 pub mod walk;
 mod yaml;
 
+use image_policy_core::policy::Policy;
 use report::{Extracted, FileReport, Finding, ImageSite, Report, Verdict};
-use walk::{Source, SourceKind};
+pub use walk::{Source, SourceKind};
+
+/// The readers' internals, for the fuzz targets, the benches and the
+/// differential tests (`--features fuzzing`). Not an API: it changes with
+/// the readers.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::check_readers;
+
+    /// The manifest reader's two paths (see the crate's `# Performance`).
+    pub mod manifests {
+        pub use crate::fast_yaml::NotInSubset;
+        pub use crate::manifests::{
+            extract, extract_fast, extract_serde_saphyr, extract_without_fast_path,
+        };
+    }
+
+    /// kubectl's document splitter and the checks of what go-yaml v2 reads
+    /// differently.
+    pub mod kubectl {
+        pub use crate::kubectl::{
+            BadSeparator, Chunk, Difference, differences, documents, json_stream_difference,
+        };
+    }
+}
 
 /// Settings that change what is read (not how it is printed).
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Options {
-    /// `--var NAME=VALUE`: values for Dockerfile `ARG`s and compose
-    /// interpolation.
-    pub vars: vars::Overrides,
+    /// Values for Dockerfile `ARG`s and compose interpolation (the CLI's
+    /// `--var NAME=VALUE`, as `docker build --build-arg` passes them); a
+    /// value given here wins over the file's default.
+    pub vars: std::collections::HashMap<String, String>,
 }
 
-/// Reads one source into image sites, objects, suppressions and problems.
+impl Options {
+    /// Options with these variable values (see [`Options::vars`]).
+    pub fn with_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        Options {
+            vars: vars.into_iter().collect(),
+        }
+    }
+}
+
+/// Reads one source into image sites, objects, suppressions and problems,
+/// without judging them (what [`lint`] does before the policy).
 pub fn extract(source: &Source, options: &Options) -> Extracted {
     let text = match &source.text {
         Ok(text) => text,
@@ -230,6 +271,7 @@ fn yaml_by_content(text: &str, hint: SourceKind, options: &Options) -> Extracted
 /// (a file with such breaks is reported in the parser's lines); a
 /// Dockerfile is read by lines ending at `\n`, as BuildKit reads it. `Err`
 /// says which broke.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn check_readers(text: &str) -> Result<(), String> {
     let yaml_lines: Vec<&str> = text
         .split("\r\n")
@@ -273,13 +315,23 @@ pub fn check_readers(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads and judges every source. `judge` is usually
-/// [`judge::with_policy`]; the sites are judged in file order.
+/// Reads every source and judges every image in it with `policy` (the
+/// same [`Policy::evaluate`] the webhook calls, with the object's namespace
+/// and annotations as context).
 ///
 /// Files are read on as many threads as the machine has cores (each file is
 /// independent); the report is in the order of `sources` whatever the
-/// threads' timing.
+/// threads' timing. Nothing is printed: see [`render`].
 pub fn lint(
+    sources: impl IntoIterator<Item = Source>,
+    options: &Options,
+    policy: &Policy,
+) -> Report {
+    lint_with(sources, options, |site| judge::with_policy(policy, site))
+}
+
+/// [`lint`] with any judge (the sites are judged in file order).
+fn lint_with(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
     mut judge: impl FnMut(&ImageSite) -> Verdict,
@@ -345,22 +397,6 @@ fn extract_all(sources: &[Source], options: &Options) -> Vec<Extracted> {
     });
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, e)| e).collect()
-}
-
-/// The exit code for a report: 2 for unreadable input, else 1 for an
-/// enforced violation or an image that could not be judged (unless
-/// `warn_only`), else 0. A violation of a policy in `warn` or `audit` mode is
-/// reported as a warning and does not fail the run, as it would not fail a
-/// deployment.
-pub fn exit_code(report: &Report, warn_only: bool) -> u8 {
-    let s = report.summary();
-    if s.input_errors > 0 {
-        2
-    } else if !warn_only && (s.errors > 0 || s.problems > 0) {
-        1
-    } else {
-        0
-    }
 }
 
 #[cfg(test)]
@@ -432,11 +468,11 @@ mod tests {
                 for site in &got.sites {
                     prop_assert!(site.position.line >= 1 && site.position.line <= lines, "{site:?}");
                 }
-                let report = lint([source], &Options::default(), |_| report::Verdict {
+                let report = lint_with([source], &Options::default(), |_| report::Verdict {
                     violates: true,
                     allowed: false,
-                    mode: "enforce".to_owned(),
-                    code: "denied-by-rule".to_owned(),
+                    mode: image_policy_core::policy::Mode::Enforce,
+                    code: image_policy_core::policy::DecisionCode::DeniedByRule,
                     reason: "x".to_owned(),
                     canonical: None,
                     rule: None,

@@ -252,6 +252,7 @@ pub fn extract(text: &str) -> Extracted {
 
 /// [`extract`] with serde-saphyr alone for every document (no fast path):
 /// the reference [`extract`] is tested against.
+#[cfg(feature = "fuzzing")]
 pub fn extract_without_fast_path(text: &str) -> Extracted {
     extract_with(text, |chunk| {
         let differences = kubectl::differences(chunk);
@@ -351,6 +352,7 @@ fn shift_lines(out: &mut Extracted, lines: usize) {
 /// checks): the images of a text in the subset of [`fast_yaml`], or why
 /// it is not in it. For the differential tests, the fuzz target and the
 /// benches; [`extract`] is what the linter calls.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn extract_fast(text: &str) -> Result<Extracted, NotInSubset> {
     let (n, out) = fast_documents(text)?;
     Ok(finish(n, out))
@@ -364,6 +366,7 @@ fn fast_documents(text: &str) -> Result<(usize, Extracted), NotInSubset> {
 /// The serde-saphyr path alone on one YAML text (no kubectl splitting, no
 /// kubectl checks): what [`extract`] does with a document outside the fast
 /// path's subset, and the reference the fast path is tested against.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn extract_serde_saphyr(text: &str) -> Extracted {
     let (n, out) = read_serde_saphyr(text);
     finish(n, out)

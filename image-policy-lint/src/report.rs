@@ -1,6 +1,7 @@
 //! What a lint run found: per-file image sites, findings, problems and the
 //! summary. Plain data, shared by every output format.
 
+use image_policy_core::policy::{DecisionCode, Mode};
 use std::fmt;
 
 /// A position in a source file: 1-based line and 1-based column, counted in
@@ -231,10 +232,10 @@ pub struct Verdict {
     /// What the API server would be told: `false` only for a violation in
     /// `enforce` mode that no break-glass annotation admitted.
     pub allowed: bool,
-    /// The policy mode: `enforce`, `warn` or `audit`.
-    pub mode: String,
-    /// The decision code (`allowed`, `registry-not-allowed`, ...).
-    pub code: String,
+    /// The policy mode (printed as `enforce`, `warn` or `audit`).
+    pub mode: Mode,
+    /// The decision code (printed as `allowed`, `registry-not-allowed`, ...).
+    pub code: DecisionCode,
     /// The one-line reason.
     pub reason: String,
     /// The canonical reference, when the image parsed.
@@ -375,6 +376,22 @@ pub struct Report {
 }
 
 impl Report {
+    /// The exit code of a run that produced this report: 2 for unreadable
+    /// input, else 1 for an enforced violation or an image that could not
+    /// be judged (unless `warn_only`), else 0. A violation of a policy in
+    /// `warn` or `audit` mode is reported as a warning and does not fail the
+    /// run, as it would not fail a deployment.
+    pub fn exit_code(&self, warn_only: bool) -> u8 {
+        let s = self.summary();
+        if s.input_errors > 0 {
+            2
+        } else if !warn_only && (s.errors > 0 || s.problems > 0) {
+            1
+        } else {
+            0
+        }
+    }
+
     /// Adds up the counts.
     pub fn summary(&self) -> Summary {
         let mut s = Summary {

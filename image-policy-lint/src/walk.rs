@@ -2,7 +2,7 @@
 //!
 //! Paths given on the command line are read whatever their name (a file named
 //! explicitly is read as its name says, else as Kubernetes manifests; YAML is
-//! then read by content, see [`super`]). Directories are walked as
+//! then read by content, see [the crate documentation](crate)). Directories are walked as
 //! `kubectl apply -R -f DIR` walks them (k8s.io/cli-runtime,
 //! `ExpandPathsToFileVisitors`: `filepath.Walk` in lexical order, files with
 //! the extensions `.json`, `.yaml` and `.yml`), plus the files kubectl does
@@ -115,6 +115,22 @@ pub struct Walk {
     pub errors: Vec<(String, Problem)>,
     /// Entries not read (name, why), in walk order.
     pub not_read: Vec<(String, NotRead)>,
+}
+
+impl Walk {
+    /// Every source to lint, in order: each path that could not be used
+    /// (as its read error), then each file found, read with [`read`] as the
+    /// iterator reaches it.
+    pub fn sources(&self) -> impl Iterator<Item = Source> + '_ {
+        self.errors
+            .iter()
+            .map(|(name, problem)| Source {
+                name: name.clone(),
+                kind: SourceKind::Manifests,
+                text: Err(problem.clone()),
+            })
+            .chain(self.files.iter().map(read))
+    }
 }
 
 /// Why the walk did not read an entry.

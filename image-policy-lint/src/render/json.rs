@@ -83,8 +83,8 @@ pub fn to_value(report: &Report) -> Value {
                 "violation": v.violates,
                 "allowed": v.allowed,
                 "level": v.level().as_str(),
-                "mode": v.mode,
-                "code": v.code,
+                "mode": v.mode.as_str(),
+                "code": v.code.as_str(),
                 "reason": v.reason,
                 "rule": v.rule.as_ref().map(|r| json!({
                     "index": r.index,

@@ -15,6 +15,7 @@
 
 use super::{Entry, entries};
 use crate::report::{Level, Position, ProblemCode, Report};
+use image_policy_core::policy::DecisionCode;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -25,23 +26,33 @@ pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// The rule id of a suppressed object's result.
 const SUPPRESSED_RULE: &str = "suppressed";
 
+/// The description of the suppressed objects' rule.
+const SUPPRESSED_DESCRIPTION: &str = "An object skipped by its image-policy.dev/ignore annotation.";
+
 /// Describes a decision code for the rule table.
-fn decision_description(code: &str) -> &'static str {
+fn decision_description(code: DecisionCode) -> &'static str {
     match code {
-        "registry-not-allowed" => "The image's registry is not in the policy's allowed registries.",
-        "denied-by-rule" => "The image matches a rule that denies it.",
-        "latest-tag" => {
+        DecisionCode::RegistryNotAllowed => {
+            "The image's registry is not in the policy's allowed registries."
+        }
+        DecisionCode::DeniedByRule => "The image matches a rule that denies it.",
+        DecisionCode::LatestTag => {
             "The image uses the latest tag (written or implied), which the policy rejects."
         }
-        "digest-required" => "The policy requires images to be pinned by digest.",
-        "tag-not-allowed" => "The image's tag matches none of the policy's allowed tag patterns.",
-        "tag-denied" => "The image's tag is denied by the policy.",
-        "tag-required" => "The image has neither tag nor digest, and the policy requires one.",
-        "unparseable" => {
+        DecisionCode::DigestRequired => "The policy requires images to be pinned by digest.",
+        DecisionCode::TagNotAllowed => {
+            "The image's tag matches none of the policy's allowed tag patterns."
+        }
+        DecisionCode::TagDenied => "The image's tag is denied by the policy.",
+        DecisionCode::TagRequired => {
+            "The image has neither tag nor digest, and the policy requires one."
+        }
+        DecisionCode::Unparseable => {
             "The image reference does not parse as the container runtime would parse it."
         }
-        "break-glass" => "The image broke a rule and was admitted by a break-glass annotation.",
-        SUPPRESSED_RULE => "An object skipped by its image-policy.dev/ignore annotation.",
+        DecisionCode::BreakGlass => {
+            "The image broke a rule and was admitted by a break-glass annotation."
+        }
         _ => "The image breaks a rule of the policy.",
     }
 }
@@ -91,10 +102,10 @@ pub fn to_value(report: &Report) -> Value {
                     }
                     message.push_str(&format!(" ({holder})"));
                     rules
-                        .entry(f.verdict.code.clone())
-                        .or_insert((decision_description(&f.verdict.code), Level::Error));
+                        .entry(f.verdict.code.as_str().to_owned())
+                        .or_insert((decision_description(f.verdict.code), Level::Error));
                     (
-                        f.verdict.code.clone(),
+                        f.verdict.code.as_str().to_owned(),
                         entry.level(),
                         message,
                         Some(f.site.position),
@@ -125,7 +136,7 @@ pub fn to_value(report: &Report) -> Value {
         for s in &file.suppressed {
             rules
                 .entry(SUPPRESSED_RULE.to_owned())
-                .or_insert((decision_description(SUPPRESSED_RULE), Level::Warning));
+                .or_insert((SUPPRESSED_DESCRIPTION, Level::Warning));
             pending.push((
                 SUPPRESSED_RULE.to_owned(),
                 Level::Warning,

@@ -17,6 +17,7 @@
 use super::{Entry, Style, entries};
 use crate::lines::Lines;
 use crate::report::{Finding, Level, Position, Problem, Report};
+use image_policy_core::policy::DecisionCode;
 use std::io::{self, Write};
 
 const RESET: &str = "\x1b[0m";
@@ -115,10 +116,10 @@ fn finding(
 ) -> io::Result<()> {
     let level = f.verdict.level();
     let title = match level {
-        Level::None if f.verdict.code == "allowed" => "allowed".to_owned(),
-        Level::None => format!("allowed[{}]", f.verdict.code),
-        Level::Warning => format!("warning[{}]", f.verdict.code),
-        Level::Error => format!("error[{}]", f.verdict.code),
+        Level::None if f.verdict.code == DecisionCode::Allowed => "allowed".to_owned(),
+        Level::None => format!("allowed[{}]", f.verdict.code.as_str()),
+        Level::Warning => format!("warning[{}]", f.verdict.code.as_str()),
+        Level::Error => format!("error[{}]", f.verdict.code.as_str()),
     };
     writeln!(
         out,

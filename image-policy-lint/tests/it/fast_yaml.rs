@@ -12,7 +12,7 @@
 //! (proptest). The bench
 //! corpus is checked the same way in `benches/tests/fast_yaml.rs`.
 
-use image_policy_cli::lint::manifests::{
+use image_policy_lint::fuzzing::manifests::{
     extract, extract_fast, extract_serde_saphyr, extract_without_fast_path,
 };
 use proptest::prelude::*;
@@ -580,7 +580,7 @@ fn lint_readers_fuzz_regressions() {
         let bytes = std::fs::read(&path).expect("read");
         if let Ok(text) = std::str::from_utf8(&bytes) {
             assert_eq!(
-                image_policy_cli::lint::check_readers(text),
+                image_policy_lint::fuzzing::check_readers(text),
                 Ok(()),
                 "{}",
                 path.display()

@@ -16,8 +16,10 @@
 //! error after sending something, the linter must report a problem (any
 //! problem makes `lint` fail).
 
-use image_policy_cli::lint::manifests::{extract, extract_without_fast_path};
-use image_policy_cli::lint::report::ProblemCode;
+use image_policy_lint::fuzzing::manifests::{extract, extract_without_fast_path};
+use image_policy_core::policy::Policy;
+use image_policy_lint::report::ProblemCode;
+use image_policy_lint::{Options, render, walk};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -516,7 +518,7 @@ const FIXTURES: &[Fixture] = &[
 ];
 
 /// (file name, exit code, (code, line) of each finding and problem).
-type Fixture = (&'static str, i32, &'static [(&'static str, u64)]);
+type Fixture = (&'static str, u8, &'static [(&'static str, u64)]);
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/lint/kubectl-reading")
@@ -526,21 +528,17 @@ fn fixture_dir() -> PathBuf {
 fn fixtures_are_reported_as_kubectl_reads_them() {
     for (name, exit, expected) in FIXTURES {
         let path = fixture_dir().join(name);
-        let path = path.to_str().expect("UTF-8 path");
-        let out = crate::run(
-            &[
-                "lint",
-                "--allow-registry",
-                "registry.my.com",
-                "--show-allowed",
-                "--format",
-                "json",
-                path,
-            ],
-            None,
-        );
+        let walk = walk::walk(&[path]);
+        let policy = Policy::builder()
+            .allow_registry("registry.my.com")
+            .build()
+            .expect("a valid policy")
+            .policy;
+        let linted = image_policy_lint::lint(walk.sources(), &Options::default(), &policy);
+        let mut json = Vec::new();
+        render::json::render(&linted, &mut json).expect("writes to a Vec");
         let report: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("lint prints JSON");
+            serde_json::from_slice(&json).expect("the JSON report parses");
         let mut got: Vec<(String, u64)> = Vec::new();
         for list in ["findings", "problems"] {
             for item in report[list].as_array().expect("a list") {
@@ -555,7 +553,7 @@ fn fixtures_are_reported_as_kubectl_reads_them() {
             .map(|(c, l)| ((*c).to_owned(), *l))
             .collect();
         assert_eq!(got, want, "{name}: {report}");
-        assert_eq!(crate::code(&out), *exit, "{name}: {report}");
+        assert_eq!(linted.exit_code(false), *exit, "{name}: {report}");
     }
 }
 
