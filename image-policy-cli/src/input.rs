@@ -34,6 +34,8 @@ impl std::fmt::Display for InputError {
     }
 }
 
+impl std::error::Error for InputError {}
+
 /// The images given as arguments, where `-` is replaced by the lines of
 /// standard input; with no arguments, the lines of standard input.
 pub fn images(args: Vec<String>) -> Result<Vec<InputImage>, InputError> {

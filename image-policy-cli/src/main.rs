@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod error;
 mod help;
 mod input;
 mod policy_args;
@@ -78,13 +79,18 @@ enum Command {
 fn main() -> ExitCode {
     let command = help::with_examples(Cli::command(), help::width(), HELP);
     let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
-    match cli.command {
-        Command::Parse(args) => cmd::parse::run(args),
-        Command::Lint(args) => cmd::lint::run(args),
-        Command::Completions(args) => cmd::completions::run(args),
-        Command::Check(args) => cmd::check::run(args),
-        Command::Policy(args) => cmd::policy::run(args),
-        Command::Serve(args) => cmd::serve::run(args),
-        Command::Export(args) => cmd::export::run(args),
-    }
+    let (name, result) = match cli.command {
+        Command::Parse(args) => ("parse", cmd::parse::run(args)),
+        Command::Lint(args) => ("lint", cmd::lint::run(args)),
+        Command::Completions(args) => ("completions", cmd::completions::run(args)),
+        Command::Check(args) => ("check", cmd::check::run(args)),
+        Command::Policy(args) => (args.command_name(), cmd::policy::run(args)),
+        Command::Serve(args) => ("serve", cmd::serve::run(args)),
+        Command::Export(args) => ("export", cmd::export::run(args)),
+    };
+    // The one exit path: a command's answer, or its error printed once.
+    result.unwrap_or_else(|e| {
+        e.print(name);
+        ExitCode::from(2)
+    })
 }

@@ -42,8 +42,26 @@ pub struct PolicyArgs {
     #[arg(long)]
     pub require_digest: bool,
     /// Override the policy's mode.
-    #[arg(long, value_name = "MODE", value_parser = ["enforce", "warn", "audit"])]
-    pub mode: Option<String>,
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub mode: Option<ModeArg>,
+}
+
+/// `--mode`: the policy's modes, as the policy file writes them.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeArg {
+    Enforce,
+    Warn,
+    Audit,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Enforce => Mode::Enforce,
+            ModeArg::Warn => Mode::Warn,
+            ModeArg::Audit => Mode::Audit,
+        }
+    }
 }
 
 /// The environment variable that is the default of `--policy`.
@@ -192,8 +210,8 @@ impl PolicyArgs {
         if self.require_digest {
             builder = builder.require_digest();
         }
-        if let Some(mode) = self.mode.as_deref().and_then(Mode::from_name) {
-            builder = builder.mode(mode);
+        if let Some(mode) = self.mode {
+            builder = builder.mode(mode.into());
         }
         builder.build().map_err(PolicyLoadError::Invalid)
     }

@@ -1,5 +1,6 @@
 //! `image-policy check`: decide images against a policy, as the webhook would.
 
+use crate::error::CliError;
 use crate::input::{self, InputImage};
 use crate::policy_args::PolicyArgs;
 use image_policy_core::policy::{Context, Decision, Policy};
@@ -26,12 +27,19 @@ pub struct Args {
     /// (keys: image, allowed, violates, code, reason, rule, mode, canonical, pull_host,
     /// break_glass; pull_host is null unless the runtime contacts another host than
     /// the reference's domain).
-    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    output: String,
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputArg::Text)]
+    output: OutputArg,
     /// Images; `-` or none: one per line from standard input (blank lines
     /// are skipped).
     #[arg(value_name = "IMAGE")]
     images: Vec<String>,
+}
+
+/// `--output`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum OutputArg {
+    Text,
+    Json,
 }
 
 /// `--help` examples.
@@ -70,14 +78,8 @@ struct JsonRule<'a> {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> ExitCode {
-    let loaded = match args.policy.load() {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("image-policy check: {e}");
-            return ExitCode::from(2);
-        }
-    };
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let loaded = args.policy.load()?;
     for warning in &loaded.warnings {
         eprintln!("image-policy check: {warning}");
     }
@@ -86,23 +88,18 @@ pub fn run(args: Args) -> ExitCode {
         match a.split_once('=') {
             Some((k, v)) => annotations.push((k, v)),
             None => {
-                eprintln!("image-policy check: --annotation {a:?}: expected KEY=VALUE");
-                return ExitCode::from(2);
+                return Err(CliError::Usage(format!(
+                    "--annotation {a:?}: expected KEY=VALUE"
+                )));
             }
         }
     }
-    let images = match input::images(args.images) {
-        Ok(images) => images,
-        Err(e) => {
-            eprintln!("image-policy check: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let images = input::images(args.images)?;
     let mut ctx = Context::new().annotations(&annotations);
     if let Some(ns) = &args.namespace {
         ctx = ctx.namespace(ns);
     }
-    let json = args.output == "json";
+    let json = args.output == OutputArg::Json;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut all_allowed = true;
@@ -115,18 +112,18 @@ pub fn run(args: Args) -> ExitCode {
             &mut out,
             &mut all_allowed,
         );
-        if let Err(e) = written {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                break;
-            }
-            eprintln!("image-policy check: cannot write: {e}");
-            return ExitCode::from(2);
+        match written {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
+            Err(e) => return Err(CliError::stdout(e)),
         }
     }
-    if out.flush().is_err() {
-        return ExitCode::from(2);
+    match out.flush() {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(CliError::stdout(e)),
     }
-    ExitCode::from(if all_allowed { 0 } else { 1 })
+    Ok(ExitCode::from(if all_allowed { 0 } else { 1 }))
 }
 
 fn judge(

@@ -1,9 +1,10 @@
 //! `image-policy completions`: shell completion scripts, generated from the
 //! same clap definitions that parse the arguments, so they never go stale.
 
+use crate::error::CliError;
 use clap::CommandFactory;
 use clap_complete::Shell;
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 /// Print a shell completion script.
@@ -22,8 +23,14 @@ pub const EXAMPLES: crate::help::Examples = &[
 ];
 
 /// Runs the command.
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut command = crate::Cli::command();
-    clap_complete::generate(args.shell, &mut command, "image-policy", &mut io::stdout());
-    ExitCode::SUCCESS
+    // Generated in memory: clap_complete panics when its writer fails.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "image-policy", &mut script);
+    match io::stdout().lock().write_all(&script) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(CliError::stdout(e)),
+    }
 }

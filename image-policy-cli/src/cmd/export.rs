@@ -3,8 +3,9 @@
 //! The translation is the core's (`image_policy_core::export`); this reads
 //! the policy, prints the notes and writes the file atomically.
 
+use crate::error::CliError;
 use crate::policy_args::PolicyArgs;
-use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use image_policy_core::export::{self, Format, Options};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ pub struct Args {
     policy: PolicyArgs,
     /// What to write.
     #[arg(long, value_name = "FORMAT", value_parser = formats())]
-    format: String,
+    format: Format,
     /// Export even when rules cannot be expressed; every dropped rule is named on standard error.
     #[arg(long)]
     lossy: bool,
@@ -52,25 +53,25 @@ pub struct Args {
     bind_namespaces: Vec<String>,
 }
 
-fn formats() -> PossibleValuesParser {
+/// `--format`: the core's formats, by name, each with its description in
+/// `--help`.
+fn formats() -> impl TypedValueParser<Value = Format> {
     PossibleValuesParser::new(
         Format::ALL.map(|f| PossibleValue::new(f.name()).help(f.description())),
     )
+    .try_map(|name| {
+        // The names come from `Format::ALL`: every one parses.
+        Format::from_name(&name).ok_or_else(|| format!("unknown format {name:?}"))
+    })
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> ExitCode {
-    let Some(format) = Format::from_name(&args.format) else {
-        eprintln!("image-policy export: unknown format {:?}", args.format);
-        return ExitCode::from(2);
-    };
-    let loaded = match args.policy.load() {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("image-policy export: {format}: {e}");
-            return ExitCode::from(2);
-        }
-    };
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let format = args.format;
+    let loaded = args
+        .policy
+        .load()
+        .map_err(|source| CliError::ExportPolicy { format, source })?;
     for warning in &loaded.warnings {
         eprintln!("image-policy export: {warning}");
     }
@@ -79,14 +80,7 @@ pub fn run(args: Args) -> ExitCode {
         name: args.name,
         only_namespaces: args.bind_namespaces,
     };
-    let exported = match export::export(&loaded.policy, format, &options) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("image-policy export: {e}");
-            eprintln!("image-policy export: nothing written; --lossy exports without these rules");
-            return ExitCode::from(2);
-        }
-    };
+    let exported = export::export(&loaded.policy, format, &options).map_err(CliError::Export)?;
     for w in &exported.warnings {
         eprintln!("image-policy export: warning: {format}: {w}");
     }
@@ -94,17 +88,14 @@ pub fn run(args: Args) -> ExitCode {
         Some(path) => write_atomically(path, exported.text.as_bytes()),
         None => std::io::stdout().lock().write_all(exported.text.as_bytes()),
     };
-    match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let target = args
-                .output
-                .as_deref()
-                .map_or("standard output".to_owned(), |p| p.display().to_string());
-            eprintln!("image-policy export: cannot write {target}: {e}");
-            ExitCode::from(2)
-        }
-    }
+    written.map_err(|source| CliError::Write {
+        target: args
+            .output
+            .as_deref()
+            .map_or("standard output".to_owned(), |p| p.display().to_string()),
+        source,
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes a temporary file beside `path`, then renames it over `path`.

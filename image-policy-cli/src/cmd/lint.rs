@@ -1,10 +1,10 @@
 //! `image-policy lint`: check the images of manifests, Dockerfiles and compose
 //! files against a policy before they reach the cluster. The work is done by
-//! the library's `image_policy_cli::lint`; this module reads the flags and
-//! prints.
+//! the `image-policy-lint` library; this module reads the flags and prints.
 
+use crate::error::CliError;
 use crate::policy_args::{PolicyArgs, PolicyLoadError};
-use image_policy_cli::lint::{self, render, walk};
+use image_policy_lint::{render, walk};
 use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -90,6 +90,17 @@ enum FormatArg {
     Github,
 }
 
+impl From<FormatArg> for render::Format {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Text => render::Format::Text,
+            FormatArg::Json => render::Format::Json,
+            FormatArg::Sarif => render::Format::Sarif,
+            FormatArg::Github => render::Format::Github,
+        }
+    }
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum ColorArg {
     Auto,
@@ -130,13 +141,13 @@ fn print_not_read(not_read: &[(String, walk::NotRead)], verbose: bool) {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if args.paths.is_empty() {
-        eprintln!(
-            "image-policy lint: nothing to check: give files or directories (image-policy lint deploy/), \
+        return Err(CliError::Usage(
+            "nothing to check: give files or directories (image-policy lint deploy/), \
              or - to read manifests from standard input (helm template . | image-policy lint -)"
-        );
-        return ExitCode::from(2);
+                .to_owned(),
+        ));
     }
     let loaded = match args.policy.load() {
         Ok(loaded) => loaded,
@@ -147,52 +158,26 @@ pub fn run(args: Args) -> ExitCode {
                 "image-policy lint: no policy given (--policy FILE, IMAGE_POLICY_FILE or rule flags \
                  such as --allow-registry): checking only that every file reads and every image parses"
             );
-            match image_policy_core::policy::Policy::builder().build() {
-                Ok(loaded) => loaded,
-                Err(e) => {
-                    eprintln!("image-policy lint: {e}");
-                    return ExitCode::from(2);
-                }
-            }
+            image_policy_core::policy::Policy::builder()
+                .build()
+                .map_err(CliError::EmptyPolicy)?
         }
-        Err(e) => {
-            eprintln!("image-policy lint: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return Err(e.into()),
     };
     for warning in &loaded.warnings {
         eprintln!("image-policy lint: {warning}");
     }
-    let policy = loaded.policy;
     if args.paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
-        eprintln!("image-policy lint: `-` (standard input) can be given only once");
-        return ExitCode::from(2);
+        return Err(CliError::Usage(
+            "`-` (standard input) can be given only once".to_owned(),
+        ));
     }
 
     let walked = walk::walk(&args.paths);
-    let options = lint::Options {
-        vars: args.vars.into_iter().collect(),
-    };
-    let sources = walked
-        .errors
-        .into_iter()
-        .map(|(name, problem)| walk::Source {
-            name,
-            kind: walk::SourceKind::Manifests,
-            text: Err(problem),
-        })
-        .chain(walked.files.iter().map(walk::read));
-    let report = lint::lint(sources, &options, |site| {
-        lint::judge::with_policy(&policy, site)
-    });
+    let options = image_policy_lint::Options::with_vars(args.vars);
+    let report = image_policy_lint::lint(walked.sources(), &options, &loaded.policy);
     print_not_read(&walked.not_read, args.verbose);
 
-    let format = match args.format {
-        FormatArg::Text => render::Format::Text,
-        FormatArg::Json => render::Format::Json,
-        FormatArg::Sarif => render::Format::Sarif,
-        FormatArg::Github => render::Format::Github,
-    };
     let color = match args.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
@@ -207,6 +192,7 @@ pub fn run(args: Args) -> ExitCode {
         color,
         show_allowed: args.show_allowed,
     };
+    let format = args.format.into();
     let written = match &args.output {
         Some(path) => fs::File::create(path).and_then(|f| {
             let mut out = io::BufWriter::new(f);
@@ -222,14 +208,13 @@ pub fn run(args: Args) -> ExitCode {
     match written {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(e) => {
+        Err(source) => {
             let target = args
                 .output
                 .as_ref()
                 .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
-            eprintln!("image-policy lint: cannot write to {target}: {e}");
-            return ExitCode::from(2);
+            return Err(CliError::Write { target, source });
         }
     }
-    ExitCode::from(lint::exit_code(&report, args.warn_only))
+    Ok(ExitCode::from(report.exit_code(args.warn_only)))
 }

@@ -1,4 +1,5 @@
-//! One module per subcommand; each has its `Args` and a `run` returning the exit code.
+//! One module per subcommand; each has its `Args` and a `run` returning the exit code
+//! (0, or 1 for a negative answer) or a [`CliError`](crate::error::CliError) (exit code 2).
 
 pub mod check;
 pub mod completions;

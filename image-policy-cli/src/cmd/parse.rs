@@ -1,5 +1,6 @@
 //! `image-policy parse`: show how the runtime reads image references.
 
+use crate::error::CliError;
 use crate::input::{self, InputImage};
 use image_policy_core::reference::ImageRef;
 use serde::Serialize;
@@ -78,14 +79,8 @@ fn parse_one(image: &InputImage) -> Outcome<'_> {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> ExitCode {
-    let images = match input::images(args.images) {
-        Ok(images) => images,
-        Err(e) => {
-            eprintln!("image-policy parse: {e}");
-            return ExitCode::from(2);
-        }
-    };
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let images = input::images(args.images)?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut all_ok = true;
@@ -97,18 +92,18 @@ pub fn run(args: Args) -> ExitCode {
         } else {
             write_text(&mut out, &image.text, &outcome)
         };
-        if let Err(e) = written {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                return ExitCode::from(if all_ok { 0 } else { 1 });
-            }
-            eprintln!("image-policy parse: cannot write: {e}");
-            return ExitCode::from(2);
+        match written {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
+            Err(e) => return Err(CliError::stdout(e)),
         }
     }
-    if out.flush().is_err() {
-        return ExitCode::from(2);
+    match out.flush() {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(CliError::stdout(e)),
     }
-    ExitCode::from(if all_ok { 0 } else { 1 })
+    Ok(ExitCode::from(if all_ok { 0 } else { 1 }))
 }
 
 fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::Result<()> {

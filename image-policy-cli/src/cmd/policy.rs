@@ -1,5 +1,6 @@
 //! `image-policy policy`: validate a policy file, print the format's JSON Schema.
 
+use crate::error::CliError;
 use image_policy_core::policy::{Diagnostic, PolicyBuilder, schema};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -49,11 +50,18 @@ struct CheckArgs {
     deny_warnings: bool,
     /// Output format: text, or json for one object per diagnostic per line
     /// (keys: severity, code, message, file, line, column).
-    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    output: String,
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputArg::Text)]
+    output: OutputArg,
     /// The policy file (YAML, or JSON when the name ends in .json).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+}
+
+/// `policy check --output`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum OutputArg {
+    Text,
+    Json,
 }
 
 #[derive(Serialize)]
@@ -66,31 +74,40 @@ struct JsonDiagnostic<'a> {
     column: Option<usize>,
 }
 
+impl Args {
+    /// The command as errors name it: `policy check`, `policy schema`.
+    pub fn command_name(&self) -> &'static str {
+        match self.command {
+            PolicyCommand::Check(_) => "policy check",
+            PolicyCommand::Schema => "policy schema",
+        }
+    }
+}
+
 /// Runs the command.
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
     match args.command {
         PolicyCommand::Check(args) => check(args),
         PolicyCommand::Schema => {
             let text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
             let mut out = io::stdout().lock();
             match writeln!(out, "{text}") {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-                Err(_) => ExitCode::from(2),
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(CliError::stdout(e)),
             }
         }
     }
 }
 
-fn check(args: CheckArgs) -> ExitCode {
+/// `policy check`: an invalid policy is the command's answer (its
+/// diagnostics on standard output, exit status 2), not an error.
+fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
     let name = args.file.display().to_string();
-    let src = match std::fs::read_to_string(&args.file) {
-        Ok(src) => src,
-        Err(e) => {
-            eprintln!("image-policy policy check: cannot read {name}: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let src = std::fs::read_to_string(&args.file).map_err(|source| CliError::Read {
+        name: name.clone(),
+        source,
+    })?;
     let is_json = args
         .file
         .extension()
@@ -132,15 +149,15 @@ fn check(args: CheckArgs) -> ExitCode {
             )
         }
     };
-    let written = if args.output == "json" {
+    let written = if args.output == OutputArg::Json {
         write_json(&diagnostics)
     } else {
         write_text(&diagnostics, &summary)
     };
     match written {
-        Ok(()) => ExitCode::from(code),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(code),
-        Err(_) => ExitCode::from(2),
+        Ok(()) => Ok(ExitCode::from(code)),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::from(code)),
+        Err(e) => Err(CliError::stdout(e)),
     }
 }
 

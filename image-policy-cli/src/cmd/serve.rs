@@ -1,5 +1,6 @@
 //! `image-policy serve`: the admission server, configured from flags.
 
+use crate::error::CliError;
 use crate::policy_args::PolicyArgs;
 use image_policy_webhook::server::{
     self, PolicySource, ServerConfig, TlsFiles, Transport, shutdown_signal,
@@ -59,8 +60,15 @@ pub struct Args {
     #[arg(long, value_name = "MIB", default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..=65536))]
     body_memory_mib: u32,
     /// Log format: one line per event, as text or JSON.
-    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    log_format: String,
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// `--help` examples.
@@ -92,14 +100,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-fn init_logging(format: &str) {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if format == "json" {
+    if format == LogFormat::Json {
         builder.json().flatten_event(true).init();
     } else {
         builder.init();
@@ -128,8 +136,8 @@ fn policy_source(args: PolicyArgs) -> PolicySource {
 }
 
 /// Runs `image-policy serve`.
-pub fn run(args: Args) -> ExitCode {
-    init_logging(&args.log_format);
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    init_logging(args.log_format);
     let transport = match (args.insecure_http, args.tls_cert, args.tls_key) {
         (false, Some(cert), Some(key)) => Transport::Https(TlsFiles {
             cert,
@@ -148,24 +156,15 @@ pub fn run(args: Args) -> ExitCode {
     config.idle_timeout = args.idle_timeout;
     config.body_memory = args.body_memory_mib as usize * 1024 * 1024;
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("image-policy: cannot start the async runtime: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(server::run(config, shutdown_signal())) {
-        Ok(()) => ExitCode::SUCCESS,
-        // Logged once, in the log's format (the log goes to standard error).
-        Err(err) => {
-            tracing::error!("{err}");
-            ExitCode::from(2)
-        }
-    }
+        .map_err(CliError::Runtime)?;
+    // A server error is logged once, in the log's format (`CliError::print`).
+    runtime
+        .block_on(server::run(config, shutdown_signal()))
+        .map_err(CliError::Server)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@
 //! error after sending something, the linter must report a problem (any
 //! problem makes `lint` fail).
 
-use image_policy_lint::fuzzing::manifests::{extract, extract_without_fast_path};
 use image_policy_core::policy::Policy;
+use image_policy_lint::fuzzing::manifests::{extract, extract_without_fast_path};
 use image_policy_lint::report::ProblemCode;
 use image_policy_lint::{Options, render, walk};
 use std::collections::BTreeMap;
