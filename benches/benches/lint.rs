@@ -5,7 +5,7 @@
 //! files of `---`-separated documents as `helm template` prints them (a
 //! Service, a ConfigMap and a Deployment per release, with comments and
 //! labels), 4 MiB of YAML in all. The linter is called through its library
-//! (`image_policy_cli::lint`), the code the binary runs, without process
+//! (`image_policy_lint`), the code the binary runs, without process
 //! start or printing.
 //!
 //! - `lint/yaml-ignored`: serde-saphyr parsing every document into
@@ -31,8 +31,9 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use image_policy_benches::{manifests, yaml_events};
-use image_policy_cli::lint::{self, judge, walk};
 use image_policy_core::policy::Policy;
+use image_policy_lint::fuzzing::manifests::extract_serde_saphyr;
+use image_policy_lint::{self as lint, walk};
 use std::hint::black_box;
 
 /// A parser driven over a file's events, nothing built
@@ -59,9 +60,7 @@ fn bench(c: &mut Criterion) {
         .policy;
     let options = lint::Options::default();
     // The corpus is what it says: every object read, no problem.
-    let check = lint::lint(sources.clone(), &options, |s| {
-        judge::with_policy(&policy, s)
-    });
+    let check = lint::lint(sources.clone(), &options, &policy);
     let summary = check.summary();
     assert_eq!(summary.objects, objects);
     assert_eq!(summary.problems, 0);
@@ -103,16 +102,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for s in &sources {
                 let text = s.text.as_ref().expect("text");
-                black_box(lint::manifests::extract_serde_saphyr(black_box(text)));
+                black_box(extract_serde_saphyr(black_box(text)));
             }
         })
     });
     g.bench_function("lint", |b| {
-        b.iter(|| {
-            black_box(lint::lint(sources.iter().cloned(), &options, |s| {
-                judge::with_policy(&policy, s)
-            }))
-        })
+        b.iter(|| black_box(lint::lint(sources.iter().cloned(), &options, &policy)))
     });
     let dir = tempfile::tempdir().expect("a temporary directory");
     for s in &sources {
@@ -127,7 +122,7 @@ fn bench(c: &mut Criterion) {
             black_box(lint::lint(
                 walked.files.iter().map(walk::read),
                 &options,
-                |s| judge::with_policy(&policy, s),
+                &policy,
             ))
         })
     });
@@ -136,11 +131,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("lint-objects");
     g.throughput(Throughput::Elements(objects as u64));
     g.bench_function("lint", |b| {
-        b.iter(|| {
-            black_box(lint::lint(sources.iter().cloned(), &options, |s| {
-                judge::with_policy(&policy, s)
-            }))
-        })
+        b.iter(|| black_box(lint::lint(sources.iter().cloned(), &options, &policy)))
     });
     g.finish();
 }

@@ -137,12 +137,12 @@ impl Corpus {
     }
 
     /// The files as the linter's sources, as `walk` would hand them over.
-    pub fn into_sources(self) -> Vec<image_policy_cli::lint::walk::Source> {
+    pub fn into_sources(self) -> Vec<image_policy_lint::Source> {
         self.files
             .into_iter()
-            .map(|(name, text)| image_policy_cli::lint::walk::Source {
+            .map(|(name, text)| image_policy_lint::Source {
                 name,
-                kind: image_policy_cli::lint::walk::SourceKind::Manifests,
+                kind: image_policy_lint::SourceKind::Manifests,
                 text: Ok(text),
             })
             .collect()

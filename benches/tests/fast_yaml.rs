@@ -3,7 +3,7 @@
 //! extracts equals what serde-saphyr's path extracts.
 
 use image_policy_benches::manifests;
-use image_policy_cli::lint::manifests::{extract_fast, extract_serde_saphyr};
+use image_policy_lint::fuzzing::manifests::{extract_fast, extract_serde_saphyr};
 
 #[test]
 fn the_fast_path_takes_the_corpus_and_agrees() {

@@ -8,7 +8,7 @@
 //!
 //! - `yaml-ignored`: serde-saphyr parsing every document into `IgnoredAny`,
 //!   the parser's own floor;
-//! - `extract`: `image_policy_cli::lint::extract`, what the linter does with
+//! - `extract`: `image_policy_lint::extract`, what the linter does with
 //!   a file before judging its images (one thread): the fast path over
 //!   granit-parser's events (`lint::fast_yaml`);
 //! - `saphyr-extract`: the same with serde-saphyr alone
@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use image_policy_benches::{manifests, yaml_events};
-use image_policy_cli::lint::{self, walk};
+use image_policy_lint::{self as lint, walk};
 
 /// Reads every file of `files` with `read`; returns what `read` counted.
 #[inline(never)]
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         }),
         Some("extract") => Box::new(move |s| lint::extract(s, &options).objects),
         Some("saphyr-extract") => Box::new(|s| {
-            lint::manifests::extract_serde_saphyr(s.text.as_ref().expect("text")).objects
+            lint::fuzzing::manifests::extract_serde_saphyr(s.text.as_ref().expect("text")).objects
         }),
         Some("granit") => Box::new(|s| yaml_events::granit(s.text.as_ref().expect("text"))),
         Some("saphyr-parser") => Box::new(|s| yaml_events::saphyr(s.text.as_ref().expect("text"))),
