@@ -4,7 +4,7 @@
 //! widths, problems, skips, suppressions, counts). A difference is a crash.
 #![no_main]
 
-use image_policy_cli::lint::manifests::{extract_fast, extract_serde_saphyr};
+use image_policy_lint::fuzzing::manifests::{extract_fast, extract_serde_saphyr};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)

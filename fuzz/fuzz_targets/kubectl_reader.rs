@@ -7,8 +7,8 @@
 //! equals the same reading with serde-saphyr alone. A difference is a crash.
 #![no_main]
 
-use image_policy_cli::lint::kubectl;
-use image_policy_cli::lint::manifests::{extract, extract_without_fast_path};
+use image_policy_lint::fuzzing::kubectl;
+use image_policy_lint::fuzzing::manifests::{extract, extract_without_fast_path};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

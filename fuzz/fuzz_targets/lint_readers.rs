@@ -1,4 +1,4 @@
-//! The linter's readers on arbitrary UTF-8 (`image_policy_cli::lint::check_readers`):
+//! The linter's readers on arbitrary UTF-8 (`image_policy_lint::fuzzing::check_readers`):
 //! YAML read by content (manifests, compose, both), Dockerfiles (parser
 //! directives, `FROM`, `COPY`/`ADD --from`, `RUN --mount`, `ONBUILD`, `ARG`/`ENV`
 //! substitution) and kustomizations (`images:` overrides) never panic, and
@@ -7,7 +7,7 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
-        && let Err(broken) = image_policy_cli::lint::check_readers(text)
+        && let Err(broken) = image_policy_lint::fuzzing::check_readers(text)
     {
         panic!("{text:?}: {broken}");
     }

@@ -9,12 +9,12 @@
 //!   references, and the committed inputs of `.../testdata/parse_digest/`;
 //! - `corpus/fast_yaml/`: every YAML and JSON file under `testdata/`,
 //!   `deploy/` and `examples/` (manifests, lint fixtures, policies), and the
-//!   committed inputs of `image-policy-cli/tests/fuzz/testdata/fast_yaml/`;
+//!   committed inputs of `image-policy-lint/tests/fuzz/testdata/fast_yaml/`;
 //! - `corpus/lint_readers/`: the `fast_yaml` seeds, every file under
 //!   `testdata/lint/` (Dockerfiles, kustomizations, compose files), and the
-//!   committed inputs of `image-policy-cli/tests/fuzz/testdata/lint_readers/`;
+//!   committed inputs of `image-policy-lint/tests/fuzz/testdata/lint_readers/`;
 //! - `corpus/kubectl_reader/`: the same, and the committed inputs of
-//!   `image-policy-cli/tests/fuzz/testdata/kubectl_reader/` (kubectl's
+//!   `image-policy-lint/tests/fuzz/testdata/kubectl_reader/` (kubectl's
 //!   separators, YAML 1.1 line breaks, merge and duplicate keys, JSON
 //!   streams);
 //! - `corpus/handler/`: the reviews of `testdata/webhook/*.json`, the body of
@@ -65,20 +65,20 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
     for dir in ["testdata", "deploy", "examples"] {
         yaml_files(&root.join(dir), &mut yaml)?;
     }
-    let committed_yaml = root.join("image-policy-cli/tests/fuzz/testdata/fast_yaml");
+    let committed_yaml = root.join("image-policy-lint/tests/fuzz/testdata/fast_yaml");
     if committed_yaml.exists() {
         files_in(&committed_yaml, &mut yaml)?;
     }
 
     let mut lint_files = yaml.clone();
     all_files(&root.join("testdata/lint"), &mut lint_files)?;
-    let committed_lint = root.join("image-policy-cli/tests/fuzz/testdata/lint_readers");
+    let committed_lint = root.join("image-policy-lint/tests/fuzz/testdata/lint_readers");
     if committed_lint.exists() {
         files_in(&committed_lint, &mut lint_files)?;
     }
 
     let mut kubectl_yaml = yaml.clone();
-    let committed_kubectl = root.join("image-policy-cli/tests/fuzz/testdata/kubectl_reader");
+    let committed_kubectl = root.join("image-policy-lint/tests/fuzz/testdata/kubectl_reader");
     if committed_kubectl.exists() {
         files_in(&committed_kubectl, &mut kubectl_yaml)?;
     }
