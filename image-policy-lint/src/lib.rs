@@ -1,41 +1,76 @@
-//! `image-policy lint`: every image in a repository's manifests, Dockerfiles
-//! and compose files, judged by the same policy and the same core code as the
-//! admission webhook, reported where it is written.
+//! `image-policy-lint`: every image in a repository's Kubernetes manifests,
+//! Dockerfiles, compose files and kustomizations, judged by an
+//! [`image_policy_core::policy::Policy`] (the same policy and the same core
+//! code as the admission webhook), and reported where it is written. The
+//! `image-policy lint` command is argument parsing and printing over this
+//! crate; a CI tool or another project calls it the same way.
+//!
+//! # Usage
+//!
+//! ```
+//! use image_policy_core::policy::Policy;
+//! use image_policy_lint::{Options, Source, SourceKind, lint, render};
+//!
+//! let policy = Policy::builder().allow_registry("registry.my.com").build()?.policy;
+//! let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n\
+//!                 spec:\n  containers:\n  - name: web\n    image: nginx:1.27\n";
+//! let source = Source {
+//!     name: "pod.yaml".to_owned(),
+//!     kind: SourceKind::Manifests,
+//!     text: Ok(manifest.to_owned()),
+//! };
+//! let report = lint([source], &Options::default(), &policy);
+//!
+//! let finding = &report.files[0].findings[0];
+//! assert_eq!(finding.site.image, "nginx:1.27");
+//! assert_eq!((finding.site.position.line, finding.site.position.column), (7, 12));
+//! assert!(!finding.verdict.allowed);
+//! assert_eq!(report.exit_code(false), 1);
+//!
+//! let mut json = Vec::new();
+//! render::json::render(&report, &mut json)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Files and directories are found and read as `kubectl apply -R` finds them
+//! with [`walk::walk`] and [`walk::Walk::sources`].
 //!
 //! # Design
 //!
-//! A run has three steps, each a module:
+//! A run has three steps:
 //!
 //! 1. [`walk`]: which files, in which (sorted, deterministic) order, as
 //!    `kubectl apply -R` walks a directory; the name gives a first guess of
-//!    the kind ([`walk::SourceKind`]); `-` is standard input.
-//! 2. Extraction, one reader per kind, each giving an [`report::Extracted`]
-//!    (image sites with line and column, objects, suppressions, problems):
-//!    [`manifests`] (Kubernetes YAML/JSON, read as kubectl reads them: its
-//!    document splitter and go-yaml v2's rules, or the difference reported,
-//!    see [`kubectl`]; the images are found by
+//!    the kind ([`SourceKind`]); `-` is standard input.
+//! 2. Extraction ([`extract`]), one reader per kind, each giving an
+//!    [`report::Extracted`] (image sites with line and column, objects,
+//!    suppressions, problems): Kubernetes YAML/JSON, read as kubectl reads
+//!    them (its document splitter and go-yaml v2's rules, or the difference
+//!    reported, see below; the images are found by
 //!    `image_policy_core::k8s::find_images`, the webhook's own code: every
 //!    container list and every image volume, reported as `container NAME` or
-//!    `volume NAME`),
-//!    [`dockerfile`] (`# syntax=`, `FROM`, `COPY`/`ADD --from`, `RUN --mount from=`,
-//!    `ONBUILD`) and [`compose`]
-//!    (`services.*.image`), [`kustomization`] (the images `images:`
-//!    overrides write). YAML and JSON are read by content, not name: a
-//!    document with `apiVersion` and `kind` is a Kubernetes manifest, a
-//!    top-level `services:` makes a compose file (so a Deployment named
-//!    `docker-compose.yml` is judged as the Deployment kubectl would apply);
-//!    a file that holds both is read both ways, and one that holds neither
-//!    is read as its name says. A file named like a kustomization is also
-//!    read as a manifest, since `kubectl apply -R` would send it.
-//! 3. Judgement: each site goes through
-//!    `image_policy_core::policy::Policy::evaluate` ([`judge`]) and becomes a
-//!    [`report::Finding`]; [`render`] prints the [`report::Report`] as text,
-//!    JSON, SARIF or GitHub annotations.
+//!    `volume NAME`), Dockerfiles (`# syntax=`, `FROM`, `COPY`/`ADD --from`,
+//!    `RUN --mount from=`, `ONBUILD`), compose files (`services.*.image`) and
+//!    kustomizations (the images `images:` overrides write). YAML and JSON
+//!    are read by content, not name: a document with `apiVersion` and `kind`
+//!    is a Kubernetes manifest, a top-level `services:` makes a compose file
+//!    (so a Deployment named `docker-compose.yml` is judged as the Deployment
+//!    kubectl would apply); a file that holds both is read both ways, and one
+//!    that holds neither is read as its name says. A file named like a
+//!    kustomization is also read as a manifest, since `kubectl apply -R`
+//!    would send it.
+//! 3. Judgement ([`lint`]): each site goes through
+//!    [`Policy::evaluate`] with the object's namespace and annotations as
+//!    context, and becomes a [`report::Finding`] whose [`report::Verdict`]
+//!    carries the core's typed [`Mode`](image_policy_core::policy::Mode) and
+//!    [`DecisionCode`](image_policy_core::policy::DecisionCode); [`render`]
+//!    prints the [`report::Report`] as text, JSON, SARIF or GitHub
+//!    annotations.
 //!
 //! # Reading files as kubectl reads them
 //!
 //! A manifest is judged as kubectl will send it, not as a YAML 1.2 parser
-//! reads it. [`kubectl`] has the details; in short:
+//! reads it (the private `kubectl` module has the details); in short:
 //!
 //! - exactly as kubectl: the document split (a line starting with `---`
 //!   whose rest, trimmed of Unicode white space as Go trims it, is empty or a
@@ -54,7 +89,7 @@
 //! style, tabs, byte-order marks, CRLF) is read by serde-saphyr; where
 //! go-yaml v2 refuses what it accepts, the linter judges more than kubectl
 //! sends, never less.
-//! The differential test `image-policy-cli/tests/cli/kubectl_reading.rs`
+//! The differential test `image-policy-lint/tests/it/kubectl_reading.rs`
 //! checks this against kubectl's own reader (apimachinery and go-yaml v2,
 //! built as `target/reference-tools/kyaml` by `.ci/reference-tools`) over
 //! thousands of generated files: for every file, the linter reports a
@@ -69,7 +104,7 @@
 //!
 //! # Exit codes
 //!
-//! [`exit_code`]: 0 when every image is allowed and every input was read; 1
+//! [`Report::exit_code`]: 0 when every image is allowed and every input was read; 1
 //! when an image violates the policy (or cannot be judged: an unresolved
 //! variable, a pod-bearing object without containers); 2 when an input could
 //! not be read or parsed (this wins over 1). `--warn-only` turns 1 into 0.
@@ -86,7 +121,7 @@
 //! (everything else is skipped without being stored). A file is parsed once,
 //! or, when the fast path stops at something outside its subset, a second
 //! time by serde-saphyr.
-//! Most manifests are read by [`fast_yaml`], a lean span-keeping
+//! Most manifests are read by the fast path (the private `fast_yaml` module), a lean span-keeping
 //! deserializer over granit-parser's events (the parser under serde-saphyr,
 //! with the same options): about 290 instructions per byte, of which the
 //! parser itself takes about 230. Files outside its subset (anchors,
@@ -110,6 +145,7 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod compose;
 mod dockerfile;
@@ -128,6 +164,11 @@ mod yaml;
 use image_policy_core::policy::Policy;
 use report::{Extracted, FileReport, Finding, ImageSite, Report, Verdict};
 pub use walk::{Source, SourceKind};
+
+/// The README's example, run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 /// The readers' internals, for the fuzz targets, the benches and the
 /// differential tests (`--features fuzzing`). Not an API: it changes with
