@@ -137,7 +137,7 @@ type Result<T> = std::result::Result<T, NotInSubset>;
 
 /// The name that makes a deserializer of this module hand a [`LocatedStr`]
 /// its position (the magic-name trick of `serde_spanned`).
-const LOCATED_STR: &str = "$image_policy_cli::fast_yaml::LocatedStr";
+const LOCATED_STR: &str = "$image_policy_lint::fast_yaml::LocatedStr";
 
 /// A string leaf with the position of its scalar: the leaf of the fast path.
 ///
