@@ -95,24 +95,25 @@
 //! thousands of generated files: for every file, the linter reports a
 //! problem or judges every image kubectl sends.
 //!
-//! Nothing is silent: a file the walk does not read is counted on standard
-//! error (listed with `--verbose`), a file that is not a manifest is counted
-//! as skipped, an
-//! object skipped by its `image-policy.dev/ignore` annotation is listed with
+//! Nothing is silent: a file the walk does not read is listed in
+//! [`walk::Walk::not_read`] (the CLI counts them on standard error, and
+//! lists them with `--verbose`), a file that is not a manifest is counted
+//! as skipped, an object skipped by its `image-policy.dev/ignore` annotation is listed with
 //! its reason, and a file that cannot be read or parsed is reported with its
 //! location while the run goes on.
 //!
 //! # Exit codes
 //!
-//! [`Report::exit_code`]: 0 when every image is allowed and every input was read; 1
-//! when an image violates the policy (or cannot be judged: an unresolved
-//! variable, a pod-bearing object without containers); 2 when an input could
-//! not be read or parsed (this wins over 1). `--warn-only` turns 1 into 0.
+//! [`Report::exit_code`]: 0 when every image is allowed and every input was
+//! read; 1 when an image violates the policy (or cannot be judged: an
+//! unresolved variable, a pod-bearing object without containers); 2 when an
+//! input could not be read or parsed (this wins over 1). `warn_only` (the
+//! CLI's `--warn-only`) turns 1 into 0.
 //!
 //! # JSON output
 //!
-//! `--format json` prints one JSON object; its schema is documented in
-//! [`render::json`] and in `docs/lint-json.md`.
+//! [`render::json`] writes one JSON object (the CLI's `--format json`); its
+//! schema is documented there and in `docs/lint-json.md`.
 //!
 //! # Performance
 //!
@@ -121,9 +122,9 @@
 //! (everything else is skipped without being stored). A file is parsed once,
 //! or, when the fast path stops at something outside its subset, a second
 //! time by serde-saphyr.
-//! Most manifests are read by the fast path (the private `fast_yaml` module), a lean span-keeping
-//! deserializer over granit-parser's events (the parser under serde-saphyr,
-//! with the same options): about 290 instructions per byte, of which the
+//! Most manifests are read by the fast path (the private `fast_yaml`
+//! module), a lean span-keeping deserializer over granit-parser's events
+//! (the parser under serde-saphyr, with the same options): about 290 instructions per byte, of which the
 //! parser itself takes about 230. Files outside its subset (anchors,
 //! aliases, tags, merge keys, duplicate keys, anything unusual) are read by
 //! serde-saphyr, as before, at about 550. On the bench corpus, `lint` reads
@@ -140,8 +141,8 @@
 //! serde-saphyr's limits and hands anything unusual to serde-saphyr, whose
 //! budget bounds events, nesting and alias expansion (a "billion laughs"
 //! file is a parse error, not a hang); files over [`walk::MAX_FILE_BYTES`]
-//! are refused; symbolic links to directories are not followed, so a link loop cannot hang
-//! the walk. Nothing panics on any input.
+//! are refused; symbolic links to directories are not followed, so a link
+//! loop cannot hang the walk. Nothing panics on any input.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -313,6 +314,7 @@ fn yaml_by_content(text: &str, hint: SourceKind, options: &Options) -> Extracted
 /// Dockerfile is read by lines ending at `\n`, as BuildKit reads it. `Err`
 /// says which broke.
 #[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub fn check_readers(text: &str) -> Result<(), String> {
     let yaml_lines: Vec<&str> = text
         .split("\r\n")
