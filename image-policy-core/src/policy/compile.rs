@@ -764,7 +764,14 @@ impl Compiler<'_> {
                 );
             }
             let to_written = match rule.to.split_once('/') {
-                Some((_, p)) => format!("{}/{p}", rule.to.split('/').next().unwrap_or_default().to_ascii_lowercase()),
+                Some((_, p)) => format!(
+                    "{}/{p}",
+                    rule.to
+                        .split('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase()
+                ),
                 None => rule.to.to_ascii_lowercase(),
             };
             out.push((
@@ -851,7 +858,12 @@ impl Compiler<'_> {
 
     /// A rewrite's `from` or `to`: a registry (required), then path
     /// components. Returns the normalized domain and the path segments.
-    fn rewrite_prefix(&mut self, s: &str, path: &str, which: &str) -> Option<(String, Vec<String>)> {
+    fn rewrite_prefix(
+        &mut self,
+        s: &str,
+        path: &str,
+        which: &str,
+    ) -> Option<(String, Vec<String>)> {
         let (first, rest) = match s.split_once('/') {
             Some((first, rest)) => (first, Some(rest)),
             None => (s, None),
@@ -862,13 +874,11 @@ impl Compiler<'_> {
             let hint = if looks_like_registry || !is_path_component(first) {
                 "does not start with a valid registry host[:port]".to_owned()
             } else {
-                format!("does not start with a registry ({first:?} is not a host: write it as in a fully qualified reference, such as docker.io/library/{first})")
+                format!(
+                    "does not start with a registry ({first:?} is not a host: write it as in a fully qualified reference, such as docker.io/library/{first})"
+                )
             };
-            self.error(
-                "bad-rewrite",
-                format!("rewrite {which} {s:?} {hint}"),
-                path,
-            );
+            self.error("bad-rewrite", format!("rewrite {which} {s:?} {hint}"), path);
             return None;
         }
         let segments: Vec<&str> = match rest {
@@ -890,7 +900,9 @@ impl Compiler<'_> {
             Ok(_) => {
                 self.error(
                     "bad-rewrite",
-                    format!("rewrite {which} {s:?}: {probe:?} would not name a repository on {first}"),
+                    format!(
+                        "rewrite {which} {s:?}: {probe:?} would not name a repository on {first}"
+                    ),
                     path,
                 );
                 return None;
@@ -898,7 +910,10 @@ impl Compiler<'_> {
             Err(e) => {
                 self.error(
                     "bad-rewrite",
-                    format!("rewrite {which} {s:?}: {probe:?} is not a valid reference: {}", e.kind().description()),
+                    format!(
+                        "rewrite {which} {s:?}: {probe:?} is not a valid reference: {}",
+                        e.kind().description()
+                    ),
                     path,
                 );
                 return None;

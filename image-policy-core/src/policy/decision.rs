@@ -1,7 +1,7 @@
 //! What the engine answers: a [`Decision`], which explains itself, and the
 //! [`Context`] a question is asked in.
 
-use super::{Location, Mode, Policy, RuleId, RuleSet, Rewritten};
+use super::{Location, Mode, Policy, Rewritten, RuleId, RuleSet};
 use crate::reference::{ImageRef, ParseError, ParseErrorKind};
 use std::fmt;
 

@@ -539,7 +539,9 @@ impl Decoder<'_> {
                     self.locations.remove(&item_path);
                     self.error(
                         "bad-rule",
-                        format!("{item_path}: a rewrite rule needs both from and to; missing {missing}"),
+                        format!(
+                            "{item_path}: a rewrite rule needs both from and to; missing {missing}"
+                        ),
                         &item.referenced,
                     );
                 }

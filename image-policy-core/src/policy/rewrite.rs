@@ -84,11 +84,7 @@ impl CompiledRewrite {
     fn matches(&self, domain: &str, segments: &[&str]) -> bool {
         domain == &*self.from_domain
             && segments.len() >= self.from_path.len()
-            && self
-                .from_path
-                .iter()
-                .zip(segments)
-                .all(|(a, b)| **a == **b)
+            && self.from_path.iter().zip(segments).all(|(a, b)| **a == **b)
     }
 }
 

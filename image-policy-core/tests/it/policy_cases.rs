@@ -163,7 +163,9 @@ fn decisions() {
                 let reason = d.to_string();
                 let mut wrong = Vec::new();
                 if let Some(want) = &case.rewritten {
-                    let got = d.rewritten().map(|r| r.as_str().replace(DIGEST, "${DIGEST}"));
+                    let got = d
+                        .rewritten()
+                        .map(|r| r.as_str().replace(DIGEST, "${DIGEST}"));
                     if &got != want {
                         wrong.push(format!("rewritten {got:?} (want {want:?})"));
                     }
