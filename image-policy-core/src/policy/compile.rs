@@ -808,6 +808,17 @@ impl Compiler<'_> {
                 }
             }
         }
+        for (j, (rule, _)) in out.iter().enumerate() {
+            if let Some((earlier, _)) = out[..j].iter().find(|(e, _)| e.covers(rule)) {
+                let path = self.rules[rule.id.0 as usize].path.to_string();
+                let first = self.rules[earlier.id.0 as usize].path.to_string();
+                self.warning(
+                    "never-matches",
+                    format!("{path} never applies: {first} matches every image it would, and the first match wins"),
+                    &format!("{path}.from"),
+                );
+            }
+        }
         let zero_digest = format!("@sha256:{}", "0".repeat(64));
         for (rule, _) in &out {
             let path = self.rules[rule.id.0 as usize].path.to_string();

@@ -80,6 +80,27 @@ pub(crate) struct CompiledRewrite {
 }
 
 impl CompiledRewrite {
+    /// `from`, normalized: `docker.io/library`.
+    pub(crate) fn from_prefix(&self) -> String {
+        let mut s = self.from_domain.to_string();
+        for segment in &self.from_path {
+            s.push('/');
+            s.push_str(segment);
+        }
+        s
+    }
+
+    /// Whether every name `other` matches, this rule matches too.
+    pub(crate) fn covers(&self, other: &CompiledRewrite) -> bool {
+        self.from_domain == other.from_domain
+            && self.from_path.len() <= other.from_path.len()
+            && self
+                .from_path
+                .iter()
+                .zip(&other.from_path)
+                .all(|(a, b)| a == b)
+    }
+
     /// Whether a name (normalized domain, path segments) is under `from`.
     fn matches(&self, domain: &str, segments: &[&str]) -> bool {
         domain == &*self.from_domain
@@ -254,6 +275,12 @@ impl Policy {
             Ok(r) => self.rewrite(&r),
             Err(_) => Ok(None),
         }
+    }
+
+    /// The compiled rewrite rules, in order (for the exports).
+    #[cfg_attr(not(feature = "export"), allow(dead_code))]
+    pub(crate) fn rewrite_rules(&self) -> &[CompiledRewrite] {
+        &self.rewrites
     }
 
     /// The rule that made a rewrite.
