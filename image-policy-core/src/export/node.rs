@@ -459,7 +459,7 @@ fn rewrites(policy: &Policy) -> Vec<Rewrite> {
         }
         out.push(Rewrite {
             path: format!("rewrite[{i}]"),
-            prefix: rule.from_prefix(),
+            prefix: rule.source_prefix(),
             location: rule.to.to_string(),
         });
     }

@@ -848,11 +848,7 @@ impl Compiler<'_> {
                     _ => {}
                 }
             }
-            let from = if rule.from_path.is_empty() {
-                rule.from_domain.to_string()
-            } else {
-                format!("{}/{}", rule.from_domain, rule.from_path.join("/"))
-            };
+            let from = rule.source_prefix();
             let probe = format!("{from}/x{zero_digest}");
             if let Ok(r) = ImageRef::parse(&probe)
                 && cluster.judge(r).0 == DecisionCode::Allowed

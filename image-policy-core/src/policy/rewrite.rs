@@ -81,7 +81,7 @@ pub(crate) struct CompiledRewrite {
 
 impl CompiledRewrite {
     /// `from`, normalized: `docker.io/library`.
-    pub(crate) fn from_prefix(&self) -> String {
+    pub(crate) fn source_prefix(&self) -> String {
         let mut s = self.from_domain.to_string();
         for segment in &self.from_path {
             s.push('/');
