@@ -146,6 +146,12 @@
 //! | 8 | unpinned, `allowMatching` is set and the tag matches none | `tag-not-allowed` | no |
 //! | 9 | otherwise | `allowed` | yes |
 //!
+//! With rewrite rules, [`Policy::evaluate_rewritten`] applies every row to
+//! the *rewritten* image, the one the object will carry; an image that does
+//! not parse is not rewritten (row 1), and a rewrite that would not parse is
+//! a [`RewriteError`] (deny the image). [`Policy::evaluate`] never rewrites,
+//! and stays allocation-free.
+//!
 //! Then the **mode** applies to a violation (rows 3 to 8): `enforce` denies,
 //! `warn` allows with a warning, `audit` allows and only records; in every
 //! mode [`Decision::violates`] is true. In enforce mode, a **break-glass**
