@@ -521,3 +521,38 @@ fn rewrite_in_a_policy_file_and_a_failed_rewrite() {
     assert!(lines[1].starts_with("DENIED   a/bbb"), "{text}");
     assert!(lines[1].contains("longer than 255 bytes"), "{text}");
 }
+
+#[test]
+fn policy_check_reports_rewrite_rules_with_their_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    // rewrite[0]: its target is denied (error); rewrite[1]: the policy does
+    // not deny anything under its from (warning).
+    std::fs::write(
+        &file,
+        "deny:\n  - registry: evil.io\nrewrite:\n  - {from: quay.io, to: evil.io/quay}\n  - {from: ghcr.io, to: registry.my.com/ghcr}\n",
+    )
+    .unwrap();
+    let name = file.display().to_string();
+    let out = run(&["policy", "check", &name], None);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "{name}:4:25: error[rewrite-target-denied]: images rewritten to evil.io/quay are denied by deny[0]"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{name}:5:12: warning[rewrite-not-needed]")),
+        "{text}"
+    );
+    // Every command that loads the policy refuses it.
+    let out = run(&["check", "--policy", &name, "nginx:1"], None);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("rewrite-target-denied"),
+        "{}",
+        stderr(&out)
+    );
+}
