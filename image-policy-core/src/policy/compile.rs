@@ -764,14 +764,7 @@ impl Compiler<'_> {
                 );
             }
             let to_written = match rule.to.split_once('/') {
-                Some((_, p)) => format!(
-                    "{}/{p}",
-                    rule.to
-                        .split('/')
-                        .next()
-                        .unwrap_or_default()
-                        .to_ascii_lowercase()
-                ),
+                Some((domain, p)) => format!("{}/{p}", domain.to_ascii_lowercase()),
                 None => rule.to.to_ascii_lowercase(),
             };
             out.push((

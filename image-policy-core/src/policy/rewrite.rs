@@ -196,7 +196,9 @@ impl Policy {
     /// Rewrites a parsed image by the first matching rule: `Ok(None)` when no
     /// rule matches (or the name's pull host is not its domain, see the
     /// [rewrite module](crate::policy::rewrite)); an error when the rule's result is not
-    /// a valid reference. Allocates only when a rule matches.
+    /// a valid reference. Nothing is allocated for a policy without rewrite
+    /// rules; with some, the normalized domain and the path's segments are
+    /// (rules are tried in order, one comparison of segments each).
     ///
     /// ```
     /// use image_policy_core::policy::Policy;
