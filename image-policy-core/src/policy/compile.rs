@@ -1106,3 +1106,41 @@ mod tests {
         assert_eq!(unescaped_dot_between_labels(r"quay\.io/.+"), None);
     }
 }
+
+#[cfg(test)]
+mod regex_set_location {
+    use crate::policy::Policy;
+
+    /// Issue 12, item 6: regexes that compile alone but not together are
+    /// reported at the list they are in (here `deny`), not at `allow`.
+    #[test]
+    fn a_deny_list_too_big_together_is_reported_at_deny() {
+        let mut b = Policy::builder().origin("p").allow_registry("a.io");
+        for i in 0..5 {
+            b = b.deny_regex(&format!(r"x{i}\w{{200}}"));
+        }
+        let text = b.build().unwrap_err().to_string();
+        assert!(
+            text.starts_with(
+                "error[bad-regex]: p: deny: the regexes of this list do not compile together"
+            ),
+            "{text}"
+        );
+
+        #[cfg(feature = "yaml")]
+        {
+            let regexes: String = (0..5)
+                .map(|i| format!("      - regex: 'x{i}\\w{{200}}'\n"))
+                .collect();
+            let src = format!(
+                "allow:\n  - registry: a.io\nnamespaces:\n  - names: [a]\n    deny:\n{regexes}"
+            );
+            let text = Policy::from_yaml_str(&src, "p.yaml")
+                .unwrap_err()
+                .to_string();
+            // `namespaces[0].deny` starts on line 6.
+            assert!(text.starts_with("p.yaml:6:"), "{text}");
+            assert!(text.contains("do not compile together"), "{text}");
+        }
+    }
+}
