@@ -504,9 +504,8 @@ impl Decoder<'_> {
     fn rewrites(&mut self, node: &Spanned<Node>, path: &str) -> Vec<RewriteRule> {
         let items = self.list(node, path);
         let mut rules = Vec::new();
-        for item in items {
-            // Numbered among the valid items, as the document will number them.
-            let item_path = format!("{path}[{}]", rules.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
             if let Node::Str(s) = &item.value {
                 self.error(
                     "wrong-type",
@@ -526,24 +525,27 @@ impl Decoder<'_> {
             if !matches!(item.value, Node::Map(_)) {
                 continue;
             }
-            match (from, to) {
-                (Some(from), Some(to)) => rules.push(RewriteRule { from, to }),
-                (from, to) => {
-                    let missing = if from.is_none() && to.is_none() {
-                        "from and to"
-                    } else if from.is_none() {
-                        "from"
-                    } else {
-                        "to"
-                    };
-                    self.locations.remove(&item_path);
+            let (Some(from), Some(to)) = (from, to) else {
+                if let Node::Map(entries) = &item.value
+                    && entries.len() < 2
+                {
                     self.error(
-                        "bad-rule",
-                        format!(
-                            "{item_path}: a rewrite rule needs both from and to; missing {missing}"
-                        ),
+                        "missing-key",
+                        format!("{item_path}: a rewrite rule has both from and to"),
                         &item.referenced,
                     );
+                }
+                continue;
+            };
+            rules.push(RewriteRule { from, to });
+            // Skipped items shift the numbering: keep the locations under
+            // the index the rule now has.
+            let index = rules.len() - 1;
+            if index != i {
+                for suffix in ["", ".from", ".to"] {
+                    if let Some(l) = self.locations.remove(&format!("{item_path}{suffix}")) {
+                        self.locations.insert(format!("{path}[{index}]{suffix}"), l);
+                    }
                 }
             }
         }
