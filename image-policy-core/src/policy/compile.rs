@@ -229,7 +229,7 @@ pub(crate) fn compile(
         }
     }
     c.check_break_glass();
-    let rewrites = c.rewrites(&doc.rewrite, &rule_sets[0]);
+    let rewrites = c.rewrites(&doc.rewrite, &rule_sets);
 
     diagnostics.append(&mut c.diagnostics);
     let rules = std::mem::take(&mut c.rules);
@@ -743,9 +743,10 @@ impl Compiler<'_> {
         m
     }
 
-    /// Checks and compiles the rewrite rules (see [`super::rewrite`]), then
-    /// probes the cluster's rules with them.
-    fn rewrites(&mut self, rules: &[RewriteRule], cluster: &RuleSet) -> Vec<CompiledRewrite> {
+    /// Checks and compiles the rewrite rules (see the rewrite module), then
+    /// probes the rule sets (`[0]` the cluster's) with them.
+    fn rewrites(&mut self, rules: &[RewriteRule], rule_sets: &[RuleSet]) -> Vec<CompiledRewrite> {
+        let cluster = &rule_sets[0];
         let mut out: Vec<(CompiledRewrite, String)> = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             let path = format!("rewrite[{i}]");
@@ -844,11 +845,13 @@ impl Compiler<'_> {
             let from = rule.source_prefix();
             let probe = format!("{from}/x{zero_digest}");
             if let Ok(r) = ImageRef::parse(&probe)
-                && cluster.judge(r).0 == DecisionCode::Allowed
+                && rule_sets
+                    .iter()
+                    .all(|set| set.judge(r).0 == DecisionCode::Allowed)
             {
                 self.warning(
                     "rewrite-not-needed",
-                    format!("the policy allows images under {from} (as {from}/x): this rule changes where they are pulled from, but no decision"),
+                    format!("the policy allows images under {from} (as {from}/x) in every namespace: this rule changes where they are pulled from, but no decision"),
                     &format!("{path}.from"),
                 );
             }

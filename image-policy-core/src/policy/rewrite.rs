@@ -56,9 +56,14 @@
 //! error (`rewrite-target-denied`): every rewritten image would be denied;
 //! not allowed by an allow list with repository or regex rules is a warning
 //! (`rewrite-target-denied`), since some names under `to` may still be
-//! allowed. The probe `FROM/x@sha256:0…` allowed by the cluster's rules is
-//! a warning (`rewrite-not-needed`): the policy does not deny images under
-//! `from`, so the rule changes where images are pulled from but no decision.
+//! allowed. The probe `FROM/x@sha256:0…` allowed by the cluster's rules and
+//! by every namespace's is a warning (`rewrite-not-needed`): the policy does
+//! not deny that image anywhere, so the rule changes where images are pulled
+//! from but no decision (deeper names under `from` that a repository rule
+//! denies are not probed). A rule that an earlier one always beats is a
+//! warning (`never-matches`).
+//!
+//! Rewrite rules are cluster-wide: namespaces cannot add or replace them.
 
 use super::decision::RuleInfo;
 use super::{Policy, RuleId};
