@@ -15,10 +15,11 @@
 //! applies.
 //!
 //! `from` must start with a registry: a first component with a `.` or a `:`,
-//! or `localhost` (as in a reference). A bare `nginx` or `library` is not
-//! read as Docker Hub, because a prefix that silently meant
-//! `docker.io/library/nginx` would also be a surprise for `nginx-extra`
-//! readers; it is an error that says what to write.
+//! or `localhost` (as in a reference). A bare `nginx` or `library` is an
+//! error that says what to write, not a guess: as a prefix it could mean the
+//! official image `docker.io/library/nginx` or the namespace
+//! `docker.io/nginx/…`. Likewise `from: docker.io/nginx` is taken literally
+//! (the namespace), with a `docker-hub-library` warning.
 //!
 //! # The result
 //!
