@@ -8,6 +8,9 @@
 //!   trimmed (`--allow-registry "a.io, b.io"`), and an empty value is refused.
 //! - A registry written as a URL (`https://registry.my.com`) is refused with
 //!   the reason: a registry is a host, without a scheme.
+//! - `--rewrite FROM=TO` (repeatable, not comma-separated) adds a rewrite
+//!   rule after the file's rules: the file's rules come first, so a flag
+//!   only adds to what the file rewrites, and the first match wins.
 //! - A policy file whose name ends in `.json` is read as JSON; when it does
 //!   not parse and does not look like JSON, the error says so.
 
@@ -41,6 +44,11 @@ pub struct PolicyArgs {
     /// Require a digest (`@sha256:...`).
     #[arg(long)]
     pub require_digest: bool,
+    /// Rewrite images under FROM (a registry, optionally with a path prefix:
+    /// docker.io/library) to TO (a registry with an optional path), before
+    /// judging them; repeatable, after the policy file's rewrite rules.
+    #[arg(long, value_name = "FROM=TO", value_parser = rewrite)]
+    pub rewrite: Vec<(String, String)>,
     /// Override the policy's mode.
     #[arg(long, value_name = "MODE", value_enum)]
     pub mode: Option<ModeArg>,
@@ -98,6 +106,19 @@ fn repository(text: &str) -> Result<String, String> {
     list_value(text, "repository pattern")
 }
 
+/// `FROM=TO`, both sides trimmed and not empty, without a scheme.
+fn rewrite(text: &str) -> Result<(String, String), String> {
+    let Some((from, to)) = text.split_once('=') else {
+        return Err(format!(
+            "{text:?} is not FROM=TO (as in docker.io/library=registry.my.com)"
+        ));
+    };
+    Ok((
+        list_value(from, "rewrite FROM")?,
+        list_value(to, "rewrite TO")?,
+    ))
+}
+
 /// Why the policy could not be loaded. `Display` is what to print before
 /// exiting with status 2.
 #[derive(Debug)]
@@ -152,6 +173,7 @@ impl PolicyArgs {
             || !self.deny_registry.is_empty()
             || self.reject_latest
             || self.require_digest
+            || !self.rewrite.is_empty()
     }
 
     /// The policy file: `--policy`, else `IMAGE_POLICY_FILE` when it is set
@@ -210,6 +232,9 @@ impl PolicyArgs {
         if self.require_digest {
             builder = builder.require_digest();
         }
+        for (from, to) in &self.rewrite {
+            builder = builder.rewrite(from, to);
+        }
         if let Some(mode) = self.mode {
             builder = builder.mode(mode.into());
         }
@@ -238,5 +263,20 @@ mod tests {
         assert!(policy_file("").is_err());
         assert!(looks_like_json("\u{feff}  {\"a\": 1}"));
         assert!(!looks_like_json("allow:\n- registry: x\n"));
+        assert_eq!(
+            rewrite(" docker.io/library = registry.my.com"),
+            Ok(("docker.io/library".to_owned(), "registry.my.com".to_owned()))
+        );
+        assert!(rewrite("docker.io").unwrap_err().contains("FROM=TO"));
+        assert!(
+            rewrite("docker.io=")
+                .unwrap_err()
+                .contains("empty rewrite TO")
+        );
+        assert!(
+            rewrite("docker.io=https://x.io")
+                .unwrap_err()
+                .contains("scheme")
+        );
     }
 }

@@ -25,8 +25,9 @@ pub struct Args {
     annotation: Vec<String>,
     /// Output format: text for people, json for one object per image per line
     /// (keys: image, allowed, violates, code, reason, rule, mode, canonical, pull_host,
-    /// break_glass; pull_host is null unless the runtime contacts another host than
-    /// the reference's domain).
+    /// break_glass, rewritten; pull_host is null unless the runtime contacts another
+    /// host than the reference's domain; rewritten is null unless a rewrite rule made
+    /// the reference that was judged, and then canonical is the rewritten one).
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputArg::Text)]
     output: OutputArg,
     /// Images; `-` or none: one per line from standard input (blank lines
@@ -46,6 +47,7 @@ enum OutputArg {
 pub const EXAMPLES: crate::help::Examples = &[
     "image-policy check --allow-registry registry.my.com prometheus:2.6.1 registry.my.com/prometheus:2.6.1",
     "kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\\n' | image-policy check --policy policy.yaml --output json",
+    "image-policy check prometheus:2.6.1 --allow-registry registry.my.com --rewrite docker.io/library=registry.my.com",
 ];
 
 /// `--help` after the examples.
@@ -65,6 +67,8 @@ struct JsonLine<'a> {
     /// The host the runtime contacts, when it is not the reference's domain.
     pull_host: Option<&'a str>,
     break_glass: bool,
+    /// The reference a rewrite rule made (and that was judged), if any.
+    rewritten: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -153,13 +157,40 @@ fn judge(
                 canonical: None,
                 pull_host: None,
                 break_glass: false,
+                rewritten: None,
             };
             write_json(out, &line)
         } else {
             writeln!(out, "DENIED  {reason}")
         };
     }
-    let decision = policy.evaluate(&image.text, ctx);
+    let rewritten = match policy.rewrite_str(&image.text) {
+        Ok(rewritten) => rewritten,
+        Err(e) => {
+            // A rule matched but made no valid reference: nothing valid
+            // could run, so the image is denied.
+            *all_allowed = false;
+            return if json {
+                let line = JsonLine {
+                    image: &image.text,
+                    allowed: false,
+                    violates: true,
+                    code: "rewrite-failed",
+                    reason: e.to_string(),
+                    rule: None,
+                    mode: policy.mode().as_str(),
+                    canonical: None,
+                    pull_host: None,
+                    break_glass: false,
+                    rewritten: None,
+                };
+                write_json(out, &line)
+            } else {
+                writeln!(out, "DENIED   {e}")
+            };
+        }
+    };
+    let decision = policy.evaluate_rewritten(&image.text, rewritten.as_ref(), ctx);
     *all_allowed &= decision.allowed();
     if json {
         write_json(out, &json_line(&decision))
@@ -196,6 +227,7 @@ fn json_line<'d>(d: &'d Decision<'d>) -> JsonLine<'d> {
         canonical: d.reference().map(|r| r.to_string()),
         pull_host: d.pull_host(),
         break_glass: d.break_glass_used(),
+        rewritten: d.rewritten().map(|r| r.as_str()),
     }
 }
 

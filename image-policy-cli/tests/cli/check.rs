@@ -406,3 +406,153 @@ fn the_pull_host_is_judged_and_shown() {
         "{text}"
     );
 }
+
+/// Issue 13: the seed's `--add-registry`, end to end: the image is rewritten
+/// to the allowed registry, and the rewritten image is the one judged.
+#[test]
+fn rewrite_flag_sends_the_seed_image_to_the_allowed_registry() {
+    let args = [
+        "check",
+        "prometheus:2.6.1",
+        "--allow-registry",
+        "registry.my.com",
+        "--rewrite",
+        "docker.io/library=registry.my.com",
+    ];
+    let out = run(&args, None);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "ALLOWED  registry.my.com/prometheus:2.6.1 (rewritten from prometheus:2.6.1 by rewrite[0] \
+         (rewrite docker.io/library=registry.my.com) from <flags>): allowed by allow[0] \
+         (registry registry.my.com) from <flags>\n"
+    );
+    assert_eq!(stderr(&out), "");
+
+    let out = run(&[&args[..], &["--output", "json"]].concat(), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["image"], "prometheus:2.6.1");
+    assert_eq!(line["rewritten"], "registry.my.com/prometheus:2.6.1");
+    assert_eq!(line["canonical"], "registry.my.com/prometheus:2.6.1");
+    assert_eq!(line["allowed"], true);
+
+    // Not under docker.io/library: not rewritten, and still denied.
+    let out = run(
+        &[
+            "check",
+            "quay.io/prometheus/prometheus:v2",
+            "--allow-registry",
+            "registry.my.com",
+            "--rewrite",
+            "docker.io/library=registry.my.com",
+            "--output",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 1);
+    let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["rewritten"], Value::Null);
+    assert_eq!(line["code"], "registry-not-allowed");
+}
+
+#[test]
+fn rewrite_flag_errors_exit_2_naming_the_rule() {
+    for (rule, want) in [
+        (
+            "nginx=registry.my.com",
+            "<flags>: rewrite[0].from: rewrite from \"nginx\" does not start with a registry",
+        ),
+        ("docker.io", "is not FROM=TO"),
+        (
+            "docker.io=quay.io",
+            "<flags>: rewrite[0].to: images rewritten to quay.io are not in the allowed registries",
+        ),
+    ] {
+        let out = run(
+            &[
+                "check",
+                "nginx:1",
+                "--allow-registry",
+                "registry.my.com",
+                "--rewrite",
+                rule,
+            ],
+            None,
+        );
+        assert_eq!(code(&out), 2, "{rule}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{rule}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+    }
+}
+
+#[test]
+fn rewrite_in_a_policy_file_and_a_failed_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        "allow:\n  - registry: registry.my.com\nrewrite:\n  - from: docker.io\n    to: registry.my.com/dockerhub\n",
+    )
+    .unwrap();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let long = format!("a/{}:1", "b".repeat(252));
+    let out = run(
+        &[
+            "check",
+            "--policy",
+            file.to_str().unwrap(),
+            &format!("grafana/grafana:10@{digest}"),
+            &long,
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "ALLOWED  registry.my.com/dockerhub/grafana/grafana:10@{digest} (rewritten from grafana/grafana:10@{digest} by rewrite[0]"
+        )),
+        "{text}"
+    );
+    assert!(lines[0].contains("p.yaml:4:5"), "{text}");
+    assert!(lines[1].starts_with("DENIED   a/bbb"), "{text}");
+    assert!(lines[1].contains("longer than 255 bytes"), "{text}");
+}
+
+#[test]
+fn policy_check_reports_rewrite_rules_with_their_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    // rewrite[0]: its target is denied (error); rewrite[1]: the policy does
+    // not deny anything under its from (warning).
+    std::fs::write(
+        &file,
+        "deny:\n  - registry: evil.io\nrewrite:\n  - {from: quay.io, to: evil.io/quay}\n  - {from: ghcr.io, to: registry.my.com/ghcr}\n",
+    )
+    .unwrap();
+    let name = file.display().to_string();
+    let out = run(&["policy", "check", &name], None);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "{name}:4:25: error[rewrite-target-denied]: images rewritten to evil.io/quay are denied by deny[0]"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{name}:5:12: warning[rewrite-not-needed]")),
+        "{text}"
+    );
+    // Every command that loads the policy refuses it.
+    let out = run(&["check", "--policy", &name, "nginx:1"], None);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("rewrite-target-denied"),
+        "{}",
+        stderr(&out)
+    );
+}

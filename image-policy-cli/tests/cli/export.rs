@@ -695,3 +695,116 @@ fn the_binding_and_match_constraints_cover_every_pod_bearing_kind() {
         json!({"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["image-policy-system"]})
     );
 }
+
+/// Issue 13: each rewrite rule becomes a registries.conf `prefix`/`location`
+/// entry, and containers/image's first pull candidate is the reference the
+/// policy's rewrite makes (with `:latest` added where no tag or digest is
+/// written, as containers/image names it), or the image itself where no
+/// rule applies.
+#[test]
+fn registries_conf_rewrites_pull_what_the_policy_rewrites() {
+    let Some(oracle) = engine("IMAGE_POLICY_CONTAINERS_ORACLE", "containers-oracle") else {
+        return;
+    };
+    let policy = Policy::builder()
+        .allow_registry("registry.my.com")
+        .allow_registry("mirror.io:5000")
+        .rewrite("docker.io/library", "registry.my.com")
+        .rewrite("docker.io", "registry.my.com/dockerhub")
+        .rewrite("quay.io/prometheus", "mirror.io:5000/prom")
+        .rewrite("quay.io", "mirror.io:5000/quay")
+        .rewrite("reg:5000/app", "registry.my.com/app")
+        // Never applies (rewrite[1] is first): left out of the export.
+        .rewrite("docker.io/bitnami", "registry.my.com/bitnami")
+        .build()
+        .unwrap()
+        .policy;
+    let conf = export::export(&policy, Format::RegistriesConf, &Options::default()).unwrap();
+    assert!(
+        conf.text.contains(
+            "[[registry]]\nprefix = \"docker.io/library\"\nlocation = \"registry.my.com\"\n"
+        ),
+        "{}",
+        conf.text
+    );
+    assert!(!conf.text.contains("bitnami"), "{}", conf.text);
+    let mut images: Vec<String> = [
+        "prometheus:2.6.1",
+        "nginx",
+        "library/nginx:1.27",
+        "docker.io/nginx",
+        "index.docker.io/library/nginx:1",
+        "docker.io/library/a/b:c",
+        "grafana/grafana:10",
+        "bitnami/redis:7",
+        "docker.io/libraryx/a",
+        "quay.io/prometheus/node-exporter:v1.8",
+        "quay.io/prometheusx/a",
+        "quay.io/prometheus-operator/x:1",
+        "quay.io/a/b/c",
+        "reg:5000/app/x:1",
+        "reg:5000/app:1",
+        "reg:5000/apps/x",
+        "reg:5001/app/x",
+        "ghcr.io/a/b:1",
+        "registry.my.com/nginx:1",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let pinned: Vec<String> = images
+        .iter()
+        .map(|i| {
+            format!(
+                "{}@{DIGEST}",
+                i.split(':')
+                    .next()
+                    .filter(|_| !i.starts_with("reg:"))
+                    .unwrap_or(i)
+            )
+        })
+        .collect();
+    images.extend(pinned);
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("registries.conf");
+    let pj = dir.path().join("policy.json");
+    std::fs::write(&rc, &conf.text).unwrap();
+    std::fs::write(&pj, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    let mut cmd = Command::new(&oracle);
+    cmd.arg("--policy").arg(&pj).arg("--registries").arg(&rc);
+    let (ok, stdout, stderr) = run_engine(cmd, &(images.join("\n") + "\n"));
+    assert!(ok, "{stderr}\n{}", conf.text);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), images.len());
+    let mut rewritten = 0;
+    for (image, v) in images.iter().zip(&lines) {
+        assert_eq!(v["ok"], true, "{image}: {v}");
+        let first = v["pulls"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("{image}: {v}"));
+        let ours = match policy.rewrite_str(image).unwrap() {
+            Some(r) => {
+                rewritten += 1;
+                r.into_string()
+            }
+            None => ImageRef::parse(image).unwrap().to_string(),
+        };
+        let r = ImageRef::parse(&ours).unwrap();
+        let want = if r.is_tag_implied() {
+            format!("{ours}:latest")
+        } else {
+            ours.clone()
+        };
+        // containers/image writes the canonical name; ours starts with `to`.
+        let want = ImageRef::parse(&want).unwrap().to_string();
+        assert_eq!(
+            first, want,
+            "{image}: containers/image pulls {first}, the policy rewrites to {ours}\n{}",
+            conf.text
+        );
+    }
+    assert!(rewritten >= 20, "{rewritten} images rewritten");
+}

@@ -6,7 +6,7 @@
 //! | [`Format`] | what it writes | who reads it |
 //! |---|---|---|
 //! | `containers-policy` | `/etc/containers/policy.json`: default `reject`, allowed scopes `insecureAcceptAnything`, denied scopes `reject` | CRI-O, podman, buildah, skopeo (containers/image) |
-//! | `registries-conf` | `/etc/containers/registries.conf` (v2): every denied scope `blocked = true`, `unqualified-search-registries = ["docker.io"]`; the companion of `containers-policy`, never enough alone | the same |
+//! | `registries-conf` | `/etc/containers/registries.conf` (v2): every denied scope `blocked = true`, `unqualified-search-registries = ["docker.io"]`, every rewrite rule a `prefix`/`location` entry; the companion of `containers-policy`, never enough alone | the same |
 //! | `docker-sysconfig` | `/etc/sysconfig/docker`: `ADD_REGISTRY` and `BLOCK_REGISTRY` | RHEL/CentOS 7 docker (the projectatomic fork) |
 //! | `openshift` | `config.openshift.io/v1` `Image` `cluster`: `spec.registrySources.allowedRegistries` (or `blockedRegistries` for a policy without allow rules) | OpenShift 4 |
 //! | `validating-admission-policy` | `ValidatingAdmissionPolicy` and `ValidatingAdmissionPolicyBinding` (`admissionregistration.k8s.io/v1`) | the Kubernetes API server, 1.30+ |
@@ -50,7 +50,14 @@
 //! - the nodes judge every pod alike: exempt namespaces, modes other than
 //!   `enforce`, break-glass and namespace-specific allow rules are narrowed
 //!   (the nodes enforce the cluster rules everywhere), namespace deny rules
-//!   are applied everywhere, and tag rules cannot be expressed.
+//!   are applied everywhere, and tag rules cannot be expressed;
+//! - rewrite rules: registries.conf's `prefix`/`location` is the same
+//!   substitution (matched at a `/`, `:` or `@`), but containers/image takes
+//!   the *longest* matching prefix where the policy takes the first rule: a
+//!   rule that an earlier one always beats never applies, and is left out.
+//!   `policy.json` (and every other target) judges the name as written,
+//!   before any rewrite, which is narrower (a warning): deploy `/mutate` so
+//!   that pods carry the rewritten name.
 //!
 //! The `validating-admission-policy` format decides as the webhook does; see
 //! its own notes in the `vap` submodule documentation (`cargo doc

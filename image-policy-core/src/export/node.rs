@@ -73,9 +73,25 @@ impl Plan {
 pub(super) fn export(policy: &Policy, format: Format, notes: &mut Notes<'_>) -> String {
     let host_only = matches!(format, Format::DockerSysconfig | Format::Openshift);
     let plan = plan(policy.document(), format, host_only, notes);
+    let rewrites = rewrites(policy);
+    if format != Format::RegistriesConf {
+        for r in &rewrites {
+            notes.narrow(
+                &r.path,
+                &format!("rewrite {}={}", r.prefix, r.location),
+                format!(
+                    "{} judges the name as written, before any rewrite: images under {} are judged there as {}, not as {} (deploy /mutate so that pods carry the rewritten name)",
+                    format.name(),
+                    r.prefix,
+                    r.prefix,
+                    r.location
+                ),
+            );
+        }
+    }
     match format {
         Format::ContainersPolicy => containers_policy(&plan),
-        Format::RegistriesConf => registries_conf(&plan),
+        Format::RegistriesConf => registries_conf(&plan, &rewrites),
         Format::DockerSysconfig => docker_sysconfig(&plan, notes),
         _ => openshift(&plan, notes),
     }
@@ -419,7 +435,38 @@ fn containers_policy(plan: &Plan) -> String {
     out
 }
 
-fn registries_conf(plan: &Plan) -> String {
+/// A rewrite rule as a registries.conf entry.
+struct Rewrite {
+    /// `rewrite[i]`.
+    path: String,
+    /// The normalized `from`: `docker.io/library`.
+    prefix: String,
+    /// `to`.
+    location: String,
+}
+
+/// The rewrite rules that can apply, as registries.conf entries. A rule that
+/// an earlier rule always beats (its `from` is at or below the earlier
+/// `from`) never applies in the policy; it is left out, since containers/image
+/// picks the *longest* matching prefix and would apply it. With that, the
+/// longest match is the first match.
+fn rewrites(policy: &Policy) -> Vec<Rewrite> {
+    let rules = policy.rewrite_rules();
+    let mut out = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        if rules[..i].iter().any(|earlier| earlier.covers(rule)) {
+            continue;
+        }
+        out.push(Rewrite {
+            path: format!("rewrite[{i}]"),
+            prefix: rule.source_prefix(),
+            location: rule.to.to_string(),
+        });
+    }
+    out
+}
+
+fn registries_conf(plan: &Plan, rewrites: &[Rewrite]) -> String {
     let mut out = String::from(
         "# registries.conf (v2), exported by image-policy: denied registries are\n\
          # blocked. It cannot express an allow list: use it with the exported policy.json.\n\
@@ -427,7 +474,24 @@ fn registries_conf(plan: &Plan) -> String {
          unqualified-search-registries = [\"docker.io\"]\n\
          short-name-mode = \"disabled\"\n",
     );
+    // Rewrites: containers/image matches `prefix` at a `/`, `:` or `@` after
+    // it and substitutes `location` for it, as the policy's rewrite does.
+    for r in rewrites {
+        let _ = writeln!(
+            out,
+            "\n# {}\n[[registry]]\nprefix = {}\nlocation = {}",
+            r.path,
+            quoted(&r.prefix),
+            quoted(&r.location)
+        );
+    }
     for s in plan.deny_scopes() {
+        if rewrites.iter().any(|r| r.prefix == s) {
+            // The policy judges these images after rewriting them, so
+            // this deny scope never applies to them; and registries.conf
+            // takes one entry per prefix.
+            continue;
+        }
         out.push_str("\n[[registry]]\n");
         if s.starts_with("*.") {
             let _ = writeln!(out, "prefix = {}\nlocation = \"\"", quoted(&s));

@@ -180,6 +180,17 @@ impl PolicyBuilder {
         self.mark(path)
     }
 
+    /// Adds a rewrite rule (after the rules there are): images under `from`
+    /// are rewritten to `to` (see [`super::rewrite`]).
+    pub fn rewrite(mut self, from: &str, to: &str) -> Self {
+        self.document.rewrite.push(super::model::RewriteRule {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        });
+        let path = format!("rewrite[{}]", self.document.rewrite.len() - 1);
+        self.mark(path)
+    }
+
     /// Sets the mode.
     pub fn mode(mut self, mode: Mode) -> Self {
         self.document.mode = mode;

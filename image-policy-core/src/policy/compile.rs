@@ -4,12 +4,13 @@
 use super::diagnostic::Diagnostic;
 use super::hash::{FastMap, FastSet};
 use super::matchers::{Matchers, PathParts, Segment, anchored};
-use super::model::{Combine, Rule, TagRules};
+use super::model::{Combine, RewriteRule, Rule, TagRules};
+use super::rewrite::CompiledRewrite;
 use super::{
-    LoadedPolicy, Location, Mode, Policy, PolicyDocument, PolicyError, RuleId, RuleKind, RuleMeta,
-    RuleSet, Severity, TagMatchers,
+    DecisionCode, LoadedPolicy, Location, Mode, Policy, PolicyDocument, PolicyError, RuleId,
+    RuleKind, RuleMeta, RuleSet, Severity, TagMatchers,
 };
-use crate::reference::{DEFAULT_DOMAIN, grammar};
+use crate::reference::{DEFAULT_DOMAIN, ImageRef, grammar};
 use std::collections::HashMap;
 
 /// Where the parts of a document came from: locations by path (`allow[0]`),
@@ -63,6 +64,16 @@ pub(crate) fn fold_docker_hub(domain_lowercase: &str) -> &str {
     } else {
         domain_lowercase
     }
+}
+
+/// A domain as rules compare it: lowercase, IPv6 in canonical form, Docker
+/// Hub's aliases folded into `docker.io`.
+pub(crate) fn normalize_domain(domain: &str) -> String {
+    let lower = domain.to_ascii_lowercase();
+    if let Some(canonical) = canonical_ipv6_domain(&lower, &mut StackStr::new()) {
+        return canonical.to_owned();
+    }
+    fold_docker_hub(&lower).to_owned()
 }
 
 /// A domain with an IPv6 host, written in the canonical form of RFC 5952
@@ -218,6 +229,7 @@ pub(crate) fn compile(
         }
     }
     c.check_break_glass();
+    let rewrites = c.rewrites(&doc.rewrite, &rule_sets);
 
     diagnostics.append(&mut c.diagnostics);
     let rules = std::mem::take(&mut c.rules);
@@ -233,6 +245,7 @@ pub(crate) fn compile(
             rules,
             break_glass: doc.break_glass.clone(),
             exempt_existing_images_on_update: doc.exempt_existing_images_on_update,
+            rewrites,
             document: doc,
         },
         warnings: diagnostics,
@@ -615,8 +628,8 @@ impl Compiler<'_> {
         tags: &TagIds,
         scope: &str,
     ) -> RuleSet {
-        let deny_m = self.matchers(deny, scope);
-        let allow_m = self.matchers(allow, scope);
+        let deny_m = self.matchers(deny, scope, "deny");
+        let allow_m = self.matchers(allow, scope, "allow");
         // Conflicts and shadowing: probe the deny matchers with each literal allow rule.
         for &id in allow {
             if !self.owned_by(id, scope) {
@@ -690,7 +703,8 @@ impl Compiler<'_> {
         }
     }
 
-    fn matchers(&mut self, ids: &[RuleId], scope: &str) -> Matchers {
+    /// The matchers of one `list` (`allow` or `deny`) of a scope.
+    fn matchers(&mut self, ids: &[RuleId], scope: &str, list: &str) -> Matchers {
         let mut m = Matchers::default();
         let mut regexes = Vec::new();
         let mut regex_ids = Vec::new();
@@ -715,14 +729,203 @@ impl Compiler<'_> {
             }
         }
         if let Err(e) = m.set_regexes(&regexes, regex_ids) {
-            let path = if scope.is_empty() { "allow" } else { scope };
+            let path = if scope.is_empty() {
+                list.to_owned()
+            } else {
+                format!("{scope}.{list}")
+            };
             self.error(
                 "bad-regex",
                 format!("the regexes of this list do not compile together: {e}"),
-                path,
+                &path,
             );
         }
         m
+    }
+
+    /// Checks and compiles the rewrite rules (see the rewrite module), then
+    /// probes the rule sets (`[0]` the cluster's) with them.
+    fn rewrites(&mut self, rules: &[RewriteRule], rule_sets: &[RuleSet]) -> Vec<CompiledRewrite> {
+        let cluster = &rule_sets[0];
+        let mut out: Vec<(CompiledRewrite, String)> = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let path = format!("rewrite[{i}]");
+            let pattern = format!("{}={}", rule.from, rule.to);
+            let id = self.declare(i, RuleKind::Rewrite, path.clone(), &pattern);
+            let from = self.rewrite_prefix(&rule.from, &format!("{path}.from"), "from");
+            let to = self.rewrite_prefix(&rule.to, &format!("{path}.to"), "to");
+            let (Some((from_domain, from_path)), Some((to_domain, to_path))) = (from, to) else {
+                continue;
+            };
+            if from_domain == DEFAULT_DOMAIN && from_path.len() == 1 && from_path[0] != "library" {
+                self.warning(
+                    "docker-hub-library",
+                    format!("from {:?} matches docker.io/{}/..., not the official image docker.io/library/{} (write docker.io/library/{} for it)", rule.from, from_path[0], from_path[0], from_path[0]),
+                    &format!("{path}.from"),
+                );
+            }
+            let to_written = match rule.to.split_once('/') {
+                Some((domain, p)) => format!("{}/{p}", domain.to_ascii_lowercase()),
+                None => rule.to.to_ascii_lowercase(),
+            };
+            out.push((
+                CompiledRewrite {
+                    id,
+                    from_domain: from_domain.into(),
+                    from_path: from_path.into_iter().map(Into::into).collect(),
+                    to: to_written.into(),
+                    to_has_path: !to_path.is_empty(),
+                },
+                format!("{to_domain}/{}", to_path.join("/")),
+            ));
+        }
+        // A `to` that a `from` could match again: rewriting twice (a
+        // reinvoked webhook) would not be harmless.
+        for (i, (rule, _)) in out.iter().enumerate() {
+            let (to_domain, to_path) = split_prefix(&out[i].1);
+            for (other, _) in &out {
+                let overlaps = *other.from_domain == *to_domain
+                    && other
+                        .from_path
+                        .iter()
+                        .zip(&to_path)
+                        .all(|(a, b)| **a == **b);
+                if overlaps {
+                    let path = self.rules[rule.id.0 as usize].path.to_string();
+                    let other_path = self.rules[other.id.0 as usize].path.to_string();
+                    self.error(
+                        "rewrite-loop",
+                        format!("the images {path} makes are under the from of {other_path}, so rewriting would not be idempotent (a reinvoked webhook would rewrite them again)"),
+                        &format!("{path}.to"),
+                    );
+                    break;
+                }
+            }
+        }
+        for (j, (rule, _)) in out.iter().enumerate() {
+            if let Some((earlier, _)) = out[..j].iter().find(|(e, _)| e.covers(rule)) {
+                let path = self.rules[rule.id.0 as usize].path.to_string();
+                let first = self.rules[earlier.id.0 as usize].path.to_string();
+                self.warning(
+                    "never-matches",
+                    format!("{path} never applies: {first} matches every image it would, and the first match wins"),
+                    &format!("{path}.from"),
+                );
+            }
+        }
+        let zero_digest = format!("@sha256:{}", "0".repeat(64));
+        for (rule, _) in &out {
+            let path = self.rules[rule.id.0 as usize].path.to_string();
+            let target = format!("{}/x{zero_digest}", rule.to);
+            if let Ok(r) = ImageRef::parse(&target) {
+                match cluster.judge(r) {
+                    (DecisionCode::DeniedByRule, Some(by)) => {
+                        let by = self.rules[by.0 as usize].path.to_string();
+                        self.error(
+                            "rewrite-target-denied",
+                            format!("images rewritten to {} are denied by {by}", rule.to),
+                            &format!("{path}.to"),
+                        );
+                    }
+                    (DecisionCode::RegistryNotAllowed, _) if cluster.allow_only_registries => {
+                        self.error(
+                            "rewrite-target-denied",
+                            format!("images rewritten to {} are not in the allowed registries ({})", rule.to, cluster.allow_summary),
+                            &format!("{path}.to"),
+                        );
+                    }
+                    (DecisionCode::RegistryNotAllowed, _) => self.warning(
+                        "rewrite-target-denied",
+                        format!("{}/x is not allowed by the allow rules ({}): images rewritten to {} may be denied", rule.to, cluster.allow_summary, rule.to),
+                        &format!("{path}.to"),
+                    ),
+                    _ => {}
+                }
+            }
+            let from = rule.source_prefix();
+            let probe = format!("{from}/x{zero_digest}");
+            if let Ok(r) = ImageRef::parse(&probe)
+                && rule_sets
+                    .iter()
+                    .all(|set| set.judge(r).0 == DecisionCode::Allowed)
+            {
+                self.warning(
+                    "rewrite-not-needed",
+                    format!("the policy allows images under {from} (as {from}/x) in every namespace: this rule changes where they are pulled from, but no decision"),
+                    &format!("{path}.from"),
+                );
+            }
+        }
+        out.into_iter().map(|(rule, _)| rule).collect()
+    }
+
+    /// A rewrite's `from` or `to`: a registry (required), then path
+    /// components. Returns the normalized domain and the path segments.
+    fn rewrite_prefix(
+        &mut self,
+        s: &str,
+        path: &str,
+        which: &str,
+    ) -> Option<(String, Vec<String>)> {
+        let (first, rest) = match s.split_once('/') {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (s, None),
+        };
+        let looks_like_registry =
+            first.contains(['.', ':']) || first == "localhost" || first.starts_with('[');
+        if !looks_like_registry || !grammar::is_domain(first) {
+            let hint = if looks_like_registry || !is_path_component(first) {
+                "does not start with a valid registry host[:port]".to_owned()
+            } else {
+                format!(
+                    "does not start with a registry ({first:?} is not a host: write it as in a fully qualified reference, such as docker.io/library/{first})"
+                )
+            };
+            self.error("bad-rewrite", format!("rewrite {which} {s:?} {hint}"), path);
+            return None;
+        }
+        let segments: Vec<&str> = match rest {
+            Some(rest) => rest.split('/').collect(),
+            None => Vec::new(),
+        };
+        if let Some(bad) = segments.iter().find(|p| !is_path_component(p)) {
+            self.error(
+                "bad-rewrite",
+                format!("rewrite {which} {s:?}: {bad:?} is not a valid path component (lowercase letters, digits, and '.', '_', '-' between them)"),
+                path,
+            );
+            return None;
+        }
+        // With a repository below it, it must parse as a reference on that registry.
+        let probe = format!("{s}/x");
+        match ImageRef::parse(&probe) {
+            Ok(r) if r.is_domain_written() && !r.is_pull_host_from_path() => {}
+            Ok(_) => {
+                self.error(
+                    "bad-rewrite",
+                    format!(
+                        "rewrite {which} {s:?}: {probe:?} would not name a repository on {first}"
+                    ),
+                    path,
+                );
+                return None;
+            }
+            Err(e) => {
+                self.error(
+                    "bad-rewrite",
+                    format!(
+                        "rewrite {which} {s:?}: {probe:?} is not a valid reference: {}",
+                        e.kind().description()
+                    ),
+                    path,
+                );
+                return None;
+            }
+        }
+        Some((
+            normalize_domain(first),
+            segments.into_iter().map(str::to_owned).collect(),
+        ))
     }
 
     fn tag_matchers(&mut self, tags: &TagIds) -> TagMatchers {
@@ -756,6 +959,13 @@ impl Compiler<'_> {
         }
         out
     }
+}
+
+/// `domain/p/a/t/h` split into the domain and its segments.
+fn split_prefix(s: &str) -> (String, Vec<String>) {
+    let mut parts = s.split('/').filter(|p| !p.is_empty());
+    let domain = parts.next().unwrap_or_default().to_owned();
+    (domain, parts.map(str::to_owned).collect())
 }
 
 fn path_or_parent(prefix: &str, key: &str) -> String {
@@ -897,5 +1107,43 @@ mod tests {
         assert_eq!(unescaped_dot_between_labels(r"registry\.my\.com/.*"), None);
         assert_eq!(unescaped_dot_between_labels(r"[a.b]+/.*"), None);
         assert_eq!(unescaped_dot_between_labels(r"quay\.io/.+"), None);
+    }
+}
+
+#[cfg(test)]
+mod regex_set_location {
+    use crate::policy::Policy;
+
+    /// Issue 12, item 6: regexes that compile alone but not together are
+    /// reported at the list they are in (here `deny`), not at `allow`.
+    #[test]
+    fn a_deny_list_too_big_together_is_reported_at_deny() {
+        let mut b = Policy::builder().origin("p").allow_registry("a.io");
+        for i in 0..5 {
+            b = b.deny_regex(&format!(r"x{i}\w{{200}}"));
+        }
+        let text = b.build().unwrap_err().to_string();
+        assert!(
+            text.starts_with(
+                "error[bad-regex]: p: deny: the regexes of this list do not compile together"
+            ),
+            "{text}"
+        );
+
+        #[cfg(feature = "yaml")]
+        {
+            let regexes: String = (0..5)
+                .map(|i| format!("      - regex: 'x{i}\\w{{200}}'\n"))
+                .collect();
+            let src = format!(
+                "allow:\n  - registry: a.io\nnamespaces:\n  - names: [a]\n    deny:\n{regexes}"
+            );
+            let text = Policy::from_yaml_str(&src, "p.yaml")
+                .unwrap_err()
+                .to_string();
+            // `namespaces[0].deny` starts on line 6.
+            assert!(text.starts_with("p.yaml:6:"), "{text}");
+            assert!(text.contains("do not compile together"), "{text}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! What the engine answers: a [`Decision`], which explains itself, and the
 //! [`Context`] a question is asked in.
 
-use super::{Location, Mode, Policy, RuleId, RuleSet};
+use super::{Location, Mode, Policy, Rewritten, RuleId, RuleSet};
 use crate::reference::{ImageRef, ParseError, ParseErrorKind};
 use std::fmt;
 
@@ -129,11 +129,13 @@ pub enum RuleKind {
     RequireDigest,
     /// `tags.allowMatching`.
     AllowTagMatching,
+    /// `rewrite[i]`: its pattern is `FROM=TO`.
+    Rewrite,
 }
 
 impl RuleKind {
     /// `registry`, `repository`, `regex`, `deny-tag`, `require-tag-or-digest`,
-    /// `require-digest`, `allow-tag-matching`.
+    /// `require-digest`, `allow-tag-matching`, `rewrite`.
     pub fn as_str(self) -> &'static str {
         match self {
             RuleKind::Registry => "registry",
@@ -143,6 +145,7 @@ impl RuleKind {
             RuleKind::RequireTagOrDigest => "require-tag-or-digest",
             RuleKind::RequireDigest => "require-digest",
             RuleKind::AllowTagMatching => "allow-tag-matching",
+            RuleKind::Rewrite => "rewrite",
         }
     }
 }
@@ -205,6 +208,8 @@ pub(crate) enum BreakGlass<'a> {
 pub struct Decision<'a> {
     pub(crate) policy: &'a Policy,
     pub(crate) image: &'a str,
+    /// The rewrite applied before judging, if any: then `reference` is its parse.
+    pub(crate) rewritten: Option<&'a Rewritten>,
     pub(crate) reference: Result<ImageRef<'a>, (ParseErrorKind, usize)>,
     pub(crate) namespace: Option<&'a str>,
     pub(crate) rule_set: &'a RuleSet,
@@ -261,7 +266,19 @@ impl<'a> Decision<'a> {
         self.rule.map(|id| self.policy.rule_info(id))
     }
 
-    /// The parsed, normalized reference; `None` when the image does not parse.
+    /// The rewritten reference that was judged, when a rewrite rule applied
+    /// ([`Policy::evaluate_rewritten`]); [`Decision::image`] is the original.
+    pub fn rewritten(&self) -> Option<&'a Rewritten> {
+        self.rewritten
+    }
+
+    /// The rewrite rule that applied, if any.
+    pub fn rewrite_rule(&self) -> Option<RuleInfo<'a>> {
+        self.rewritten.map(|r| self.policy.rewrite_rule(r))
+    }
+
+    /// The parsed, normalized reference that was judged (the rewritten one,
+    /// when a rewrite applied); `None` when the image does not parse.
     pub fn reference(&self) -> Option<ImageRef<'a>> {
         self.reference.ok()
     }
@@ -280,7 +297,12 @@ impl<'a> Decision<'a> {
     pub fn parse_error(&self) -> Option<ParseError> {
         self.reference
             .err()
-            .map(|(kind, offset)| ParseError::new(kind, offset, self.image))
+            .map(|(kind, offset)| ParseError::new(kind, offset, self.judged()))
+    }
+
+    /// The string that was judged: the rewritten one, or the input.
+    fn judged(&self) -> &'a str {
+        self.rewritten.map_or(self.image, Rewritten::as_str)
     }
 
     /// Whether the break-glass annotation admitted the image.
@@ -298,7 +320,7 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// The input string.
+    /// The input string (before any rewrite).
     pub fn image(&self) -> &'a str {
         self.image
     }
@@ -314,11 +336,14 @@ impl fmt::Display for Decision<'_> {
         let r = match self.reference {
             Ok(r) => r,
             Err((kind, offset)) => {
-                write!(f, "{}", ParseError::new(kind, offset, self.image))?;
+                write!(f, "{}", ParseError::new(kind, offset, self.judged()))?;
                 return self.write_mode_suffix(f);
             }
         };
         fmt::Display::fmt(&r, f)?;
+        if let Some(rule) = self.rewrite_rule() {
+            write!(f, " (rewritten from {} by {rule})", self.image)?;
+        }
         f.write_str(": ")?;
         if let Some(host) = self.pull_host() {
             f.write_str("pulled from ")?;

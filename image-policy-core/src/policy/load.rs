@@ -11,7 +11,9 @@
 use super::Location;
 use super::compile::SourceMap;
 use super::diagnostic::Diagnostic;
-use super::model::{BreakGlass, Combine, Mode, NamespaceRules, PolicyDocument, Rule, TagRules};
+use super::model::{
+    BreakGlass, Combine, Mode, NamespaceRules, PolicyDocument, RewriteRule, Rule, TagRules,
+};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::collections::HashMap;
@@ -180,6 +182,7 @@ pub(crate) const DOCUMENT_KEYS: &[&str] = &[
     "exemptNamespaces",
     "namespaces",
     "breakGlass",
+    "rewrite",
 ];
 pub(crate) const TAG_KEYS: &[&str] = &[
     "deny",
@@ -190,6 +193,7 @@ pub(crate) const TAG_KEYS: &[&str] = &[
 pub(crate) const NAMESPACE_KEYS: &[&str] = &["names", "combine", "mode", "allow", "deny", "tags"];
 pub(crate) const BREAK_GLASS_KEYS: &[&str] = &["enabled", "value", "annotations"];
 pub(crate) const RULE_KEYS: &[&str] = &["registry", "repository", "regex"];
+pub(crate) const REWRITE_KEYS: &[&str] = &["from", "to"];
 
 struct Decoder<'o> {
     origin: &'o str,
@@ -383,6 +387,7 @@ impl Decoder<'_> {
                         .collect();
                 }
                 "breakGlass" => doc.break_glass = self.break_glass(value, key),
+                "rewrite" => doc.rewrite = self.rewrites(value, key),
                 _ => {}
             }
         }
@@ -496,6 +501,57 @@ impl Decoder<'_> {
         ns
     }
 
+    fn rewrites(&mut self, node: &Spanned<Node>, path: &str) -> Vec<RewriteRule> {
+        let items = self.list(node, path);
+        let mut rules = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            if let Node::Str(s) = &item.value {
+                self.error(
+                    "wrong-type",
+                    format!("{item_path}: expected a map with the keys from and to, found the string {s:?} (write \"- {{from: ..., to: ...}}\")"),
+                    &item.referenced,
+                );
+                continue;
+            }
+            let (mut from, mut to) = (None, None);
+            for (key, value) in self.map(item, &item_path, REWRITE_KEYS) {
+                let p = join(&item_path, key);
+                match key {
+                    "from" => from = self.string(value, &p),
+                    _ => to = self.string(value, &p),
+                }
+            }
+            if !matches!(item.value, Node::Map(_)) {
+                continue;
+            }
+            let (Some(from), Some(to)) = (from, to) else {
+                if let Node::Map(entries) = &item.value
+                    && entries.len() < 2
+                {
+                    self.error(
+                        "missing-key",
+                        format!("{item_path}: a rewrite rule has both from and to"),
+                        &item.referenced,
+                    );
+                }
+                continue;
+            };
+            rules.push(RewriteRule { from, to });
+            // Skipped items shift the numbering: keep the locations under
+            // the index the rule now has.
+            let index = rules.len() - 1;
+            if index != i {
+                for suffix in ["", ".from", ".to"] {
+                    if let Some(l) = self.locations.remove(&format!("{item_path}{suffix}")) {
+                        self.locations.insert(format!("{path}[{index}]{suffix}"), l);
+                    }
+                }
+            }
+        }
+        rules
+    }
+
     fn break_glass(&mut self, node: &Spanned<Node>, path: &str) -> BreakGlass {
         let mut bg = BreakGlass::default();
         for (key, value) in self.map(node, path, BREAK_GLASS_KEYS) {
@@ -581,6 +637,7 @@ mod tests {
         assert_eq!(props(Some("TagRules")), sorted(TAG_KEYS));
         assert_eq!(props(Some("NamespaceRules")), sorted(NAMESPACE_KEYS));
         assert_eq!(props(Some("BreakGlass")), sorted(BREAK_GLASS_KEYS));
+        assert_eq!(props(Some("RewriteRule")), sorted(REWRITE_KEYS));
         let rule_variants: Vec<String> = {
             let mut v: Vec<String> = schema["$defs"]["Rule"]["oneOf"]
                 .as_array()

@@ -72,6 +72,9 @@
 //!   enabled: false               # off by default
 //!   value: break-glass           # the annotation value
 //!   annotations: []              # keys; empty: any PREFIX.image-policy.k8s.io/NAME
+//! rewrite:                       # first match wins; the rewritten image is judged
+//!   - from: docker.io/library    # a registry (required), then a path prefix
+//!     to: registry.my.com        # a registry, then an optional path
 //! ```
 //!
 //! Unknown keys are errors (with a "did you mean"), as are wrong types,
@@ -143,6 +146,12 @@
 //! | 8 | unpinned, `allowMatching` is set and the tag matches none | `tag-not-allowed` | no |
 //! | 9 | otherwise | `allowed` | yes |
 //!
+//! With rewrite rules, [`Policy::evaluate_rewritten`] applies every row to
+//! the *rewritten* image, the one the object will carry; an image that does
+//! not parse is not rewritten (row 1), and a rewrite that would not parse is
+//! a [`RewriteError`] (deny the image). [`Policy::evaluate`] never rewrites,
+//! and stays allocation-free.
+//!
 //! Then the **mode** applies to a violation (rows 3 to 8): `enforce` denies,
 //! `warn` allows with a warning, `audit` allows and only records; in every
 //! mode [`Decision::violates`] is true. In enforce mode, a **break-glass**
@@ -156,19 +165,45 @@
 //! the tag rules of both; with `combine: replace`, its own only. A namespace
 //! may be in one entry only.
 //!
+//! ## Rewrite
+//!
+//! `rewrite:` rules send images to another registry before they are judged:
+//! with `{from: docker.io/library, to: registry.my.com}`, `prometheus:2.6.1`
+//! becomes `registry.my.com/prometheus:2.6.1`; with `{from: docker.io, to:
+//! registry.my.com/dockerhub}`, `grafana/grafana:10@sha256:…` becomes
+//! `registry.my.com/dockerhub/grafana/grafana:10@sha256:…`. `from` is matched
+//! on the normalized name at `/` boundaries and must start with a registry
+//! (a bare `nginx` is an error). [`Policy::rewrite`] makes the new
+//! reference; [`Policy::evaluate_rewritten`] judges it, and the decision
+//! shows both ([`Decision::rewritten`]); [`Policy::evaluate`] alone never
+//! rewrites. Rules given as flags (`--rewrite FROM=TO`) come after the
+//! file's. The rules, their checks (`bad-rewrite`, `rewrite-loop`,
+//! `rewrite-target-denied`, `rewrite-not-needed`) and the failures at
+//! rewrite time ([`RewriteError`]) are described in full in [`rewrite`]; in
+//! short: a rewrite never produces a
+//! reference that does not parse, rewriting twice is rewriting once, and a
+//! rule whose `to` the cluster's rules deny is an error.
+//!
 //! ## Diagnostics
 //!
 //! Errors (the policy is rejected): `syntax`, `unknown-key`, `duplicate-key`,
 //! `wrong-type`, `missing-key`, `bad-value`, `bad-rule`, `bad-registry`,
 //! `bad-repository`, `bad-regex`, `bad-tag`, `bad-namespace`,
 //! `empty-namespaces`, `bad-break-glass`, `conflicting-rules` (the same rule
-//! allowed and denied; a namespace in two entries).
+//! allowed and denied; a namespace in two entries), `bad-rewrite` (a `from`
+//! or `to` that is not a registry with a valid path), `rewrite-loop` (a `to`
+//! that a `from` matches), `rewrite-target-denied` (the cluster's rules
+//! deny every image under a `to`).
 //!
 //! Warnings: `regex-unescaped-dot` (`registry.my.com` in a regex also matches
 //! `registryXmy.com`), `never-matches` (a rule that cannot match anything),
 //! `deny-shadows-allow` (an allow rule that a deny rule always beats),
 //! `duplicate-rule`, `docker-hub-alias`, `docker-hub-library`
-//! (`docker.io/*` is read as `docker.io/library/*`).
+//! (`docker.io/*` is read as `docker.io/library/*`; a rewrite `from:
+//! docker.io/nginx` is not the official image), `rewrite-target-denied` (an
+//! allow list of repository or regex rules may deny images under a `to`),
+//! `rewrite-not-needed` (the cluster's rules allow the probe `FROM/x`, so the
+//! rule decides nothing).
 //!
 //! # Performance
 //!
@@ -201,13 +236,15 @@ mod hash;
 mod load;
 pub(crate) mod matchers;
 pub mod model;
+pub mod rewrite;
 
 pub use builder::PolicyBuilder;
 pub use decision::{Context, Decision, DecisionCode, RuleInfo, RuleKind};
 pub use diagnostic::{Diagnostic, Location, PolicyError, Severity};
 #[cfg(feature = "schema")]
 pub use model::schema;
-pub use model::{Mode, PolicyDocument};
+pub use model::{Mode, PolicyDocument, RewriteRule};
+pub use rewrite::{RewriteError, RewriteErrorKind, Rewritten};
 
 use crate::reference::ImageRef;
 use decision::BreakGlass;
@@ -227,6 +264,8 @@ pub struct Policy {
     rules: Vec<RuleMeta>,
     break_glass: model::BreakGlass,
     exempt_existing_images_on_update: bool,
+    /// The rewrite rules, in order.
+    rewrites: Vec<rewrite::CompiledRewrite>,
     /// The document compiled, for printing and serialization.
     document: PolicyDocument,
 }
@@ -326,7 +365,19 @@ impl Policy {
     /// Decides whether `image` may run in `ctx`. Allocates nothing unless the
     /// image does not parse; see the [module documentation](self) for the
     /// order in which rules apply.
+    /// Rewrite rules do not apply here: see [`Policy::evaluate_rewritten`].
     pub fn evaluate<'a>(&'a self, image: &'a str, ctx: &Context<'a>) -> Decision<'a> {
+        self.decide(image, None, ctx)
+    }
+
+    /// Judges `rewritten` when given, else `image`.
+    fn decide<'a>(
+        &'a self,
+        image: &'a str,
+        rewritten: Option<&'a Rewritten>,
+        ctx: &Context<'a>,
+    ) -> Decision<'a> {
+        let judged = rewritten.map_or(image, Rewritten::as_str);
         let namespace = ctx.get_namespace();
         let rule_set = namespace
             .and_then(|ns| self.namespace_rules.get(ns))
@@ -334,7 +385,8 @@ impl Policy {
         let mut decision = Decision {
             policy: self,
             image,
-            reference: ImageRef::parse_lean(image),
+            rewritten,
+            reference: ImageRef::parse_lean(judged),
             namespace,
             rule_set,
             outcome: DecisionCode::Allowed,

@@ -77,6 +77,10 @@ pub struct PolicyDocument {
     /// The break-glass annotation: an emergency override, off by default.
     #[serde(default, skip_serializing_if = "BreakGlass::is_default")]
     pub break_glass: BreakGlass,
+    /// Rewrite rules: an image under `from` is sent to `to` instead, and the
+    /// rewritten image is the one judged. The first matching rule applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrite: Vec<RewriteRule>,
 }
 
 fn default_true() -> bool {
@@ -94,8 +98,26 @@ impl Default for PolicyDocument {
             exempt_namespaces: Vec::new(),
             namespaces: Vec::new(),
             break_glass: BreakGlass::default(),
+            rewrite: Vec::new(),
         }
     }
+}
+
+/// A rewrite rule: images whose normalized name is under `from` are pulled
+/// from `to` instead (`{from: docker.io/library, to: registry.my.com}` makes
+/// `prometheus:2.6.1` into `registry.my.com/prometheus:2.6.1`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RewriteRule {
+    /// A registry (`host` or `host:port`, required), optionally followed by
+    /// a repository path prefix: `docker.io`, `docker.io/library`,
+    /// `quay.io/prometheus`. Matched on the normalized name at `/`
+    /// boundaries; Docker Hub's other names are `docker.io`.
+    pub from: String,
+    /// A registry with an optional path: the part of the name below `from`
+    /// is appended to it; the tag and digest are kept.
+    pub to: String,
 }
 
 /// One allow or deny rule: a map with exactly one key.

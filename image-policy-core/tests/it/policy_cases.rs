@@ -36,6 +36,9 @@ struct Case {
     violates: Option<bool>,
     break_glass: Option<bool>,
     reason: Option<String>,
+    /// The reference a rewrite rule makes; `Some(None)` asserts that none applies.
+    #[serde(default, deserialize_with = "some")]
+    rewritten: Option<Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -139,9 +142,34 @@ fn decisions() {
                 if let Some(ns) = &case.namespace {
                     ctx = ctx.namespace(ns);
                 }
-                let d = loaded.policy.evaluate(&image, &ctx);
+                // Rewrite, then judge, as the webhook's /mutate does. A
+                // failed rewrite is a denial with the code `rewrite-failed`.
+                let rewritten = match loaded.policy.rewrite_str(&image) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        if case.allowed || case.code != "rewrite-failed" {
+                            failures.push(format!(
+                                "{file_name} / {} / {}: rewrite failed: {e}",
+                                group.name,
+                                short(&image)
+                            ));
+                        }
+                        continue;
+                    }
+                };
+                let d = loaded
+                    .policy
+                    .evaluate_rewritten(&image, rewritten.as_ref(), &ctx);
                 let reason = d.to_string();
                 let mut wrong = Vec::new();
+                if let Some(want) = &case.rewritten {
+                    let got = d
+                        .rewritten()
+                        .map(|r| r.as_str().replace(DIGEST, "${DIGEST}"));
+                    if &got != want {
+                        wrong.push(format!("rewritten {got:?} (want {want:?})"));
+                    }
+                }
                 if d.allowed() != case.allowed {
                     wrong.push(format!("allowed {} (want {})", d.allowed(), case.allowed));
                 }

@@ -1,6 +1,6 @@
 //! Properties of the policy engine over random images and rules.
 
-use image_policy_core::policy::{Context, DecisionCode, Policy};
+use image_policy_core::policy::{Context, DecisionCode, Policy, RewriteErrorKind};
 use image_policy_core::reference::ImageRef;
 use proptest::prelude::*;
 
@@ -180,6 +180,124 @@ proptest! {
         ] {
             if let Ok(loaded) = b.build() {
                 let _ = loaded.policy.evaluate(&p, &Context::new()).to_string();
+            }
+        }
+    }
+}
+
+/// A rewrite prefix: a domain (sometimes Docker Hub under another name),
+/// then zero to two path components.
+fn prefix() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![
+            Just("docker.io".to_owned()),
+            Just("index.docker.io".to_owned()),
+            Just("quay.io".to_owned()),
+            Just("reg:5000".to_owned()),
+            domain(),
+        ],
+        prop::collection::vec(
+            prop_oneof![Just("library".to_owned()), "[a-z0-9]{1,4}"],
+            0..3,
+        ),
+    )
+        .prop_map(|(d, p)| std::iter::once(d).chain(p).collect::<Vec<_>>().join("/"))
+}
+
+/// An image that is sometimes under `from`: `from` itself, with one or more
+/// components below it, or written as Docker Hub's short forms.
+fn image_under(from: String) -> impl Strategy<Value = String> {
+    let short = from
+        .strip_prefix("docker.io/library/")
+        .or_else(|| from.strip_prefix("docker.io/"))
+        .map(str::to_owned);
+    let bases = prop_oneof![
+        Just(from.clone()),
+        Just(from.to_ascii_uppercase()),
+        Just(short.unwrap_or_else(|| from.clone())),
+        path(),
+        domain().prop_map(|d| format!("{d}/x")),
+    ];
+    (
+        bases,
+        prop::collection::vec("[a-z0-9]{1,4}", 0..3),
+        prop::option::of("[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,8}"),
+        prop::option::of("[0-9a-f]{64}"),
+    )
+        .prop_map(|(base, below, tag, digest)| {
+            let mut image = std::iter::once(base)
+                .chain(below)
+                .collect::<Vec<_>>()
+                .join("/");
+            if let Some(tag) = tag {
+                image.push(':');
+                image.push_str(&tag);
+            }
+            if let Some(hex) = digest {
+                image.push_str("@sha256:");
+                image.push_str(&hex);
+            }
+            image
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A rewritten reference parses, starts with `to`, keeps the tag and the
+    /// digest, is not rewritten again, and names the rule; rewriting never
+    /// panics, and an error is only ever a reference that would not parse.
+    #[test]
+    fn rewrites_parse_keep_tag_and_digest_and_are_idempotent(
+        (from, to, image) in (prefix(), prefix()).prop_flat_map(|(from, to)| {
+            (Just(from.clone()), Just(to), image_under(from))
+        })
+    ) {
+        let Ok(loaded) = Policy::builder().rewrite(&from, &to).build() else {
+            // `to` under `from` (or the other way round): a rewrite-loop
+            // error, so idempotence holds for every policy that loads.
+            return Ok(());
+        };
+        let policy = loaded.policy;
+        let Ok(original) = ImageRef::parse(&image) else {
+            prop_assert_eq!(policy.rewrite_str(&image), Ok(None));
+            return Ok(());
+        };
+        match policy.rewrite(&original) {
+            Ok(Some(rewritten)) => {
+                let r = ImageRef::parse(rewritten.as_str());
+                prop_assert!(r.is_ok(), "{} -> {} does not parse", image, rewritten);
+                let r = r.unwrap();
+                prop_assert!(rewritten.as_str().starts_with(&to.to_ascii_lowercase()));
+                prop_assert_eq!(r.tag(), original.tag());
+                prop_assert_eq!(r.digest().map(|d| d.to_string()), original.digest().map(|d| d.to_string()));
+                prop_assert_eq!(policy.rewrite(&r), Ok(None), "rewritten twice");
+                prop_assert_eq!(policy.rewrite_rule(&rewritten).path, "rewrite[0]");
+                // The decision judges the rewritten image and shows both.
+                let d = policy.evaluate_rewritten(&image, Some(&rewritten), &Context::new());
+                prop_assert_eq!(d.image(), image.as_str());
+                prop_assert_eq!(d.reference().unwrap().to_string(), r.to_string());
+            }
+            Ok(None) => {
+                // Not under `from`: the normalized name does not start with
+                // it at a `/` boundary.
+                let name = original.name().to_string();
+                // Two components below, so that no `library/` is implied.
+                let from_norm = ImageRef::parse(&format!("{from}/x/y")).unwrap().name().to_string();
+                let from_norm = from_norm.strip_suffix("/x/y").unwrap().to_owned();
+                prop_assert!(
+                    original.is_pull_host_from_path()
+                        || !(name == from_norm || name.starts_with(&format!("{from_norm}/"))),
+                    "{} is under {} but was not rewritten", image, from
+                );
+            }
+            Err(e) => {
+                // Only a result that does not parse, or that names no
+                // repository under `to`, is refused.
+                prop_assert!(
+                    ImageRef::parse(&e.output).is_err() || e.kind == RewriteErrorKind::NoRepository,
+                    "{}", e
+                );
             }
         }
     }
