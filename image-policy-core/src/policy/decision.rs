@@ -96,6 +96,53 @@ impl DecisionCode {
         }
     }
 
+    /// Every code, in the order of [`DecisionCode::as_str`]'s list.
+    pub const ALL: [DecisionCode; 11] = [
+        DecisionCode::Allowed,
+        DecisionCode::NamespaceExempt,
+        DecisionCode::BreakGlass,
+        DecisionCode::Unparseable,
+        DecisionCode::DeniedByRule,
+        DecisionCode::RegistryNotAllowed,
+        DecisionCode::LatestTag,
+        DecisionCode::TagDenied,
+        DecisionCode::TagRequired,
+        DecisionCode::DigestRequired,
+        DecisionCode::TagNotAllowed,
+    ];
+
+    /// One sentence saying what the code means, for people: the one place the
+    /// reports (SARIF's rule table, the linter's text legend) read it from.
+    pub fn description(self) -> &'static str {
+        match self {
+            DecisionCode::Allowed => "The image breaks no rule of the policy.",
+            DecisionCode::NamespaceExempt => {
+                "The image runs in a namespace the policy exempts, so it was not judged."
+            }
+            DecisionCode::BreakGlass => {
+                "The image broke a rule and was admitted by a break-glass annotation."
+            }
+            DecisionCode::Unparseable => {
+                "The image reference does not parse as the container runtime would parse it."
+            }
+            DecisionCode::DeniedByRule => "The image matches a rule that denies it.",
+            DecisionCode::RegistryNotAllowed => {
+                "The image's registry is not in the policy's allowed registries."
+            }
+            DecisionCode::LatestTag => {
+                "The image uses the latest tag (written or implied), which the policy rejects."
+            }
+            DecisionCode::TagDenied => "The image's tag is denied by the policy.",
+            DecisionCode::TagRequired => {
+                "The image has neither tag nor digest, and the policy requires one."
+            }
+            DecisionCode::DigestRequired => "The policy requires images to be pinned by digest.",
+            DecisionCode::TagNotAllowed => {
+                "The image's tag matches none of the policy's allowed tag patterns."
+            }
+        }
+    }
+
     /// Whether this code means a rule was broken.
     pub fn is_violation(self) -> bool {
         !matches!(
@@ -441,5 +488,21 @@ impl Decision<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DecisionCode;
+
+    #[test]
+    fn every_code_is_listed_once_with_a_description() {
+        let names: std::collections::BTreeSet<_> =
+            DecisionCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), DecisionCode::ALL.len());
+        for code in DecisionCode::ALL {
+            let d = code.description();
+            assert!(d.ends_with('.') && d.len() > 20, "{code}: {d}");
+        }
     }
 }

@@ -15,7 +15,6 @@
 
 use super::{Entry, entries};
 use crate::report::{Level, Position, ProblemCode, Report};
-use image_policy_core::policy::DecisionCode;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -28,34 +27,6 @@ const SUPPRESSED_RULE: &str = "suppressed";
 
 /// The description of the suppressed objects' rule.
 const SUPPRESSED_DESCRIPTION: &str = "An object skipped by its image-policy.dev/ignore annotation.";
-
-/// Describes a decision code for the rule table.
-fn decision_description(code: DecisionCode) -> &'static str {
-    match code {
-        DecisionCode::RegistryNotAllowed => {
-            "The image's registry is not in the policy's allowed registries."
-        }
-        DecisionCode::DeniedByRule => "The image matches a rule that denies it.",
-        DecisionCode::LatestTag => {
-            "The image uses the latest tag (written or implied), which the policy rejects."
-        }
-        DecisionCode::DigestRequired => "The policy requires images to be pinned by digest.",
-        DecisionCode::TagNotAllowed => {
-            "The image's tag matches none of the policy's allowed tag patterns."
-        }
-        DecisionCode::TagDenied => "The image's tag is denied by the policy.",
-        DecisionCode::TagRequired => {
-            "The image has neither tag nor digest, and the policy requires one."
-        }
-        DecisionCode::Unparseable => {
-            "The image reference does not parse as the container runtime would parse it."
-        }
-        DecisionCode::BreakGlass => {
-            "The image broke a rule and was admitted by a break-glass annotation."
-        }
-        _ => "The image breaks a rule of the policy.",
-    }
-}
 
 fn uri(name: &str) -> String {
     // Percent-encode what a URI reference cannot hold as is.
@@ -103,7 +74,7 @@ pub fn to_value(report: &Report) -> Value {
                     message.push_str(&format!(" ({holder})"));
                     rules
                         .entry(f.verdict.code.as_str().to_owned())
-                        .or_insert((decision_description(f.verdict.code), Level::Error));
+                        .or_insert((f.verdict.code.description(), Level::Error));
                     (
                         f.verdict.code.as_str().to_owned(),
                         entry.level(),
