@@ -102,7 +102,7 @@
 //!
 //! [`ImageRef`] is a `Copy` view into the input, made without allocating; use it
 //! on hot paths. [`Reference`] owns its canonical string (one allocation) and is
-//! what to store, hash, sort or (de)serialize. [`ImageRef::to_owned`] and
+//! what to store, hash, sort or (de)serialize. [`ImageRef::into_owned`] and
 //! [`Reference::as_image_ref`] convert.
 //!
 //! ```
@@ -575,9 +575,10 @@ impl<'a> ImageRef<'a> {
         DockerRef(self)
     }
 
-    /// An owned copy holding the canonical form.
-    #[allow(clippy::wrong_self_convention)]
-    pub fn to_owned(self) -> Reference {
+    /// An owned copy holding the canonical form. (Named `into_owned`, as
+    /// `Cow::into_owned`: `ToOwned::to_owned` on an `ImageRef` still gives an
+    /// `ImageRef`.)
+    pub fn into_owned(self) -> Reference {
         Reference::from_image_ref(self)
     }
 

@@ -498,7 +498,7 @@ fn check_owned(r: ImageRef<'_>, owned: &Reference) -> Result<(), String> {
         "Reference {owned} has another familiar form or Docker reference"
     );
     ensure!(
-        owned.as_image_ref() == r && r.to_owned() == *owned,
+        owned.as_image_ref() == r && r.into_owned() == *owned,
         "Reference {owned} and ImageRef {canonical} do not convert into each other"
     );
     check_parts(owned.as_image_ref())?;
