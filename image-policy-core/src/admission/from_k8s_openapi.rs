@@ -66,7 +66,10 @@ fn pod_spec(spec: &PodSpec) -> k8s::PodSpec<CowStr<'_>> {
             .ephemeral_containers
             .as_ref()
             .map(|l| l.iter().map(|c| container(&c.name, &c.image)).collect()),
-        volumes: spec.volumes.as_ref().map(|l| l.iter().map(volume).collect()),
+        volumes: spec
+            .volumes
+            .as_ref()
+            .map(|l| l.iter().map(volume).collect()),
     }
 }
 
@@ -279,7 +282,10 @@ mod tests {
             .collect();
         assert_eq!(
             paths,
-            ["spec.containers[0].image", "spec.volumes[0].image.reference"]
+            [
+                "spec.containers[0].image",
+                "spec.volumes[0].image.reference"
+            ]
         );
     }
 }

@@ -213,6 +213,24 @@ impl<'a, S> Request<'a, S> {
     }
 }
 
+impl<'a, S: Text> Request<'a, S> {
+    /// The object's `kind`, or else `request.kind.kind`.
+    pub fn object_kind(&self) -> Option<&'a str> {
+        self.object.and_then(Object::kind).or(self.kind)
+    }
+
+    /// `request.namespace`, or else the object's `metadata.namespace`: the
+    /// namespace the policy is asked about.
+    pub fn object_namespace(&self) -> Option<&'a str> {
+        self.namespace.or(self.object.and_then(Object::namespace))
+    }
+
+    /// The object's name (or `generateName`), or else `request.name`.
+    pub fn object_name(&self) -> Option<&'a str> {
+        self.object.and_then(Object::name).or(self.name)
+    }
+}
+
 /// The status of a verdict, as a Kubernetes `Status` has it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -413,10 +431,8 @@ pub fn object_from_json(
 /// The verdict on an admission request (see the [module docs](self)).
 pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict<'o> {
     let object = request.object;
-    let kind = object.and_then(Object::kind).or(request.kind);
-    let namespace = request.namespace.or(object.and_then(Object::namespace));
-    let name = object.and_then(Object::name).or(request.name);
-    let label = object_label(kind, namespace, name);
+    let namespace = request.object_namespace();
+    let label = object_label(request.object_kind(), namespace, request.object_name());
 
     let operation = request.operation;
     match operation {
@@ -543,7 +559,10 @@ pub fn decide_images<'o>(
             Some(ns) => format!("pod in namespace {ns}"),
             None => "pod".to_owned(),
         };
-        let mut message = format!("{pod}: {denied} of {images} {} denied: ", images_noun(images));
+        let mut message = format!(
+            "{pod}: {denied} of {images} {} denied: ",
+            images_noun(images)
+        );
         reasons(&mut message);
         message
     })

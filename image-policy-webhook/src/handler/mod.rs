@@ -83,7 +83,8 @@ mod scan;
 
 use image_policy_core::policy::Policy;
 
-pub use reply::{NAMED_IMAGES, NAMED_TEXT, Outcome, Reply, ReplySummary};
+pub use image_policy_core::admission::{NAMED_IMAGES, NAMED_TEXT};
+pub use reply::{Outcome, Reply, ReplySummary};
 
 /// The largest request body the server should pass to [`handle`]; larger ones
 /// are answered 413 by the server. 7 MiB, controller-runtime's limit for the
