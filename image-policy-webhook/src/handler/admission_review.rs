@@ -7,67 +7,17 @@
 use std::collections::BTreeMap;
 
 use image_policy_core::admission::{self, Operation, Request, Status};
-use image_policy_core::k8s::{CowStr, Object};
 use image_policy_core::policy::Policy;
-use serde::Deserialize;
 #[cfg(test)]
 use serde::Serialize;
 
-use super::reply::{
-    Outcome, Reply, ReplySummary, Status as StatusOut, bad_request, decode, write_str,
-};
+use super::json::write_str;
+use super::reply::{Outcome, Reply, ReplySummary, Status as StatusOut, bad_request, decode};
+use super::request::AdmissionReviewIn;
 use super::scan;
 
 const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
 const KIND: &str = "AdmissionReview";
-
-#[derive(Debug, Deserialize)]
-#[serde(rename = "AdmissionReview")]
-pub(super) struct AdmissionReviewIn<'a> {
-    #[serde(rename = "apiVersion", borrow, default)]
-    pub(super) api_version: Option<CowStr<'a>>,
-    #[serde(borrow, default)]
-    pub(super) kind: Option<CowStr<'a>>,
-    #[serde(borrow, default)]
-    pub(super) request: Option<RequestIn<'a>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename = "AdmissionRequest")]
-pub(super) struct RequestIn<'a> {
-    #[serde(borrow, default)]
-    pub(super) uid: Option<CowStr<'a>>,
-    #[serde(borrow, default)]
-    pub(super) kind: Option<GroupVersionKindIn<'a>>,
-    #[serde(borrow, default)]
-    pub(super) resource: Option<GroupVersionResourceIn<'a>>,
-    #[serde(rename = "subResource", borrow, default)]
-    pub(super) sub_resource: Option<CowStr<'a>>,
-    #[serde(borrow, default)]
-    pub(super) operation: Option<CowStr<'a>>,
-    #[serde(borrow, default)]
-    pub(super) namespace: Option<CowStr<'a>>,
-    #[serde(borrow, default)]
-    pub(super) name: Option<CowStr<'a>>,
-    #[serde(borrow, default)]
-    pub(super) object: Option<Object<CowStr<'a>>>,
-    #[serde(rename = "oldObject", borrow, default)]
-    pub(super) old_object: Option<Object<CowStr<'a>>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename = "GroupVersionKind")]
-pub(super) struct GroupVersionKindIn<'a> {
-    #[serde(borrow, default)]
-    pub(super) kind: Option<CowStr<'a>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename = "GroupVersionResource")]
-pub(super) struct GroupVersionResourceIn<'a> {
-    #[serde(borrow, default)]
-    pub(super) resource: Option<CowStr<'a>>,
-}
 
 /// The response review. Written by [`AdmissionReviewOut::encode`]; the
 /// serde derive is the reference the tests compare it with.

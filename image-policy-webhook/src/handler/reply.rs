@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::json::write_str;
+
 /// The answer to one request: HTTP status, body, and a summary for logs and
 /// metrics.
 #[derive(Clone, Debug)]
@@ -129,43 +131,6 @@ impl Status<'_> {
     }
 }
 
-/// Appends `s` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`,
-/// the short escapes of `\b \f \n \r \t`, `\u00XX` (lowercase hex) for the
-/// other control characters; everything else verbatim.
-pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let mut rest = s.as_bytes();
-    loop {
-        // Copy the run that needs no escape in one go.
-        let (run, after) = rest.split_at(super::scan::plain_len(rest).min(rest.len()));
-        out.extend_from_slice(run);
-        let Some((&b, tail)) = after.split_first() else {
-            break;
-        };
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            _ => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ],
-        };
-        out.extend_from_slice(escape);
-        rest = tail;
-    }
-    out.push(b'"');
-}
-
 /// The answer to a request that could not be read: HTTP 400 with a `Status`.
 pub(super) fn bad_request(message: String) -> Reply {
     let status = Status {
@@ -261,53 +226,11 @@ fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    fn json(s: &str) -> String {
-        let mut out = Vec::new();
-        write_str(&mut out, s);
-        String::from_utf8(out).expect("UTF-8 in, UTF-8 out")
-    }
-
-    /// Every control character, the escapes, and runs longer than the
-    /// eight-byte stride on both sides of each.
-    #[test]
-    fn strings_are_written_as_serde_json_writes_them() {
-        let mut cases: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
-        cases.extend(
-            [
-                "",
-                "registry.my.com/shop/web:1.4.2",
-                "é日本\u{200b}\u{feff}",
-            ]
-            .map(str::to_owned),
-        );
-        for b in 0u8..0x80 {
-            for pad in [0, 3, 7, 8, 9, 17] {
-                let run = "a".repeat(pad);
-                cases.push(format!("{run}{}{run}x", char::from(b)));
-            }
-        }
-        for s in &cases {
-            assert_eq!(
-                json(s),
-                serde_json::to_string(s).expect("encodable"),
-                "{s:?}"
-            );
-        }
-    }
 
     #[test]
     fn numbers_are_written_as_display_writes_them() {
         for n in [0, 1, 9, 10, 99, 100, 12_345, usize::MAX] {
             assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn any_string_is_written_as_serde_json_writes_it(s in any::<String>()) {
-            prop_assert_eq!(json(&s), serde_json::to_string(&s).expect("encodable"));
         }
     }
 }

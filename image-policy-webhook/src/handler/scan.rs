@@ -28,9 +28,8 @@ use image_policy_core::k8s::{
     ObjectMeta, ObjectSpec, PodSpec, PodTemplateSpec, Volume,
 };
 
-use super::admission_review::{
-    AdmissionReviewIn, GroupVersionKindIn, GroupVersionResourceIn, RequestIn,
-};
+use super::json::plain_len;
+use super::request::{AdmissionReviewIn, GroupVersionKindIn, GroupVersionResourceIn, RequestIn};
 
 /// Deeper than this, the scanner leaves the body to serde_json (whose limit is
 /// 128), so that too deep a body gets serde_json's error.
@@ -85,40 +84,6 @@ fn first(seen: &mut u32, bit: u32) -> Scan<()> {
     }
     *seen |= bit;
     Some(())
-}
-
-/// The length of the run of plain JSON string bytes at the start of `bytes`:
-/// up to a quote, a backslash or a control character, the bytes a JSON string
-/// cannot hold as they are. Eight bytes at a time, as serde_json does: most
-/// strings are plain. The response writer uses it too, to copy runs that need
-/// no escape.
-pub(super) fn plain_len(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    /// High bit set in the bytes of `w` that are below `n` (exact for the
-    /// lowest such byte, which is all that is used).
-    const fn below(w: u64, n: u8) -> u64 {
-        w.wrapping_sub(ONES * n as u64) & !w & HIGHS
-    }
-    let mut chunks = bytes.chunks_exact(8);
-    let mut run = 0;
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let special = below(w ^ (ONES * u64::from(b'"')), 1)
-            | below(w ^ (ONES * u64::from(b'\\')), 1)
-            | below(w, 0x20);
-        if special != 0 {
-            return run + (special.trailing_zeros() / 8) as usize;
-        }
-        run += 8;
-    }
-    let rest = chunks.remainder();
-    run + rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .unwrap_or(rest.len())
 }
 
 impl<'a> Scanner<'a> {
