@@ -57,7 +57,7 @@
 //! use image_policy_core::k8s::{CowStr, Object};
 //! use image_policy_core::policy::Policy;
 //!
-//! let policy = Policy::builder().allow_registry("registry.my.com").build()?;
+//! let policy = Policy::builder().allow_registry("registry.my.com").build()?.policy;
 //! let object: Object<CowStr<'_>> = serde_json::from_str(
 //!     r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
 //!         "spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.27"}]}}}}"#,
@@ -368,7 +368,7 @@ pub struct Verdict<'o> {
     /// and the denied images with why, or how many images were allowed.
     pub message: String,
     /// Every image judged, in the order of
-    /// [`find_images`](crate::k8s::find_images) (empty when none was).
+    /// [`crate::k8s::find_images`] (empty when none was).
     pub images: Vec<JudgedImage<'o>>,
     /// One warning per violation that does not block (warn mode, break-glass,
     /// an existing image on UPDATE); audit mode is silent.
