@@ -80,6 +80,8 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
+use serde::{Serialize, Serializer};
+
 use crate::k8s::{ContainerList, JsonPath, Object, Text, find_images};
 use crate::policy::{Context, Decision, DecisionCode, Mode, Policy};
 
@@ -231,8 +233,10 @@ impl<'a, S: Text> Request<'a, S> {
     }
 }
 
-/// The status of a verdict, as a Kubernetes `Status` has it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The status of a verdict, as a Kubernetes `Status` has it. Serialized as
+/// `allowed`, `forbidden` or `invalid`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Status {
     /// Allowed (code 200).
@@ -274,8 +278,10 @@ impl Status {
     }
 }
 
-/// Where an image is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Where an image is written. Serialized as `{"container": {"name", "list",
+/// "json_path"}}` or `{"index": 2}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Place<'o> {
     /// In a container (or image volume) of an object.
@@ -283,8 +289,10 @@ pub enum Place<'o> {
         /// The container's name (the volume's, for an image volume).
         name: &'o str,
         /// Its list.
+        #[serde(serialize_with = "display")]
         list: ContainerList,
         /// The JSON path of the image.
+        #[serde(serialize_with = "display")]
         json_path: JsonPath,
     },
     /// At this index of a list of images given without an object
@@ -315,8 +323,9 @@ impl fmt::Display for Place<'_> {
     }
 }
 
-/// The judgement on one image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The judgement on one image. Codes are serialized as
+/// [`DecisionCode::as_str`] writes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct JudgedImage<'o> {
     /// The image, as written.
@@ -325,8 +334,10 @@ pub struct JudgedImage<'o> {
     pub place: Place<'o>,
     /// What the policy decided ([`Decision::code`]): `BreakGlass` when the
     /// break-glass annotation admitted it.
+    #[serde(serialize_with = "display")]
     pub code: DecisionCode,
     /// The broken rule's code, when a rule was broken (even if allowed).
+    #[serde(serialize_with = "display_opt")]
     pub violation: Option<DecisionCode>,
     /// The mode that applied.
     pub mode: Mode,
@@ -359,7 +370,7 @@ impl JudgedImage<'_> {
 }
 
 /// The verdict on an admission request: what a validating webhook answers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Verdict<'o> {
     /// Allowed, forbidden by the policy, or not judgeable.
@@ -414,6 +425,18 @@ impl<'o> Verdict<'o> {
             warnings: Vec::new(),
             audit_annotations: BTreeMap::new(),
         }
+    }
+}
+
+/// Serializes a field as `Display` writes it.
+fn display<T: fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+fn display_opt<T: fmt::Display, S: Serializer>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
     }
 }
 
@@ -841,6 +864,96 @@ mod tests {
         }
         assert_eq!(Operation::parse("create"), Operation::Unknown("create"));
         assert_eq!(Operation::parse(""), Operation::Unknown(""));
+    }
+
+    /// An UPDATE that adds a denied container to a Pod that already runs
+    /// a denied image: only the new one blocks; the verdict serializes with
+    /// its codes and paths as strings.
+    #[test]
+    fn only_new_images_block_an_update() {
+        let policy = Policy::builder()
+            .allow_registry("registry.my.com")
+            .exempt_existing_images_on_update(true)
+            .build()
+            .expect("a policy")
+            .policy;
+        let old: Object<crate::k8s::CowStr<'_>> = serde_json::from_str(
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"shop"},
+                "spec":{"containers":[{"name":"a","image":"prometheus:2.6.1"}]}}"#,
+        )
+        .expect("an object");
+        let new: Object<crate::k8s::CowStr<'_>> = serde_json::from_str(
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"shop"},
+                "spec":{"containers":[{"name":"a","image":"prometheus:2.6.1"}],
+                        "ephemeralContainers":[{"name":"debug","image":"busybox"}]}}"#,
+        )
+        .expect("an object");
+        let request = Request::new(Operation::Update, Some(&new)).old_object(Some(&old));
+        let verdict = decide(&policy, &request);
+        assert_eq!(verdict.status, Status::Forbidden);
+        let denied: Vec<&str> = verdict.denied_images().map(|j| j.image).collect();
+        assert_eq!(denied, ["busybox"]);
+        assert!(verdict.images[0].existing && !verdict.images[0].allowed);
+        assert_eq!(
+            verdict
+                .audit_annotations
+                .get("existing-images")
+                .map(String::as_str),
+            Some("prometheus:2.6.1")
+        );
+        assert_eq!(verdict.warnings.len(), 1, "{:?}", verdict.warnings);
+        assert!(verdict.message.starts_with(
+            "Pod shop/p: 1 of 2 images denied by image policy: ephemeralContainer \"debug\" \
+             (spec.ephemeralContainers[0].image) image \"busybox\": "
+        ));
+        let json = serde_json::to_value(&verdict).expect("serializable");
+        assert_eq!(json["status"], "forbidden");
+        assert_eq!(json["images"][1]["code"], "registry-not-allowed");
+        assert_eq!(
+            json["images"][1]["place"]["container"]["json_path"],
+            "spec.ephemeralContainers[0].image"
+        );
+        assert_eq!(
+            json["images"][1]["place"]["container"]["list"],
+            "ephemeralContainers"
+        );
+
+        // The same on CREATE: both block; DELETE is allowed unjudged.
+        let verdict = decide(&policy, &Request::new(Operation::Create, Some(&new)));
+        assert_eq!(verdict.denied_images().count(), 2);
+        let verdict = decide(
+            &policy,
+            &Request::new(Operation::Delete, None::<&Object<&str>>),
+        );
+        assert!(verdict.allowed() && verdict.images.is_empty());
+        assert_eq!(verdict.message, "DELETE of object: no image is admitted");
+    }
+
+    #[test]
+    fn objects_whose_images_cannot_be_found_are_invalid() {
+        let policy = Policy::builder().build().expect("a policy").policy;
+        let object: Object<&str> = serde_json::from_str(
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#,
+        )
+        .expect("an object");
+        let request =
+            Request::new(Operation::Create, Some(&object)).resource(Some("configmaps"), None);
+        let verdict = decide(&policy, &request);
+        assert_eq!(verdict.status, Status::Invalid);
+        assert_eq!(verdict.status.code(), 400);
+        assert!(
+            verdict
+                .message
+                .starts_with("ConfigMap c (configmaps): cannot find its images: "),
+            "{}",
+            verdict.message
+        );
+        let verdict = decide(
+            &policy,
+            &Request::new(Operation::parse("PATCH"), Some(&object)),
+        );
+        assert_eq!(verdict.status, Status::Invalid);
+        assert_eq!(verdict.message, r#"ConfigMap c: unknown operation "PATCH""#);
     }
 
     proptest! {
