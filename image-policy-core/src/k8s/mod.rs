@@ -98,6 +98,7 @@
 //! ```
 
 mod object;
+pub mod scan;
 mod text;
 
 use std::fmt;

@@ -1,39 +1,7 @@
-//! JSON strings: how long a run of bytes needs no escape, shared by the
-//! scanner that reads a review and the encoders that write the answer.
+//! JSON strings, written as serde_json writes them; runs that need no escape
+//! are found by the core scanner's [`plain_len`].
 
-/// The length of the run of plain JSON string bytes at the start of `bytes`:
-/// up to a quote, a backslash or a control character, the bytes a JSON string
-/// cannot hold as they are. Eight bytes at a time, as serde_json does: most
-/// strings are plain. The response writer uses it too, to copy runs that need
-/// no escape.
-pub(crate) fn plain_len(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    /// High bit set in the bytes of `w` that are below `n` (exact for the
-    /// lowest such byte, which is all that is used).
-    const fn below(w: u64, n: u8) -> u64 {
-        w.wrapping_sub(ONES * n as u64) & !w & HIGHS
-    }
-    let mut chunks = bytes.chunks_exact(8);
-    let mut run = 0;
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let special = below(w ^ (ONES * u64::from(b'"')), 1)
-            | below(w ^ (ONES * u64::from(b'\\')), 1)
-            | below(w, 0x20);
-        if special != 0 {
-            return run + (special.trailing_zeros() / 8) as usize;
-        }
-        run += 8;
-    }
-    let rest = chunks.remainder();
-    run + rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .unwrap_or(rest.len())
-}
+use image_policy_core::k8s::scan::plain_len;
 
 /// Appends `s` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`,
 /// the short escapes of `\b \f \n \r \t`, `\u00XX` (lowercase hex) for the
