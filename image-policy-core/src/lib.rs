@@ -12,6 +12,9 @@
 //!   names its rule and explains itself.
 //! - [`k8s`]: the images of Kubernetes objects (every kind that runs
 //!   containers, every container list), each with its JSON path.
+//! - [`admission`]: the verdict on an admission request (operation, object,
+//!   old object, namespace) as a typed value: what the webhook answers, for
+//!   any admission controller to give.
 //! - [`export`]: a policy as the configuration of other engines (`policy.json`,
 //!   `registries.conf`, RHEL docker, OpenShift, a `ValidatingAdmissionPolicy`),
 //!   never wider than the policy; rules it cannot express are data.
@@ -35,10 +38,34 @@
 //! # Ok::<(), image_policy_core::reference::ParseError>(())
 //! ```
 //!
+//! The verdict on a whole object, as a validating webhook gives it:
+//!
+//! ```
+//! use image_policy_core::admission::{self, Operation, Request, Status};
+//! use image_policy_core::k8s::{CowStr, Object};
+//! use image_policy_core::policy::Policy;
+//!
+//! let policy = Policy::builder().allow_registry("registry.my.com").build()?.policy;
+//! let object: Object<CowStr<'_>> = serde_json::from_str(
+//!     r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop"},
+//!         "spec":{"containers":[{"name":"web","image":"registry.my.com/web:1.4"},
+//!                               {"name":"sidecar","image":"prometheus:2.6.1"}]}}"#,
+//! )?;
+//! let verdict = admission::decide(&policy, &Request::new(Operation::Create, Some(&object)));
+//! assert_eq!(verdict.status, Status::Forbidden);
+//! let denied: Vec<String> = verdict
+//!     .denied_images()
+//!     .map(|j| format!("{} {}", j.place, j.code))
+//!     .collect();
+//! assert_eq!(denied, [r#"container "sidecar" (spec.containers[1].image) registry-not-allowed"#]);
+//! assert_eq!(verdict.audit_annotations["denied-images"], "prometheus:2.6.1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Crate features
 //!
-//! All on by default; without them the crate depends on regex, serde and
-//! thiserror only.
+//! `yaml`, `schema`, `oci-spec` and `export` are on by default; without
+//! them the crate depends on regex, serde and thiserror only.
 //!
 //! - `yaml`: policy files ([`policy::Policy::from_yaml_str`],
 //!   `from_json_str` and the builder's), read with serde-saphyr (and checked
@@ -52,10 +79,17 @@
 //!   between [`reference::Digest`] and `oci_spec::image::Digest`.
 //! - `export`: [`export`], the policy as the configuration of other engines
 //!   (written with serde_json).
+//! - `json` (off by default): `admission::object_from_json`, an object from
+//!   a `serde_json::Value`, borrowed.
+//! - `k8s-openapi` (off by default): `From<&T> for k8s::Object` for the
+//!   `k8s_openapi` Pod, PodSpec and workload types
+//!   (`admission::from_k8s_openapi`). As k8s-openapi asks of libraries, no
+//!   Kubernetes version is chosen here: the final binary enables one of
+//!   k8s-openapi's `v1_*` features (or `latest`).
 //!
 //! Policies written in code ([`policy::Policy::builder`],
-//! [`policy::Policy::from_document`]), evaluation, reference parsing and
-//! [`k8s`] need no feature.
+//! [`policy::Policy::from_document`]), evaluation, reference parsing,
+//! [`k8s`] and [`admission`] need no feature.
 //!
 //! # Performance
 //!
@@ -71,6 +105,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admission;
 #[cfg(feature = "export")]
 #[cfg_attr(docsrs, doc(cfg(feature = "export")))]
 pub mod export;

@@ -16,15 +16,13 @@
 //! or instead of it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
+use image_policy_core::admission;
 use image_policy_core::k8s::{Annotations, CowStr};
-use image_policy_core::policy::{Context, Policy};
+use image_policy_core::policy::Policy;
 use serde::{Deserialize, Serialize};
 
-use super::reply::{
-    Judged, Reply, ReplySummary, Verdict, bad_request, decode, encode, images_noun,
-};
+use super::reply::{Outcome, Reply, ReplySummary, bad_request, decode, encode};
 
 const API_VERSION: &str = "imagepolicy.k8s.io/v1alpha1";
 const KIND: &str = "ImageReview";
@@ -75,18 +73,10 @@ struct StatusOut<'a> {
         rename = "auditAnnotations",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
-    audit_annotations: BTreeMap<&'static str, String>,
+    audit_annotations: &'a BTreeMap<&'static str, String>,
 }
 
 /// An ImageReview names containers only by their index.
-struct ContainerIndex(usize);
-
-impl fmt::Display for ContainerIndex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "container {}", self.0)
-    }
-}
-
 pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
     let review: ImageReviewIn<'_> = match decode("ImageReview", body) {
         Ok(review) => review,
@@ -123,63 +113,45 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
         .iter()
         .flat_map(|a| a.0.iter().map(|(k, v)| (&**k, &**v)))
         .collect();
-    let mut ctx = Context::new().annotations(&annotations);
-    if let Some(ns) = namespace {
-        ctx = ctx.namespace(ns);
-    }
     let containers = spec.containers.unwrap_or_default();
-    let judged = containers
-        .iter()
-        .enumerate()
-        .map(|(index, c)| Judged {
-            label: ContainerIndex(index),
-            // A container without an image is judged as the empty image,
-            // which does not parse and is denied.
-            decision: policy.evaluate(c.image.as_deref().unwrap_or(""), &ctx),
-            existing: false,
-        })
-        .collect();
-    let verdict = Verdict { judged };
-
-    let denied = verdict.denied();
-    let reason = if denied > 0 {
-        let pod = match namespace {
-            Some(ns) => format!("pod in namespace {ns}"),
-            None => "pod".to_owned(),
-        };
-        let mut reason = format!(
-            "{pod}: {denied} of {} {} denied: ",
-            containers.len(),
-            images_noun(containers.len())
-        );
-        verdict.write_denial_reasons(&mut reason);
-        reason
-    } else {
-        String::new()
-    };
+    let verdict = admission::decide_images(
+        policy,
+        containers.iter().map(|c| c.image.as_deref().unwrap_or("")),
+        namespace,
+        &annotations,
+    );
+    let denied = verdict.denied_images().count();
     let status = StatusOut {
-        allowed: denied == 0,
-        reason: &reason,
-        audit_annotations: verdict.audit_annotations(),
+        allowed: verdict.allowed(),
+        reason: &verdict.message,
+        audit_annotations: &verdict.audit_annotations,
     };
     let body = encode(&ImageReviewOut {
         api_version: API_VERSION,
         kind: KIND,
         status,
     });
+    let images = containers.len();
+    let outcome = if !verdict.allowed() {
+        Outcome::Denied
+    } else if verdict.warned() {
+        Outcome::Warned
+    } else {
+        Outcome::Allowed
+    };
+    let break_glass = verdict.break_glass();
     let message = if denied > 0 {
-        reason
-    } else if containers.is_empty() {
+        verdict.message
+    } else if images == 0 {
         "allowed: the ImageReview has no containers".to_owned()
     } else {
         let mut m = format!(
-            "allowed: {} {}",
-            containers.len(),
-            images_noun(containers.len())
+            "allowed: {images} {}",
+            if images == 1 { "image" } else { "images" }
         );
-        for w in verdict.warnings() {
+        for w in &verdict.warnings {
             m.push_str("; ");
-            m.push_str(&w);
+            m.push_str(w);
         }
         m
     };
@@ -187,14 +159,14 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
         status: 200,
         body,
         summary: ReplySummary {
-            outcome: verdict.outcome(),
+            outcome,
             uid: None,
             kind: Some("Pod".to_owned()),
             namespace: namespace.map(str::to_owned),
             name: None,
-            images: containers.len(),
+            images,
             denied,
-            break_glass: verdict.break_glass(),
+            break_glass,
             message,
         },
     }

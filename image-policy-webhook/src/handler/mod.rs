@@ -14,33 +14,31 @@
 //! [`AdmissionReview`]: https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request
 //!
 //! It does no I/O and keeps no state: the server calls it, and so do the
-//! benchmarks and the fuzzers. It decodes only the fields it needs into
-//! borrowed serde structs (the images of an object are found by
-//! [`image_policy_core::k8s`]), asks [`Policy::evaluate`] about each image and
-//! encodes the answer.
+//! benchmarks and the fuzzers. Each review is decode, decide, encode: the
+//! fields it needs are decoded into borrowed structs (`request`, around the
+//! core's [`k8s::Object`](image_policy_core::k8s::Object)), the verdict is
+//! [`image_policy_core::admission::decide`]'s (or
+//! [`decide_images`](image_policy_core::admission::decide_images) for an
+//! ImageReview), and the answer is encoded from it (`admission_review`,
+//! `image_review`, `reply`). A kube-rs controller that calls the same
+//! function gets the same verdict (see `examples/kube-admission`).
+//!
+//! The modules depend on each other in one direction: `json` (JSON strings)
+//! and `request` (the decoded shape) at the bottom, `scan` (the fast decoder)
+//! on them, `reply` (the answer and the 400) on `json`, and the two reviews
+//! on top.
 //!
 //! # Decisions
 //!
-//! - Every image of every container list, and of every image volume
-//!   (`volumes[].image.reference`), is evaluated with the request's
-//!   namespace and the object's annotations (and its pod template's, for
-//!   break-glass). An ImageReview holds only what the API server's plugin
-//!   sends, which never includes image volumes (see `image_review`).
-//! - An image is denied when its decision is not allowed (enforce mode). In
-//!   warn mode a violation is allowed with a warning; in audit mode it is
-//!   allowed and recorded in the audit annotations only.
-//! - On UPDATE, when [`Policy::exempt_existing_images_on_update`] says so,
-//!   an image that is already in `oldObject` (same string, any container or
-//!   image volume) is
-//!   reported as existing, with a warning if it violates, and does not block:
-//!   scaling a Deployment still works after the policy was tightened. This is
-//!   also how `kubectl debug` arrives (`pods/ephemeralcontainers`, an UPDATE of
-//!   the whole Pod): only the new ephemeral container's image is judged.
-//! - DELETE and CONNECT are allowed with a reason; so is an object with no
-//!   image at all.
-//! - An object whose images cannot be found (a kind that does not run
-//!   containers, a missing pod spec, a container without an image) is denied
-//!   with code 400: never an allow.
+//! As [`image_policy_core::admission`] documents them: every image of every
+//! container list and image volume is judged with the namespace and the
+//! object's annotations; on UPDATE the images already in `oldObject` do not
+//! block when [`Policy::exempt_existing_images_on_update`] says so (how
+//! `kubectl debug` arrives: only the new ephemeral container's image is
+//! judged); DELETE and CONNECT are allowed with a reason; an object whose
+//! images cannot be found is denied with code 400, never allowed. An
+//! ImageReview holds only what the API server's plugin sends, which never
+//! includes image volumes (see `image_review`).
 //!
 //! # Errors
 //!
@@ -78,12 +76,15 @@
 
 mod admission_review;
 mod image_review;
+mod json;
 mod reply;
+mod request;
 mod scan;
 
 use image_policy_core::policy::Policy;
 
-pub use reply::{NAMED_IMAGES, NAMED_TEXT, Outcome, Reply, ReplySummary};
+pub use image_policy_core::admission::{NAMED_IMAGES, NAMED_TEXT};
+pub use reply::{Outcome, Reply, ReplySummary};
 
 /// The largest request body the server should pass to [`handle`]; larger ones
 /// are answered 413 by the server. 7 MiB, controller-runtime's limit for the

@@ -1,11 +1,10 @@
-//! What [`handle`](super::handle) returns, and the parts both reviews share:
-//! the 400 answer, and the verdict on a set of images.
+//! What [`handle`](super::handle) returns, and the parts of the encoding both
+//! reviews share: the 400 answer, a Kubernetes `Status`, JSON strings. The
+//! verdict itself is [`image_policy_core::admission`]'s.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-
-use image_policy_core::policy::{Decision, Mode};
 use serde::Serialize;
+
+use super::json::write_str;
 
 /// The answer to one request: HTTP status, body, and a summary for logs and
 /// metrics.
@@ -132,43 +131,6 @@ impl Status<'_> {
     }
 }
 
-/// Appends `s` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`,
-/// the short escapes of `\b \f \n \r \t`, `\u00XX` (lowercase hex) for the
-/// other control characters; everything else verbatim.
-pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let mut rest = s.as_bytes();
-    loop {
-        // Copy the run that needs no escape in one go.
-        let (run, after) = rest.split_at(super::scan::plain_len(rest).min(rest.len()));
-        out.extend_from_slice(run);
-        let Some((&b, tail)) = after.split_first() else {
-            break;
-        };
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            _ => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ],
-        };
-        out.extend_from_slice(escape);
-        rest = tail;
-    }
-    out.push(b'"');
-}
-
 /// The answer to a request that could not be read: HTTP 400 with a `Status`.
 pub(super) fn bad_request(message: String) -> Reply {
     let status = Status {
@@ -245,21 +207,6 @@ pub(super) fn decode_error(what: &str, e: &serde_json::Error) -> String {
     }
 }
 
-/// Writes `s` as `{:?}` writes it: quoted and escaped. A string of printable
-/// ASCII without a quote or a backslash, the common case for names and images,
-/// is copied as it is, without the per-character escaping of `Debug`.
-pub(super) fn write_quoted<W: std::fmt::Write + ?Sized>(out: &mut W, s: &str) -> std::fmt::Result {
-    if s.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
-        out.write_char('"')?;
-        out.write_str(s)?;
-        out.write_char('"')
-    } else {
-        write!(out, "{s:?}")
-    }
-}
-
 /// `n` in decimal, as `{}` writes it, without the formatting machinery.
 fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {
     let mut start = digits.len();
@@ -276,251 +223,14 @@ fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {
     std::str::from_utf8(&digits[start..]).unwrap_or_default()
 }
 
-/// Appends `n` in decimal, as `{}` would.
-pub(super) fn push_count(out: &mut String, n: usize) {
-    out.push_str(decimal(n, &mut [0; 20]));
-}
-
-/// `image` or `images`, as `n` asks ("1 image", "3 images", "1 of 2 images").
-pub(super) fn images_noun(n: usize) -> &'static str {
-    if n == 1 { "image" } else { "images" }
-}
-
-/// How many images a message, the warnings or an audit annotation name before
-/// they only count the rest: the answer to a review of any number of
-/// containers stays a few KiB (the API server puts the message in its error,
-/// the warnings in kubectl's output, the annotations in the audit log).
-pub const NAMED_IMAGES: usize = 10;
-
-/// Past this many bytes of named images (long or unparseable image strings),
-/// the rest are counted, not named, even before [`NAMED_IMAGES`].
-pub const NAMED_TEXT: usize = 2048;
-
-/// The decision on one image, and whether it was already in the old object.
-pub(super) struct Judged<'p, L> {
-    /// What names the image in messages (a container, or an index).
-    pub label: L,
-    pub decision: Decision<'p>,
-    /// On UPDATE: the image was in `oldObject`, and the policy exempts such
-    /// images, so a violation does not block.
-    pub existing: bool,
-}
-
-impl<L> Judged<'_, L> {
-    /// The image blocks the request.
-    pub fn blocks(&self) -> bool {
-        !self.decision.allowed() && !self.existing
-    }
-}
-
-/// The verdict on all the images of a request.
-pub(super) struct Verdict<'p, L> {
-    pub judged: Vec<Judged<'p, L>>,
-}
-
-impl<L: std::fmt::Display> Verdict<'_, L> {
-    pub fn denied(&self) -> usize {
-        self.judged.iter().filter(|j| j.blocks()).count()
-    }
-
-    pub fn break_glass(&self) -> bool {
-        self.judged.iter().any(|j| j.decision.break_glass_used())
-    }
-
-    /// The outcome, when the request was read.
-    pub fn outcome(&self) -> Outcome {
-        if self.denied() > 0 {
-            Outcome::Denied
-        } else if self
-            .judged
-            .iter()
-            .any(|j| j.decision.violates() || j.decision.break_glass_used())
-        {
-            Outcome::Warned
-        } else {
-            Outcome::Allowed
-        }
-    }
-
-    /// Appends `label image "x": reason; ...` for the first
-    /// [`NAMED_IMAGES`] blocking images (fewer when the text passes
-    /// [`NAMED_TEXT`] bytes), then `; and N more denied images`: a review of
-    /// tens of thousands of denied containers gets a message of a few KiB,
-    /// not megabytes.
-    pub fn write_denial_reasons(&self, out: &mut String) {
-        let start = out.len();
-        let mut named = 0;
-        let mut blocking = self.judged.iter().filter(|j| j.blocks());
-        for j in blocking.by_ref() {
-            if named > 0 {
-                out.push_str("; ");
-            }
-            named += 1;
-            let _ = write!(out, "{} image ", j.label);
-            let _ = write_quoted(out, j.decision.image());
-            let _ = write!(out, ": {}", j.decision);
-            if named == NAMED_IMAGES || out.len() - start >= NAMED_TEXT {
-                break;
-            }
-        }
-        let rest = blocking.count();
-        if rest > 0 {
-            out.push_str("; and ");
-            push_count(out, rest);
-            out.push_str(if rest == 1 {
-                " more denied image"
-            } else {
-                " more denied images"
-            });
-        }
-    }
-
-    /// One warning per violation that does not block: warn mode, and existing
-    /// images on UPDATE. Audit mode is silent (audit annotations only).
-    pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut more = 0;
-        for j in &self.judged {
-            let d = &j.decision;
-            if !d.violates() {
-                continue;
-            }
-            let kind = if d.break_glass_used() {
-                "is admitted by break-glass"
-            } else if j.existing && !d.allowed() {
-                "is already in the object, so it is not blocked"
-            } else if d.allowed() && d.mode() == Mode::Warn {
-                "(warn mode)"
-            } else {
-                continue;
-            };
-            if out.len() == NAMED_IMAGES {
-                more += 1;
-                continue;
-            }
-            let mut warning = format!("{} image ", j.label);
-            let _ = write_quoted(&mut warning, d.image());
-            let _ = write!(warning, " {kind}: {d}");
-            out.push(warning);
-        }
-        if more > 0 {
-            out.push(format!(
-                "and {more} more {} with a warning",
-                if more == 1 { "image" } else { "images" }
-            ));
-        }
-        out
-    }
-
-    /// The audit annotations (keys without prefix: the API server adds one).
-    /// Values are comma-separated images.
-    pub fn audit_annotations(&self) -> BTreeMap<&'static str, String> {
-        // Per key: the images named so far and the count of the others.
-        let mut values: BTreeMap<&'static str, (String, usize, usize)> = BTreeMap::new();
-        let mut add = |key: &'static str, image: &str| {
-            let (value, named, more) = values.entry(key).or_default();
-            if *named == NAMED_IMAGES || value.len() >= NAMED_TEXT {
-                *more += 1;
-                return;
-            }
-            if !value.is_empty() {
-                value.push_str(", ");
-            }
-            value.push_str(image);
-            *named += 1;
-        };
-        for j in &self.judged {
-            let d = &j.decision;
-            let image = d.image();
-            if d.break_glass_used() {
-                add("break-glass", image);
-            }
-            if j.blocks() {
-                add("denied-images", image);
-            } else if j.existing && d.violates() {
-                add("existing-images", image);
-            } else if d.violates() && d.allowed() {
-                match d.mode() {
-                    Mode::Audit => add("audited-images", image),
-                    Mode::Warn => add("warned-images", image),
-                    Mode::Enforce => {}
-                }
-            }
-        }
-        values
-            .into_iter()
-            .map(|(key, (mut value, _, more))| {
-                if more > 0 {
-                    value.push_str(", and ");
-                    push_count(&mut value, more);
-                    value.push_str(" more");
-                }
-                (key, value)
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    fn json(s: &str) -> String {
-        let mut out = Vec::new();
-        write_str(&mut out, s);
-        String::from_utf8(out).expect("UTF-8 in, UTF-8 out")
-    }
-
-    fn quoted(s: &str) -> String {
-        let mut out = String::new();
-        write_quoted(&mut out, s).expect("a String does not fail");
-        out
-    }
-
-    /// Every control character, the escapes, and runs longer than the
-    /// eight-byte stride on both sides of each.
-    #[test]
-    fn strings_are_written_as_serde_json_and_debug_write_them() {
-        let mut cases: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
-        cases.extend(
-            [
-                "",
-                "registry.my.com/shop/web:1.4.2",
-                "é日本\u{200b}\u{feff}",
-            ]
-            .map(str::to_owned),
-        );
-        for b in 0u8..0x80 {
-            for pad in [0, 3, 7, 8, 9, 17] {
-                let run = "a".repeat(pad);
-                cases.push(format!("{run}{}{run}x", char::from(b)));
-            }
-        }
-        for s in &cases {
-            assert_eq!(
-                json(s),
-                serde_json::to_string(s).expect("encodable"),
-                "{s:?}"
-            );
-            assert_eq!(quoted(s), format!("{s:?}"), "{s:?}");
-        }
-    }
 
     #[test]
-    fn counts_are_written_as_display_writes_them() {
+    fn numbers_are_written_as_display_writes_them() {
         for n in [0, 1, 9, 10, 99, 100, 12_345, usize::MAX] {
-            let mut out = String::from("x");
-            push_count(&mut out, n);
-            assert_eq!(out, format!("x{n}"));
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn any_string_is_written_as_serde_json_and_debug_write_it(s in any::<String>()) {
-            prop_assert_eq!(json(&s), serde_json::to_string(&s).expect("encodable"));
-            prop_assert_eq!(quoted(&s), format!("{s:?}"));
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
         }
     }
 }

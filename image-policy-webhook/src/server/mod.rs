@@ -106,8 +106,10 @@ mod routes;
 mod tls;
 
 use self::limits::{BodyBudget, Connections};
+pub use self::reload::ReadError;
 use self::reload::{Change, WatchedFiles};
 use self::tls::CertificateStore;
+pub use self::tls::TlsError;
 use crate::handler::DEFAULT_BODY_LIMIT;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -255,10 +257,22 @@ pub enum ServerError {
     },
     /// The certificate, key or client CA could not be read or used.
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[from] TlsError),
     /// The first policy could not be loaded.
     #[error("policy: {0}")]
-    Policy(String),
+    Policy(#[from] PolicyError),
+}
+
+/// Why the policy could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A policy file could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// [`PolicySource::load`] failed: its lines.
+    #[error("{0}")]
+    Load(String),
 }
 
 /// The policy in force and its hash.
@@ -376,10 +390,9 @@ impl Server {
                 let mut watch = WatchedFiles::new(vec![files.cert.clone(), files.key.clone()], "");
                 let key = match watch.poll() {
                     Change::Changed { contents, .. } => {
-                        tls::certified_key(&contents[0], &contents[1], &files.cert, &files.key)
-                            .map_err(ServerError::Tls)?
+                        tls::certified_key(&contents[0], &contents[1], &files.cert, &files.key)?
                     }
-                    Change::ReadFailed(message) => return Err(ServerError::Tls(message)),
+                    Change::ReadFailed(e) => return Err(TlsError::Read(e).into()),
                     Change::Unchanged => unreachable!("the first poll always reads"),
                 };
                 state.metrics.certificate_loaded(true);
@@ -543,9 +556,9 @@ fn load_policy(
 ) -> Result<ActivePolicy, ServerError> {
     let hash = match files.poll() {
         Change::Changed { hash, .. } => hash,
-        Change::ReadFailed(message) => {
+        Change::ReadFailed(e) => {
             metrics.policy_loaded(None);
-            return Err(ServerError::Policy(message));
+            return Err(PolicyError::Read(e).into());
         }
         Change::Unchanged => unreachable!("the first poll always reads"),
     };
@@ -560,7 +573,7 @@ fn load_policy(
         }
         Err(message) => {
             metrics.policy_loaded(None);
-            Err(ServerError::Policy(message))
+            Err(PolicyError::Load(message).into())
         }
     }
 }
@@ -586,11 +599,9 @@ impl Reloader {
         if !self.policy_files.is_empty() {
             match self.policy_files.poll() {
                 Change::Unchanged => {}
-                Change::ReadFailed(message) => {
+                Change::ReadFailed(e) => {
                     metrics.policy_loaded(None);
-                    tracing::error!(
-                        "policy not reloaded, the previous one stays in force: {message}"
-                    );
+                    tracing::error!("policy not reloaded, the previous one stays in force: {e}");
                 }
                 Change::Changed { hash, .. } => match (self.policy.load)() {
                     Ok(loaded) => {
@@ -614,10 +625,10 @@ impl Reloader {
         if let Some((store, watch, files)) = &mut self.certificate {
             match watch.poll() {
                 Change::Unchanged => {}
-                Change::ReadFailed(message) => {
+                Change::ReadFailed(e) => {
                     metrics.certificate_loaded(false);
                     tracing::error!(
-                        "certificate not reloaded, the previous one stays in force: {message}"
+                        "certificate not reloaded, the previous one stays in force: {e}"
                     );
                 }
                 Change::Changed { contents, .. } => {
@@ -627,10 +638,10 @@ impl Reloader {
                             metrics.certificate_loaded(true);
                             tracing::info!(cert = %files.cert.display(), "certificate reloaded");
                         }
-                        Err(message) => {
+                        Err(e) => {
                             metrics.certificate_loaded(false);
                             tracing::error!(
-                                "certificate not reloaded, the previous one stays in force: {message}"
+                                "certificate not reloaded, the previous one stays in force: {e}"
                             );
                         }
                     }

@@ -13,6 +13,17 @@
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
+/// A watched file (policy, certificate, key) that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {}: {source}", path.display())]
+pub struct ReadError {
+    /// The file.
+    pub path: PathBuf,
+    /// What the OS said.
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// What a [`WatchedFiles::poll`] found.
 pub(crate) enum Change {
     /// Same contents as last time (or the same read error as last time).
@@ -23,7 +34,7 @@ pub(crate) enum Change {
         hash: String,
     },
     /// A file could not be read (a different error from last time).
-    ReadFailed(String),
+    ReadFailed(ReadError),
 }
 
 /// A set of files read together and compared by the hash of their contents.
@@ -59,13 +70,17 @@ impl WatchedFiles {
         for path in &self.paths {
             match std::fs::read(path) {
                 Ok(bytes) => contents.push(bytes),
-                Err(err) => {
-                    let message = format!("cannot read {}: {err}", path.display());
+                Err(source) => {
+                    let error = ReadError {
+                        path: path.clone(),
+                        source,
+                    };
+                    let message = error.to_string();
                     if self.last_error.as_deref() == Some(&message) {
                         return Change::Unchanged;
                     }
-                    self.last_error = Some(message.clone());
-                    return Change::ReadFailed(message);
+                    self.last_error = Some(message);
+                    return Change::ReadFailed(error);
                 }
             }
         }
@@ -141,7 +156,7 @@ mod tests {
     fn a_read_error_is_reported_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut watch = WatchedFiles::new(vec![dir.path().join("missing")], "");
-        assert!(matches!(watch.poll(), Change::ReadFailed(m) if m.contains("missing")));
+        assert!(matches!(watch.poll(), Change::ReadFailed(e) if e.path.ends_with("missing")));
         assert!(matches!(watch.poll(), Change::Unchanged));
     }
 
