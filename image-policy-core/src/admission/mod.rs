@@ -13,6 +13,12 @@
 //! another stack (kube-rs, a Kubernetes client in another process) calls the
 //! same function and gets the same answer.
 //!
+//! [`mutate`] is the other half of admission with
+//! [rewrite rules](crate::policy::rewrite): what a mutating webhook answers,
+//! the images to rewrite at their JSON pointers (a [`Mutation`], see
+//! [`mod@mutate`]); it judges nothing, and [`decide`] judges the object it
+//! produces.
+//!
 //! [`decide_images`] is the same judgement for a pod's images given without
 //! the pod, as the `ImagePolicyWebhook` admission plugin sends them.
 //!
@@ -88,6 +94,9 @@ use crate::policy::{Context, Decision, DecisionCode, Mode, Policy};
 #[cfg(feature = "k8s-openapi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "k8s-openapi")))]
 pub mod from_k8s_openapi;
+pub mod mutate;
+
+pub use mutate::{Mutation, PatchOperation, Replacement, RewriteFailure, mutate};
 
 /// How many images a message, the warnings or an audit annotation name before
 /// they only count the rest: the answer to a review of any number of

@@ -107,7 +107,7 @@ mod object;
 pub mod scan;
 mod text;
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 pub use object::{
     Annotations, Container, ImageVolumeSource, JobSpec, JobTemplateSpec, Object, ObjectMeta,
@@ -305,6 +305,52 @@ impl JsonPath {
     /// A field of the same container (or volume), such as `name`.
     pub fn container_field(&self, field: &str) -> String {
         format!("{}.{}[{}].{field}", self.pod_spec, self.list, self.index)
+    }
+
+    /// The same place as an [RFC 6901](https://www.rfc-editor.org/rfc/rfc6901)
+    /// JSON pointer, as a JSON Patch names it:
+    /// `/spec/template/spec/containers/0/image`,
+    /// `/spec/volumes/1/image/reference`. Each key is escaped (`~` as `~0`,
+    /// `/` as `~1`; the field names of a pod spec have neither, but the
+    /// pointer does not rely on it).
+    ///
+    /// ```
+    /// use image_policy_core::k8s::{ContainerList, JsonPath};
+    ///
+    /// let path = JsonPath::new("spec.template.spec", ContainerList::InitContainers, 2);
+    /// assert_eq!(path.pointer(), "/spec/template/spec/initContainers/2/image");
+    /// ```
+    pub fn pointer(&self) -> String {
+        let mut out = String::with_capacity(
+            self.pod_spec.len() + self.list.as_str().len() + self.list.image_field().len() + 8,
+        );
+        for key in self.pod_spec.split('.') {
+            push_pointer_token(&mut out, key);
+        }
+        push_pointer_token(&mut out, self.list.as_str());
+        // An index needs no escape.
+        let _ = write!(out, "/{}", self.index);
+        for key in self.list.image_field().split('.') {
+            push_pointer_token(&mut out, key);
+        }
+        out
+    }
+}
+
+/// Appends `/` and `key` escaped as a JSON pointer token (RFC 6901, section 3):
+/// `~` as `~0`, then `/` as `~1`.
+pub fn push_pointer_token(out: &mut String, key: &str) {
+    out.push('/');
+    if !key.contains(['~', '/']) {
+        out.push_str(key);
+        return;
+    }
+    for c in key.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
     }
 }
 

@@ -352,6 +352,12 @@ impl Policy {
         self.exempt_existing_images_on_update
     }
 
+    /// Whether `namespace` is in `exemptNamespaces` (its images are not
+    /// judged, and the mutating webhook does not rewrite them).
+    pub fn is_exempt_namespace(&self, namespace: &str) -> bool {
+        self.exempt_namespaces.contains(namespace)
+    }
+
     /// The document this policy was compiled from.
     pub fn document(&self) -> &PolicyDocument {
         &self.document
