@@ -1,12 +1,18 @@
 //! `AdmissionReview` (`admission.k8s.io/v1` and `v1beta1`), from a
-//! `ValidatingWebhookConfiguration`: the object being created or updated (and
-//! the old one, on UPDATE), answered in the request's version.
+//! `ValidatingWebhookConfiguration` (`/validate`) or a
+//! `MutatingWebhookConfiguration` (`/mutate`): the object being created or
+//! updated (and the old one, on UPDATE), answered in the request's version.
+//! Both endpoints decode the same way; `/validate` answers
+//! [`admission::decide`]'s verdict, `/mutate` [`admission::mutate`]'s
+//! replacements as a base64 JSON Patch (`patchType: JSONPatch`), and no
+//! `patch` at all when nothing changes.
 //!
 //! See [the request and response](https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request).
 
 use std::collections::BTreeMap;
 
-use image_policy_core::admission::{self, Operation, Request, Status};
+use base64::Engine as _;
+use image_policy_core::admission::{self, Mutation, Operation, Request, Status};
 use image_policy_core::policy::Policy;
 #[cfg(test)]
 use serde::Serialize;
@@ -34,6 +40,15 @@ struct ResponseOut<'a> {
     uid: &'a str,
     allowed: bool,
     status: StatusOut<'a>,
+    /// `JSONPatch` when there is a patch.
+    #[cfg_attr(
+        test,
+        serde(rename = "patchType", skip_serializing_if = "Option::is_none")
+    )]
+    patch_type: Option<&'static str>,
+    /// The base64 of the JSON Patch.
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
+    patch: Option<&'a str>,
     #[cfg_attr(test, serde(skip_serializing_if = "<[String]>::is_empty"))]
     warnings: &'a [String],
     #[cfg_attr(
@@ -54,6 +69,7 @@ impl AdmissionReviewOut<'_> {
         let mut out = Vec::with_capacity(
             256 + r.uid.len()
                 + r.status.message.len()
+                + r.patch.map_or(0, str::len)
                 + r.warnings.iter().map(String::len).sum::<usize>()
                 + r.audit_annotations.values().map(String::len).sum::<usize>(),
         );
@@ -69,6 +85,14 @@ impl AdmissionReviewOut<'_> {
             b",\"allowed\":false,\"status\":"
         });
         r.status.write(&mut out);
+        if let Some(patch_type) = r.patch_type {
+            out.extend_from_slice(b",\"patchType\":");
+            write_str(&mut out, patch_type);
+        }
+        if let Some(patch) = r.patch {
+            out.extend_from_slice(b",\"patch\":");
+            write_str(&mut out, patch);
+        }
         if !r.warnings.is_empty() {
             out.extend_from_slice(b",\"warnings\":[");
             for (i, w) in r.warnings.iter().enumerate() {
@@ -96,7 +120,26 @@ impl AdmissionReviewOut<'_> {
     }
 }
 
-pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
+/// Which answer a review gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// `/validate`: the verdict.
+    Validate,
+    /// `/mutate`: the rewrites, as a JSON Patch.
+    Mutate,
+}
+
+impl Answer {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Validate => "/validate",
+            Self::Mutate => "/mutate",
+        }
+    }
+}
+
+pub(super) fn handle(policy: &Policy, body: &[u8], answer: Answer) -> Reply {
+    let endpoint = answer.path();
     // The scanner reads a well-formed review; serde decides on anything else.
     let fast = std::str::from_utf8(body)
         .ok()
@@ -112,7 +155,7 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
         Some(v) if API_VERSIONS.contains(&v) => v,
         Some(other) => {
             return bad_request(format!(
-                "apiVersion {other:?} is not supported on /validate: expected {:?} or {:?}",
+                "apiVersion {other:?} is not supported on {endpoint}: expected {:?} or {:?}",
                 API_VERSIONS[0], API_VERSIONS[1]
             ));
         }
@@ -126,7 +169,7 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
     if review.kind.as_deref() != Some(KIND) {
         return bad_request(match review.kind.as_deref() {
             Some(other) => {
-                format!("kind {other:?} is not supported on /validate: expected {KIND:?}")
+                format!("kind {other:?} is not supported on {endpoint}: expected {KIND:?}")
             }
             None => format!("the request has no kind (expected {KIND:?})"),
         });
@@ -154,6 +197,10 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
             .and_then(|r| r.resource.as_deref()),
         request.sub_resource.as_deref(),
     );
+    if answer == Answer::Mutate {
+        let mutation = admission::mutate(policy, &request);
+        return mutate_reply(api_version, uid, &request, mutation);
+    }
     let verdict = admission::decide(policy, &request);
     let outcome = match verdict.status {
         Status::Allowed if verdict.warned() => Outcome::Warned,
@@ -174,6 +221,8 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
                 reason: verdict.status.reason(),
                 code: verdict.status.code(),
             },
+            patch_type: None,
+            patch: None,
             warnings: &verdict.warnings,
             audit_annotations: &verdict.audit_annotations,
         },
@@ -199,6 +248,78 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
         body,
         summary,
     }
+}
+
+/// The answer of `/mutate`: allowed with the patch (none when nothing
+/// changes), or denied with no patch.
+fn mutate_reply<S: image_policy_core::k8s::Text>(
+    api_version: &str,
+    uid: &str,
+    request: &Request<'_, S>,
+    mutation: Mutation<'_>,
+) -> Reply {
+    let patch = (mutation.allowed() && !mutation.replacements.is_empty())
+        .then(|| base64::engine::general_purpose::STANDARD.encode(json_patch(&mutation)));
+    let no_annotations = BTreeMap::new();
+    let body = AdmissionReviewOut {
+        api_version,
+        kind: KIND,
+        response: ResponseOut {
+            uid,
+            allowed: mutation.allowed(),
+            status: StatusOut {
+                api_version: None,
+                kind: None,
+                status: mutation.status.as_str(),
+                message: &mutation.message,
+                reason: mutation.status.reason(),
+                code: mutation.status.code(),
+            },
+            patch_type: patch.as_ref().map(|_| "JSONPatch"),
+            patch: patch.as_deref(),
+            warnings: &[],
+            audit_annotations: &no_annotations,
+        },
+    }
+    .encode();
+    let outcome = if mutation.allowed() {
+        Outcome::Allowed
+    } else {
+        Outcome::Denied
+    };
+    let mut summary = ReplySummary::new(outcome, mutation.message);
+    summary.uid = Some(uid.to_owned());
+    summary.kind = request.object_kind().map(str::to_owned);
+    summary.namespace = request.object_namespace().map(str::to_owned);
+    summary.name = request.object_name().map(str::to_owned);
+    summary.images = mutation.replacements.len() + mutation.failures.len();
+    summary.denied = mutation.failures.len();
+    Reply {
+        status: 200,
+        body,
+        summary,
+    }
+}
+
+/// The RFC 6902 JSON Patch of a mutation, as JSON text:
+/// `[{"op":"replace","path":"/spec/containers/0/image","value":"..."}]`.
+fn json_patch(mutation: &Mutation<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + mutation.replacements.len() * 128);
+    out.push(b'[');
+    for (i, op) in mutation.patch().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"op\":");
+        write_str(&mut out, op.op);
+        out.extend_from_slice(b",\"path\":");
+        write_str(&mut out, &op.path);
+        out.extend_from_slice(b",\"value\":");
+        write_str(&mut out, op.value);
+        out.push(b'}');
+    }
+    out.push(b']');
+    out
 }
 
 #[cfg(test)]
@@ -250,6 +371,8 @@ mod tests {
                         reason,
                         code,
                     },
+                    patch_type: audit.then_some("JSONPatch"),
+                    patch: audit.then_some("W3sib3AiOiJyZXBsYWNlIn1d"),
                     warnings,
                     audit_annotations: &annotations,
                 },
@@ -260,5 +383,29 @@ mod tests {
                 String::from_utf8(want).expect("UTF-8")
             );
         }
+    }
+
+    /// The patch is written as serde_json writes the core's operations.
+    #[test]
+    fn json_patch_writes_what_serde_writes() {
+        let policy = Policy::builder()
+            .rewrite("docker.io", "registry.my.com/hub")
+            .build()
+            .expect("a policy")
+            .policy;
+        let object: image_policy_core::k8s::Object<String> = serde_json::from_str(
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{
+                "containers":[{"name":"a","image":"nginx"},{"name":"b","image":"quay.io/x"}],
+                "volumes":[{"name":"v","image":{"reference":"grafana/grafana:10"}}]}}"#,
+        )
+        .expect("an object");
+        let mutation = admission::mutate(&policy, &Request::new(Operation::Create, Some(&object)));
+        let ops: Vec<_> = mutation.patch().collect();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(
+            String::from_utf8(json_patch(&mutation)).expect("UTF-8"),
+            serde_json::to_string(&ops).expect("encodable")
+        );
+        assert_eq!(ops[1].path, "/spec/volumes/0/image/reference");
     }
 }

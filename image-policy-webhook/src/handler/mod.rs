@@ -3,12 +3,13 @@
 //!
 //! # Overview
 //!
-//! [`handle`] answers the two ways the API server asks about images:
+//! [`handle`] answers the three ways the API server asks about images:
 //!
 //! | endpoint | request | answer |
 //! |---|---|---|
 //! | [`Endpoint::ImageReview`] (`POST /imagereview`) | [`ImageReview`] `imagepolicy.k8s.io/v1alpha1` from the `ImagePolicyWebhook` admission plugin | `status.allowed`, `status.reason`, `status.auditAnnotations` |
 //! | [`Endpoint::AdmissionReview`] (`POST /validate`) | [`AdmissionReview`] `admission.k8s.io/v1` or `v1beta1` from a `ValidatingWebhookConfiguration` | `response.uid`, `allowed`, `status` (403 and a message naming every denied container), `warnings`, `auditAnnotations`, in the request's version |
+//! | [`Endpoint::Mutate`] (`POST /mutate`) | [`AdmissionReview`] `admission.k8s.io/v1` or `v1beta1` from a `MutatingWebhookConfiguration` | `response.uid`, `allowed`, `status`, and `patchType: JSONPatch` with `patch` (base64 of RFC 6902 `replace` operations) when a rewrite rule changes an image, in the request's version |
 //!
 //! [`ImageReview`]: https://kubernetes.io/docs/reference/config-api/imagepolicy.v1alpha1/
 //! [`AdmissionReview`]: https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request
@@ -39,6 +40,28 @@
 //! images cannot be found is denied with code 400, never allowed. An
 //! ImageReview holds only what the API server's plugin sends, which never
 //! includes image volumes (see `image_review`).
+//!
+//! `/mutate` applies the policy's [rewrite rules](image_policy_core::policy::rewrite)
+//! as [`image_policy_core::admission::mutate`] documents: it answers allowed
+//! with a patch of `replace` operations at the exact JSON pointer of each
+//! rewritten image (`/spec/template/spec/containers/0/image`,
+//! `/spec/volumes/1/image/reference`), in every container list and image
+//! volume of every pod-bearing kind and of `pods/ephemeralcontainers`. It
+//! does not judge the allow and deny rules (a later mutating webhook may
+//! still change the object; `/validate` judges the final object). It sends
+//! no `patch` when nothing changes, so the API server's reinvocation of it
+//! on its own output is harmless; on UPDATE it leaves the images already in
+//! `oldObject` as they are; it rewrites nothing in an exempt namespace
+//! (exemption is about judging, and rewriting `kube-system` could break the
+//! control plane); DELETE and CONNECT pass with no patch. It **denies**
+//! (403, never a patch) when a rewrite would produce an invalid reference
+//! (a path over 255 bytes): the webhook never answers a patch that writes an
+//! invalid reference. An image that does not parse is not rewritten: it is
+//! left for `/validate` to deny, as is an object whose images cannot be
+//! found.
+//!
+//! `/imagereview` cannot change a pod (the `ImagePolicyWebhook` plugin has
+//! no way to patch): it judges each image as written, without rewriting.
 //!
 //! # Errors
 //!
@@ -101,15 +124,22 @@ pub enum Endpoint {
     /// `POST /validate`: an `AdmissionReview` from a validating admission
     /// webhook configuration.
     AdmissionReview,
+    /// `POST /mutate`: an `AdmissionReview` from a mutating admission webhook
+    /// configuration, answered with the rewrites as a JSON Patch.
+    Mutate,
 }
 
 impl Endpoint {
-    /// The endpoint's name, as used in logs and metrics: `imagereview` or
-    /// `validate`.
+    /// Every endpoint.
+    pub const ALL: [Endpoint; 3] = [Self::ImageReview, Self::AdmissionReview, Self::Mutate];
+
+    /// The endpoint's name, as used in logs and metrics: `imagereview`,
+    /// `validate` or `mutate`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ImageReview => "imagereview",
             Self::AdmissionReview => "validate",
+            Self::Mutate => "mutate",
         }
     }
 }
@@ -128,6 +158,11 @@ pub fn scanner_agrees_with_serde(body: &str) -> Result<bool, String> {
 pub fn handle(policy: &Policy, endpoint: Endpoint, body: &[u8]) -> Reply {
     match endpoint {
         Endpoint::ImageReview => image_review::handle(policy, body),
-        Endpoint::AdmissionReview => admission_review::handle(policy, body),
+        Endpoint::AdmissionReview => {
+            admission_review::handle(policy, body, admission_review::Answer::Validate)
+        }
+        Endpoint::Mutate => {
+            admission_review::handle(policy, body, admission_review::Answer::Mutate)
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The server's counters and their Prometheus text exposition.
 //!
-//! Hand-rolled on atomics: the label sets are small and fixed (two review
+//! Hand-rolled on atomics: the label sets are small and fixed (three review
 //! endpoints, a handful of status codes and outcomes), so every counter is a
 //! slot in an array and recording a request is a few relaxed atomic adds, with
 //! no lock and no allocation on the request path.
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// The review endpoints, in slot order (labels from [`Endpoint::as_str`]).
-const ENDPOINTS: [Endpoint; 2] = [Endpoint::ImageReview, Endpoint::AdmissionReview];
+const ENDPOINTS: [Endpoint; 3] = Endpoint::ALL;
 
 /// HTTP status labels, in slot order; anything else counts as `other`.
 const STATUSES: [&str; 6] = ["200", "400", "408", "413", "500", "other"];
@@ -37,6 +37,7 @@ fn endpoint_slot(endpoint: Endpoint) -> usize {
     match endpoint {
         Endpoint::ImageReview => 0,
         Endpoint::AdmissionReview => 1,
+        Endpoint::Mutate => 2,
     }
 }
 

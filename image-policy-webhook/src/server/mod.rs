@@ -11,6 +11,7 @@
 //! |---|---|
 //! | `POST /imagereview` | an `ImageReview` (`imagepolicy.k8s.io/v1alpha1`), for the `ImagePolicyWebhook` admission plugin |
 //! | `POST /validate` | an `AdmissionReview` (`admission.k8s.io/v1` or `v1beta1`), for a `ValidatingWebhookConfiguration` |
+//! | `POST /mutate` | an `AdmissionReview` (`admission.k8s.io/v1` or `v1beta1`), for a `MutatingWebhookConfiguration`: the rewrites as a JSON Patch |
 //! | `GET /healthz` | 200 while the process serves |
 //! | `GET /readyz` | 200 once the policy is loaded and the listener is up, 503 from the start of shutdown |
 //! | `GET /metrics` | Prometheus text: requests and decisions by endpoint and result, latency histogram, policy and certificate reloads by result, the policy's hash |

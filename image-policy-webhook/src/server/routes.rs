@@ -1,4 +1,4 @@
-//! The HTTP routes: the two review endpoints, which hand the body to
+//! The HTTP routes: the three review endpoints, which hand the body to
 //! [`handle`] and record what it answered, and the health and metrics routes.
 
 use super::State;
@@ -20,6 +20,7 @@ pub(crate) fn main_router(state: Arc<State>) -> Router {
     Router::new()
         .route("/imagereview", post(image_review))
         .route("/validate", post(validate))
+        .route("/mutate", post(mutate))
         .merge(health_router(Arc::clone(&state)))
         .with_state(state)
 }
@@ -39,6 +40,10 @@ async fn image_review(Shared(state): Shared<Arc<State>>, request: Request) -> Re
 
 async fn validate(Shared(state): Shared<Arc<State>>, request: Request) -> Response {
     review(&state, Endpoint::AdmissionReview, request).await
+}
+
+async fn mutate(Shared(state): Shared<Arc<State>>, request: Request) -> Response {
+    review(&state, Endpoint::Mutate, request).await
 }
 
 /// Reads the body (limit → 413, timeout → 408, memory budget → 503), asks

@@ -1,11 +1,16 @@
 //! The handler's tests: real objects (the kubectl-made fixtures of
 //! `testdata/k8s/objects`) wrapped in AdmissionReview requests, the
 //! ImageReview example of the Kubernetes documentation, and tables of bad
-//! requests, all through `handle`.
+//! requests, all through `handle`; `/mutate`'s patches applied by the
+//! `json-patch` crate; the `handler` fuzz target's checks (`invariants`) on
+//! its committed inputs.
 
 mod admission;
 mod bad_requests;
+mod fuzz_regressions;
 mod image_review;
+mod invariants;
+mod mutate;
 mod never_panics;
 
 use image_policy_core::policy::{Mode, Policy};

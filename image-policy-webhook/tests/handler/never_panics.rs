@@ -8,7 +8,11 @@ use proptest::prelude::*;
 use crate::{DENIED_IMAGE, admission_review, read_json, seed_policy, testdata};
 
 fn endpoint() -> impl Strategy<Value = Endpoint> {
-    prop_oneof![Just(Endpoint::AdmissionReview), Just(Endpoint::ImageReview)]
+    prop_oneof![
+        Just(Endpoint::AdmissionReview),
+        Just(Endpoint::ImageReview),
+        Just(Endpoint::Mutate)
+    ]
 }
 
 /// Valid reviews whose every image the seed policy denies: a Deployment with
@@ -70,7 +74,7 @@ proptest! {
         let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
         if reply.status == 200 {
             let allowed = match endpoint {
-                Endpoint::AdmissionReview => &answer["response"]["allowed"],
+                Endpoint::AdmissionReview | Endpoint::Mutate => &answer["response"]["allowed"],
                 Endpoint::ImageReview => &answer["status"]["allowed"],
             };
             // Allowed only when nothing was left to judge (a mutated

@@ -1,0 +1,154 @@
+//! The checks of the `handler` fuzz target, in one place: the target
+//! (`fuzz/fuzz_targets/handler.rs`) includes this file with `#[path]`, and
+//! this crate's tests replay the committed inputs of
+//! `tests/fuzz/testdata/handler/` with the same checks (`fuzz_regressions`).
+//!
+//! For any body, on every endpoint: [`handle`] does not panic, answers 200
+//! with a JSON review or 400 with a JSON `Status`. On `/mutate`, moreover:
+//!
+//! - a `patch` comes only with `allowed: true` and `patchType: JSONPatch`; it
+//!   is base64 of a JSON array of `replace` operations whose `path` is a JSON
+//!   pointer to a string of the request's `object`, and whose `value` parses
+//!   as an image reference (the webhook never writes an invalid one);
+//! - the object with the patch applied, sent again, gets no patch (the API
+//!   server's reinvocation is harmless).
+//!
+//! The scanner's agreement with serde (`scanner_agrees_with_serde`, feature
+//! `fuzzing` of the webhook) is passed in, as only a build with that feature
+//! has it.
+//!
+//! Nothing here may use more than the fuzz crate depends on:
+//! image-policy-core, image-policy-webhook, serde_json and base64.
+
+use base64::Engine as _;
+use image_policy_core::policy::Policy;
+use image_policy_core::reference::ImageRef;
+use image_policy_webhook::handler::{Endpoint, handle};
+use serde_json::Value;
+
+/// The policies the checks use: the multi-team example (allow and deny rules,
+/// tags, an exempt namespace, namespace rules, warn mode and break-glass, so
+/// that every kind of decision and message is made) for `/validate` and
+/// `/imagereview`, and the rewrite example (Docker Hub and quay.io sent to
+/// `registry.my.com`) for `/mutate`.
+pub struct Policies {
+    /// `examples/multi-team.yaml`.
+    pub judge: Policy,
+    /// `examples/rewrite.yaml`.
+    pub rewrite: Policy,
+}
+
+impl Policies {
+    /// Loads both examples (compiled into the binary).
+    pub fn load() -> Policies {
+        let load = |source: &str, name: &str| match Policy::from_yaml_str(source, name) {
+            Ok(loaded) => loaded.policy,
+            Err(e) => panic!("the fuzz policy {name} does not load: {e}"),
+        };
+        Policies {
+            judge: load(
+                include_str!("../../../examples/multi-team.yaml"),
+                "multi-team.yaml",
+            ),
+            rewrite: load(
+                include_str!("../../../examples/rewrite.yaml"),
+                "rewrite.yaml",
+            ),
+        }
+    }
+}
+
+/// Checks one input; `Err` says which invariant broke, `Ok` whether
+/// `/mutate` answered a patch. `scanner` is `scanner_agrees_with_serde` when
+/// the webhook is built with `fuzzing`.
+pub fn check(
+    policies: &Policies,
+    data: &[u8],
+    scanner: Option<fn(&str) -> Result<bool, String>>,
+) -> Result<bool, String> {
+    for endpoint in [Endpoint::AdmissionReview, Endpoint::ImageReview] {
+        answer(&policies.judge, endpoint, data)?;
+    }
+    let patched = check_mutate(&policies.rewrite, data, true)?;
+    if let (Some(agrees), Ok(text)) = (scanner, std::str::from_utf8(data)) {
+        agrees(text)?;
+    }
+    Ok(patched)
+}
+
+/// The answer of `endpoint`: 200 or 400, and JSON.
+fn answer(policy: &Policy, endpoint: Endpoint, data: &[u8]) -> Result<(u16, Value), String> {
+    let reply = handle(policy, endpoint, data);
+    if !matches!(reply.status, 200 | 400) {
+        return Err(format!("{endpoint:?}: status {}", reply.status));
+    }
+    let value = serde_json::from_slice(&reply.body)
+        .map_err(|e| format!("{endpoint:?}: the response is not JSON ({e})"))?;
+    Ok((reply.status, value))
+}
+
+/// The `/mutate` invariants of the module docs; `again`: also send the
+/// patched review once more. `Ok`: whether there was a patch.
+fn check_mutate(policy: &Policy, data: &[u8], again: bool) -> Result<bool, String> {
+    let (status, answer) = answer(policy, Endpoint::Mutate, data)?;
+    if status != 200 {
+        return Ok(false);
+    }
+    let response = &answer["response"];
+    let Some(patch) = response.get("patch") else {
+        if response.get("patchType").is_some() {
+            return Err(format!("a patchType without a patch: {answer}"));
+        }
+        return Ok(false);
+    };
+    if response["allowed"] != true {
+        return Err(format!("a patch on a denial: {answer}"));
+    }
+    if response["patchType"] != "JSONPatch" {
+        return Err(format!("a patch without patchType JSONPatch: {answer}"));
+    }
+    let patch = patch
+        .as_str()
+        .ok_or_else(|| format!("the patch is not a string: {answer}"))?;
+    let patch = base64::engine::general_purpose::STANDARD
+        .decode(patch)
+        .map_err(|e| format!("the patch is not base64 ({e}): {answer}"))?;
+    let patch: Value = serde_json::from_slice(&patch)
+        .map_err(|e| format!("the patch is not JSON ({e}): {answer}"))?;
+    let ops = patch
+        .as_array()
+        .filter(|ops| !ops.is_empty())
+        .ok_or_else(|| format!("the patch is not a list of operations: {patch}"))?;
+    // The review as serde_json reads it into a `Value` (which may refuse
+    // what the handler skipped, such as a number past f64 in an ignored
+    // field: then the pointers are not checked).
+    let Ok(mut review) = serde_json::from_slice::<Value>(data) else {
+        return Ok(true);
+    };
+    let object = review
+        .pointer_mut("/request/object")
+        .ok_or("a patch for a review without request.object")?;
+    for op in ops {
+        let (Some("replace"), Some(path), Some(value)) =
+            (op["op"].as_str(), op["path"].as_str(), op["value"].as_str())
+        else {
+            return Err(format!("not a replace of a string: {op}"));
+        };
+        if let Err(e) = ImageRef::parse(value) {
+            return Err(format!("the patch writes {value:?}, not a reference: {e}"));
+        }
+        match object.pointer_mut(path) {
+            Some(slot @ Value::String(_)) => *slot = Value::from(value),
+            _ => return Err(format!("{path} is not a string of the object: {op}")),
+        }
+    }
+    if again {
+        let patched = serde_json::to_vec(&review).map_err(|e| e.to_string())?;
+        let (_, answer) = self::answer(policy, Endpoint::Mutate, &patched)?;
+        if answer["response"].get("patch").is_some() {
+            return Err(format!("the patched object gets another patch: {answer}"));
+        }
+        check_mutate(policy, &patched, false)?;
+    }
+    Ok(true)
+}
