@@ -8,7 +8,7 @@
 # OUT_DIR receives ca.crt ca.key tls.crt tls.key, a client certificate for the
 # API server (apiserver-client.crt/.key, for ImagePolicyWebhook with
 # --client-ca) and kustomization.yaml: the base, the TLS Secret, and the CA
-# patched into the ValidatingWebhookConfiguration's caBundle.
+# patched into the caBundle of the webhook configurations.
 # Environment: NAMESPACE (image-policy-system), SERVICE (image-policy-webhook),
 # DAYS (365), EXTRA_SANS (comma-separated, e.g. DNS:webhook.example.com,IP:10.0.0.5).
 # An existing CA in OUT_DIR is reused, so re-running renews the serving
@@ -73,8 +73,10 @@ secretGenerator:
     options:
       disableNameSuffixHash: true
 patches:
+  # Both webhook configurations: the validating one of the base, and the
+  # mutating one of components/rewrite when it is added.
   - target:
-      kind: ValidatingWebhookConfiguration
+      kind: (Validating|Mutating)WebhookConfiguration
       name: image-policy-webhook
     patch: |-
       - op: replace

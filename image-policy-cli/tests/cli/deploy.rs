@@ -124,5 +124,13 @@ fn deploy_lints_clean_under_its_policy_after_the_documented_replacement() {
         let (code, text) = image_policy(work.path(), &lint_rendered, &rendered);
         assert_eq!(code, 0, "{text}");
         assert!(text.contains("1 image: 0 violations"), "{text}");
+        // And every overlay (components/rewrite's MutatingWebhookConfiguration
+        // included) renders the same one image.
+        for overlay in ["cert-manager", "rewrite", "validating-admission-policy"] {
+            let rendered = kustomize(&work.path().join("deploy/overlays").join(overlay));
+            let (code, text) = image_policy(work.path(), &lint_rendered, &rendered);
+            assert_eq!(code, 0, "{overlay}: {text}");
+            assert!(text.contains("1 image: 0 violations"), "{overlay}: {text}");
+        }
     }
 }

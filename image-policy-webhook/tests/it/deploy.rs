@@ -103,6 +103,40 @@ fn the_webhook_configuration_covers_every_pod_bearing_kind() {
     }
 }
 
+/// components/rewrite's MutatingWebhookConfiguration calls /mutate for the
+/// same kinds and namespaces as the validating one, fails closed, and is
+/// reinvoked when a later webhook changes the object.
+#[test]
+fn the_mutating_webhook_configuration_matches_the_validating_one() {
+    let validating = &documents(&deploy_dir().join("base/validatingwebhookconfiguration.yaml"))[0]
+        ["webhooks"][0];
+    let docs =
+        documents(&deploy_dir().join("components/rewrite/mutatingwebhookconfiguration.yaml"));
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["kind"], "MutatingWebhookConfiguration");
+    let mutating = &docs[0]["webhooks"][0];
+    assert_eq!(mutating["clientConfig"]["service"]["path"], "/mutate");
+    assert_eq!(mutating["reinvocationPolicy"], "IfNeeded");
+    assert_eq!(mutating["sideEffects"], "None");
+    for same in [
+        "failurePolicy",
+        "matchPolicy",
+        "admissionReviewVersions",
+        "namespaceSelector",
+        "rules",
+        "timeoutSeconds",
+    ] {
+        assert_eq!(mutating[same], validating[same], "{same}");
+    }
+    for field in ["name", "namespace", "port"] {
+        assert_eq!(
+            mutating["clientConfig"]["service"][field],
+            validating["clientConfig"]["service"][field],
+            "{field}"
+        );
+    }
+}
+
 #[test]
 fn the_deployed_policy_loads_without_warnings() {
     let path = deploy_dir().join("base/policy.yaml");
@@ -260,6 +294,13 @@ fn kustomize_builds_every_entry_point() {
     let kinds = kustomize(&deploy_dir().join("overlays/cert-manager"));
     assert_eq!(kinds.iter().filter(|k| *k == "Certificate").count(), 2);
     assert_eq!(kinds.iter().filter(|k| *k == "Issuer").count(), 2);
+    let kinds = kustomize(&deploy_dir().join("overlays/rewrite"));
+    for kind in [
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ] {
+        assert_eq!(kinds.iter().filter(|k| *k == kind).count(), 1, "{kinds:?}");
+    }
 
     // gen-certs.sh: a CA, a serving certificate, and an overlay that builds.
     if !have("openssl") {
@@ -320,4 +361,30 @@ fn kustomize_builds_every_entry_point() {
         ca_bundle.starts_with("LS0tLS1CRUdJTi"),
         "caBundle is the base64 of a PEM CA"
     );
+
+    // With components/rewrite added, the mutating webhook gets the same CA.
+    let kustomization = out.path().join("kustomization.yaml");
+    let mut text = std::fs::read_to_string(&kustomization).unwrap();
+    // Beside the base, which gen-certs.sh names by a relative path (kustomize
+    // loads components only by one).
+    let base = text
+        .lines()
+        .skip_while(|l| *l != "resources:")
+        .nth(1)
+        .and_then(|l| l.strip_prefix("  - "))
+        .expect("the base in resources")
+        .to_owned();
+    text.push_str(&format!("components:\n  - {base}/../components/rewrite\n"));
+    std::fs::write(&kustomization, text).unwrap();
+    let docs = render(out.path());
+    for kind in [
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ] {
+        let webhook = docs.iter().find(|d| d["kind"] == kind).unwrap();
+        assert_eq!(
+            webhook["webhooks"][0]["clientConfig"]["caBundle"], ca_bundle,
+            "{kind}"
+        );
+    }
 }

@@ -315,3 +315,65 @@ async fn image_volumes_are_judged_over_https() {
         "evil.io/existing:1"
     );
 }
+
+/// `/mutate` through the real server, v1 and v1beta1: the rewrite policy of
+/// the handler's tests (`testdata/k8s/rewrite-policy.yaml`) patches a
+/// Deployment's images at their pointers; `/validate` on the patched object
+/// allows it; the decision is counted under `endpoint="mutate"`.
+#[tokio::test]
+async fn mutate_over_https() {
+    let policy = std::fs::read_to_string(objects_dir().join("../rewrite-policy.yaml")).unwrap();
+    let server = Running::start(Options {
+        policy,
+        ..Options::default()
+    })
+    .await;
+    let mut conn = server.client().connect(server.addr).await.unwrap();
+    let object: Value = serde_json::from_str(
+        &std::fs::read_to_string(objects_dir().join("deployment.json")).unwrap(),
+    )
+    .unwrap();
+    for api_version in ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] {
+        let response = conn
+            .post(
+                "/mutate",
+                admission_review(api_version, "u-mutate", &object),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status, 200, "{}", response.body);
+        let review: Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(review["apiVersion"], api_version);
+        let answer = &review["response"];
+        assert_eq!(answer["uid"], "u-mutate");
+        assert_eq!(answer["allowed"], true, "{review}");
+        assert_eq!(answer["patchType"], "JSONPatch");
+        use base64::Engine as _;
+        let patch = base64::engine::general_purpose::STANDARD
+            .decode(answer["patch"].as_str().unwrap())
+            .unwrap();
+        let patch: Vec<Value> = serde_json::from_slice(&patch).unwrap();
+        assert_eq!(patch.len(), 4, "{patch:?}");
+        assert_eq!(
+            patch[0],
+            json!({"op": "replace", "path": "/spec/template/spec/containers/0/image",
+                   "value": "mirror.example.com/shop-team/web:1.4.2"})
+        );
+        let mut patched = object.clone();
+        for op in &patch {
+            *patched.pointer_mut(op["path"].as_str().unwrap()).unwrap() = op["value"].clone();
+        }
+        let response = conn
+            .post(
+                "/validate",
+                admission_review(api_version, "u-validate", &patched),
+            )
+            .await
+            .unwrap();
+        let review: Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(review["response"]["allowed"], true, "{review}");
+    }
+    let metrics = server.metrics().await;
+    let series = r#"image_policy_decisions_total{endpoint="mutate",result="allowed"}"#;
+    assert_eq!(metric(&metrics, series), Some(2.0), "{metrics}");
+}
