@@ -6,18 +6,21 @@
 //! participants and the reviews are in [`image_policy_benches::handler`],
 //! shared with the instruction counter (`benches/callgrind-handler.sh`).
 //! Every participant's answer is checked against the expected decision
-//! before measuring.
+//! before measuring. `image-policy-mutate` is the webhook's `/mutate` on the
+//! same review, with the same policy plus rewrite rules that rewrite every
+//! image (its patch is checked too), to compare with `/validate`.
 //!
 //! Run: `cargo bench -p image-policy-benches --bench handler`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use image_policy_benches::handler::{Cel, Rego, allowed_of, policy, reviews};
+use image_policy_benches::handler::{Cel, Rego, allowed_of, policy, reviews, rewrite_policy};
 use image_policy_webhook::handler::{Endpoint, handle};
 
 fn bench_handler(c: &mut Criterion) {
     let policy = policy();
+    let rewrite = rewrite_policy();
     let mut rego = Rego::new();
     let cel = Cel::new();
 
@@ -33,6 +36,12 @@ fn bench_handler(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(format!("image-policy/{name}"), |b| {
             b.iter(|| handle(&policy, Endpoint::AdmissionReview, black_box(&body)))
+        });
+        let mutated = handle(&rewrite, Endpoint::Mutate, &body);
+        let answer: serde_json::Value = serde_json::from_slice(&mutated.body).expect("JSON");
+        assert_eq!(answer["response"]["patchType"], "JSONPatch", "{answer}");
+        group.bench_function(format!("image-policy-mutate/{name}"), |b| {
+            b.iter(|| handle(&rewrite, Endpoint::Mutate, black_box(&body)))
         });
         group.bench_function(format!("regorus/{name}"), |b| {
             b.iter(|| rego.review(black_box(&body)))

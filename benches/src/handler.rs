@@ -4,7 +4,7 @@
 //! the same code on the same bytes:
 //!
 //! - image-policy: `image_policy_webhook::handler::handle` with [`policy`]
-//!   (only [`REGISTRY`]);
+//!   (only [`REGISTRY`]); and its `/mutate` with [`rewrite_policy`];
 //! - [`Rego`]: the Gatekeeper library's `k8sallowedrepos` Rego in regorus
 //!   (`data/handler/k8sallowedrepos.rego`, repos `registry.my.com/`),
 //!   including the JSON input conversion (body parsed into a Rego value,
@@ -49,6 +49,20 @@ pub fn policy() -> Policy {
         .build()
         .expect("the policy compiles")
         .policy
+}
+
+/// [`policy`] with rewrite rules that move every image of the reviews to
+/// another path of [`REGISTRY`] (so the rewritten images are allowed too):
+/// the policy of `/mutate` in the bench.
+pub fn rewrite_policy() -> Policy {
+    let mut builder = Policy::builder().allow_registry(REGISTRY);
+    for team in ["shop", "mirror", "observability"] {
+        builder = builder.rewrite(
+            &format!("{REGISTRY}/{team}"),
+            &format!("{REGISTRY}/cache/{team}"),
+        );
+    }
+    builder.build().expect("the policy compiles").policy
 }
 
 /// `response.allowed` of an AdmissionReview response.

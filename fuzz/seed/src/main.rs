@@ -19,7 +19,8 @@
 //!   streams);
 //! - `corpus/handler/`: the reviews of `testdata/webhook/*.json`, the body of
 //!   every case of `testdata/webhook/bad-requests.jsonl`, and each object of
-//!   `testdata/k8s/objects/*.json` in an AdmissionReview (CREATE and UPDATE);
+//!   `testdata/k8s/objects/*.json` in an AdmissionReview (CREATE and UPDATE),
+//!   and the committed inputs of `image-policy-webhook/tests/fuzz/testdata/handler/`;
 //! - `corpus/policy_load/`: the policies of `examples/`, the policy test
 //!   tables of `testdata/policy/` and the policies of `deploy/`.
 //!
@@ -111,6 +112,11 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
             }
         }
     }
+
+    files_in(
+        &root.join("image-policy-webhook/tests/fuzz/testdata/handler"),
+        &mut reviews,
+    )?;
 
     let mut policies = BTreeSet::new();
     for dir in ["examples", "testdata/policy", "deploy"] {
