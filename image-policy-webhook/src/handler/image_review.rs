@@ -14,6 +14,13 @@
 //! what it is not sent: run the validating webhook (`/validate`, see
 //! [`super::admission_review`]), which reads image volumes, beside the plugin,
 //! or instead of it.
+//!
+//! # No rewriting
+//!
+//! The plugin's answer is allowed or not: it cannot change the pod. So
+//! rewrite rules do not apply here; each image is judged as written (a
+//! `prometheus:2.6.1` that `/mutate` would send to `registry.my.com` is judged
+//! as Docker Hub's). Use `/mutate` and `/validate` to rewrite.
 
 use std::collections::BTreeMap;
 
