@@ -13,7 +13,7 @@
 //! another stack (kube-rs, a Kubernetes client in another process) calls the
 //! same function and gets the same answer.
 //!
-//! [`mutate`] is the other half of admission with
+//! [`mutate`](fn@mutate) is the other half of admission with
 //! [rewrite rules](crate::policy::rewrite): what a mutating webhook answers,
 //! the images to rewrite at their JSON pointers (a [`Mutation`], see
 //! [`mod@mutate`]); it judges nothing, and [`decide`] judges the object it

@@ -4,7 +4,7 @@
 //!
 //! # Overview
 //!
-//! [`mutate`] takes the same [`Request`] as [`decide`](super::decide) and
+//! [`mutate`](fn@mutate) takes the same [`Request`] as [`decide`](super::decide) and
 //! returns a [`Mutation`]: every image that a [rewrite rule](crate::policy::rewrite)
 //! changes, with where it is written ([`Replacement::pointer`],
 //! `/spec/template/spec/containers/0/image`), what it was and what it
@@ -357,5 +357,33 @@ mod tests {
             m.message
         );
         assert!(m.message.contains("longer than 255 bytes"), "{}", m.message);
+    }
+
+    /// Keys are escaped as RFC 6901 says (`~` first, then `/`), and every
+    /// list's pointer reads as its JSON path does.
+    #[test]
+    fn pointers_are_escaped_json_pointers() {
+        use crate::k8s::{ContainerList, JsonPath, PodBearingKind, push_pointer_token};
+        for (key, want) in [
+            ("image", "/image"),
+            ("a/b", "/a~1b"),
+            ("~1", "/~01"),
+            ("~/", "/~0~1"),
+            ("", "/"),
+        ] {
+            let mut out = String::new();
+            push_pointer_token(&mut out, key);
+            assert_eq!(out, want, "{key:?}");
+        }
+        for kind in PodBearingKind::ALL {
+            for list in ContainerList::ALL {
+                let path = JsonPath::new(kind.pod_spec_path(), list, 12);
+                let want = format!(
+                    "/{}",
+                    path.to_string().replace(['.', '['], "/").replace(']', "")
+                );
+                assert_eq!(path.pointer(), want);
+            }
+        }
     }
 }

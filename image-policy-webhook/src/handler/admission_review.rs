@@ -3,7 +3,7 @@
 //! `MutatingWebhookConfiguration` (`/mutate`): the object being created or
 //! updated (and the old one, on UPDATE), answered in the request's version.
 //! Both endpoints decode the same way; `/validate` answers
-//! [`admission::decide`]'s verdict, `/mutate` [`admission::mutate`]'s
+//! [`admission::decide`]'s verdict, `/mutate` [`admission::mutate`](fn@admission::mutate)'s
 //! replacements as a base64 JSON Patch (`patchType: JSONPatch`), and no
 //! `patch` at all when nothing changes.
 //!

@@ -10,13 +10,13 @@
 
 use std::path::Path;
 
-use crate::invariants::{Policies, check};
+use crate::invariants::{Policies, ScannerCheck, check};
 
 #[cfg(feature = "fuzzing")]
-const SCANNER: Option<fn(&str) -> Result<bool, String>> =
+const SCANNER: Option<ScannerCheck> =
     Some(image_policy_webhook::handler::scanner_agrees_with_serde);
 #[cfg(not(feature = "fuzzing"))]
-const SCANNER: Option<fn(&str) -> Result<bool, String>> = None;
+const SCANNER: Option<ScannerCheck> = None;
 
 #[test]
 fn handler_inputs_keep_the_invariants() {

@@ -58,13 +58,17 @@ impl Policies {
     }
 }
 
+/// `scanner_agrees_with_serde`: whether the scanner reads a body itself,
+/// or `Err` with how it disagrees with serde.
+pub type ScannerCheck = fn(&str) -> Result<bool, String>;
+
 /// Checks one input; `Err` says which invariant broke, `Ok` whether
 /// `/mutate` answered a patch. `scanner` is `scanner_agrees_with_serde` when
 /// the webhook is built with `fuzzing`.
 pub fn check(
     policies: &Policies,
     data: &[u8],
-    scanner: Option<fn(&str) -> Result<bool, String>>,
+    scanner: Option<ScannerCheck>,
 ) -> Result<bool, String> {
     for endpoint in [Endpoint::AdmissionReview, Endpoint::ImageReview] {
         answer(&policies.judge, endpoint, data)?;
