@@ -11,8 +11,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// Run the admission server: an ImageReview backend for the ImagePolicyWebhook
-/// admission plugin (POST /imagereview) and a ValidatingAdmissionWebhook
-/// (POST /validate), with GET /healthz, /readyz and /metrics.
+/// admission plugin (POST /imagereview), a ValidatingAdmissionWebhook
+/// (POST /validate) and a MutatingAdmissionWebhook applying the policy's
+/// rewrite rules (POST /mutate), with GET /healthz, /readyz and /metrics.
 ///
 /// The policy file and the certificate and key are re-read when they change
 /// (also through a Kubernetes volume's ..data symlink swap); a policy that does
