@@ -22,7 +22,8 @@
 //!   `testdata/k8s/objects/*.json` in an AdmissionReview (CREATE and UPDATE),
 //!   and the committed inputs of `image-policy-webhook/tests/fuzz/testdata/handler/`;
 //! - `corpus/policy_load/`: the policies of `examples/`, the policy test
-//!   tables of `testdata/policy/` and the policies of `deploy/`.
+//!   tables of `testdata/policy/`, the policies of `deploy/` and the committed
+//!   inputs of `image-policy-core/tests/fuzz/testdata/policy_load/`.
 //!
 //! Usage: `seed [CORPUS_DIR]` (default `fuzz/corpus`), normally through
 //! `fuzz/seed.sh`.
@@ -122,6 +123,7 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
     for dir in ["examples", "testdata/policy", "deploy"] {
         yaml_files(&root.join(dir), &mut policies)?;
     }
+    files_in(&committed.join("policy_load"), &mut policies)?;
 
     for (target, inputs) in [
         ("parse_reference", &references),

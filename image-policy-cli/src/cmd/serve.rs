@@ -129,10 +129,7 @@ fn policy_source(args: PolicyArgs) -> PolicySource {
     PolicySource {
         files,
         identity,
-        load: Box::new(move || {
-            let loaded = args.load().map_err(|e| e.to_string())?;
-            Ok(loaded)
-        }),
+        load: Box::new(move || Ok(args.load()?)),
     }
 }
 

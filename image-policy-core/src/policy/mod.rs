@@ -19,6 +19,7 @@
 //! is not `registry.my.com`.
 //!
 //! ```
+//! # #[cfg(feature = "yaml")] {
 //! use image_policy_core::policy::{Context, DecisionCode, Policy};
 //!
 //! let policy = Policy::from_yaml_str(
@@ -39,6 +40,7 @@
 //!     d.to_string(),
 //!     "docker.io/library/prometheus:2.6.1: registry docker.io is not in the allowed registries (registry.my.com)"
 //! );
+//! # }
 //! # Ok::<(), image_policy_core::policy::PolicyError>(())
 //! ```
 //!

@@ -80,6 +80,11 @@ fn parse_reference_committed_inputs() {
 }
 
 #[test]
+fn policy_load_committed_inputs() {
+    replay(&committed("policy_load"), invariants::check_policy_load);
+}
+
+#[test]
 fn parse_digest_committed_inputs() {
     replay(&committed("parse_digest"), invariants::check_digest);
 }

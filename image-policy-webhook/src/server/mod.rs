@@ -231,8 +231,10 @@ pub struct PolicySource {
     /// hashed with the files' contents into the policy hash that `/metrics`
     /// and the decision log report.
     pub identity: String,
-    /// Loads the policy; the error is one or more lines to log.
-    pub load: Box<dyn Fn() -> Result<LoadedPolicy, String> + Send + Sync>,
+    /// Loads the policy. The error is the caller's own type (the CLI's says
+    /// which file could not be read, or carries the core's `PolicyError` with
+    /// every diagnostic); its `Display` is what the server logs.
+    pub load: Box<dyn Fn() -> Result<LoadedPolicy, LoadError> + Send + Sync>,
 }
 
 impl std::fmt::Debug for PolicySource {
@@ -243,6 +245,10 @@ impl std::fmt::Debug for PolicySource {
             .finish_non_exhaustive()
     }
 }
+
+/// The error of [`PolicySource::load`]: any error type, kept as it is (a
+/// caller can downcast it) rather than flattened into a string.
+pub type LoadError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why the server could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
@@ -271,9 +277,9 @@ pub enum PolicyError {
     /// A policy file could not be read.
     #[error(transparent)]
     Read(#[from] ReadError),
-    /// [`PolicySource::load`] failed: its lines.
+    /// [`PolicySource::load`] failed with this error.
     #[error("{0}")]
-    Load(String),
+    Load(#[source] LoadError),
 }
 
 /// The policy in force and its hash.
@@ -572,9 +578,9 @@ fn load_policy(
                 hash,
             })
         }
-        Err(message) => {
+        Err(error) => {
             metrics.policy_loaded(None);
-            Err(PolicyError::Load(message).into())
+            Err(PolicyError::Load(error).into())
         }
     }
 }
@@ -613,11 +619,11 @@ impl Reloader {
                             hash,
                         });
                     }
-                    Err(message) => {
+                    Err(error) => {
                         metrics.policy_loaded(None);
                         tracing::error!(
                             policy = hash,
-                            "policy not reloaded, the previous one stays in force:\n{message}"
+                            "policy not reloaded, the previous one stays in force:\n{error}"
                         );
                     }
                 },

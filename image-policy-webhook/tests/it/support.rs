@@ -5,7 +5,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use image_policy_core::policy::{LoadedPolicy, Policy};
+use image_policy_core::policy::Policy;
 use image_policy_webhook::server::{
     PolicySource, Server, ServerConfig, ServerError, TlsFiles, Transport,
 };
@@ -165,14 +165,10 @@ pub fn policy_source(path: &Path) -> PolicySource {
         files: vec![file.clone()],
         identity: String::new(),
         load: Box::new(move || {
-            let src = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
-            load_policy_yaml(&src, &file.display().to_string())
+            let src = std::fs::read_to_string(&file)?;
+            Ok(Policy::from_yaml_str(&src, &file.display().to_string())?)
         }),
     }
-}
-
-fn load_policy_yaml(src: &str, origin: &str) -> Result<LoadedPolicy, String> {
-    Policy::from_yaml_str(src, origin).map_err(|e| e.to_string())
 }
 
 impl Running {

@@ -1,4 +1,5 @@
-//! The invariants that the reference parser keeps on *any* input.
+//! The invariants that the reference parser and the policy loader keep on
+//! *any* input.
 //!
 //! One file, compiled into two crates: the integration tests (as
 //! `fuzz_regressions::invariants`, replaying the committed inputs under
@@ -12,6 +13,7 @@
 //! fuzz targets turn an `Err` into a panic, which libFuzzer records as a crash.
 //! A panic inside the parser itself is a failure in both places too.
 
+use image_policy_core::policy::{Context, Policy};
 use image_policy_core::reference::{Digest, ImageRef, ParseError, Reference, Span, grammar};
 use oci_spec::distribution::Reference as OciReference;
 use oci_spec::image::Digest as OciDigest;
@@ -615,6 +617,75 @@ fn check_grammar(input: &str) -> Result<(), String> {
                 grammar::is_digest(slice(input, digest, "split_reference digest")?),
                 "split_reference gives a digest that is_digest rejects"
             );
+        }
+    }
+    Ok(())
+}
+
+/// Images every policy that loads is asked about in [`check_policy_load`]:
+/// short names, a rewritten registry, a digest, a port, nonsense, nothing.
+const POLICY_IMAGES: [&str; 6] = [
+    "prometheus:2.6.1",
+    "registry.my.com/prometheus:2.6.1",
+    "quay.io/prometheus/prometheus@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "localhost:5000/app:latest",
+    "Not A Reference",
+    "",
+];
+
+/// Every invariant of loading a policy from untrusted text (the `policy_load`
+/// fuzz target), as YAML and as JSON:
+/// - loading never panics (the caller sees a panic as a failure) and every
+///   error has a message;
+/// - a policy that loads judges [`POLICY_IMAGES`] in a namespace with a
+///   break-glass annotation, and every decision explains itself;
+/// - a rewrite gives a reference that parses and that no rule rewrites again
+///   (a rewrite loop is a load error), or fails with a message.
+pub fn check_policy_load(source: &str) -> Result<(), String> {
+    for loaded in [
+        Policy::from_yaml_str(source, "fuzz.yaml"),
+        Policy::from_json_str(source, "fuzz.json"),
+    ] {
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                ensure!(!e.to_string().is_empty(), "an error without a message");
+                continue;
+            }
+        };
+        let annotations = [("break-glass.image-policy.k8s.io/ticket", "true")];
+        let ctx = Context::new()
+            .namespace("kube-system")
+            .annotations(&annotations);
+        let policy = &loaded.policy;
+        for image in POLICY_IMAGES {
+            let decision = policy.evaluate(image, &ctx);
+            ensure!(
+                !decision.to_string().is_empty(),
+                "{image:?}: a decision without a reason"
+            );
+            match policy.rewrite_str(image) {
+                Ok(Some(rewritten)) => {
+                    ensure!(
+                        ImageRef::parse(rewritten.as_str()).is_ok(),
+                        "{image:?} is rewritten to {rewritten:?}, which does not parse"
+                    );
+                    ensure!(
+                        policy.rewrite_str(rewritten.as_str()) == Ok(None),
+                        "{image:?} is rewritten to {rewritten:?}, which is rewritten again"
+                    );
+                    let decision = policy.evaluate_rewritten(image, Some(&rewritten), &ctx);
+                    ensure!(
+                        !decision.to_string().is_empty(),
+                        "{image:?}: a decision on the rewritten image without a reason"
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => ensure!(
+                    !e.to_string().is_empty(),
+                    "{image:?}: a rewrite error without a message"
+                ),
+            }
         }
     }
     Ok(())
