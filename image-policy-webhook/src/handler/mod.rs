@@ -117,6 +117,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 7 * 1024 * 1024;
 
 /// Which review a request body holds: the server maps a path to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// `POST /imagereview`: an `ImageReview` from the `ImagePolicyWebhook`
     /// admission plugin.
