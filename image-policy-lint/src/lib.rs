@@ -151,6 +151,7 @@
 mod compose;
 mod dockerfile;
 mod fast_yaml;
+pub mod fix;
 mod judge;
 mod kubectl;
 mod kustomization;
@@ -519,6 +520,8 @@ mod tests {
                     reason: "x".to_owned(),
                     canonical: None,
                     rule: None,
+                    rewritten: Some("r.io/x".to_owned()),
+                    rewrite_rule: None,
                 });
                 for format in [render::Format::Text, render::Format::Json, render::Format::Sarif, render::Format::Github] {
                     let style = render::Style { color: true, show_allowed: true };
