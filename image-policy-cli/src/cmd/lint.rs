@@ -267,6 +267,11 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut failed = false;
+    let paths: std::collections::HashMap<&str, &Path> = walked
+        .files
+        .iter()
+        .filter_map(|f| Some((f.name.as_str(), f.path.as_deref()?)))
+        .collect();
     for file in &fixed.files {
         for u in &file.unfixable {
             eprintln!(
@@ -288,12 +293,7 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
             }
             continue;
         }
-        let path = walked
-            .files
-            .iter()
-            .find(|f| f.name == file.name)
-            .and_then(|f| f.path.as_deref());
-        let Some(path) = path else {
+        let Some(path) = paths.get(file.name.as_str()) else {
             // Standard input (refused with --fix before reading).
             continue;
         };
