@@ -60,12 +60,20 @@
 //!    kustomization is also read as a manifest, since `kubectl apply -R`
 //!    would send it.
 //! 3. Judgement ([`lint`]): each site goes through
-//!    [`Policy::evaluate`] with the object's namespace and annotations as
-//!    context, and becomes a [`report::Finding`] whose [`report::Verdict`]
+//!    [`Policy::evaluate_rewritten`] with the object's namespace and
+//!    annotations as context (with rewrite rules, the rewritten image is
+//!    judged, as the webhook judges it after `/mutate`, and the verdict
+//!    says to what it is rewritten; a rewrite that makes no valid reference
+//!    is a denial naming the rule), and becomes a [`report::Finding`] whose [`report::Verdict`]
 //!    carries the core's typed [`Mode`](image_policy_core::policy::Mode) and
 //!    [`DecisionCode`](image_policy_core::policy::DecisionCode); [`render`]
 //!    prints the [`report::Report`] as text, JSON, SARIF or GitHub
 //!    annotations.
+//! 4. Fixing ([`fix`], the CLI's `--fix` and `--diff`): the images a rewrite
+//!    rule changes are written into the texts, only their bytes changing
+//!    (a pure plan of edits from the text and its sites, checked by reading
+//!    the fixed text again); the caller writes the files or prints the
+//!    diffs.
 //!
 //! # Reading files as kubectl reads them
 //!
@@ -360,7 +368,8 @@ pub fn check_readers(text: &str) -> Result<(), String> {
 }
 
 /// Reads every source and judges every image in it with `policy` (the
-/// same [`Policy::evaluate`] the webhook calls, with the object's namespace
+/// same [`Policy::evaluate_rewritten`] the webhook calls, after the same
+/// [`Policy::rewrite`], with the object's namespace
 /// and annotations as context).
 ///
 /// Files are read on as many threads as the machine has cores (each file is
