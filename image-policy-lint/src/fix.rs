@@ -154,6 +154,7 @@ pub fn plan(
         text,
         lines: &lines,
         options,
+        sites,
         edits: Vec::new(),
     };
     for (index, site) in sites.iter().enumerate() {
@@ -200,6 +201,7 @@ struct Planner<'a> {
     text: &'a str,
     lines: &'a Lines<'a>,
     options: &'a Options,
+    sites: &'a [ImageSite],
     edits: Vec<Edit>,
 }
 
@@ -342,6 +344,17 @@ impl Planner<'_> {
         if self.options.vars.contains_key(name) {
             return Err(format!(
                 "its value comes from --var {name}, not from the file"
+            ));
+        }
+        // Another image made with this variable and other text would change
+        // with the default too, into something no rule wrote.
+        if let Some(other) = self.sites.iter().find_map(|s| {
+            let w = s.written.as_deref()?;
+            let uses = w.contains(&format!("${name}")) || w.contains(&format!("${{{name}"));
+            (uses && single_variable(w) != Some(name)).then_some(w)
+        }) {
+            return Err(format!(
+                "ARG {name} is also used in {other}, which changing its default would change too"
             ));
         }
         let defaults = arg_defaults(self.text, name);

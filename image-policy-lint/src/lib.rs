@@ -186,7 +186,7 @@ struct ReadmeExample;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::check_readers;
+    pub use crate::{check_fix, check_readers};
 
     /// The manifest reader's two paths (see the crate's `# Performance`).
     pub mod manifests {
@@ -367,6 +367,89 @@ pub fn check_readers(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The invariants of [`fix::plan`] on any text, for the `lint_readers` fuzz
+/// target and the property test: read as each kind, with rewrite rules
+/// that match most images, the plan's edits lie inside the text, on
+/// character boundaries, inside one line, sorted and never overlapping; when
+/// the text reads without an input error (what [`fix::fix`] requires before
+/// touching a file), the fixed text reads as the same sites with the
+/// expected images ([`fix::verify`]), and a second plan of it is empty.
+/// `Err` says which broke.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub fn check_fix(text: &str) -> Result<(), String> {
+    static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    let policy = POLICY.get_or_init(|| {
+        Policy::builder()
+            .rewrite("docker.io", "mirror.example/hub")
+            .rewrite("quay.io/app", "mirror.example/quay")
+            .rewrite("registry.my.com", "mirror.example/mine")
+            .build()
+            .expect("the fuzzing rules load")
+            .policy
+    });
+    let options = Options::default();
+    for kind in [
+        SourceKind::Manifests,
+        SourceKind::Compose,
+        SourceKind::Dockerfile,
+        SourceKind::Kustomization,
+    ] {
+        let source = Source {
+            name: "fuzz".to_owned(),
+            kind,
+            text: Ok(text.to_owned()),
+        };
+        let before = lint([source.clone()], &options, policy);
+        let file = &before.files[0];
+        let sites: Vec<ImageSite> = file.findings.iter().map(|f| f.site.clone()).collect();
+        let plan = fix::plan(text, kind, &sites, policy, &options);
+        let mut end = 0;
+        for edit in &plan.edits {
+            let r = &edit.range;
+            if r.start < end || r.end < r.start || r.end > text.len() {
+                return Err(format!(
+                    "{kind:?}: edit {r:?} out of order or outside the text"
+                ));
+            }
+            if !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
+                return Err(format!("{kind:?}: edit {r:?} not on character boundaries"));
+            }
+            if text[r.clone()].contains(['\n', '\r']) {
+                return Err(format!("{kind:?}: edit {r:?} spans lines"));
+            }
+            end = r.end;
+        }
+        if plan.is_empty() || file.problems.iter().any(|p| p.code.is_input_error()) {
+            continue;
+        }
+        let fixed = plan.apply(text);
+        let after = lint(
+            [Source {
+                text: Ok(fixed.clone()),
+                ..source
+            }],
+            &options,
+            policy,
+        );
+        fix::verify(file, &plan, &after.files[0])
+            .map_err(|e| format!("{kind:?}: fixed text {fixed:?}: {e}"))?;
+        let sites: Vec<ImageSite> = after.files[0]
+            .findings
+            .iter()
+            .map(|f| f.site.clone())
+            .collect();
+        let again = fix::plan(&fixed, kind, &sites, policy, &options);
+        if !again.is_empty() {
+            return Err(format!(
+                "{kind:?}: a second plan of {fixed:?} edits {:?}",
+                again.edits
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads every source and judges every image in it with `policy` (the
 /// same [`Policy::evaluate_rewritten`] the webhook calls, after the same
 /// [`Policy::rewrite`], with the object's namespace
@@ -472,6 +555,12 @@ mod tests {
         "      containers:\n",
         "      - name: c\n",
         "        image: nginx\n",
+        "        image: \"quay.io/app/x:1\"\n",
+        "image: 'registry.my.com/a@sha256:0000000000000000000000000000000000000000000000000000000000000000'\n",
+        "ARG BASE=redis:7\n",
+        "FROM $BASE\n",
+        "FROM ${BASE}-x\n",
+        "\r\n",
         "image: &a \"x\"\n",
         "*a",
         "{",
@@ -514,6 +603,7 @@ mod tests {
         #[test]
         fn readers_never_panic(text in text()) {
             prop_assert_eq!(check_readers(&text), Ok(()));
+            prop_assert_eq!(check_fix(&text), Ok(()));
             for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose, SourceKind::Kustomization] {
                 let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
                 let got = extract(&source, &Options::default());

@@ -344,3 +344,31 @@ fn unified_diff_hunks_add_up() {
     assert_eq!(body.len(), 5);
     assert!(fix::unified_diff("f", before, before).is_empty());
 }
+
+/// The fuzz target's fix invariants (`fuzzing::check_fix`) on every fixture
+/// of `testdata/lint/` and every committed input of the linter's fuzz
+/// targets: the seeds the fuzzer starts from.
+#[test]
+fn fix_invariants_hold_on_the_fuzz_seeds() {
+    let mut texts: Vec<(String, String)> = sources()
+        .into_iter()
+        .filter_map(|s| Some((s.name, s.text.ok()?)))
+        .collect();
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/testdata");
+    for target in std::fs::read_dir(&committed).expect("the fuzz inputs") {
+        for input in std::fs::read_dir(target.expect("entry").path()).expect("a target's inputs") {
+            let path = input.expect("entry").path();
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                texts.push((path.display().to_string(), text));
+            }
+        }
+    }
+    assert!(texts.len() > 40);
+    for (name, text) in &texts {
+        assert_eq!(
+            image_policy_lint::fuzzing::check_fix(text),
+            Ok(()),
+            "{name}"
+        );
+    }
+}
