@@ -604,62 +604,65 @@ pub struct Fixed {
 /// not touched.
 pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
     let kinds: Vec<SourceKind> = sources.iter().map(|s| s.kind).collect();
-    let before = crate::lint(sources.iter().cloned(), options, policy);
-    let mut files = Vec::with_capacity(before.files.len());
-    let mut plans = Vec::with_capacity(before.files.len());
-    let mut fixed_sources = sources;
-    for ((file, kind), source) in before.files.iter().zip(&kinds).zip(&mut fixed_sources) {
+    let mut report = crate::lint(sources, options, policy);
+    let mut files = Vec::with_capacity(report.files.len());
+    // (index, plan) of each file with a fixed text, and the fixed sources,
+    // read again below (only those).
+    let mut changed = Vec::new();
+    let mut fixed_sources = Vec::new();
+    for (index, (file, kind)) in report.files.iter().zip(&kinds).enumerate() {
         let mut entry = FileFix {
             name: file.name.clone(),
             change: None,
             unfixable: Vec::new(),
             not_touched: None,
         };
-        let input_error = file.problems.iter().find(|p| p.code.is_input_error());
         let sites: Vec<ImageSite> = file.findings.iter().map(|f| f.site.clone()).collect();
         let fix = plan(&file.text, *kind, &sites, policy, options);
-        if let Some(problem) = input_error {
-            if !fix.is_empty() {
+        entry.unfixable.clone_from(&fix.unfixable);
+        let input_error = file.problems.iter().find(|p| p.code.is_input_error());
+        match input_error {
+            _ if fix.is_empty() => {}
+            Some(problem) => {
                 entry.not_touched = Some(format!(
                     "not fixed: it cannot be read completely ({}: {})",
                     problem.code.as_str(),
                     problem.message
                 ));
             }
-        } else if !fix.is_empty() {
-            let text = fix.apply(&file.text);
-            source.text = Ok(text.clone());
-            entry.change = Some(Change {
-                before: String::new(),
-                after: text,
-            });
+            None => {
+                let text = fix.apply(&file.text);
+                fixed_sources.push(Source {
+                    name: file.name.clone(),
+                    kind: *kind,
+                    text: Ok(text.clone()),
+                });
+                entry.change = Some(Change {
+                    before: String::new(),
+                    after: text,
+                });
+                changed.push((index, fix));
+            }
         }
-        entry.unfixable = fix.unfixable.clone();
-        plans.push(fix);
         files.push(entry);
     }
-    let mut after = crate::lint(fixed_sources, options, policy);
-    for ((entry, before), (plan, after)) in files
-        .iter_mut()
-        .zip(before.files)
-        .zip(plans.iter().zip(&mut after.files))
-    {
-        let Some(change) = &mut entry.change else {
-            continue;
-        };
-        match verify(&before, plan, after) {
-            Ok(()) => change.before = before.text,
+    let again = crate::lint(fixed_sources, options, policy);
+    for ((index, plan), after) in changed.into_iter().zip(again.files) {
+        let (entry, before) = (&mut files[index], &mut report.files[index]);
+        match verify(before, &plan, &after) {
+            Ok(()) => {
+                let before = std::mem::replace(before, after);
+                if let Some(change) = &mut entry.change {
+                    change.before = before.text;
+                }
+            }
             Err(why) => {
                 entry.change = None;
                 entry.not_touched = Some(format!("not fixed: {why}"));
-                *after = before;
             }
         }
     }
-    Fixed {
-        report: after,
-        files,
-    }
+    Fixed { report, files }
 }
 
 /// A unified diff (`diff -u`, with `a/` and `b/` prefixes, so `patch -p1`
