@@ -305,3 +305,29 @@ fn lint_reports_rewritten_images_in_every_format() {
         );
     }
 }
+
+/// `lint --help` documents --fix and --diff and shows them in its examples,
+/// and the --diff example runs as written (in the workspace root).
+#[test]
+fn help_shows_fix_and_diff() {
+    let help = super::lint::image_policy(&["lint", "--help"], None);
+    assert_eq!(help.code, 0);
+    for needle in [
+        "--fix",
+        "--diff",
+        "patch -p1",
+        "lint deploy/ Dockerfile --policy policy.yaml --fix",
+    ] {
+        assert!(help.stdout.contains(needle), "{needle}: {}", help.stdout);
+    }
+    let example = "image-policy lint deploy/ --rewrite docker.io=registry.my.com/dockerhub --diff";
+    assert!(help.stdout.contains(example));
+    let args: Vec<&str> = example.split_whitespace().skip(1).collect();
+    let run = super::lint::image_policy(&args, None);
+    assert_ne!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stdout.is_empty() || run.stdout.starts_with("--- a/"),
+        "{}",
+        run.stdout
+    );
+}
