@@ -95,3 +95,62 @@ fn rewrite_failed(e: &RewriteError) -> Verdict {
         rewrite_rule: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Holder, Position};
+
+    fn site(image: &str) -> ImageSite {
+        ImageSite {
+            position: Position { line: 1, column: 1 },
+            image: image.to_owned(),
+            written: None,
+            width: image.len(),
+            holder: Holder {
+                kind: "Pod".to_owned(),
+                namespace: None,
+                name: None,
+            },
+            container: None,
+            path: None,
+            annotations: Vec::new(),
+            namespace: None,
+        }
+    }
+
+    #[test]
+    fn the_rewritten_image_is_judged_and_a_failed_rewrite_denied() {
+        let policy = Policy::builder()
+            .allow_registry("registry.my.com")
+            .rewrite("docker.io/library", "registry.my.com")
+            .rewrite("docker.io", &format!("registry.my.com/{}", "p".repeat(240)))
+            .mode(Mode::Warn)
+            .build()
+            .expect("loads")
+            .policy;
+        let v = with_policy(&policy, &site("prometheus:2.6.1"));
+        assert!(v.allowed && !v.violates, "{v:?}");
+        assert_eq!(
+            v.rewritten.as_deref(),
+            Some("registry.my.com/prometheus:2.6.1")
+        );
+        assert_eq!(
+            v.rewrite_rule.as_ref().map(|r| r.path.as_str()),
+            Some("rewrite[0]")
+        );
+
+        // Denied whatever the mode: nothing valid could run.
+        let v = with_policy(&policy, &site("grafana/grafana:10"));
+        assert!(!v.allowed && v.violates, "{v:?}");
+        assert_eq!(v.mode, Mode::Enforce);
+        let rule = v.rule.expect("the rewrite rule is named");
+        assert_eq!((rule.index, rule.path.as_str()), (1, "rewrite[1]"));
+        assert!(
+            rule.description.starts_with("rewrite docker.io="),
+            "{rule:?}"
+        );
+        assert!(v.reason.contains("longer than 255 bytes"), "{}", v.reason);
+        assert_eq!(v.rewritten, None);
+    }
+}

@@ -598,6 +598,105 @@ mod tests {
         prop::collection::vec(prop::sample::select(PIECES), 0..40).prop_map(|v| v.concat())
     }
 
+    /// Images the fuzzing rules of [`check_fix`] rewrite, or not.
+    const IMAGES: &[&str] = &[
+        "nginx",
+        "nginx:1.27",
+        "quay.io/app/x:1",
+        "quay.io/other/y",
+        "registry.my.com/a/b@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "docker.io/library/redis:7",
+        "grafana/grafana:10",
+        "localhost:5000/x",
+    ];
+
+    /// A written form of an image as a YAML scalar: plain, single- or
+    /// double-quoted.
+    fn scalar(image: &str, quote: usize) -> String {
+        match quote {
+            0 => image.to_owned(),
+            1 => format!("'{image}'"),
+            _ => format!("\"{image}\""),
+        }
+    }
+
+    /// Manifests, compose files and Dockerfiles written in the styles a fix
+    /// must keep: quoting, flow and block style, comments, CRLF, several
+    /// documents, `ARG` defaults.
+    fn fixable_text() -> impl Strategy<Value = (String, SourceKind)> {
+        let entry = (
+            prop::sample::select(IMAGES),
+            0..3usize,
+            any::<bool>(),
+            any::<bool>(),
+        );
+        (
+            prop::collection::vec(entry, 1..5),
+            0..3usize,
+            any::<bool>(),
+        )
+            .prop_map(|(entries, kind, crlf)| {
+                let mut text = String::new();
+                let kind = match kind {
+                    0 => {
+                        for (i, (image, quote, flow, comment)) in entries.iter().enumerate() {
+                            let image = scalar(image, *quote);
+                            let comment = if *comment { "  # pinned" } else { "" };
+                            text.push_str(&format!(
+                                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers:\n"
+                            ));
+                            if *flow {
+                                text.push_str(&format!("  - {{name: c, image: {image}}}{comment}\n"));
+                            } else {
+                                text.push_str(&format!("  - name: c\n    image: {image}{comment}\n"));
+                            }
+                        }
+                        SourceKind::Manifests
+                    }
+                    1 => {
+                        text.push_str("services:\n");
+                        for (i, (image, quote, _, comment)) in entries.iter().enumerate() {
+                            let comment = if *comment { " # db" } else { "" };
+                            text.push_str(&format!("  s{i}:\n    image: {}{comment}\n", scalar(image, *quote)));
+                        }
+                        SourceKind::Compose
+                    }
+                    _ => {
+                        for (i, (image, quote, via_arg, _)) in entries.iter().enumerate() {
+                            if *via_arg {
+                                let value = if *quote == 2 { format!("\"{image}\"") } else { (*image).to_owned() };
+                                text.push_str(&format!("ARG B{i}={value}\nFROM ${{B{i}}} AS s{i}\n"));
+                            } else {
+                                text.push_str(&format!("FROM {image} AS s{i}\nCOPY --from={image} /a /b\n"));
+                            }
+                        }
+                        SourceKind::Dockerfile
+                    }
+                };
+                if crlf && kind != SourceKind::Dockerfile {
+                    text = text.replace('\n', "\r\n");
+                }
+                (text, kind)
+            })
+    }
+
+    proptest! {
+        /// Every image of such a text that a rule rewrites is fixed, and the
+        /// fix keeps the invariants of [`check_fix`].
+        #[test]
+        fn styles_are_fixed_and_kept((text, kind) in fixable_text()) {
+            prop_assert_eq!(check_fix(&text), Ok(()));
+            let policy = Policy::builder().rewrite("docker.io", "mirror.example/hub").build().expect("loads").policy;
+            let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
+            let sites = extract(&source, &Options::default()).sites;
+            prop_assert!(!sites.is_empty());
+            let plan = fix::plan(&text, kind, &sites, &policy, &Options::default());
+            prop_assert!(plan.unfixable.is_empty(), "{:?}", plan.unfixable);
+            let rewritten = sites.iter().filter(|s| policy.rewrite_str(&s.image).ok().flatten().is_some()).count();
+            prop_assert_eq!(plan.expected.iter().zip(&sites).filter(|(e, s)| **e != s.image).count(), rewritten);
+        }
+    }
+
     proptest! {
         /// No input makes a reader panic, and every site points inside the text.
         #[test]
