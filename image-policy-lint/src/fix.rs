@@ -59,7 +59,8 @@
 //!
 //! The core refuses rewrite rules whose `to` a `from` could match again, so
 //! a rewritten image is never rewritten: a second plan of a fixed file is
-//! empty (tested, and checked by the `lint_fix` fuzz target).
+//! empty (tested, and checked by the `lint_readers` fuzz target through
+//! `check_fix`).
 //!
 //! # Performance
 //!
