@@ -25,7 +25,16 @@
 //! - `lint/files`: `lint/lint` from files in a temporary directory, found
 //!   and read as the command does (`walk::walk`, `walk::read`): the whole
 //!   reading path, with the file system's cache warm;
-//! - `lint-objects/lint`: the last, counted in objects.
+//! - `lint/fix-diff`: `lint --fix --diff` without the reading: with the
+//!   rewrite rules `registry.my.com=mirror.my.com/cache` and
+//!   `docker.io=mirror.my.com/dockerhub` (every image of the corpus matches
+//!   one), planning the fix of every file from its sites (read once,
+//!   beforehand), applying it and rendering the unified diff in memory
+//!   (`fix::plan`, `Fix::apply`, `fix::unified_diff`);
+//! - `lint/fix-whole`: the whole of `lint --fix --diff` but printing:
+//!   `fix::fix` (read, judge, plan, read the fixed texts again to check
+//!   them) and every diff;
+//! - `lint-objects/lint`: `lint/lint`, counted in objects.
 //!
 //! `cargo bench -p image-policy-benches --bench lint -- --warm-up-time 1 --measurement-time 2`
 
@@ -124,6 +133,49 @@ fn bench(c: &mut Criterion) {
                 &options,
                 &policy,
             ))
+        })
+    });
+    let rewriting = Policy::builder()
+        .allow_registry("mirror.my.com")
+        .rewrite("registry.my.com", "mirror.my.com/cache")
+        .rewrite("docker.io", "mirror.my.com/dockerhub")
+        .build()
+        .expect("the policy builds")
+        .policy;
+    let sites: Vec<Vec<lint::report::ImageSite>> = sources
+        .iter()
+        .map(|s| lint::extract(s, &options).sites)
+        .collect();
+    // Every image is rewritten, none refused.
+    let planned: usize = sources
+        .iter()
+        .zip(&sites)
+        .map(|(s, sites)| {
+            let text = s.text.as_ref().expect("text");
+            let fix = lint::fix::plan(text, s.kind, sites, &rewriting, &options);
+            assert!(fix.unfixable.is_empty(), "{:?}", fix.unfixable);
+            fix.edits.len()
+        })
+        .sum();
+    assert_eq!(planned, summary.images);
+    g.bench_function("fix-diff", |b| {
+        b.iter(|| {
+            for (s, sites) in sources.iter().zip(&sites) {
+                let text = s.text.as_ref().expect("text");
+                let fix = lint::fix::plan(black_box(text), s.kind, sites, &rewriting, &options);
+                let fixed = fix.apply(text);
+                black_box(lint::fix::unified_diff(&s.name, text, &fixed));
+            }
+        })
+    });
+    g.bench_function("fix-whole", |b| {
+        b.iter(|| {
+            let fixed = lint::fix::fix(sources.clone(), &options, &rewriting);
+            for f in &fixed.files {
+                if let Some(change) = &f.change {
+                    black_box(change.diff(&f.name));
+                }
+            }
         })
     });
     g.finish();

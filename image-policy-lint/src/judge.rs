@@ -1,12 +1,22 @@
 //! Judging image sites with the core's policy engine: the same
-//! [`Policy::evaluate`] the webhook calls, with the object's namespace and
-//! annotations as context.
+//! [`Policy::evaluate_rewritten`] the webhook calls, with the object's
+//! namespace and annotations as context.
+//!
+//! With rewrite rules, the image judged is the rewritten one, since that is
+//! what runs once the mutating webhook (or `lint --fix`) has rewritten it;
+//! the verdict says so ([`Verdict::rewritten`]). A rewrite that makes no
+//! valid reference ([`RewriteError`]) is a denial naming the rule, whatever
+//! the policy's mode: the webhook denies such an image too.
 
 use super::report::{ImageSite, RuleRef, Verdict};
-use image_policy_core::policy::{Context, Policy};
+use image_policy_core::policy::{Context, DecisionCode, Mode, Policy, RewriteError, RuleInfo};
 
 /// Judges one site with `policy`.
 pub fn with_policy(policy: &Policy, site: &ImageSite) -> Verdict {
+    let rewritten = match policy.rewrite_str(&site.image) {
+        Ok(rewritten) => rewritten,
+        Err(e) => return rewrite_failed(&e),
+    };
     let annotations: Vec<(&str, &str)> = site
         .annotations
         .iter()
@@ -16,7 +26,7 @@ pub fn with_policy(policy: &Policy, site: &ImageSite) -> Verdict {
     if let Some(ns) = &site.namespace {
         ctx = ctx.namespace(ns);
     }
-    let decision = policy.evaluate(&site.image, &ctx);
+    let decision = policy.evaluate_rewritten(&site.image, rewritten.as_ref(), &ctx);
     Verdict {
         violates: decision.violates(),
         allowed: decision.allowed(),
@@ -24,18 +34,123 @@ pub fn with_policy(policy: &Policy, site: &ImageSite) -> Verdict {
         code: decision.code(),
         reason: decision.to_string(),
         canonical: decision.reference().map(|r| r.to_string()),
-        rule: decision.rule().map(|r| RuleRef {
-            index: r.index,
-            path: r.path.to_owned(),
-            description: if r.pattern.is_empty() {
-                r.kind.to_string()
-            } else {
-                format!("{} {}", r.kind, r.pattern)
-            },
-            location: Some(
-                r.location
-                    .map_or_else(|| r.origin.to_owned(), ToString::to_string),
+        rule: decision.rule().map(rule_ref),
+        rewritten: decision.rewritten().map(|r| r.as_str().to_owned()),
+        rewrite_rule: decision.rewrite_rule().map(rule_ref),
+    }
+}
+
+fn rule_ref(r: RuleInfo<'_>) -> RuleRef {
+    RuleRef {
+        index: r.index,
+        path: r.path.to_owned(),
+        description: if r.pattern.is_empty() {
+            r.kind.to_string()
+        } else {
+            format!("{} {}", r.kind, r.pattern)
+        },
+        location: Some(
+            r.location
+                .map_or_else(|| r.origin.to_owned(), ToString::to_string),
+        ),
+    }
+}
+
+/// A rewrite rule matched but made no valid reference: denied, naming the
+/// rule (`rewrite[0] (rewrite FROM=TO) at LOCATION`, as the core writes it).
+fn rewrite_failed(e: &RewriteError) -> Verdict {
+    let index = e
+        .path
+        .rsplit_once('[')
+        .and_then(|(_, i)| i.trim_end_matches(']').parse().ok())
+        .unwrap_or(0);
+    let described = e.rule.strip_prefix(e.path.as_str()).unwrap_or(&e.rule);
+    let (description, location) = match described.trim_start().strip_prefix('(') {
+        Some(rest) => match rest.split_once(')') {
+            Some((d, tail)) => (
+                d.to_owned(),
+                tail.trim_start()
+                    .strip_prefix("at ")
+                    .or_else(|| tail.trim_start().strip_prefix("from "))
+                    .map(str::to_owned),
             ),
+            None => ("rewrite".to_owned(), None),
+        },
+        None => ("rewrite".to_owned(), None),
+    };
+    Verdict {
+        violates: true,
+        allowed: false,
+        mode: Mode::Enforce,
+        code: DecisionCode::DeniedByRule,
+        reason: e.to_string(),
+        canonical: None,
+        rule: Some(RuleRef {
+            index,
+            path: e.path.clone(),
+            description,
+            location,
         }),
+        rewritten: None,
+        rewrite_rule: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Holder, Position};
+
+    fn site(image: &str) -> ImageSite {
+        ImageSite {
+            position: Position { line: 1, column: 1 },
+            image: image.to_owned(),
+            written: None,
+            width: image.len(),
+            holder: Holder {
+                kind: "Pod".to_owned(),
+                namespace: None,
+                name: None,
+            },
+            container: None,
+            path: None,
+            annotations: Vec::new(),
+            namespace: None,
+        }
+    }
+
+    #[test]
+    fn the_rewritten_image_is_judged_and_a_failed_rewrite_denied() {
+        let policy = Policy::builder()
+            .allow_registry("registry.my.com")
+            .rewrite("docker.io/library", "registry.my.com")
+            .rewrite("docker.io", &format!("registry.my.com/{}", "p".repeat(240)))
+            .mode(Mode::Warn)
+            .build()
+            .expect("loads")
+            .policy;
+        let v = with_policy(&policy, &site("prometheus:2.6.1"));
+        assert!(v.allowed && !v.violates, "{v:?}");
+        assert_eq!(
+            v.rewritten.as_deref(),
+            Some("registry.my.com/prometheus:2.6.1")
+        );
+        assert_eq!(
+            v.rewrite_rule.as_ref().map(|r| r.path.as_str()),
+            Some("rewrite[0]")
+        );
+
+        // Denied whatever the mode: nothing valid could run.
+        let v = with_policy(&policy, &site("grafana/grafana:10"));
+        assert!(!v.allowed && v.violates, "{v:?}");
+        assert_eq!(v.mode, Mode::Enforce);
+        let rule = v.rule.expect("the rewrite rule is named");
+        assert_eq!((rule.index, rule.path.as_str()), (1, "rewrite[1]"));
+        assert!(
+            rule.description.starts_with("rewrite docker.io="),
+            "{rule:?}"
+        );
+        assert!(v.reason.contains("longer than 255 bytes"), "{}", v.reason);
+        assert_eq!(v.rewritten, None);
     }
 }

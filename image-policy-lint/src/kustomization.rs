@@ -37,6 +37,10 @@ use super::yaml::{self, Scalar};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+/// The holder kind of an `images:` override's site (the fix planner edits
+/// only its `newName`).
+pub const HOLDER_KIND: &str = "kustomization images";
+
 /// Whether kustomize reads a file of this name as a kustomization.
 pub fn is_kustomization_name(name: &str) -> bool {
     matches!(
@@ -150,7 +154,7 @@ pub fn extract(text: &str) -> Extracted {
             written: (image != written_text).then_some(written_text),
             image,
             holder: Holder {
-                kind: "kustomization images".to_owned(),
+                kind: HOLDER_KIND.to_owned(),
                 namespace: None,
                 name: Some(name),
             },

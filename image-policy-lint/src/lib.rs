@@ -60,12 +60,20 @@
 //!    kustomization is also read as a manifest, since `kubectl apply -R`
 //!    would send it.
 //! 3. Judgement ([`lint`]): each site goes through
-//!    [`Policy::evaluate`] with the object's namespace and annotations as
-//!    context, and becomes a [`report::Finding`] whose [`report::Verdict`]
+//!    [`Policy::evaluate_rewritten`] with the object's namespace and
+//!    annotations as context (with rewrite rules, the rewritten image is
+//!    judged, as the webhook judges it after `/mutate`, and the verdict
+//!    says to what it is rewritten; a rewrite that makes no valid reference
+//!    is a denial naming the rule), and becomes a [`report::Finding`] whose [`report::Verdict`]
 //!    carries the core's typed [`Mode`](image_policy_core::policy::Mode) and
 //!    [`DecisionCode`](image_policy_core::policy::DecisionCode); [`render`]
 //!    prints the [`report::Report`] as text, JSON, SARIF or GitHub
 //!    annotations.
+//! 4. Fixing ([`fix`], the CLI's `--fix` and `--diff`): the images a rewrite
+//!    rule changes are written into the texts, only their bytes changing
+//!    (a pure plan of edits from the text and its sites, checked by reading
+//!    the fixed text again); the caller writes the files or prints the
+//!    diffs.
 //!
 //! # Reading files as kubectl reads them
 //!
@@ -151,6 +159,7 @@
 mod compose;
 mod dockerfile;
 mod fast_yaml;
+pub mod fix;
 mod judge;
 mod kubectl;
 mod kustomization;
@@ -177,7 +186,7 @@ struct ReadmeExample;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::check_readers;
+    pub use crate::{check_fix, check_readers};
 
     /// The manifest reader's two paths (see the crate's `# Performance`).
     pub mod manifests {
@@ -358,8 +367,92 @@ pub fn check_readers(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The invariants of [`fix::plan`] on any text, for the `lint_readers` fuzz
+/// target and the property test: read as each kind, with rewrite rules
+/// that match most images, the plan's edits lie inside the text, on
+/// character boundaries, inside one line, sorted and never overlapping; when
+/// the text reads without an input error (what [`fix::fix`] requires before
+/// touching a file), the fixed text reads as the same sites with the
+/// expected images ([`fix::verify`]), and a second plan of it is empty.
+/// `Err` says which broke.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub fn check_fix(text: &str) -> Result<(), String> {
+    static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    let policy = POLICY.get_or_init(|| {
+        Policy::builder()
+            .rewrite("docker.io", "mirror.example/hub")
+            .rewrite("quay.io/app", "mirror.example/quay")
+            .rewrite("registry.my.com", "mirror.example/mine")
+            .build()
+            .expect("the fuzzing rules load")
+            .policy
+    });
+    let options = Options::default();
+    for kind in [
+        SourceKind::Manifests,
+        SourceKind::Compose,
+        SourceKind::Dockerfile,
+        SourceKind::Kustomization,
+    ] {
+        let source = Source {
+            name: "fuzz".to_owned(),
+            kind,
+            text: Ok(text.to_owned()),
+        };
+        let before = lint([source.clone()], &options, policy);
+        let file = &before.files[0];
+        let sites: Vec<ImageSite> = file.findings.iter().map(|f| f.site.clone()).collect();
+        let plan = fix::plan(text, kind, &sites, policy, &options);
+        let mut end = 0;
+        for edit in &plan.edits {
+            let r = &edit.range;
+            if r.start < end || r.end < r.start || r.end > text.len() {
+                return Err(format!(
+                    "{kind:?}: edit {r:?} out of order or outside the text"
+                ));
+            }
+            if !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
+                return Err(format!("{kind:?}: edit {r:?} not on character boundaries"));
+            }
+            if text[r.clone()].contains(['\n', '\r']) {
+                return Err(format!("{kind:?}: edit {r:?} spans lines"));
+            }
+            end = r.end;
+        }
+        if plan.is_empty() || file.problems.iter().any(|p| p.code.is_input_error()) {
+            continue;
+        }
+        let fixed = plan.apply(text);
+        let after = lint(
+            [Source {
+                text: Ok(fixed.clone()),
+                ..source
+            }],
+            &options,
+            policy,
+        );
+        fix::verify(file, &plan, &after.files[0])
+            .map_err(|e| format!("{kind:?}: fixed text {fixed:?}: {e}"))?;
+        let sites: Vec<ImageSite> = after.files[0]
+            .findings
+            .iter()
+            .map(|f| f.site.clone())
+            .collect();
+        let again = fix::plan(&fixed, kind, &sites, policy, &options);
+        if !again.is_empty() {
+            return Err(format!(
+                "{kind:?}: a second plan of {fixed:?} edits {:?}",
+                again.edits
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads every source and judges every image in it with `policy` (the
-/// same [`Policy::evaluate`] the webhook calls, with the object's namespace
+/// same [`Policy::evaluate_rewritten`] the webhook calls, after the same
+/// [`Policy::rewrite`], with the object's namespace
 /// and annotations as context).
 ///
 /// Files are read on as many threads as the machine has cores (each file is
@@ -462,6 +555,12 @@ mod tests {
         "      containers:\n",
         "      - name: c\n",
         "        image: nginx\n",
+        "        image: \"quay.io/app/x:1\"\n",
+        "image: 'registry.my.com/a@sha256:0000000000000000000000000000000000000000000000000000000000000000'\n",
+        "ARG BASE=redis:7\n",
+        "FROM $BASE\n",
+        "FROM ${BASE}-x\n",
+        "\r\n",
         "image: &a \"x\"\n",
         "*a",
         "{",
@@ -499,11 +598,111 @@ mod tests {
         prop::collection::vec(prop::sample::select(PIECES), 0..40).prop_map(|v| v.concat())
     }
 
+    /// Images the fuzzing rules of [`check_fix`] rewrite, or not.
+    const IMAGES: &[&str] = &[
+        "nginx",
+        "nginx:1.27",
+        "quay.io/app/x:1",
+        "quay.io/other/y",
+        "registry.my.com/a/b@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "docker.io/library/redis:7",
+        "grafana/grafana:10",
+        "localhost:5000/x",
+    ];
+
+    /// A written form of an image as a YAML scalar: plain, single- or
+    /// double-quoted.
+    fn scalar(image: &str, quote: usize) -> String {
+        match quote {
+            0 => image.to_owned(),
+            1 => format!("'{image}'"),
+            _ => format!("\"{image}\""),
+        }
+    }
+
+    /// Manifests, compose files and Dockerfiles written in the styles a fix
+    /// must keep: quoting, flow and block style, comments, CRLF, several
+    /// documents, `ARG` defaults.
+    fn fixable_text() -> impl Strategy<Value = (String, SourceKind)> {
+        let entry = (
+            prop::sample::select(IMAGES),
+            0..3usize,
+            any::<bool>(),
+            any::<bool>(),
+        );
+        (
+            prop::collection::vec(entry, 1..5),
+            0..3usize,
+            any::<bool>(),
+        )
+            .prop_map(|(entries, kind, crlf)| {
+                let mut text = String::new();
+                let kind = match kind {
+                    0 => {
+                        for (i, (image, quote, flow, comment)) in entries.iter().enumerate() {
+                            let image = scalar(image, *quote);
+                            let comment = if *comment { "  # pinned" } else { "" };
+                            text.push_str(&format!(
+                                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers:\n"
+                            ));
+                            if *flow {
+                                text.push_str(&format!("  - {{name: c, image: {image}}}{comment}\n"));
+                            } else {
+                                text.push_str(&format!("  - name: c\n    image: {image}{comment}\n"));
+                            }
+                        }
+                        SourceKind::Manifests
+                    }
+                    1 => {
+                        text.push_str("services:\n");
+                        for (i, (image, quote, _, comment)) in entries.iter().enumerate() {
+                            let comment = if *comment { " # db" } else { "" };
+                            text.push_str(&format!("  s{i}:\n    image: {}{comment}\n", scalar(image, *quote)));
+                        }
+                        SourceKind::Compose
+                    }
+                    _ => {
+                        for (i, (image, quote, via_arg, _)) in entries.iter().enumerate() {
+                            if *via_arg {
+                                let value = if *quote == 2 { format!("\"{image}\"") } else { (*image).to_owned() };
+                                text.push_str(&format!("ARG B{i}={value}\nFROM ${{B{i}}} AS s{i}\n"));
+                            } else {
+                                text.push_str(&format!("FROM {image} AS s{i}\nCOPY --from={image} /a /b\n"));
+                            }
+                        }
+                        SourceKind::Dockerfile
+                    }
+                };
+                if crlf && kind != SourceKind::Dockerfile {
+                    text = text.replace('\n', "\r\n");
+                }
+                (text, kind)
+            })
+    }
+
+    proptest! {
+        /// Every image of such a text that a rule rewrites is fixed, and the
+        /// fix keeps the invariants of [`check_fix`].
+        #[test]
+        fn styles_are_fixed_and_kept((text, kind) in fixable_text()) {
+            prop_assert_eq!(check_fix(&text), Ok(()));
+            let policy = Policy::builder().rewrite("docker.io", "mirror.example/hub").build().expect("loads").policy;
+            let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
+            let sites = extract(&source, &Options::default()).sites;
+            prop_assert!(!sites.is_empty());
+            let plan = fix::plan(&text, kind, &sites, &policy, &Options::default());
+            prop_assert!(plan.unfixable.is_empty(), "{:?}", plan.unfixable);
+            let rewritten = sites.iter().filter(|s| policy.rewrite_str(&s.image).ok().flatten().is_some()).count();
+            prop_assert_eq!(plan.expected.iter().zip(&sites).filter(|(e, s)| **e != s.image).count(), rewritten);
+        }
+    }
+
     proptest! {
         /// No input makes a reader panic, and every site points inside the text.
         #[test]
         fn readers_never_panic(text in text()) {
             prop_assert_eq!(check_readers(&text), Ok(()));
+            prop_assert_eq!(check_fix(&text), Ok(()));
             for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose, SourceKind::Kustomization] {
                 let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
                 let got = extract(&source, &Options::default());
@@ -519,6 +718,8 @@ mod tests {
                     reason: "x".to_owned(),
                     canonical: None,
                     rule: None,
+                    rewritten: Some("r.io/x".to_owned()),
+                    rewrite_rule: None,
                 });
                 for format in [render::Format::Text, render::Format::Json, render::Format::Sarif, render::Format::Github] {
                     let style = render::Style { color: true, show_allowed: true };

@@ -32,6 +32,21 @@ impl<'t> Lines<'t> {
         let line = &self.text[start..end];
         Some(line.strip_suffix('\r').unwrap_or(line))
     }
+
+    /// The byte offset of a [`Position`] (1-based line, 1-based column in
+    /// characters), or `None` when it is not inside line `at.line` or just
+    /// after its end.
+    pub fn offset(&self, at: crate::report::Position) -> Option<usize> {
+        let line = self.get(at.line)?;
+        let start = self.starts[at.line - 1];
+        let skip = at.column.checked_sub(1)?;
+        let within = match line.char_indices().nth(skip) {
+            Some((i, _)) => i,
+            None if line.chars().count() == skip => line.len(),
+            None => return None,
+        };
+        Some(start + within)
+    }
 }
 
 #[cfg(test)]

@@ -242,6 +242,11 @@ pub struct Verdict {
     pub canonical: Option<String>,
     /// The rule that decided, when one did.
     pub rule: Option<RuleRef>,
+    /// The reference a rewrite rule made of the image, when one applied: the
+    /// image judged (what runs once the webhook or `lint --fix` rewrites it).
+    pub rewritten: Option<String>,
+    /// The rewrite rule that applied, with [`Verdict::rewritten`].
+    pub rewrite_rule: Option<RuleRef>,
 }
 
 /// The rule behind a decision.

@@ -4,10 +4,10 @@
 
 use crate::error::CliError;
 use crate::policy_args::{PolicyArgs, PolicyLoadError};
-use image_policy_lint::{render, walk};
+use image_policy_lint::{fix, render, walk};
 use std::fs;
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Check every image in manifests, Dockerfiles, compose files and kustomizations against the policy.
@@ -57,6 +57,24 @@ pub struct Args {
     #[arg(long, short = 'v')]
     verbose: bool,
 
+    /// Rewrite the images in the files with the policy's rewrite rules
+    /// (rewrite: in the policy, --rewrite FROM=TO): only the bytes of each
+    /// image change (quotes, comments, CRLF, other documents are kept), a
+    /// Dockerfile `FROM $BASE` changes the default of `ARG BASE`; each file is
+    /// written atomically with its permissions, and a file that cannot be read
+    /// completely is not touched. What cannot be fixed is listed on standard
+    /// error. The report and exit status are those of the fixed files. Not with
+    /// `-` (standard input): use --diff.
+    #[arg(long)]
+    fix: bool,
+
+    /// Print what --fix would change as a unified diff (`patch -p1` applies
+    /// it) instead of the report, and write nothing (with or without --fix).
+    /// The exit status is that of the fixed files; -o FILE still writes the
+    /// report.
+    #[arg(long)]
+    diff: bool,
+
     /// A value for a Dockerfile ARG or a compose ${VAR}, as `docker build
     /// --build-arg` would pass it (repeatable).
     #[arg(long = "var", alias = "build-arg", value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -73,10 +91,13 @@ pub const EXAMPLES: crate::help::Examples = &[
     "# annotations in GitHub Actions",
     "image-policy lint . --format github",
     "image-policy lint Dockerfile --var BASE=golang:1.22 --reject-latest",
+    "# send Docker Hub images to your mirror, in the files",
+    "image-policy lint deploy/ --rewrite docker.io=registry.my.com/dockerhub --diff",
+    "image-policy lint deploy/ Dockerfile --policy policy.yaml --fix",
 ];
 
 /// `--help` after the examples.
-pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed). --warn-only turns 1 into 0.";
+pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed), or with --fix a file that could not be written. --warn-only turns 1 into 0. With --fix or --diff, the images are judged as fixed.";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum FormatArg {
@@ -173,10 +194,29 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ));
     }
 
+    if args.fix && !args.diff && args.paths.iter().any(|p| p.as_os_str() == "-") {
+        return Err(CliError::Usage(
+            "--fix cannot write standard input back: use --diff to print the change, \
+             or give the file's path"
+                .to_owned(),
+        ));
+    }
+
     let walked = walk::walk(&args.paths);
     let options = image_policy_lint::Options::with_vars(args.vars);
-    let report = image_policy_lint::lint(walked.sources(), &options, &loaded.policy);
+    let mut failed_writes = false;
+    let report = if args.fix || args.diff {
+        let fixed = fix::fix(walked.sources().collect(), &options, &loaded.policy);
+        failed_writes = apply_fixes(&walked, &fixed, args.diff)?;
+        fixed.report
+    } else {
+        image_policy_lint::lint(walked.sources(), &options, &loaded.policy)
+    };
     print_not_read(&walked.not_read, args.verbose);
+    if args.diff && args.output.is_none() {
+        let code = report.exit_code(args.warn_only);
+        return Ok(ExitCode::from(if failed_writes { 2 } else { code }));
+    }
 
     let color = match args.color {
         ColorArg::Always => true,
@@ -216,5 +256,90 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             return Err(CliError::Write { target, source });
         }
     }
-    Ok(ExitCode::from(report.exit_code(args.warn_only)))
+    let code = report.exit_code(args.warn_only);
+    Ok(ExitCode::from(if failed_writes { 2 } else { code }))
+}
+
+/// Writes each fixed file (or, with `diff`, prints its diff on standard
+/// output and writes nothing), and says on standard error what was fixed,
+/// what was not and why. Returns whether a file could not be written.
+fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bool, CliError> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut failed = false;
+    let paths: std::collections::HashMap<&str, &Path> = walked
+        .files
+        .iter()
+        .filter_map(|f| Some((f.name.as_str(), f.path.as_deref()?)))
+        .collect();
+    for file in &fixed.files {
+        for u in &file.unfixable {
+            eprintln!(
+                "image-policy lint: not fixable: {}:{}: {}: {}",
+                file.name, u.position, u.image, u.reason
+            );
+        }
+        if let Some(why) = &file.not_touched {
+            eprintln!("image-policy lint: {}: {why}", file.name);
+        }
+        let Some(change) = &file.change else {
+            continue;
+        };
+        if diff {
+            match out.write_all(change.diff(&file.name).as_bytes()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(failed),
+                Err(e) => return Err(CliError::stdout(e)),
+            }
+            continue;
+        }
+        let Some(path) = paths.get(file.name.as_str()) else {
+            // Standard input (refused with --fix before reading).
+            continue;
+        };
+        match write_atomically(path, &change.before, &change.after) {
+            Ok(()) => eprintln!("image-policy lint: fixed {}", file.name),
+            Err(e) => {
+                failed = true;
+                eprintln!("image-policy lint: {}: not written: {e}", file.name);
+            }
+        }
+    }
+    match out.flush() {
+        Ok(()) => Ok(failed),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(failed),
+        Err(e) => Err(CliError::stdout(e)),
+    }
+}
+
+/// Replaces the file at `path` (a symbolic link's target) with `after`:
+/// written to a temporary file in the same directory, given the file's
+/// permissions, and renamed over it, so a reader sees the old text or the
+/// new one, never a mix. A read-only file, or one whose text is no longer
+/// `before` (changed since it was read), is not written.
+fn write_atomically(path: &Path, before: &str, after: &str) -> io::Result<()> {
+    let target = fs::canonicalize(path)?;
+    let metadata = fs::metadata(&target)?;
+    if metadata.permissions().readonly() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the file is read-only",
+        ));
+    }
+    if fs::read(&target)? != before.as_bytes() {
+        return Err(io::Error::other(
+            "the file changed since it was read; run again",
+        ));
+    }
+    let dir = target.parent().unwrap_or_else(|| Path::new("."));
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".image-policy-fix-")
+        .tempfile_in(dir)?;
+    temporary.write_all(after.as_bytes())?;
+    temporary
+        .as_file()
+        .set_permissions(metadata.permissions())?;
+    temporary.as_file().sync_all()?;
+    temporary.persist(&target).map_err(|e| e.error)?;
+    Ok(())
 }

@@ -139,6 +139,29 @@ fn sarif_is_valid_sarif_2_1_0() {
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    // With rewrite rules too (allowed images shown as rewritten, level none).
+    let rewriting = image_policy(
+        &[
+            "lint",
+            "testdata/lint/tree",
+            "testdata/lint/fix",
+            "--format",
+            "sarif",
+            "--allow-registry",
+            "registry.my.com",
+            "--rewrite",
+            "docker.io=registry.my.com/dockerhub",
+        ],
+        None,
+    );
+    assert!(rewriting.stdout.contains("fixable with --fix"));
+    let rewritten: serde_json::Value =
+        serde_json::from_str(&rewriting.stdout).expect("SARIF is JSON");
+    let errors: Vec<String> = validator
+        .iter_errors(&rewritten)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     // The validator does reject what is not SARIF.
     let mut broken = log.clone();
     broken["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");

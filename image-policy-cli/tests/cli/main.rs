@@ -4,6 +4,8 @@ mod check;
 mod deploy;
 mod export;
 mod export_cli;
+#[cfg(unix)]
+mod fix;
 mod help;
 mod lint;
 mod parse;

@@ -32,7 +32,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             let command = match entry.level() {
                 Level::Error => "error",
                 Level::Warning => "warning",
-                Level::None => continue,
+                // An allowed image shown because a rewrite rule changes it.
+                Level::None => "notice",
             };
             let (code, message, position, width) = match &entry {
                 Entry::Finding(f) => {
@@ -41,9 +42,14 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                         holder.push_str(", ");
                         holder.push_str(&entry);
                     }
+                    let mut message = format!("{} ({holder})", f.verdict.reason);
+                    if let Some(note) = super::rewrite_note(&f.verdict) {
+                        message.push_str("; ");
+                        message.push_str(&note);
+                    }
                     (
                         f.verdict.code.as_str(),
-                        format!("{} ({holder})", f.verdict.reason),
+                        message,
                         Some(f.site.position),
                         f.site.width,
                     )

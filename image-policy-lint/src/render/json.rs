@@ -22,7 +22,10 @@
 //!     "code": string,                    // decision code: allowed, registry-not-allowed, ...
 //!     "reason": string,                  // the one-line reason
 //!     "rule": { "index": integer, "path": string,        // allow[2], tags.requireDigest
-//!               "description": string, "location": string|null } | null
+//!               "description": string, "location": string|null } | null,
+//!     "rewritten": string|null,          // what a rewrite rule made of the image (and what was judged);
+//!                                        // lint --fix writes it into the file
+//!     "rewrite_rule": { same as rule } | null  // the rewrite rule that applied
 //!   } ],
 //!   "problems": [ {                      // inputs that could not be read or judged
 //!     "file": string, "line": integer|null, "column": integer|null,
@@ -37,7 +40,7 @@
 //! Arrays are in file order (the walk's), then line and column. New keys may
 //! be added in later versions; existing keys keep their meaning.
 
-use crate::report::{Holder, Report};
+use crate::report::{Holder, Report, RuleRef};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::io::{self, Write};
@@ -58,6 +61,15 @@ fn object(h: &Holder) -> Object<'_> {
         namespace: h.namespace.as_deref(),
         name: h.name.as_deref(),
     }
+}
+
+fn rule(r: &RuleRef) -> Value {
+    json!({
+        "index": r.index,
+        "path": r.path,
+        "description": r.description,
+        "location": r.location,
+    })
 }
 
 /// The report as a JSON value.
@@ -86,12 +98,9 @@ pub fn to_value(report: &Report) -> Value {
                 "mode": v.mode.as_str(),
                 "code": v.code.as_str(),
                 "reason": v.reason,
-                "rule": v.rule.as_ref().map(|r| json!({
-                    "index": r.index,
-                    "path": r.path,
-                    "description": r.description,
-                    "location": r.location,
-                })),
+                "rule": v.rule.as_ref().map(rule),
+                "rewritten": v.rewritten,
+                "rewrite_rule": v.rewrite_rule.as_ref().map(rule),
             }));
         }
         for p in &file.problems {

@@ -76,7 +76,22 @@ impl Entry<'_> {
     }
 }
 
-/// The findings (all, or only those at warning level or above) and problems
+/// What every format says of an image a rewrite rule changes: `rewritten to
+/// NEW by rewrite[0] (rewrite FROM=TO); lint --fix writes it into the file`.
+pub(crate) fn rewrite_note(verdict: &super::report::Verdict) -> Option<String> {
+    let new = verdict.rewritten.as_ref()?;
+    let by = verdict
+        .rewrite_rule
+        .as_ref()
+        .map(|r| format!(" by {} ({})", r.path, r.description))
+        .unwrap_or_default();
+    Some(format!(
+        "rewritten to {new}{by}; fixable with --fix (lint --fix writes it into the file)"
+    ))
+}
+
+/// The findings (all, or only those at warning level or above, or
+/// rewritten) and problems
 /// of a file, by position (problems without a position first).
 pub(crate) fn entries(file: &FileReport, all: bool) -> Vec<Entry<'_>> {
     let mut v: Vec<Entry<'_>> = file
@@ -86,7 +101,9 @@ pub(crate) fn entries(file: &FileReport, all: bool) -> Vec<Entry<'_>> {
         .chain(
             file.findings
                 .iter()
-                .filter(|f| all || f.verdict.level() != Level::None)
+                .filter(|f| {
+                    all || f.verdict.level() != Level::None || f.verdict.rewritten.is_some()
+                })
                 .map(Entry::Finding),
         )
         .collect();

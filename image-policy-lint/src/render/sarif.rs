@@ -72,6 +72,10 @@ pub fn to_value(report: &Report) -> Value {
                         holder.push_str(&entry);
                     }
                     message.push_str(&format!(" ({holder})"));
+                    if let Some(note) = super::rewrite_note(&f.verdict) {
+                        message.push_str("; ");
+                        message.push_str(&note);
+                    }
                     rules
                         .entry(f.verdict.code.as_str().to_owned())
                         .or_insert((f.verdict.code.description(), Level::Error));

@@ -153,6 +153,9 @@ fn finding(
     if let Some(path) = &f.site.path {
         notes.push(format!("at: {path}"));
     }
+    if let Some(note) = super::rewrite_note(&f.verdict) {
+        notes.push(note);
+    }
     snippet(
         p,
         level,

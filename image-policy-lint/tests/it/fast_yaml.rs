@@ -585,6 +585,12 @@ fn lint_readers_fuzz_regressions() {
                 "{}",
                 path.display()
             );
+            assert_eq!(
+                image_policy_lint::fuzzing::check_fix(text),
+                Ok(()),
+                "{}",
+                path.display()
+            );
         }
         count += 1;
     }

@@ -3,4 +3,5 @@
 //! They call the readers' internals (`--features fuzzing`).
 
 mod fast_yaml;
+mod fix;
 mod kubectl_reading;

@@ -1,0 +1,374 @@
+//! `fix` on every fixture of `testdata/lint/` with rewrite rules that match
+//! most of its images: each fixed file is compared byte by byte with the
+//! original, the image spans taken from the linter's own report of the
+//! original (not from the plan); the fixed files read as the originals do
+//! but for the images; a second fix changes nothing; and the images that
+//! cannot be fixed are exactly `testdata/lint/fix/expected-unfixable.txt`.
+
+use image_policy_core::policy::Policy;
+use image_policy_lint::report::{FileReport, ImageSite};
+use image_policy_lint::{Options, Source, SourceKind, extract, fix, lint, walk};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The rules of the fixtures' README.
+const RULES: &[(&str, &str)] = &[
+    ("docker.io", "registry.my.com/dockerhub"),
+    ("quay.io", "registry.my.com/quay"),
+    ("gcr.io", "registry.my.com/gcr"),
+];
+
+fn policy() -> Policy {
+    let mut builder = Policy::builder();
+    for (from, to) in RULES {
+        builder = builder.rewrite(from, to);
+    }
+    builder.build().expect("the rules load").policy
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/lint")
+}
+
+/// Every fixture, read, with its name relative to `testdata/lint/`.
+fn sources() -> Vec<Source> {
+    let root = root();
+    let walked = walk::walk(std::slice::from_ref(&root));
+    walked
+        .sources()
+        .map(|mut s| {
+            s.name = Path::new(&s.name)
+                .strip_prefix(&root)
+                .map_or(s.name.clone(), |p| p.display().to_string());
+            s
+        })
+        .collect()
+}
+
+/// The byte offset of a 1-based line and character column (lines end at
+/// `\n`), computed here rather than by the library.
+fn offset(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    let within = text[start..]
+        .char_indices()
+        .nth(column - 1)
+        .map_or(text.len() - start, |(i, _)| i);
+    start + within
+}
+
+/// `$NAME` or `${NAME}` alone.
+fn variable(written: &str) -> Option<&str> {
+    let name = written.strip_prefix('$')?;
+    Some(
+        name.strip_prefix('{')
+            .and_then(|n| n.strip_suffix('}'))
+            .unwrap_or(name),
+    )
+}
+
+/// The bytes the fix of `site` may replace and what they must become, from
+/// the report alone: the reported span (position and width), with the
+/// image in it replaced by `new`; for a Dockerfile `FROM $BASE`, the value
+/// of `BASE=` in the text; for a kustomization, the `newName` in the span.
+/// `None` for an alias (its anchor is edited).
+fn span_edit(text: &str, site: &ImageSite, new: &str) -> Option<(usize, usize, String)> {
+    let start = offset(text, site.position.line, site.position.column);
+    let end = text[start..]
+        .char_indices()
+        .nth(site.width)
+        .map_or(text.len(), |(i, _)| start + i);
+    let span = &text[start..end];
+    if span.starts_with('*') {
+        return None;
+    }
+    if let Some(name) = site.written.as_deref().and_then(variable) {
+        for form in [
+            format!("{name}={}", site.image),
+            format!("{name}=\"{}\"", site.image),
+        ] {
+            if let Some(at) = text.find(&form) {
+                let value = at + name.len() + 1 + usize::from(form.ends_with('"'));
+                return Some((value, value + site.image.len(), new.to_owned()));
+            }
+        }
+        panic!("no ARG default for {site:?}");
+    }
+    if site.holder.kind == "kustomization images" {
+        let written = site.written.as_deref().unwrap_or(&site.image);
+        let suffix = &site.image[written.len()..];
+        let name = new.strip_suffix(suffix).expect("tag and digest kept");
+        return Some((start, end, span.replacen(written, name, 1)));
+    }
+    assert!(span.contains(&site.image), "{span:?} holds {site:?}");
+    Some((start, end, span.replacen(&site.image, new, 1)))
+}
+
+/// The original with every fixable image's span replaced: what the fixed
+/// file must be, byte for byte.
+fn expected_text(file: &FileReport, policy: &Policy, unfixable: &BTreeSet<String>) -> String {
+    if file.problems.iter().any(|p| p.code.is_input_error()) {
+        return file.text.clone();
+    }
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for f in &file.findings {
+        let Ok(Some(new)) = policy.rewrite_str(&f.site.image) else {
+            continue;
+        };
+        if unfixable.contains(&format!("{}:{}", file.name, f.site.position)) {
+            continue;
+        }
+        if let Some(edit) = span_edit(&file.text, &f.site, new.as_str())
+            && !edits.contains(&edit)
+        {
+            edits.push(edit);
+        }
+    }
+    edits.sort();
+    let mut out = String::new();
+    let mut at = 0;
+    for (start, end, new) in edits {
+        assert!(start >= at, "spans overlap in {}", file.name);
+        out.push_str(&file.text[at..start]);
+        out.push_str(&new);
+        at = end;
+    }
+    out.push_str(&file.text[at..]);
+    out
+}
+
+fn expected_unfixable() -> BTreeSet<String> {
+    std::fs::read_to_string(root().join("fix/expected-unfixable.txt"))
+        .expect("the list is there")
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn fix_changes_only_the_image_bytes_and_a_second_fix_nothing() {
+    let policy = policy();
+    let options = Options::default();
+    let sources = sources();
+    let before = lint(sources.clone(), &options, &policy);
+    let fixed = fix::fix(sources.clone(), &options, &policy);
+    let unfixable = expected_unfixable();
+
+    let got_unfixable: BTreeSet<String> = fixed
+        .files
+        .iter()
+        .flat_map(|f| {
+            f.unfixable
+                .iter()
+                .map(move |u| format!("{}:{}", f.name, u.position))
+        })
+        .collect();
+    assert_eq!(got_unfixable, unfixable, "the images that cannot be fixed");
+
+    let mut changed = 0;
+    let mut fixed_sources = sources.clone();
+    for ((file, entry), source) in before
+        .files
+        .iter()
+        .zip(&fixed.files)
+        .zip(&mut fixed_sources)
+    {
+        assert_eq!(file.name, entry.name);
+        let after = entry
+            .change
+            .as_ref()
+            .map_or(file.text.as_str(), |c| c.after.as_str());
+        if let Some(change) = &entry.change {
+            assert_eq!(change.before, file.text);
+            changed += 1;
+        }
+        assert_eq!(
+            after,
+            expected_text(file, &policy, &unfixable),
+            "{}: only the image spans change, into the rewritten images",
+            file.name
+        );
+        if source.text.is_ok() {
+            source.text = Ok(after.to_owned());
+        }
+    }
+    assert!(
+        changed >= 10,
+        "the rules rewrite images in most fixtures ({changed} files)"
+    );
+
+    // Read again, the fixed files hold the same objects, containers and
+    // paths; each image is the rewritten one, or the original where the
+    // fix could not reach it.
+    for (source, fixed_source) in sources.iter().zip(&fixed_sources) {
+        let old = extract(source, &options);
+        let new = extract(fixed_source, &options);
+        assert_eq!(old.objects, new.objects, "{}", source.name);
+        assert_eq!(old.problems.len(), new.problems.len(), "{}", source.name);
+        assert_eq!(old.sites.len(), new.sites.len(), "{}", source.name);
+        for (a, b) in old.sites.iter().zip(&new.sites) {
+            assert_eq!(
+                (&a.holder, &a.container, &a.path),
+                (&b.holder, &b.container, &b.path)
+            );
+            let rewritten = policy.rewrite_str(&a.image).ok().flatten();
+            let at = format!("{}:{}", source.name, a.position);
+            match rewritten {
+                Some(r) if !unfixable.contains(&at) => assert_eq!(b.image, r.as_str(), "{at}"),
+                _ => assert_eq!(b.image, a.image, "{at}"),
+            }
+        }
+    }
+
+    // A second fix changes nothing, and finds the same unfixable images.
+    let again = fix::fix(fixed_sources, &options, &policy);
+    for entry in &again.files {
+        assert!(entry.change.is_none(), "{} changes again", entry.name);
+    }
+    let again_unfixable: BTreeSet<String> = again
+        .files
+        .iter()
+        .flat_map(|f| {
+            f.unfixable
+                .iter()
+                .map(move |u| format!("{}:{}", f.name, u.position))
+        })
+        .collect();
+    assert_eq!(again_unfixable, unfixable);
+    // And the report after fixing is the report of the fixed files.
+    assert_eq!(again.report, fixed.report);
+}
+
+/// The plan on its own: a plain scalar that the new value would turn into
+/// something else is refused; a `--var` value is not the file's; an edit
+/// overlapping another is refused.
+#[test]
+fn plan_refuses_what_it_cannot_do_exactly() {
+    let policy = policy();
+    let read = |kind, text: &str, options: &Options| {
+        let source = Source {
+            name: "x".to_owned(),
+            kind,
+            text: Ok(text.to_owned()),
+        };
+        let sites = extract(&source, options).sites;
+        fix::plan(text, kind, &sites, &policy, options)
+    };
+    let none = Options::default();
+
+    let escaped = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: \"ngin\\x78\"\n";
+    let plan = read(SourceKind::Manifests, escaped, &none);
+    assert!(plan.edits.is_empty());
+    assert!(
+        plan.unfixable[0]
+            .reason
+            .contains("not \"nginx\" as written"),
+        "{plan:?}"
+    );
+
+    // A one-line block scalar is its line: the line is edited.
+    let folded = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: >-\n      nginx\n";
+    let plan = read(SourceKind::Manifests, folded, &none);
+    assert_eq!(
+        plan.apply(folded),
+        folded.replace(
+            "      nginx",
+            "      registry.my.com/dockerhub/library/nginx"
+        )
+    );
+    // Folded over two lines, the value is in no single span.
+    let two_lines = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: >-\n      nginx\n      :1\n";
+    let plan = read(SourceKind::Manifests, two_lines, &none);
+    assert!(plan.edits.is_empty(), "{plan:?}");
+
+    let dockerfile = "ARG BASE=nginx\nFROM $BASE\n";
+    let with_var = Options::with_vars([("BASE".to_owned(), "redis".to_owned())]);
+    let plan = read(SourceKind::Dockerfile, dockerfile, &with_var);
+    assert!(plan.unfixable[0].reason.contains("--var BASE"), "{plan:?}");
+    let plan = read(SourceKind::Dockerfile, dockerfile, &none);
+    assert_eq!(
+        plan.apply(dockerfile),
+        "ARG BASE=registry.my.com/dockerhub/library/nginx\nFROM $BASE\n"
+    );
+
+    let twice = "ARG BASE=nginx\nFROM $BASE\nFROM alpine\nARG BASE=nginx\nFROM $BASE\n";
+    let plan = read(SourceKind::Dockerfile, twice, &none);
+    assert!(
+        plan.unfixable.iter().all(|u| u.reason.contains("2 places")),
+        "{plan:?}"
+    );
+
+    // Edits are never planned on a text that is not the one read.
+    let text = "FROM nginx\n";
+    let sites = extract(
+        &Source {
+            name: "x".to_owned(),
+            kind: SourceKind::Dockerfile,
+            text: Ok(text.to_owned()),
+        },
+        &none,
+    )
+    .sites;
+    let plan = fix::plan(
+        "FROM redis\n",
+        SourceKind::Dockerfile,
+        &sites,
+        &policy,
+        &none,
+    );
+    assert!(
+        plan.edits.is_empty() && plan.unfixable.len() == 1,
+        "{plan:?}"
+    );
+}
+
+/// `--diff`'s text: a unified diff with `a/` and `b/` names, hunks whose
+/// counts add up, and nothing for an unchanged file.
+#[test]
+fn unified_diff_hunks_add_up() {
+    let before = "a\r\nb\r\nimage: nginx\r\nc\r\n";
+    let after = "a\r\nb\r\nimage: registry.my.com/nginx\r\nc\r\n";
+    let diff = fix::unified_diff("dir/f.yaml", before, after);
+    let mut lines = diff.lines();
+    assert_eq!(lines.next(), Some("--- a/dir/f.yaml"));
+    assert_eq!(lines.next(), Some("+++ b/dir/f.yaml"));
+    let header = lines.next().expect("a hunk");
+    assert_eq!(header, "@@ -1,4 +1,4 @@");
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.iter().filter(|l| l.starts_with('-')).count(), 1);
+    assert_eq!(body.iter().filter(|l| l.starts_with('+')).count(), 1);
+    assert_eq!(body.len(), 5);
+    assert!(fix::unified_diff("f", before, before).is_empty());
+}
+
+/// The fuzz target's fix invariants (`fuzzing::check_fix`) on every fixture
+/// of `testdata/lint/` and every committed input of the linter's fuzz
+/// targets: the seeds the fuzzer starts from.
+#[test]
+fn fix_invariants_hold_on_the_fuzz_seeds() {
+    let mut texts: Vec<(String, String)> = sources()
+        .into_iter()
+        .filter_map(|s| Some((s.name, s.text.ok()?)))
+        .collect();
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/testdata");
+    for target in std::fs::read_dir(&committed).expect("the fuzz inputs") {
+        for input in std::fs::read_dir(target.expect("entry").path()).expect("a target's inputs") {
+            let path = input.expect("entry").path();
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                texts.push((path.display().to_string(), text));
+            }
+        }
+    }
+    assert!(texts.len() > 40);
+    for (name, text) in &texts {
+        assert_eq!(
+            image_policy_lint::fuzzing::check_fix(text),
+            Ok(()),
+            "{name}"
+        );
+    }
+}
