@@ -185,7 +185,7 @@ pub fn is_json_stream(text: &str) -> bool {
     false
 }
 
-/// A JSON stream (see [`is_json_stream`]) that is not one JSON value: kubectl
+/// A JSON stream (see `is_json_stream`) that is not one JSON value: kubectl
 /// decodes the first object with Go's JSON decoder and then, after one
 /// object, switches to YAML with its own whitespace handling (and errors
 /// that depend on the bytes around the switch); after two JSON objects it

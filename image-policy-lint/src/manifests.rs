@@ -243,7 +243,7 @@ struct Probe {
 /// as kubectl's line reader cuts them ([`kubectl::documents`]), each checked
 /// for the constructs kubectl's YAML reads differently
 /// ([`kubectl::differences`], reported) and read with the fast path
-/// ([`fast_yaml`]) when it is in its subset, else with serde-saphyr
+/// (`fast_yaml`) when it is in its subset, else with serde-saphyr
 /// ([`extract_serde_saphyr`]); both give the same [`Extracted`] for a
 /// document in the subset.
 pub fn extract(text: &str) -> Extracted {
@@ -349,7 +349,7 @@ fn shift_lines(out: &mut Extracted, lines: usize) {
 }
 
 /// The fast path alone on one YAML text (no kubectl splitting, no kubectl
-/// checks): the images of a text in the subset of [`fast_yaml`], or why
+/// checks): the images of a text in the subset of `fast_yaml`, or why
 /// it is not in it. For the differential tests, the fuzz target and the
 /// benches; [`extract`] is what the linter calls.
 #[cfg(any(test, feature = "fuzzing"))]
