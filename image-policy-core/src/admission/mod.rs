@@ -460,35 +460,46 @@ pub fn object_from_json(
     serde::Deserialize::deserialize(value)
 }
 
+/// The object of a CREATE or UPDATE, which `decide` judges and `mutate`
+/// rewrites; for any other request, the answer both give: DELETE and CONNECT
+/// pass (`passes` says why, after "OP of LABEL: "), an unknown operation or a
+/// missing object is invalid.
+fn object_of_write<'r, S>(
+    operation: Operation<'_>,
+    object: Option<&'r Object<S>>,
+    label: &str,
+    passes: &str,
+) -> Result<&'r Object<S>, (Status, String)> {
+    let op = operation.as_str();
+    match operation {
+        Operation::Create | Operation::Update => {}
+        Operation::Delete | Operation::Connect => {
+            return Err((Status::Allowed, format!("{op} of {label}: {passes}")));
+        }
+        Operation::Unknown(other) => {
+            return Err((
+                Status::Invalid,
+                format!("{label}: unknown operation {other:?}"),
+            ));
+        }
+    }
+    object.ok_or_else(|| {
+        (
+            Status::Invalid,
+            format!("{op} of {label}: the request has no object"),
+        )
+    })
+}
+
 /// The verdict on an admission request (see the [module docs](self)).
 pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict<'o> {
     let object = request.object;
     let namespace = request.object_namespace();
     let label = object_label(request.object_kind(), namespace, request.object_name());
 
-    let operation = request.operation;
-    match operation {
-        Operation::Create | Operation::Update => {}
-        Operation::Delete | Operation::Connect => {
-            let op = operation.as_str();
-            return Verdict::without_images(
-                Status::Allowed,
-                format!("{op} of {label}: no image is admitted"),
-            );
-        }
-        Operation::Unknown(other) => {
-            return Verdict::without_images(
-                Status::Invalid,
-                format!("{label}: unknown operation {other:?}"),
-            );
-        }
-    }
-    let op = operation.as_str();
-    let Some(object) = object else {
-        return Verdict::without_images(
-            Status::Invalid,
-            format!("{op} of {label}: the request has no object"),
-        );
+    let object = match object_of_write(request.operation, object, &label, "no image is admitted") {
+        Ok(object) => object,
+        Err((status, message)) => return Verdict::without_images(status, message),
     };
     let found = match find_images(object) {
         Ok(found) => found,
@@ -511,7 +522,7 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict
 
     // On UPDATE, the images the old object already runs (any container or
     // image volume).
-    let existing: Vec<&str> = match (request.old_object, operation) {
+    let existing: Vec<&str> = match (request.old_object, request.operation) {
         (Some(old), Operation::Update) if policy.exempt_existing_images_on_update() => {
             find_images(old)
                 .map(|images| images.iter().map(|f| f.image.as_str()).collect())

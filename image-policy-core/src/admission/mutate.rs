@@ -79,7 +79,7 @@ use serde::Serialize;
 
 use super::{
     NAMED_IMAGES, NAMED_TEXT, Operation, Place, Request, Status, images_noun, object_label,
-    push_count,
+    object_of_write, push_count,
 };
 use crate::k8s::{Text, find_images};
 use crate::policy::{Policy, RewriteError, Rewritten};
@@ -178,29 +178,14 @@ impl<'o> Mutation<'o> {
 pub fn mutate<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Mutation<'o> {
     let namespace = request.object_namespace();
     let label = object_label(request.object_kind(), namespace, request.object_name());
-    let operation = request.operation;
-    match operation {
-        Operation::Create | Operation::Update => {}
-        Operation::Delete | Operation::Connect => {
-            let op = operation.as_str();
-            return Mutation::unchanged(
-                Status::Allowed,
-                format!("{op} of {label}: nothing to rewrite"),
-            );
-        }
-        Operation::Unknown(other) => {
-            return Mutation::unchanged(
-                Status::Invalid,
-                format!("{label}: unknown operation {other:?}"),
-            );
-        }
-    }
-    let Some(object) = request.object else {
-        let op = operation.as_str();
-        return Mutation::unchanged(
-            Status::Invalid,
-            format!("{op} of {label}: the request has no object"),
-        );
+    let object = match object_of_write(
+        request.operation,
+        request.object,
+        &label,
+        "nothing to rewrite",
+    ) {
+        Ok(object) => object,
+        Err((status, message)) => return Mutation::unchanged(status, message),
     };
     if !policy.has_rewrites() {
         return Mutation::unchanged(
@@ -223,7 +208,7 @@ pub fn mutate<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Mutatio
             );
         }
     };
-    let existing: Vec<&str> = match (request.old_object, operation) {
+    let existing: Vec<&str> = match (request.old_object, request.operation) {
         (Some(old), Operation::Update) => find_images(old)
             .map(|images| images.iter().map(|f| f.image.as_str()).collect())
             .unwrap_or_default(),
