@@ -535,22 +535,20 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict
     if let Some(ns) = namespace {
         ctx = ctx.namespace(ns);
     }
-    let judged: Vec<Judged<'_, 'o>> = found
-        .iter()
-        .map(|f| {
-            let image = f.image.as_str();
-            Judged {
-                place: Place::Container {
-                    name: f.container,
-                    list: f.list,
-                    json_path: f.json_path,
-                },
-                decision: policy.evaluate(image, &ctx),
-                image,
-                existing: existing.contains(&image),
-            }
-        })
-        .collect();
+    let mut judged = Judgement::with_capacity(found.len());
+    for f in found.iter() {
+        let image = f.image.as_str();
+        judged.push(Judged {
+            place: Place::Container {
+                name: f.container,
+                list: f.list,
+                json_path: f.json_path,
+            },
+            decision: policy.evaluate(image, &ctx),
+            image,
+            existing: existing.contains(&image),
+        });
+    }
     verdict(judged, |denied, images, reasons| {
         let mut message = String::with_capacity(256);
         message.push_str(&label);
@@ -584,16 +582,16 @@ pub fn decide_images<'o>(
     if let Some(ns) = namespace {
         ctx = ctx.namespace(ns);
     }
-    let judged: Vec<Judged<'_, 'o>> = images
-        .into_iter()
-        .enumerate()
-        .map(|(index, image)| Judged {
+    let images = images.into_iter();
+    let mut judged = Judgement::with_capacity(images.size_hint().0);
+    for (index, image) in images.enumerate() {
+        judged.push(Judged {
             place: Place::Index(index),
             decision: policy.evaluate(image, &ctx),
             image,
             existing: false,
-        })
-        .collect();
+        });
+    }
     verdict(judged, |denied, images, reasons| {
         if denied == 0 {
             return String::new();
@@ -627,30 +625,64 @@ impl Judged<'_, '_> {
     }
 }
 
+/// The images of a verdict while it is written: every image as a
+/// [`JudgedImage`], and the [`Judged`] decision of each one that broke a
+/// rule, the only ones the message, the warnings and the audit annotations
+/// name. An object whose images all pass keeps no decision: one small
+/// vector, however many images.
+struct Judgement<'d, 'o> {
+    images: Vec<JudgedImage<'o>>,
+    violations: Vec<Judged<'d, 'o>>,
+}
+
+impl<'d, 'o> Judgement<'d, 'o> {
+    fn with_capacity(images: usize) -> Self {
+        Judgement {
+            images: Vec::with_capacity(images),
+            violations: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, j: Judged<'d, 'o>) {
+        let d = &j.decision;
+        self.images.push(JudgedImage {
+            image: j.image,
+            place: j.place,
+            code: d.code(),
+            violation: d.violation(),
+            mode: d.mode(),
+            allowed: d.allowed(),
+            existing: j.existing,
+        });
+        // Blocking, warning, audit annotations, break-glass: all need a
+        // violation (an unparseable image is one).
+        if d.violates() {
+            // Mostly one: not the four `push` would make room for (a
+            // decision is a few hundred bytes).
+            if self.violations.capacity() == 0 {
+                self.violations.reserve_exact(1);
+            }
+            self.violations.push(j);
+        }
+    }
+}
+
 /// The verdict on judged images: `message(denied, images, write_reasons)`
 /// writes the message.
 fn verdict<'o>(
-    judged: Vec<Judged<'_, 'o>>,
+    judged: Judgement<'_, 'o>,
     message: impl FnOnce(usize, usize, &dyn Fn(&mut String)) -> String,
 ) -> Verdict<'o> {
-    let denied = judged.iter().filter(|j| j.blocks()).count();
-    let message = message(denied, judged.len(), &|out: &mut String| {
-        write_denial_reasons(&judged, out)
+    let Judgement { images, violations } = judged;
+    let denied = violations.iter().filter(|j| j.blocks()).count();
+    let message = message(denied, images.len(), &|out: &mut String| {
+        write_denial_reasons(&violations, out)
     });
-    let warnings = warnings(&judged);
-    let audit_annotations = audit_annotations(&judged);
-    let images = judged
-        .into_iter()
-        .map(|j| JudgedImage {
-            image: j.image,
-            place: j.place,
-            code: j.decision.code(),
-            violation: j.decision.violation(),
-            mode: j.decision.mode(),
-            allowed: j.decision.allowed(),
-            existing: j.existing,
-        })
-        .collect();
+    let (warnings, audit_annotations) = if violations.is_empty() {
+        (Vec::new(), BTreeMap::new())
+    } else {
+        (warnings(&violations), audit_annotations(&violations))
+    };
     Verdict {
         status: if denied > 0 {
             Status::Forbidden
@@ -736,10 +768,18 @@ fn warnings(judged: &[Judged<'_, '_>]) -> Vec<String> {
 /// The audit annotations (keys without prefix: the API server adds one).
 /// Values are comma-separated images.
 fn audit_annotations(judged: &[Judged<'_, '_>]) -> BTreeMap<&'static str, String> {
-    // Per key: the images named so far and the count of the others.
-    let mut values: BTreeMap<&'static str, (String, usize, usize)> = BTreeMap::new();
-    let mut add = |key: &'static str, image: &str| {
-        let (value, named, more) = values.entry(key).or_default();
+    // The keys, and per key the images named so far and the count of the
+    // others; the map is built from them at the end, one node for all.
+    const KEYS: [&str; 5] = [
+        "break-glass",
+        "denied-images",
+        "existing-images",
+        "audited-images",
+        "warned-images",
+    ];
+    let mut values: [(String, usize, usize); 5] = Default::default();
+    let mut add = |key: usize, image: &str| {
+        let (value, named, more) = &mut values[key];
         if *named == NAMED_IMAGES || value.len() >= NAMED_TEXT {
             *more += 1;
             return;
@@ -754,31 +794,33 @@ fn audit_annotations(judged: &[Judged<'_, '_>]) -> BTreeMap<&'static str, String
         let d = &j.decision;
         let image = d.image();
         if d.break_glass_used() {
-            add("break-glass", image);
+            add(0, image);
         }
         if j.blocks() {
-            add("denied-images", image);
+            add(1, image);
         } else if j.existing && d.violates() {
-            add("existing-images", image);
+            add(2, image);
         } else if d.violates() && d.allowed() {
             match d.mode() {
-                Mode::Audit => add("audited-images", image),
-                Mode::Warn => add("warned-images", image),
+                Mode::Audit => add(3, image),
+                Mode::Warn => add(4, image),
                 Mode::Enforce => {}
             }
         }
     }
-    values
-        .into_iter()
-        .map(|(key, (mut value, _, more))| {
-            if more > 0 {
-                value.push_str(", and ");
-                push_count(&mut value, more);
-                value.push_str(" more");
-            }
-            (key, value)
-        })
-        .collect()
+    let mut annotations = BTreeMap::new();
+    for (key, (mut value, named, more)) in KEYS.into_iter().zip(values) {
+        if named + more == 0 {
+            continue;
+        }
+        if more > 0 {
+            value.push_str(", and ");
+            push_count(&mut value, more);
+            value.push_str(" more");
+        }
+        annotations.insert(key, value);
+    }
+    annotations
 }
 
 /// The object named for people: `Deployment shop/web`.
