@@ -73,6 +73,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -146,6 +147,13 @@ pub struct Mutation<'o> {
     /// The rewrites that failed (then the status is
     /// [`Status::Forbidden`]).
     pub failures: Vec<RewriteFailure<'o>>,
+    /// Audit annotations (keys without a prefix: the API server adds the
+    /// webhook's): `rewritten-images`, `image -> rewritten` for each
+    /// replacement, comma-separated, naming at most
+    /// [`NAMED_IMAGES`](super::NAMED_IMAGES) and counting the rest. Empty
+    /// when nothing is rewritten: the audit log keeps what the user wrote
+    /// and what the cluster runs instead.
+    pub audit_annotations: BTreeMap<&'static str, String>,
 }
 
 impl<'o> Mutation<'o> {
@@ -170,8 +178,35 @@ impl<'o> Mutation<'o> {
             message,
             replacements: Vec::new(),
             failures: Vec::new(),
+            audit_annotations: BTreeMap::new(),
         }
     }
+}
+
+/// The `rewritten-images` audit annotation of the replacements (none when
+/// there are none).
+fn rewritten_images(replacements: &[Replacement<'_>]) -> BTreeMap<&'static str, String> {
+    let mut annotations = BTreeMap::new();
+    if replacements.is_empty() {
+        return annotations;
+    }
+    let mut value = String::with_capacity(128);
+    for (named, r) in replacements.iter().enumerate() {
+        if named == NAMED_IMAGES || value.len() >= NAMED_TEXT {
+            value.push_str(", and ");
+            push_count(&mut value, replacements.len() - named);
+            value.push_str(" more");
+            break;
+        }
+        if named > 0 {
+            value.push_str(", ");
+        }
+        value.push_str(r.image);
+        value.push_str(" -> ");
+        value.push_str(r.rewritten.as_str());
+    }
+    annotations.insert("rewritten-images", value);
+    annotations
 }
 
 /// The rewrite of an admission request (see the [module docs](self)).
@@ -249,6 +284,7 @@ pub fn mutate<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Mutatio
         return Mutation {
             status: Status::Allowed,
             message,
+            audit_annotations: rewritten_images(&replacements),
             replacements,
             failures,
         };
@@ -279,6 +315,7 @@ pub fn mutate<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Mutatio
         message,
         replacements: Vec::new(),
         failures,
+        audit_annotations: BTreeMap::new(),
     }
 }
 
@@ -316,6 +353,12 @@ mod tests {
         assert_eq!(patch[0].path, "/spec/containers/1/image");
         assert_eq!(patch[0].value, "registry.my.com/mirror/docker-hub/redis:7");
         assert_eq!(m.message, "Pod shop/p: 1 of 4 images rewritten");
+        assert_eq!(
+            m.audit_annotations
+                .get("rewritten-images")
+                .map(String::as_str),
+            Some("redis:7 -> registry.my.com/mirror/docker-hub/redis:7")
+        );
 
         // CREATE: both Docker Hub images.
         let m = mutate(&policy, &Request::new(Operation::Create, Some(&new)));
@@ -325,6 +368,7 @@ mod tests {
         let request = Request::new(Operation::Create, Some(&new)).namespace(Some("kube-system"));
         let m = mutate(&policy, &request);
         assert!(m.allowed() && m.replacements.is_empty());
+        assert!(m.audit_annotations.is_empty());
 
         // A name that would pass 255 bytes: denied, no patch at all.
         let long = format!("{}:1", "a".repeat(240));
@@ -333,6 +377,7 @@ mod tests {
         assert_eq!(m.status, Status::Forbidden);
         assert_eq!(m.patch().count(), 0);
         assert_eq!(m.failures.len(), 1);
+        assert!(m.audit_annotations.is_empty());
         assert!(
             m.message.starts_with(
                 "Pod shop/p: 1 of 2 images cannot be rewritten to a valid reference: \
@@ -342,6 +387,31 @@ mod tests {
             m.message
         );
         assert!(m.message.contains("longer than 255 bytes"), "{}", m.message);
+    }
+
+    /// The audit annotation names the first [`NAMED_IMAGES`] rewrites and
+    /// counts the rest.
+    #[test]
+    fn rewritten_images_are_named_then_counted() {
+        let policy = Policy::builder()
+            .rewrite("docker.io", "registry.my.com/hub")
+            .build()
+            .expect("a policy")
+            .policy;
+        let images: Vec<String> = (0..13).map(|i| format!("app{i}:1")).collect();
+        let images: Vec<&str> = images.iter().map(String::as_str).collect();
+        let object = pod(&images);
+        let m = mutate(&policy, &Request::new(Operation::Create, Some(&object)));
+        assert_eq!(m.replacements.len(), 13);
+        let value = &m.audit_annotations["rewritten-images"];
+        assert!(
+            value.starts_with("app0:1 -> registry.my.com/hub/library/app0:1, app1:1 -> "),
+            "{value}"
+        );
+        assert!(
+            value.ends_with("app9:1 -> registry.my.com/hub/library/app9:1, and 3 more"),
+            "{value}"
+        );
     }
 
     /// Keys are escaped as RFC 6901 says (`~` first, then `/`), and every

@@ -260,7 +260,6 @@ fn mutate_reply<S: image_policy_core::k8s::Text>(
 ) -> Reply {
     let patch = (mutation.allowed() && !mutation.replacements.is_empty())
         .then(|| base64::engine::general_purpose::STANDARD.encode(json_patch(&mutation)));
-    let no_annotations = BTreeMap::new();
     let body = AdmissionReviewOut {
         api_version,
         kind: KIND,
@@ -278,7 +277,7 @@ fn mutate_reply<S: image_policy_core::k8s::Text>(
             patch_type: patch.as_ref().map(|_| "JSONPatch"),
             patch: patch.as_deref(),
             warnings: &[],
-            audit_annotations: &no_annotations,
+            audit_annotations: &mutation.audit_annotations,
         },
     }
     .encode();
