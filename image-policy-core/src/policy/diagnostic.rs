@@ -115,7 +115,7 @@ diagnostic_codes! {
     BadValue = "bad-value", "error":
         "A value is not one of those allowed (a `mode` other than enforce, warn or audit, a `combine` other than add or replace); use one of them.";
     BadRule = "bad-rule", "error":
-        "A rule has not exactly one of `registry`, `repository` or `regex`; write one rule per key.";
+        "A rule does not have exactly one of `registry`, `repository` or `regex`; write one rule per key.";
     BadRegistry = "bad-registry", "error":
         "A `registry` rule is not a registry `host[:port]`; write the host as image references do, without a scheme or a path.";
     BadRepository = "bad-repository", "error":
