@@ -1,7 +1,7 @@
 //! `image-policy policy`: validate a policy file, print the format's JSON Schema.
 
 use crate::error::CliError;
-use image_policy_core::policy::{Diagnostic, PolicyBuilder, schema};
+use image_policy_core::policy::{Diagnostic, DiagnosticCode, PolicyBuilder, schema};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -67,7 +67,7 @@ enum OutputArg {
 #[derive(Serialize)]
 struct JsonDiagnostic<'a> {
     severity: &'a str,
-    code: &'a str,
+    code: DiagnosticCode,
     message: &'a str,
     file: Option<&'a str>,
     line: Option<usize>,

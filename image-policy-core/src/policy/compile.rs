@@ -1,7 +1,7 @@
 //! From a [`PolicyDocument`] to a [`Policy`]: validate every pattern, report
 //! every problem at once, build the matchers.
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, DiagnosticCode};
 use super::hash::{FastMap, FastSet};
 use super::matchers::{Matchers, PathParts, Segment, anchored};
 use super::model::{Combine, RewriteRule, Rule, TagRules};
@@ -182,7 +182,7 @@ pub(crate) fn compile(
         let prefix = format!("namespaces[{i}]");
         if scope.names.is_empty() && sources.locations.contains_key(&format!("{prefix}.names")) {
             c.error(
-                "empty-namespaces",
+                DiagnosticCode::EmptyNamespaces,
                 format!("{prefix}.names is empty: these rules would apply nowhere"),
                 &format!("{prefix}.names"),
             );
@@ -209,14 +209,14 @@ pub(crate) fn compile(
             c.check_namespace_name(name, &path);
             if exempt.contains(name.as_str()) {
                 c.warning(
-                    "never-matches",
+                    DiagnosticCode::NeverMatches,
                     format!("namespace {name:?} is exempt, so these rules never apply to it"),
                     &path,
                 );
             }
             if let Some(&earlier) = namespace_rules.get(name.as_str()) {
                 c.error(
-                    "conflicting-rules",
+                    DiagnosticCode::ConflictingRules,
                     format!(
                         "namespace {name:?} already has rules in namespaces[{}]",
                         earlier - 1
@@ -278,13 +278,13 @@ impl TagIds {
 }
 
 impl Compiler<'_> {
-    fn error(&mut self, code: &'static str, message: String, path: &str) {
+    fn error(&mut self, code: DiagnosticCode, message: String, path: &str) {
         let (location, message) = self.place(path, message);
         self.diagnostics
             .push(Diagnostic::error(code, message, location));
     }
 
-    fn warning(&mut self, code: &'static str, message: String, path: &str) {
+    fn warning(&mut self, code: DiagnosticCode, message: String, path: &str) {
         let (location, message) = self.place(path, message);
         self.diagnostics
             .push(Diagnostic::warning(code, message, location));
@@ -340,7 +340,7 @@ impl Compiler<'_> {
             let id = self.declare(i, RuleKind::DenyTag, path.clone(), tag);
             if !grammar::is_tag(tag) {
                 self.error(
-                    "bad-tag",
+                    DiagnosticCode::BadTag,
                     format!(
                         "{tag:?} is not a valid tag (tags are [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"
                     ),
@@ -362,7 +362,7 @@ impl Compiler<'_> {
                 || tags.require_tag_or_digest
             {
                 self.warning(
-                    "never-matches",
+                    DiagnosticCode::NeverMatches,
                     "requireDigest is set, so the other tag rules never apply: a reference with a digest is pinned, and one without is denied for lack of a digest".to_owned(),
                     &path_or_parent(prefix, "requireDigest"),
                 );
@@ -400,7 +400,7 @@ impl Compiler<'_> {
                 ""
             };
             self.error(
-                "bad-registry",
+                DiagnosticCode::BadRegistry,
                 format!("{s:?} is not a registry host[:port]{hint}"),
                 path,
             );
@@ -416,7 +416,7 @@ impl Compiler<'_> {
         let folded = fold_docker_hub(&lower);
         if folded != lower {
             self.warning(
-                "docker-hub-alias",
+                DiagnosticCode::DockerHubAlias,
                 format!("{s:?} is Docker Hub, which image references name docker.io: this rule is read as docker.io"),
                 path,
             );
@@ -432,7 +432,7 @@ impl Compiler<'_> {
             // docker.io/library/nginx).
         }
         if parts.iter().any(|p| p.is_empty()) {
-            self.error("bad-repository", bad("empty segment"), path);
+            self.error(DiagnosticCode::BadRepository, bad("empty segment"), path);
             return None;
         }
         // Normalize like an image reference: the first segment is a registry
@@ -452,7 +452,7 @@ impl Compiler<'_> {
                 Segment::Literal(fold_docker_hub(domain).to_owned())
             } else {
                 self.error(
-                    "bad-repository",
+                    DiagnosticCode::BadRepository,
                     bad(&format!("{first:?} is not a registry host[:port]")),
                     path,
                 );
@@ -469,7 +469,7 @@ impl Compiler<'_> {
             segments.push(Segment::Literal("library".to_owned()));
             if has_domain && path_parts[0].contains('*') {
                 self.warning(
-                    "docker-hub-library",
+                    DiagnosticCode::DockerHubLibrary,
                     format!("{s:?} is read as docker.io/library/{} (official images), as the runtime reads a one-component Docker Hub name; write docker.io/** for all of Docker Hub", path_parts[0]),
                     path,
                 );
@@ -484,7 +484,7 @@ impl Compiler<'_> {
                 Segment::Any
             } else if part.contains('*') {
                 if part.contains("**") || !part.bytes().all(|b| b == b'*' || is_component_byte(b)) {
-                    self.error("bad-repository", bad(&format!("{part:?} is not a valid segment pattern (lowercase letters, digits, '.', '_', '-' and '*')")), path);
+                    self.error(DiagnosticCode::BadRepository, bad(&format!("{part:?} is not a valid segment pattern (lowercase letters, digits, '.', '_', '-' and '*')")), path);
                     return None;
                 }
                 Segment::Glob((*part).to_owned())
@@ -496,14 +496,14 @@ impl Compiler<'_> {
                 } else {
                     format!("{part:?} is not a valid path component")
                 };
-                self.error("bad-repository", bad(&why), path);
+                self.error(DiagnosticCode::BadRepository, bad(&why), path);
                 return None;
             };
             segments.push(segment);
         }
         if depth_wildcards > 1 {
             self.error(
-                "bad-repository",
+                DiagnosticCode::BadRepository,
                 bad("at most one \"**\" per pattern"),
                 path,
             );
@@ -512,7 +512,7 @@ impl Compiler<'_> {
         let literal_len: usize = path_parts.iter().map(|p| p.len() + 1).sum::<usize>();
         if literal_len > 256 && !s.contains('*') {
             self.warning(
-                "never-matches",
+                DiagnosticCode::NeverMatches,
                 format!("{s:?} is longer than the longest repository path (255 bytes), so it never matches"),
                 path,
             );
@@ -526,14 +526,14 @@ impl Compiler<'_> {
         }
         if let Some(at) = unescaped_dot_between_labels(s) {
             self.warning(
-                "regex-unescaped-dot",
+                DiagnosticCode::RegexUnescapedDot,
                 format!("regex {s:?} has an unescaped '.' at byte {at} between host-like labels: it matches any character (write \\. for a dot)"),
                 path,
             );
         }
         if s.contains('@') || s.contains(":latest") {
             self.warning(
-                "never-matches",
+                DiagnosticCode::NeverMatches,
                 format!("regex {s:?} looks for a tag or digest, but regexes match the name domain/path only (use tag rules)"),
                 path,
             );
@@ -568,7 +568,7 @@ impl Compiler<'_> {
                     other => other.to_string(),
                 };
                 self.error(
-                    "bad-regex",
+                    DiagnosticCode::BadRegex,
                     format!(
                         "regex {pattern:?} does not compile: {}",
                         message.replace('\n', " ")
@@ -590,7 +590,7 @@ impl Compiler<'_> {
             && !name.ends_with('-');
         if !ok {
             self.error(
-                "bad-namespace",
+                DiagnosticCode::BadNamespace,
                 format!("{name:?} is not a namespace name (a DNS-1123 label: lowercase letters, digits and '-', at most 63)"),
                 path,
             );
@@ -601,7 +601,7 @@ impl Compiler<'_> {
         let bg = &self.doc.break_glass;
         if bg.value.is_empty() {
             self.error(
-                "bad-break-glass",
+                DiagnosticCode::BadBreakGlass,
                 "breakGlass.value is empty: every annotation would break the glass".to_owned(),
                 "breakGlass.value",
             );
@@ -610,7 +610,7 @@ impl Compiler<'_> {
         for (i, key) in keys.iter().enumerate() {
             if key.is_empty() || !key.contains('/') && key.len() > 63 {
                 self.error(
-                    "bad-break-glass",
+                    DiagnosticCode::BadBreakGlass,
                     format!("{key:?} is not an annotation key"),
                     &format!("breakGlass.annotations[{i}]"),
                 );
@@ -661,7 +661,7 @@ impl Compiler<'_> {
                 let deny_path = self.rules[deny_id.0 as usize].path.to_string();
                 if same {
                     self.error(
-                        "conflicting-rules",
+                        DiagnosticCode::ConflictingRules,
                         format!(
                             "{allow_path} and {deny_path} are the same rule, allowed and denied"
                         ),
@@ -671,7 +671,7 @@ impl Compiler<'_> {
                     || segs_all_literal(&self.compiled[id.0 as usize])
                 {
                     self.warning(
-                        "deny-shadows-allow",
+                        DiagnosticCode::DenyShadowsAllow,
                         format!("{allow_path} never allows anything: {deny_path} ({} {}) denies it first", self.rules[deny_id.0 as usize].kind, self.rules[deny_id.0 as usize].pattern),
                         &allow_path,
                     );
@@ -725,7 +725,11 @@ impl Compiler<'_> {
             {
                 let path = self.rules[id.0 as usize].path.to_string();
                 let first = self.rules[earlier.0 as usize].path.to_string();
-                self.warning("duplicate-rule", format!("{path} repeats {first}"), &path);
+                self.warning(
+                    DiagnosticCode::DuplicateRule,
+                    format!("{path} repeats {first}"),
+                    &path,
+                );
             }
         }
         if let Err(e) = m.set_regexes(&regexes, regex_ids) {
@@ -735,7 +739,7 @@ impl Compiler<'_> {
                 format!("{scope}.{list}")
             };
             self.error(
-                "bad-regex",
+                DiagnosticCode::BadRegex,
                 format!("the regexes of this list do not compile together: {e}"),
                 &path,
             );
@@ -759,7 +763,7 @@ impl Compiler<'_> {
             };
             if from_domain == DEFAULT_DOMAIN && from_path.len() == 1 && from_path[0] != "library" {
                 self.warning(
-                    "docker-hub-library",
+                    DiagnosticCode::DockerHubLibrary,
                     format!("from {:?} matches docker.io/{}/..., not the official image docker.io/library/{} (write docker.io/library/{} for it)", rule.from, from_path[0], from_path[0], from_path[0]),
                     &format!("{path}.from"),
                 );
@@ -794,7 +798,7 @@ impl Compiler<'_> {
                     let path = self.rules[rule.id.0 as usize].path.to_string();
                     let other_path = self.rules[other.id.0 as usize].path.to_string();
                     self.error(
-                        "rewrite-loop",
+                        DiagnosticCode::RewriteLoop,
                         format!("the images {path} makes are under the from of {other_path}, so rewriting would not be idempotent (a reinvoked webhook would rewrite them again)"),
                         &format!("{path}.to"),
                     );
@@ -807,7 +811,7 @@ impl Compiler<'_> {
                 let path = self.rules[rule.id.0 as usize].path.to_string();
                 let first = self.rules[earlier.id.0 as usize].path.to_string();
                 self.warning(
-                    "never-matches",
+                    DiagnosticCode::NeverMatches,
                     format!("{path} never applies: {first} matches every image it would, and the first match wins"),
                     &format!("{path}.from"),
                 );
@@ -822,20 +826,20 @@ impl Compiler<'_> {
                     (DecisionCode::DeniedByRule, Some(by)) => {
                         let by = self.rules[by.0 as usize].path.to_string();
                         self.error(
-                            "rewrite-target-denied",
+                            DiagnosticCode::RewriteTargetDenied,
                             format!("images rewritten to {} are denied by {by}", rule.to),
                             &format!("{path}.to"),
                         );
                     }
                     (DecisionCode::RegistryNotAllowed, _) if cluster.allow_only_registries => {
                         self.error(
-                            "rewrite-target-denied",
+                            DiagnosticCode::RewriteTargetDenied,
                             format!("images rewritten to {} are not in the allowed registries ({})", rule.to, cluster.allow_summary),
                             &format!("{path}.to"),
                         );
                     }
                     (DecisionCode::RegistryNotAllowed, _) => self.warning(
-                        "rewrite-target-denied",
+                        DiagnosticCode::RewriteTargetDenied,
                         format!("{}/x is not allowed by the allow rules ({}): images rewritten to {} may be denied", rule.to, cluster.allow_summary, rule.to),
                         &format!("{path}.to"),
                     ),
@@ -850,7 +854,7 @@ impl Compiler<'_> {
                     .all(|set| set.judge(r).0 == DecisionCode::Allowed)
             {
                 self.warning(
-                    "rewrite-not-needed",
+                    DiagnosticCode::RewriteNotNeeded,
                     format!("the policy allows images under {from} (as {from}/x) in every namespace: this rule changes where they are pulled from, but no decision"),
                     &format!("{path}.from"),
                 );
@@ -881,7 +885,11 @@ impl Compiler<'_> {
                     "does not start with a registry ({first:?} is not a host: write it as in a fully qualified reference, such as docker.io/library/{first})"
                 )
             };
-            self.error("bad-rewrite", format!("rewrite {which} {s:?} {hint}"), path);
+            self.error(
+                DiagnosticCode::BadRewrite,
+                format!("rewrite {which} {s:?} {hint}"),
+                path,
+            );
             return None;
         }
         let segments: Vec<&str> = match rest {
@@ -890,7 +898,7 @@ impl Compiler<'_> {
         };
         if let Some(bad) = segments.iter().find(|p| !is_path_component(p)) {
             self.error(
-                "bad-rewrite",
+                DiagnosticCode::BadRewrite,
                 format!("rewrite {which} {s:?}: {bad:?} is not a valid path component (lowercase letters, digits, and '.', '_', '-' between them)"),
                 path,
             );
@@ -902,7 +910,7 @@ impl Compiler<'_> {
             Ok(r) if r.is_domain_written() && !r.is_pull_host_from_path() => {}
             Ok(_) => {
                 self.error(
-                    "bad-rewrite",
+                    DiagnosticCode::BadRewrite,
                     format!(
                         "rewrite {which} {s:?}: {probe:?} would not name a repository on {first}"
                     ),
@@ -912,7 +920,7 @@ impl Compiler<'_> {
             }
             Err(e) => {
                 self.error(
-                    "bad-rewrite",
+                    DiagnosticCode::BadRewrite,
                     format!(
                         "rewrite {which} {s:?}: {probe:?} is not a valid reference: {}",
                         e.kind().description()

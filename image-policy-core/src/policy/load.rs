@@ -10,7 +10,7 @@
 
 use super::Location;
 use super::compile::SourceMap;
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, DiagnosticCode};
 use super::model::{
     BreakGlass, Combine, Mode, NamespaceRules, PolicyDocument, RewriteRule, Rule, TagRules,
 };
@@ -136,7 +136,11 @@ pub(crate) fn json(
             column: e.column().max(1),
         });
         let message = strip_json_position(&e.to_string());
-        return Err(vec![Diagnostic::error("syntax", message, location)]);
+        return Err(vec![Diagnostic::error(
+            DiagnosticCode::Syntax,
+            message,
+            location,
+        )]);
     }
     yaml(src, origin)
 }
@@ -157,7 +161,11 @@ fn saphyr_error(e: &serde_saphyr::Error, origin: &str) -> Diagnostic {
     });
     if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = e.without_snippet() {
         let key = key.as_deref().unwrap_or("?");
-        return Diagnostic::error("duplicate-key", format!("duplicate key {key:?}"), location);
+        return Diagnostic::error(
+            DiagnosticCode::DuplicateKey,
+            format!("duplicate key {key:?}"),
+            location,
+        );
     }
     // The plain message, without the snippet or the position (the location has it).
     let text = e.without_snippet().to_string();
@@ -166,7 +174,7 @@ fn saphyr_error(e: &serde_saphyr::Error, origin: &str) -> Diagnostic {
         None => text,
     };
     Diagnostic::error(
-        "syntax",
+        DiagnosticCode::Syntax,
         text.lines().next().unwrap_or_default().to_owned(),
         location,
     )
@@ -231,7 +239,7 @@ impl Decoder<'_> {
         })
     }
 
-    fn error(&mut self, code: &'static str, message: String, at: &serde_saphyr::Location) {
+    fn error(&mut self, code: DiagnosticCode, message: String, at: &serde_saphyr::Location) {
         let location = self.location(at);
         self.diagnostics
             .push(Diagnostic::error(code, message, location));
@@ -250,7 +258,7 @@ impl Decoder<'_> {
             _ => String::new(),
         };
         self.error(
-            "wrong-type",
+            DiagnosticCode::WrongType,
             format!(
                 "{path}: expected {want}, found {}{hint}",
                 node.value.type_name()
@@ -289,7 +297,7 @@ impl Decoder<'_> {
                     None => format!(" (expected one of: {})", known.join(", ")),
                 };
                 self.error(
-                    "unknown-key",
+                    DiagnosticCode::UnknownKey,
                     format!("unknown key {full:?}{hint}"),
                     &key.referenced,
                 );
@@ -297,7 +305,7 @@ impl Decoder<'_> {
             }
             if out.iter().any(|(k, _)| *k == name.as_str()) {
                 self.error(
-                    "duplicate-key",
+                    DiagnosticCode::DuplicateKey,
                     format!("duplicate key {full:?}"),
                     &key.referenced,
                 );
@@ -358,7 +366,7 @@ impl Decoder<'_> {
         let mode = Mode::from_name(&s);
         if mode.is_none() {
             self.error(
-                "bad-value",
+                DiagnosticCode::BadValue,
                 format!("{path}: {s:?} is not a mode (enforce, warn or audit)"),
                 &node.referenced,
             );
@@ -401,7 +409,7 @@ impl Decoder<'_> {
             let item_path = format!("{path}[{i}]");
             if let Node::Str(s) = &item.value {
                 self.error(
-                    "wrong-type",
+                    DiagnosticCode::WrongType,
                     format!("{item_path}: expected a map with one key (registry, repository or regex), found the string {s:?} (write \"- registry: {s}\")"),
                     &item.referenced,
                 );
@@ -412,7 +420,7 @@ impl Decoder<'_> {
                 let empty = matches!(&item.value, Node::Map(m) if m.is_empty());
                 if entries.len() > 1 || empty {
                     self.error(
-                        "bad-rule",
+                        DiagnosticCode::BadRule,
                         format!("{item_path}: a rule has exactly one of registry, repository or regex, found {}", entries.len()),
                         &item.referenced,
                     );
@@ -475,7 +483,7 @@ impl Decoder<'_> {
                             "replace" => Combine::Replace,
                             _ => {
                                 self.error(
-                                    "bad-value",
+                                    DiagnosticCode::BadValue,
                                     format!("{p}: {s:?} is not add or replace"),
                                     &value.referenced,
                                 );
@@ -493,7 +501,7 @@ impl Decoder<'_> {
         }
         if !has_names && matches!(node.value, Node::Map(_)) {
             self.error(
-                "missing-key",
+                DiagnosticCode::MissingKey,
                 format!("{path}: missing key \"names\" (the namespaces these rules are for)"),
                 &node.referenced,
             );
@@ -508,7 +516,7 @@ impl Decoder<'_> {
             let item_path = format!("{path}[{i}]");
             if let Node::Str(s) = &item.value {
                 self.error(
-                    "wrong-type",
+                    DiagnosticCode::WrongType,
                     format!("{item_path}: expected a map with the keys from and to, found the string {s:?} (write \"- {{from: ..., to: ...}}\")"),
                     &item.referenced,
                 );
@@ -530,7 +538,7 @@ impl Decoder<'_> {
                     && entries.len() < 2
                 {
                     self.error(
-                        "missing-key",
+                        DiagnosticCode::MissingKey,
                         format!("{item_path}: a rewrite rule has both from and to"),
                         &item.referenced,
                     );

@@ -188,24 +188,15 @@
 //!
 //! ## Diagnostics
 //!
-//! Errors (the policy is rejected): `syntax`, `unknown-key`, `duplicate-key`,
-//! `wrong-type`, `missing-key`, `bad-value`, `bad-rule`, `bad-registry`,
-//! `bad-repository`, `bad-regex`, `bad-tag`, `bad-namespace`,
-//! `empty-namespaces`, `bad-break-glass`, `conflicting-rules` (the same rule
-//! allowed and denied; a namespace in two entries), `bad-rewrite` (a `from`
-//! or `to` that is not a registry with a valid path), `rewrite-loop` (a `to`
-//! that a `from` matches), `rewrite-target-denied` (the cluster's rules
-//! deny every image under a `to`).
-//!
-//! Warnings: `regex-unescaped-dot` (`registry.my.com` in a regex also matches
-//! `registryXmy.com`), `never-matches` (a rule that cannot match anything),
-//! `deny-shadows-allow` (an allow rule that a deny rule always beats),
-//! `duplicate-rule`, `docker-hub-alias`, `docker-hub-library`
-//! (`docker.io/*` is read as `docker.io/library/*`; a rewrite `from:
-//! docker.io/nginx` is not the official image), `rewrite-target-denied` (an
-//! allow list of repository or regex rules may deny images under a `to`),
-//! `rewrite-not-needed` (the cluster's rules allow the probe `FROM/x`, so the
-//! rule decides nothing).
+//! Loading reports every problem it finds, each a [`Diagnostic`] with a
+//! [`Severity`], a message naming the offending text, its location, and a
+//! [`DiagnosticCode`]: errors reject the policy ([`PolicyError`] holds them
+//! all), warnings ([`LoadedPolicy::warnings`]) let it load but point at a
+//! rule that probably does not do what its author meant. The documentation
+//! of [`DiagnosticCode`] is the list of codes: each variant gives its string
+//! (`unknown-key`, `bad-registry`, `regex-unescaped-dot`, ...), the severity
+//! it comes with, what it means and what to do
+//! ([`DiagnosticCode::description`], the same sentence).
 //!
 //! # Performance
 //!
@@ -242,7 +233,7 @@ pub mod rewrite;
 
 pub use builder::PolicyBuilder;
 pub use decision::{Context, Decision, DecisionCode, RuleInfo, RuleKind};
-pub use diagnostic::{Diagnostic, Location, PolicyError, Severity};
+pub use diagnostic::{Diagnostic, DiagnosticCode, Location, PolicyError, Severity};
 #[cfg(feature = "schema")]
 pub use model::schema;
 pub use model::{Mode, PolicyDocument, RewriteRule};

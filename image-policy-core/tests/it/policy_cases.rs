@@ -1,7 +1,7 @@
 //! Every decision case of `testdata/policy/decisions/*.yaml`, and every load
 //! case of `testdata/policy/load.yaml`, checked by one harness.
 
-use image_policy_core::policy::{Context, Policy, Severity};
+use image_policy_core::policy::{Context, DiagnosticCode, Policy, Severity};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -123,7 +123,7 @@ fn decisions() {
                     continue;
                 }
             };
-            let warnings: Vec<&str> = loaded.warnings.iter().map(|w| w.code).collect();
+            let warnings: Vec<&str> = loaded.warnings.iter().map(|w| w.code.as_str()).collect();
             if warnings != group.warnings {
                 failures.push(format!(
                     "{file_name} / {}: warnings {warnings:?}, want {:?}",
@@ -257,6 +257,7 @@ fn loading() {
     let cases: Vec<LoadCase> = serde_saphyr::from_str(&text).unwrap();
     assert!(cases.len() >= 10);
     let mut failures = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for case in &cases {
         let result = match case.format.as_str() {
             "json" => Policy::from_json_str(&case.source, "p.json"),
@@ -280,6 +281,7 @@ fn loading() {
                 .collect()
         };
         let (errors, warnings) = (render(Severity::Error), render(Severity::Warning));
+        seen.extend(diagnostics.iter().map(|d| d.code));
         if errors != case.errors || warnings != case.warnings {
             let all: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
             failures.push(format!(
@@ -300,4 +302,14 @@ fn loading() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every code the loader can report is shown by a case here.
+    let untested: Vec<&str> = DiagnosticCode::ALL
+        .iter()
+        .filter(|c| !seen.contains(*c))
+        .map(|c| c.as_str())
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "no case in load.yaml reports {untested:?}"
+    );
 }
