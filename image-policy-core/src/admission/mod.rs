@@ -23,7 +23,7 @@
 //! the pod, as the `ImagePolicyWebhook` admission plugin sends them.
 //!
 //! The object is the borrowed [`k8s::Object`](crate::k8s::Object) (any string
-//! leaf); [`object_from_json`] reads one from a `serde_json::Value` (feature
+//! leaf); `object_from_json` reads one from a `serde_json::Value` (feature
 //! `json`), and the `k8s-openapi` feature converts the `k8s_openapi` types
 //! (`from_k8s_openapi`).
 //!

@@ -150,7 +150,7 @@ pub struct Mutation<'o> {
     /// Audit annotations (keys without a prefix: the API server adds the
     /// webhook's): `rewritten-images`, `image -> rewritten` for each
     /// replacement, comma-separated, naming at most
-    /// [`NAMED_IMAGES`](super::NAMED_IMAGES) and counting the rest. Empty
+    /// [`NAMED_IMAGES`] and counting the rest. Empty
     /// when nothing is rewritten: the audit log keeps what the user wrote
     /// and what the cluster runs instead.
     pub audit_annotations: BTreeMap<&'static str, String>,
