@@ -456,4 +456,38 @@ mod tests {
             .collect();
         assert_eq!(warned, ["allow[0]", "allow[1]"]);
     }
+
+    /// Every target but registries.conf judges names as written: each
+    /// rewrite rule is a warning there (the VAP's says that `/validate`
+    /// does the same), and the export still succeeds.
+    #[test]
+    fn rewrite_rules_are_warnings_where_a_target_cannot_rewrite() {
+        let p = policy(
+            "allow: [{registry: registry.my.com}]\nrewrite:\n  - {from: docker.io/library, to: registry.my.com}\n",
+        );
+        for format in Format::ALL {
+            let e = export(&p, format, &Options::default()).unwrap();
+            let rewrites: Vec<&Note> = e
+                .warnings
+                .iter()
+                .filter(|w| {
+                    w.rule
+                        .starts_with("rewrite[0] (rewrite docker.io/library=registry.my.com)")
+                })
+                .collect();
+            if format == Format::RegistriesConf {
+                assert!(rewrites.is_empty(), "{format}: {rewrites:?}");
+                assert!(
+                    e.text.contains("location = \"registry.my.com\""),
+                    "{}",
+                    e.text
+                );
+            } else {
+                assert_eq!(rewrites.len(), 1, "{format}: {:?}", e.warnings);
+                assert!(rewrites[0].message.contains("deploy /mutate"), "{format}");
+            }
+        }
+        let vap = export(&p, Format::ValidatingAdmissionPolicy, &Options::default()).unwrap();
+        assert!(vap.warnings[0].message.contains("as /validate does"));
+    }
 }

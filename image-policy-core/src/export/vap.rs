@@ -45,6 +45,12 @@
 //! parse in every mode, so when a mode is not `enforce` one more policy,
 //! `NAME-unparseable`, denies exactly those.
 //!
+//! Rewrite rules are not exported, and each one is a warning: a
+//! `ValidatingAdmissionPolicy` cannot change a pod. It judges images as
+//! written, exactly as the webhook's `/validate` does; admission runs
+//! mutating webhooks first, so with `/mutate` deployed it judges the
+//! rewritten names.
+//!
 //! # Performance
 //!
 //! The API server limits the runtime cost of each expression (1,000,000)
@@ -88,6 +94,13 @@ struct Scope {
 
 pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) -> String {
     let doc = policy.document();
+    for (i, rule) in policy.rewrite_rules().iter().enumerate() {
+        notes.narrow(
+            &format!("rewrite[{i}]"),
+            &format!("rewrite {}={}", rule.source_prefix(), rule.to),
+            "a ValidatingAdmissionPolicy cannot change a pod: it judges images as written, as /validate does (deploy /mutate, deploy/components/rewrite, so that pods carry the rewritten name)",
+        );
+    }
     let cluster = scope(doc, None, notes);
     let scopes: Vec<Scope> = (0..doc.namespaces.len())
         .map(|i| scope(doc, Some(i), notes))
