@@ -9,7 +9,8 @@
 //! - a `patch` comes only with `allowed: true` and `patchType: JSONPatch`; it
 //!   is base64 of a JSON array of `replace` operations whose `path` is a JSON
 //!   pointer to a string of the request's `object`, and whose `value` parses
-//!   as an image reference (the webhook never writes an invalid one);
+//!   as an image reference (the webhook never writes an invalid one); the
+//!   `rewritten-images` audit annotation comes with it, and only with it;
 //! - the object with the patch applied, sent again, gets no patch (the API
 //!   server's reinvocation is harmless).
 //!
@@ -103,8 +104,14 @@ fn check_mutate(policy: &Policy, data: &[u8], again: bool) -> Result<bool, Strin
         if response.get("patchType").is_some() {
             return Err(format!("a patchType without a patch: {answer}"));
         }
+        if response.get("auditAnnotations").is_some() {
+            return Err(format!("audit annotations without a patch: {answer}"));
+        }
         return Ok(false);
     };
+    if !response["auditAnnotations"]["rewritten-images"].is_string() {
+        return Err(format!("a patch without rewritten-images: {answer}"));
+    }
     if response["allowed"] != true {
         return Err(format!("a patch on a denial: {answer}"));
     }

@@ -117,10 +117,29 @@ fn every_kind_is_rewritten_as_the_cli_rewrites_and_validated() {
                 "{case}: {ops:?}"
             );
             assert_eq!(patched, expected, "{case}");
+            // The audit annotation names each rewrite, in the patch's order.
+            let named: Vec<String> = images
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    let image = i["image"].as_str().unwrap();
+                    format!("{image} -> {}", rewrites[image])
+                })
+                .collect();
+            assert_eq!(
+                answer["response"]["auditAnnotations"]["rewritten-images"],
+                named.join(", "),
+                "{case}"
+            );
             // Reinvocation: the patched object gets no patch.
             let (again, unchanged) = mutate(&policy, api_version, &patched);
             assert!(again["response"].get("patch").is_none(), "{case}: {again}");
             assert!(again["response"].get("patchType").is_none(), "{case}");
+            assert!(
+                again["response"].get("auditAnnotations").is_none(),
+                "{case}"
+            );
             assert_eq!(again["response"]["allowed"], true, "{case}");
             assert_eq!(unchanged, patched, "{case}");
         }
