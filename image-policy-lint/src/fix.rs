@@ -10,10 +10,10 @@
 //! [`Fix::apply`] splices the edits in; nothing else of the text is touched,
 //! so quoting, comments, key order, line ends (CRLF) and every other
 //! document of the file stay byte for byte. [`fix`] does a whole run: it
-//! plans every file of a lint, reads each fixed text again with the same
-//! readers, and keeps a fixed text only when that reading gives the same
-//! sites with the rewritten images ([`verify`]); the CLI only writes the
-//! texts (or prints [`unified_diff`]).
+//! plans every file of a lint, checks each fixed text (*Verification*
+//! below) and keeps it only when it is proven to read as the same sites
+//! with the rewritten images; the CLI only writes the texts (or prints
+//! [`unified_diff`]).
 //!
 //! ```
 //! use image_policy_core::policy::Policy;
@@ -62,15 +62,55 @@
 //! empty (tested, and checked by the `lint_readers` fuzz target through
 //! `check_fix`).
 //!
+//! # Verification
+//!
+//! No fixed text is written or printed unless it reads as the planned sites
+//! with the rewritten images and nothing else changed. [`fix`] proves it
+//! locally, per edit, rather than by reading the whole fixed text again:
+//!
+//! - The first reading of the file is complete (no input error, or the file
+//!   is not touched) and, for each site, says what scalar or word holds the
+//!   image and where it starts; the planner checked those bytes against the
+//!   image (see the table).
+//! - [`check_edits`] then finds each edit in the fixed text and checks that
+//!   it is a word of the reference grammar that makes up a whole token: a
+//!   quoted YAML scalar that closes right after it (and, single-quoted, not
+//!   with an escaped `''`), a plain scalar or a Dockerfile word with a
+//!   separator on each side, never ending in `:`. Such a word has no quote,
+//!   escape, space, comment, flow indicator, `$` or line break, starts with a
+//!   letter or digit and has a `/`: it cannot open or close anything, or read
+//!   as anything but that string (never a number, boolean, null, a stage
+//!   name or a variable).
+//! - Everything outside the edits is the same bytes, on the same lines (an
+//!   edit never crosses a line), so every other token reads as before, and
+//!   the fixed text reads as the original with each edited token's value
+//!   replaced: the same objects, containers and paths, each image as the
+//!   plan expects (an alias reads its anchor's new value; a `FROM $BASE`
+//!   its `ARG`'s new default).
+//!
+//! So the fixed file's report is derived from the first one instead of read
+//! again: each site takes its expected image and, when it changed, is
+//! judged again (the same judge, on the same site), positions after an edit
+//! on the same line move by the edit's growth. A file whose report has
+//! problems (their messages may quote what changed) is read again in full
+//! and compared with [`verify`], as every file was before. Local proof and
+//! full reading are kept equal by tests: the `lint_readers` fuzz target and
+//! the property tests run `check_fix` on every input, which requires
+//! [`check_edits`] to accept every plan that reads as planned in full, and
+//! [`fix`]'s derived report and text to be exactly what reading the fixed
+//! text gives.
+//!
 //! # Performance
 //!
 //! Planning costs one pass over the text to index lines, and per site one
-//! rewrite and one comparison; [`unified_diff`] is `similar`'s line diff.
-//! [`fix`] reads every fixed file twice (before and after), which is the
-//! price of never writing a file that reads differently than planned.
+//! rewrite and one comparison; [`fix`] adds one copy of each changed text,
+//! the local check of each edit and one judgement per changed image, not a
+//! second reading. [`unified_diff`] is written from the edits: one pass to
+//! find the line starts, then only the hunks (`similar`'s line diff of the
+//! whole texts is its oracle in the tests).
 
 use crate::lines::Lines;
-use crate::report::{FileReport, ImageSite, Position, Report};
+use crate::report::{FileReport, Finding, ImageSite, Position, Report};
 use crate::{Options, Source, SourceKind, kustomization};
 use image_policy_core::policy::Policy;
 use std::ops::Range;
@@ -143,8 +183,37 @@ pub fn plan(
     policy: &Policy,
     options: &Options,
 ) -> Fix {
+    plan_sites(text, kind, sites, policy, options)
+}
+
+/// Something that holds an image site: the sites of [`crate::extract`], or
+/// the findings of a report (planned without copying their sites).
+trait HasSite {
+    fn site(&self) -> &ImageSite;
+}
+
+impl HasSite for ImageSite {
+    fn site(&self) -> &ImageSite {
+        self
+    }
+}
+
+impl HasSite for Finding {
+    fn site(&self) -> &ImageSite {
+        &self.site
+    }
+}
+
+/// [`plan`] of any slice of sites.
+fn plan_sites<S: HasSite>(
+    text: &str,
+    kind: SourceKind,
+    sites: &[S],
+    policy: &Policy,
+    options: &Options,
+) -> Fix {
     let mut fix = Fix {
-        expected: sites.iter().map(|s| s.image.clone()).collect(),
+        expected: sites.iter().map(|s| s.site().image.clone()).collect(),
         ..Fix::default()
     };
     if !policy.has_rewrites() || sites.is_empty() {
@@ -158,7 +227,7 @@ pub fn plan(
         sites,
         edits: Vec::new(),
     };
-    for (index, site) in sites.iter().enumerate() {
+    for (index, site) in sites.iter().map(HasSite::site).enumerate() {
         let target = match policy.rewrite_str(&site.image) {
             Ok(None) => continue,
             Ok(Some(rewritten)) => rewritten.into_string(),
@@ -198,15 +267,15 @@ fn unfixable(site: usize, s: &ImageSite, reason: String) -> Unfixable {
     }
 }
 
-struct Planner<'a> {
+struct Planner<'a, S> {
     text: &'a str,
     lines: &'a Lines<'a>,
     options: &'a Options,
-    sites: &'a [ImageSite],
+    sites: &'a [S],
     edits: Vec<Edit>,
 }
 
-impl Planner<'_> {
+impl<S: HasSite> Planner<'_, S> {
     /// Adds an edit: the same edit twice (an `ARG` two `FROM`s use) is one;
     /// an edit overlapping another is refused.
     fn add(&mut self, edit: Edit) -> Result<(), String> {
@@ -350,7 +419,7 @@ impl Planner<'_> {
         // Another image made with this variable and other text would change
         // with the default too, into something no rule wrote.
         if let Some(other) = self.sites.iter().find_map(|s| {
-            let w = s.written.as_deref()?;
+            let w = s.site().written.as_deref()?;
             let uses = w.contains(&format!("${name}")) || w.contains(&format!("${{{name}"));
             (uses && single_variable(w) != Some(name)).then_some(w)
         }) {
@@ -580,12 +649,14 @@ pub struct Change {
     pub before: String,
     /// The fixed text.
     pub after: String,
+    /// The edits that make `after` from `before` ([`Fix::edits`]).
+    pub edits: Vec<Edit>,
 }
 
 impl Change {
     /// The unified diff of the change ([`unified_diff`]), named `name`.
     pub fn diff(&self, name: &str) -> String {
-        unified_diff(name, &self.before, &self.after)
+        unified_diff(name, &self.before, &self.edits)
     }
 }
 
@@ -599,28 +670,26 @@ pub struct Fixed {
     pub files: Vec<FileFix>,
 }
 
-/// Lints `sources`, plans the fix of every file, and reads each fixed text
-/// again ([`verify`]): the whole of `lint --fix` but the writing. A file
-/// with a problem that makes its sites untrustworthy (an input error) is
-/// not touched.
+/// Lints `sources`, plans the fix of every file, and checks each fixed text
+/// (see the module docs, *Verification*): the whole of `lint --fix` but the
+/// writing. A file with a problem that makes its sites untrustworthy (an
+/// input error) is not touched.
 pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
     let kinds: Vec<SourceKind> = sources.iter().map(|s| s.kind).collect();
     let mut report = crate::lint(sources, options, policy);
     let mut files = Vec::with_capacity(report.files.len());
-    // (index, plan) of each file with a fixed text, and the fixed sources,
-    // read again below (only those).
-    let mut changed = Vec::new();
-    let mut fixed_sources = Vec::new();
-    for (index, (file, kind)) in report.files.iter().zip(&kinds).enumerate() {
+    // (index, plan) of each fixed file whose report cannot be derived, and
+    // its fixed source, read again in full below (only those).
+    let mut reread = Vec::new();
+    let mut reread_sources = Vec::new();
+    for (index, (file, kind)) in report.files.iter_mut().zip(&kinds).enumerate() {
+        let mut fix = plan_sites(&file.text, *kind, &file.findings, policy, options);
         let mut entry = FileFix {
             name: file.name.clone(),
             change: None,
-            unfixable: Vec::new(),
+            unfixable: std::mem::take(&mut fix.unfixable),
             not_touched: None,
         };
-        let sites: Vec<ImageSite> = file.findings.iter().map(|f| f.site.clone()).collect();
-        let fix = plan(&file.text, *kind, &sites, policy, options);
-        entry.unfixable.clone_from(&fix.unfixable);
         let input_error = file.problems.iter().find(|p| p.code.is_input_error());
         match input_error {
             _ if fix.is_empty() => {}
@@ -632,52 +701,281 @@ pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
                 ));
             }
             None => {
-                let text = fix.apply(&file.text);
-                fixed_sources.push(Source {
-                    name: file.name.clone(),
-                    kind: *kind,
-                    text: Ok(text.clone()),
-                });
-                entry.change = Some(Change {
-                    before: String::new(),
-                    after: text,
-                });
-                changed.push((index, fix));
+                let after = fix.apply(&file.text);
+                if let Err(why) = check_edits(&after, *kind, &fix.edits) {
+                    entry.not_touched = Some(format!("not fixed: {why}"));
+                } else if file.problems.is_empty() {
+                    let before = derive_report(file, &fix, after.clone(), policy);
+                    entry.change = Some(Change {
+                        before,
+                        after,
+                        edits: fix.edits,
+                    });
+                } else {
+                    reread_sources.push(Source {
+                        name: file.name.clone(),
+                        kind: *kind,
+                        text: Ok(after.clone()),
+                    });
+                    entry.change = Some(Change {
+                        before: String::new(),
+                        after,
+                        edits: Vec::new(),
+                    });
+                    reread.push((index, fix));
+                }
             }
         }
         files.push(entry);
     }
-    let again = crate::lint(fixed_sources, options, policy);
-    for ((index, plan), after) in changed.into_iter().zip(again.files) {
-        let (entry, before) = (&mut files[index], &mut report.files[index]);
-        match verify(before, &plan, &after) {
-            Ok(()) => {
-                let before = std::mem::replace(before, after);
-                if let Some(change) = &mut entry.change {
-                    change.before = before.text;
+    if !reread.is_empty() {
+        let again = crate::lint(reread_sources, options, policy);
+        for ((index, plan), after) in reread.into_iter().zip(again.files) {
+            let (entry, before) = (&mut files[index], &mut report.files[index]);
+            match verify(before, &plan, &after) {
+                Ok(()) => {
+                    let before = std::mem::replace(before, after);
+                    if let Some(change) = &mut entry.change {
+                        change.before = before.text;
+                        change.edits = plan.edits;
+                    }
                 }
-            }
-            Err(why) => {
-                entry.change = None;
-                entry.not_touched = Some(format!("not fixed: {why}"));
+                Err(why) => {
+                    entry.change = None;
+                    entry.not_touched = Some(format!("not fixed: {why}"));
+                }
             }
         }
     }
     Fixed { report, files }
 }
 
-/// A unified diff (`diff -u`, with `a/` and `b/` prefixes, so `patch -p1`
-/// applies it) of `before` and `after`, named `name`; empty when they are
-/// equal.
-pub fn unified_diff(name: &str, before: &str, after: &str) -> String {
-    if before == after {
+/// The local proof that a fixed text reads as planned (module docs,
+/// *Verification*): each edit, found again in `after` (the text with
+/// `edits` applied), is a word of the reference grammar that makes up a
+/// whole token: a quoted YAML scalar that closes right after it (with no
+/// escape), a plain YAML scalar or a Dockerfile word with a separator on
+/// each side. `Err` says which edit is not.
+pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), String> {
+    let mut grown = 0isize;
+    let mut last_end = 0;
+    for edit in edits {
+        let start = edit.range.start.checked_add_signed(grown);
+        grown += edit.replacement.len() as isize - edit.range.len() as isize;
+        let Some(start) = start.filter(|&s| s >= last_end) else {
+            return Err(format!(
+                "the edit at byte {} is out of order",
+                edit.range.start
+            ));
+        };
+        let end = start + edit.replacement.len();
+        last_end = end;
+        let bad = |what: &str| {
+            Err(format!(
+                "the fixed text at byte {start} ({}) {what}",
+                edit.replacement
+            ))
+        };
+        if after.get(start..end) != Some(edit.replacement.as_str()) {
+            return bad("is not the replacement");
+        }
+        if !plain_word_safe(&edit.replacement) || edit.replacement.ends_with(':') {
+            return bad("is not a word of the reference grammar");
+        }
+        let before = after[..start].chars().next_back();
+        let next = after[end..].chars().next();
+        let ends_plain = |c: Option<char>| c.is_none_or(|c| c.is_whitespace());
+        let whole = match (kind, before) {
+            (SourceKind::Dockerfile, Some(q @ ('"' | '\''))) => next == Some(q),
+            (SourceKind::Dockerfile, b) => {
+                b.is_none_or(|c| c.is_whitespace() || c == '=') && ends_plain(next)
+            }
+            (_, Some('"')) => next == Some('"'),
+            // '' inside single quotes is an escaped quote, not the end.
+            (_, Some('\'')) => next == Some('\'') && !after[end + 1..].starts_with('\''),
+            (_, b) => {
+                b.is_none_or(|c| c.is_whitespace() || matches!(c, '[' | '{' | ','))
+                    && (ends_plain(next) || matches!(next, Some(',' | ']' | '}')))
+            }
+        };
+        if !whole {
+            return bad("does not make up a whole token");
+        }
+    }
+    Ok(())
+}
+
+/// Turns `file`, the report of the text `fix` was planned from, into the
+/// report of the fixed text `after` without reading it again, and returns
+/// the original text. Only for a file without problems (their messages are
+/// not rewritten): each site takes the image the plan expects and is judged
+/// again when it changed; positions after an edit on the same line move by
+/// the edit's growth, and the width (and written text) of the value an edit
+/// is in change with it.
+fn derive_report(file: &mut FileReport, fix: &Fix, after: String, policy: &Policy) -> String {
+    // (line, column, growth in characters, edit) of each edit, in order.
+    let mut moves = Vec::with_capacity(fix.edits.len());
+    let (mut line, mut line_start, mut at) = (1, 0, 0);
+    for (i, edit) in fix.edits.iter().enumerate() {
+        let skipped = &file.text[at..edit.range.start];
+        let newlines = skipped.bytes().filter(|&b| b == b'\n').count();
+        if newlines > 0 {
+            line += newlines;
+            line_start = at + skipped.rfind('\n').map_or(0, |n| n + 1);
+        }
+        at = edit.range.start;
+        let column = file.text[line_start..at].chars().count() + 1;
+        let old = file.text[edit.range.clone()].chars().count();
+        let growth = edit.replacement.chars().count() as isize - old as isize;
+        moves.push((line, column, growth, i));
+    }
+    let on_line = |l: usize| {
+        let from = moves.partition_point(|m| m.0 < l);
+        let to = moves.partition_point(|m| m.0 <= l);
+        &moves[from..to]
+    };
+    let shift = |p: &mut Position| {
+        let growth: isize = on_line(p.line)
+            .iter()
+            .filter(|m| m.1 < p.column)
+            .map(|m| m.2)
+            .sum();
+        p.column = p.column.saturating_add_signed(growth);
+    };
+    for (finding, expected) in file.findings.iter_mut().zip(&fix.expected) {
+        let site = &mut finding.site;
+        let (line, column, width) = (site.position.line, site.position.column, site.width);
+        for &(_, c, growth, i) in on_line(line) {
+            if c >= column && c < column + width.max(1) {
+                site.width = site.width.saturating_add_signed(growth);
+                if site.written.is_some() {
+                    site.written = Some(fix.edits[i].replacement.clone());
+                }
+            }
+        }
+        shift(&mut site.position);
+        if site.image != *expected {
+            site.image.clone_from(expected);
+            finding.verdict = crate::judge::with_policy(policy, site);
+        }
+    }
+    for s in &mut file.suppressed {
+        shift(&mut s.position);
+    }
+    std::mem::replace(&mut file.text, after)
+}
+
+/// The unified diff (`diff -u`, with `a/` and `b/` prefixes, so `patch -p1`
+/// applies it) of applying `edits` (from [`plan`] of `before`) to `before`,
+/// named `name`; empty when nothing changes.
+///
+/// Written straight from the edits, which are known byte ranges each inside
+/// one line: the changed lines are those holding an edit, each hunk has 3
+/// lines of context, hunks closer than 6 lines merge, a changed run is
+/// printed as its old lines then its new ones (what `diff -u` and `similar`
+/// print for such a change), line ends (CRLF) are kept, and a last line
+/// without a newline gets `\ No newline at end of file`. Lines end at `\n`
+/// only, as `patch` reads them. It costs one pass over the text to find the
+/// line starts and then only the hunks' lines.
+pub fn unified_diff(name: &str, before: &str, edits: &[Edit]) -> String {
+    const CONTEXT: usize = 3;
+    // Line i is before[starts[i]..starts[i + 1]] (with its line end).
+    let mut starts = vec![0];
+    starts.extend(line_ends(before));
+    if starts.last() != Some(&before.len()) {
+        starts.push(before.len());
+    }
+    let lines = starts.len() - 1;
+    let line_of = |at: usize| starts.partition_point(|&s| s <= at) - 1;
+    // The changed lines, each with the range of its edits, in order.
+    let mut changed: Vec<(usize, Range<usize>)> = Vec::new();
+    for (i, edit) in edits.iter().enumerate() {
+        if before[edit.range.clone()] == edit.replacement {
+            continue;
+        }
+        let line = line_of(edit.range.start);
+        match changed.last_mut() {
+            Some((l, range)) if *l == line => range.end = i + 1,
+            _ => changed.push((line, i..i + 1)),
+        }
+    }
+    if changed.is_empty() {
         return String::new();
     }
-    similar::TextDiff::from_lines(before, after)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a/{name}"), &format!("b/{name}"))
-        .to_string()
+    let line = |i: usize| &before[starts[i]..starts[i + 1]];
+    let mut out = String::with_capacity(64 + changed.len() * 8 * 80);
+    out.push_str("--- a/");
+    out.push_str(name);
+    out.push_str("\n+++ b/");
+    out.push_str(name);
+    out.push('\n');
+    let push_line = |out: &mut String, tag: char, text: &str| {
+        out.push(tag);
+        out.push_str(text);
+        if !text.ends_with('\n') {
+            out.push_str("\n\\ No newline at end of file\n");
+        }
+    };
+    let mut next = 0;
+    while next < changed.len() {
+        // A hunk: the changed lines up to a gap of more than 2 × CONTEXT.
+        let first = next;
+        let mut last = next;
+        while last + 1 < changed.len() && changed[last + 1].0 - changed[last].0 - 1 <= 2 * CONTEXT {
+            last += 1;
+        }
+        next = last + 1;
+        let from = changed[first].0.saturating_sub(CONTEXT);
+        let to = (changed[last].0 + 1 + CONTEXT).min(lines);
+        let len = to - from;
+        let range = if len == 1 {
+            format!("{}", from + 1)
+        } else {
+            format!("{},{len}", from + 1)
+        };
+        out.push_str("@@ -");
+        out.push_str(&range);
+        out.push_str(" +");
+        out.push_str(&range);
+        out.push_str(" @@\n");
+        let mut at = from;
+        let mut c = first;
+        while at < to {
+            if c > last || changed[c].0 != at {
+                push_line(&mut out, ' ', line(at));
+                at += 1;
+                continue;
+            }
+            // A run of consecutive changed lines: the old ones, then the new.
+            let run_start = c;
+            while c <= last && changed[c].0 == at + (c - run_start) {
+                push_line(&mut out, '-', line(changed[c].0));
+                c += 1;
+            }
+            for (l, range) in &changed[run_start..c] {
+                let text = line(*l);
+                let mut new = String::with_capacity(text.len() + 32);
+                let mut from_byte = starts[*l];
+                for edit in &edits[range.clone()] {
+                    new.push_str(&before[from_byte..edit.range.start]);
+                    new.push_str(&edit.replacement);
+                    from_byte = edit.range.end;
+                }
+                new.push_str(&before[from_byte..starts[*l + 1]]);
+                push_line(&mut out, '+', &new);
+            }
+            at += c - run_start;
+        }
+    }
+    out
+}
+
+/// The offset after each `\n` of `text`.
+fn line_ends(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 #[cfg(test)]

@@ -374,6 +374,10 @@ pub fn check_readers(text: &str) -> Result<(), String> {
 /// the text reads without an input error (what [`fix::fix`] requires before
 /// touching a file), the fixed text reads as the same sites with the
 /// expected images ([`fix::verify`]), and a second plan of it is empty.
+/// And the local proof is the full one's: [`fix::check_edits`] accepts the
+/// fixed text, and [`fix::fix`] (which checks each edit locally and derives
+/// the fixed file's report instead of reading it again) gives exactly the
+/// report that reading the fixed text gives, and the same text.
 /// `Err` says which broke.
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -427,13 +431,32 @@ pub fn check_fix(text: &str) -> Result<(), String> {
         let after = lint(
             [Source {
                 text: Ok(fixed.clone()),
-                ..source
+                ..source.clone()
             }],
             &options,
             policy,
         );
         fix::verify(file, &plan, &after.files[0])
             .map_err(|e| format!("{kind:?}: fixed text {fixed:?}: {e}"))?;
+        fix::check_edits(&fixed, kind, &plan.edits).map_err(|e| {
+            format!(
+                "{kind:?}: fixed text {fixed:?} reads as planned, but the local check says: {e}"
+            )
+        })?;
+        let whole = fix::fix(vec![source.clone()], &options, policy);
+        let change = whole.files[0].change.as_ref();
+        if change.map(|c| (c.after.as_str(), &c.edits)) != Some((fixed.as_str(), &plan.edits)) {
+            return Err(format!(
+                "{kind:?}: fix::fix of {text:?} gives {:?}, not {fixed:?}",
+                whole.files[0]
+            ));
+        }
+        if whole.report.files[0] != after.files[0] {
+            return Err(format!(
+                "{kind:?}: the derived report of {fixed:?} is {:?}, reading it gives {:?}",
+                whole.report.files[0], after.files[0]
+            ));
+        }
         let sites: Vec<ImageSite> = after.files[0]
             .findings
             .iter()
