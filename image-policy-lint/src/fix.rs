@@ -88,12 +88,13 @@
 //!   plan expects (an alias reads its anchor's new value; a `FROM $BASE`
 //!   its `ARG`'s new default).
 //!
-//! So the fixed file's report is derived from the first one instead of read
-//! again: each site takes its expected image and, when it changed, is
-//! judged again (the same judge, on the same site), positions after an edit
-//! on the same line move by the edit's growth. A file whose report has
-//! problems (their messages may quote what changed) is read again in full
-//! and compared with [`verify`], as every file was before. Local proof and
+//! So the fixed file's reading is derived from the first one instead of
+//! read again: each site takes its expected image, and positions after an
+//! edit on the same line move by the edit's growth; then each image is
+//! judged once, as it reads in the fixed text (the same judge [`crate::lint`]
+//! calls, on the same site). A file with problems (whose messages may quote
+//! what changed) is read again in full and compared with [`verify`], as
+//! every file was before. Local proof and
 //! full reading are kept equal by tests: the `lint_readers` fuzz target and
 //! the property tests run `check_fix` on every input, which requires
 //! [`check_edits`] to accept every plan that reads as planned in full, and
@@ -103,14 +104,15 @@
 //! # Performance
 //!
 //! Planning costs one pass over the text to index lines, and per site one
-//! rewrite and one comparison; [`fix`] adds one copy of each changed text,
-//! the local check of each edit and one judgement per changed image, not a
-//! second reading. [`unified_diff`] is written from the edits: one pass to
+//! rewrite and one comparison. [`fix`] costs what [`crate::lint`] does (one
+//! reading and one judgement per image, files on every core) plus, per
+//! fixed file, the plan, one copy of the text and the local check of each
+//! edit: not a second reading. [`unified_diff`] is written from the edits: one pass to
 //! find the line starts, then only the hunks (`similar`'s line diff of the
 //! whole texts is its oracle in the tests).
 
 use crate::lines::Lines;
-use crate::report::{FileReport, Finding, ImageSite, Position, Report};
+use crate::report::{Extracted, FileReport, ImageSite, Position, Report};
 use crate::{Options, Source, SourceKind, kustomization};
 use image_policy_core::policy::Policy;
 use std::ops::Range;
@@ -183,37 +185,8 @@ pub fn plan(
     policy: &Policy,
     options: &Options,
 ) -> Fix {
-    plan_sites(text, kind, sites, policy, options)
-}
-
-/// Something that holds an image site: the sites of [`crate::extract`], or
-/// the findings of a report (planned without copying their sites).
-trait HasSite {
-    fn site(&self) -> &ImageSite;
-}
-
-impl HasSite for ImageSite {
-    fn site(&self) -> &ImageSite {
-        self
-    }
-}
-
-impl HasSite for Finding {
-    fn site(&self) -> &ImageSite {
-        &self.site
-    }
-}
-
-/// [`plan`] of any slice of sites.
-fn plan_sites<S: HasSite>(
-    text: &str,
-    kind: SourceKind,
-    sites: &[S],
-    policy: &Policy,
-    options: &Options,
-) -> Fix {
     let mut fix = Fix {
-        expected: sites.iter().map(|s| s.site().image.clone()).collect(),
+        expected: sites.iter().map(|s| s.image.clone()).collect(),
         ..Fix::default()
     };
     if !policy.has_rewrites() || sites.is_empty() {
@@ -227,7 +200,7 @@ fn plan_sites<S: HasSite>(
         sites,
         edits: Vec::new(),
     };
-    for (index, site) in sites.iter().map(HasSite::site).enumerate() {
+    for (index, site) in sites.iter().enumerate() {
         let target = match policy.rewrite_str(&site.image) {
             Ok(None) => continue,
             Ok(Some(rewritten)) => rewritten.into_string(),
@@ -267,15 +240,15 @@ fn unfixable(site: usize, s: &ImageSite, reason: String) -> Unfixable {
     }
 }
 
-struct Planner<'a, S> {
+struct Planner<'a> {
     text: &'a str,
     lines: &'a Lines<'a>,
     options: &'a Options,
-    sites: &'a [S],
+    sites: &'a [ImageSite],
     edits: Vec<Edit>,
 }
 
-impl<S: HasSite> Planner<'_, S> {
+impl Planner<'_> {
     /// Adds an edit: the same edit twice (an `ARG` two `FROM`s use) is one;
     /// an edit overlapping another is refused.
     fn add(&mut self, edit: Edit) -> Result<(), String> {
@@ -419,7 +392,7 @@ impl<S: HasSite> Planner<'_, S> {
         // Another image made with this variable and other text would change
         // with the default too, into something no rule wrote.
         if let Some(other) = self.sites.iter().find_map(|s| {
-            let w = s.site().written.as_deref()?;
+            let w = s.written.as_deref()?;
             let uses = w.contains(&format!("${name}")) || w.contains(&format!("${{{name}"));
             (uses && single_variable(w) != Some(name)).then_some(w)
         }) {
@@ -673,59 +646,52 @@ pub struct Fixed {
 /// Lints `sources`, plans the fix of every file, and checks each fixed text
 /// (see the module docs, *Verification*): the whole of `lint --fix` but the
 /// writing. A file with a problem that makes its sites untrustworthy (an
-/// input error) is not touched.
+/// input error) is not touched. Files are fixed on as many threads as
+/// [`crate::lint`] reads them.
 pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
-    let kinds: Vec<SourceKind> = sources.iter().map(|s| s.kind).collect();
-    let mut report = crate::lint(sources, options, policy);
-    let mut files = Vec::with_capacity(report.files.len());
+    let worked = crate::map_files(&sources, |source| fix_file(source, options, policy));
+    let mut report = Report::default();
+    let mut files = Vec::with_capacity(sources.len());
     // (index, plan) of each fixed file whose report cannot be derived, and
     // its fixed source, read again in full below (only those).
     let mut reread = Vec::new();
     let mut reread_sources = Vec::new();
-    for (index, (file, kind)) in report.files.iter_mut().zip(&kinds).enumerate() {
-        let mut fix = plan_sites(&file.text, *kind, &file.findings, policy, options);
-        let mut entry = FileFix {
-            name: file.name.clone(),
-            change: None,
-            unfixable: std::mem::take(&mut fix.unfixable),
-            not_touched: None,
-        };
-        let input_error = file.problems.iter().find(|p| p.code.is_input_error());
-        match input_error {
-            _ if fix.is_empty() => {}
-            Some(problem) => {
-                entry.not_touched = Some(format!(
-                    "not fixed: it cannot be read completely ({}: {})",
-                    problem.code.as_str(),
-                    problem.message
-                ));
+    for (index, (source, worked)) in sources.into_iter().zip(worked).enumerate() {
+        let Worked {
+            mut file,
+            mut entry,
+            after,
+            edits,
+            reread: plan,
+        } = worked;
+        let text = source.text.unwrap_or_default();
+        file.name = source.name;
+        match (after, plan) {
+            (Some(after), None) => {
+                file.text.clone_from(&after);
+                entry.change = Some(Change {
+                    before: text,
+                    after,
+                    edits,
+                });
             }
-            None => {
-                let after = fix.apply(&file.text);
-                if let Err(why) = check_edits(&after, *kind, &fix.edits) {
-                    entry.not_touched = Some(format!("not fixed: {why}"));
-                } else if file.problems.is_empty() {
-                    let before = derive_report(file, &fix, after.clone(), policy);
-                    entry.change = Some(Change {
-                        before,
-                        after,
-                        edits: fix.edits,
-                    });
-                } else {
-                    reread_sources.push(Source {
-                        name: file.name.clone(),
-                        kind: *kind,
-                        text: Ok(after.clone()),
-                    });
-                    entry.change = Some(Change {
-                        before: String::new(),
-                        after,
-                        edits: Vec::new(),
-                    });
-                    reread.push((index, fix));
-                }
+            (Some(after), Some(plan)) => {
+                file.text = text;
+                reread_sources.push(Source {
+                    name: file.name.clone(),
+                    kind: source.kind,
+                    text: Ok(after.clone()),
+                });
+                entry.change = Some(Change {
+                    before: String::new(),
+                    after,
+                    edits: Vec::new(),
+                });
+                reread.push((index, plan));
             }
+            (None, _) => file.text = text,
         }
+        report.files.push(file);
         files.push(entry);
     }
     if !reread.is_empty() {
@@ -748,6 +714,65 @@ pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
         }
     }
     Fixed { report, files }
+}
+
+/// What [`fix`] does with one file on a worker thread: its report (without
+/// name and text, moved in afterwards) as it reads once fixed, or as it is.
+struct Worked {
+    file: FileReport,
+    entry: FileFix,
+    /// The fixed text, when there is one.
+    after: Option<String>,
+    /// The edits of a fixed text whose report is derived.
+    edits: Vec<Edit>,
+    /// The plan of a fixed text to read again in full.
+    reread: Option<Fix>,
+}
+
+/// Reads, plans, checks and judges one file: each image is judged once,
+/// as it reads in the file that will be written.
+fn fix_file(source: &Source, options: &Options, policy: &Policy) -> Worked {
+    let mut extracted = crate::extract(source, options);
+    let text = source.text.as_deref().unwrap_or_default();
+    let mut fix = plan(text, source.kind, &extracted.sites, policy, options);
+    let mut entry = FileFix {
+        name: source.name.clone(),
+        change: None,
+        unfixable: std::mem::take(&mut fix.unfixable),
+        not_touched: None,
+    };
+    let (mut after, mut edits, mut reread) = (None, Vec::new(), None);
+    let input_error = extracted.problems.iter().find(|p| p.code.is_input_error());
+    match input_error {
+        _ if fix.is_empty() => {}
+        Some(problem) => {
+            entry.not_touched = Some(format!(
+                "not fixed: it cannot be read completely ({}: {})",
+                problem.code.as_str(),
+                problem.message
+            ));
+        }
+        None => {
+            let fixed = fix.apply(text);
+            if let Err(why) = check_edits(&fixed, source.kind, &fix.edits) {
+                entry.not_touched = Some(format!("not fixed: {why}"));
+            } else if extracted.problems.is_empty() {
+                derive_reading(text, &mut extracted, &fix);
+                after = Some(fixed);
+                edits = fix.edits;
+            } else {
+                after = Some(fixed);
+                reread = Some(fix);
+            }
+        }
+    }
+    Worked {
+        file: crate::judged(extracted, |site| crate::judge::with_policy(policy, site)),
+        entry,
+        after,
+        edits,
+        reread,
+    }
 }
 
 /// The local proof that a fixed text reads as planned (module docs,
@@ -805,27 +830,26 @@ pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), 
     Ok(())
 }
 
-/// Turns `file`, the report of the text `fix` was planned from, into the
-/// report of the fixed text `after` without reading it again, and returns
-/// the original text. Only for a file without problems (their messages are
-/// not rewritten): each site takes the image the plan expects and is judged
-/// again when it changed; positions after an edit on the same line move by
-/// the edit's growth, and the width (and written text) of the value an edit
-/// is in change with it.
-fn derive_report(file: &mut FileReport, fix: &Fix, after: String, policy: &Policy) -> String {
+/// Turns `read`, the reading of `text`, into the reading of the text that
+/// `fix` (planned from it) makes, without reading it again. Only for a
+/// reading without problems (their messages are not rewritten): each site
+/// takes the image the plan expects; positions after an edit on the same
+/// line move by the edit's growth, and the width (and written text) of the
+/// value an edit is in change with it.
+fn derive_reading(text: &str, read: &mut Extracted, fix: &Fix) {
     // (line, column, growth in characters, edit) of each edit, in order.
     let mut moves = Vec::with_capacity(fix.edits.len());
     let (mut line, mut line_start, mut at) = (1, 0, 0);
     for (i, edit) in fix.edits.iter().enumerate() {
-        let skipped = &file.text[at..edit.range.start];
+        let skipped = &text[at..edit.range.start];
         let newlines = skipped.bytes().filter(|&b| b == b'\n').count();
         if newlines > 0 {
             line += newlines;
             line_start = at + skipped.rfind('\n').map_or(0, |n| n + 1);
         }
         at = edit.range.start;
-        let column = file.text[line_start..at].chars().count() + 1;
-        let old = file.text[edit.range.clone()].chars().count();
+        let column = text[line_start..at].chars().count() + 1;
+        let old = text[edit.range.clone()].chars().count();
         let growth = edit.replacement.chars().count() as isize - old as isize;
         moves.push((line, column, growth, i));
     }
@@ -842,8 +866,7 @@ fn derive_report(file: &mut FileReport, fix: &Fix, after: String, policy: &Polic
             .sum();
         p.column = p.column.saturating_add_signed(growth);
     };
-    for (finding, expected) in file.findings.iter_mut().zip(&fix.expected) {
-        let site = &mut finding.site;
+    for (site, expected) in read.sites.iter_mut().zip(&fix.expected) {
         let (line, column, width) = (site.position.line, site.position.column, site.width);
         for &(_, c, growth, i) in on_line(line) {
             if c >= column && c < column + width.max(1) {
@@ -856,13 +879,11 @@ fn derive_report(file: &mut FileReport, fix: &Fix, after: String, policy: &Polic
         shift(&mut site.position);
         if site.image != *expected {
             site.image.clone_from(expected);
-            finding.verdict = crate::judge::with_policy(policy, site);
         }
     }
-    for s in &mut file.suppressed {
+    for s in &mut read.suppressed {
         shift(&mut s.position);
     }
-    std::mem::replace(&mut file.text, after)
 }
 
 /// The unified diff (`diff -u`, with `a/` and `b/` prefixes, so `patch -p1`

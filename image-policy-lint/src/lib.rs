@@ -125,7 +125,8 @@
 //!
 //! # Performance
 //!
-//! Files are read whole, on as many threads as there are cores; a YAML
+//! Files are read whole and their images judged on as many threads as there
+//! are cores; a YAML
 //! document is deserialized only into the fields that can carry images
 //! (everything else is skipped without being stored). A file is parsed once,
 //! or, when the fast path stops at something outside its subset, a second
@@ -478,9 +479,10 @@ pub fn check_fix(text: &str) -> Result<(), String> {
 /// [`Policy::rewrite`], with the object's namespace
 /// and annotations as context).
 ///
-/// Files are read on as many threads as the machine has cores (each file is
-/// independent); the report is in the order of `sources` whatever the
-/// threads' timing. Nothing is printed: see [`render`].
+/// Files are read and their images judged on as many threads as the
+/// machine has cores (each file is independent); the report is in the order
+/// of `sources` whatever the threads' timing. Nothing is printed: see
+/// [`render`].
 pub fn lint(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
@@ -489,47 +491,57 @@ pub fn lint(
     lint_with(sources, options, |site| judge::with_policy(policy, site))
 }
 
-/// [`lint`] with any judge (the sites are judged in file order).
+/// [`lint`] with any judge (called on the threads that read the files).
 fn lint_with(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
-    mut judge: impl FnMut(&ImageSite) -> Verdict,
+    judge: impl Fn(&ImageSite) -> Verdict + Sync,
 ) -> Report {
     let sources: Vec<Source> = sources.into_iter().collect();
-    let extracted = extract_all(&sources, options);
+    let read = map_files(&sources, |s| judged(extract(s, options), &judge));
     let mut report = Report::default();
-    for (source, extracted) in sources.into_iter().zip(extracted) {
-        let findings = extracted
-            .sites
-            .into_iter()
-            .map(|site| Finding {
-                verdict: judge(&site),
-                site,
-            })
-            .collect();
-        report.files.push(FileReport {
-            name: source.name,
-            text: source.text.unwrap_or_default(),
-            objects: extracted.objects,
-            findings,
-            suppressed: extracted.suppressed,
-            problems: extracted.problems,
-            skipped: extracted.skipped,
-        });
+    for (source, mut file) in sources.into_iter().zip(read) {
+        file.name = source.name;
+        file.text = source.text.unwrap_or_default();
+        report.files.push(file);
     }
     report
 }
 
-/// [`extract`] of every source, in order, spread over the available cores.
-fn extract_all(sources: &[Source], options: &Options) -> Vec<Extracted> {
+/// The report of a file read as `extracted`, each site judged by `judge`;
+/// its name and text are left empty, for the caller to move in.
+fn judged(extracted: Extracted, judge: impl Fn(&ImageSite) -> Verdict) -> FileReport {
+    let findings = extracted
+        .sites
+        .into_iter()
+        .map(|site| Finding {
+            verdict: judge(&site),
+            site,
+        })
+        .collect();
+    FileReport {
+        name: String::new(),
+        text: String::new(),
+        objects: extracted.objects,
+        findings,
+        suppressed: extracted.suppressed,
+        problems: extracted.problems,
+        skipped: extracted.skipped,
+    }
+}
+
+/// `work` on every source, in order, spread over the available cores (each
+/// file is independent; the results are in the order of `sources` whatever
+/// the threads' timing).
+fn map_files<T: Send>(sources: &[Source], work: impl Fn(&Source) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(sources.len());
     if threads <= 1 {
-        return sources.iter().map(|s| extract(s, options)).collect();
+        return sources.iter().map(work).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Extracted)> = std::thread::scope(|scope| {
+    let mut done: Vec<(usize, T)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -539,7 +551,7 @@ fn extract_all(sources: &[Source], options: &Options) -> Vec<Extracted> {
                         let Some(source) = sources.get(i) else {
                             break mine;
                         };
-                        mine.push((i, extract(source, options)));
+                        mine.push((i, work(source)));
                     }
                 })
             })
