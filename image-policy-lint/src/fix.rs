@@ -900,21 +900,15 @@ fn derive_reading(text: &str, read: &mut Extracted, fix: &Fix) {
 /// line starts and then only the hunks' lines.
 pub fn unified_diff(name: &str, before: &str, edits: &[Edit]) -> String {
     const CONTEXT: usize = 3;
-    // Line i is before[starts[i]..starts[i + 1]] (with its line end).
-    let mut starts = vec![0];
-    starts.extend(line_ends(before));
-    if starts.last() != Some(&before.len()) {
-        starts.push(before.len());
-    }
-    let lines = starts.len() - 1;
-    let line_of = |at: usize| starts.partition_point(|&s| s <= at) - 1;
+    let index = Lines::new(before);
+    let lines = index.count();
     // The changed lines, each with the range of its edits, in order.
     let mut changed: Vec<(usize, Range<usize>)> = Vec::new();
     for (i, edit) in edits.iter().enumerate() {
         if before[edit.range.clone()] == edit.replacement {
             continue;
         }
-        let line = line_of(edit.range.start);
+        let line = index.line_of(edit.range.start);
         match changed.last_mut() {
             Some((l, range)) if *l == line => range.end = i + 1,
             _ => changed.push((line, i..i + 1)),
@@ -923,7 +917,7 @@ pub fn unified_diff(name: &str, before: &str, edits: &[Edit]) -> String {
     if changed.is_empty() {
         return String::new();
     }
-    let line = |i: usize| &before[starts[i]..starts[i + 1]];
+    let line = |i: usize| index.with_end(i).1;
     let mut out = String::with_capacity(64 + changed.len() * 8 * 80);
     out.push_str("--- a/");
     out.push_str(name);
@@ -974,29 +968,21 @@ pub fn unified_diff(name: &str, before: &str, edits: &[Edit]) -> String {
                 c += 1;
             }
             for (l, range) in &changed[run_start..c] {
-                let text = line(*l);
+                let (start, text) = index.with_end(*l);
                 let mut new = String::with_capacity(text.len() + 32);
-                let mut from_byte = starts[*l];
+                let mut from_byte = start;
                 for edit in &edits[range.clone()] {
                     new.push_str(&before[from_byte..edit.range.start]);
                     new.push_str(&edit.replacement);
                     from_byte = edit.range.end;
                 }
-                new.push_str(&before[from_byte..starts[*l + 1]]);
+                new.push_str(&before[from_byte..start + text.len()]);
                 push_line(&mut out, '+', &new);
             }
             at += c - run_start;
         }
     }
     out
-}
-
-/// The offset after each `\n` of `text`.
-fn line_ends(text: &str) -> impl Iterator<Item = usize> + '_ {
-    text.bytes()
-        .enumerate()
-        .filter(|&(_, b)| b == b'\n')
-        .map(|(i, _)| i + 1)
 }
 
 #[cfg(test)]
