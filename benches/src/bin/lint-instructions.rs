@@ -27,6 +27,9 @@ use image_policy_benches::{manifests, yaml_events};
 use image_policy_core::policy::Policy;
 use image_policy_lint::{self as lint, walk};
 
+/// A way of reading the whole corpus; returns what it counted.
+type Read = Box<dyn Fn(&[walk::Source]) -> usize>;
+
 /// Reads the files with `read`; returns what `read` counted.
 #[inline(never)]
 fn read_corpus(files: &[walk::Source], read: &dyn Fn(&[walk::Source]) -> usize) -> usize {
@@ -34,13 +37,13 @@ fn read_corpus(files: &[walk::Source], read: &dyn Fn(&[walk::Source]) -> usize) 
 }
 
 /// `read` of each file, summed.
-fn each(read: impl Fn(&walk::Source) -> usize + 'static) -> Box<dyn Fn(&[walk::Source]) -> usize> {
+fn each(read: impl Fn(&walk::Source) -> usize + 'static) -> Read {
     Box::new(move |files| files.iter().map(|s| read(black_box(s))).sum())
 }
 
 fn main() -> ExitCode {
     let options = lint::Options::default();
-    let read: Box<dyn Fn(&[walk::Source]) -> usize> = match std::env::args().nth(1).as_deref() {
+    let read: Read = match std::env::args().nth(1).as_deref() {
         Some("yaml-ignored") => each(|s| {
             let text = s.text.as_ref().expect("generated text");
             let docs: Vec<serde::de::IgnoredAny> =
