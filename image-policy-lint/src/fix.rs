@@ -107,10 +107,9 @@
 //! rewrite and one comparison. [`fix`] costs what [`crate::lint`] does (one
 //! reading and one judgement per image, files on every core) plus, per
 //! fixed file, the plan, one copy of the text and the local check of each
-//! edit: not a second reading. [`unified_diff`] is written from the edits:
-//! one count of the line ends before each changed line, then only the
-//! hunks (`similar`'s line diff of the whole texts is its oracle in the
-//! tests).
+//! edit: not a second reading. [`unified_diff`] is written from the edits: one pass to
+//! find the line starts, then only the hunks (`similar`'s line diff of the
+//! whole texts is its oracle in the tests).
 
 use crate::lines::Lines;
 use crate::report::{Extracted, FileReport, ImageSite, Position, Report};
@@ -897,46 +896,28 @@ fn derive_reading(text: &str, read: &mut Extracted, fix: &Fix) {
 /// printed as its old lines then its new ones (what `diff -u` and `similar`
 /// print for such a change), line ends (CRLF) are kept, and a last line
 /// without a newline gets `\ No newline at end of file`. Lines end at `\n`
-/// only, as `patch` reads them. It costs one count of the `\n`s before each
-/// changed line (a loop the compiler vectorizes) and then only the hunks'
-/// lines.
+/// only, as `patch` reads them. It costs one pass over the text to find the
+/// line starts and then only the hunks' lines.
 pub fn unified_diff(name: &str, before: &str, edits: &[Edit]) -> String {
     const CONTEXT: usize = 3;
-    /// A changed line: its 0-based number, its bytes (with the line end)
-    /// and its edits.
-    struct Changed {
-        line: usize,
-        bytes: Range<usize>,
-        edits: Range<usize>,
-    }
-    let mut changed: Vec<Changed> = Vec::new();
-    // `counted` is a line start, `line` its number.
-    let (mut counted, mut line) = (0, 0);
+    let index = Lines::new(before);
+    let lines = index.count();
+    // The changed lines, each with the range of its edits, in order.
+    let mut changed: Vec<(usize, Range<usize>)> = Vec::new();
     for (i, edit) in edits.iter().enumerate() {
         if before[edit.range.clone()] == edit.replacement {
             continue;
         }
-        let start = line_start(before, edit.range.start);
-        if let Some(last) = changed.last_mut()
-            && last.bytes.start == start
-        {
-            last.edits.end = i + 1;
-            continue;
+        let line = index.line_of(edit.range.start);
+        match changed.last_mut() {
+            Some((l, range)) if *l == line => range.end = i + 1,
+            _ => changed.push((line, i..i + 1)),
         }
-        line += before.as_bytes()[counted..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        counted = start;
-        changed.push(Changed {
-            line,
-            bytes: start..line_end(before, edit.range.start),
-            edits: i..i + 1,
-        });
     }
     if changed.is_empty() {
         return String::new();
     }
+    let line = |i: usize| index.with_end(i).1;
     let mut out = String::with_capacity(64 + changed.len() * 8 * 80);
     out.push_str("--- a/");
     out.push_str(name);
@@ -950,83 +931,58 @@ pub fn unified_diff(name: &str, before: &str, edits: &[Edit]) -> String {
             out.push_str("\n\\ No newline at end of file\n");
         }
     };
-    let context = |out: &mut String, bytes: Range<usize>| {
-        for text in before[bytes].split_inclusive('\n') {
-            push_line(out, ' ', text);
-        }
-    };
     let mut next = 0;
     while next < changed.len() {
         // A hunk: the changed lines up to a gap of more than 2 × CONTEXT.
         let first = next;
         let mut last = next;
-        while last + 1 < changed.len()
-            && changed[last + 1].line - changed[last].line - 1 <= 2 * CONTEXT
-        {
+        while last + 1 < changed.len() && changed[last + 1].0 - changed[last].0 - 1 <= 2 * CONTEXT {
             last += 1;
         }
         next = last + 1;
-        let (mut from, mut lead) = (changed[first].bytes.start, 0);
-        while lead < CONTEXT && from > 0 {
-            from = line_start(before, from - 1);
-            lead += 1;
-        }
-        let (mut to, mut trail) = (changed[last].bytes.end, 0);
-        while trail < CONTEXT && to < before.len() {
-            to = line_end(before, to);
-            trail += 1;
-        }
-        let len = changed[last].line + 1 + trail - (changed[first].line - lead);
-        let start = changed[first].line - lead + 1;
+        let from = changed[first].0.saturating_sub(CONTEXT);
+        let to = (changed[last].0 + 1 + CONTEXT).min(lines);
+        let len = to - from;
         let range = if len == 1 {
-            format!("{start}")
+            format!("{}", from + 1)
         } else {
-            format!("{start},{len}")
+            format!("{},{len}", from + 1)
         };
         out.push_str("@@ -");
         out.push_str(&range);
         out.push_str(" +");
         out.push_str(&range);
         out.push_str(" @@\n");
-        context(&mut out, from..changed[first].bytes.start);
+        let mut at = from;
         let mut c = first;
-        while c <= last {
+        while at < to {
+            if c > last || changed[c].0 != at {
+                push_line(&mut out, ' ', line(at));
+                at += 1;
+                continue;
+            }
             // A run of consecutive changed lines: the old ones, then the new.
-            let mut run_end = c + 1;
-            while run_end <= last && changed[run_end].line == changed[run_end - 1].line + 1 {
-                run_end += 1;
+            let run_start = c;
+            while c <= last && changed[c].0 == at + (c - run_start) {
+                push_line(&mut out, '-', line(changed[c].0));
+                c += 1;
             }
-            for l in &changed[c..run_end] {
-                push_line(&mut out, '-', &before[l.bytes.clone()]);
-            }
-            for l in &changed[c..run_end] {
-                let mut new = String::with_capacity(l.bytes.len() + 32);
-                let mut at = l.bytes.start;
-                for edit in &edits[l.edits.clone()] {
-                    new.push_str(&before[at..edit.range.start]);
+            for (l, range) in &changed[run_start..c] {
+                let (start, text) = index.with_end(*l);
+                let mut new = String::with_capacity(text.len() + 32);
+                let mut from_byte = start;
+                for edit in &edits[range.clone()] {
+                    new.push_str(&before[from_byte..edit.range.start]);
                     new.push_str(&edit.replacement);
-                    at = edit.range.end;
+                    from_byte = edit.range.end;
                 }
-                new.push_str(&before[at..l.bytes.end]);
+                new.push_str(&before[from_byte..start + text.len()]);
                 push_line(&mut out, '+', &new);
             }
-            let after_run = changed[run_end - 1].bytes.end;
-            let gap_end = changed.get(run_end).filter(|_| run_end <= last);
-            context(&mut out, after_run..gap_end.map_or(to, |g| g.bytes.start));
-            c = run_end;
+            at += c - run_start;
         }
     }
     out
-}
-
-/// The start of the line holding byte `at` of `text`.
-fn line_start(text: &str, at: usize) -> usize {
-    text[..at].rfind('\n').map_or(0, |n| n + 1)
-}
-
-/// The end of the line holding byte `at` of `text`, after its `\n`.
-fn line_end(text: &str, at: usize) -> usize {
-    text[at..].find('\n').map_or(text.len(), |n| at + n + 1)
 }
 
 #[cfg(test)]

@@ -41,6 +41,28 @@ impl<'t> Lines<'t> {
         Lines { text, starts }
     }
 
+    /// The number of lines (a final newline ends the last line; it does not
+    /// start another).
+    pub fn count(&self) -> usize {
+        match self.starts.last() {
+            Some(&last) if last == self.text.len() => self.starts.len() - 1,
+            _ => self.starts.len(),
+        }
+    }
+
+    /// Line `n` (0-based, unlike [`Lines::get`]) with its line ending, and
+    /// the byte offset where it starts. `n` must be below [`Lines::count`].
+    pub fn with_end(&self, n: usize) -> (usize, &'t str) {
+        let start = self.starts[n];
+        let end = self.starts.get(n + 1).copied().unwrap_or(self.text.len());
+        (start, &self.text[start..end])
+    }
+
+    /// The 0-based line holding byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset) - 1
+    }
+
     /// Line `n` (1-based) without its line ending, or `None` past the end.
     pub fn get(&self, n: usize) -> Option<&'t str> {
         let start = *self.starts.get(n.checked_sub(1)?)?;
@@ -82,6 +104,14 @@ mod tests {
             let want: Vec<&str> = text.lines().collect();
             let got: Vec<&str> = (1..).map_while(|n| index.get(n)).collect();
             assert_eq!(got, want, "{text:?}");
+            assert_eq!(index.count(), want.len(), "{text:?}");
+            let whole: String = (0..index.count()).map(|n| index.with_end(n).1).collect();
+            assert_eq!(whole, text);
+            for n in 0..index.count() {
+                let (start, line) = index.with_end(n);
+                assert_eq!(index.line_of(start), n);
+                assert_eq!(index.line_of(start + line.len().max(1) - 1), n);
+            }
         }
     }
 
