@@ -6,8 +6,10 @@
 # With `lint` first, counts instead what `image-policy lint` spends on the
 # manifest corpus of the lint bench (bin lint-instructions): instructions per
 # byte of YAML, for serde-saphyr alone, for the linter's extraction (the fast
-# path, and serde-saphyr's path alone) and for three span-keeping parsers at
-# the event level.
+# path, and serde-saphyr's path alone), for three span-keeping parsers at
+# the event level, and for the whole of `lint` and of `lint --fix --diff`
+# (fix-whole), run on one core (taskset) so that every file is read on the
+# thread callgrind collects.
 #
 # Usage: benches/callgrind.sh [lint] [OUT_DIR]   (needs valgrind)
 # The callgrind profiles stay in OUT_DIR (default target/callgrind) for
@@ -27,9 +29,11 @@ if [[ $mode == lint ]]; then
   if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then bin="$CARGO_TARGET_DIR/release/lint-instructions"; fi
   echo "| reading | instructions | per byte |"
   echo "|---|---:|---:|"
-  for how in yaml-ignored extract saphyr-extract granit saphyr-parser yaml-rust2; do
+  one_core=()
+  if command -v taskset >/dev/null; then one_core=(taskset -c 0); fi
+  for how in yaml-ignored extract saphyr-extract granit saphyr-parser yaml-rust2 lint fix-whole; do
     log="$out/callgrind.lint-$how.log"
-    valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.lint-$how.out" \
+    "${one_core[@]}" valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.lint-$how.out" \
       --toggle-collect='*read_corpus*' "$bin" "$how" >"$log" 2>&1
     ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log")
     bytes=$(sed -n 's/^\([0-9]*\) bytes in.*/\1/p' "$log")

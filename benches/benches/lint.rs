@@ -30,10 +30,12 @@
 //!   `docker.io=mirror.my.com/dockerhub` (every image of the corpus matches
 //!   one), planning the fix of every file from its sites (read once,
 //!   beforehand), applying it and rendering the unified diff in memory
-//!   (`fix::plan`, `Fix::apply`, `fix::unified_diff`);
+//!   (`fix::plan`, `Fix::apply`, `fix::unified_diff`, which writes the
+//!   hunks from the edits);
 //! - `lint/fix-whole`: the whole of `lint --fix --diff` but printing:
-//!   `fix::fix` (read, judge, plan, read the fixed texts again to check
-//!   them) and every diff;
+//!   `fix::fix` (read, plan, check each edit in the fixed text, derive the
+//!   fixed file's sites and judge them; files on every core) and every
+//!   diff;
 //! - `lint-objects/lint`: `lint/lint`, counted in objects.
 //!
 //! `cargo bench -p image-policy-benches --bench lint -- --warm-up-time 1 --measurement-time 2`
@@ -163,8 +165,8 @@ fn bench(c: &mut Criterion) {
             for (s, sites) in sources.iter().zip(&sites) {
                 let text = s.text.as_ref().expect("text");
                 let fix = lint::fix::plan(black_box(text), s.kind, sites, &rewriting, &options);
-                let fixed = fix.apply(text);
-                black_box(lint::fix::unified_diff(&s.name, text, &fixed));
+                black_box(fix.apply(text));
+                black_box(lint::fix::unified_diff(&s.name, text, &fix.edits));
             }
         })
     });

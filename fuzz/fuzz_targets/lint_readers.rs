@@ -5,7 +5,9 @@
 //! every site and problem points inside the text; and `lint --fix`'s plan
 //! (`image_policy_lint::fuzzing::check_fix`, with rewrite rules): edits inside
 //! the text, on character boundaries, in order and never overlapping; the
-//! fixed text reads as the rewritten images; a second plan is empty. A broken
+//! fixed text reads as the rewritten images; a second plan is empty; the
+//! local check of the edits (`fix::check_edits`) accepts it, and `fix::fix`'s
+//! derived report is exactly the report of reading the fixed text. A broken
 //! invariant is a crash.
 #![no_main]
 

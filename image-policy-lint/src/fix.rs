@@ -10,10 +10,10 @@
 //! [`Fix::apply`] splices the edits in; nothing else of the text is touched,
 //! so quoting, comments, key order, line ends (CRLF) and every other
 //! document of the file stay byte for byte. [`fix`] does a whole run: it
-//! plans every file of a lint, reads each fixed text again with the same
-//! readers, and keeps a fixed text only when that reading gives the same
-//! sites with the rewritten images ([`verify`]); the CLI only writes the
-//! texts (or prints [`unified_diff`]).
+//! plans every file of a lint, checks each fixed text (*Verification*
+//! below) and keeps it only when it is proven to read as the same sites
+//! with the rewritten images; the CLI only writes the texts (or prints
+//! [`unified_diff`]).
 //!
 //! ```
 //! use image_policy_core::policy::Policy;
@@ -62,15 +62,57 @@
 //! empty (tested, and checked by the `lint_readers` fuzz target through
 //! `check_fix`).
 //!
+//! # Verification
+//!
+//! No fixed text is written or printed unless it reads as the planned sites
+//! with the rewritten images and nothing else changed. [`fix`] proves it
+//! locally, per edit, rather than by reading the whole fixed text again:
+//!
+//! - The first reading of the file is complete (no input error, or the file
+//!   is not touched) and, for each site, says what scalar or word holds the
+//!   image and where it starts; the planner checked those bytes against the
+//!   image (see the table).
+//! - [`check_edits`] then finds each edit in the fixed text and checks that
+//!   it is a word of the reference grammar that makes up a whole token: a
+//!   quoted YAML scalar that closes right after it (and, single-quoted, not
+//!   with an escaped `''`), a plain scalar or a Dockerfile word with a
+//!   separator on each side, never ending in `:`. Such a word has no quote,
+//!   escape, space, comment, flow indicator, `$` or line break, starts with a
+//!   letter or digit and has a `/`: it cannot open or close anything, or read
+//!   as anything but that string (never a number, boolean, null, a stage
+//!   name or a variable).
+//! - Everything outside the edits is the same bytes, on the same lines (an
+//!   edit never crosses a line), so every other token reads as before, and
+//!   the fixed text reads as the original with each edited token's value
+//!   replaced: the same objects, containers and paths, each image as the
+//!   plan expects (an alias reads its anchor's new value; a `FROM $BASE`
+//!   its `ARG`'s new default).
+//!
+//! So the fixed file's reading is derived from the first one instead of
+//! read again: each site takes its expected image, and positions after an
+//! edit on the same line move by the edit's growth; then each image is
+//! judged once, as it reads in the fixed text (the same judge [`crate::lint`]
+//! calls, on the same site). A file with problems (whose messages may quote
+//! what changed) is read again in full and compared with [`verify`], as
+//! every file was before. Local proof and
+//! full reading are kept equal by tests: the `lint_readers` fuzz target and
+//! the property tests run `check_fix` on every input, which requires
+//! [`check_edits`] to accept every plan that reads as planned in full, and
+//! [`fix`]'s derived report and text to be exactly what reading the fixed
+//! text gives.
+//!
 //! # Performance
 //!
 //! Planning costs one pass over the text to index lines, and per site one
-//! rewrite and one comparison; [`unified_diff`] is `similar`'s line diff.
-//! [`fix`] reads every fixed file twice (before and after), which is the
-//! price of never writing a file that reads differently than planned.
+//! rewrite and one comparison. [`fix`] costs what [`crate::lint`] does (one
+//! reading and one judgement per image, files on every core) plus, per
+//! fixed file, the plan, one copy of the text and the local check of each
+//! edit: not a second reading. [`unified_diff`] is written from the edits: one pass to
+//! find the line starts, then only the hunks (`similar`'s line diff of the
+//! whole texts is its oracle in the tests).
 
 use crate::lines::Lines;
-use crate::report::{FileReport, ImageSite, Position, Report};
+use crate::report::{Extracted, FileReport, ImageSite, Position, Report};
 use crate::{Options, Source, SourceKind, kustomization};
 use image_policy_core::policy::Policy;
 use std::ops::Range;
@@ -580,12 +622,14 @@ pub struct Change {
     pub before: String,
     /// The fixed text.
     pub after: String,
+    /// The edits that make `after` from `before` ([`Fix::edits`]).
+    pub edits: Vec<Edit>,
 }
 
 impl Change {
     /// The unified diff of the change ([`unified_diff`]), named `name`.
     pub fn diff(&self, name: &str) -> String {
-        unified_diff(name, &self.before, &self.after)
+        unified_diff(name, &self.before, &self.edits)
     }
 }
 
@@ -599,85 +643,346 @@ pub struct Fixed {
     pub files: Vec<FileFix>,
 }
 
-/// Lints `sources`, plans the fix of every file, and reads each fixed text
-/// again ([`verify`]): the whole of `lint --fix` but the writing. A file
-/// with a problem that makes its sites untrustworthy (an input error) is
-/// not touched.
+/// Lints `sources`, plans the fix of every file, and checks each fixed text
+/// (see the module docs, *Verification*): the whole of `lint --fix` but the
+/// writing. A file with a problem that makes its sites untrustworthy (an
+/// input error) is not touched. Files are fixed on as many threads as
+/// [`crate::lint`] reads them.
 pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
-    let kinds: Vec<SourceKind> = sources.iter().map(|s| s.kind).collect();
-    let mut report = crate::lint(sources, options, policy);
-    let mut files = Vec::with_capacity(report.files.len());
-    // (index, plan) of each file with a fixed text, and the fixed sources,
-    // read again below (only those).
-    let mut changed = Vec::new();
-    let mut fixed_sources = Vec::new();
-    for (index, (file, kind)) in report.files.iter().zip(&kinds).enumerate() {
-        let mut entry = FileFix {
-            name: file.name.clone(),
-            change: None,
-            unfixable: Vec::new(),
-            not_touched: None,
-        };
-        let sites: Vec<ImageSite> = file.findings.iter().map(|f| f.site.clone()).collect();
-        let fix = plan(&file.text, *kind, &sites, policy, options);
-        entry.unfixable.clone_from(&fix.unfixable);
-        let input_error = file.problems.iter().find(|p| p.code.is_input_error());
-        match input_error {
-            _ if fix.is_empty() => {}
-            Some(problem) => {
-                entry.not_touched = Some(format!(
-                    "not fixed: it cannot be read completely ({}: {})",
-                    problem.code.as_str(),
-                    problem.message
-                ));
+    let worked = crate::map_files(&sources, |source| fix_file(source, options, policy));
+    let mut report = Report::default();
+    let mut files = Vec::with_capacity(sources.len());
+    // (index, plan) of each fixed file whose report cannot be derived, and
+    // its fixed source, read again in full below (only those).
+    let mut reread = Vec::new();
+    let mut reread_sources = Vec::new();
+    for (index, (source, worked)) in sources.into_iter().zip(worked).enumerate() {
+        let Worked {
+            mut file,
+            mut entry,
+            after,
+            edits,
+            reread: plan,
+        } = worked;
+        let text = source.text.unwrap_or_default();
+        file.name = source.name;
+        match (after, plan) {
+            (Some(after), None) => {
+                file.text.clone_from(&after);
+                entry.change = Some(Change {
+                    before: text,
+                    after,
+                    edits,
+                });
             }
-            None => {
-                let text = fix.apply(&file.text);
-                fixed_sources.push(Source {
+            (Some(after), Some(plan)) => {
+                file.text = text;
+                reread_sources.push(Source {
                     name: file.name.clone(),
-                    kind: *kind,
-                    text: Ok(text.clone()),
+                    kind: source.kind,
+                    text: Ok(after.clone()),
                 });
                 entry.change = Some(Change {
                     before: String::new(),
-                    after: text,
+                    after,
+                    edits: Vec::new(),
                 });
-                changed.push((index, fix));
+                reread.push((index, plan));
             }
+            (None, _) => file.text = text,
         }
+        report.files.push(file);
         files.push(entry);
     }
-    let again = crate::lint(fixed_sources, options, policy);
-    for ((index, plan), after) in changed.into_iter().zip(again.files) {
-        let (entry, before) = (&mut files[index], &mut report.files[index]);
-        match verify(before, &plan, &after) {
-            Ok(()) => {
-                let before = std::mem::replace(before, after);
-                if let Some(change) = &mut entry.change {
-                    change.before = before.text;
+    if !reread.is_empty() {
+        let again = crate::lint(reread_sources, options, policy);
+        for ((index, plan), after) in reread.into_iter().zip(again.files) {
+            let (entry, before) = (&mut files[index], &mut report.files[index]);
+            match verify(before, &plan, &after) {
+                Ok(()) => {
+                    let before = std::mem::replace(before, after);
+                    if let Some(change) = &mut entry.change {
+                        change.before = before.text;
+                        change.edits = plan.edits;
+                    }
                 }
-            }
-            Err(why) => {
-                entry.change = None;
-                entry.not_touched = Some(format!("not fixed: {why}"));
+                Err(why) => {
+                    entry.change = None;
+                    entry.not_touched = Some(format!("not fixed: {why}"));
+                }
             }
         }
     }
     Fixed { report, files }
 }
 
-/// A unified diff (`diff -u`, with `a/` and `b/` prefixes, so `patch -p1`
-/// applies it) of `before` and `after`, named `name`; empty when they are
-/// equal.
-pub fn unified_diff(name: &str, before: &str, after: &str) -> String {
-    if before == after {
+/// What [`fix`] does with one file on a worker thread: its report (without
+/// name and text, moved in afterwards) as it reads once fixed, or as it is.
+struct Worked {
+    file: FileReport,
+    entry: FileFix,
+    /// The fixed text, when there is one.
+    after: Option<String>,
+    /// The edits of a fixed text whose report is derived.
+    edits: Vec<Edit>,
+    /// The plan of a fixed text to read again in full.
+    reread: Option<Fix>,
+}
+
+/// Reads, plans, checks and judges one file: each image is judged once,
+/// as it reads in the file that will be written.
+fn fix_file(source: &Source, options: &Options, policy: &Policy) -> Worked {
+    let mut extracted = crate::extract(source, options);
+    let text = source.text.as_deref().unwrap_or_default();
+    let mut fix = plan(text, source.kind, &extracted.sites, policy, options);
+    let mut entry = FileFix {
+        name: source.name.clone(),
+        change: None,
+        unfixable: std::mem::take(&mut fix.unfixable),
+        not_touched: None,
+    };
+    let (mut after, mut edits, mut reread) = (None, Vec::new(), None);
+    let input_error = extracted.problems.iter().find(|p| p.code.is_input_error());
+    match input_error {
+        _ if fix.is_empty() => {}
+        Some(problem) => {
+            entry.not_touched = Some(format!(
+                "not fixed: it cannot be read completely ({}: {})",
+                problem.code.as_str(),
+                problem.message
+            ));
+        }
+        None => {
+            let fixed = fix.apply(text);
+            if let Err(why) = check_edits(&fixed, source.kind, &fix.edits) {
+                entry.not_touched = Some(format!("not fixed: {why}"));
+            } else if extracted.problems.is_empty() {
+                derive_reading(text, &mut extracted, &fix);
+                after = Some(fixed);
+                edits = fix.edits;
+            } else {
+                after = Some(fixed);
+                reread = Some(fix);
+            }
+        }
+    }
+    Worked {
+        file: crate::judged(extracted, |site| crate::judge::with_policy(policy, site)),
+        entry,
+        after,
+        edits,
+        reread,
+    }
+}
+
+/// The local proof that a fixed text reads as planned (module docs,
+/// *Verification*): each edit, found again in `after` (the text with
+/// `edits` applied), is a word of the reference grammar that makes up a
+/// whole token: a quoted YAML scalar that closes right after it (with no
+/// escape), a plain YAML scalar or a Dockerfile word with a separator on
+/// each side. `Err` says which edit is not.
+pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), String> {
+    let mut grown = 0isize;
+    let mut last_end = 0;
+    for edit in edits {
+        let start = edit.range.start.checked_add_signed(grown);
+        grown += edit.replacement.len() as isize - edit.range.len() as isize;
+        let Some(start) = start.filter(|&s| s >= last_end) else {
+            return Err(format!(
+                "the edit at byte {} is out of order",
+                edit.range.start
+            ));
+        };
+        let end = start + edit.replacement.len();
+        last_end = end;
+        let bad = |what: &str| {
+            Err(format!(
+                "the fixed text at byte {start} ({}) {what}",
+                edit.replacement
+            ))
+        };
+        if after.get(start..end) != Some(edit.replacement.as_str()) {
+            return bad("is not the replacement");
+        }
+        if !plain_word_safe(&edit.replacement) || edit.replacement.ends_with(':') {
+            return bad("is not a word of the reference grammar");
+        }
+        let before = after[..start].chars().next_back();
+        let next = after[end..].chars().next();
+        let ends_plain = |c: Option<char>| c.is_none_or(|c| c.is_whitespace());
+        let whole = match (kind, before) {
+            (SourceKind::Dockerfile, Some(q @ ('"' | '\''))) => next == Some(q),
+            (SourceKind::Dockerfile, b) => {
+                b.is_none_or(|c| c.is_whitespace() || c == '=') && ends_plain(next)
+            }
+            (_, Some('"')) => next == Some('"'),
+            // '' inside single quotes is an escaped quote, not the end.
+            (_, Some('\'')) => next == Some('\'') && !after[end + 1..].starts_with('\''),
+            (_, b) => {
+                b.is_none_or(|c| c.is_whitespace() || matches!(c, '[' | '{' | ','))
+                    && (ends_plain(next) || matches!(next, Some(',' | ']' | '}')))
+            }
+        };
+        if !whole {
+            return bad("does not make up a whole token");
+        }
+    }
+    Ok(())
+}
+
+/// Turns `read`, the reading of `text`, into the reading of the text that
+/// `fix` (planned from it) makes, without reading it again. Only for a
+/// reading without problems (their messages are not rewritten): each site
+/// takes the image the plan expects; positions after an edit on the same
+/// line move by the edit's growth, and the width (and written text) of the
+/// value an edit is in change with it.
+fn derive_reading(text: &str, read: &mut Extracted, fix: &Fix) {
+    // (line, column, growth in characters, edit) of each edit, in order.
+    let mut moves = Vec::with_capacity(fix.edits.len());
+    let (mut line, mut line_start, mut at) = (1, 0, 0);
+    for (i, edit) in fix.edits.iter().enumerate() {
+        let skipped = &text[at..edit.range.start];
+        let newlines = skipped.bytes().filter(|&b| b == b'\n').count();
+        if newlines > 0 {
+            line += newlines;
+            line_start = at + skipped.rfind('\n').map_or(0, |n| n + 1);
+        }
+        at = edit.range.start;
+        let column = text[line_start..at].chars().count() + 1;
+        let old = text[edit.range.clone()].chars().count();
+        let growth = edit.replacement.chars().count() as isize - old as isize;
+        moves.push((line, column, growth, i));
+    }
+    let on_line = |l: usize| {
+        let from = moves.partition_point(|m| m.0 < l);
+        let to = moves.partition_point(|m| m.0 <= l);
+        &moves[from..to]
+    };
+    let shift = |p: &mut Position| {
+        let growth: isize = on_line(p.line)
+            .iter()
+            .filter(|m| m.1 < p.column)
+            .map(|m| m.2)
+            .sum();
+        p.column = p.column.saturating_add_signed(growth);
+    };
+    for (site, expected) in read.sites.iter_mut().zip(&fix.expected) {
+        let (line, column, width) = (site.position.line, site.position.column, site.width);
+        for &(_, c, growth, i) in on_line(line) {
+            if c >= column && c < column + width.max(1) {
+                site.width = site.width.saturating_add_signed(growth);
+                if site.written.is_some() {
+                    site.written = Some(fix.edits[i].replacement.clone());
+                }
+            }
+        }
+        shift(&mut site.position);
+        if site.image != *expected {
+            site.image.clone_from(expected);
+        }
+    }
+    for s in &mut read.suppressed {
+        shift(&mut s.position);
+    }
+}
+
+/// The unified diff (`diff -u`, with `a/` and `b/` prefixes, so `patch -p1`
+/// applies it) of applying `edits` (from [`plan`] of `before`) to `before`,
+/// named `name`; empty when nothing changes.
+///
+/// Written straight from the edits, which are known byte ranges each inside
+/// one line: the changed lines are those holding an edit, each hunk has 3
+/// lines of context, hunks closer than 6 lines merge, a changed run is
+/// printed as its old lines then its new ones (what `diff -u` and `similar`
+/// print for such a change), line ends (CRLF) are kept, and a last line
+/// without a newline gets `\ No newline at end of file`. Lines end at `\n`
+/// only, as `patch` reads them. It costs one pass over the text to find the
+/// line starts and then only the hunks' lines.
+pub fn unified_diff(name: &str, before: &str, edits: &[Edit]) -> String {
+    const CONTEXT: usize = 3;
+    let index = Lines::new(before);
+    let lines = index.count();
+    // The changed lines, each with the range of its edits, in order.
+    let mut changed: Vec<(usize, Range<usize>)> = Vec::new();
+    for (i, edit) in edits.iter().enumerate() {
+        if before[edit.range.clone()] == edit.replacement {
+            continue;
+        }
+        let line = index.line_of(edit.range.start);
+        match changed.last_mut() {
+            Some((l, range)) if *l == line => range.end = i + 1,
+            _ => changed.push((line, i..i + 1)),
+        }
+    }
+    if changed.is_empty() {
         return String::new();
     }
-    similar::TextDiff::from_lines(before, after)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a/{name}"), &format!("b/{name}"))
-        .to_string()
+    let line = |i: usize| index.with_end(i).1;
+    let mut out = String::with_capacity(64 + changed.len() * 8 * 80);
+    out.push_str("--- a/");
+    out.push_str(name);
+    out.push_str("\n+++ b/");
+    out.push_str(name);
+    out.push('\n');
+    let push_line = |out: &mut String, tag: char, text: &str| {
+        out.push(tag);
+        out.push_str(text);
+        if !text.ends_with('\n') {
+            out.push_str("\n\\ No newline at end of file\n");
+        }
+    };
+    let mut next = 0;
+    while next < changed.len() {
+        // A hunk: the changed lines up to a gap of more than 2 × CONTEXT.
+        let first = next;
+        let mut last = next;
+        while last + 1 < changed.len() && changed[last + 1].0 - changed[last].0 - 1 <= 2 * CONTEXT {
+            last += 1;
+        }
+        next = last + 1;
+        let from = changed[first].0.saturating_sub(CONTEXT);
+        let to = (changed[last].0 + 1 + CONTEXT).min(lines);
+        let len = to - from;
+        let range = if len == 1 {
+            format!("{}", from + 1)
+        } else {
+            format!("{},{len}", from + 1)
+        };
+        out.push_str("@@ -");
+        out.push_str(&range);
+        out.push_str(" +");
+        out.push_str(&range);
+        out.push_str(" @@\n");
+        let mut at = from;
+        let mut c = first;
+        while at < to {
+            if c > last || changed[c].0 != at {
+                push_line(&mut out, ' ', line(at));
+                at += 1;
+                continue;
+            }
+            // A run of consecutive changed lines: the old ones, then the new.
+            let run_start = c;
+            while c <= last && changed[c].0 == at + (c - run_start) {
+                push_line(&mut out, '-', line(changed[c].0));
+                c += 1;
+            }
+            for (l, range) in &changed[run_start..c] {
+                let (start, text) = index.with_end(*l);
+                let mut new = String::with_capacity(text.len() + 32);
+                let mut from_byte = start;
+                for edit in &edits[range.clone()] {
+                    new.push_str(&before[from_byte..edit.range.start]);
+                    new.push_str(&edit.replacement);
+                    from_byte = edit.range.end;
+                }
+                new.push_str(&before[from_byte..start + text.len()]);
+                push_line(&mut out, '+', &new);
+            }
+            at += c - run_start;
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -125,7 +125,8 @@
 //!
 //! # Performance
 //!
-//! Files are read whole, on as many threads as there are cores; a YAML
+//! Files are read whole and their images judged on as many threads as there
+//! are cores; a YAML
 //! document is deserialized only into the fields that can carry images
 //! (everything else is skipped without being stored). A file is parsed once,
 //! or, when the fast path stops at something outside its subset, a second
@@ -374,6 +375,10 @@ pub fn check_readers(text: &str) -> Result<(), String> {
 /// the text reads without an input error (what [`fix::fix`] requires before
 /// touching a file), the fixed text reads as the same sites with the
 /// expected images ([`fix::verify`]), and a second plan of it is empty.
+/// And the local proof is the full one's: [`fix::check_edits`] accepts the
+/// fixed text, and [`fix::fix`] (which checks each edit locally and derives
+/// the fixed file's report instead of reading it again) gives exactly the
+/// report that reading the fixed text gives, and the same text.
 /// `Err` says which broke.
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -427,13 +432,32 @@ pub fn check_fix(text: &str) -> Result<(), String> {
         let after = lint(
             [Source {
                 text: Ok(fixed.clone()),
-                ..source
+                ..source.clone()
             }],
             &options,
             policy,
         );
         fix::verify(file, &plan, &after.files[0])
             .map_err(|e| format!("{kind:?}: fixed text {fixed:?}: {e}"))?;
+        fix::check_edits(&fixed, kind, &plan.edits).map_err(|e| {
+            format!(
+                "{kind:?}: fixed text {fixed:?} reads as planned, but the local check says: {e}"
+            )
+        })?;
+        let whole = fix::fix(vec![source.clone()], &options, policy);
+        let change = whole.files[0].change.as_ref();
+        if change.map(|c| (c.after.as_str(), &c.edits)) != Some((fixed.as_str(), &plan.edits)) {
+            return Err(format!(
+                "{kind:?}: fix::fix of {text:?} gives {:?}, not {fixed:?}",
+                whole.files[0]
+            ));
+        }
+        if whole.report.files[0] != after.files[0] {
+            return Err(format!(
+                "{kind:?}: the derived report of {fixed:?} is {:?}, reading it gives {:?}",
+                whole.report.files[0], after.files[0]
+            ));
+        }
         let sites: Vec<ImageSite> = after.files[0]
             .findings
             .iter()
@@ -455,9 +479,10 @@ pub fn check_fix(text: &str) -> Result<(), String> {
 /// [`Policy::rewrite`], with the object's namespace
 /// and annotations as context).
 ///
-/// Files are read on as many threads as the machine has cores (each file is
-/// independent); the report is in the order of `sources` whatever the
-/// threads' timing. Nothing is printed: see [`render`].
+/// Files are read and their images judged on as many threads as the
+/// machine has cores (each file is independent); the report is in the order
+/// of `sources` whatever the threads' timing. Nothing is printed: see
+/// [`render`].
 pub fn lint(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
@@ -466,47 +491,57 @@ pub fn lint(
     lint_with(sources, options, |site| judge::with_policy(policy, site))
 }
 
-/// [`lint`] with any judge (the sites are judged in file order).
+/// [`lint`] with any judge (called on the threads that read the files).
 fn lint_with(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
-    mut judge: impl FnMut(&ImageSite) -> Verdict,
+    judge: impl Fn(&ImageSite) -> Verdict + Sync,
 ) -> Report {
     let sources: Vec<Source> = sources.into_iter().collect();
-    let extracted = extract_all(&sources, options);
+    let read = map_files(&sources, |s| judged(extract(s, options), &judge));
     let mut report = Report::default();
-    for (source, extracted) in sources.into_iter().zip(extracted) {
-        let findings = extracted
-            .sites
-            .into_iter()
-            .map(|site| Finding {
-                verdict: judge(&site),
-                site,
-            })
-            .collect();
-        report.files.push(FileReport {
-            name: source.name,
-            text: source.text.unwrap_or_default(),
-            objects: extracted.objects,
-            findings,
-            suppressed: extracted.suppressed,
-            problems: extracted.problems,
-            skipped: extracted.skipped,
-        });
+    for (source, mut file) in sources.into_iter().zip(read) {
+        file.name = source.name;
+        file.text = source.text.unwrap_or_default();
+        report.files.push(file);
     }
     report
 }
 
-/// [`extract`] of every source, in order, spread over the available cores.
-fn extract_all(sources: &[Source], options: &Options) -> Vec<Extracted> {
+/// The report of a file read as `extracted`, each site judged by `judge`;
+/// its name and text are left empty, for the caller to move in.
+fn judged(extracted: Extracted, judge: impl Fn(&ImageSite) -> Verdict) -> FileReport {
+    let findings = extracted
+        .sites
+        .into_iter()
+        .map(|site| Finding {
+            verdict: judge(&site),
+            site,
+        })
+        .collect();
+    FileReport {
+        name: String::new(),
+        text: String::new(),
+        objects: extracted.objects,
+        findings,
+        suppressed: extracted.suppressed,
+        problems: extracted.problems,
+        skipped: extracted.skipped,
+    }
+}
+
+/// `work` on every source, in order, spread over the available cores (each
+/// file is independent; the results are in the order of `sources` whatever
+/// the threads' timing).
+fn map_files<T: Send>(sources: &[Source], work: impl Fn(&Source) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(sources.len());
     if threads <= 1 {
-        return sources.iter().map(|s| extract(s, options)).collect();
+        return sources.iter().map(work).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Extracted)> = std::thread::scope(|scope| {
+    let mut done: Vec<(usize, T)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -516,7 +551,7 @@ fn extract_all(sources: &[Source], options: &Options) -> Vec<Extracted> {
                         let Some(source) = sources.get(i) else {
                             break mine;
                         };
-                        mine.push((i, extract(source, options)));
+                        mine.push((i, work(source)));
                     }
                 })
             })

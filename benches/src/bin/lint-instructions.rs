@@ -2,7 +2,7 @@
 //! way, for counting instructions under callgrind (`benches/callgrind.sh
 //! lint`), which is stable on a busy machine where wall time is not.
 //!
-//! Usage: `lint-instructions yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2`. The work happens in
+//! Usage: `lint-instructions yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2|lint|fix-whole`. The work happens in
 //! `read_corpus`, the function that `callgrind.sh` collects; generating the
 //! corpus is left out of the count.
 //!
@@ -14,39 +14,81 @@
 //! - `saphyr-extract`: the same with serde-saphyr alone
 //!   (`manifests::extract_serde_saphyr`, the path before the fast one);
 //! - `granit`, `saphyr-parser`, `yaml-rust2`: events only, nothing built
-//!   ([`image_policy_benches::yaml_events`]).
+//!   ([`image_policy_benches::yaml_events`]);
+//! - `lint`: `image_policy_lint::lint` of the whole corpus (reading and
+//!   judging, on every core: callgrind counts every thread's instructions);
+//! - `fix-whole`: `lint --fix --diff` but printing, as the `lint/fix-whole`
+//!   bench: `fix::fix` with the bench's rewrite rules and every diff.
 
 use std::hint::black_box;
 use std::process::ExitCode;
 
 use image_policy_benches::{manifests, yaml_events};
+use image_policy_core::policy::Policy;
 use image_policy_lint::{self as lint, walk};
 
-/// Reads every file of `files` with `read`; returns what `read` counted.
+/// A way of reading the whole corpus; returns what it counted.
+type Read = Box<dyn Fn(&[walk::Source]) -> usize>;
+
+/// Reads the files with `read`; returns what `read` counted.
 #[inline(never)]
-fn read_corpus(files: &[walk::Source], read: &dyn Fn(&walk::Source) -> usize) -> usize {
-    files.iter().map(|s| read(black_box(s))).sum()
+fn read_corpus(files: &[walk::Source], read: &dyn Fn(&[walk::Source]) -> usize) -> usize {
+    read(black_box(files))
+}
+
+/// `read` of each file, summed.
+fn each(read: impl Fn(&walk::Source) -> usize + 'static) -> Read {
+    Box::new(move |files| files.iter().map(|s| read(black_box(s))).sum())
 }
 
 fn main() -> ExitCode {
     let options = lint::Options::default();
-    let read: Box<dyn Fn(&walk::Source) -> usize> = match std::env::args().nth(1).as_deref() {
-        Some("yaml-ignored") => Box::new(|s| {
+    let read: Read = match std::env::args().nth(1).as_deref() {
+        Some("yaml-ignored") => each(|s| {
             let text = s.text.as_ref().expect("generated text");
             let docs: Vec<serde::de::IgnoredAny> =
                 serde_saphyr::from_multiple(text).expect("the corpus parses");
             docs.len()
         }),
-        Some("extract") => Box::new(move |s| lint::extract(s, &options).objects),
-        Some("saphyr-extract") => Box::new(|s| {
+        Some("extract") => each(move |s| lint::extract(s, &options).objects),
+        Some("saphyr-extract") => each(|s| {
             lint::fuzzing::manifests::extract_serde_saphyr(s.text.as_ref().expect("text")).objects
         }),
-        Some("granit") => Box::new(|s| yaml_events::granit(s.text.as_ref().expect("text"))),
-        Some("saphyr-parser") => Box::new(|s| yaml_events::saphyr(s.text.as_ref().expect("text"))),
-        Some("yaml-rust2") => Box::new(|s| yaml_events::yaml_rust2(s.text.as_ref().expect("text"))),
+        Some("granit") => each(|s| yaml_events::granit(s.text.as_ref().expect("text"))),
+        Some("saphyr-parser") => each(|s| yaml_events::saphyr(s.text.as_ref().expect("text"))),
+        Some("yaml-rust2") => each(|s| yaml_events::yaml_rust2(s.text.as_ref().expect("text"))),
+        Some("lint") => {
+            let policy = Policy::builder()
+                .allow_registry("registry.my.com")
+                .build()
+                .expect("the policy builds")
+                .policy;
+            Box::new(move |files| {
+                lint::lint(files.iter().cloned(), &options, &policy)
+                    .summary()
+                    .images
+            })
+        }
+        Some("fix-whole") => {
+            let policy = Policy::builder()
+                .allow_registry("mirror.my.com")
+                .rewrite("registry.my.com", "mirror.my.com/cache")
+                .rewrite("docker.io", "mirror.my.com/dockerhub")
+                .build()
+                .expect("the policy builds")
+                .policy;
+            Box::new(move |files| {
+                let fixed = lint::fix::fix(files.to_vec(), &options, &policy);
+                fixed
+                    .files
+                    .iter()
+                    .filter_map(|f| Some(f.change.as_ref()?.diff(&f.name).len()))
+                    .sum()
+            })
+        }
         _ => {
             eprintln!(
-                "usage: lint-instructions yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2"
+                "usage: lint-instructions yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2|lint|fix-whole"
             );
             return ExitCode::from(2);
         }

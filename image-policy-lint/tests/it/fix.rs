@@ -8,6 +8,7 @@
 use image_policy_core::policy::Policy;
 use image_policy_lint::report::{FileReport, ImageSite};
 use image_policy_lint::{Options, Source, SourceKind, extract, fix, lint, walk};
+use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -331,8 +332,12 @@ fn plan_refuses_what_it_cannot_do_exactly() {
 #[test]
 fn unified_diff_hunks_add_up() {
     let before = "a\r\nb\r\nimage: nginx\r\nc\r\n";
-    let after = "a\r\nb\r\nimage: registry.my.com/nginx\r\nc\r\n";
-    let diff = fix::unified_diff("dir/f.yaml", before, after);
+    let at = before.find("nginx").expect("the image");
+    let edits = [fix::Edit {
+        range: at..at + 5,
+        replacement: "registry.my.com/nginx".to_owned(),
+    }];
+    let diff = fix::unified_diff("dir/f.yaml", before, &edits);
     let mut lines = diff.lines();
     assert_eq!(lines.next(), Some("--- a/dir/f.yaml"));
     assert_eq!(lines.next(), Some("+++ b/dir/f.yaml"));
@@ -342,7 +347,66 @@ fn unified_diff_hunks_add_up() {
     assert_eq!(body.iter().filter(|l| l.starts_with('-')).count(), 1);
     assert_eq!(body.iter().filter(|l| l.starts_with('+')).count(), 1);
     assert_eq!(body.len(), 5);
-    assert!(fix::unified_diff("f", before, before).is_empty());
+    assert!(diff.contains("+image: registry.my.com/nginx\r\n"));
+    assert!(fix::unified_diff("f", before, &[]).is_empty());
+    let same = [fix::Edit {
+        range: at..at + 5,
+        replacement: "nginx".to_owned(),
+    }];
+    assert!(fix::unified_diff("f", before, &same).is_empty());
+}
+
+/// A text of `lines` distinct lines (so that the line diff has one answer),
+/// with CRLF or LF ends and maybe no final newline, and edits of some of
+/// its lines: each a range inside the line, replaced by another word.
+fn text_and_edits() -> impl Strategy<Value = (String, Vec<fix::Edit>)> {
+    (
+        1usize..40,
+        any::<bool>(),
+        any::<bool>(),
+        proptest::collection::vec((any::<bool>(), 0usize..4, 0usize..3), 40),
+    )
+        .prop_map(|(lines, crlf, final_newline, picks)| {
+            let mut text = String::new();
+            let mut edits = Vec::new();
+            for (n, &(edited, at, len)) in picks.iter().enumerate().take(lines) {
+                let start = text.len();
+                text.push_str(&format!("l{n:02} image: word{n}"));
+                if edited {
+                    // A range inside "l00 image: wordN" (never the line end);
+                    // `len` 0 inserts.
+                    let from = start + 4 + at * 2;
+                    edits.push(fix::Edit {
+                        range: from..from + len,
+                        replacement: format!("new{n}/x"),
+                    });
+                }
+                if n + 1 < lines || final_newline {
+                    text.push_str(if crlf { "\r\n" } else { "\n" });
+                }
+            }
+            (text, edits)
+        })
+}
+
+proptest! {
+    /// `unified_diff`, written from the edits, is `similar`'s line diff of
+    /// the texts before and after, byte for byte.
+    #[test]
+    fn unified_diff_is_similars((before, edits) in text_and_edits()) {
+        let fix = fix::Fix { edits: edits.clone(), ..fix::Fix::default() };
+        let after = fix.apply(&before);
+        let oracle = if before == after {
+            String::new()
+        } else {
+            similar::TextDiff::from_lines(&before, &after)
+                .unified_diff()
+                .context_radius(3)
+                .header("a/d/f.yaml", "b/d/f.yaml")
+                .to_string()
+        };
+        prop_assert_eq!(fix::unified_diff("d/f.yaml", &before, &edits), oracle);
+    }
 }
 
 /// The fuzz target's fix invariants (`fuzzing::check_fix`) on every fixture
