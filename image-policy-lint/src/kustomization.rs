@@ -137,6 +137,9 @@ pub fn extract(text: &str) -> Extracted {
         if new_name.is_none() && new_tag.is_none() && digest.is_none() && tag_suffix.is_none() {
             continue;
         }
+        // An entry without `name` is judged by its `newName`, but it is not
+        // named by it: a fix of `newName` must not move it to another holder.
+        let holder_name = name.clone();
         let Some(name) = name.or_else(|| new_name.clone()) else {
             continue;
         };
@@ -156,7 +159,7 @@ pub fn extract(text: &str) -> Extracted {
             holder: Holder {
                 kind: HOLDER_KIND.to_owned(),
                 namespace: None,
-                name: Some(name),
+                name: holder_name,
             },
             container: None,
             path: None,
