@@ -137,13 +137,7 @@ fn bench(c: &mut Criterion) {
             ))
         })
     });
-    let rewriting = Policy::builder()
-        .allow_registry("mirror.my.com")
-        .rewrite("registry.my.com", "mirror.my.com/cache")
-        .rewrite("docker.io", "mirror.my.com/dockerhub")
-        .build()
-        .expect("the policy builds")
-        .policy;
+    let rewriting = manifests::rewrite_policy();
     let sites: Vec<Vec<lint::report::ImageSite>> = sources
         .iter()
         .map(|s| lint::extract(s, &options).sites)

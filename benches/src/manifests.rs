@@ -6,6 +6,21 @@
 
 use std::fmt::Write;
 
+use image_policy_core::policy::Policy;
+
+/// The policy of `lint --fix --diff` on the corpus (`lint/fix-*`, and
+/// `lint-instructions fix-whole`): rewrite rules that match most of its
+/// images, onto a mirror that the policy allows.
+pub fn rewrite_policy() -> Policy {
+    Policy::builder()
+        .allow_registry("mirror.my.com")
+        .rewrite("registry.my.com", "mirror.my.com/cache")
+        .rewrite("docker.io", "mirror.my.com/dockerhub")
+        .build()
+        .expect("the policy builds")
+        .policy
+}
+
 /// Bytes of YAML in the corpus.
 pub const CORPUS_BYTES: usize = 4 << 20;
 /// Releases per file.

@@ -70,13 +70,7 @@ fn main() -> ExitCode {
             })
         }
         Some("fix-whole") => {
-            let policy = Policy::builder()
-                .allow_registry("mirror.my.com")
-                .rewrite("registry.my.com", "mirror.my.com/cache")
-                .rewrite("docker.io", "mirror.my.com/dockerhub")
-                .build()
-                .expect("the policy builds")
-                .policy;
+            let policy = manifests::rewrite_policy();
             Box::new(move |files| {
                 let fixed = lint::fix::fix(files.to_vec(), &options, &policy);
                 fixed
