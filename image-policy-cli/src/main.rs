@@ -9,6 +9,7 @@
 
 mod cmd;
 mod error;
+mod format;
 mod help;
 mod input;
 mod policy_args;
