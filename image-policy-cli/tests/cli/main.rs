@@ -1,6 +1,7 @@
 //! Tests of the `image-policy` binary, run as a user runs it.
 
 mod check;
+mod completions;
 mod deploy;
 mod export;
 mod export_cli;
