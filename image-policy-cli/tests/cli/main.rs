@@ -3,6 +3,8 @@
 mod check;
 mod completions;
 mod deploy;
+#[cfg(unix)]
+mod escaping;
 mod export;
 mod export_cli;
 #[cfg(unix)]
