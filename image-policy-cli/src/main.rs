@@ -57,6 +57,7 @@ const HELP: &[(&[&str], help::Examples, &str)] = &[
     (&["lint"], cmd::lint::EXAMPLES, cmd::lint::EXIT_STATUS),
     (&["serve"], cmd::serve::EXAMPLES, cmd::serve::EXIT_STATUS),
     (&["completions"], cmd::completions::EXAMPLES, ""),
+    (&["export"], cmd::export::EXAMPLES, cmd::export::EXIT_STATUS),
     (&["policy"], cmd::policy::EXAMPLES, ""),
     (
         &["policy", "check"],

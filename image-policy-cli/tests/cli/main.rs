@@ -11,6 +11,7 @@ mod export_cli;
 mod fix;
 mod help;
 mod lint;
+mod messages;
 mod parse;
 mod serve;
 
