@@ -6,7 +6,8 @@
 //! consumer reads it: each name must come back as itself (text, JSON,
 //! SARIF, GitHub's percent-decoding), no line may be one we did not write,
 //! and the `--diff` must patch exactly the right files with GNU patch and
-//! `git apply` (or, for a name that is not UTF-8, be refused).
+//! `git apply` (or, for a name that is not UTF-8 or holds a backslash, which
+//! the walk reports as `/`, be refused).
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -333,4 +334,43 @@ fn diff_patches_the_named_files_and_nothing_else() {
     assert_eq!(err.matches(refused).count(), 4, "{err}");
     assert!(!diff.contains("d/+++ b"), "{diff}");
     assert!(diff.contains("\n+++ \"b/hostile/\\na0.yaml\"\n"), "{diff}");
+}
+
+/// Names and images inside a manifest (an object's name, a container's, an
+/// image that does not parse) reach the messages: they cannot add a line
+/// to the text report or a command to GitHub's.
+#[test]
+fn names_inside_manifests_cannot_add_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("hostile")).unwrap();
+    let forged = "\\n::error file=victim.yaml::forged\\r\\nerror[forged]: x\\u001b[2J\\u2028 --> victim.yaml:1:1";
+    let manifest = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"p{forged}\"\n  namespace: \"n{forged}\"\nspec:\n  containers:\n  - name: \"c{forged}\"\n    image: nginx:1.25\n  - name: d\n    image: \"nginx{forged}\"\n"
+    );
+    std::fs::write(dir.path().join("hostile/m.yaml"), manifest).unwrap();
+    let (code, out, err) = lint(dir.path(), &[POLICY, &["--format", "text"]].concat());
+    assert_eq!(code, 1, "{err}");
+    for line in out.lines() {
+        assert!(
+            !line.starts_with("error[forged]")
+                && !line.starts_with("::")
+                && !line.starts_with(" --> victim")
+                && !line.contains('\u{1b}')
+                && !line.contains('\r')
+                && !line.contains('\u{2028}'),
+            "a line the report does not write: {line:?}"
+        );
+    }
+    assert_eq!(out.matches("\nerror[").count() + 1, 2, "{out}");
+    let (code, out, err) = lint(dir.path(), &[POLICY, &["--format", "github"]].concat());
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[..2]
+            .iter()
+            .all(|l| l.starts_with("::error file=hostile/m.yaml,")),
+        "{out}"
+    );
+    assert!(lines[2].starts_with("lint: "), "{out}");
 }

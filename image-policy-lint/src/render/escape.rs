@@ -9,7 +9,7 @@
 //! | a shown source line | [`source_line`]: each control character as one visible character (U+2400 block), so the caret stays under the image | |
 //! | JSON, SARIF | serde_json's string escaping; SARIF's URIs percent-encoded | the same |
 //! | GitHub workflow commands | [`github_property`]: `%`, `\r`, `\n`, `:`, `,` | [`github_data`]: `%`, `\r`, `\n` |
-//! | unified diff headers | [`diff_header`]: quoted as git quotes an unusual path (C-style, in double quotes), and followed by a tab when it holds a space, as git does; GNU patch and `git apply` read both | |
+//! | unified diff headers | [`diff_header`]: quoted as git quotes an unusual path (C-style, in double quotes), and followed by a tab when it holds a space, as git does; GNU patch and `git apply` read both (the command leaves out of the diff a file whose reported name is not its path: not UTF-8, or with a backslash) | |
 //!
 //! Line separators other than `\n` and `\r` (U+0085, U+2028, U+2029) are
 //! escaped too: some viewers break lines at them.
