@@ -67,6 +67,10 @@
 //! `docker.io/prometheus/x` and `quay.io/prometheus/x` both to
 //! `registry.my.com/mirror/prometheus/x`, are a warning on the later one
 //! (`rewrite-collision`): two different images would run under one name.
+//! A `to` that is a whole registry (RHEL docker's `--add-registry` layout,
+//! `examples/rewrite.yaml`) meets every other `to` on that registry:
+//! `docker.io/library/quay/x` and `quay.io/x` both become
+//! `registry.my.com/quay/x`, and the warning says so.
 //! A `from` or `to` written with a scheme (`https://`) gets the same hint
 //! as the `--rewrite` flag ([`scheme_hint`](super::scheme_hint)).
 //!
