@@ -50,7 +50,7 @@ pub enum CliError {
         source: PolicyLoadError,
     },
     /// `export`: the format cannot express some rules (and `--lossy` was not given).
-    #[error("{0}\nimage-policy export: nothing written; --lossy exports without these rules")]
+    #[error("{}", not_expressible(.0))]
     Export(image_policy_core::export::ExportError),
     /// `serve`: the async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
@@ -59,6 +59,28 @@ pub enum CliError {
     /// log's format, where the server's own log lines go).
     #[error("{0}")]
     Server(image_policy_webhook::server::ServerError),
+}
+
+/// The export error, the format named once: each rule's note already says
+/// what the format cannot do (`deny[0] (regex .*) at policy.yaml:4:12:
+/// containers-policy cannot express a regular expression`).
+fn not_expressible(e: &image_policy_core::export::ExportError) -> String {
+    let n = e.rules.len();
+    let mut text = format!(
+        "{} cannot express {n} {} without admitting images the policy denies:",
+        e.format,
+        if n == 1 { "rule" } else { "rules" }
+    );
+    for note in &e.rules {
+        text.push_str("\n  ");
+        text.push_str(&note.to_string());
+    }
+    text.push_str(&format!(
+        "\nimage-policy export: nothing written; --lossy exports without {} \
+         (and names each on standard error)",
+        if n == 1 { "it" } else { "them" }
+    ));
+    text
 }
 
 impl CliError {

@@ -9,6 +9,7 @@
 
 mod cmd;
 mod error;
+mod format;
 mod help;
 mod input;
 mod policy_args;
@@ -56,6 +57,7 @@ const HELP: &[(&[&str], help::Examples, &str)] = &[
     (&["lint"], cmd::lint::EXAMPLES, cmd::lint::EXIT_STATUS),
     (&["serve"], cmd::serve::EXAMPLES, cmd::serve::EXIT_STATUS),
     (&["completions"], cmd::completions::EXAMPLES, ""),
+    (&["export"], cmd::export::EXAMPLES, cmd::export::EXIT_STATUS),
     (&["policy"], cmd::policy::EXAMPLES, ""),
     (
         &["policy", "check"],

@@ -90,10 +90,8 @@ fn list_value(text: &str, what: &str) -> Result<String, String> {
             "empty {what} in the list; separate values with commas, as in a.io,b.io"
         ));
     }
-    if let Some((scheme, rest)) = value.split_once("://") {
-        return Err(format!(
-            "{value:?} has a scheme ({scheme}://), but a {what} is written without one, as in image references: write {rest:?}"
-        ));
+    if let Some(hint) = image_policy_core::policy::scheme_hint(value, what) {
+        return Err(hint);
     }
     Ok(value.to_owned())
 }

@@ -895,7 +895,8 @@ fn derive_reading(text: &str, read: &mut Extracted, fix: &Fix) {
 /// lines of context, hunks closer than 6 lines merge, a changed run is
 /// printed as its old lines then its new ones (what `diff -u` and `similar`
 /// print for such a change), line ends (CRLF) are kept, and a last line
-/// without a newline gets `\ No newline at end of file`. Lines end at `\n`
+/// without a newline gets `\ No newline at end of file`. The name is
+/// quoted as git quotes an unusual path ([`crate::render::escape::diff_header`]). Lines end at `\n`
 /// only, as `patch` reads them. It costs one pass over the text to find the
 /// line starts and then only the hunks' lines.
 pub fn unified_diff(name: &str, before: &str, edits: &[Edit]) -> String {
@@ -919,10 +920,11 @@ pub fn unified_diff(name: &str, before: &str, edits: &[Edit]) -> String {
     }
     let line = |i: usize| index.with_end(i).1;
     let mut out = String::with_capacity(64 + changed.len() * 8 * 80);
-    out.push_str("--- a/");
-    out.push_str(name);
-    out.push_str("\n+++ b/");
-    out.push_str(name);
+    // Quoted as git quotes an unusual path: a name cannot end the header.
+    out.push_str("--- ");
+    out.push_str(&crate::render::escape::diff_header("a/", name));
+    out.push_str("\n+++ ");
+    out.push_str(&crate::render::escape::diff_header("b/", name));
     out.push('\n');
     let push_line = |out: &mut String, tag: char, text: &str| {
         out.push(tag);

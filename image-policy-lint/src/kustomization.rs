@@ -98,6 +98,15 @@ pub fn produced_image(
     image
 }
 
+/// Whether `image` does not parse because of its digest (the error is at
+/// or after its `@`).
+fn invalid_in_digest(image: &str) -> bool {
+    let Some(at) = image.rfind('@') else {
+        return false;
+    };
+    image_policy_core::reference::ImageRef::parse(image).is_err_and(|e| e.offset() >= at)
+}
+
 /// Reads the `images:` overrides of a kustomization.
 pub fn extract(text: &str) -> Extracted {
     let mut out = Extracted::default();
@@ -149,6 +158,13 @@ pub fn extract(text: &str) -> Extracted {
             new_tag.as_deref(),
             digest.as_deref(),
         );
+        // A `digest:` that is not a digest (a `sha256:REPLACE-ME` left
+        // unpinned) is what makes the image unparseable: point at it. Such
+        // an image is never fixed, so the anchor of a fix does not move.
+        let anchor = match &entry.digest {
+            Some(d) if invalid_in_digest(&image) => d,
+            _ => anchor,
+        };
         let position = yaml::position(&anchor.referenced);
         let written_text = anchor.value.text();
         out.sites.push(ImageSite {
@@ -235,6 +251,20 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// An unpinned placeholder digest is pointed at on its own line; a
+    /// valid one, or a bad name, keeps the caret on `newName`.
+    #[test]
+    fn an_invalid_digest_is_pointed_at() {
+        let text = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- name: app\n  newName: registry.my.com/app\n  digest: sha256:REPLACE-ME\n- name: web\n  newName: registry.my.com/web\n  digest: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n- name: bad\n  newName: Registry.my.com/Bad\n  digest: sha256:REPLACE-ME\n";
+        let got = extract(text);
+        let sites: Vec<_> = got
+            .sites
+            .iter()
+            .map(|s| (s.position.line, s.position.column, s.width))
+            .collect();
+        assert_eq!(sites, vec![(6, 11, 17), (8, 12, 19), (11, 12, 19)]);
     }
 
     #[test]

@@ -152,6 +152,12 @@
 //! file is a parse error, not a hang); files over [`walk::MAX_FILE_BYTES`]
 //! are refused; symbolic links to directories are not followed, so a link
 //! loop cannot hang the walk. Nothing panics on any input.
+//!
+//! File names, object names and the messages that quote them come from the
+//! linted repository too, and may hold line breaks, terminal escapes or
+//! text made to look like a report line, a GitHub workflow command or a
+//! diff header. Every output escapes them as its reader requires
+//! ([`render::escape`]): no name can add a line, a command or a hunk.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

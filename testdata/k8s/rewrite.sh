@@ -9,5 +9,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 jq -r '.[][].image' objects/images.json | sort -u \
-  | cargo run --quiet -p image-policy-cli -- check --policy rewrite-policy.yaml --output json \
+  | cargo run --quiet -p image-policy-cli -- check --policy rewrite-policy.yaml --format json \
   >objects/rewrites.jsonl

@@ -1,6 +1,7 @@
 //! `image-policy check`: decide images against a policy, as the webhook would.
 
 use crate::error::CliError;
+use crate::format::TextOrJson;
 use crate::input::{self, InputImage};
 use crate::policy_args::PolicyArgs;
 use image_policy_core::policy::{Context, Decision, Policy};
@@ -25,35 +26,38 @@ pub struct Args {
     annotation: Vec<String>,
     /// Output format: text for people, json for one object per image per line
     /// (keys: image, allowed, violates, code, reason, rule, mode, canonical, pull_host,
-    /// break_glass, rewritten; pull_host is null unless the runtime contacts another
-    /// host than the reference's domain; rewritten is null unless a rewrite rule made
-    /// the reference that was judged, and then canonical is the rewritten one).
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputArg::Text)]
-    output: OutputArg,
+    /// break_glass, rewritten; pull_host is the host the runtime contacts, as in
+    /// `parse --format json`, null when the image does not parse; rewritten is null
+    /// unless a rewrite rule made the reference that was judged, and then canonical
+    /// and pull_host are those of the rewritten one).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t)]
+    format: TextOrJson,
+    /// Deprecated spelling of --format (`--output json`), for one release.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        value_enum,
+        hide = true,
+        conflicts_with = "format"
+    )]
+    output: Option<TextOrJson>,
     /// Images; `-` or none: one per line from standard input (blank lines
     /// are skipped).
     #[arg(value_name = "IMAGE")]
     images: Vec<String>,
 }
 
-/// `--output`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum OutputArg {
-    Text,
-    Json,
-}
-
 /// `--help` examples.
 pub const EXAMPLES: crate::help::Examples = &[
     "image-policy check --allow-registry registry.my.com prometheus:2.6.1 registry.my.com/prometheus:2.6.1",
-    "kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\\n' | image-policy check --policy policy.yaml --output json",
+    "kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\\n' | image-policy check --policy examples/seed.yaml --format json",
     "image-policy check prometheus:2.6.1 --allow-registry registry.my.com --rewrite docker.io/library=registry.my.com",
 ];
 
 /// `--help` after the examples.
 pub const EXIT_STATUS: &str = "Exit status: 0 when every image is allowed, 1 when any is denied, 2 on a usage, policy or read error.";
 
-/// One line of `--output json`. Field order is the documented key order.
+/// One line of `--format json`. Field order is the documented key order.
 #[derive(Serialize)]
 struct JsonLine<'a> {
     image: &'a str,
@@ -64,7 +68,9 @@ struct JsonLine<'a> {
     rule: Option<JsonRule<'a>>,
     mode: &'a str,
     canonical: Option<String>,
-    /// The host the runtime contacts, when it is not the reference's domain.
+    /// The host the runtime contacts (`ImageRef::pull_host`, as `parse
+    /// --format json` gives it): the domain, or for a name without a valid
+    /// one (`x_y.evil.com/app`) the text before its first `/`.
     pull_host: Option<&'a str>,
     break_glass: bool,
     /// The reference a rewrite rule made (and that was judged), if any.
@@ -103,7 +109,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if let Some(ns) = &args.namespace {
         ctx = ctx.namespace(ns);
     }
-    let json = args.output == OutputArg::Json;
+    let json = crate::format::chosen("check", args.format, args.output) == TextOrJson::Json;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut all_allowed = true;
@@ -225,7 +231,7 @@ fn json_line<'d>(d: &'d Decision<'d>) -> JsonLine<'d> {
         }),
         mode: d.mode().as_str(),
         canonical: d.reference().map(|r| r.to_string()),
-        pull_host: d.pull_host(),
+        pull_host: d.reference().map(|r| r.pull_host()),
         break_glass: d.break_glass_used(),
         rewritten: d.rewritten().map(|r| r.as_str()),
     }

@@ -17,17 +17,7 @@ use std::process::ExitCode;
 /// with a warning), or, when dropping them would admit images the policy
 /// denies (deny, tag and digest rules), make the export fail with exit
 /// status 2 and one line per rule, unless --lossy.
-///
-/// Examples:
-///
-///   image-policy export --policy policy.yaml --format containers-policy --output policy.json
-///
-///   image-policy export --policy policy.yaml --format validating-admission-policy | kubectl apply -f -
-///
-/// Exit status: 0 exported, 2 a usage, policy or read error, or a rule the
-/// format cannot express (without --lossy); nothing is written on failure.
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
 pub struct Args {
     #[command(flatten)]
     policy: PolicyArgs,
@@ -52,6 +42,15 @@ pub struct Args {
     )]
     bind_namespaces: Vec<String>,
 }
+
+/// `--help` examples.
+pub const EXAMPLES: crate::help::Examples = &[
+    "image-policy export --policy examples/seed.yaml --format containers-policy --output policy.json",
+    "image-policy export --policy examples/seed.yaml --format validating-admission-policy | kubectl apply -f -",
+];
+
+/// `--help` after the examples.
+pub const EXIT_STATUS: &str = "Exit status: 0 exported, 2 a usage, policy or read error, or a rule the format cannot express (without --lossy); nothing is written on failure.";
 
 /// `--format`: the core's formats, by name, each with its description in
 /// `--help`.
@@ -82,7 +81,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let exported = export::export(&loaded.policy, format, &options).map_err(CliError::Export)?;
     for w in &exported.warnings {
-        eprintln!("image-policy export: warning: {format}: {w}");
+        // The note names the format already (`... cannot express ...`).
+        eprintln!("image-policy export: warning: {w}");
     }
     let written = match &args.output {
         Some(path) => write_atomically(path, exported.text.as_bytes()),

@@ -4,6 +4,7 @@
 
 use crate::error::CliError;
 use crate::policy_args::{PolicyArgs, PolicyLoadError};
+use image_policy_lint::render::escape::{message, name as shown};
 use image_policy_lint::{fix, render, walk};
 use std::fs;
 use std::io::{self, IsTerminal, Write};
@@ -68,8 +69,11 @@ pub struct Args {
     #[arg(long)]
     fix: bool,
 
-    /// Print what --fix would change as a unified diff (`patch -p1` applies
-    /// it) instead of the report, and write nothing (with or without --fix).
+    /// Print what --fix would change as a unified diff (`patch -p1` and `git
+    /// apply` apply it) instead of the report, and write nothing (with or
+    /// without --fix). File names are quoted as git quotes unusual paths; a
+    /// file whose name is not UTF-8 or holds a backslash is left out of the
+    /// diff (exit status 2).
     /// The exit status is that of the fixed files; -o FILE still writes the
     /// report.
     #[arg(long)]
@@ -83,17 +87,17 @@ pub struct Args {
 
 /// `--help` examples.
 pub const EXAMPLES: crate::help::Examples = &[
-    "image-policy lint deploy/ examples/ --policy policy.yaml",
+    "image-policy lint deploy/ examples/lint/ --policy examples/seed.yaml",
     "kubectl create deployment x --image=prometheus:2.6.1 --dry-run=client -o yaml | image-policy lint --allow-registry registry.my.com -",
-    "helm template my-chart | image-policy lint --policy policy.yaml -",
+    "helm template my-chart | image-policy lint --policy examples/seed.yaml -",
     "# for GitHub code scanning",
     "image-policy lint . --format sarif -o image-policy.sarif",
     "# annotations in GitHub Actions",
     "image-policy lint . --format github",
-    "image-policy lint Dockerfile --var BASE=golang:1.22 --reject-latest",
+    "image-policy lint examples/lint/Dockerfile --var BASE=golang:1.22 --reject-latest",
     "# send Docker Hub images to your mirror, in the files",
     "image-policy lint deploy/ --rewrite docker.io=registry.my.com/dockerhub --diff",
-    "image-policy lint deploy/ Dockerfile --policy policy.yaml --fix",
+    "image-policy lint deploy/ examples/lint/ --policy examples/rewrite.yaml --fix",
 ];
 
 /// `--help` after the examples.
@@ -145,7 +149,11 @@ fn print_not_read(not_read: &[(String, walk::NotRead)], verbose: bool) {
     let mut counted = 0;
     for (name, why) in not_read {
         if verbose || *why == walk::NotRead::SymlinkToDirectory {
-            eprintln!("image-policy lint: not read: {name}: {}", why.as_str());
+            eprintln!(
+                "image-policy lint: not read: {}: {}",
+                shown(name),
+                why.as_str()
+            );
         } else {
             counted += 1;
         }
@@ -276,15 +284,31 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
         for u in &file.unfixable {
             eprintln!(
                 "image-policy lint: not fixable: {}:{}: {}: {}",
-                file.name, u.position, u.image, u.reason
+                shown(&file.name),
+                u.position,
+                message(&u.image),
+                message(&u.reason)
             );
         }
         if let Some(why) = &file.not_touched {
-            eprintln!("image-policy lint: {}: {why}", file.name);
+            eprintln!("image-policy lint: {}: {}", shown(&file.name), message(why));
         }
         let Some(change) = &file.change else {
             continue;
         };
+        let path = paths.get(file.name.as_str());
+        if diff && path.is_some_and(|p| !names_itself(&file.name, p)) {
+            // Its name in the report is not its path (bytes that are not
+            // UTF-8 are U+FFFD there, a `\\` is a `/`), so a diff header
+            // would name another file, possibly one that exists.
+            failed = true;
+            eprintln!(
+                "image-policy lint: {}: not in the diff: the file's name is not UTF-8 or holds \
+                 a backslash, so no diff header can name it; rename it, or use --fix",
+                shown(&file.name)
+            );
+            continue;
+        }
         if diff {
             match out.write_all(change.diff(&file.name).as_bytes()) {
                 Ok(()) => {}
@@ -293,15 +317,15 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
             }
             continue;
         }
-        let Some(path) = paths.get(file.name.as_str()) else {
+        let Some(path) = path else {
             // Standard input (refused with --fix before reading).
             continue;
         };
         match write_atomically(path, &change.before, &change.after) {
-            Ok(()) => eprintln!("image-policy lint: fixed {}", file.name),
+            Ok(()) => eprintln!("image-policy lint: fixed {}", shown(&file.name)),
             Err(e) => {
                 failed = true;
-                eprintln!("image-policy lint: {}: not written: {e}", file.name);
+                eprintln!("image-policy lint: {}: not written: {e}", shown(&file.name));
             }
         }
     }
@@ -310,6 +334,21 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(failed),
         Err(e) => Err(CliError::stdout(e)),
     }
+}
+
+/// Whether `name`, as the walk reports a file, is its path (without a
+/// leading `./`), so that a diff header with it patches this file.
+fn names_itself(name: &str, path: &Path) -> bool {
+    let Some(text) = path.to_str() else {
+        return false;
+    };
+    #[cfg(windows)]
+    let text = &text.replace('\\', "/");
+    let text = match text.strip_prefix("./") {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => text,
+    };
+    text == name
 }
 
 /// Replaces the file at `path` (a symbolic link's target) with `after`:

@@ -1,6 +1,7 @@
 //! `image-policy parse`: show how the runtime reads image references.
 
 use crate::error::CliError;
+use crate::format::TextOrJson;
 use crate::input::{self, InputImage};
 use image_policy_core::reference::ImageRef;
 use serde::Serialize;
@@ -12,10 +13,14 @@ use std::process::ExitCode;
 /// With no IMAGE, or with `-`, reads one reference per line from standard input.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print one JSON object per reference (keys: input, ok, domain, pull_host,
-    /// path, tag, digest, canonical, familiar, error; `normalized`, the same as
-    /// `canonical`, is deprecated and will be removed in the next release).
-    #[arg(long)]
+    /// Output format: text for people, json for one object per reference per
+    /// line (keys: input, ok, domain, pull_host, path, tag, digest, canonical,
+    /// familiar, error; `normalized`, the same as `canonical`, is deprecated
+    /// and will be removed in the next release).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t)]
+    format: TextOrJson,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
     json: bool,
     /// Image references; `-` or none: one per line from standard input
     /// (blank lines are skipped).
@@ -33,14 +38,16 @@ pub const EXAMPLES: crate::help::Examples = &[
 pub const EXIT_STATUS: &str =
     "Exit status: 0 when every reference parsed, 1 when any did not, 2 on a usage error.";
 
-/// One line of `--json` output. Field order is the documented key order.
+/// One line of `--format json` output. Field order is the documented key order.
 #[derive(Serialize)]
 struct JsonLine<'a> {
     input: &'a str,
     ok: bool,
+    /// The registry domain; null when the name has none (`x_y.evil.com/app`).
     domain: Option<&'a str>,
     /// The host the runtime contacts (the text before the first `/` of the
     /// normalized reference): the domain, except for a name without one.
+    /// The same value as `check --format json` gives (`ImageRef::pull_host`).
     pull_host: Option<&'a str>,
     path: Option<String>,
     tag: Option<&'a str>,
@@ -48,7 +55,7 @@ struct JsonLine<'a> {
     canonical: Option<String>,
     familiar: Option<String>,
     error: Option<String>,
-    /// Deprecated: the old name of `canonical` (as `check --output json`
+    /// Deprecated: the old name of `canonical` (as `check --format json`
     /// calls it), kept for one release.
     normalized: Option<String>,
 }
@@ -81,13 +88,14 @@ fn parse_one(image: &InputImage) -> Outcome<'_> {
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let images = input::images(args.images)?;
+    let json = args.json || args.format == TextOrJson::Json;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut all_ok = true;
     for image in &images {
         let outcome = parse_one(image);
         all_ok &= matches!(outcome, Outcome::Parsed(_));
-        let written = if args.json {
+        let written = if json {
             write_json(&mut out, &image.text, &outcome)
         } else {
             write_text(&mut out, &image.text, &outcome)
@@ -111,7 +119,7 @@ fn write_json(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
         Outcome::Parsed(r) => JsonLine {
             input,
             ok: true,
-            domain: Some(r.domain()),
+            domain: Some(r.domain()).filter(|d| !d.is_empty()),
             pull_host: Some(r.pull_host()),
             path: Some(r.path().to_string()),
             tag: r.tag(),
@@ -145,13 +153,18 @@ fn write_text(out: &mut impl Write, input: &str, outcome: &Outcome<'_>) -> io::R
             writeln!(out, "{input:?}")?;
             writeln!(out, "  canonical  {r}")?;
             writeln!(out, "  familiar   {}", r.familiar())?;
-            let implied = |yes: bool| if yes { " (implied)" } else { "" };
-            writeln!(
-                out,
-                "  domain     {}{}",
-                r.domain(),
-                implied(!r.is_domain_written())
-            )?;
+            if r.domain().is_empty() {
+                // No valid registry domain, and none implied (the pull host
+                // line below says which host the runtime contacts).
+                writeln!(out, "  domain     (none)")?;
+            } else {
+                let implied = if r.is_domain_written() {
+                    ""
+                } else {
+                    " (implied)"
+                };
+                writeln!(out, "  domain     {}{implied}", r.domain())?;
+            }
             let library = if r.path().is_library_implied() {
                 " (library/ implied)"
             } else {

@@ -1,6 +1,7 @@
 //! `image-policy policy`: validate a policy file, print the format's JSON Schema.
 
 use crate::error::CliError;
+use crate::format::TextOrJson;
 use image_policy_core::policy::{Diagnostic, DiagnosticCode, PolicyBuilder, schema};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -16,15 +17,15 @@ pub struct Args {
 
 /// `--help` examples of `policy`.
 pub const EXAMPLES: crate::help::Examples = &[
-    "image-policy policy check policy.yaml",
-    "image-policy policy check --deny-warnings --output json policy.yaml",
+    "image-policy policy check examples/seed.yaml",
+    "image-policy policy check --deny-warnings --format json examples/multi-team.yaml",
     "image-policy policy schema > policy.schema.json",
 ];
 
 /// `--help` examples of `policy check`.
 pub const CHECK_EXAMPLES: crate::help::Examples = &[
-    "image-policy policy check policy.yaml",
-    "image-policy policy check --deny-warnings --output json policy.yaml",
+    "image-policy policy check examples/seed.yaml",
+    "image-policy policy check --deny-warnings --format json examples/multi-team.yaml",
 ];
 
 /// `--help` after the examples of `policy check`.
@@ -50,18 +51,20 @@ struct CheckArgs {
     deny_warnings: bool,
     /// Output format: text, or json for one object per diagnostic per line
     /// (keys: severity, code, message, file, line, column).
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputArg::Text)]
-    output: OutputArg,
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t)]
+    format: TextOrJson,
+    /// Deprecated spelling of --format (`--output json`), for one release.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        value_enum,
+        hide = true,
+        conflicts_with = "format"
+    )]
+    output: Option<TextOrJson>,
     /// The policy file (YAML, or JSON when the name ends in .json).
     #[arg(value_name = "FILE")]
     file: PathBuf,
-}
-
-/// `policy check --output`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum OutputArg {
-    Text,
-    Json,
 }
 
 #[derive(Serialize)]
@@ -149,7 +152,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
             )
         }
     };
-    let written = if args.output == OutputArg::Json {
+    let format = crate::format::chosen("policy check", args.format, args.output);
+    let written = if format == TextOrJson::Json {
         write_json(&diagnostics)
     } else {
         write_text(&diagnostics, &summary)

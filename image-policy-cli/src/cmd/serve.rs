@@ -33,11 +33,13 @@ pub struct Args {
     /// that only the API server can call the webhook.
     #[arg(long, value_name = "FILE")]
     client_ca: Option<PathBuf>,
-    /// Address of the main (HTTPS) listener.
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    /// Address of the main (HTTPS) listener: IP:PORT, or HOST:PORT with a
+    /// host name resolved at startup (its first address).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443", value_parser = parse_listen)]
     listen: SocketAddr,
-    /// Also serve /healthz, /readyz and /metrics in plain HTTP on this address.
-    #[arg(long, value_name = "ADDR")]
+    /// Also serve /healthz, /readyz and /metrics in plain HTTP on this address
+    /// (IP:PORT or HOST:PORT).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     metrics_listen: Option<SocketAddr>,
     /// Serve plain HTTP instead of HTTPS, for local trials only.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "client_ca"])]
@@ -75,11 +77,35 @@ enum LogFormat {
 /// `--help` examples.
 pub const EXAMPLES: crate::help::Examples = &[
     "image-policy serve --allow-registry registry.my.com --tls-cert tls.crt --tls-key tls.key",
-    "image-policy serve --policy policy.yaml --insecure-http --listen 127.0.0.1:8080",
+    "image-policy serve --policy examples/seed.yaml --insecure-http --listen 127.0.0.1:8080",
 ];
 
 /// `--help` after the examples.
 pub const EXIT_STATUS: &str = "Exit status: 0 after a clean shutdown, 2 when the policy, certificate or listen address cannot be used at startup.";
+
+/// Parses a listen address: `IP:PORT` (`0.0.0.0:8443`, `[::]:8443`), or
+/// `HOST:PORT` resolved by the system's resolver, whose first address is
+/// taken (`localhost:8443`).
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    let expected =
+        "expected IP:PORT or HOST:PORT, such as 0.0.0.0:8443, [::]:8443 or localhost:8443";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("{text:?} has no port: {expected}"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("{text:?} is not an address: {expected}"));
+    }
+    match text.to_socket_addrs() {
+        Ok(mut addresses) => addresses
+            .next()
+            .ok_or_else(|| format!("{host:?} resolves to no address: {expected}")),
+        Err(e) => Err(format!("cannot resolve {host:?} ({e}): {expected}")),
+    }
+}
 
 /// Parses `250ms`, `2s` or `1m`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -167,7 +193,32 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_duration, parse_listen};
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen("0.0.0.0:8443").unwrap().to_string(),
+            "0.0.0.0:8443"
+        );
+        assert_eq!(parse_listen("[::]:8443").unwrap().to_string(), "[::]:8443");
+        // A host name is resolved (localhost is in every /etc/hosts).
+        let local = parse_listen("localhost:8443").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 8443, "{local}");
+        for (text, says) in [
+            ("localhost", "has no port"),
+            ("8443", "has no port"),
+            (":8443", "is not an address"),
+            ("localhost:http", "is not an address"),
+            ("localhost:99999", "is not an address"),
+        ] {
+            let e = parse_listen(text).unwrap_err();
+            assert!(
+                e.contains(says) && e.contains("such as 0.0.0.0:8443"),
+                "{text}: {e}"
+            );
+        }
+    }
     use std::time::Duration;
 
     #[test]

@@ -54,7 +54,7 @@ fn seed_case_with_the_example_file_as_json_lines() {
             "check",
             "--policy",
             &file,
-            "--output",
+            "--format",
             "json",
             "--",
             "prometheus:2.6.1",
@@ -72,7 +72,7 @@ fn seed_case_with_the_example_file_as_json_lines() {
     assert_eq!(lines[0]["allowed"], false);
     assert_eq!(lines[0]["code"], "registry-not-allowed");
     assert_eq!(lines[0]["canonical"], "docker.io/library/prometheus:2.6.1");
-    assert_eq!(lines[0]["pull_host"], Value::Null);
+    assert_eq!(lines[0]["pull_host"], "docker.io");
     assert_eq!(lines[0]["mode"], "enforce");
     assert_eq!(lines[0]["rule"], Value::Null);
     assert_eq!(lines[1]["allowed"], true);
@@ -192,7 +192,7 @@ fn usage_and_read_errors_exit_two() {
         code(&run(
             &[
                 "check",
-                "--output",
+                "--format",
                 "xml",
                 "--allow-registry",
                 "a.io",
@@ -226,7 +226,7 @@ fn policy_check_prints_warnings() {
             "policy",
             "check",
             "--deny-warnings",
-            "--output",
+            "--format",
             "json",
             &file,
         ],
@@ -385,7 +385,7 @@ fn the_pull_host_is_judged_and_shown() {
             "check",
             "--policy",
             policy,
-            "--output",
+            "--format",
             "json",
             "x_y.evil.com/app:1",
         ],
@@ -429,7 +429,7 @@ fn rewrite_flag_sends_the_seed_image_to_the_allowed_registry() {
     );
     assert_eq!(stderr(&out), "");
 
-    let out = run(&[&args[..], &["--output", "json"]].concat(), None);
+    let out = run(&[&args[..], &["--format", "json"]].concat(), None);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(line["image"], "prometheus:2.6.1");
@@ -446,7 +446,7 @@ fn rewrite_flag_sends_the_seed_image_to_the_allowed_registry() {
             "registry.my.com",
             "--rewrite",
             "docker.io/library=registry.my.com",
-            "--output",
+            "--format",
             "json",
         ],
         None,
@@ -555,4 +555,106 @@ fn policy_check_reports_rewrite_rules_with_their_positions() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `--format` names the format on every command; the old `--output
+/// text|json` of `check` and `policy check` still works for a release, with
+/// a warning, and prints the same.
+#[test]
+fn format_flag_and_the_deprecated_output_spelling() {
+    let seed = example("seed.yaml");
+    for (new, old, command) in [
+        (
+            vec!["check", "--policy", &seed, "--format", "json", "nginx"],
+            vec!["check", "--policy", &seed, "--output", "json", "nginx"],
+            "check",
+        ),
+        (
+            vec!["policy", "check", "--format", "json", &seed],
+            vec!["policy", "check", "--output", "json", &seed],
+            "policy check",
+        ),
+        (
+            vec!["check", "--policy", &seed, "--format", "text", "nginx"],
+            vec!["check", "--policy", &seed, "--output", "text", "nginx"],
+            "check",
+        ),
+    ] {
+        let now = run(&new, None);
+        let before = run(&old, None);
+        assert_eq!(stdout(&now), stdout(&before), "{old:?}");
+        assert_eq!(code(&now), code(&before), "{old:?}");
+        assert_eq!(stderr(&now), "", "{new:?}");
+        let warning = format!(
+            "image-policy {command}: warning: --output {0} is deprecated, use --format {0}",
+            old[old.len() - 2]
+        );
+        assert!(stderr(&before).contains(&warning), "{}", stderr(&before));
+    }
+    // Both spellings at once is a usage error.
+    let both = run(
+        &["check", "--format", "json", "--output", "json", "nginx"],
+        None,
+    );
+    assert_eq!(code(&both), 2, "{}", stderr(&both));
+    // `parse --json` is `parse --format json`.
+    let short = run(&["parse", "--json", "nginx"], None);
+    let long = run(&["parse", "--format", "json", "nginx"], None);
+    assert_eq!(code(&short), 0);
+    assert_eq!(stdout(&short), stdout(&long));
+    assert!(
+        stdout(&long).starts_with("{\"input\":\"nginx\""),
+        "{}",
+        stdout(&long)
+    );
+    // `--help` shows --format, not the deprecated spelling.
+    for args in [&["check", "--help"][..], &["policy", "check", "--help"]] {
+        let help = stdout(&run(args, None));
+        assert!(help.contains("--format <FORMAT>"), "{help}");
+        assert!(!help.contains("--output"), "{help}");
+    }
+}
+
+/// `check --format json` and `parse --format json` give one `pull_host`
+/// (and one canonical form) for every kind of name: with a domain written,
+/// implied, without a valid one, with a port, IPv6, a digest; and null for
+/// one that does not parse.
+#[test]
+fn check_and_parse_agree_on_the_pull_host() {
+    let images = [
+        "nginx",
+        "prometheus:2.6.1",
+        "registry.my.com/a/b:1",
+        "x_y.evil.com/app",
+        "reg:5000/app",
+        "[::1]:5000/x",
+        "localhost/app",
+        "quay.io/x@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "Bad/Name",
+    ];
+    let mut check = vec![
+        "check",
+        "--allow-registry",
+        "registry.my.com",
+        "--format",
+        "json",
+    ];
+    check.extend(images);
+    let mut parse = vec!["parse", "--format", "json"];
+    parse.extend(images);
+    let lines = |args: &[&str]| -> Vec<Value> {
+        stdout(&run(args, None))
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (checked, parsed) = (lines(&check), lines(&parse));
+    assert_eq!(checked.len(), images.len());
+    for ((c, p), image) in checked.iter().zip(&parsed).zip(images) {
+        assert_eq!(c["pull_host"], p["pull_host"], "{image}");
+        assert_eq!(c["canonical"], p["canonical"], "{image}");
+    }
+    assert_eq!(checked[0]["pull_host"], "docker.io");
+    assert_eq!(checked[3]["pull_host"], "x_y.evil.com");
+    assert_eq!(checked[8]["pull_host"], Value::Null);
 }

@@ -245,10 +245,7 @@ fn an_inexpressible_rule_exits_2_naming_it_unless_lossy() {
     let out = run(&strict.iter().map(String::as_str).collect::<Vec<_>>(), None);
     assert_eq!(code(&out), 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    let rule_lines: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("  containers-policy: "))
-        .collect();
+    let rule_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("  ")).collect();
     assert_eq!(rule_lines.len(), 2, "one line per rule:\n{err}");
     assert!(
         rule_lines[0].contains("deny[0] (regex registry\\.my\\.com/old-.*) at ")

@@ -316,7 +316,7 @@ fn help_shows_fix_and_diff() {
         "--fix",
         "--diff",
         "patch -p1",
-        "lint deploy/ Dockerfile --policy policy.yaml --fix",
+        "lint deploy/ examples/lint/ --policy examples/rewrite.yaml --fix",
     ] {
         assert!(help.stdout.contains(needle), "{needle}: {}", help.stdout);
     }

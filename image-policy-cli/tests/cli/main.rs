@@ -1,13 +1,17 @@
 //! Tests of the `image-policy` binary, run as a user runs it.
 
 mod check;
+mod completions;
 mod deploy;
+#[cfg(unix)]
+mod escaping;
 mod export;
 mod export_cli;
 #[cfg(unix)]
 mod fix;
 mod help;
 mod lint;
+mod messages;
 mod parse;
 mod serve;
 

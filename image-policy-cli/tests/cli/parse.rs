@@ -223,7 +223,7 @@ fn the_pull_host_is_shown_where_it_is_not_the_domain() {
     );
     assert_eq!(code(&out), 0);
     let lines = json_lines(&out.stdout);
-    assert_eq!(lines[0]["domain"], "");
+    assert_eq!(lines[0]["domain"], serde_json::Value::Null);
     assert_eq!(lines[0]["pull_host"], "x_y.evil.com");
     assert_eq!(lines[0]["path"], "x_y.evil.com/app");
     assert_eq!(lines[1]["domain"], "registry.my.com");
@@ -233,6 +233,9 @@ fn the_pull_host_is_shown_where_it_is_not_the_domain() {
     assert_eq!(code(&out), 0);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("  pulls      x_y.evil.com/app:1\n"), "{text}");
+    // No domain is shown as none, not as an empty implied one.
+    assert!(text.contains("  domain     (none)\n"), "{text}");
+    assert!(!text.contains("domain      (implied)"), "{text}");
     assert!(
         text.contains("  pull host  x_y.evil.com (not a valid registry domain"),
         "{text}"

@@ -149,3 +149,32 @@ fn a_startup_error_is_printed_once() {
         "printed more than once:\n{err}"
     );
 }
+
+/// A listen address that is not one says what is expected, with examples;
+/// a host name is resolved rather than refused.
+#[test]
+fn listen_addresses_are_explained() {
+    for (address, says) in [
+        ("8443", "\"8443\" has no port"),
+        ("localhost:https", "\"localhost:https\" is not an address"),
+    ] {
+        let out = super::run(
+            &[
+                "serve",
+                "--insecure-http",
+                "--allow-registry",
+                "r.io",
+                "--listen",
+                address,
+            ],
+            None,
+        );
+        assert_eq!(super::code(&out), 2, "{address}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{address}: {err}");
+        assert!(
+            err.contains("such as 0.0.0.0:8443, [::]:8443 or localhost:8443"),
+            "{err}"
+        );
+    }
+}

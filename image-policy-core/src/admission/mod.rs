@@ -550,11 +550,15 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict
         });
     }
     verdict(judged, |denied, images, reasons| {
+        // `Pod shop/p: 1 of 2 images denied by image policy: ...`, or
+        // `Pod shop/p: 2 images allowed` (never "0 of 2 images allowed").
         let mut message = String::with_capacity(256);
         message.push_str(&label);
         message.push_str(": ");
-        push_count(&mut message, denied);
-        message.push_str(" of ");
+        if denied > 0 {
+            push_count(&mut message, denied);
+            message.push_str(" of ");
+        }
         push_count(&mut message, images);
         message.push(' ');
         message.push_str(images_noun(images));
@@ -989,6 +993,44 @@ mod tests {
         );
         assert!(verdict.allowed() && verdict.images.is_empty());
         assert_eq!(verdict.message, "DELETE of object: no image is admitted");
+    }
+
+    /// An allowed object's message counts its images, and never says
+    /// "0 of N images allowed"; a denied one counts the denied of all.
+    #[test]
+    fn messages_count_what_they_say() {
+        let policy = Policy::builder()
+            .allow_registry("registry.my.com")
+            .build()
+            .expect("a policy")
+            .policy;
+        for (images, want) in [
+            (&["registry.my.com/a"][..], "Pod shop/p: 1 image allowed"),
+            (
+                &["registry.my.com/a", "registry.my.com/b"],
+                "Pod shop/p: 2 images allowed",
+            ),
+            (
+                &["registry.my.com/a", "busybox"],
+                "Pod shop/p: 1 of 2 images denied by image policy: ",
+            ),
+        ] {
+            let containers: Vec<String> = images
+                .iter()
+                .enumerate()
+                .map(|(i, image)| format!(r#"{{"name":"c{i}","image":"{image}"}}"#))
+                .collect();
+            let text = format!(
+                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"shop"}},
+                    "spec":{{"containers":[{}]}}}}"#,
+                containers.join(",")
+            );
+            let object: Object<crate::k8s::CowStr<'_>> =
+                serde_json::from_str(&text).expect("an object");
+            let verdict = decide(&policy, &Request::new(Operation::Create, Some(&object)));
+            assert!(verdict.message.starts_with(want), "{}", verdict.message);
+            assert_eq!(verdict.allowed(), !want.contains("denied"));
+        }
     }
 
     #[test]

@@ -389,6 +389,10 @@ impl Compiler<'_> {
             Some(rest) => (true, rest),
             None => (false, s),
         };
+        if let Some(message) = super::diagnostic::scheme_hint(s, "registry") {
+            self.error(DiagnosticCode::BadRegistry, message, path);
+            return None;
+        }
         if host.contains('*') || !grammar::is_domain(host) || host.contains('/') {
             let hint = if s.contains('/') {
                 " (a registry has no path: use a repository rule for domain/path patterns)"
@@ -817,6 +821,26 @@ impl Compiler<'_> {
                 );
             }
         }
+        // Two rules whose targets meet (one `to` is the other's, or under it)
+        // for different sources: two images run under one name.
+        for (j, (rule, to_j)) in out.iter().enumerate() {
+            for (earlier, to_i) in &out[..j] {
+                if earlier.covers(rule) {
+                    continue;
+                }
+                let Some((a, b, name)) = collision(earlier, to_i, rule, to_j) else {
+                    continue;
+                };
+                let path = self.rules[rule.id.0 as usize].path.to_string();
+                let first = self.rules[earlier.id.0 as usize].path.to_string();
+                self.warning(
+                    DiagnosticCode::RewriteCollision,
+                    format!("{path} sends {b} to {name}, where {first} sends {a}: two different images would run under one name; give each source its own `to`"),
+                    &format!("{path}.to"),
+                );
+                break;
+            }
+        }
         let zero_digest = format!("@sha256:{}", "0".repeat(64));
         for (rule, _) in &out {
             let path = self.rules[rule.id.0 as usize].path.to_string();
@@ -871,6 +895,10 @@ impl Compiler<'_> {
         path: &str,
         which: &str,
     ) -> Option<(String, Vec<String>)> {
+        if let Some(message) = super::diagnostic::scheme_hint(s, &format!("rewrite {which}")) {
+            self.error(DiagnosticCode::BadRewrite, message, path);
+            return None;
+        }
         let (first, rest) = match s.split_once('/') {
             Some((first, rest)) => (first, Some(rest)),
             None => (s, None),
@@ -970,6 +998,42 @@ impl Compiler<'_> {
 }
 
 /// `domain/p/a/t/h` split into the domain and its segments.
+/// Where two rewrite rules (`a` before `b`, with their normalized `to`s)
+/// send different sources to one name: the source of `a`, the source of
+/// `b`, and the name, each as a prefix (`docker.io/prometheus/x`); `None`
+/// when their targets do not meet or meet only for the same sources.
+fn collision(
+    a: &CompiledRewrite,
+    to_a: &str,
+    b: &CompiledRewrite,
+    to_b: &str,
+) -> Option<(String, String, String)> {
+    let (domain_a, path_a) = split_prefix(to_a);
+    let (domain_b, path_b) = split_prefix(to_b);
+    if domain_a != domain_b {
+        return None;
+    }
+    let under = |short: &[String], long: &[String]| {
+        (short.len() <= long.len() && short.iter().zip(long).all(|(x, y)| x == y))
+            .then(|| long[short.len()..].join("/"))
+    };
+    let with = |prefix: String, rest: &str| {
+        if rest.is_empty() {
+            prefix
+        } else {
+            format!("{prefix}/{rest}")
+        }
+    };
+    // The sources both rules send to the longer of the two targets.
+    let (source_a, source_b, name) = if let Some(rest) = under(&path_a, &path_b) {
+        (with(a.source_prefix(), &rest), b.source_prefix(), to_b)
+    } else {
+        let rest = under(&path_b, &path_a)?;
+        (a.source_prefix(), with(b.source_prefix(), &rest), to_a)
+    };
+    (source_a != source_b).then(|| (source_a, source_b, name.trim_end_matches('/').to_owned()))
+}
+
 fn split_prefix(s: &str) -> (String, Vec<String>) {
     let mut parts = s.split('/').filter(|p| !p.is_empty());
     let domain = parts.next().unwrap_or_default().to_owned();

@@ -150,6 +150,8 @@ diagnostic_codes! {
         "A registry is another name of Docker Hub, which image references call `docker.io`, and the rule is read as `docker.io`; write `docker.io`.";
     DockerHubLibrary = "docker-hub-library", "warning":
         "A Docker Hub path may not mean what it seems (a pattern `docker.io/*` is read as the official images `docker.io/library/*`; a rewrite `from: docker.io/nginx` is not the official nginx); write the path in full, such as `docker.io/library/nginx` or `docker.io/**`.";
+    RewriteCollision = "rewrite-collision", "warning":
+        "Two rewrite rules send different sources to the same names (`docker.io/prometheus/x` and `quay.io/prometheus/x` both to `registry.my.com/mirror/prometheus/x`), so two images would run under one name; give each source its own `to`.";
     RewriteNotNeeded = "rewrite-not-needed", "warning":
         "The cluster's rules allow the images a rewrite rule's `from` matches in every namespace, so the rule changes where they are pulled from but no decision; keep it only for that.";
 }
@@ -164,6 +166,20 @@ impl serde::Serialize for DiagnosticCode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
+}
+
+/// The message for a value written with a URL scheme where a registry
+/// (`host[:port]`, perhaps with a path) is expected, such as
+/// `https://registry.my.com`: `"https://registry.my.com" has a scheme
+/// (https://), but a registry is written without one, as in image
+/// references: write "registry.my.com"`; `None` without a scheme. `what`
+/// names the value (`registry`, `rewrite to`). The one hint of the policy
+/// file's diagnostics and of the command-line flags.
+pub fn scheme_hint(value: &str, what: &str) -> Option<String> {
+    let (scheme, rest) = value.split_once("://")?;
+    Some(format!(
+        "{value:?} has a scheme ({scheme}://), but a {what} is written without one, as in image references: write {rest:?}"
+    ))
 }
 
 /// One problem in a policy: what, how bad, a stable machine-readable code and

@@ -180,7 +180,7 @@
 //! shows both ([`Decision::rewritten`]); [`Policy::evaluate`] alone never
 //! rewrites. Rules given as flags (`--rewrite FROM=TO`) come after the
 //! file's. The rules, their checks (`bad-rewrite`, `rewrite-loop`,
-//! `rewrite-target-denied`, `rewrite-not-needed`) and the failures at
+//! `rewrite-target-denied`, `rewrite-not-needed`, `rewrite-collision`) and the failures at
 //! rewrite time ([`RewriteError`]) are described in full in [`rewrite`]; in
 //! short: a rewrite never produces a
 //! reference that does not parse, rewriting twice is rewriting once, and a
@@ -233,7 +233,7 @@ pub mod rewrite;
 
 pub use builder::PolicyBuilder;
 pub use decision::{Context, Decision, DecisionCode, RuleInfo, RuleKind};
-pub use diagnostic::{Diagnostic, DiagnosticCode, Location, PolicyError, Severity};
+pub use diagnostic::{Diagnostic, DiagnosticCode, Location, PolicyError, Severity, scheme_hint};
 #[cfg(feature = "schema")]
 pub use model::schema;
 pub use model::{Mode, PolicyDocument, RewriteRule};

@@ -62,7 +62,17 @@
 //! not deny that image anywhere, so the rule changes where images are pulled
 //! from but no decision (deeper names under `from` that a repository rule
 //! denies are not probed). A rule that an earlier one always beats is a
-//! warning (`never-matches`).
+//! warning (`never-matches`). Two rules whose targets meet (the same `to`,
+//! or one under the other) for different sources, such as
+//! `docker.io/prometheus/x` and `quay.io/prometheus/x` both to
+//! `registry.my.com/mirror/prometheus/x`, are a warning on the later one
+//! (`rewrite-collision`): two different images would run under one name.
+//! A `to` that is a whole registry (RHEL docker's `--add-registry` layout,
+//! `examples/rewrite.yaml`) meets every other `to` on that registry:
+//! `docker.io/library/quay/x` and `quay.io/x` both become
+//! `registry.my.com/quay/x`, and the warning says so.
+//! A `from` or `to` written with a scheme (`https://`) gets the same hint
+//! as the `--rewrite` flag ([`scheme_hint`](super::scheme_hint)).
 //!
 //! Rewrite rules are cluster-wide: namespaces cannot add or replace them.
 

@@ -7,23 +7,15 @@
 //! ```
 //!
 //! Violations in warn/audit mode are `::warning`, suppressed objects
-//! `::notice`; skipped files and the summary are plain log lines.
+//! `::notice`; skipped files and the summary are plain log lines, escaped
+//! as a command's message is, so that a file name holding a line break
+//! cannot start a workflow command of its own.
 
 use super::{Entry, entries};
 use crate::report::{Level, Report};
 use std::io::{self, Write};
 
-/// Escapes a command's message.
-fn data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Escapes a command's property value.
-fn property(s: &str) -> String {
-    data(s).replace(':', "%3A").replace(',', "%2C")
-}
+use super::escape::{github_data as data, github_property as property};
 
 /// Prints the report.
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -85,17 +77,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     for file in &report.files {
         if let Some(skip) = &file.skipped {
-            writeln!(out, "skipped: {}: {}", file.name, skip.reason)?;
+            writeln!(out, "skipped: {}: {}", data(&file.name), data(&skip.reason))?;
         }
     }
-    writeln!(out, "lint: {}", report.summary())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escaping() {
-        assert_eq!(super::data("a%b\nc\r"), "a%25b%0Ac%0D");
-        assert_eq!(super::property("a:b,c"), "a%3Ab%2Cc");
-    }
+    writeln!(out, "lint: {}", data(&report.summary().to_string()))
 }

@@ -4,6 +4,7 @@
 //! then by line and column): violations and problems, suppressed objects,
 //! skipped files, and the summary counts.
 
+pub mod escape;
 pub mod github;
 pub mod json;
 pub mod sarif;

@@ -12,8 +12,12 @@
 //! ```
 //!
 //! Colour only when asked (the command turns it on for a terminal unless
-//! `NO_COLOR` is set).
+//! `NO_COLOR` is set). Names and messages come from the linted files, so
+//! each is escaped ([`super::escape`]): a file name with a line break is
+//! printed quoted (`"a\nb.yaml"`), a message's control characters as
+//! escapes, the shown source line with visible symbols for them.
 
+use super::escape::{message, name as escaped_name, source_line};
 use super::{Entry, Style, entries};
 use crate::lines::Lines;
 use crate::report::{Finding, Level, Position, Problem, Report};
@@ -60,8 +64,8 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
         let lines = Lines::new(&file.text);
         for entry in entries {
             match entry {
-                Entry::Finding(f) => finding(&p, &file.name, &lines, f, out)?,
-                Entry::Problem(pr) => problem(&p, &file.name, &lines, pr, out)?,
+                Entry::Finding(f) => finding(&p, &escaped_name(&file.name), &lines, f, out)?,
+                Entry::Problem(pr) => problem(&p, &escaped_name(&file.name), &lines, pr, out)?,
             }
             writeln!(out)?;
         }
@@ -73,14 +77,14 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
                 out,
                 "{}: {}:{}: {} ({} {images} not judged): {}",
                 p.paint(BOLD, "suppressed"),
-                file.name,
+                escaped_name(&file.name),
                 s.position,
-                s.holder,
+                message(&s.holder.to_string()),
                 s.images,
                 if s.reason.is_empty() {
-                    "(no reason given)"
+                    "(no reason given)".into()
                 } else {
-                    &s.reason
+                    message(&s.reason)
                 }
             )?;
         }
@@ -91,8 +95,8 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
                 out,
                 "{}: {}: {}",
                 p.paint(BOLD, "skipped"),
-                file.name,
-                skip.reason
+                escaped_name(&file.name),
+                message(&skip.reason)
             )?;
         }
     }
@@ -125,7 +129,7 @@ fn finding(
         out,
         "{}{}",
         p.paint(p.level(level), &title),
-        p.paint(BOLD, &format!(": {}", f.verdict.reason)),
+        p.paint(BOLD, &format!(": {}", message(&f.verdict.reason))),
     )?;
     let mut label = f.site.holder.to_string();
     if let Some(entry) = f.site.entry_label() {
@@ -180,7 +184,7 @@ fn problem(
         out,
         "{}{}",
         p.paint(RED, &format!("error[{}]", pr.code.as_str())),
-        p.paint(BOLD, &format!(": {}", pr.message)),
+        p.paint(BOLD, &format!(": {}", message(&pr.message))),
     )?;
     snippet(p, Level::Error, name, text, pr.position, 1, "", &[], out)
 }
@@ -206,11 +210,8 @@ fn snippet(
     let bar = p.paint(BLUE, "|");
     match text.get(pos.line) {
         Some(line) => {
-            // Tabs would shift the caret; show them as one space each.
-            let shown: String = line
-                .chars()
-                .map(|c| if c == '\t' { ' ' } else { c })
-                .collect();
+            // One character for each, so the caret stays under the image.
+            let shown = source_line(line);
             writeln!(out, "{pad} {bar}")?;
             writeln!(out, "{} {bar} {shown}", p.paint(BLUE, &line_no))?;
             let caret = format!(
@@ -221,7 +222,7 @@ fn snippet(
             let label = if label.is_empty() {
                 String::new()
             } else {
-                format!(" {label}")
+                format!(" {}", message(label))
             };
             writeln!(
                 out,
@@ -231,14 +232,14 @@ fn snippet(
         }
         None => {
             if !label.is_empty() {
-                writeln!(out, "{pad} {bar} {label}")?;
+                writeln!(out, "{pad} {bar} {}", message(label))?;
             }
         }
     }
     if !notes.is_empty() {
         writeln!(out, "{pad} {bar}")?;
         for n in notes {
-            writeln!(out, "{pad} {} {n}", p.paint(BLUE, "="))?;
+            writeln!(out, "{pad} {} {}", p.paint(BLUE, "="), message(n))?;
         }
     }
     Ok(())
