@@ -1,7 +1,15 @@
-//! The manifests of `deploy/`: every YAML file parses, the webhook
-//! configuration covers every kind, kustomize builds every entry point
-//! (with kubectl, which builds offline), and every rendered Deployment runs
-//! the image deploy/README.md tells the user to build.
+//! The manifests of `deploy/` as a contract. Every YAML file parses; the
+//! webhook configuration covers every kind; and every install deploy/README.md
+//! names (overlays/cert-manager, as shipped and as a user edits it, and the
+//! kustomization gen-certs.sh writes), with every set of components in both
+//! orders, in the default namespace and another, is rendered with
+//! `kubectl kustomize` and checked: what the pods mount is installed or made
+//! by cert-manager, every webhook reaches an installed Service with a CA set
+//! or injected, no `Fail` webhook judges its own server's namespace or one a
+//! component leaves out, the webhooks and the ValidatingAdmissionPolicy divide
+//! the namespaces, every object is labelled, every Deployment runs the image
+//! the docs build, and every object validates against the Kubernetes OpenAPI
+//! schemas (kubernetes-validate, offline) of each supported version.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -652,6 +660,24 @@ fn contract(install: &Install, docs: &[Value]) -> Vec<String> {
         }
     }
 
+    // gen-certs.sh's serving certificate names the Service in this namespace.
+    if install.certs == Certs::GenCerts {
+        let sans = Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+            .arg(install.dir.join("tls.crt"))
+            .output()
+            .unwrap();
+        let sans = String::from_utf8_lossy(&sans.stdout);
+        for name in [
+            format!("DNS:image-policy-webhook.{ns}.svc,"),
+            format!("DNS:image-policy-webhook.{ns}.svc.cluster.local"),
+        ] {
+            if !sans.contains(&name) {
+                fail(format!("tls.crt does not name {name}: {sans}"));
+            }
+        }
+    }
+
     // Every webhook: its Service exists, serves the port from a pod, its CA
     // is set or injected, and it never judges what must stay unjudged.
     let webhook_configurations: Vec<&Value> = docs
@@ -821,6 +847,14 @@ fn contract(install: &Install, docs: &[Value]) -> Vec<String> {
         {
             fail(format!(
                 "namespace {probe}: judged by the webhook {judged}, and by the ValidatingAdmissionPolicy too or by neither"
+            ));
+        }
+    }
+    if let Some(binding) = binding {
+        let policy = binding["spec"]["policyName"].as_str().unwrap_or_default();
+        if find(docs, "ValidatingAdmissionPolicy", ns, policy).is_none() {
+            fail(format!(
+                "the binding names ValidatingAdmissionPolicy {policy:?}, not installed"
             ));
         }
     }
