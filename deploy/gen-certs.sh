@@ -37,8 +37,14 @@ die() { printf 'gen-certs.sh: error: %s\n' "$1" >&2; exit "${2:-1}"; }
 
 kustomization=$out/kustomization.yaml
 if [[ -e $kustomization ]]; then
+  # An install of this layout runs deploy/transformers; one written by an
+  # older gen-certs.sh (the base as a resource, no transformers) does not build.
+  grep -Eq '^ +- +.*transformers/?$' "$kustomization" \
+    || die "$kustomization does not run deploy/transformers (written by an older gen-certs.sh?): move it aside and run again, with NAMESPACE and COMPONENTS for the choices it had" 2
   # The namespace is the install's, as the user left it.
   namespace=$(sed -n 's/^namespace: *\([^ #]*\).*$/\1/p' "$kustomization")
+  namespace=${namespace//\"/}
+  namespace=${namespace//\'/}
   [[ -n $namespace ]] || die "$kustomization has no namespace: line; add one (or remove the file to have it written again)" 2
   if [[ -n ${NAMESPACE:-} && $NAMESPACE != "$namespace" ]]; then
     die "NAMESPACE=$NAMESPACE, but $kustomization installs into $namespace: change its namespace: line, or use a new OUT_DIR" 2

@@ -1243,10 +1243,11 @@ fn gen_certs_renewal_keeps_the_users_choices() {
     assert_eq!(components.status.code(), Some(2), "{}", stderr(&components));
     assert_eq!(read("kustomization.yaml"), edited);
 
-    // The namespace changed where it lives: the certificate follows.
+    // The namespace changed where it lives (quoted, as YAML allows): the
+    // certificate follows.
     std::fs::write(
         dir.join("kustomization.yaml"),
-        edited.replace("\nnamespace: webhooks\n", "\nnamespace: team-a\n"),
+        edited.replace("\nnamespace: webhooks\n", "\nnamespace: \"team-a\"\n"),
     )
     .unwrap();
     let moved = gen_certs(&dir, None, &[]);
@@ -1257,4 +1258,17 @@ fn gen_certs_renewal_keeps_the_users_choices() {
         sans(&dir)
     );
     assert_eq!(read("ca.crt"), ca);
+
+    // A kustomization of the layout before this one (the base as a
+    // resource, no transformers) is refused, not renewed into a broken install.
+    let old_layout = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+                      resources:\n  - ../base\nnamespace: image-policy-system\n";
+    std::fs::write(dir.join("kustomization.yaml"), old_layout).unwrap();
+    let old = gen_certs(&dir, None, &[]);
+    assert_eq!(old.status.code(), Some(2), "{}", stderr(&old));
+    assert!(
+        stderr(&old).contains("does not run deploy/transformers"),
+        "{}",
+        stderr(&old)
+    );
 }
