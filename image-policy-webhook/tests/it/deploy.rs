@@ -567,13 +567,19 @@ fn contract(install: &Install, docs: &[Value]) -> Vec<String> {
     for doc in docs {
         let kind = doc["kind"].as_str().unwrap_or_default();
         let name = doc["metadata"]["name"].as_str().unwrap_or_default();
-        let labels = &doc["metadata"]["labels"];
-        if labels["app.kubernetes.io/name"] != "image-policy-webhook"
-            || labels["app.kubernetes.io/part-of"] != "image-policy"
-        {
-            fail(format!(
-                "{kind} {name} lacks the app.kubernetes.io labels: {labels}"
-            ));
+        // Every object, and the pods a Deployment makes.
+        let mut labelled = vec![("", &doc["metadata"]["labels"])];
+        if kind == "Deployment" {
+            labelled.push(("'s pods", &doc["spec"]["template"]["metadata"]["labels"]));
+        }
+        for (whose, labels) in labelled {
+            if labels["app.kubernetes.io/name"] != "image-policy-webhook"
+                || labels["app.kubernetes.io/part-of"] != "image-policy"
+            {
+                fail(format!(
+                    "{kind} {name}{whose} lack the app.kubernetes.io labels: {labels}"
+                ));
+            }
         }
         let namespace = &doc["metadata"]["namespace"];
         if CLUSTER_SCOPED.contains(&kind) {
