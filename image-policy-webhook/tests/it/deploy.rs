@@ -1034,8 +1034,8 @@ fn kubernetes_validate() -> Option<PathBuf> {
     found.then_some(python)
 }
 
-/// Validates `objects` against every supported version: the failures, and
-/// the kinds that had no schema.
+/// Validates `objects` against every supported version: (index, version,
+/// result) for each, result as VALIDATE_PY writes it.
 fn validate(python: &Path, objects: &[&Value]) -> Vec<(usize, String, String)> {
     use std::io::Write;
     let mut child = Command::new(python)
@@ -1112,6 +1112,18 @@ fn every_installed_object_is_valid_for_every_supported_kubernetes() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The docs name the versions checked.
+    let readme = std::fs::read_to_string(deploy_dir().join("README.md")).unwrap();
+    let minor = |v: &str| v.rsplit_once('.').unwrap().0.to_owned();
+    let named = format!(
+        "Kubernetes {} to {}",
+        minor(KUBERNETES_VERSIONS[0]),
+        minor(KUBERNETES_VERSIONS[KUBERNETES_VERSIONS.len() - 1])
+    );
+    assert!(
+        readme.contains(&named),
+        "deploy/README.md does not say {named:?}"
+    );
     eprintln!(
         "{} distinct objects valid for Kubernetes {}; no schema (checked by the contract): {unchecked:?}",
         distinct.len(),
@@ -1211,12 +1223,21 @@ fn gen_certs_renewal_keeps_the_users_choices() {
         "{}",
         sans(&dir)
     );
-    // The user's edit: the other component added by hand.
-    let edited = read("kustomization.yaml").replace(
-        "/components/rewrite\n",
-        "/components/rewrite\n  - ../../../deploy-not-needed-here\n",
+    // The user's edit: the other component added by hand, and a comment.
+    let written = read("kustomization.yaml");
+    let rewrite = written
+        .lines()
+        .find(|l| l.ends_with("/components/rewrite"))
+        .unwrap()
+        .to_owned();
+    let edited = written.replace(
+        &format!("{rewrite}\n"),
+        &format!(
+            "{rewrite}\n  # mine:\n{}\n",
+            rewrite.replace("/rewrite", "/validating-admission-policy")
+        ),
     );
-    let edited = edited.replace("  - ../../../deploy-not-needed-here\n", "  # my own note\n");
+    assert_ne!(edited, written);
     std::fs::write(dir.join("kustomization.yaml"), &edited).unwrap();
     let (ca, tls) = (read("ca.crt"), read("tls.crt"));
 
@@ -1227,6 +1248,19 @@ fn gen_certs_renewal_keeps_the_users_choices() {
         edited,
         "the user's kustomization is kept"
     );
+    if have("kubectl") {
+        let kinds: Vec<Value> = render(&dir).iter().map(|d| d["kind"].clone()).collect();
+        for kind in [
+            "MutatingWebhookConfiguration",
+            "ValidatingAdmissionPolicyBinding",
+            "Secret",
+        ] {
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "{kind} after renewal: {kinds:?}"
+            );
+        }
+    }
     assert_eq!(read("ca.crt"), ca, "the CA is kept");
     assert_ne!(read("tls.crt"), tls, "the serving certificate is renewed");
     let verify = Command::new("openssl")
