@@ -323,9 +323,10 @@ fn the_deploy_component_renders_and_judges_the_unjudged_namespaces() {
         eprintln!("NOTE: kubectl not found; the component is not rendered");
         return;
     }
+    let install = crate::deploy::cert_manager_install(&["validating-admission-policy"]);
     let out = Command::new("kubectl")
         .arg("kustomize")
-        .arg(repo().join("deploy/overlays/validating-admission-policy"))
+        .arg(install.path().join("deploy/overlays/cert-manager"))
         .output()
         .unwrap();
     assert!(
