@@ -49,8 +49,9 @@ pub enum CliError {
         /// Why the policy could not be loaded.
         source: PolicyLoadError,
     },
-    /// `export`: the format cannot express some rules (and `--lossy` was not given).
-    #[error("{0}\nimage-policy export: nothing written; --lossy exports without these rules")]
+    /// `export`: the format cannot express some rules (and `--lossy` was not
+    /// given, or cannot help).
+    #[error("{0}\nimage-policy export: nothing written{hint}", hint = if .0.lossy_exports { "; --lossy exports without these rules" } else { "" })]
     Export(image_policy_core::export::ExportError),
     /// `serve`: the async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
