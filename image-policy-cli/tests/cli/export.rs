@@ -995,6 +995,38 @@ fn oracle_lines(
         .collect()
 }
 
+/// The registries of `--add-registry` and `--block-registry` in a
+/// sysconfig file, as the shell reads its variables.
+fn sysconfig_lists(text: &str) -> (Vec<String>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("docker");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#". "$1"; printf '%s\n%s\n' "$ADD_REGISTRY" "$BLOCK_REGISTRY""#)
+        .arg("sh")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let mut list = |flag: &str| -> Vec<String> {
+        let line = lines.next().unwrap_or_default();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words
+            .chunks(2)
+            .map(|w| {
+                assert_eq!(w[0], flag, "{line}");
+                w[1].to_owned()
+            })
+            .collect()
+    };
+    let add = list("--add-registry");
+    let block = list("--block-registry");
+    (add, block)
+}
+
 /// OpenShift's `Image` as the Machine Config Operator writes it into the
 /// nodes' policy.json: `allowedRegistries` as accepted scopes under a
 /// default reject, but only when the list has an entry (an empty or absent
@@ -1034,8 +1066,9 @@ fn openshift_policy_json(image_config: &str) -> String {
 /// after its engine's own rewriting, is admitted by `check` (which judges
 /// the rewritten name) in every namespace: policy.json + registries.conf
 /// under containers/image (and the image it really pulls is admitted too),
-/// OpenShift's `Image` read as the Machine Config Operator writes it, and
-/// the ValidatingAdmissionPolicy under Google's CEL. Policies and images
+/// OpenShift's `Image` read as the Machine Config Operator writes it, RHEL
+/// docker's sysconfig for fully qualified names, and the
+/// ValidatingAdmissionPolicy under Google's CEL. Policies and images
 /// are generated (`EXPORT_GENERATED` policies, 12 by default, from
 /// `EXPORT_SEED`); each engine judges all of one policy's images in one
 /// call.
@@ -1087,6 +1120,43 @@ fn generated_policies_with_rewrites_are_never_wider_than_check() {
                         passes_everywhere(image),
                         "{name}{image:?}: OpenShift admits it, check denies it\n{}",
                         os.text
+                    );
+                }
+            }
+        }
+        // RHEL docker: the variables as the shell reads them; a fully
+        // qualified name is pulled from its registry, refused when that is
+        // blocked (all of them but the added ones, for `all`). Short names
+        // are searched on the added registries first, a rewrite of its own
+        // that this does not model.
+        if let Some(sc) = exported(&policy, &name, Format::DockerSysconfig) {
+            *counts.entry("sysconfig exported").or_default() += 1;
+            let (add, block) = sysconfig_lists(&sc.text);
+            let lines = oracle_lines(
+                &oracle,
+                r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+                None,
+                &input,
+            );
+            for (image, v) in names.iter().zip(&lines) {
+                let Some(normalized) = v["normalized"].as_str() else {
+                    continue;
+                };
+                let host = normalized.split('/').next().unwrap();
+                if image.split('/').next() != Some(host) || !image.contains('/') {
+                    continue;
+                }
+                let admitted = if block.iter().any(|b| b == "all") {
+                    add.iter().any(|a| a == host)
+                } else {
+                    !block.iter().any(|b| b == host)
+                };
+                if admitted {
+                    *counts.entry("sysconfig admitted").or_default() += 1;
+                    assert!(
+                        passes_everywhere(image),
+                        "{name}{image:?}: RHEL docker admits it, check denies it\n{}",
+                        sc.text
                     );
                 }
             }
