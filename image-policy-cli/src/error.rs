@@ -49,7 +49,8 @@ pub enum CliError {
         /// Why the policy could not be loaded.
         source: PolicyLoadError,
     },
-    /// `export`: the format cannot express some rules (and `--lossy` was not given).
+    /// `export`: the format cannot express some rules (and `--lossy` was not
+    /// given, or cannot help).
     #[error("{}", not_expressible(.0))]
     Export(image_policy_core::export::ExportError),
     /// `serve`: the async runtime could not start.
@@ -67,19 +68,26 @@ pub enum CliError {
 fn not_expressible(e: &image_policy_core::export::ExportError) -> String {
     let n = e.rules.len();
     let mut text = format!(
-        "{} cannot express {n} {} without admitting images the policy denies:",
+        "{} cannot express {n} {} without admitting images the policy denies{}:",
         e.format,
-        if n == 1 { "rule" } else { "rules" }
+        if n == 1 { "rule" } else { "rules" },
+        if e.lossy_exports {
+            ""
+        } else {
+            " (not even a lossy export can)"
+        }
     );
     for note in &e.rules {
         text.push_str("\n  ");
         text.push_str(&note.to_string());
     }
-    text.push_str(&format!(
-        "\nimage-policy export: nothing written; --lossy exports without {} \
-         (and names each on standard error)",
-        if n == 1 { "it" } else { "them" }
-    ));
+    text.push_str("\nimage-policy export: nothing written");
+    if e.lossy_exports {
+        text.push_str(&format!(
+            "; --lossy exports without {} (and names each on standard error)",
+            if n == 1 { "it" } else { "them" }
+        ));
+    }
     text
 }
 

@@ -134,16 +134,29 @@ fn corpus() -> Vec<String> {
             .iter()
             .filter_map(|v| v["input"].as_str().map(str::to_owned)),
     );
+    out.extend(generated_names());
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Generated references: every host (spellings, ports, rewrite sources and
+/// targets) with every path and every tag form.
+fn generated_names() -> Vec<String> {
     let hosts = [
         "",
         "registry.my.com/",
         "REGISTRY.my.com/",
         "registry.my.com:5000/",
+        "registry.my.com/mirror/",
+        "registry.my.com/dockerhub/",
         "a.my.org/",
         "a.b.my.org/",
         "a.my.org:443/",
         "my.org/",
         "quay.io/",
+        "quay.io:5000/",
+        "QUAY.io/",
         "docker.io/",
         "index.docker.io/",
         "registry-1.docker.io/",
@@ -157,6 +170,8 @@ fn corpus() -> Vec<String> {
         "[0:0::1]:5000/",
         "ghcr.io/",
         "mirror.io:5000/",
+        "mirror.io:5000/quay/",
+        "reg:5000/",
     ];
     let paths = [
         "x",
@@ -171,9 +186,14 @@ fn corpus() -> Vec<String> {
         "team-a/app",
         "my-org/app",
         "library/busybox",
+        "evil/x",
+        "mirror/evil/x",
+        "app",
+        "app/b",
     ];
     let at_digest = format!("@{DIGEST}");
     let tags = ["", ":1.0", ":latest", at_digest.as_str()];
+    let mut out = Vec::new();
     for h in hosts {
         for p in paths {
             for t in tags {
@@ -181,37 +201,39 @@ fn corpus() -> Vec<String> {
             }
         }
     }
-    out.sort();
-    out.dedup();
     out
 }
 
-/// What the webhook decides, in a namespace (with break-glass annotations
-/// when `glass` names the value): `true` when the image passes (no
-/// violation, or break-glass), as a Deny action would see it.
-fn passes(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> bool {
+/// What `check` decides on an image in a namespace (with break-glass
+/// annotations when `glass` names the value): it rewrites the image first
+/// (a rewrite that makes no valid reference is denied) and judges the name
+/// the rule makes. `(passes, allowed)`: `passes` when no rule is broken or
+/// break-glass admits it (what a Deny action sees), `allowed` with the mode
+/// and exemptions applied.
+fn check(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> (bool, bool) {
     let annotations: Vec<(&str, &str)> = glass
         .map(|v| vec![("ops.image-policy.k8s.io/ticket", v)])
         .unwrap_or_default();
-    let d = policy.evaluate(
+    let Ok(rewritten) = policy.rewrite_str(image) else {
+        return (false, false);
+    };
+    let d = policy.evaluate_rewritten(
         image,
+        rewritten.as_ref(),
         &Context::new().namespace(ns).annotations(&annotations),
     );
-    !d.violates() || d.break_glass_used()
+    (!d.violates() || d.break_glass_used(), d.allowed())
 }
 
-/// Whether the webhook admits the image (the mode, break-glass and
-/// exemptions applied): what the Deny bindings must agree with.
+/// Whether `check` passes the image (see [`check`]).
+fn passes(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> bool {
+    check(policy, image, ns, glass).0
+}
+
+/// Whether `check` admits the image (the mode, break-glass and exemptions
+/// applied): what the Deny bindings must agree with.
 fn allowed(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> bool {
-    let annotations: Vec<(&str, &str)> = glass
-        .map(|v| vec![("ops.image-policy.k8s.io/ticket", v)])
-        .unwrap_or_default();
-    policy
-        .evaluate(
-            image,
-            &Context::new().namespace(ns).annotations(&annotations),
-        )
-        .allowed()
+    check(policy, image, ns, glass).1
 }
 
 /// References that every engine reads alike (valid, lowercase host, one of
@@ -253,11 +275,15 @@ fn run_engine(mut cmd: Command, input: &str) -> (bool, String, String) {
 }
 
 fn export_or_none(case: &Case, format: Format) -> Option<export::Exported> {
-    match export::export(&case.policy, format, &Options::default()) {
+    exported(&case.policy, &case.name, format)
+}
+
+fn exported(policy: &Policy, name: &str, format: Format) -> Option<export::Exported> {
+    match export::export(policy, format, &Options::default()) {
         Ok(e) => Some(e),
         Err(e) => {
             // Refused: every line names a rule and the format.
-            assert!(!e.rules.is_empty(), "{}: {e}", case.name);
+            assert!(!e.rules.is_empty(), "{name}: {e}");
             let text = e.to_string();
             assert!(text.contains(format.name()), "{text}");
             None
@@ -807,4 +833,394 @@ fn registries_conf_rewrites_pull_what_the_policy_rewrites() {
         );
     }
     assert!(rewritten >= 20, "{rewritten} images rewritten");
+}
+
+/// A seeded generator of policies that combine rewrite rules with allow,
+/// deny, namespace and tag rules (those the compiler refuses, such as a
+/// rewrite loop or a denied rewrite target, are skipped).
+fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
+    use rand::seq::IndexedRandom;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    const HOSTS: &[&str] = &[
+        "registry.my.com",
+        "quay.io",
+        "docker.io",
+        "ghcr.io",
+        "mirror.io:5000",
+        "registry.my.com:5000",
+        "localhost:5000",
+        "reg:5000",
+    ];
+    const FROM: &[&str] = &[
+        "docker.io/library",
+        "docker.io",
+        "quay.io",
+        "quay.io/prometheus",
+        "ghcr.io/my-org",
+        "reg:5000/app",
+        "reg:5000",
+    ];
+    const TO: &[&str] = &[
+        "registry.my.com",
+        "registry.my.com/mirror",
+        "registry.my.com/dockerhub",
+        "mirror.io:5000/quay",
+        "mirror.io:5000",
+    ];
+    let allow_rule = |rng: &mut rand_chacha::ChaCha8Rng| {
+        let h = HOSTS.choose(rng).unwrap();
+        match rng.random_range(0..5) {
+            0 | 1 => format!("{{registry: '{h}'}}"),
+            2 => format!("{{repository: '{h}/**'}}"),
+            3 => format!("{{repository: '{h}/team/**'}}"),
+            _ => "{registry: '*.my.org'}".to_owned(),
+        }
+    };
+    let deny_rule = |rng: &mut rand_chacha::ChaCha8Rng| {
+        let h = HOSTS.choose(rng).unwrap();
+        match rng.random_range(0..6) {
+            0 => format!("{{registry: '{h}'}}"),
+            1 => format!("{{repository: '{h}/evil/**'}}"),
+            2 => "{repository: 'registry.my.com/mirror/evil/**'}".to_owned(),
+            3 => "{repository: '*/library/busybox'}".to_owned(),
+            4 => format!("{{repository: '{h}/team-*/app'}}"),
+            _ => format!("{{repository: '{h}/app'}}"),
+        }
+    };
+    let mut out = Vec::new();
+    let mut tries = 0;
+    while out.len() < n && tries < n * 50 {
+        tries += 1;
+        let mut yaml = String::new();
+        let pairs: Vec<(&str, &str)> = (0..rng.random_range(1..=2))
+            .map(|_| {
+                (
+                    *FROM.choose(&mut rng).unwrap(),
+                    *TO.choose(&mut rng).unwrap(),
+                )
+            })
+            .collect();
+        if rng.random_bool(0.85) {
+            let mut rules: Vec<String> = (0..rng.random_range(1..=3))
+                .map(|_| allow_rule(&mut rng))
+                .collect();
+            // Most policies allow where they rewrite to (or the images
+            // rewritten would all be denied).
+            for (_, to) in &pairs {
+                if rng.random_bool(0.7) {
+                    let host = to.split('/').next().unwrap();
+                    rules.push(format!("{{registry: '{host}'}}"));
+                }
+            }
+            yaml.push_str(&format!("allow: [{}]\n", rules.join(", ")));
+        }
+        let denies = rng.random_range(0..=2);
+        if denies > 0 {
+            let rules: Vec<String> = (0..denies).map(|_| deny_rule(&mut rng)).collect();
+            yaml.push_str(&format!("deny: [{}]\n", rules.join(", ")));
+        }
+        let rewrites: Vec<String> = pairs
+            .iter()
+            .map(|(from, to)| format!("{{from: '{from}', to: '{to}'}}"))
+            .collect();
+        yaml.push_str(&format!("rewrite: [{}]\n", rewrites.join(", ")));
+        if rng.random_bool(0.3) {
+            let combine = *["add", "replace"].choose(&mut rng).unwrap();
+            let (list, rule) = if rng.random_bool(0.5) {
+                ("allow", allow_rule(&mut rng))
+            } else {
+                ("deny", deny_rule(&mut rng))
+            };
+            yaml.push_str(&format!(
+                "namespaces: [{{names: [team-a], combine: {combine}, {list}: [{rule}]}}]\n"
+            ));
+        }
+        if rng.random_bool(0.15) {
+            yaml.push_str("tags: {deny: [latest]}\n");
+        }
+        let name = format!("generated #{} (seed {seed})", out.len());
+        if let Ok(loaded) = Policy::from_yaml_str(&yaml, &name) {
+            out.push((format!("{name}:\n{yaml}"), loaded.policy));
+        }
+    }
+    assert_eq!(out.len(), n, "the generator makes valid policies");
+    out
+}
+
+/// A number from the environment, or `default`.
+fn env_or(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// An oracle line as the node runs it: allowed by policy.json, not blocked,
+/// and a pull that can be made (containers/image fails a pull whose
+/// rewritten reference is not valid). The reference pulled, if admitted.
+fn node_pull(v: &Value) -> Option<&str> {
+    let ok = v["allowed"] == true && v["blocked"] != true && v["error"].is_null();
+    if !ok {
+        return None;
+    }
+    // Without a registries.conf the image is pulled as named.
+    v["pulls"][0].as_str().or(v["normalized"].as_str())
+}
+
+fn oracle_lines(
+    oracle: &Path,
+    policy_json: &str,
+    registries: Option<&str>,
+    input: &str,
+) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let pj = dir.path().join("policy.json");
+    std::fs::write(&pj, policy_json).unwrap();
+    let mut cmd = Command::new(oracle);
+    cmd.arg("--policy").arg(&pj);
+    if let Some(text) = registries {
+        let rc = dir.path().join("registries.conf");
+        std::fs::write(&rc, text).unwrap();
+        cmd.arg("--registries").arg(&rc);
+    }
+    let (ok, stdout, stderr) = run_engine(cmd, input);
+    assert!(
+        ok,
+        "the oracle refuses the export: {stderr}\n{policy_json}\n{registries:?}"
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The registries of `--add-registry` and `--block-registry` in a
+/// sysconfig file, as the shell reads its variables.
+fn sysconfig_lists(text: &str) -> (Vec<String>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("docker");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#". "$1"; printf '%s\n%s\n' "$ADD_REGISTRY" "$BLOCK_REGISTRY""#)
+        .arg("sh")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let mut list = |flag: &str| -> Vec<String> {
+        let line = lines.next().unwrap_or_default();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words
+            .chunks(2)
+            .map(|w| {
+                assert_eq!(w[0], flag, "{line}");
+                w[1].to_owned()
+            })
+            .collect()
+    };
+    let add = list("--add-registry");
+    let block = list("--block-registry");
+    (add, block)
+}
+
+/// OpenShift's `Image` as the Machine Config Operator writes it into the
+/// nodes' policy.json: `allowedRegistries` as accepted scopes under a
+/// default reject, but only when the list has an entry (an empty or absent
+/// list restricts nothing); `blockedRegistries` as rejected scopes.
+fn openshift_policy_json(image_config: &str) -> String {
+    let v: Value = serde_saphyr::from_str(image_config).unwrap();
+    let sources = &v["spec"]["registrySources"];
+    let list = |key: &str| -> Vec<String> {
+        sources[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (allowed, blocked) = (list("allowedRegistries"), list("blockedRegistries"));
+    assert!(
+        allowed.is_empty() || blocked.is_empty(),
+        "only one may be set"
+    );
+    let mut scopes = serde_json::Map::new();
+    let default = if allowed.is_empty() {
+        for b in blocked {
+            scopes.insert(b, json!([{"type": "reject"}]));
+        }
+        "insecureAcceptAnything"
+    } else {
+        for a in allowed {
+            scopes.insert(a, json!([{"type": "insecureAcceptAnything"}]));
+        }
+        "reject"
+    };
+    json!({"default": [{"type": default}], "transports": {"docker": scopes}}).to_string()
+}
+
+/// Issue 18: with rewrite rules, what each exported configuration admits,
+/// after its engine's own rewriting, is admitted by `check` (which judges
+/// the rewritten name) in every namespace: policy.json + registries.conf
+/// under containers/image (and the image it really pulls is admitted too),
+/// OpenShift's `Image` read as the Machine Config Operator writes it, RHEL
+/// docker's sysconfig for fully qualified names, and the
+/// ValidatingAdmissionPolicy under Google's CEL. Policies and images
+/// are generated (`EXPORT_GENERATED` policies, 12 by default, from
+/// `EXPORT_SEED`); each engine judges all of one policy's images in one
+/// call.
+#[test]
+fn generated_policies_with_rewrites_are_never_wider_than_check() {
+    let Some(oracle) = engine("IMAGE_POLICY_CONTAINERS_ORACLE", "containers-oracle") else {
+        return;
+    };
+    let vap = engine("IMAGE_POLICY_VAP_PYTHON", "venv/bin/python").is_some();
+    let n = env_or("EXPORT_GENERATED", 12) as usize;
+    let seed = env_or("EXPORT_SEED", 18);
+    let names = generated_names();
+    let input = names.join("\n") + "\n";
+    let namespaces = ["default", "team-a"];
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for (k, (name, policy)) in generated_policies(n, seed).into_iter().enumerate() {
+        let passes_everywhere =
+            |image: &str| namespaces.iter().all(|ns| passes(&policy, image, ns, None));
+        // containers/image: policy.json with registries.conf.
+        if let (Some(pj), Some(rc)) = (
+            exported(&policy, &name, Format::ContainersPolicy),
+            exported(&policy, &name, Format::RegistriesConf),
+        ) {
+            *counts.entry("containers exported").or_default() += 1;
+            let lines = oracle_lines(&oracle, &pj.text, Some(&rc.text), &input);
+            assert_eq!(lines.len(), names.len());
+            for (image, v) in names.iter().zip(&lines) {
+                let Some(pulled) = node_pull(v) else { continue };
+                *counts.entry("containers admitted").or_default() += 1;
+                if policy.rewrite_str(image).is_ok_and(|r| r.is_some()) {
+                    *counts.entry("containers admitted, rewritten").or_default() += 1;
+                }
+                assert!(
+                    passes_everywhere(image) && passes_everywhere(pulled),
+                    "{name}{image:?}: containers/image admits it (pulling {pulled}), check denies it or what is pulled\n{}\n{}",
+                    pj.text,
+                    rc.text
+                );
+            }
+        }
+        // OpenShift, read as the Machine Config Operator does.
+        if let Some(os) = exported(&policy, &name, Format::Openshift) {
+            *counts.entry("openshift exported").or_default() += 1;
+            let lines = oracle_lines(&oracle, &openshift_policy_json(&os.text), None, &input);
+            for (image, v) in names.iter().zip(&lines) {
+                if v["allowed"] == true {
+                    *counts.entry("openshift admitted").or_default() += 1;
+                    assert!(
+                        passes_everywhere(image),
+                        "{name}{image:?}: OpenShift admits it, check denies it\n{}",
+                        os.text
+                    );
+                }
+            }
+        }
+        // RHEL docker: the variables as the shell reads them; a fully
+        // qualified name is pulled from its registry, refused when that is
+        // blocked (all of them but the added ones, for `all`). Short names
+        // are searched on the added registries first, a rewrite of its own
+        // that this does not model.
+        if let Some(sc) = exported(&policy, &name, Format::DockerSysconfig) {
+            *counts.entry("sysconfig exported").or_default() += 1;
+            let (add, block) = sysconfig_lists(&sc.text);
+            let lines = oracle_lines(
+                &oracle,
+                r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+                None,
+                &input,
+            );
+            for (image, v) in names.iter().zip(&lines) {
+                let Some(normalized) = v["normalized"].as_str() else {
+                    continue;
+                };
+                let host = normalized.split('/').next().unwrap();
+                if image.split('/').next() != Some(host) || !image.contains('/') {
+                    continue;
+                }
+                let admitted = if block.iter().any(|b| b == "all") {
+                    add.iter().any(|a| a == host)
+                } else {
+                    !block.iter().any(|b| b == host)
+                };
+                if admitted {
+                    *counts.entry("sysconfig admitted").or_default() += 1;
+                    assert!(
+                        passes_everywhere(image),
+                        "{name}{image:?}: RHEL docker admits it, check denies it\n{}",
+                        sc.text
+                    );
+                }
+            }
+        }
+        if !vap {
+            continue;
+        }
+        let Some(exp) = exported(&policy, &name, Format::ValidatingAdmissionPolicy) else {
+            continue;
+        };
+        *counts.entry("vap exported").or_default() += 1;
+        // Every image a rule rewrites and every fourth other (the CEL
+        // runtime is slow on a shared machine), in alternating namespaces.
+        let images: Vec<&String> = names
+            .iter()
+            .enumerate()
+            .filter(|(i, img)| {
+                (i + k) % 6 == 0 || policy.rewrite_str(img).map_or(true, |r| r.is_some())
+            })
+            .map(|(_, img)| img)
+            .filter(|img| !img.contains('\0'))
+            .collect();
+        let requests: Vec<Value> = images
+            .iter()
+            .enumerate()
+            .map(|(i, img)| {
+                let ns = namespaces[i % 2];
+                json!({"operation": "CREATE", "namespace": ns, "object": {
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "p", "namespace": ns},
+                    "spec": {"containers": [{"name": "c", "image": img}]}}})
+            })
+            .collect();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&exp.text).unwrap();
+        let policies: Vec<&Value> = docs
+            .iter()
+            .filter(|d| d["kind"] == "ValidatingAdmissionPolicy")
+            .collect();
+        assert_eq!(policies.len(), 1, "{name}: one mode, one policy");
+        let answers = vap_eval(&to_yaml_doc(policies[0]), &requests);
+        for (i, (image, out)) in images.iter().zip(&answers).enumerate() {
+            if out["allowed"] == true {
+                *counts.entry("vap admitted").or_default() += 1;
+                if policy.rewrite_str(image).is_ok_and(|r| r.is_some()) {
+                    *counts.entry("vap admitted, rewritten").or_default() += 1;
+                }
+                let ns = namespaces[i % 2];
+                assert!(
+                    allowed(&policy, image, ns, None),
+                    "{name}{image:?} in {ns}: the VAP admits it, check denies it\n{}",
+                    exp.text
+                );
+            }
+        }
+    }
+    eprintln!("generated policies ({n}, seed {seed}): {counts:?}");
+    assert!(
+        [
+            "containers admitted, rewritten",
+            "openshift admitted",
+            "vap admitted, rewritten"
+        ]
+        .iter()
+        .all(|k| counts.get(k).copied().unwrap_or(0) > 0 || !vap && k.starts_with("vap")),
+        "the generated policies exercise the exports: {counts:?}"
+    );
 }

@@ -276,6 +276,65 @@ fn an_inexpressible_rule_exits_2_naming_it_unless_lossy() {
     );
 }
 
+/// Issue 18: the README's shape (a registry allowed, a repository on it
+/// denied), a repository allow rule and a `*.` wildcard leave OpenShift no
+/// registry to allow, and an empty `allowedRegistries` is no restriction at
+/// all: exit 2 naming the allow rules, even with --lossy, nothing written.
+#[test]
+fn openshift_refuses_an_empty_allow_list_even_when_lossy() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("image.yaml");
+    let policy = dir.path().join("p.yaml");
+    for (yaml, rules) in [
+        (
+            "allow: [{registry: registry.my.com}]\ndeny: [{repository: registry.my.com/legacy/**}]\n",
+            &["allow[0] (registry registry.my.com)"][..],
+        ),
+        (
+            "allow: [{repository: registry.my.com/team/**}]\n",
+            &["allow[0] (repository registry.my.com/team/**)"],
+        ),
+        (
+            "allow: [{registry: '*.my.org'}]\n",
+            &["allow[0] (registry *.my.org)"],
+        ),
+    ] {
+        std::fs::write(&policy, yaml).unwrap();
+        for lossy in [false, true] {
+            std::fs::write(&output, "the old file\n").unwrap();
+            let mut args = vec![
+                "export",
+                "--format",
+                "openshift",
+                "--output",
+                output.to_str().unwrap(),
+                "--policy",
+                policy.to_str().unwrap(),
+            ];
+            if lossy {
+                args.push("--lossy");
+            }
+            let out = run(&args, None);
+            assert_eq!(code(&out), 2, "{args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = err
+                .lines()
+                .filter(|l| l.starts_with("  openshift: "))
+                .collect();
+            assert_eq!(lines.len(), rules.len(), "{err}");
+            for (line, rule) in lines.iter().zip(rules) {
+                assert!(
+                    line.contains(rule) && line.contains("no restriction at all"),
+                    "{err}"
+                );
+            }
+            assert!(err.contains("not even a lossy export can"), "{err}");
+            assert!(!err.contains("--lossy exports without"), "{err}");
+            assert_eq!(std::fs::read_to_string(&output).unwrap(), "the old file\n");
+        }
+    }
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }

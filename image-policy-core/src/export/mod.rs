@@ -8,7 +8,7 @@
 //! | `containers-policy` | `/etc/containers/policy.json`: default `reject`, allowed scopes `insecureAcceptAnything`, denied scopes `reject` | CRI-O, podman, buildah, skopeo (containers/image) |
 //! | `registries-conf` | `/etc/containers/registries.conf` (v2): every denied scope `blocked = true`, `unqualified-search-registries = ["docker.io"]`, every rewrite rule a `prefix`/`location` entry; the companion of `containers-policy`, never enough alone | the same |
 //! | `docker-sysconfig` | `/etc/sysconfig/docker`: `ADD_REGISTRY` and `BLOCK_REGISTRY` | RHEL/CentOS 7 docker (the projectatomic fork) |
-//! | `openshift` | `config.openshift.io/v1` `Image` `cluster`: `spec.registrySources.allowedRegistries` (or `blockedRegistries` for a policy without allow rules) | OpenShift 4 |
+//! | `openshift` | `config.openshift.io/v1` `Image` `cluster`: `spec.registrySources.allowedRegistries` (or `blockedRegistries` for a policy without allow rules), never an empty list where the policy restricts | OpenShift 4 (the Machine Config Operator writes the nodes' `policy.json` from it) |
 //! | `validating-admission-policy` | `ValidatingAdmissionPolicy` and `ValidatingAdmissionPolicyBinding` (`admissionregistration.k8s.io/v1`) | the Kubernetes API server, 1.30+ |
 //!
 //! [`export`] is pure: it returns the text and its notes as data
@@ -16,15 +16,45 @@
 //!
 //! # The promise: never wider
 //!
-//! An export never admits an image the policy denies. Where a target cannot
-//! express a rule exactly:
+//! An export never admits an image the policy denies: for every image
+//! name, what the engine reading the export admits, after that engine's own
+//! rewriting, is admitted by `check` (which rewrites the name first and
+//! judges the name the rule makes). Where a target cannot express a rule
+//! exactly:
 //!
 //! - an allow rule is *narrowed*: dropped (or replaced by something
 //!   stricter), with a warning naming it ([`Exported::warnings`]);
 //! - a rule whose loss would widen the export (a deny rule, a tag or digest
 //!   rule, a namespace scope that cannot be scoped) is an [`ExportError`]
 //!   naming every such rule, unless [`Options::lossy`] is set; then the
-//!   export is written and every dropped rule is a warning.
+//!   export is written and every dropped rule is a warning;
+//! - where nothing can be written without admitting more (an OpenShift
+//!   allow list with no registry left), the export is refused even with
+//!   [`Options::lossy`] ([`ExportError::lossy_exports`] is `false`).
+//!
+//! What each engine does with the output, and so what the export must say:
+//!
+//! - containers/image (`policy.json` + `registries.conf`: CRI-O, podman,
+//!   skopeo, and OpenShift's nodes) judges the name *as written* against
+//!   `policy.json` (the logical reference), refuses it when the
+//!   registries.conf entry for that name is `blocked`, and pulls the name
+//!   the entry's `prefix`/`location` makes. So under each rewrite rule's
+//!   `from`, `policy.json` carries a copy of the scopes at and under its
+//!   `to`: the name as written is judged as the policy judges the rewritten
+//!   one (exactly, with both files installed; with `policy.json` alone the
+//!   image is pulled as named but still judged as the rewritten name, as
+//!   `check` judges it). The scopes the policy's rules would give names
+//!   under `from` as written go: `check` never judges those names as
+//!   written;
+//! - RHEL docker and OpenShift's `Image` cannot rewrite: the image runs from
+//!   the registry it names, so a registry under a rewrite rule's `from` is
+//!   not allowed there (blocked, without allow rules), with a warning; pods
+//!   whose names `/mutate` rewrote are judged by their new registry;
+//! - a ValidatingAdmissionPolicy sees the names the pod carries (rewritten
+//!   ones when `/mutate` ran first): it admits an image under a `from` only
+//!   when both its name as written (as `/validate` judges it) and its
+//!   rewritten name (as `check` judges it) are allowed, and denies it where
+//!   the policy's rewrite fails.
 //!
 //! The traps this module knows about, each checked by tests against the real
 //! engine:
@@ -55,9 +85,15 @@
 //!   substitution (matched at a `/`, `:` or `@`), but containers/image takes
 //!   the *longest* matching prefix where the policy takes the first rule: a
 //!   rule that an earlier one always beats never applies, and is left out.
-//!   `policy.json` (and every other target) judges the name as written,
-//!   before any rewrite, which is narrower (a warning): deploy `/mutate` so
-//!   that pods carry the rewritten name.
+//!   A `prefix` that is a bare host also matches that host with a port
+//!   (`quay.io:5000/x`, at the `:`), which the policy does not rewrite: each
+//!   such host that `policy.json` names gets an entry of its own, so that it
+//!   is pulled as named;
+//! - OpenShift reads an empty or absent `allowedRegistries` (and
+//!   `blockedRegistries`) as no restriction at all, and only one of the two
+//!   may be set: where the policy restricts and no entry is left (a
+//!   registry allow rule with a repository deny on it, repository or `*.`
+//!   allow rules only), the export is refused.
 //!
 //! The `validating-admission-policy` format decides as the webhook does; see
 //! its own notes in the `vap` submodule documentation (`cargo doc
@@ -210,16 +246,25 @@ pub struct ExportError {
     pub format: Format,
     /// One note per rule that cannot be expressed without widening.
     pub rules: Vec<Note>,
+    /// Whether [`Options::lossy`] would export anyway (dropping `rules`).
+    /// `false` when the only output left would admit more than the policy
+    /// whatever is dropped (an OpenShift allow list with no entry left).
+    pub lossy_exports: bool,
 }
 
 impl fmt::Display for ExportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let them = if self.rules.len() == 1 { "it" } else { "them" };
         write!(
             f,
-            "{} cannot express {} without admitting images the policy denies (a lossy export drops {}):",
+            "{} cannot express {} without admitting images the policy denies ({}):",
             self.format,
             plural(self.rules.len(), "rule", "rules"),
-            if self.rules.len() == 1 { "it" } else { "them" }
+            if self.lossy_exports {
+                format!("a lossy export drops {them}")
+            } else {
+                "not even a lossy export can".to_owned()
+            }
         )?;
         for n in &self.rules {
             write!(f, "\n  {}: {n}", self.format)?;
@@ -248,10 +293,20 @@ pub fn export(policy: &Policy, format: Format, options: &Options) -> Result<Expo
         | Format::Openshift => node::export(policy, format, &mut notes),
         Format::ValidatingAdmissionPolicy => vap::export(policy, options, &mut notes),
     };
+    if !notes.refused.is_empty() {
+        let mut rules = notes.refused;
+        rules.extend(notes.lost);
+        return Err(ExportError {
+            format,
+            rules,
+            lossy_exports: false,
+        });
+    }
     if !notes.lost.is_empty() && !options.lossy {
         return Err(ExportError {
             format,
             rules: notes.lost,
+            lossy_exports: true,
         });
     }
     let mut warnings = notes.narrowed;
@@ -271,6 +326,7 @@ pub(crate) struct Notes<'p> {
     policy: &'p Policy,
     narrowed: Vec<Note>,
     lost: Vec<Note>,
+    refused: Vec<Note>,
 }
 
 impl<'p> Notes<'p> {
@@ -279,6 +335,7 @@ impl<'p> Notes<'p> {
             policy,
             narrowed: Vec::new(),
             lost: Vec::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -314,6 +371,26 @@ impl<'p> Notes<'p> {
         if !self.lost.contains(&note) {
             self.lost.push(note);
         }
+    }
+
+    /// Nothing can be written without admitting more than the policy, even
+    /// with `lossy`: the export fails.
+    pub(crate) fn refuse(&mut self, path: &str, what: &str, message: impl Into<String>) {
+        let note = Note {
+            rule: self.describe(path, what),
+            message: message.into(),
+        };
+        if !self.refused.contains(&note) {
+            self.refused.push(note);
+        }
+    }
+
+    /// The narrowing warning already given for the rule at `path`, if any.
+    pub(crate) fn narrowed_message(&self, path: &str) -> Option<&str> {
+        self.narrowed
+            .iter()
+            .find(|n| n.rule.split(' ').next() == Some(path))
+            .map(|n| n.message.as_str())
     }
 }
 
@@ -457,37 +534,178 @@ mod tests {
         assert_eq!(warned, ["allow[0]", "allow[1]"]);
     }
 
-    /// Every target but registries.conf judges names as written: each
-    /// rewrite rule is a warning there (the VAP's says that `/validate`
-    /// does the same), and the export still succeeds.
+    /// The scopes of policy.json, with their requirement.
+    fn scopes(text: &str) -> Vec<(String, String)> {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v["transports"]["docker"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, r)| (k.clone(), r[0]["type"].as_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    /// Issue 18: containers/image judges a name under a rewrite's `from` as
+    /// written and pulls the rewritten one, which the policy judges: the
+    /// scopes under `from` are those of `to`, copied.
     #[test]
-    fn rewrite_rules_are_warnings_where_a_target_cannot_rewrite() {
+    fn policy_json_judges_a_rewritten_name_by_the_scopes_of_its_target() {
         let p = policy(
-            "allow: [{registry: registry.my.com}]\nrewrite:\n  - {from: docker.io/library, to: registry.my.com}\n",
+            "allow: [{registry: quay.io}, {registry: registry.my.com}]\ndeny: [{repository: registry.my.com/mirror/evil/**}]\nrewrite: [{from: quay.io, to: registry.my.com/mirror}]\n",
         );
-        for format in Format::ALL {
+        let e = export(&p, Format::ContainersPolicy, &Options::default()).unwrap();
+        let got = scopes(&e.text);
+        let want = [
+            ("quay.io", "insecureAcceptAnything"),
+            ("quay.io/evil", "reject"),
+            ("registry.my.com", "insecureAcceptAnything"),
+            ("registry.my.com/mirror/evil", "reject"),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(a, b)| (a.to_owned(), b.to_owned())),
+            "{}",
+            e.text
+        );
+        // No rewrite warning: this is what check decides.
+        assert!(!e.warnings.iter().any(|w| w.rule.starts_with("rewrite[0]")));
+        let conf = export(&p, Format::RegistriesConf, &Options::default()).unwrap();
+        assert!(
+            conf.text
+                .contains("[[registry]]\nlocation = \"quay.io/evil\"\nblocked = true\n"),
+            "{}",
+            conf.text
+        );
+
+        // An allow list that does not allow the target: quay.io as written
+        // is allowed, but every name the rule makes is denied.
+        let p = policy(
+            "allow: [{registry: quay.io}, {repository: registry.my.com/mirror/good/**}]\nrewrite: [{from: quay.io, to: registry.my.com/mirror}]\n",
+        );
+        let e = export(&p, Format::ContainersPolicy, &Options::default()).unwrap();
+        assert_eq!(
+            scopes(&e.text),
+            [("quay.io".to_owned(), "reject".to_owned())],
+            "{}",
+            e.text
+        );
+
+        // A longer `from` keeps its own copy; a bare host `from` also
+        // rewrites that host with a port in containers/image, so a port
+        // the policy allows is pulled from where it is named.
+        let p = policy(
+            "allow: [{registry: registry.my.com}, {registry: 'quay.io:5000'}]\ndeny: [{repository: registry.my.com/prom/evil/**}]\nrewrite: [{from: quay.io/prometheus, to: registry.my.com/prom}, {from: quay.io, to: registry.my.com}]\n",
+        );
+        let e = export(&p, Format::ContainersPolicy, &Options::default()).unwrap();
+        assert_eq!(
+            scopes(&e.text),
+            [
+                ("quay.io", "insecureAcceptAnything"),
+                ("quay.io/prom/evil", "reject"),
+                ("quay.io/prometheus", "insecureAcceptAnything"),
+                ("quay.io/prometheus/evil", "reject"),
+                ("quay.io:5000", "insecureAcceptAnything"),
+                ("registry.my.com", "insecureAcceptAnything"),
+                ("registry.my.com/prom/evil", "reject"),
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned())),
+            "{}",
+            e.text
+        );
+        let conf = export(&p, Format::RegistriesConf, &Options::default()).unwrap();
+        assert!(
+            conf.text
+                .ends_with("\n[[registry]]\nlocation = \"quay.io:5000\"\n"),
+            "{}",
+            conf.text
+        );
+    }
+
+    /// The formats that cannot rewrite run the image from the registry it
+    /// names: a registry under a rewrite's `from` is not allowed there (or
+    /// blocked); the VAP judges both names.
+    #[test]
+    fn formats_that_cannot_rewrite_do_not_admit_the_rewritten_registries() {
+        let p = policy(
+            "allow: [{registry: registry.my.com}, {registry: docker.io}]\nrewrite:\n  - {from: docker.io/library, to: registry.my.com}\n",
+        );
+        for format in [Format::Openshift, Format::DockerSysconfig] {
             let e = export(&p, format, &Options::default()).unwrap();
-            let rewrites: Vec<&Note> = e
+            assert!(!e.text.contains("docker.io"), "{format}: {}", e.text);
+            let w = e
                 .warnings
                 .iter()
-                .filter(|w| {
+                .find(|w| {
                     w.rule
                         .starts_with("rewrite[0] (rewrite docker.io/library=registry.my.com)")
                 })
-                .collect();
-            if format == Format::RegistriesConf {
-                assert!(rewrites.is_empty(), "{format}: {rewrites:?}");
-                assert!(
-                    e.text.contains("location = \"registry.my.com\""),
-                    "{}",
-                    e.text
-                );
-            } else {
-                assert_eq!(rewrites.len(), 1, "{format}: {:?}", e.warnings);
-                assert!(rewrites[0].message.contains("deploy /mutate"), "{format}");
+                .unwrap_or_else(|| panic!("{format}: {:?}", e.warnings));
+            assert!(
+                w.message.contains("registry docker.io is not allowed"),
+                "{w}"
+            );
+            assert!(w.message.contains("deploy /mutate"), "{w}");
+        }
+        let p = policy("rewrite:\n  - {from: docker.io/library, to: registry.my.com}\n");
+        let e = export(&p, Format::Openshift, &Options::default()).unwrap();
+        assert!(
+            e.text
+                .contains("blockedRegistries:\n      - \"docker.io\"\n"),
+            "{}",
+            e.text
+        );
+        let vap = export(&p, Format::ValidatingAdmissionPolicy, &Options::default()).unwrap();
+        assert!(vap.warnings[0].message.contains("as /validate judges it"));
+        assert!(vap.warnings[0].message.contains("as check judges it"));
+        assert!(vap.text.contains("name: rewritten"));
+    }
+
+    /// Issue 18: OpenShift reads an empty (or absent) `allowedRegistries`
+    /// as no restriction: where no allowed registry is left, the export is
+    /// refused, `lossy` or not, naming the allow rules.
+    #[test]
+    fn openshift_never_writes_an_empty_allow_list() {
+        for (yaml, refused) in [
+            (
+                "allow: [{registry: r.io}]\ndeny: [{repository: r.io/legacy/**}]\n",
+                &["allow[0]"][..],
+            ),
+            ("allow: [{repository: r.io/team/**}]\n", &["allow[0]"]),
+            (
+                "allow: [{registry: '*.my.org'}, {regex: 'r\\.io/.*'}]\n",
+                &["allow[0]", "allow[1]"],
+            ),
+        ] {
+            let p = policy(yaml);
+            for lossy in [false, true] {
+                let e = export(
+                    &p,
+                    Format::Openshift,
+                    &Options {
+                        lossy,
+                        ..Options::default()
+                    },
+                )
+                .unwrap_err();
+                assert!(!e.lossy_exports, "{yaml}");
+                let paths: Vec<&str> = e
+                    .rules
+                    .iter()
+                    .map(|n| n.rule.split(' ').next().unwrap())
+                    .collect();
+                assert_eq!(paths, refused, "{yaml}");
+                let text = e.to_string();
+                assert!(text.contains("not even a lossy export can"), "{text}");
+                assert!(text.contains("no restriction at all"), "{text}");
             }
         }
-        let vap = export(&p, Format::ValidatingAdmissionPolicy, &Options::default()).unwrap();
-        assert!(vap.warnings[0].message.contains("as /validate does"));
+        // One registry left: written.
+        let p = policy("allow: [{registry: r.io}, {repository: q.io/team/**}]\n");
+        let e = export(&p, Format::Openshift, &Options::default()).unwrap();
+        assert!(
+            e.text.contains("allowedRegistries:\n      - \"r.io\"\n"),
+            "{}",
+            e.text
+        );
     }
 }

@@ -72,28 +72,58 @@ impl Plan {
 
 pub(super) fn export(policy: &Policy, format: Format, notes: &mut Notes<'_>) -> String {
     let host_only = matches!(format, Format::DockerSysconfig | Format::Openshift);
-    let plan = plan(policy.document(), format, host_only, notes);
+    let mut plan = plan(policy.document(), format, host_only, notes);
     let rewrites = rewrites(policy);
-    if format != Format::RegistriesConf {
-        for r in &rewrites {
+    if host_only {
+        refuse_rewritten_hosts(&mut plan, &rewrites, format.name(), notes);
+    }
+    let scopes = Scopes::of(&plan).rewritten(&rewrites);
+    match format {
+        Format::ContainersPolicy => containers_policy(&scopes),
+        Format::RegistriesConf => registries_conf(&scopes, &rewrites),
+        Format::DockerSysconfig => docker_sysconfig(&plan, notes),
+        _ => openshift(policy.document(), &plan, notes),
+    }
+}
+
+/// The formats that cannot rewrite (RHEL docker, OpenShift's `Image`) run
+/// an image from the registry it names, while the policy judges the
+/// rewritten name: no registry under a rewrite rule's `from` is admitted
+/// there (not allowed, or blocked without an allow list). Pods that carry
+/// the rewritten name (`/mutate`) are judged by its registry.
+fn refuse_rewritten_hosts(
+    plan: &mut Plan,
+    rewrites: &[Rewrite],
+    target: &str,
+    notes: &mut Notes<'_>,
+) {
+    for r in rewrites {
+        let host = r.prefix.split('/').next().unwrap_or_default().to_owned();
+        let what = format!("rewrite {}={}", r.prefix, r.location);
+        if plan.has_allow_list {
+            if plan.allow.contains(&host) {
+                plan.allow.retain(|h| *h != host);
+                notes.narrow(
+                    &r.path,
+                    &what,
+                    format!("registry {host} is not allowed: the policy judges images under {} as rewritten to {}, and {target} cannot rewrite, so it would run them from {host} (deploy /mutate so that pods carry the rewritten name)", r.prefix, r.location),
+                );
+            }
+        } else if !plan
+            .deny
+            .iter()
+            .any(|d| d.scope == DenyScope::Host(host.clone()))
+        {
+            plan.deny.push(Deny {
+                path: r.path.clone(),
+                scope: DenyScope::Host(host.clone()),
+            });
             notes.narrow(
                 &r.path,
-                &format!("rewrite {}={}", r.prefix, r.location),
-                format!(
-                    "{} judges the name as written, before any rewrite: images under {} are judged there as {}, not as {} (deploy /mutate so that pods carry the rewritten name)",
-                    format.name(),
-                    r.prefix,
-                    r.prefix,
-                    r.location
-                ),
+                &what,
+                format!("registry {host} is blocked: the policy judges images under {} as rewritten to {}, and {target} cannot rewrite, so it would run them from {host} (deploy /mutate so that pods carry the rewritten name)", r.prefix, r.location),
             );
         }
-    }
-    match format {
-        Format::ContainersPolicy => containers_policy(&plan),
-        Format::RegistriesConf => registries_conf(&plan, &rewrites),
-        Format::DockerSysconfig => docker_sysconfig(&plan, notes),
-        _ => openshift(&plan, notes),
     }
 }
 
@@ -170,6 +200,13 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
         let p = format!("namespaces[{i}]");
         let names = ns.names.join(", ");
         match ns.combine {
+            // Without cluster allow rules, the namespace's own make an
+            // allow list there: a restriction the nodes cannot scope.
+            Combine::Add if !has_allow_list && !ns.allow.is_empty() => notes.lose(
+                &format!("{p}.allow"),
+                &format!("combine: add, namespaces {names}"),
+                format!("{target} cannot scope allow rules to namespaces, and the cluster's rules allow every registry"),
+            ),
             Combine::Add => {
                 for (j, rule) in ns.allow.iter().enumerate() {
                     notes.narrow(
@@ -403,32 +440,149 @@ fn tag_rules(tags: &TagRules, prefix: &str, target: &str, notes: &mut Notes<'_>)
     }
 }
 
-fn containers_policy(plan: &Plan) -> String {
-    let mut scopes: BTreeMap<String, &str> = BTreeMap::new();
-    for h in &plan.allow {
-        scopes.insert(h.clone(), "insecureAcceptAnything");
+/// What a `policy.json` scope does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Accept,
+    Reject,
+}
+
+impl Verdict {
+    fn requirement(self) -> &'static str {
+        match self {
+            Verdict::Accept => "insecureAcceptAnything",
+            Verdict::Reject => "reject",
+        }
     }
-    for s in plan.deny_scopes() {
-        scopes.insert(s, "reject");
+}
+
+/// `policy.json`'s docker scopes as containers/image reads them: the most
+/// specific scope that covers a name decides (the repository, then each
+/// parent path, then the host, then `*.` wildcards of the host without its
+/// port from the longest), else the default.
+#[derive(Clone, Debug)]
+struct Scopes {
+    map: BTreeMap<String, Verdict>,
+    default: Verdict,
+}
+
+/// Whether `name` is `prefix` or below it at a `/`.
+fn at_or_under(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+impl Scopes {
+    /// The plan's scopes, names as written.
+    fn of(plan: &Plan) -> Self {
+        let mut map = BTreeMap::new();
+        for h in &plan.allow {
+            map.insert(h.clone(), Verdict::Accept);
+        }
+        for s in plan.deny_scopes() {
+            map.insert(s, Verdict::Reject);
+        }
+        let default = if plan.has_allow_list {
+            Verdict::Reject
+        } else {
+            Verdict::Accept
+        };
+        Self { map, default }
     }
-    let default = if plan.has_allow_list {
-        "reject"
-    } else {
-        "insecureAcceptAnything"
-    };
+
+    /// The verdict on `name` (a repository or a prefix of one, normalized
+    /// as containers/image writes it: `docker.io/library/nginx`), and so
+    /// on every name below it that no more specific scope names.
+    fn verdict(&self, name: &str) -> Verdict {
+        let mut n = name;
+        loop {
+            if let Some(v) = self.map.get(n) {
+                return *v;
+            }
+            match n.rfind('/') {
+                Some(i) => n = &n[..i],
+                None => break,
+            }
+        }
+        if !n.starts_with('[') {
+            let mut host = n.rsplit_once(':').map_or(n, |(h, _)| h);
+            while let Some((_, rest)) = host.split_once('.') {
+                if let Some(v) = self.map.get(&format!("*.{rest}")) {
+                    return *v;
+                }
+                host = rest;
+            }
+        }
+        self.default
+    }
+
+    /// The scopes once containers/image rewrites pulls by `rewrites` (the
+    /// registries.conf entries): it judges a name under a rewrite's
+    /// `prefix` *as written*, while the policy judges the rewritten name
+    /// under `location`. So the scopes at and under each `prefix` become a
+    /// copy of those at and under its `location`: the prefix takes the
+    /// verdict on the location itself, and each scope below the location
+    /// is written below the prefix. The scopes written for names under a
+    /// prefix as written go (the policy never judges those names as
+    /// written), and so does a copy that falls under a longer prefix
+    /// (containers/image rewrites those by the longer one, as the policy
+    /// does: see [`rewrites`]).
+    fn rewritten(self, rewrites: &[Rewrite]) -> Self {
+        if rewrites.is_empty() {
+            return self;
+        }
+        let mut map: BTreeMap<String, Verdict> = self
+            .map
+            .iter()
+            .filter(|(k, _)| !rewrites.iter().any(|r| at_or_under(k, &r.prefix)))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        for r in rewrites {
+            let longer = |name: &str| {
+                rewrites.iter().any(|o| {
+                    o.prefix != r.prefix
+                        && at_or_under(&o.prefix, &r.prefix)
+                        && at_or_under(name, &o.prefix)
+                })
+            };
+            map.insert(r.prefix.clone(), self.verdict(&r.location));
+            for (k, v) in &self.map {
+                if let Some(rest) = k.strip_prefix(&r.location)
+                    && rest.starts_with('/')
+                {
+                    let copy = format!("{}{rest}", r.prefix);
+                    if !longer(&copy) {
+                        map.insert(copy, *v);
+                    }
+                }
+            }
+        }
+        Self {
+            map,
+            default: self.default,
+        }
+    }
+}
+
+fn containers_policy(scopes: &Scopes) -> String {
     let mut out = String::new();
     out.push_str("{\n");
-    let _ = writeln!(out, "  \"default\": [{{\"type\": \"{default}\"}}],");
+    let _ = writeln!(
+        out,
+        "  \"default\": [{{\"type\": \"{}\"}}],",
+        scopes.default.requirement()
+    );
     out.push_str("  \"transports\": {\n    \"docker\": {");
-    for (i, (scope, t)) in scopes.iter().enumerate() {
+    for (i, (scope, v)) in scopes.map.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
         let _ = write!(
             out,
-            "{sep}\n      {}: [{{\"type\": \"{t}\"}}]",
-            quoted(scope)
+            "{sep}\n      {}: [{{\"type\": \"{}\"}}]",
+            quoted(scope),
+            v.requirement()
         );
     }
-    if !scopes.is_empty() {
+    if !scopes.map.is_empty() {
         out.push_str("\n    ");
     }
     out.push_str("}\n  }\n}\n");
@@ -466,7 +620,7 @@ fn rewrites(policy: &Policy) -> Vec<Rewrite> {
     out
 }
 
-fn registries_conf(plan: &Plan, rewrites: &[Rewrite]) -> String {
+fn registries_conf(scopes: &Scopes, rewrites: &[Rewrite]) -> String {
     let mut out = String::from(
         "# registries.conf (v2), exported by image-policy: denied registries are\n\
          # blocked. It cannot express an allow list: use it with the exported policy.json.\n\
@@ -476,6 +630,9 @@ fn registries_conf(plan: &Plan, rewrites: &[Rewrite]) -> String {
     );
     // Rewrites: containers/image matches `prefix` at a `/`, `:` or `@` after
     // it and substitutes `location` for it, as the policy's rewrite does.
+    // It requires entries with one location to agree on `blocked`: where the
+    // location itself is blocked, every name the rule makes is rejected (the
+    // prefix's scope is the location's), so the rule's entry is blocked too.
     for r in rewrites {
         let _ = writeln!(
             out,
@@ -484,23 +641,62 @@ fn registries_conf(plan: &Plan, rewrites: &[Rewrite]) -> String {
             quoted(&r.prefix),
             quoted(&r.location)
         );
+        if scopes.map.get(&r.location) == Some(&Verdict::Reject) {
+            out.push_str("blocked = true\n");
+        }
     }
-    for s in plan.deny_scopes() {
-        if rewrites.iter().any(|r| r.prefix == s) {
-            // The policy judges these images after rewriting them, so
-            // this deny scope never applies to them; and registries.conf
-            // takes one entry per prefix.
+    let blocked: Vec<&String> = scopes
+        .map
+        .iter()
+        .filter(|(_, v)| **v == Verdict::Reject)
+        .map(|(k, _)| k)
+        .collect();
+    for s in &blocked {
+        if rewrites.iter().any(|r| r.prefix == **s) {
+            // registries.conf takes one entry per prefix; policy.json
+            // rejects these names.
             continue;
         }
         out.push_str("\n[[registry]]\n");
         if s.starts_with("*.") {
-            let _ = writeln!(out, "prefix = {}\nlocation = \"\"", quoted(&s));
+            let _ = writeln!(out, "prefix = {}\nlocation = \"\"", quoted(s));
         } else {
-            let _ = writeln!(out, "location = {}", quoted(&s));
+            let _ = writeln!(out, "location = {}", quoted(s));
         }
         out.push_str("blocked = true\n");
     }
+    // A prefix that is a host without a port also matches that host with
+    // any port (`quay.io:5000/x`, at the `:`), which the policy does not
+    // rewrite: a registry that policy.json accepts there is pulled from
+    // where it is named, by an entry of its own (the longest prefix wins).
+    let mut kept: Vec<String> = Vec::new();
+    for r in rewrites.iter().filter(|r| is_bare_host(&r.prefix)) {
+        for host in scopes
+            .map
+            .keys()
+            .map(|k| k.split('/').next().unwrap_or_default())
+        {
+            let with_port = host
+                .strip_prefix(r.prefix.as_str())
+                .is_some_and(|p| p.starts_with(':'));
+            if with_port
+                && !kept.iter().any(|k| k == host)
+                && !blocked.iter().any(|b| *b == host)
+                && !rewrites.iter().any(|o| o.prefix == host)
+            {
+                kept.push(host.to_owned());
+            }
+        }
+    }
+    for host in kept {
+        let _ = writeln!(out, "\n[[registry]]\nlocation = {}", quoted(&host));
+    }
     out
+}
+
+/// A host without a port and without a path (`quay.io`, `[::1]`).
+fn is_bare_host(prefix: &str) -> bool {
+    !prefix.contains('/') && (prefix.ends_with(']') || !prefix.contains(':'))
 }
 
 fn docker_sysconfig(plan: &Plan, _notes: &mut Notes<'_>) -> String {
@@ -551,7 +747,14 @@ const OPENSHIFT_NEEDS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn openshift(plan: &Plan, notes: &mut Notes<'_>) -> String {
+/// OpenShift's `Image`: the Machine Config Operator writes the nodes'
+/// `policy.json` from `registrySources`, `allowedRegistries` as accepted
+/// scopes under a default `reject` and `blockedRegistries` as rejected ones
+/// (and `blocked` registries.conf entries); only one of the two may be set.
+/// An empty (or absent) list restricts nothing: with `allowedRegistries: []`
+/// the default stays `insecureAcceptAnything`. So where the policy restricts
+/// and no entry is left, the export is refused, `lossy` or not.
+fn openshift(doc: &PolicyDocument, plan: &Plan, notes: &mut Notes<'_>) -> String {
     let mut out = String::from(
         "# OpenShift's cluster image configuration, exported by image-policy.\n\
          apiVersion: config.openshift.io/v1\nkind: Image\nmetadata:\n  name: cluster\nspec:\n  registrySources:\n",
@@ -561,6 +764,31 @@ fn openshift(plan: &Plan, notes: &mut Notes<'_>) -> String {
     } else {
         ("blockedRegistries", plan.deny_scopes())
     };
+    let empty = "OpenShift reads an empty registry list as no restriction at all";
+    if entries.is_empty() && plan.has_allow_list {
+        for (i, rule) in doc.allow.iter().enumerate() {
+            let path = format!("allow[{i}]");
+            let why = notes
+                .narrowed_message(&path)
+                .unwrap_or("it allows no registry as a whole")
+                .to_owned();
+            notes.refuse(
+                &path,
+                &rule_what(rule),
+                format!("no allowed registry is left for allowedRegistries ({why}), and {empty}"),
+            );
+        }
+    } else if entries.is_empty() {
+        for (_, prefix, rules) in deny_lists(doc) {
+            for (j, rule) in rules.iter().enumerate() {
+                notes.refuse(
+                    &format!("{prefix}[{j}]"),
+                    &rule_what(rule),
+                    format!("no registry is left for blockedRegistries, and {empty}"),
+                );
+            }
+        }
+    }
     if entries.is_empty() {
         let _ = writeln!(out, "    {key}: []");
     } else {

@@ -45,11 +45,16 @@
 //! parse in every mode, so when a mode is not `enforce` one more policy,
 //! `NAME-unparseable`, denies exactly those.
 //!
-//! Rewrite rules are not exported, and each one is a warning: a
-//! `ValidatingAdmissionPolicy` cannot change a pod. It judges images as
-//! written, exactly as the webhook's `/validate` does; admission runs
-//! mutating webhooks first, so with `/mutate` deployed it judges the
-//! rewritten names.
+//! A `ValidatingAdmissionPolicy` cannot change a pod, so each rewrite rule
+//! is a warning; but the rules are in the CEL: `rewritten` makes, for each
+//! image under a rule's `from` (the first that matches, as the policy's
+//! rewrite does), the name the rule makes, and the verdicts judge both
+//! names (see `rewrite_stage`). So an image under a `from` is admitted only
+//! when `/validate` (the name as written, which is what runs without
+//! `/mutate`) and `check` (the rewritten name) both admit it; a rewrite
+//! that fails (a path over 255 bytes) is denied, as `check` denies it.
+//! Admission runs mutating webhooks first, so with `/mutate` deployed the
+//! pod carries the rewritten name, which no `from` matches.
 //!
 //! # Performance
 //!
@@ -70,6 +75,7 @@ use crate::policy::Policy;
 use crate::policy::compile::{Compiled, normalize_rule};
 use crate::policy::matchers::Segment;
 use crate::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use crate::reference::ImageRef;
 use serde_json::{Value, json};
 
 /// The domain grammar (`domainAndPort`), anchored.
@@ -94,13 +100,7 @@ struct Scope {
 
 pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) -> String {
     let doc = policy.document();
-    for (i, rule) in policy.rewrite_rules().iter().enumerate() {
-        notes.narrow(
-            &format!("rewrite[{i}]"),
-            &format!("rewrite {}={}", rule.source_prefix(), rule.to),
-            "a ValidatingAdmissionPolicy cannot change a pod: it judges images as written, as /validate does (deploy /mutate, deploy/components/rewrite, so that pods carry the rewritten name)",
-        );
-    }
+    let rewritten = rewrite_stage(policy, notes);
     let cluster = scope(doc, None, notes);
     let scopes: Vec<Scope> = (0..doc.namespaces.len())
         .map(|i| scope(doc, Some(i), notes))
@@ -147,7 +147,13 @@ pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) 
             .map(|(_, (ns, s))| (ns.names.clone(), s))
             .collect();
         docs.push(validating_admission_policy(
-            doc, &name, condition, &cluster, &selected, false,
+            doc,
+            &name,
+            condition,
+            &cluster,
+            &selected,
+            rewritten.as_deref(),
+            false,
         ));
         docs.push(binding(&name, mode, options));
     }
@@ -161,6 +167,7 @@ pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) 
             None,
             &cluster,
             &[],
+            rewritten.as_deref(),
             true,
         ));
         docs.push(binding(&name, Mode::Enforce, options));
@@ -526,12 +533,103 @@ fn scope_reason(s: &Scope) -> String {
     parts.join("\n")
 }
 
+/// The `rewritten` variable, for a policy with rewrite rules: one entry
+/// for each parsed image under a rule's `from` (the first that matches, as
+/// the policy's rewrite takes), `[image, 'ok', name, tag, digest, first]`
+/// for the name the rule makes, judged by the same rules as the names as
+/// written; or `[image, 'r', reason]` where the policy's rewrite fails (a
+/// path over 255 bytes, no repository left) or the CEL cannot make the
+/// name the policy judges (a `to` whose name is not already normalized, an
+/// IPv6 `from`, which the policy compares in canonical form): those are
+/// denied, as unparseable images are.
+///
+/// So the VAP admits an image under a `from` only when both its name as
+/// written (as `/validate` judges it, and as it runs without `/mutate`) and
+/// its rewritten name (as `check` judges it) are allowed: never more than
+/// either. With `/mutate` deployed pods carry the rewritten name, which no
+/// `from` matches (`rewrite-loop`), so that is what is judged.
+fn rewrite_stage(policy: &Policy, notes: &mut Notes<'_>) -> Option<String> {
+    let rules = policy.rewrite_rules();
+    if rules.is_empty() {
+        return None;
+    }
+    let mut arms = Vec::new();
+    let mut any = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let path = format!("rewrite[{i}]");
+        let from = rule.source_prefix();
+        let to: &str = &rule.to;
+        let to_domain = to.split('/').next().unwrap_or_default();
+        notes.narrow(
+            &path,
+            &format!("rewrite {from}={to}"),
+            format!("a ValidatingAdmissionPolicy cannot change a pod: an image under {from} is admitted only when both its name as written (as /validate judges it) and its name under {to} (as check judges it) are allowed (deploy /mutate, deploy/components/rewrite, so that pods carry the rewritten name)"),
+        );
+        if rule.from_domain.starts_with('[') {
+            arms.push(format!(
+                "x[2].startsWith('[') ? [x[0], 'r', {}] :",
+                cel_str(&format!("is on an IPv6 registry, and {path} rewrites images of one, which the CEL cannot compare in canonical form as the policy does"))
+            ));
+            any.push(r"\[".to_owned());
+            continue;
+        }
+        let from_re = format!("{}(?:/|$)", re_escape(&from));
+        // The name the rule makes is `to` + the rest: the policy's name
+        // only when `to` is already normalized (no Docker Hub, whose
+        // `library/` and aliases the CEL would have to apply again).
+        let probe = format!("{to}/x");
+        let normalized = ImageRef::parse(&probe).is_ok_and(|r| r.name().to_string() == probe)
+            && !to_domain.eq_ignore_ascii_case("docker.io");
+        let entry = if normalized {
+            // The rewritten path: size(to) - size(to_domain) - 1 + the rest.
+            let max = (256 + from.len() + to_domain.len()) as i64 - to.len() as i64;
+            let no_repo = if to.contains('/') {
+                String::new()
+            } else {
+                format!(
+                    "x[2] == {} ? [x[0], 'r', {}] : ",
+                    cel_str(&from),
+                    cel_str(&format!(
+                        "is rewritten by {path} to {to}, which names no repository"
+                    ))
+                )
+            };
+            format!(
+                "{no_repo}size(x[2]) > {max} ? [x[0], 'r', {}] :\n[x[0], 'ok', {} + x[2].substring({}), x[3], x[4], x[5]]",
+                cel_str(&format!(
+                    "is rewritten by {path} to a repository path longer than 255 bytes"
+                )),
+                cel_str(to),
+                from.len()
+            )
+        } else {
+            format!(
+                "[x[0], 'r', {}]",
+                cel_str(&format!(
+                    "is rewritten by {path} to {to}, whose names the CEL cannot normalize as the policy does"
+                ))
+            )
+        };
+        arms.push(format!(
+            "x[2].matches({}) ? ({entry}) :",
+            cel_str(&format!("^{from_re}"))
+        ));
+        any.push(from_re);
+    }
+    Some(format!(
+        "variables.refs.filter(x, x[1] == 'ok' && x[2].matches({})).map(x,\n{}\n[x[0], 'x'])",
+        cel_str(&format!("^(?:{})", any.join("|"))),
+        arms.join("\n")
+    ))
+}
+
 fn validating_admission_policy(
     doc: &PolicyDocument,
     name: &str,
     condition: Option<String>,
     cluster: &Scope,
     namespaces: &[(Vec<String>, &Scope)],
+    rewritten: Option<&str>,
     only_unparseable: bool,
 ) -> Value {
     let old_images = if doc.exempt_existing_images_on_update {
@@ -567,6 +665,14 @@ fn validating_admission_policy(
     let mut reason = String::from(
         "x[0] in variables.existing ? '' :\nx[1] == 'x' ? 'is not a valid image reference' :\n",
     );
+    let judged = match rewritten {
+        Some(stage) => {
+            variables.push(json!({"name": "rewritten", "expression": stage}));
+            reason.push_str("x[1] == 'r' ? x[2] :\n");
+            "(variables.refs + variables.rewritten)"
+        }
+        None => "variables.refs",
+    };
     let exempt = &doc.exempt_namespaces;
     if only_unparseable {
         reason.push_str("''");
@@ -581,7 +687,7 @@ fn validating_admission_policy(
         );
     }
     variables.push(json!({"name": "verdicts", "expression":
-        format!("variables.refs.map(x, [x[0],\n{reason}])")}));
+        format!("{judged}.map(x, [x[0],\n{reason}])")}));
     policy_document(name, condition, variables)
 }
 
