@@ -47,8 +47,13 @@
 //! | YAML scalar (manifests, compose `image:`) | the scalar's characters, inside its quotes if quoted | an escape or a line break inside it; a compose `${VAR}` |
 //! | YAML alias (`*img`) | nothing: the anchor's scalar, when it is itself an image that is edited | an anchor that is not an image site |
 //! | kustomization `images:` | `newName` (the tag and digest are kept in their own fields) | an entry without `newName` (changing `name` changes what it matches) |
-//! | Dockerfile `FROM`, `--from=`, `from=`, `# syntax=` | the word | text mixed with variables (`nginx:$TAG`) |
-//! | Dockerfile `FROM $BASE` | the default of the one `ARG BASE=...` of the file | no default (a build argument), more than one, or `--var BASE` given |
+//! | Dockerfile `FROM`, `COPY`/`ADD --from=`, `RUN --mount=...,from=...` (any option order, up to the next `,`), `ONBUILD`, `# syntax=` | the word, inside its quotes if quoted | text mixed with variables (`nginx:$TAG`), the JSON form of the syntax directive, `--var BUILDKIT_SYNTAX` |
+//! | Dockerfile `FROM $BASE` (`${BASE}`, `"$BASE"`) | the default of the one `ARG BASE=...` of the file (inside its quotes) | no default (a build argument), more than one, or `--var BASE` given |
+//!
+//! An image a rule rewrites that the plan cannot change is reported as
+//! such ([`crate::report::Verdict::unfixable`], also by [`crate::lint`],
+//! which runs the same plan, so "fixable with --fix" is said only of what
+//! the fix does), and `lint --fix` exits 2 naming its file and position.
 //!
 //! A new plain scalar stays plain: a rewritten reference always has a `/`,
 //! and only the characters of the reference grammar, so it reads as the same
@@ -258,8 +263,8 @@ impl Planner<'_> {
             }
             if e.range.start < edit.range.end && edit.range.start < e.range.end {
                 return Err(format!(
-                    "its text overlaps another image's edit (bytes {}..{})",
-                    e.range.start, e.range.end
+                    "its text overlaps another image's edit (of {:?})",
+                    &self.text[e.range.clone()]
                 ));
             }
         }
@@ -360,26 +365,46 @@ impl Planner<'_> {
 
     /// A Dockerfile site: the word, or the default of the `ARG` it names.
     fn dockerfile(&self, site: &ImageSite, target: &str) -> Result<Option<Edit>, String> {
-        let Some(written) = &site.written else {
-            let at = self.offset(site)?;
-            let end = at + site.image.len();
-            let whole = self.text[at..].starts_with(&site.image)
-                && self.text[end..]
-                    .chars()
-                    .next()
-                    .is_none_or(char::is_whitespace);
-            if !whole {
+        let at = self.offset(site)?;
+        // `"nginx"` or `'nginx'`: the word inside its quotes.
+        let quoted = site.written.as_deref().and_then(|w| {
+            ['"', '\''].into_iter().find_map(|q| {
+                let inner = w.strip_prefix(q)?.strip_suffix(q)?;
+                (inner == site.image).then_some(q)
+            })
+        });
+        if site.written.is_none() || quoted.is_some() {
+            let start = at + usize::from(quoted.is_some());
+            let end = start + site.image.len();
+            let next = self.text.get(end..).and_then(|r| r.chars().next());
+            let ends = match quoted {
+                Some(q) => self.text[at..].starts_with(q) && next == Some(q),
+                // A `--mount` option's value ends at the next option (`,`)
+                // or at the quote closing a quoted option.
+                None if mount_option(&self.text[..at]) => {
+                    next.is_none_or(|c| c.is_whitespace() || c == ',' || c == '"')
+                }
+                None => next.is_none_or(char::is_whitespace),
+            };
+            if !self.text[start..].starts_with(&site.image) || !ends {
                 return Err(format!(
                     "the text at {} is not the image (the reader's span cannot be trusted)",
                     site.position
                 ));
             }
+            if !plain_word_safe(target) {
+                return Err(format!("{target} cannot be written as a Dockerfile word"));
+            }
             return Ok(Some(Edit {
-                range: at..end,
+                range: start..end,
                 replacement: target.to_owned(),
             }));
-        };
-        let Some(name) = single_variable(written) else {
+        }
+        let written = site.written.as_deref().unwrap_or_default();
+        if written.starts_with("--var ") {
+            return Err(format!("its value comes from {written}, not from the file"));
+        }
+        let Some(name) = single_variable(unquote_double(written)) else {
             return Err(format!(
                 "it is written as {written}: text mixed with variables has no single span to change"
             ));
@@ -394,7 +419,7 @@ impl Planner<'_> {
         if let Some(other) = self.sites.iter().find_map(|s| {
             let w = s.written.as_deref()?;
             let uses = w.contains(&format!("${name}")) || w.contains(&format!("${{{name}"));
-            (uses && single_variable(w) != Some(name)).then_some(w)
+            (uses && single_variable(unquote_double(w)) != Some(name)).then_some(w)
         }) {
             return Err(format!(
                 "ARG {name} is also used in {other}, which changing its default would change too"
@@ -431,7 +456,7 @@ fn scalar_edit(text: &str, at: usize, value: &str, new_value: String) -> Result<
     let rest = &text[at..];
     let untrusted = || {
         format!(
-            "the scalar at byte {at} is not {value:?} as written (escapes, a line break, or a span the reader got wrong)"
+            "the scalar there is not {value:?} as written (escapes, a line break, or a span the reader got wrong)"
         )
     };
     match rest.chars().next() {
@@ -477,6 +502,27 @@ fn plain_word_safe(s: &str) -> bool {
         && s.chars().all(|c| {
             c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@' | '+')
         })
+}
+
+/// Whether `before` (a Dockerfile's text up to a site) ends in a `--mount`
+/// option `from=`: after `--mount=`, a `,` or a `"` opening the option.
+fn mount_option(before: &str) -> bool {
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let Some(key_at) = line.len().checked_sub("from=".len()) else {
+        return false;
+    };
+    line.get(key_at..)
+        .is_some_and(|k| k.eq_ignore_ascii_case("from="))
+        && line[..key_at].ends_with([',', '=', '"'])
+        && line.to_ascii_lowercase().contains("--mount=")
+}
+
+/// A Dockerfile word without the double quotes around it (in which
+/// variables are expanded), if it has them.
+fn unquote_double(word: &str) -> &str {
+    word.strip_prefix('"')
+        .and_then(|w| w.strip_suffix('"'))
+        .unwrap_or(word)
 }
 
 /// `$NAME` or `${NAME}` alone: the variable's name.
@@ -708,7 +754,9 @@ pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
                 }
                 Err(why) => {
                     entry.change = None;
-                    entry.not_touched = Some(format!("not fixed: {why}"));
+                    let why = format!("not fixed: {why}");
+                    mark_unfixable(before, &[], Some(&why));
+                    entry.not_touched = Some(why);
                 }
             }
         }
@@ -729,45 +777,114 @@ struct Worked {
     reread: Option<Fix>,
 }
 
+/// What the fix of one file comes to before anything is written: the plan,
+/// why the file is not touched at all (when it is not), and the fixed text
+/// (when the plan changes something and the text may be written).
+struct Assessed {
+    fix: Fix,
+    not_touched: Option<String>,
+    fixed: Option<String>,
+}
+
+/// Plans the fix of `source` read as `extracted`, and checks it: a file with
+/// an input error is not touched, nor one whose fixed text fails
+/// [`check_edits`].
+fn assess(source: &Source, extracted: &Extracted, options: &Options, policy: &Policy) -> Assessed {
+    let text = source.text.as_deref().unwrap_or_default();
+    let fix = plan(text, source.kind, &extracted.sites, policy, options);
+    let mut assessed = Assessed {
+        fix,
+        not_touched: None,
+        fixed: None,
+    };
+    if assessed.fix.is_empty() {
+        return assessed;
+    }
+    if let Some(problem) = extracted.problems.iter().find(|p| p.code.is_input_error()) {
+        assessed.not_touched = Some(format!(
+            "not fixed: it cannot be read completely ({}: {})",
+            problem.code.as_str(),
+            problem.message
+        ));
+        return assessed;
+    }
+    let fixed = assessed.fix.apply(text);
+    match check_edits(&fixed, source.kind, &assessed.fix.edits) {
+        Ok(()) => assessed.fixed = Some(fixed),
+        Err(why) => assessed.not_touched = Some(format!("not fixed: {why}")),
+    }
+    assessed
+}
+
+/// Says in each finding a rewrite rule changes that `lint --fix` cannot
+/// write it ([`crate::report::Verdict::unfixable`]): the plan's reason, or
+/// why the whole file is not touched. `file`'s findings are in the order of
+/// the sites `unfixable` indexes.
+fn mark_unfixable(file: &mut FileReport, unfixable: &[Unfixable], not_touched: Option<&str>) {
+    for u in unfixable {
+        if let Some(f) = file.findings.get_mut(u.site) {
+            f.verdict.unfixable = Some(u.reason.clone());
+        }
+    }
+    if let Some(why) = not_touched {
+        for f in &mut file.findings {
+            if f.verdict.rewritten.is_some() && f.verdict.unfixable.is_none() {
+                f.verdict.unfixable = Some(why.to_owned());
+            }
+        }
+    }
+}
+
+/// [`crate::lint`]'s work on one file: read, judged, and each image a rewrite
+/// rule changes marked when `lint --fix` cannot write it (the same plan and
+/// checks as [`fix`], so the report says "fixable" only of what the fix
+/// does). Name and text are left empty, for the caller to move in.
+pub(crate) fn lint_file(source: &Source, options: &Options, policy: &Policy) -> FileReport {
+    let extracted = crate::extract(source, options);
+    if !policy.has_rewrites() {
+        return crate::judged(extracted, |site| crate::judge::with_policy(policy, site));
+    }
+    let assessed = assess(source, &extracted, options, policy);
+    let mut file = crate::judged(extracted, |site| crate::judge::with_policy(policy, site));
+    mark_unfixable(
+        &mut file,
+        &assessed.fix.unfixable,
+        assessed.not_touched.as_deref(),
+    );
+    file
+}
+
 /// Reads, plans, checks and judges one file: each image is judged once,
 /// as it reads in the file that will be written.
 fn fix_file(source: &Source, options: &Options, policy: &Policy) -> Worked {
     let mut extracted = crate::extract(source, options);
     let text = source.text.as_deref().unwrap_or_default();
-    let mut fix = plan(text, source.kind, &extracted.sites, policy, options);
-    let mut entry = FileFix {
+    let Assessed {
+        mut fix,
+        not_touched,
+        fixed,
+    } = assess(source, &extracted, options, policy);
+    let entry = FileFix {
         name: source.name.clone(),
         change: None,
         unfixable: std::mem::take(&mut fix.unfixable),
-        not_touched: None,
+        not_touched,
     };
     let (mut after, mut edits, mut reread) = (None, Vec::new(), None);
-    let input_error = extracted.problems.iter().find(|p| p.code.is_input_error());
-    match input_error {
-        _ if fix.is_empty() => {}
-        Some(problem) => {
-            entry.not_touched = Some(format!(
-                "not fixed: it cannot be read completely ({}: {})",
-                problem.code.as_str(),
-                problem.message
-            ));
-        }
-        None => {
-            let fixed = fix.apply(text);
-            if let Err(why) = check_edits(&fixed, source.kind, &fix.edits) {
-                entry.not_touched = Some(format!("not fixed: {why}"));
-            } else if extracted.problems.is_empty() {
-                derive_reading(text, &mut extracted, &fix);
-                after = Some(fixed);
-                edits = fix.edits;
-            } else {
-                after = Some(fixed);
-                reread = Some(fix);
-            }
+    if let Some(fixed) = fixed {
+        if extracted.problems.is_empty() {
+            derive_reading(text, &mut extracted, &fix);
+            after = Some(fixed);
+            edits = fix.edits;
+        } else {
+            after = Some(fixed);
+            reread = Some(fix);
         }
     }
+    let mut file = crate::judged(extracted, |site| crate::judge::with_policy(policy, site));
+    mark_unfixable(&mut file, &entry.unfixable, entry.not_touched.as_deref());
     Worked {
-        file: crate::judged(extracted, |site| crate::judge::with_policy(policy, site)),
+        file,
         entry,
         after,
         edits,
@@ -812,8 +929,11 @@ pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), 
         let ends_plain = |c: Option<char>| c.is_none_or(|c| c.is_whitespace());
         let whole = match (kind, before) {
             (SourceKind::Dockerfile, Some(q @ ('"' | '\''))) => next == Some(q),
+            // After `from=` in a `--mount`, the next option's `,` or the
+            // option's closing quote may follow.
             (SourceKind::Dockerfile, b) => {
-                b.is_none_or(|c| c.is_whitespace() || c == '=') && ends_plain(next)
+                b.is_none_or(|c| c.is_whitespace() || c == '=')
+                    && (ends_plain(next) || (b == Some('=') && matches!(next, Some(',' | '"'))))
             }
             (_, Some('"')) => next == Some('"'),
             // '' inside single quotes is an escaped quote, not the end.
@@ -871,8 +991,9 @@ fn derive_reading(text: &str, read: &mut Extracted, fix: &Fix) {
         for &(_, c, growth, i) in on_line(line) {
             if c >= column && c < column + width.max(1) {
                 site.width = site.width.saturating_add_signed(growth);
-                if site.written.is_some() {
-                    site.written = Some(fix.edits[i].replacement.clone());
+                if let Some(written) = &mut site.written {
+                    let edit = &fix.edits[i];
+                    *written = written.replacen(&text[edit.range.clone()], &edit.replacement, 1);
                 }
             }
         }

@@ -488,17 +488,27 @@ pub fn lint(
     options: &Options,
     policy: &Policy,
 ) -> Report {
-    lint_with(sources, options, |site| judge::with_policy(policy, site))
+    lint_files(sources, |s| fix::lint_file(s, options, policy))
 }
 
 /// [`lint`] with any judge (called on the threads that read the files).
+#[cfg(test)]
 fn lint_with(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
     judge: impl Fn(&ImageSite) -> Verdict + Sync,
 ) -> Report {
+    lint_files(sources, |s| judged(extract(s, options), &judge))
+}
+
+/// The report of `sources`, each file's by `read` (on the reading threads),
+/// with its name and text moved in.
+fn lint_files(
+    sources: impl IntoIterator<Item = Source>,
+    read: impl Fn(&Source) -> FileReport + Sync,
+) -> Report {
     let sources: Vec<Source> = sources.into_iter().collect();
-    let read = map_files(&sources, |s| judged(extract(s, options), &judge));
+    let read = map_files(&sources, read);
     let mut report = Report::default();
     for (source, mut file) in sources.into_iter().zip(read) {
         file.name = source.name;
@@ -755,6 +765,8 @@ mod tests {
                     rule: None,
                     rewritten: Some("r.io/x".to_owned()),
                     rewrite_rule: None,
+                    as_written: false,
+                    unfixable: Some("x".to_owned()),
                 });
                 for format in [render::Format::Text, render::Format::Json, render::Format::Sarif, render::Format::Github] {
                     let style = render::Style { color: true, show_allowed: true };

@@ -10,6 +10,8 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod write;
+
 /// Check every image in manifests, Dockerfiles, compose files and kustomizations against the policy.
 ///
 /// Reads Kubernetes YAML/JSON (every document, `List`s, every kind that runs
@@ -61,10 +63,13 @@ pub struct Args {
     /// (rewrite: in the policy, --rewrite FROM=TO): only the bytes of each
     /// image change (quotes, comments, CRLF, other documents are kept), a
     /// Dockerfile `FROM $BASE` changes the default of `ARG BASE`; each file is
-    /// written atomically with its permissions, and a file that cannot be read
-    /// completely is not touched. What cannot be fixed is listed on standard
-    /// error. The report and exit status are those of the fixed files. Not with
-    /// `-` (standard input): use --diff.
+    /// written atomically with its owner, group, mode and byte-order mark, once
+    /// however many names reach it (a symbolic link is fixed through when its
+    /// target is inside the paths given; a file with hard links is not
+    /// written), and a file that cannot be read completely is not touched.
+    /// What cannot be fixed is listed on standard error and exits 2. The report
+    /// and exit status are those of the fixed files. Not with `-` (standard
+    /// input): use --diff.
     #[arg(long)]
     fix: bool,
 
@@ -97,7 +102,7 @@ pub const EXAMPLES: crate::help::Examples = &[
 ];
 
 /// `--help` after the examples.
-pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed), or with --fix a file that could not be written. --warn-only turns 1 into 0. With --fix or --diff, the images are judged as fixed.";
+pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed), or with --fix or --diff a fix not made (an image a rewrite rule changes that cannot be written into its file, each named on standard error, or a file that could not be written). --warn-only turns 1 into 0. With --fix or --diff, the images are judged as fixed. With rewrite rules, Kubernetes objects are judged as /mutate rewrites them, Dockerfiles and compose files as written (no /mutate reaches docker build or docker compose pull).";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum FormatArg {
@@ -207,7 +212,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut failed_writes = false;
     let report = if args.fix || args.diff {
         let fixed = fix::fix(walked.sources().collect(), &options, &loaded.policy);
-        failed_writes = apply_fixes(&walked, &fixed, args.diff)?;
+        failed_writes = apply_fixes(&args.paths, &walked, &fixed, args.diff)?;
         fixed.report
     } else {
         image_policy_lint::lint(walked.sources(), &options, &loaded.policy)
@@ -262,8 +267,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 /// Writes each fixed file (or, with `diff`, prints its diff on standard
 /// output and writes nothing), and says on standard error what was fixed,
-/// what was not and why. Returns whether a file could not be written.
-fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bool, CliError> {
+/// what was not and why. Returns whether a fix was not made: an image a
+/// rule rewrites that cannot be fixed, a file not touched or not written.
+fn apply_fixes(
+    given: &[PathBuf],
+    walked: &walk::Walk,
+    fixed: &fix::Fixed,
+    diff: bool,
+) -> Result<bool, CliError> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut failed = false;
@@ -272,20 +283,40 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
         .iter()
         .filter_map(|f| Some((f.name.as_str(), f.path.as_deref()?)))
         .collect();
+    let mut writer = write::Writer::new(given, paths.iter().map(|(n, p)| (*n, *p)));
     for file in &fixed.files {
+        // A fix not made fails the run: the file still names what the
+        // rules rewrite.
         for u in &file.unfixable {
+            failed = true;
             eprintln!(
                 "image-policy lint: not fixable: {}:{}: {}: {}",
                 file.name, u.position, u.image, u.reason
             );
         }
         if let Some(why) = &file.not_touched {
+            failed = true;
             eprintln!("image-policy lint: {}: {why}", file.name);
         }
         let Some(change) = &file.change else {
             continue;
         };
+        let path = paths.get(file.name.as_str());
         if diff {
+            // A file reached by several names is diffed once.
+            let first = path.map(|p| writer.diff_once(&file.name, p, &change.after));
+            match first {
+                Some(Ok(Some(first))) => {
+                    eprintln!("image-policy lint: {}: the same file as {first}", file.name);
+                    continue;
+                }
+                Some(Err(e)) => {
+                    failed = true;
+                    eprintln!("image-policy lint: {}: not fixed: {e}", file.name);
+                    continue;
+                }
+                Some(Ok(None)) | None => {}
+            }
             match out.write_all(change.diff(&file.name).as_bytes()) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(failed),
@@ -293,12 +324,27 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
             }
             continue;
         }
-        let Some(path) = paths.get(file.name.as_str()) else {
+        let Some(path) = path else {
             // Standard input (refused with --fix before reading).
             continue;
         };
-        match write_atomically(path, &change.before, &change.after) {
-            Ok(()) => eprintln!("image-policy lint: fixed {}", file.name),
+        match writer.write(&file.name, path, &change.before, &change.after) {
+            Ok(write::Outcome::Written { through: None }) => {
+                eprintln!("image-policy lint: fixed {}", file.name);
+            }
+            Ok(write::Outcome::Written {
+                through: Some(target),
+            }) => eprintln!(
+                "image-policy lint: fixed {} (through the link, in {})",
+                file.name,
+                target.display()
+            ),
+            Ok(write::Outcome::SameFileAs(first)) => {
+                eprintln!(
+                    "image-policy lint: {}: the same file as {first}, fixed once",
+                    file.name
+                );
+            }
             Err(e) => {
                 failed = true;
                 eprintln!("image-policy lint: {}: not written: {e}", file.name);
@@ -310,36 +356,4 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(failed),
         Err(e) => Err(CliError::stdout(e)),
     }
-}
-
-/// Replaces the file at `path` (a symbolic link's target) with `after`:
-/// written to a temporary file in the same directory, given the file's
-/// permissions, and renamed over it, so a reader sees the old text or the
-/// new one, never a mix. A read-only file, or one whose text is no longer
-/// `before` (changed since it was read), is not written.
-fn write_atomically(path: &Path, before: &str, after: &str) -> io::Result<()> {
-    let target = fs::canonicalize(path)?;
-    let metadata = fs::metadata(&target)?;
-    if metadata.permissions().readonly() {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "the file is read-only",
-        ));
-    }
-    if fs::read(&target)? != before.as_bytes() {
-        return Err(io::Error::other(
-            "the file changed since it was read; run again",
-        ));
-    }
-    let dir = target.parent().unwrap_or_else(|| Path::new("."));
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".image-policy-fix-")
-        .tempfile_in(dir)?;
-    temporary.write_all(after.as_bytes())?;
-    temporary
-        .as_file()
-        .set_permissions(metadata.permissions())?;
-    temporary.as_file().sync_all()?;
-    temporary.persist(&target).map_err(|e| e.error)?;
-    Ok(())
 }

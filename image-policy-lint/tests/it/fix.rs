@@ -436,3 +436,207 @@ fn fix_invariants_hold_on_the_fuzz_seeds() {
         );
     }
 }
+
+/// The image of the generated Dockerfiles, and what the rules make of it.
+const IMAGE: &str = "busybox:1.36";
+const REWRITTEN: &str = "registry.my.com/dockerhub/library/busybox:1.36";
+
+/// Every place BuildKit pulls an image from, as templates (`{I}` is the
+/// image, `{S}` a stage BuildKit needs before it), in the spellings a
+/// Dockerfile may use: option orders, quotes, instruction names' case, line
+/// continuations.
+const DOCKERFILE_PLACES: &[&str] = &[
+    "# syntax={I}\nFROM scratch\n",
+    "FROM {I}\n",
+    "from {I} AS build\n",
+    "FROM --platform=linux/amd64 {I} as build\n",
+    "FROM \"{I}\"\n",
+    "FROM '{I}'\n",
+    "FROM \\\n    {I}\n",
+    "{S}COPY --from={I} /a /b\n",
+    "{S}copy --link --from={I} /a /b\n",
+    "{S}ADD --chown=1:1 --from={I} /a /b\n",
+    "{S}COPY --from=\"{I}\" /a /b\n",
+    "{S}RUN --mount=type=cache,from={I},target=/b true\n",
+    "{S}RUN --mount=from={I},type=bind,target=/b true\n",
+    "{S}RUN --mount=type=bind,target=/b,from={I} true\n",
+    "{S}run --network=none --mount=type=bind,FROM={I},target=/b true\n",
+    "{S}RUN --mount=type=bind,\"from={I}\",target=/b true\n",
+    "{S}RUN --mount=type=cache,target=/c --mount=type=bind,from={I},target=/b \\\n  true\n",
+    "{S}ONBUILD COPY --from={I} /a /b\n",
+    "{S}onbuild RUN --mount=type=cache,from={I},target=/b true\n",
+    "ARG BASE={I}\nFROM $BASE\n",
+    "ARG BASE=\"{I}\"\nFROM ${BASE} AS build\n",
+    "ARG BASE='{I}'\nFROM \"$BASE\"\n",
+    "ARG A=1 BASE={I}\nFROM ${BASE}\n",
+];
+
+/// Text around the place: nothing, CRLF line ends, a heredoc whose body
+/// looks like instructions (not read, not edited), a comment.
+fn dockerfile_variants() -> Vec<String> {
+    let mut out = Vec::new();
+    for place in DOCKERFILE_PLACES {
+        let stage = "FROM scratch AS s\n";
+        let text = place.replace("{S}", stage).replace("{I}", IMAGE);
+        for wrap in 0..4 {
+            let body = match wrap {
+                0 => text.clone(),
+                1 => text.replace('\n', "\r\n"),
+                2 => format!(
+                    "{text}FROM scratch\nRUN <<EOF\nFROM nginx:1.27\nCOPY --from=redis:7 /a /b\nEOF\nRUN <<-\"END\" cat\n\tFROM nginx:1.27\n\tEND\n"
+                ),
+                _ => format!("{text}# FROM nginx:1.27\n"),
+            };
+            out.push(body);
+        }
+    }
+    out
+}
+
+/// Every place an image stands in a Dockerfile is fixed, in every
+/// spelling: the fixed text is the original with the image (only it)
+/// rewritten; before the fix the image is denied, as written (no /mutate
+/// reaches `docker build`), and says it is fixable; after it, it is
+/// allowed.
+#[test]
+fn every_dockerfile_place_is_fixed() {
+    let policy = Policy::builder()
+        .allow_registry("registry.my.com")
+        .rewrite("docker.io", "registry.my.com/dockerhub")
+        .build()
+        .expect("the rules load")
+        .policy;
+    let options = Options::default();
+    for text in dockerfile_variants() {
+        let source = Source {
+            name: "Dockerfile".to_owned(),
+            kind: SourceKind::Dockerfile,
+            text: Ok(text.clone()),
+        };
+        let before = lint([source.clone()], &options, &policy);
+        let findings = &before.files[0].findings;
+        assert_eq!(findings.len(), 1, "{text:?}: {findings:?}");
+        let verdict = &findings[0].verdict;
+        assert_eq!(findings[0].site.image, IMAGE, "{text:?}");
+        assert!(
+            verdict.as_written && !verdict.allowed,
+            "{text:?}: {verdict:?}"
+        );
+        assert_eq!(verdict.rewritten.as_deref(), Some(REWRITTEN));
+        assert_eq!(verdict.unfixable, None, "{text:?}");
+        assert_eq!(before.exit_code(false), 1, "{text:?}");
+
+        let fixed = fix::fix(vec![source], &options, &policy);
+        let entry = &fixed.files[0];
+        assert!(
+            entry.unfixable.is_empty() && entry.not_touched.is_none(),
+            "{text:?}: {entry:?}"
+        );
+        let change = entry.change.as_ref().expect("fixed");
+        assert_eq!(change.after, text.replacen(IMAGE, REWRITTEN, 1), "{text:?}");
+        assert_eq!(
+            fixed.report.exit_code(false),
+            0,
+            "{text:?}: {:?}",
+            fixed.report
+        );
+    }
+}
+
+/// An image the fix cannot write says so in the report, with the plan's
+/// reason, and is denied as written; the others of the file are fixable.
+#[test]
+fn the_report_says_fixable_only_of_what_the_fix_does() {
+    let policy = Policy::builder()
+        .allow_registry("registry.my.com")
+        .rewrite("docker.io", "registry.my.com/dockerhub")
+        .build()
+        .expect("the rules load")
+        .policy;
+    let text = "ARG TAG=1.36\nFROM busybox:${TAG}\nCOPY --from=nginx:1.27 /a /b\n";
+    let source = Source {
+        name: "Dockerfile".to_owned(),
+        kind: SourceKind::Dockerfile,
+        text: Ok(text.to_owned()),
+    };
+    let report = lint([source.clone()], &Options::default(), &policy);
+    let findings = &report.files[0].findings;
+    let reasons: Vec<Option<&str>> = findings
+        .iter()
+        .map(|f| f.verdict.unfixable.as_deref())
+        .collect();
+    assert!(
+        reasons[0].is_some_and(|r| r.contains("mixed with variables")),
+        "{reasons:?}"
+    );
+    assert_eq!(reasons[1], None);
+    let fixed = fix::fix(vec![source], &Options::default(), &policy);
+    assert_eq!(fixed.files[0].unfixable.len(), 1);
+    assert_eq!(fixed.files[0].unfixable[0].position.line, 2);
+    let after = &fixed.report.files[0].findings;
+    assert!(after[0].verdict.unfixable.is_some() && !after[0].verdict.allowed);
+    assert!(after[1].verdict.allowed && after[1].verdict.rewritten.is_none());
+
+    let mut rendered = Vec::new();
+    image_policy_lint::render::render(
+        &report,
+        image_policy_lint::render::Format::Text,
+        image_policy_lint::render::Style {
+            color: false,
+            show_allowed: true,
+        },
+        &mut rendered,
+    )
+    .expect("renders");
+    let rendered = String::from_utf8(rendered).expect("UTF-8");
+    assert_eq!(
+        rendered.matches("not fixable with --fix").count(),
+        1,
+        "{rendered}"
+    );
+    assert_eq!(
+        rendered.matches("; fixable with --fix").count(),
+        1,
+        "{rendered}"
+    );
+}
+
+/// Kubernetes objects are judged as /mutate rewrites them; compose files,
+/// like Dockerfiles, as written, until the fix writes the rewritten image.
+#[test]
+fn compose_files_are_judged_as_written_and_manifests_as_rewritten() {
+    let policy = Policy::builder()
+        .allow_registry("registry.my.com")
+        .rewrite("docker.io", "registry.my.com/dockerhub")
+        .build()
+        .expect("the rules load")
+        .policy;
+    let compose = Source {
+        name: "compose.yaml".to_owned(),
+        kind: SourceKind::Compose,
+        text: Ok("services:\n  web:\n    image: python:3-slim\n".to_owned()),
+    };
+    let manifest = Source {
+        name: "pod.yaml".to_owned(),
+        kind: SourceKind::Manifests,
+        text: Ok("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: python:3-slim}\n".to_owned()),
+    };
+    let report = lint(
+        [compose.clone(), manifest.clone()],
+        &Options::default(),
+        &policy,
+    );
+    let compose_verdict = &report.files[0].findings[0].verdict;
+    assert!(
+        compose_verdict.as_written && !compose_verdict.allowed,
+        "{compose_verdict:?}"
+    );
+    let manifest_verdict = &report.files[1].findings[0].verdict;
+    assert!(
+        !manifest_verdict.as_written && manifest_verdict.allowed,
+        "{manifest_verdict:?}"
+    );
+    assert_eq!(report.exit_code(false), 1);
+    let fixed = fix::fix(vec![compose, manifest], &Options::default(), &policy);
+    assert_eq!(fixed.report.exit_code(false), 0, "{:?}", fixed.report);
+}
