@@ -61,10 +61,14 @@
 //!    would send it.
 //! 3. Judgement ([`lint`]): each site goes through
 //!    [`Policy::evaluate_rewritten`] with the object's namespace and
-//!    annotations as context (with rewrite rules, the rewritten image is
-//!    judged, as the webhook judges it after `/mutate`, and the verdict
-//!    says to what it is rewritten; a rewrite that makes no valid reference
-//!    is a denial naming the rule), and becomes a [`report::Finding`] whose [`report::Verdict`]
+//!    annotations as context (with rewrite rules, a Kubernetes object's
+//!    image is judged rewritten, as the webhook judges it after `/mutate`;
+//!    a Dockerfile's or compose file's image is judged as written, since no
+//!    `/mutate` reaches `docker build` or `docker compose pull`
+//!    ([`report::Verdict::as_written`]); the verdict says to what a rule
+//!    rewrites it, and, from the same plan [`fix`] runs, whether `--fix`
+//!    can write that ([`report::Verdict::unfixable`]); a rewrite that makes
+//!    no valid reference is a denial naming the rule), and becomes a [`report::Finding`] whose [`report::Verdict`]
 //!    carries the core's typed [`Mode`](image_policy_core::policy::Mode) and
 //!    [`DecisionCode`](image_policy_core::policy::DecisionCode); [`render`]
 //!    prints the [`report::Report`] as text, JSON, SARIF or GitHub
