@@ -953,3 +953,35 @@ fn anchored_files_keep_the_fix_invariants() {
         )
     );
 }
+
+/// Compose files with anchors: an alias used as an image is written
+/// literally (the extension field keeps its value), an image merged from an
+/// anchored mapping (`<<: *defaults`) is not fixable, and says so.
+#[test]
+fn compose_aliases_and_merge_keys() {
+    let text = "x-image: &img nginx:1.27\nx-defaults: &defaults\n  image: redis:7\n  restart: always\nservices:\n  web:\n    image: *img\n    labels: {from: *img}\n  cache:\n    <<: *defaults\n";
+    let source = Source {
+        name: "compose.yaml".to_owned(),
+        kind: SourceKind::Compose,
+        text: Ok(text.to_owned()),
+    };
+    let fixed = fix::fix(vec![source], &Options::default(), &policy());
+    let entry = &fixed.files[0];
+    let change = entry.change.as_ref().expect("web is fixed");
+    assert_eq!(
+        change.after,
+        text.replacen(
+            "    image: *img",
+            "    image: registry.my.com/dockerhub/library/nginx:1.27",
+            1
+        )
+    );
+    assert_eq!(entry.unfixable.len(), 1, "{entry:?}");
+    assert!(entry.unfixable[0].reason.contains("&defaults"), "{entry:?}");
+    let cache = fixed.report.files[0]
+        .findings
+        .iter()
+        .find(|f| f.site.holder.name.as_deref() == Some("cache"))
+        .expect("cache's image");
+    assert!(cache.verdict.unfixable.is_some() && cache.verdict.as_written);
+}
