@@ -1079,10 +1079,14 @@ fn mark_unfixable(file: &mut FileReport, unfixable: &[Unfixable], not_touched: O
 pub(crate) fn lint_file(source: &Source, options: &Options, policy: &Policy) -> FileReport {
     let extracted = crate::extract(source, options);
     if !policy.has_rewrites() {
-        return crate::judged(extracted, |site| crate::judge::with_policy(policy, site));
+        return crate::judged(extracted, |site| {
+            crate::judge::with_policy(policy, site, options)
+        });
     }
     let assessed = assess(source, &extracted, options, policy);
-    let mut file = crate::judged(extracted, |site| crate::judge::with_policy(policy, site));
+    let mut file = crate::judged(extracted, |site| {
+        crate::judge::with_policy(policy, site, options)
+    });
     mark_unfixable(
         &mut file,
         &assessed.fix.unfixable,
@@ -1118,7 +1122,9 @@ fn fix_file(source: &Source, options: &Options, policy: &Policy) -> Worked {
             reread = Some(fix);
         }
     }
-    let mut file = crate::judged(extracted, |site| crate::judge::with_policy(policy, site));
+    let mut file = crate::judged(extracted, |site| {
+        crate::judge::with_policy(policy, site, options)
+    });
     mark_unfixable(&mut file, &entry.unfixable, entry.not_touched.as_deref());
     Worked {
         file,

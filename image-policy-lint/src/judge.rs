@@ -10,12 +10,14 @@
 //! build` and `docker compose pull` pull it as it stands and no `/mutate`
 //! reaches them, so only `lint --fix` writing the rewritten image into the
 //! file makes it pass (the verdict still names the rewrite, as what the fix
-//! writes). A rewrite that makes no valid reference ([`RewriteError`]) is a
+//! writes). [`Options::builds_use_registries_conf`] (the CLI's
+//! `--builds-use-registries-conf`) judges them as rewritten too, for build
+//! hosts whose tools apply the exported `registries.conf`. A rewrite that makes no valid reference ([`RewriteError`]) is a
 //! denial naming the rule, whatever the policy's mode: the webhook denies
 //! such an image too.
 
 use super::report::{ImageSite, RuleRef, Verdict};
-use super::{compose, dockerfile};
+use super::{Options, compose, dockerfile};
 use image_policy_core::policy::{Context, DecisionCode, Mode, Policy, RewriteError, RuleInfo};
 
 /// Whether the image at `site` is pulled by `docker build` or `docker
@@ -27,8 +29,9 @@ pub(crate) fn pulled_as_written(site: &ImageSite) -> bool {
 }
 
 /// Judges one site with `policy`: as rewritten, or, for a Dockerfile's or a
-/// compose file's image, as written (see the module docs).
-pub fn with_policy(policy: &Policy, site: &ImageSite) -> Verdict {
+/// compose file's image, as written (see the module docs), unless
+/// [`Options::builds_use_registries_conf`].
+pub fn with_policy(policy: &Policy, site: &ImageSite, options: &Options) -> Verdict {
     let rewritten = match policy.rewrite_str(&site.image) {
         Ok(rewritten) => rewritten,
         Err(e) => return rewrite_failed(&e),
@@ -42,7 +45,7 @@ pub fn with_policy(policy: &Policy, site: &ImageSite) -> Verdict {
     if let Some(ns) = &site.namespace {
         ctx = ctx.namespace(ns);
     }
-    let as_written = pulled_as_written(site);
+    let as_written = pulled_as_written(site) && !options.builds_use_registries_conf;
     let judged = if as_written { None } else { rewritten.as_ref() };
     let decision = policy.evaluate_rewritten(&site.image, judged, &ctx);
     Verdict {
@@ -151,7 +154,7 @@ mod tests {
             .build()
             .expect("loads")
             .policy;
-        let v = with_policy(&policy, &site("prometheus:2.6.1"));
+        let v = with_policy(&policy, &site("prometheus:2.6.1"), &Options::default());
         assert!(v.allowed && !v.violates, "{v:?}");
         assert_eq!(
             v.rewritten.as_deref(),
@@ -163,7 +166,7 @@ mod tests {
         );
 
         // Denied whatever the mode: nothing valid could run.
-        let v = with_policy(&policy, &site("grafana/grafana:10"));
+        let v = with_policy(&policy, &site("grafana/grafana:10"), &Options::default());
         assert!(!v.allowed && v.violates, "{v:?}");
         assert_eq!(v.mode, Mode::Enforce);
         let rule = v.rule.expect("the rewrite rule is named");

@@ -218,6 +218,14 @@ pub struct Options {
     /// `--var NAME=VALUE`, as `docker build --build-arg` passes them); a
     /// value given here wins over the file's default.
     pub vars: std::collections::HashMap<String, String>,
+    /// Judge Dockerfiles' and compose files' images as rewritten, as
+    /// Kubernetes objects' are: only for build hosts whose image tools apply
+    /// the policy's rewrite rules themselves, through the `registries.conf`
+    /// that `image-policy export --format registries-conf` writes (podman,
+    /// buildah, skopeo: containers/image). Docker does not read that file.
+    /// Off by default: a Dockerfile's or compose file's image is judged as
+    /// written, since no `/mutate` reaches what builds pull.
+    pub builds_use_registries_conf: bool,
 }
 
 impl Options {
@@ -225,6 +233,7 @@ impl Options {
     pub fn with_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         Options {
             vars: vars.into_iter().collect(),
+            ..Options::default()
         }
     }
 }

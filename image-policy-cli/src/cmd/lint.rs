@@ -84,6 +84,15 @@ pub struct Args {
     /// --build-arg` would pass it (repeatable).
     #[arg(long = "var", alias = "build-arg", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, String)>,
+
+    /// Judge Dockerfiles and compose files as rewritten, like Kubernetes
+    /// objects: only when the hosts that build and pull them apply this
+    /// policy's rewrite rules through the registries.conf that `export --format
+    /// registries-conf` writes (podman, buildah; Docker does not read it).
+    /// Without it they are judged as written: no /mutate reaches docker build
+    /// or docker compose pull.
+    #[arg(long)]
+    builds_use_registries_conf: bool,
 }
 
 /// `--help` examples.
@@ -208,7 +217,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
 
     let walked = walk::walk(&args.paths);
-    let options = image_policy_lint::Options::with_vars(args.vars);
+    let mut options = image_policy_lint::Options::with_vars(args.vars);
+    options.builds_use_registries_conf = args.builds_use_registries_conf;
     let mut failed_writes = false;
     let report = if args.fix || args.diff {
         let fixed = fix::fix(walked.sources().collect(), &options, &loaded.policy);

@@ -521,3 +521,25 @@ fn a_fix_not_made_fails_the_run_naming_file_and_position() {
     let diff = lint_in(dir.path(), &["Dockerfile", "--diff"], None);
     assert_eq!(diff.code, 2, "{}", diff.stderr);
 }
+
+/// With --builds-use-registries-conf (build hosts that apply the exported
+/// registries.conf), a Dockerfile is judged as rewritten, as a Kubernetes
+/// object is; without it, as written.
+#[test]
+fn builds_using_registries_conf_are_judged_as_rewritten() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("Dockerfile"), "FROM python:3-slim\n").expect("write");
+    let as_written = lint_in(dir.path(), &["Dockerfile"], None);
+    assert_eq!(as_written.code, 1, "{}", as_written.stdout);
+    assert!(
+        as_written.stdout.contains("judged as written"),
+        "{}",
+        as_written.stdout
+    );
+    let rewritten = lint_in(
+        dir.path(),
+        &["Dockerfile", "--builds-use-registries-conf"],
+        None,
+    );
+    assert_eq!(rewritten.code, 0, "{}", rewritten.stdout);
+}
