@@ -123,7 +123,11 @@
 //! rewrite and one comparison. [`fix`] costs what [`crate::lint`] does (one
 //! reading and one judgement per image, files on every core) plus, per
 //! fixed file, the plan, one copy of the text and the local check of each
-//! edit: not a second reading. [`unified_diff`] is written from the edits: one pass to
+//! edit: not a second reading. With rewrite rules, [`crate::lint`] runs the
+//! same plan and local check on each file a rule rewrites (one copy of its
+//! text), so that its report says "fixable" only of what the fix does. A
+//! text with anchors and aliases is parsed once more for its anchor events
+//! when an edit needs them. [`unified_diff`] is written from the edits: one pass to
 //! find the line starts, then only the hunks (`similar`'s line diff of the
 //! whole texts is its oracle in the tests).
 
