@@ -937,6 +937,24 @@ fn anchored_files_keep_the_fix_invariants() {
             "{text:?}"
         );
     }
+    // The moved anchor before another image on the same line (positions
+    // after it shift), in flow style.
+    let one_line = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: &img 'nginx', command: [*img]}, {name: b, image: redis, args: [*img]}, {name: c, image: *img}]}\n";
+    assert_eq!(image_policy_lint::fuzzing::check_fix(one_line), Ok(()));
+    let fixed = fix::fix(
+        vec![Source {
+            name: "pod.yaml".to_owned(),
+            kind: SourceKind::Manifests,
+            text: Ok(one_line.to_owned()),
+        }],
+        &Options::default(),
+        &policy(),
+    );
+    let after = &fixed.files[0].change.as_ref().expect("fixed").after;
+    assert!(
+        after.contains("image: &img 'registry.my.com/dockerhub/library/nginx', command: [&img 'nginx']}, {name: b, image: registry.my.com/dockerhub/library/redis, args: [*img]}, {name: c, image: registry.my.com/dockerhub/library/nginx}"),
+        "{after}"
+    );
     let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: &img nginx\n    command: [*img]\n    env: [{name: I, value: *img}]\n  - {name: b, image: *img}\n";
     let source = Source {
         name: "pod.yaml".to_owned(),
