@@ -23,6 +23,9 @@
 //!   replaces the directive, as it does in BuildKit;
 //! - the `# escape=` parser directive (default `\`) and line continuations,
 //!   with comment lines inside a continuation dropped;
+//! - a word quoted whole (`FROM "nginx:1.27"`, `--from='busybox'`) is read as
+//!   BuildKit's shell lexer reads it: variables are expanded inside `"..."`,
+//!   not inside `'...'`, and the quotes are not part of the image;
 //! - `ARG` before the first `FROM` declares the variables `FROM` may use;
 //!   their defaults are substituted, `--var NAME=VALUE` overrides them (as
 //!   `docker build --build-arg` would), and a variable with no value is
