@@ -18,6 +18,9 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
+/// The [`Holder::kind`] of a compose service's image.
+pub(crate) const HOLDER_KIND: &str = "service";
+
 #[derive(Deserialize)]
 struct ComposeFile {
     #[serde(default)]
@@ -71,7 +74,7 @@ pub fn extract(text: &str, overrides: &Overrides) -> Extracted {
         let Some(service) = service else { continue };
         let Some(image) = service.image else { continue };
         let holder = Holder {
-            kind: "service".to_owned(),
+            kind: HOLDER_KIND.to_owned(),
             namespace: None,
             name: Some(name),
         };

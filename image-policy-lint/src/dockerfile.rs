@@ -23,6 +23,9 @@
 //!   replaces the directive, as it does in BuildKit;
 //! - the `# escape=` parser directive (default `\`) and line continuations,
 //!   with comment lines inside a continuation dropped;
+//! - a word quoted whole (`FROM "nginx:1.27"`, `--from='busybox'`) is read as
+//!   BuildKit's shell lexer reads it: variables are expanded inside `"..."`,
+//!   not inside `'...'`, and the quotes are not part of the image;
 //! - `ARG` before the first `FROM` declares the variables `FROM` may use;
 //!   their defaults are substituted, `--var NAME=VALUE` overrides them (as
 //!   `docker build --build-arg` would), and a variable with no value is
@@ -43,13 +46,18 @@
 //!
 //! Each stage is one object (`stage build`, or `stage #0` without `AS`); the
 //! frontend image is held by `syntax directive`, a trigger's by `onbuild
-//! <stage>`. Heredocs are not read (their lines are read as instructions, so
-//! a heredoc line that looks like `FROM` is judged too, which errs on the
-//! side of judging).
+//! <stage>`. A heredoc's body (`RUN <<EOF` ... `EOF`, also in `COPY` and
+//! `ADD`) is a script's or a file's text, not instructions: it is not read
+//! (a `FROM` line in it is not an image BuildKit pulls, and `lint --fix`
+//! never edits it).
 
 use super::report::{Extracted, Holder, ImageSite, Position, Problem, ProblemCode};
 use super::vars::{self, Overrides, Syntax};
 use std::collections::HashMap;
+
+/// The [`Holder::kind`]s of a Dockerfile's images: the frontend, a stage's
+/// base or flags, an `ONBUILD` trigger's.
+pub(crate) const HOLDER_KINDS: [&str; 3] = ["syntax", "stage", "onbuild"];
 
 /// One logical instruction: its text with continuations joined, and for each
 /// joined piece the physical position it came from.
@@ -96,12 +104,71 @@ fn escape_char(text: &str) -> char {
     '\\'
 }
 
-/// Splits the file into logical instructions.
+/// The lines (0-based) that are the bodies of heredocs (`RUN <<EOF` ...
+/// `EOF`), as BuildKit reads them: after a `RUN`, `COPY` or `ADD` line (or
+/// an `ONBUILD` one) with `<<WORD`, `<<-WORD`, `<<"WORD"` or `<<'WORD'`
+/// starting a word, the lines up to the one that is `WORD` (with `<<-`,
+/// after leading tabs), that line included; several heredocs on one line
+/// follow each other.
+fn heredoc_lines(text: &str) -> Vec<bool> {
+    let mut body = Vec::new();
+    let mut pending: std::collections::VecDeque<(&str, bool)> = Default::default();
+    for line in text.lines() {
+        if let Some(&(word, strip_tabs)) = pending.front() {
+            body.push(true);
+            let end = if strip_tabs {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
+            if end == word {
+                pending.pop_front();
+            }
+            continue;
+        }
+        body.push(false);
+        let mut ws = line.split_whitespace();
+        let mut first = ws.next().unwrap_or_default();
+        if first.eq_ignore_ascii_case("ONBUILD") {
+            first = ws.next().unwrap_or_default();
+        }
+        if !["RUN", "COPY", "ADD"]
+            .iter()
+            .any(|k| first.eq_ignore_ascii_case(k))
+        {
+            continue;
+        }
+        for word in line.split_whitespace() {
+            let Some(rest) = word.strip_prefix("<<") else {
+                continue;
+            };
+            let strip_tabs = rest.starts_with('-');
+            let rest = rest.strip_prefix('-').unwrap_or(rest);
+            let name = ['"', '\'']
+                .into_iter()
+                .find_map(|q| rest.strip_prefix(q)?.strip_suffix(q))
+                .unwrap_or(rest);
+            let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if valid {
+                pending.push_back((name, strip_tabs));
+            }
+        }
+    }
+    body
+}
+
+/// Splits the file into logical instructions (heredoc bodies are not
+/// instructions, and are left out).
 fn instructions(text: &str, escape: char) -> Vec<Instruction> {
     let mut out = Vec::new();
     let mut current: Option<Instruction> = None;
+    let heredoc = heredoc_lines(text);
     for (index, raw) in text.lines().enumerate() {
         let line_no = index + 1;
+        if heredoc.get(index) == Some(&true) {
+            continue;
+        }
         let trimmed = raw.trim_start();
         let indent_chars = raw.chars().count() - trimmed.chars().count();
         if trimmed.starts_with('#') || (current.is_some() && trimmed.is_empty()) {
@@ -578,7 +645,18 @@ fn site<'v>(
     holder: Holder,
 ) {
     let position = inst.position(offset);
-    let image = match vars::substitute(word, syntax, lookup) {
+    // A word quoted whole, as BuildKit's shell lexer reads it: `"..."`
+    // expands variables, `'...'` is literal.
+    let substituted = match (word.strip_prefix('"'), word.strip_prefix('\'')) {
+        (Some(inner), _) if word.len() >= 2 && inner.ends_with('"') => {
+            vars::substitute(&inner[..inner.len() - 1], syntax, lookup)
+        }
+        (_, Some(inner)) if word.len() >= 2 && inner.ends_with('\'') => {
+            Ok(inner[..inner.len() - 1].to_owned())
+        }
+        _ => vars::substitute(word, syntax, lookup),
+    };
+    let image = match substituted {
         Ok(image) => image,
         Err(e) => {
             out.problems.push(Problem {

@@ -45,10 +45,17 @@
 //! | where | edited | not fixable |
 //! | --- | --- | --- |
 //! | YAML scalar (manifests, compose `image:`) | the scalar's characters, inside its quotes if quoted | an escape or a line break inside it; a compose `${VAR}` |
-//! | YAML alias (`*img`) | nothing: the anchor's scalar, when it is itself an image that is edited | an anchor that is not an image site |
+//! | YAML alias of a scalar used as an image (`image: *img`) | the alias, replaced by the rewritten image written literally (the anchor keeps its value for every other alias) | an alias of a whole mapping or list (`*container`, a merge key `<<: *base`) |
+//! | YAML anchored scalar (`image: &img nginx`) | the scalar; when an alias that is no image (a `command`, an env value, a label) uses it, the first such alias becomes `&img nginx` (the old value, as written), which the later aliases then read | an old value that cannot stand elsewhere as written (a tag, an escape, a flow indicator) |
+//! | anything inside an anchored mapping or list that an alias repeats | nothing: a change there changes every copy | always |
 //! | kustomization `images:` | `newName` (the tag and digest are kept in their own fields) | an entry without `newName` (changing `name` changes what it matches) |
-//! | Dockerfile `FROM`, `--from=`, `from=`, `# syntax=` | the word | text mixed with variables (`nginx:$TAG`) |
-//! | Dockerfile `FROM $BASE` | the default of the one `ARG BASE=...` of the file | no default (a build argument), more than one, or `--var BASE` given |
+//! | Dockerfile `FROM`, `COPY`/`ADD --from=`, `RUN --mount=...,from=...` (any option order, up to the next `,`), `ONBUILD`, `# syntax=` | the word, inside its quotes if quoted | text mixed with variables (`nginx:$TAG`), the JSON form of the syntax directive, `--var BUILDKIT_SYNTAX` |
+//! | Dockerfile `FROM $BASE` (`${BASE}`, `"$BASE"`) | the default of the one `ARG BASE=...` of the file (inside its quotes) | no default (a build argument), more than one, or `--var BASE` given |
+//!
+//! An image a rule rewrites that the plan cannot change is reported as
+//! such ([`crate::report::Verdict::unfixable`], also by [`crate::lint`],
+//! which runs the same plan, so "fixable with --fix" is said only of what
+//! the fix does), and `lint --fix` exits 2 naming its file and position.
 //!
 //! A new plain scalar stays plain: a rewritten reference always has a `/`,
 //! and only the characters of the reference grammar, so it reads as the same
@@ -85,8 +92,17 @@
 //!   edit never crosses a line), so every other token reads as before, and
 //!   the fixed text reads as the original with each edited token's value
 //!   replaced: the same objects, containers and paths, each image as the
-//!   plan expects (an alias reads its anchor's new value; a `FROM $BASE`
-//!   its `ARG`'s new default).
+//!   plan expects (an alias written literally reads as the new image, an
+//!   alias given the moved anchor as the old value; a `FROM $BASE` its
+//!   `ARG`'s new default).
+//!
+//! The anchors and aliases are read with the parser's own anchor events
+//! (granit-parser, under serde-saphyr), so every alias of an anchor is
+//! known, wherever it stands; the test
+//! `fix_changes_only_planned_images_as_kubectl_reads_them` checks, over
+//! generated files with anchors, aliases, merge keys and flow style, that
+//! kubectl reads each fixed file as the original with only the planned
+//! image fields changed (whole objects compared).
 //!
 //! So the fixed file's reading is derived from the first one instead of
 //! read again: each site takes its expected image, and positions after an
@@ -107,7 +123,11 @@
 //! rewrite and one comparison. [`fix`] costs what [`crate::lint`] does (one
 //! reading and one judgement per image, files on every core) plus, per
 //! fixed file, the plan, one copy of the text and the local check of each
-//! edit: not a second reading. [`unified_diff`] is written from the edits: one pass to
+//! edit: not a second reading. With rewrite rules, [`crate::lint`] runs the
+//! same plan and local check on each file a rule rewrites (one copy of its
+//! text), so that its report says "fixable" only of what the fix does. A
+//! text with anchors and aliases is parsed once more for its anchor events
+//! when an edit needs them. [`unified_diff`] is written from the edits: one pass to
 //! find the line starts, then only the hunks (`similar`'s line diff of the
 //! whole texts is its oracle in the tests).
 
@@ -199,6 +219,7 @@ pub fn plan(
         options,
         sites,
         edits: Vec::new(),
+        anchors: std::cell::OnceCell::new(),
     };
     for (index, site) in sites.iter().enumerate() {
         let target = match policy.rewrite_str(&site.image) {
@@ -210,19 +231,11 @@ pub fn plan(
             }
         };
         let found = match kind {
-            SourceKind::Dockerfile => planner.dockerfile(site, &target),
+            SourceKind::Dockerfile => planner.dockerfile(site, &target).map(Vec::from_iter),
             _ => planner.yaml(site, &target),
         };
-        match found {
-            Ok(edit) => {
-                if let Some(edit) = edit
-                    && let Err(reason) = planner.add(edit)
-                {
-                    fix.unfixable.push(unfixable(index, site, reason));
-                    continue;
-                }
-                fix.expected[index] = target;
-            }
+        match found.and_then(|edits| planner.add(edits)) {
+            Ok(()) => fix.expected[index] = target,
             Err(reason) => fix.unfixable.push(unfixable(index, site, reason)),
         }
     }
@@ -246,25 +259,68 @@ struct Planner<'a> {
     options: &'a Options,
     sites: &'a [ImageSite],
     edits: Vec<Edit>,
+    /// The text's anchors and aliases, read when an edit first needs them
+    /// (`None` inside: the parser could not give them).
+    anchors: std::cell::OnceCell<Option<Anchors>>,
 }
 
 impl Planner<'_> {
-    /// Adds an edit: the same edit twice (an `ARG` two `FROM`s use) is one;
-    /// an edit overlapping another is refused.
-    fn add(&mut self, edit: Edit) -> Result<(), String> {
-        for e in &self.edits {
-            if e.range == edit.range && e.replacement == edit.replacement {
-                return Ok(());
+    /// Adds a site's edits, all or none: the same edit twice (an `ARG` two
+    /// `FROM`s use) is one; an edit overlapping another is refused.
+    fn add(&mut self, edits: Vec<Edit>) -> Result<(), String> {
+        let mut new: Vec<Edit> = Vec::with_capacity(edits.len());
+        for edit in edits {
+            let mut same = false;
+            for e in self.edits.iter().chain(&new) {
+                if e.range == edit.range && e.replacement == edit.replacement {
+                    same = true;
+                    break;
+                }
+                let touches = e.range.start < edit.range.end && edit.range.start < e.range.end;
+                if touches || e.range == edit.range {
+                    return Err(format!(
+                        "its text overlaps another image's edit (of {:?})",
+                        &self.text[e.range.clone()]
+                    ));
+                }
             }
-            if e.range.start < edit.range.end && edit.range.start < e.range.end {
-                return Err(format!(
-                    "its text overlaps another image's edit (bytes {}..{})",
-                    e.range.start, e.range.end
-                ));
+            if !same {
+                new.push(edit);
             }
         }
-        self.edits.push(edit);
+        self.edits.extend(new);
         Ok(())
+    }
+
+    /// The line and column of byte `offset`.
+    fn position_of(&self, offset: usize) -> Position {
+        let line = self.lines.line_of(offset);
+        let (start, _) = self.lines.with_end(line);
+        Position {
+            line: line + 1,
+            column: self.text[start..offset].chars().count() + 1,
+        }
+    }
+
+    /// The text's anchors and aliases, or why they cannot be known.
+    fn anchors(&self) -> Result<&Anchors, String> {
+        self.anchors
+            .get_or_init(|| Anchors::read(self.text))
+            .as_ref()
+            .ok_or_else(|| "its file's anchors and aliases cannot be read".to_owned())
+    }
+
+    /// Whether the alias `alias` (of a scalar) is an image site whose own
+    /// plan writes the image literally in its place ([`Planner::alias`]), so
+    /// that it no longer needs its anchor.
+    fn alias_written_literally(&self, anchors: &Anchors, alias: &Alias, target: &str) -> bool {
+        plain_word_safe(target)
+            && anchors.aliased_collection_around(&alias.token).is_none()
+            && self.sites.iter().any(|s| {
+                s.written.is_none()
+                    && s.holder.kind != kustomization::HOLDER_KIND
+                    && self.lines.offset(s.position) == Some(alias.token.start)
+            })
     }
 
     fn offset(&self, site: &ImageSite) -> Result<usize, String> {
@@ -273,12 +329,17 @@ impl Planner<'_> {
             .ok_or_else(|| format!("the reader's position {} is not in the text", site.position))
     }
 
-    /// A YAML site: the scalar at the site's position.
-    fn yaml(&self, site: &ImageSite, target: &str) -> Result<Option<Edit>, String> {
+    /// A YAML site: the scalar at the site's position (and, when it is
+    /// anchored and aliased where no image is, the anchor moved to keep the
+    /// old value there), or the alias written literally.
+    fn yaml(&self, site: &ImageSite, target: &str) -> Result<Vec<Edit>, String> {
         let at = self.offset(site)?;
         let rest = &self.text[at..];
-        if let Some(alias) = rest.strip_prefix('*') {
-            return self.alias(at, alias).map(|()| None);
+        if rest.starts_with('*') {
+            if site.written.is_some() || site.holder.kind == kustomization::HOLDER_KIND {
+                return Err("it is an alias: change it where its anchor is defined".to_owned());
+            }
+            return self.alias(at, target).map(|edit| vec![edit]);
         }
         let (value, new_value) = if site.holder.kind == kustomization::HOLDER_KIND {
             self.new_name(site, at, target)?
@@ -290,44 +351,83 @@ impl Planner<'_> {
             }
             (site.image.as_str(), target.to_owned())
         };
-        scalar_edit(self.text, at, value, new_value).map(Some)
+        let edit = scalar_edit(self.text, at, value, new_value)?;
+        if !self.text.contains('*') {
+            return Ok(vec![edit]);
+        }
+        let anchors = self.anchors()?;
+        if let Some((anchored, alias)) = anchors.aliased_collection_around(&edit.range) {
+            return Err(format!(
+                "it is inside &{}, which the alias at {} repeats: a change here would change it there too",
+                anchored.name,
+                self.position_of(alias.token.start)
+            ));
+        }
+        let mut edits = vec![edit];
+        let anchored = anchors
+            .defined
+            .iter()
+            .find(|a| !a.collection && a.node.start == at);
+        if let Some(anchored) = anchored {
+            // The aliases that still need the old value: the first gets the
+            // anchor (and the old value as written), the others follow it.
+            let kept = anchors
+                .uses(anchored)
+                .find(|alias| !self.alias_written_literally(anchors, alias, target));
+            if let Some(alias) = kept {
+                let old = &self.text[anchored.node.clone()];
+                if !anchored.plain_scalar || !anchor_value_movable(old) {
+                    return Err(format!(
+                        "it is anchored (&{}) and the alias at {} is no image: the old value {old:?} cannot be moved there",
+                        anchored.name,
+                        self.position_of(alias.token.start)
+                    ));
+                }
+                edits.push(Edit {
+                    range: alias.token.clone(),
+                    replacement: format!("&{} {old}", anchored.name),
+                });
+                edits.sort_by_key(|e| e.range.start);
+            }
+        }
+        Ok(edits)
     }
 
-    /// An alias is fixed with its anchor, when the anchor's scalar is an
-    /// image that is edited (anchors come before their aliases, and sites
-    /// are planned in order).
-    fn alias(&self, at: usize, alias: &str) -> Result<(), String> {
-        let name_len = alias
-            .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}'))
-            .unwrap_or(alias.len());
-        let name = &alias[..name_len];
-        let anchor = format!("&{name}");
-        let value = self.text[..at]
-            .rmatch_indices(&anchor)
-            .map(|(i, _)| i + anchor.len())
-            .find(|&end| {
-                self.text[end..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c == ' ' || c == '\t')
-            })
-            .map(|end| {
-                end + (self.text[end..].len()
-                    - self.text[end..].trim_start_matches([' ', '\t']).len())
-            });
-        match value {
-            Some(start)
-                if self
-                    .edits
-                    .iter()
-                    .any(|e| e.range.start == start || e.range.start == start + 1) =>
-            {
-                Ok(())
-            }
-            _ => Err(format!(
-                "it is the alias *{name}: change it where &{name} is defined (that value is not an image the linter fixes)"
-            )),
+    /// An alias of a scalar used as an image (`image: *img`): the image is
+    /// written literally in its place, and the anchor keeps its value for
+    /// every other alias.
+    fn alias(&self, at: usize, target: &str) -> Result<Edit, String> {
+        let anchors = self.anchors()?;
+        let alias = anchors
+            .aliases
+            .iter()
+            .find(|a| a.token.start == at)
+            .ok_or_else(|| "the parser finds no alias where the reader does".to_owned())?;
+        let anchored = anchors
+            .of(alias)
+            .ok_or_else(|| "the alias's anchor cannot be found".to_owned())?;
+        if anchored.collection {
+            return Err(format!(
+                "it comes from *{}, an alias of a whole mapping or list: changing it where &{} is defined would change every copy",
+                anchored.name, anchored.name
+            ));
         }
+        if let Some((outer, use_at)) = anchors.aliased_collection_around(&alias.token) {
+            return Err(format!(
+                "it is inside &{}, which the alias at {} repeats: a change here would change it there too",
+                outer.name,
+                self.position_of(use_at.token.start)
+            ));
+        }
+        if !plain_word_safe(target) {
+            return Err(format!(
+                "{target} would not read as the same string as a plain YAML scalar"
+            ));
+        }
+        Ok(Edit {
+            range: alias.token.clone(),
+            replacement: target.to_owned(),
+        })
     }
 
     /// A kustomization override: the `newName` value, with the tag and
@@ -360,26 +460,46 @@ impl Planner<'_> {
 
     /// A Dockerfile site: the word, or the default of the `ARG` it names.
     fn dockerfile(&self, site: &ImageSite, target: &str) -> Result<Option<Edit>, String> {
-        let Some(written) = &site.written else {
-            let at = self.offset(site)?;
-            let end = at + site.image.len();
-            let whole = self.text[at..].starts_with(&site.image)
-                && self.text[end..]
-                    .chars()
-                    .next()
-                    .is_none_or(char::is_whitespace);
-            if !whole {
+        let at = self.offset(site)?;
+        // `"nginx"` or `'nginx'`: the word inside its quotes.
+        let quoted = site.written.as_deref().and_then(|w| {
+            ['"', '\''].into_iter().find_map(|q| {
+                let inner = w.strip_prefix(q)?.strip_suffix(q)?;
+                (inner == site.image).then_some(q)
+            })
+        });
+        if site.written.is_none() || quoted.is_some() {
+            let start = at + usize::from(quoted.is_some());
+            let end = start + site.image.len();
+            let next = self.text.get(end..).and_then(|r| r.chars().next());
+            let ends = match quoted {
+                Some(q) => self.text[at..].starts_with(q) && next == Some(q),
+                // A `--mount` option's value ends at the next option (`,`)
+                // or at the quote closing a quoted option.
+                None if mount_option(&self.text[..at]) => {
+                    next.is_none_or(|c| c.is_whitespace() || c == ',' || c == '"')
+                }
+                None => next.is_none_or(char::is_whitespace),
+            };
+            if !self.text[start..].starts_with(&site.image) || !ends {
                 return Err(format!(
                     "the text at {} is not the image (the reader's span cannot be trusted)",
                     site.position
                 ));
             }
+            if !plain_word_safe(target) {
+                return Err(format!("{target} cannot be written as a Dockerfile word"));
+            }
             return Ok(Some(Edit {
-                range: at..end,
+                range: start..end,
                 replacement: target.to_owned(),
             }));
-        };
-        let Some(name) = single_variable(written) else {
+        }
+        let written = site.written.as_deref().unwrap_or_default();
+        if written.starts_with("--var ") {
+            return Err(format!("its value comes from {written}, not from the file"));
+        }
+        let Some(name) = single_variable(unquote_double(written)) else {
             return Err(format!(
                 "it is written as {written}: text mixed with variables has no single span to change"
             ));
@@ -394,7 +514,7 @@ impl Planner<'_> {
         if let Some(other) = self.sites.iter().find_map(|s| {
             let w = s.written.as_deref()?;
             let uses = w.contains(&format!("${name}")) || w.contains(&format!("${{{name}"));
-            (uses && single_variable(w) != Some(name)).then_some(w)
+            (uses && single_variable(unquote_double(w)) != Some(name)).then_some(w)
         }) {
             return Err(format!(
                 "ARG {name} is also used in {other}, which changing its default would change too"
@@ -425,13 +545,135 @@ impl Planner<'_> {
     }
 }
 
+/// The anchors and aliases of a YAML text, as its parser reads them (for
+/// [`plan`]: what else a change of an anchored value would change).
+#[derive(Default)]
+struct Anchors {
+    /// Each anchored node, in text order.
+    defined: Vec<Anchored>,
+    /// Each alias, in text order.
+    aliases: Vec<Alias>,
+    /// The index in `defined` of each anchor id (ids are unique in a
+    /// stream: the parser never reuses one).
+    by_id: std::collections::HashMap<usize, usize>,
+}
+
+/// An anchored node (`&name value`).
+struct Anchored {
+    /// The parser's id of the anchor (unique in the stream).
+    id: usize,
+    /// The anchor's name.
+    name: String,
+    /// The node's bytes: a scalar's token (with its quotes), or a mapping's
+    /// or sequence's whole text.
+    node: Range<usize>,
+    /// Whether the node is a scalar without a tag.
+    plain_scalar: bool,
+    /// Whether the node is a mapping or a sequence.
+    collection: bool,
+}
+
+/// An alias (`*name`).
+struct Alias {
+    /// The id of the anchor it refers to.
+    id: usize,
+    /// The bytes of the `*name` token.
+    token: Range<usize>,
+}
+
+impl Anchors {
+    /// Reads `text`'s anchors and aliases; `None` when the parser stops on
+    /// it or gives no byte offsets (nothing anchored is then fixed).
+    fn read(text: &str) -> Option<Anchors> {
+        use granit_parser::{Event, Parser};
+        let mut anchors = Anchors::default();
+        if !text.contains('&') {
+            return Some(anchors);
+        }
+        let options = granit_parser::options! { emit_comments: false, emit_anchor_events: true };
+        let mut parser = Parser::new_from_str_with_options(text, options);
+        // Open collections: (anchor id, start byte).
+        let mut open: Vec<(usize, usize)> = Vec::new();
+        // The node the next Anchor event belongs to.
+        let mut last: Option<(Range<usize>, bool, bool)> = None;
+        for event in parser.by_ref() {
+            let (event, span) = event.ok()?;
+            let start = span.start.byte_offset()?;
+            let end = span.end.byte_offset()?;
+            match event {
+                Event::Scalar(_, _, _, tag) => last = Some((start..end, tag.is_none(), false)),
+                Event::MappingStart(_, id, _) | Event::SequenceStart(_, id, _) => {
+                    open.push((id, start));
+                    last = None;
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    let (id, from) = open.pop()?;
+                    if id != 0 {
+                        let index = *anchors.by_id.get(&id)?;
+                        anchors.defined[index].node = from..end;
+                    }
+                    last = None;
+                }
+                Event::Anchor(id, name) => {
+                    // A collection's anchor comes right after its start, a
+                    // scalar's right after the scalar.
+                    let (node, plain_scalar, collection) = match (&last, open.last()) {
+                        (Some((range, plain, _)), _) => (range.clone(), *plain, false),
+                        (None, Some(&(open_id, from))) if open_id == id => {
+                            (from..from, false, true)
+                        }
+                        _ => return None,
+                    };
+                    anchors.by_id.insert(id, anchors.defined.len());
+                    anchors.defined.push(Anchored {
+                        id,
+                        name: name.into_owned(),
+                        node,
+                        plain_scalar,
+                        collection,
+                    });
+                    last = None;
+                }
+                Event::Alias(id) => {
+                    anchors.aliases.push(Alias {
+                        id,
+                        token: start..end,
+                    });
+                    last = None;
+                }
+                _ => last = None,
+            }
+        }
+        Some(anchors)
+    }
+
+    /// The anchor an alias refers to.
+    fn of(&self, alias: &Alias) -> Option<&Anchored> {
+        self.defined.get(*self.by_id.get(&alias.id)?)
+    }
+
+    /// The aliases of an anchor, in text order.
+    fn uses<'s>(&'s self, anchored: &'s Anchored) -> impl Iterator<Item = &'s Alias> + 's {
+        self.aliases.iter().filter(move |a| a.id == anchored.id)
+    }
+
+    /// An aliased mapping or sequence whose text holds `range`: a change
+    /// there changes every alias of it too.
+    fn aliased_collection_around(&self, range: &Range<usize>) -> Option<(&Anchored, &Alias)> {
+        self.defined
+            .iter()
+            .filter(|a| a.collection && a.node.start <= range.start && range.end <= a.node.end)
+            .find_map(|a| Some((a, self.uses(a).next()?)))
+    }
+}
+
 /// The edit of a YAML scalar at `at` whose value is `value`: inside its
 /// quotes when quoted, else the plain characters.
 fn scalar_edit(text: &str, at: usize, value: &str, new_value: String) -> Result<Edit, String> {
     let rest = &text[at..];
     let untrusted = || {
         format!(
-            "the scalar at byte {at} is not {value:?} as written (escapes, a line break, or a span the reader got wrong)"
+            "the scalar there is not {value:?} as written (escapes, a line break, or a span the reader got wrong)"
         )
     };
     match rest.chars().next() {
@@ -477,6 +719,51 @@ fn plain_word_safe(s: &str) -> bool {
         && s.chars().all(|c| {
             c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@' | '+')
         })
+}
+
+/// Whether `before` (a Dockerfile's text up to a site) ends in a `--mount`
+/// option `from=`: after `--mount=`, a `,` or a `"` opening the option.
+fn mount_option(before: &str) -> bool {
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let Some(key_at) = line.len().checked_sub("from=".len()) else {
+        return false;
+    };
+    line.get(key_at..)
+        .is_some_and(|k| k.eq_ignore_ascii_case("from="))
+        && line[..key_at].ends_with([',', '=', '"'])
+        && line.to_ascii_lowercase().contains("--mount=")
+}
+
+/// A Dockerfile word without the double quotes around it (in which
+/// variables are expanded), if it has them.
+fn unquote_double(word: &str) -> &str {
+    word.strip_prefix('"')
+        .and_then(|w| w.strip_suffix('"'))
+        .unwrap_or(word)
+}
+
+/// Whether an anchored scalar's text (its token, quotes included) reads as
+/// the same value wherever an alias stands, in block or flow context: one
+/// line, and quoted without escapes, or plain with only the reference
+/// grammar's characters (never a flow indicator, a comment, `: `).
+fn anchor_value_movable(token: &str) -> bool {
+    if token.contains(['\n', '\r']) {
+        return false;
+    }
+    match token.chars().next() {
+        Some(q @ ('"' | '\'')) => {
+            let inner = &token[1..token.len() - 1];
+            token.len() >= 2 && token.ends_with(q) && !inner.contains([q, '\\'])
+        }
+        Some(c) if c.is_ascii_alphanumeric() => {
+            !token.ends_with(':')
+                && token.chars().all(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(c, '.' | '_' | '-' | '/' | ':' | '@' | '+')
+                })
+        }
+        _ => false,
+    }
 }
 
 /// `$NAME` or `${NAME}` alone: the variable's name.
@@ -708,7 +995,9 @@ pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
                 }
                 Err(why) => {
                     entry.change = None;
-                    entry.not_touched = Some(format!("not fixed: {why}"));
+                    let why = format!("not fixed: {why}");
+                    mark_unfixable(before, &[], Some(&why));
+                    entry.not_touched = Some(why);
                 }
             }
         }
@@ -729,45 +1018,120 @@ struct Worked {
     reread: Option<Fix>,
 }
 
+/// What the fix of one file comes to before anything is written: the plan,
+/// why the file is not touched at all (when it is not), and the fixed text
+/// (when the plan changes something and the text may be written).
+struct Assessed {
+    fix: Fix,
+    not_touched: Option<String>,
+    fixed: Option<String>,
+}
+
+/// Plans the fix of `source` read as `extracted`, and checks it: a file with
+/// an input error is not touched, nor one whose fixed text fails
+/// [`check_edits`].
+fn assess(source: &Source, extracted: &Extracted, options: &Options, policy: &Policy) -> Assessed {
+    let text = source.text.as_deref().unwrap_or_default();
+    let fix = plan(text, source.kind, &extracted.sites, policy, options);
+    let mut assessed = Assessed {
+        fix,
+        not_touched: None,
+        fixed: None,
+    };
+    if assessed.fix.is_empty() {
+        return assessed;
+    }
+    if let Some(problem) = extracted.problems.iter().find(|p| p.code.is_input_error()) {
+        assessed.not_touched = Some(format!(
+            "not fixed: it cannot be read completely ({}: {})",
+            problem.code.as_str(),
+            problem.message
+        ));
+        return assessed;
+    }
+    let fixed = assessed.fix.apply(text);
+    match check_edits(&fixed, source.kind, &assessed.fix.edits) {
+        Ok(()) => assessed.fixed = Some(fixed),
+        Err(why) => assessed.not_touched = Some(format!("not fixed: {why}")),
+    }
+    assessed
+}
+
+/// Says in each finding a rewrite rule changes that `lint --fix` cannot
+/// write it ([`crate::report::Verdict::unfixable`]): the plan's reason, or
+/// why the whole file is not touched. `file`'s findings are in the order of
+/// the sites `unfixable` indexes.
+fn mark_unfixable(file: &mut FileReport, unfixable: &[Unfixable], not_touched: Option<&str>) {
+    for u in unfixable {
+        if let Some(f) = file.findings.get_mut(u.site) {
+            f.verdict.unfixable = Some(u.reason.clone());
+        }
+    }
+    if let Some(why) = not_touched {
+        for f in &mut file.findings {
+            if f.verdict.rewritten.is_some() && f.verdict.unfixable.is_none() {
+                f.verdict.unfixable = Some(why.to_owned());
+            }
+        }
+    }
+}
+
+/// [`crate::lint`]'s work on one file: read, judged, and each image a rewrite
+/// rule changes marked when `lint --fix` cannot write it (the same plan and
+/// checks as [`fix`], so the report says "fixable" only of what the fix
+/// does). Name and text are left empty, for the caller to move in.
+pub(crate) fn lint_file(source: &Source, options: &Options, policy: &Policy) -> FileReport {
+    let extracted = crate::extract(source, options);
+    if !policy.has_rewrites() {
+        return crate::judged(extracted, |site| {
+            crate::judge::with_policy(policy, site, options)
+        });
+    }
+    let assessed = assess(source, &extracted, options, policy);
+    let mut file = crate::judged(extracted, |site| {
+        crate::judge::with_policy(policy, site, options)
+    });
+    mark_unfixable(
+        &mut file,
+        &assessed.fix.unfixable,
+        assessed.not_touched.as_deref(),
+    );
+    file
+}
+
 /// Reads, plans, checks and judges one file: each image is judged once,
 /// as it reads in the file that will be written.
 fn fix_file(source: &Source, options: &Options, policy: &Policy) -> Worked {
     let mut extracted = crate::extract(source, options);
     let text = source.text.as_deref().unwrap_or_default();
-    let mut fix = plan(text, source.kind, &extracted.sites, policy, options);
-    let mut entry = FileFix {
+    let Assessed {
+        mut fix,
+        not_touched,
+        fixed,
+    } = assess(source, &extracted, options, policy);
+    let entry = FileFix {
         name: source.name.clone(),
         change: None,
         unfixable: std::mem::take(&mut fix.unfixable),
-        not_touched: None,
+        not_touched,
     };
     let (mut after, mut edits, mut reread) = (None, Vec::new(), None);
-    let input_error = extracted.problems.iter().find(|p| p.code.is_input_error());
-    match input_error {
-        _ if fix.is_empty() => {}
-        Some(problem) => {
-            entry.not_touched = Some(format!(
-                "not fixed: it cannot be read completely ({}: {})",
-                problem.code.as_str(),
-                problem.message
-            ));
-        }
-        None => {
-            let fixed = fix.apply(text);
-            if let Err(why) = check_edits(&fixed, source.kind, &fix.edits) {
-                entry.not_touched = Some(format!("not fixed: {why}"));
-            } else if extracted.problems.is_empty() {
-                derive_reading(text, &mut extracted, &fix);
-                after = Some(fixed);
-                edits = fix.edits;
-            } else {
-                after = Some(fixed);
-                reread = Some(fix);
-            }
+    if let Some(fixed) = fixed {
+        if extracted.problems.is_empty() {
+            derive_reading(text, &mut extracted, &fix);
+            after = Some(fixed);
+            edits = fix.edits;
+        } else {
+            after = Some(fixed);
+            reread = Some(fix);
         }
     }
+    let mut file = crate::judged(extracted, |site| {
+        crate::judge::with_policy(policy, site, options)
+    });
+    mark_unfixable(&mut file, &entry.unfixable, entry.not_touched.as_deref());
     Worked {
-        file: crate::judged(extracted, |site| crate::judge::with_policy(policy, site)),
+        file,
         entry,
         after,
         edits,
@@ -804,16 +1168,37 @@ pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), 
         if after.get(start..end) != Some(edit.replacement.as_str()) {
             return bad("is not the replacement");
         }
-        if !plain_word_safe(&edit.replacement) || edit.replacement.ends_with(':') {
-            return bad("is not a word of the reference grammar");
-        }
         let before = after[..start].chars().next_back();
         let next = after[end..].chars().next();
         let ends_plain = |c: Option<char>| c.is_none_or(|c| c.is_whitespace());
+        // An anchor moved onto an alias: `&name VALUE`, a whole node.
+        if kind != SourceKind::Dockerfile
+            && let Some((name, value)) = edit
+                .replacement
+                .strip_prefix('&')
+                .and_then(|r| r.split_once(' '))
+        {
+            let name_ok = !name.is_empty()
+                && !name.contains(|c: char| {
+                    c.is_whitespace() || matches!(c, ',' | '[' | ']' | '{' | '}')
+                });
+            let whole = before.is_none_or(|c| c.is_whitespace() || matches!(c, '[' | '{' | ','))
+                && (ends_plain(next) || matches!(next, Some(',' | ']' | '}')));
+            if !name_ok || !anchor_value_movable(value) || !whole {
+                return bad("is not an anchored value that makes up a whole node");
+            }
+            continue;
+        }
+        if !plain_word_safe(&edit.replacement) || edit.replacement.ends_with(':') {
+            return bad("is not a word of the reference grammar");
+        }
         let whole = match (kind, before) {
             (SourceKind::Dockerfile, Some(q @ ('"' | '\''))) => next == Some(q),
+            // After `from=` in a `--mount`, the next option's `,` or the
+            // option's closing quote may follow.
             (SourceKind::Dockerfile, b) => {
-                b.is_none_or(|c| c.is_whitespace() || c == '=') && ends_plain(next)
+                b.is_none_or(|c| c.is_whitespace() || c == '=')
+                    && (ends_plain(next) || (b == Some('=') && matches!(next, Some(',' | '"'))))
             }
             (_, Some('"')) => next == Some('"'),
             // '' inside single quotes is an escaped quote, not the end.
@@ -871,8 +1256,9 @@ fn derive_reading(text: &str, read: &mut Extracted, fix: &Fix) {
         for &(_, c, growth, i) in on_line(line) {
             if c >= column && c < column + width.max(1) {
                 site.width = site.width.saturating_add_signed(growth);
-                if site.written.is_some() {
-                    site.written = Some(fix.edits[i].replacement.clone());
+                if let Some(written) = &mut site.written {
+                    let edit = &fix.edits[i];
+                    *written = written.replacen(&text[edit.range.clone()], &edit.replacement, 1);
                 }
             }
         }

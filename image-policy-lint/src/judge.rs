@@ -2,17 +2,36 @@
 //! [`Policy::evaluate_rewritten`] the webhook calls, with the object's
 //! namespace and annotations as context.
 //!
-//! With rewrite rules, the image judged is the rewritten one, since that is
-//! what runs once the mutating webhook (or `lint --fix`) has rewritten it;
-//! the verdict says so ([`Verdict::rewritten`]). A rewrite that makes no
-//! valid reference ([`RewriteError`]) is a denial naming the rule, whatever
-//! the policy's mode: the webhook denies such an image too.
+//! With rewrite rules, an image of a Kubernetes object (a manifest, a
+//! kustomization's override) is judged as rewritten, since that is what
+//! runs once the mutating webhook (or `lint --fix`) has rewritten it; the
+//! verdict says so ([`Verdict::rewritten`]). An image of a Dockerfile or a
+//! compose file is judged as written ([`Verdict::as_written`]): `docker
+//! build` and `docker compose pull` pull it as it stands and no `/mutate`
+//! reaches them, so only `lint --fix` writing the rewritten image into the
+//! file makes it pass (the verdict still names the rewrite, as what the fix
+//! writes). [`Options::builds_use_registries_conf`] (the CLI's
+//! `--builds-use-registries-conf`) judges them as rewritten too, for build
+//! hosts whose tools apply the exported `registries.conf`. A rewrite that makes no valid reference ([`RewriteError`]) is a
+//! denial naming the rule, whatever the policy's mode: the webhook denies
+//! such an image too.
 
 use super::report::{ImageSite, RuleRef, Verdict};
+use super::{Options, compose, dockerfile};
 use image_policy_core::policy::{Context, DecisionCode, Mode, Policy, RewriteError, RuleInfo};
 
-/// Judges one site with `policy`.
-pub fn with_policy(policy: &Policy, site: &ImageSite) -> Verdict {
+/// Whether the image at `site` is pulled by `docker build` or `docker
+/// compose` (a Dockerfile's or a compose file's), so that no `/mutate`
+/// rewrites it: it is judged as written.
+pub(crate) fn pulled_as_written(site: &ImageSite) -> bool {
+    let kind = site.holder.kind.as_str();
+    kind == compose::HOLDER_KIND || dockerfile::HOLDER_KINDS.contains(&kind)
+}
+
+/// Judges one site with `policy`: as rewritten, or, for a Dockerfile's or a
+/// compose file's image, as written (see the module docs), unless
+/// [`Options::builds_use_registries_conf`].
+pub fn with_policy(policy: &Policy, site: &ImageSite, options: &Options) -> Verdict {
     let rewritten = match policy.rewrite_str(&site.image) {
         Ok(rewritten) => rewritten,
         Err(e) => return rewrite_failed(&e),
@@ -26,7 +45,9 @@ pub fn with_policy(policy: &Policy, site: &ImageSite) -> Verdict {
     if let Some(ns) = &site.namespace {
         ctx = ctx.namespace(ns);
     }
-    let decision = policy.evaluate_rewritten(&site.image, rewritten.as_ref(), &ctx);
+    let as_written = pulled_as_written(site) && !options.builds_use_registries_conf;
+    let judged = if as_written { None } else { rewritten.as_ref() };
+    let decision = policy.evaluate_rewritten(&site.image, judged, &ctx);
     Verdict {
         violates: decision.violates(),
         allowed: decision.allowed(),
@@ -35,8 +56,10 @@ pub fn with_policy(policy: &Policy, site: &ImageSite) -> Verdict {
         reason: decision.to_string(),
         canonical: decision.reference().map(|r| r.to_string()),
         rule: decision.rule().map(rule_ref),
-        rewritten: decision.rewritten().map(|r| r.as_str().to_owned()),
-        rewrite_rule: decision.rewrite_rule().map(rule_ref),
+        rewritten: rewritten.as_ref().map(|r| r.as_str().to_owned()),
+        rewrite_rule: rewritten.as_ref().map(|r| rule_ref(policy.rewrite_rule(r))),
+        as_written,
+        unfixable: None,
     }
 }
 
@@ -93,6 +116,8 @@ fn rewrite_failed(e: &RewriteError) -> Verdict {
         }),
         rewritten: None,
         rewrite_rule: None,
+        as_written: false,
+        unfixable: None,
     }
 }
 
@@ -129,7 +154,7 @@ mod tests {
             .build()
             .expect("loads")
             .policy;
-        let v = with_policy(&policy, &site("prometheus:2.6.1"));
+        let v = with_policy(&policy, &site("prometheus:2.6.1"), &Options::default());
         assert!(v.allowed && !v.violates, "{v:?}");
         assert_eq!(
             v.rewritten.as_deref(),
@@ -141,7 +166,7 @@ mod tests {
         );
 
         // Denied whatever the mode: nothing valid could run.
-        let v = with_policy(&policy, &site("grafana/grafana:10"));
+        let v = with_policy(&policy, &site("grafana/grafana:10"), &Options::default());
         assert!(!v.allowed && v.violates, "{v:?}");
         assert_eq!(v.mode, Mode::Enforce);
         let rule = v.rule.expect("the rewrite rule is named");

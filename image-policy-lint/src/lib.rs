@@ -61,10 +61,14 @@
 //!    would send it.
 //! 3. Judgement ([`lint`]): each site goes through
 //!    [`Policy::evaluate_rewritten`] with the object's namespace and
-//!    annotations as context (with rewrite rules, the rewritten image is
-//!    judged, as the webhook judges it after `/mutate`, and the verdict
-//!    says to what it is rewritten; a rewrite that makes no valid reference
-//!    is a denial naming the rule), and becomes a [`report::Finding`] whose [`report::Verdict`]
+//!    annotations as context (with rewrite rules, a Kubernetes object's
+//!    image is judged rewritten, as the webhook judges it after `/mutate`;
+//!    a Dockerfile's or compose file's image is judged as written, since no
+//!    `/mutate` reaches `docker build` or `docker compose pull`
+//!    ([`report::Verdict::as_written`]); the verdict says to what a rule
+//!    rewrites it, and, from the same plan [`fix`] runs, whether `--fix`
+//!    can write that ([`report::Verdict::unfixable`]); a rewrite that makes
+//!    no valid reference is a denial naming the rule), and becomes a [`report::Finding`] whose [`report::Verdict`]
 //!    carries the core's typed [`Mode`](image_policy_core::policy::Mode) and
 //!    [`DecisionCode`](image_policy_core::policy::DecisionCode); [`render`]
 //!    prints the [`report::Report`] as text, JSON, SARIF or GitHub
@@ -220,6 +224,14 @@ pub struct Options {
     /// `--var NAME=VALUE`, as `docker build --build-arg` passes them); a
     /// value given here wins over the file's default.
     pub vars: std::collections::HashMap<String, String>,
+    /// Judge Dockerfiles' and compose files' images as rewritten, as
+    /// Kubernetes objects' are: only for build hosts whose image tools apply
+    /// the policy's rewrite rules themselves, through the `registries.conf`
+    /// that `image-policy export --format registries-conf` writes (podman,
+    /// buildah, skopeo: containers/image). Docker does not read that file.
+    /// Off by default: a Dockerfile's or compose file's image is judged as
+    /// written, since no `/mutate` reaches what builds pull.
+    pub builds_use_registries_conf: bool,
 }
 
 impl Options {
@@ -227,6 +239,7 @@ impl Options {
     pub fn with_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         Options {
             vars: vars.into_iter().collect(),
+            ..Options::default()
         }
     }
 }
@@ -494,17 +507,27 @@ pub fn lint(
     options: &Options,
     policy: &Policy,
 ) -> Report {
-    lint_with(sources, options, |site| judge::with_policy(policy, site))
+    lint_files(sources, |s| fix::lint_file(s, options, policy))
 }
 
 /// [`lint`] with any judge (called on the threads that read the files).
+#[cfg(test)]
 fn lint_with(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
     judge: impl Fn(&ImageSite) -> Verdict + Sync,
 ) -> Report {
+    lint_files(sources, |s| judged(extract(s, options), &judge))
+}
+
+/// The report of `sources`, each file's by `read` (on the reading threads),
+/// with its name and text moved in.
+fn lint_files(
+    sources: impl IntoIterator<Item = Source>,
+    read: impl Fn(&Source) -> FileReport + Sync,
+) -> Report {
     let sources: Vec<Source> = sources.into_iter().collect();
-    let read = map_files(&sources, |s| judged(extract(s, options), &judge));
+    let read = map_files(&sources, read);
     let mut report = Report::default();
     for (source, mut file) in sources.into_iter().zip(read) {
         file.name = source.name;
@@ -761,6 +784,8 @@ mod tests {
                     rule: None,
                     rewritten: Some("r.io/x".to_owned()),
                     rewrite_rule: None,
+                    as_written: false,
+                    unfixable: Some("x".to_owned()),
                 });
                 for format in [render::Format::Text, render::Format::Json, render::Format::Sarif, render::Format::Github] {
                     let style = render::Style { color: true, show_allowed: true };

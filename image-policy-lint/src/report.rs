@@ -243,10 +243,21 @@ pub struct Verdict {
     /// The rule that decided, when one did.
     pub rule: Option<RuleRef>,
     /// The reference a rewrite rule made of the image, when one applied: the
-    /// image judged (what runs once the webhook or `lint --fix` rewrites it).
+    /// image judged (what runs once the webhook or `lint --fix` rewrites it),
+    /// unless [`Verdict::as_written`].
     pub rewritten: Option<String>,
     /// The rewrite rule that applied, with [`Verdict::rewritten`].
     pub rewrite_rule: Option<RuleRef>,
+    /// The image was judged as written, not as rewritten: it is pulled by
+    /// `docker build` (a Dockerfile) or `docker compose` (a compose file),
+    /// which no `/mutate` reaches. [`Verdict::rewritten`] is then what a
+    /// rewrite rule makes of it, and what `lint --fix` writes into the file,
+    /// not what was judged.
+    pub as_written: bool,
+    /// Why `lint --fix` cannot write [`Verdict::rewritten`] into the file
+    /// (the plan's reason, or why the whole file is not touched), when it
+    /// cannot. `None` when there is nothing to write or it can be written.
+    pub unfixable: Option<String>,
 }
 
 /// The rule behind a decision.

@@ -11,6 +11,8 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod write;
+
 /// Check every image in manifests, Dockerfiles, compose files and kustomizations against the policy.
 ///
 /// Reads Kubernetes YAML/JSON (every document, `List`s, every kind that runs
@@ -62,10 +64,13 @@ pub struct Args {
     /// (rewrite: in the policy, --rewrite FROM=TO): only the bytes of each
     /// image change (quotes, comments, CRLF, other documents are kept), a
     /// Dockerfile `FROM $BASE` changes the default of `ARG BASE`; each file is
-    /// written atomically with its permissions, and a file that cannot be read
-    /// completely is not touched. What cannot be fixed is listed on standard
-    /// error. The report and exit status are those of the fixed files. Not with
-    /// `-` (standard input): use --diff.
+    /// written atomically with its owner, group, mode and byte-order mark, once
+    /// however many names reach it (a symbolic link is fixed through when its
+    /// target is inside the paths given; a file with hard links is not
+    /// written), and a file that cannot be read completely is not touched.
+    /// What cannot be fixed is listed on standard error and exits 2. The report
+    /// and exit status are those of the fixed files. Not with `-` (standard
+    /// input): use --diff.
     #[arg(long)]
     fix: bool,
 
@@ -83,6 +88,15 @@ pub struct Args {
     /// --build-arg` would pass it (repeatable).
     #[arg(long = "var", alias = "build-arg", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, String)>,
+
+    /// Judge Dockerfiles and compose files as rewritten, like Kubernetes
+    /// objects: only when the hosts that build and pull them apply this
+    /// policy's rewrite rules through the registries.conf that `export --format
+    /// registries-conf` writes (podman, buildah; Docker does not read it).
+    /// Without it they are judged as written: no /mutate reaches docker build
+    /// or docker compose pull.
+    #[arg(long)]
+    builds_use_registries_conf: bool,
 }
 
 /// `--help` examples.
@@ -101,7 +115,7 @@ pub const EXAMPLES: crate::help::Examples = &[
 ];
 
 /// `--help` after the examples.
-pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed), or with --fix a file that could not be written. --warn-only turns 1 into 0. With --fix or --diff, the images are judged as fixed.";
+pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed), or with --fix or --diff a fix not made (an image a rewrite rule changes that cannot be written into its file, each named on standard error, or a file that could not be written). --warn-only turns 1 into 0. With --fix or --diff, the images are judged as fixed. With rewrite rules, Kubernetes objects are judged as /mutate rewrites them, Dockerfiles and compose files as written (no /mutate reaches docker build or docker compose pull).";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum FormatArg {
@@ -211,11 +225,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
 
     let walked = walk::walk(&args.paths);
-    let options = image_policy_lint::Options::with_vars(args.vars);
+    let mut options = image_policy_lint::Options::with_vars(args.vars);
+    options.builds_use_registries_conf = args.builds_use_registries_conf;
     let mut failed_writes = false;
     let report = if args.fix || args.diff {
         let fixed = fix::fix(walked.sources().collect(), &options, &loaded.policy);
-        failed_writes = apply_fixes(&walked, &fixed, args.diff)?;
+        failed_writes = apply_fixes(&args.paths, &walked, &fixed, args.diff)?;
         fixed.report
     } else {
         image_policy_lint::lint(walked.sources(), &options, &loaded.policy)
@@ -270,8 +285,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 /// Writes each fixed file (or, with `diff`, prints its diff on standard
 /// output and writes nothing), and says on standard error what was fixed,
-/// what was not and why. Returns whether a file could not be written.
-fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bool, CliError> {
+/// what was not and why. Returns whether a fix was not made: an image a
+/// rule rewrites that cannot be fixed, a file not touched or not written.
+fn apply_fixes(
+    given: &[PathBuf],
+    walked: &walk::Walk,
+    fixed: &fix::Fixed,
+    diff: bool,
+) -> Result<bool, CliError> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut failed = false;
@@ -280,8 +301,12 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
         .iter()
         .filter_map(|f| Some((f.name.as_str(), f.path.as_deref()?)))
         .collect();
+    let mut writer = write::Writer::new(given, paths.iter().map(|(n, p)| (*n, *p)));
     for file in &fixed.files {
+        // A fix not made fails the run: the file still names what the
+        // rules rewrite.
         for u in &file.unfixable {
+            failed = true;
             eprintln!(
                 "image-policy lint: not fixable: {}:{}: {}: {}",
                 shown(&file.name),
@@ -291,6 +316,7 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
             );
         }
         if let Some(why) = &file.not_touched {
+            failed = true;
             eprintln!("image-policy lint: {}: {}", shown(&file.name), message(why));
         }
         let Some(change) = &file.change else {
@@ -310,6 +336,24 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
             continue;
         }
         if diff {
+            // A file reached by several names is diffed once.
+            let first = path.map(|p| writer.diff_once(&file.name, p, &change.after));
+            match first {
+                Some(Ok(Some(first))) => {
+                    eprintln!(
+                        "image-policy lint: {}: the same file as {}",
+                        shown(&file.name),
+                        shown(&first)
+                    );
+                    continue;
+                }
+                Some(Err(e)) => {
+                    failed = true;
+                    eprintln!("image-policy lint: {}: not fixed: {e}", shown(&file.name));
+                    continue;
+                }
+                Some(Ok(None)) | None => {}
+            }
             match out.write_all(change.diff(&file.name).as_bytes()) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(failed),
@@ -321,8 +365,24 @@ fn apply_fixes(walked: &walk::Walk, fixed: &fix::Fixed, diff: bool) -> Result<bo
             // Standard input (refused with --fix before reading).
             continue;
         };
-        match write_atomically(path, &change.before, &change.after) {
-            Ok(()) => eprintln!("image-policy lint: fixed {}", shown(&file.name)),
+        match writer.write(&file.name, path, &change.before, &change.after) {
+            Ok(write::Outcome::Written { through: None }) => {
+                eprintln!("image-policy lint: fixed {}", shown(&file.name));
+            }
+            Ok(write::Outcome::Written {
+                through: Some(target),
+            }) => eprintln!(
+                "image-policy lint: fixed {} (through the link, in {})",
+                shown(&file.name),
+                shown(&target.display().to_string())
+            ),
+            Ok(write::Outcome::SameFileAs(first)) => {
+                eprintln!(
+                    "image-policy lint: {}: the same file as {}, fixed once",
+                    shown(&file.name),
+                    shown(&first)
+                );
+            }
             Err(e) => {
                 failed = true;
                 eprintln!("image-policy lint: {}: not written: {e}", shown(&file.name));
@@ -349,36 +409,4 @@ fn names_itself(name: &str, path: &Path) -> bool {
         _ => text,
     };
     text == name
-}
-
-/// Replaces the file at `path` (a symbolic link's target) with `after`:
-/// written to a temporary file in the same directory, given the file's
-/// permissions, and renamed over it, so a reader sees the old text or the
-/// new one, never a mix. A read-only file, or one whose text is no longer
-/// `before` (changed since it was read), is not written.
-fn write_atomically(path: &Path, before: &str, after: &str) -> io::Result<()> {
-    let target = fs::canonicalize(path)?;
-    let metadata = fs::metadata(&target)?;
-    if metadata.permissions().readonly() {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "the file is read-only",
-        ));
-    }
-    if fs::read(&target)? != before.as_bytes() {
-        return Err(io::Error::other(
-            "the file changed since it was read; run again",
-        ));
-    }
-    let dir = target.parent().unwrap_or_else(|| Path::new("."));
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".image-policy-fix-")
-        .tempfile_in(dir)?;
-    temporary.write_all(after.as_bytes())?;
-    temporary
-        .as_file()
-        .set_permissions(metadata.permissions())?;
-    temporary.as_file().sync_all()?;
-    temporary.persist(&target).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -331,3 +331,215 @@ fn help_shows_fix_and_diff() {
         run.stdout
     );
 }
+
+/// A Pod manifest whose image the rules rewrite.
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: nginx:1.27}\n";
+const POD_FIXED: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: registry.my.com/dockerhub/library/nginx:1.27}\n";
+
+/// The file's owner, group and mode (with the set-ID bits).
+fn owner_and_mode(path: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).expect("stat");
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+/// The file keeps its owner, group and mode (another user's file, fixed by
+/// root as these tests run); a byte-order mark is kept, and the file is
+/// fixed on the first run (not "changed since it was read" every time).
+#[test]
+fn fix_keeps_owner_group_mode_and_byte_order_mark() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let owned = dir.path().join("owned.yaml");
+    std::fs::write(&owned, POD).expect("write");
+    std::fs::set_permissions(&owned, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let chowned = std::os::unix::fs::chown(&owned, Some(4321), Some(4322)).is_ok();
+    let bom = dir.path().join("bom.yaml");
+    std::fs::write(&bom, format!("\u{feff}{POD}")).expect("write");
+    let before = owner_and_mode(&owned);
+
+    let diff = lint_in(dir.path(), &[".", "--diff"], None);
+    assert_eq!(diff.code, 0, "{}", diff.stderr);
+    assert_eq!(diff.stdout.matches("+++ b/").count(), 2, "{}", diff.stdout);
+
+    let run = lint_in(dir.path(), &[".", "--fix"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&owned).expect("read"), POD_FIXED);
+    assert_eq!(owner_and_mode(&owned), before, "owner, group and mode kept");
+    if chowned {
+        assert_eq!((before.0, before.1), (4321, 4322));
+    } else {
+        eprintln!("NOTE: not root: the owner kept is this user");
+    }
+    assert_eq!(
+        std::fs::read(&bom).expect("read"),
+        format!("\u{feff}{POD_FIXED}").into_bytes(),
+        "the byte-order mark is kept"
+    );
+    let again = lint_in(dir.path(), &[".", "--fix"], None);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(!again.stderr.contains("fixed"), "{}", again.stderr);
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 2);
+}
+
+/// A file and a symbolic link to it, in one run: the file is fixed once
+/// (the diff printed once), exit 0. A link to a file outside the paths
+/// given is not written through.
+#[test]
+fn a_file_reached_by_two_names_is_fixed_once_and_links_out_are_not_followed() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let outside = tempfile::tempdir().expect("another directory");
+    std::fs::write(dir.path().join("a.yaml"), POD).expect("write");
+    std::os::unix::fs::symlink("a.yaml", dir.path().join("b.yaml")).expect("symlink");
+
+    let diff = lint_in(dir.path(), &[".", "--diff"], None);
+    assert_eq!(diff.code, 0, "{}", diff.stderr);
+    assert_eq!(diff.stdout.matches("+++ b/").count(), 1, "{}", diff.stdout);
+    assert!(
+        diff.stderr.contains("b.yaml: the same file as a.yaml"),
+        "{}",
+        diff.stderr
+    );
+
+    let run = lint_in(dir.path(), &[".", "--fix"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("fixed a.yaml"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("b.yaml: the same file as a.yaml, fixed once"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.yaml")).expect("read"),
+        POD_FIXED
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("b.yaml"))
+            .expect("lstat")
+            .file_type()
+            .is_symlink()
+    );
+
+    // The link given alone, its target in the directory given: written through.
+    std::fs::write(dir.path().join("a.yaml"), POD).expect("write");
+    let through = lint_in(dir.path(), &["b.yaml", ".", "--fix"], None);
+    assert_eq!(through.code, 0, "{}", through.stderr);
+    assert!(
+        through.stderr.contains("fixed b.yaml (through the link"),
+        "{}",
+        through.stderr
+    );
+
+    // A link out of the paths given.
+    let target = outside.path().join("elsewhere.yaml");
+    std::fs::write(&target, POD).expect("write");
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    std::os::unix::fs::symlink(&target, sub.join("out.yaml")).expect("symlink");
+    let out = lint_in(dir.path(), &["sub", "--fix"], None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("outside the paths given"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), POD);
+}
+
+/// A file with hard links is not written (a rename would split it), and
+/// the refusal names its other name.
+#[test]
+fn a_hard_linked_file_is_refused_naming_its_other_names() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("a.yaml"), POD).expect("write");
+    std::fs::hard_link(dir.path().join("a.yaml"), dir.path().join("b.yaml")).expect("link");
+    let run = lint_in(dir.path(), &[".", "--fix"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("a.yaml: not written: it has 2 names (hard links; the others: b.yaml)"),
+        "{}",
+        run.stderr
+    );
+    for name in ["a.yaml", "b.yaml"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(name)).expect("read"),
+            POD
+        );
+    }
+    let one = lint_in(dir.path(), &["a.yaml", "--fix"], None);
+    assert_eq!(one.code, 2);
+    assert!(
+        one.stderr.contains("the others: 1 outside the paths given"),
+        "{}",
+        one.stderr
+    );
+}
+
+/// Every Dockerfile place is fixed; where a fix is not made (text mixed
+/// with variables), `lint --fix` exits 2 naming the file and position, and
+/// the report says "not fixable" of it only.
+#[test]
+fn a_fix_not_made_fails_the_run_naming_file_and_position() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let dockerfile = dir.path().join("Dockerfile");
+    std::fs::write(
+        &dockerfile,
+        "FROM python:3-slim\nRUN --mount=type=cache,from=busybox,target=/b true\n",
+    )
+    .expect("write");
+    let lint = lint_in(dir.path(), &["Dockerfile"], None);
+    assert_eq!(lint.code, 1, "judged as written: {}", lint.stdout);
+    assert_eq!(
+        lint.stdout.matches("; fixable with --fix").count(),
+        2,
+        "{}",
+        lint.stdout
+    );
+    let fixed = lint_in(dir.path(), &["Dockerfile", "--fix"], None);
+    assert_eq!(fixed.code, 0, "{}\n{}", fixed.stdout, fixed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&dockerfile).expect("read"),
+        "FROM registry.my.com/dockerhub/library/python:3-slim\nRUN --mount=type=cache,from=registry.my.com/dockerhub/library/busybox,target=/b true\n"
+    );
+
+    std::fs::write(&dockerfile, "ARG TAG=3\nFROM python:${TAG}\n").expect("write");
+    let lint = lint_in(dir.path(), &["Dockerfile"], None);
+    assert!(
+        lint.stdout.contains("not fixable with --fix"),
+        "{}",
+        lint.stdout
+    );
+    let run = lint_in(dir.path(), &["Dockerfile", "--fix"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not fixable: Dockerfile:2:6: python:3"),
+        "{}",
+        run.stderr
+    );
+    let diff = lint_in(dir.path(), &["Dockerfile", "--diff"], None);
+    assert_eq!(diff.code, 2, "{}", diff.stderr);
+}
+
+/// With --builds-use-registries-conf (build hosts that apply the exported
+/// registries.conf), a Dockerfile is judged as rewritten, as a Kubernetes
+/// object is; without it, as written.
+#[test]
+fn builds_using_registries_conf_are_judged_as_rewritten() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("Dockerfile"), "FROM python:3-slim\n").expect("write");
+    let as_written = lint_in(dir.path(), &["Dockerfile"], None);
+    assert_eq!(as_written.code, 1, "{}", as_written.stdout);
+    assert!(
+        as_written.stdout.contains("judged as written"),
+        "{}",
+        as_written.stdout
+    );
+    let rewritten = lint_in(
+        dir.path(),
+        &["Dockerfile", "--builds-use-registries-conf"],
+        None,
+    );
+    assert_eq!(rewritten.code, 0, "{}", rewritten.stdout);
+}

@@ -23,9 +23,11 @@
 //!     "reason": string,                  // the one-line reason
 //!     "rule": { "index": integer, "path": string,        // allow[2], tags.requireDigest
 //!               "description": string, "location": string|null } | null,
-//!     "rewritten": string|null,          // what a rewrite rule made of the image (and what was judged);
-//!                                        // lint --fix writes it into the file
-//!     "rewrite_rule": { same as rule } | null  // the rewrite rule that applied
+//!     "rewritten": string|null,          // what a rewrite rule made of the image (and what was judged,
+//!                                        // unless judged_as_written); lint --fix writes it into the file
+//!     "rewrite_rule": { same as rule } | null, // the rewrite rule that applied
+//!     "judged_as_written": boolean,      // a Dockerfile's or compose file's image: no /mutate reaches it
+//!     "unfixable": string|null           // why lint --fix cannot write "rewritten" into the file
 //!   } ],
 //!   "problems": [ {                      // inputs that could not be read or judged
 //!     "file": string, "line": integer|null, "column": integer|null,
@@ -101,6 +103,8 @@ pub fn to_value(report: &Report) -> Value {
                 "rule": v.rule.as_ref().map(rule),
                 "rewritten": v.rewritten,
                 "rewrite_rule": v.rewrite_rule.as_ref().map(rule),
+                "judged_as_written": v.as_written,
+                "unfixable": v.unfixable,
             }));
         }
         for p in &file.problems {

@@ -78,7 +78,9 @@ impl Entry<'_> {
 }
 
 /// What every format says of an image a rewrite rule changes: `rewritten to
-/// NEW by rewrite[0] (rewrite FROM=TO); lint --fix writes it into the file`.
+/// NEW by rewrite[0] (rewrite FROM=TO); fixable with --fix ...`, or why
+/// `lint --fix` cannot write it; for an image judged as written (a
+/// Dockerfile's, a compose file's), that only the fix rewrites it.
 pub(crate) fn rewrite_note(verdict: &super::report::Verdict) -> Option<String> {
     let new = verdict.rewritten.as_ref()?;
     let by = verdict
@@ -86,9 +88,20 @@ pub(crate) fn rewrite_note(verdict: &super::report::Verdict) -> Option<String> {
         .as_ref()
         .map(|r| format!(" by {} ({})", r.path, r.description))
         .unwrap_or_default();
-    Some(format!(
-        "rewritten to {new}{by}; fixable with --fix (lint --fix writes it into the file)"
-    ))
+    let (verb, judged) = if verdict.as_written {
+        (
+            "a rewrite rule sends it to",
+            "; judged as written: no /mutate rewrites what docker build or docker compose pulls",
+        )
+    } else {
+        ("rewritten to", "")
+    };
+    Some(match &verdict.unfixable {
+        None => format!(
+            "{verb} {new}{by}{judged}; fixable with --fix (lint --fix writes it into the file)"
+        ),
+        Some(why) => format!("{verb} {new}{by}{judged}; not fixable with --fix: {why}"),
+    })
 }
 
 /// The findings (all, or only those at warning level or above, or
