@@ -18,6 +18,14 @@
 //!   reader; each document is then parsed on its own, as kubectl parses it
 //!   (or the whole file at once when YAML splits it the same way,
 //!   [`yaml_splits_alike`], which reads the same and is faster).
+//! - **Lists and objects** (in [`super::manifests`]): any object with
+//!   `items` is a list, its bare items get the list's kind without `List`,
+//!   and the documents kubectl refuses (no `kind`, not a mapping, a list in
+//!   a list) are problems; checked against kubectl itself by the
+//!   differential test (`tests/it/kubectl_reading.rs`).
+//! - **Keys JSON cannot have.** sigs.k8s.io/yaml refuses a mapping, a
+//!   sequence or a null as a mapping key ("invalid map key"), so kubectl
+//!   stops at `replicas: {{replicas}}`; [`unconvertible_key`] finds them.
 //! - **Duplicate keys.** go-yaml v2 keeps the last value (the API server's
 //!   strict field validation then rejects the object, but
 //!   `kubectl apply --validate=false` sends it); the linter reads the last
@@ -344,7 +352,7 @@ fn yaml11_line_break(text: &str) -> Option<Difference> {
 }
 
 /// The 1-based line and column (in characters) of byte `offset`.
-fn position_of(text: &str, offset: usize) -> Position {
+pub(crate) fn position_of(text: &str, offset: usize) -> Position {
     let before = &text[..offset];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     Position {
@@ -433,6 +441,105 @@ fn misplaced_merge_keys(text: &str) -> Vec<Difference> {
         }
     }
     out
+}
+
+/// The first mapping key in `text` that kubectl cannot turn into JSON: a
+/// mapping or a sequence (`{{replicas}}`, the mark of an unrendered
+/// template, is a mapping inside a mapping key), a null (`~`, `null`, an
+/// empty key, `!!null`), or an alias to one. go-yaml v2 reads them, and
+/// sigs.k8s.io/yaml then fails ("invalid map key", "unsupported map key"),
+/// so kubectl stops at the document; serde-saphyr reads past them (they are
+/// never fields of an object). The fast path (`fast_yaml`) takes no such
+/// key, so only texts it refuses need this check. A text that does not parse
+/// has none (its parse error is reported anyway).
+pub fn unconvertible_key(text: &str) -> Option<Difference> {
+    /// An open collection: for a mapping, whether the next node is a key.
+    enum Open {
+        Sequence,
+        Mapping { expecting_key: bool },
+    }
+    /// Whether the node starting now is a key (and advances the mapping).
+    fn is_key(stack: &mut [Open]) -> bool {
+        match stack.last_mut() {
+            Some(Open::Mapping { expecting_key }) => {
+                *expecting_key = !*expecting_key;
+                !*expecting_key
+            }
+            _ => false,
+        }
+    }
+    let options = granit_parser::options! { emit_comments: false };
+    let mut parser = Parser::new_from_str_with_options(text, options);
+    let mut stack: Vec<Open> = Vec::new();
+    // Anchors of collections and nulls: an alias to one is no key either.
+    let mut unconvertible_anchors: Vec<usize> = Vec::new();
+    let found = |span: granit_parser::Span, what: &str| Difference {
+        // The parser's lines, unless a lone `\r` makes them differ from
+        // the linter's (see `yaml::Locator`).
+        position: match span.start.byte_offset() {
+            Some(byte) if crate::yaml::has_lone_cr(text) && text.is_char_boundary(byte) => {
+                position_of(text, byte)
+            }
+            _ => Position {
+                line: span.start.line(),
+                column: span.start.col() + 1,
+            },
+        },
+        message: format!(
+            "a mapping key that is {what}: kubectl cannot convert it to JSON (\"invalid map key\") and stops reading the file here; an unrendered template (`{{{{ }}}}`)? render it first (`helm template`) and lint the output"
+        ),
+    };
+    while let Some(Ok((event, span))) = parser.next() {
+        match event {
+            Event::Scalar(value, style, anchor, tag) => {
+                let null = match &tag {
+                    Some(tag) => {
+                        tag.suffix_in_namespace("tag:yaml.org,2002:").as_deref() == Some("null")
+                    }
+                    None => {
+                        style == ScalarStyle::Plain
+                            && matches!(&*value, "" | "~" | "null" | "Null" | "NULL")
+                    }
+                };
+                if null && anchor != 0 {
+                    unconvertible_anchors.push(anchor);
+                }
+                if is_key(&mut stack) && null {
+                    return Some(found(span, "null"));
+                }
+            }
+            Event::Alias(id) => {
+                let key = is_key(&mut stack);
+                if key && unconvertible_anchors.contains(&id) {
+                    return Some(found(span, "an alias to a mapping, a sequence or a null"));
+                }
+            }
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
+                let mapping = matches!(event, Event::MappingStart(..));
+                if is_key(&mut stack) {
+                    return Some(found(
+                        span,
+                        if mapping { "a mapping" } else { "a sequence" },
+                    ));
+                }
+                if anchor != 0 {
+                    unconvertible_anchors.push(anchor);
+                }
+                stack.push(if mapping {
+                    Open::Mapping {
+                        expecting_key: true,
+                    }
+                } else {
+                    Open::Sequence
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
