@@ -71,7 +71,9 @@ use super::report::{
     Suppression,
 };
 use super::yaml::{self, Locator};
-use image_policy_core::k8s::{ContainerList, Object, ObjectError, Text, find_images};
+use image_policy_core::k8s::{
+    ContainerList, Object, ObjectError, ObjectMeta, PodBearingKind, Text, find_images,
+};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -413,10 +415,16 @@ fn extract_with(text: &str, read_chunk: impl Fn(&str) -> Reading) -> Extracted {
     if bad_separator.is_none() && chunks.len() > 1 && kubectl::yaml_splits_alike(text) {
         // The parser splits the file as kubectl does: one parse for all
         // (a parser per document costs more than the document on small
-        // documents). A document kubectl refuses is placed by reading the
-        // documents one by one.
+        // documents). A document kubectl refuses, or that does not read, is
+        // read again on its own (see `misshapen_object`), and placed.
         let got = read_chunk(text);
-        if got.refused.is_empty() {
+        if got.refused.is_empty()
+            && !got
+                .out
+                .problems
+                .iter()
+                .any(|p| p.code == ProblemCode::ParseError)
+        {
             all = got;
             all.out.skipped = None;
             chunks = Vec::new();
@@ -592,6 +600,9 @@ fn read_after_error(
     first_error: &serde_saphyr::Error,
     options: serde_saphyr::Options,
 ) -> Reading {
+    if let Some(got) = misshapen_object(text, first_error, &options) {
+        return got;
+    }
     let mut got = Reading::default();
     let lines = Lines::new(text);
     // A file that is not a manifest may well not fit the object's
@@ -628,6 +639,112 @@ fn read_after_error(
             .push(yaml::parse_problem(first_error, text));
     }
     got
+}
+
+/// An object as kubectl's builder needs it, and nothing else: its type,
+/// metadata and list items (every other field is left as written).
+#[derive(Deserialize)]
+struct ObjectProbe {
+    #[serde(rename = "apiVersion", default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    metadata: Option<ObjectMeta<String>>,
+    #[serde(default)]
+    items: Option<Option<Vec<ObjectProbe>>>,
+}
+
+/// A text of one document that kubectl reads as objects but that does not
+/// have the shape the reader's types give a pod-bearing kind (`spec.volumes`
+/// a list of strings: a PodSecurityPolicy; `spec.containers` a mapping: a
+/// custom kind). Only the nine pod-bearing kinds are read as pod specs: an
+/// object of any other kind is counted, with no image and no problem (kubectl
+/// and the API server read it as it is). A pod-bearing object of that shape
+/// is an [`ProblemCode::InvalidObject`] naming its kind and where its pod
+/// spec is, at the error's place. `None` for anything else (several
+/// documents, no object, a syntax error, what kubectl refuses: a missing
+/// kind, a list in a list): the caller reports the error as it stands.
+fn misshapen_object(
+    text: &str,
+    error: &serde_saphyr::Error,
+    options: &serde_saphyr::Options,
+) -> Option<Reading> {
+    let probes =
+        serde_saphyr::from_multiple_with_options::<Option<ObjectProbe>>(text, options.clone())
+            .ok()?;
+    let [Some(probe)] = probes.as_slice() else {
+        return None;
+    };
+    fn given(s: &Option<String>) -> Option<&str> {
+        s.as_deref().filter(|s| !s.is_empty())
+    }
+    let kind = given(&probe.kind)?;
+    // The objects kubectl sends: the object, or its items (see `read_document`).
+    let mut objects: Vec<(&str, &str)> = Vec::new();
+    match &probe.items {
+        None => objects.push((given(&probe.api_version).unwrap_or(""), kind)),
+        Some(items) => {
+            for item in items.iter().flatten() {
+                if item.items.as_ref().is_some_and(|i| i.is_some()) {
+                    return None;
+                }
+                let (api_version, item_kind) = match (given(&item.api_version), given(&item.kind)) {
+                    (None, None) => (
+                        given(&probe.api_version)?,
+                        kind.strip_suffix("List").unwrap_or(kind),
+                    ),
+                    (Some(a), Some(k)) => (a, k),
+                    _ => return None,
+                };
+                if item_kind.is_empty() {
+                    return None;
+                }
+                objects.push((api_version, item_kind));
+            }
+        }
+    }
+    let mut got = Reading {
+        manifests: 1,
+        ..Reading::default()
+    };
+    let pod_bearing: Vec<PodBearingKind> = objects
+        .iter()
+        .filter_map(|(api_version, kind)| PodBearingKind::from_type(api_version, kind))
+        .collect();
+    let Some(first) = pod_bearing.first() else {
+        got.out.objects = objects.len();
+        return Some(got);
+    };
+    let holder = Holder {
+        kind: kind.to_owned(),
+        namespace: probe.metadata.as_ref().and_then(|m| m.namespace.clone()),
+        name: probe
+            .metadata
+            .as_ref()
+            .and_then(|m| m.name.clone().or_else(|| m.generate_name.clone())),
+    };
+    let error = yaml::parse_problem(error, text);
+    let message = if probe.items.is_some() {
+        format!(
+            "{holder}: an item does not have the shape of its kind ({}); the list holds a {first}, whose pod spec ({}) and images cannot be read",
+            error.message,
+            first.pod_spec_path()
+        )
+    } else {
+        format!(
+            "{holder}: not the shape of a {first} ({}); its pod spec is at {}",
+            error.message,
+            first.pod_spec_path()
+        )
+    };
+    got.out.objects = objects.len();
+    got.out.problems.push(Problem {
+        position: error.position,
+        code: ProblemCode::InvalidObject,
+        message,
+    });
+    Some(got)
 }
 
 /// What a text says before [`finish`].
@@ -1062,6 +1179,71 @@ items:
         }
     }
 
+    /// Only the nine pod-bearing kinds are read as pod specs: any other kind
+    /// is read as it is, whatever its `spec` (issue 19, item 4); a
+    /// pod-bearing kind of the wrong shape is an invalid object naming its
+    /// kind and where its pod spec is.
+    #[test]
+    fn only_pod_bearing_kinds_are_pod_specs() {
+        let psp = "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: restricted}\nspec:\n  volumes: ['*']\n  privileged: false\n";
+        let custom = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {containers: {}, initContainers: 3, template: [1]}\n";
+        let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: nginx}]\n";
+        for text in [psp, custom] {
+            let got = extract(text);
+            assert_eq!(got.objects, 1, "{text:?}: {got:?}");
+            assert!(got.problems.is_empty(), "{text:?}: {got:?}");
+            assert!(got.sites.is_empty() && got.skipped.is_none(), "{got:?}");
+        }
+        // A valid two-document file is read whole, in either order and
+        // whether YAML splits it as kubectl does or not.
+        for text in [
+            format!("{deployment}---\n{psp}"),
+            format!("{psp}---\n{deployment}"),
+            format!("{psp}--- # policy\n{deployment}"),
+            format!("{psp}---\u{a0}\n{deployment}"),
+        ] {
+            let got = extract(&text);
+            assert_eq!(got.objects, 2, "{text:?}: {got:?}");
+            assert!(got.problems.is_empty(), "{text:?}: {got:?}");
+            let images: Vec<&str> = got.sites.iter().map(|s| s.image.as_str()).collect();
+            assert_eq!(images, ["nginx"], "{text:?}");
+        }
+        // A list of other kinds, bare items included.
+        let got = extract(
+            "apiVersion: policy/v1beta1\nkind: PodSecurityPolicyList\nitems:\n- metadata: {name: a}\n  spec: {volumes: ['*']}\n",
+        );
+        assert_eq!((got.objects, got.problems.len()), (1, 0), "{got:?}");
+        // A pod-bearing kind of the wrong shape.
+        for (text, kind, path, line) in [
+            (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: {web: nginx}\n",
+                "Deployment web",
+                "spec.template.spec",
+                7,
+            ),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes: ['*']\n  containers: [{name: c, image: nginx}]\n",
+                "Pod p",
+                "its pod spec is at spec",
+                5,
+            ),
+            (
+                "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec: {containers: 5}\n",
+                "List",
+                "Pod",
+                7,
+            ),
+        ] {
+            let got = extract(text);
+            assert_eq!(got.problems.len(), 1, "{text:?}: {got:?}");
+            let problem = &got.problems[0];
+            assert_eq!(problem.code, ProblemCode::InvalidObject, "{got:?}");
+            assert!(problem.message.starts_with(kind), "{problem:?}");
+            assert!(problem.message.contains(path), "{problem:?}");
+            assert_eq!(problem.position.map(|p| p.line), Some(line), "{problem:?}");
+        }
+    }
+
     /// A file with no object is not a manifest, whatever kubectl would say
     /// of it (a values.yaml with a template key, a list of strings).
     #[test]
@@ -1112,7 +1294,7 @@ spec:
 ";
         let got = extract(text);
         assert_eq!(got.problems.len(), 1, "{got:?}");
-        assert_eq!(got.problems[0].code, ProblemCode::ParseError);
+        assert_eq!(got.problems[0].code, ProblemCode::InvalidObject);
         assert_eq!(got.sites.len(), 1);
         assert_eq!(got.sites[0].image, "busybox");
     }
