@@ -224,7 +224,7 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
 /// serde-saphyr's `from_multiple` does; [`NotInSubset`] when the file is not
 /// in the subset (see the module docs).
 pub fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Result<Vec<T>> {
-    if memchr_cr(text) && super::yaml::has_lone_cr(text) {
+    if super::yaml::has_lone_cr(text) {
         // The parser ends a line there and the linter's lines do not: its
         // positions would not be the linter's (serde-saphyr's reader places
         // them through the linter's lines).
@@ -258,12 +258,6 @@ pub fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Result<Vec<T>> {
         None => Ok(documents),
         Some(_) => Err(NotInSubset::new("events after the stream end")),
     }
-}
-
-/// Whether `text` holds a `\r` at all (the common case, none, costs one
-/// search).
-fn memchr_cr(text: &str) -> bool {
-    text.as_bytes().contains(&b'\r')
 }
 
 /// A scalar, as this module keeps it.

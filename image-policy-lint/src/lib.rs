@@ -98,10 +98,14 @@
 //! go-yaml v2 refuses what it accepts, the linter judges more than kubectl
 //! sends, never less.
 //! The differential test `image-policy-lint/tests/it/kubectl_reading.rs`
-//! checks this against kubectl's own reader (apimachinery and go-yaml v2,
-//! built as `target/reference-tools/kyaml` by `.ci/reference-tools`) over
-//! thousands of generated files: for every file, the linter reports a
-//! problem or judges every image kubectl sends.
+//! checks this against kubectl itself (`kubectl label --local -f -`, run by
+//! `target/reference-tools/kyaml`, built by `.ci/reference-tools`) over
+//! hundreds of generated files (more on demand): for every file, the linter
+//! reports a problem or judges every image kubectl sends. Where kubectl and
+//! a YAML library disagree, kubectl is right: lists are kubectl's (any object
+//! with `items`), and what kubectl refuses (a document without `kind`, a key
+//! such as `{{replicas}}`) is a problem. Only the nine pod-bearing kinds are
+//! read as pod specs; a Helm chart is not read (see [`walk`]).
 //!
 //! Nothing is silent: a file the walk does not read is listed in
 //! [`walk::Walk::not_read`] (the CLI counts them on standard error, and

@@ -410,6 +410,10 @@ pub fn extract_without_fast_path(text: &str) -> Extracted {
 /// kubectl reads differently reported.
 fn extract_with(text: &str, read_chunk: impl Fn(&str) -> Reading) -> Extracted {
     let (chunks, bad_separator) = kubectl::documents(text);
+    let end_markers: Vec<kubectl::Difference> = chunks
+        .iter()
+        .filter_map(kubectl::end_marker_first)
+        .collect();
     let mut all = Reading::default();
     let mut chunks = chunks;
     if bad_separator.is_none() && chunks.len() > 1 && kubectl::yaml_splits_alike(text) {
@@ -451,6 +455,20 @@ fn extract_with(text: &str, read_chunk: impl Fn(&str) -> Reading) -> Extracted {
     } = all;
     if manifests > 0 {
         out.problems.extend(refused);
+    }
+    for d in end_markers {
+        out.problems.push(Problem {
+            position: Some(d.position),
+            code: ProblemCode::ParseError,
+            message: d.message,
+        });
+    }
+    if let Some(d) = kubectl::stray_byte_order_mark(text) {
+        out.problems.push(Problem {
+            position: Some(d.position),
+            code: ProblemCode::KubectlDifference,
+            message: d.message,
+        });
     }
     if let Some(d) = kubectl::json_stream_difference(text) {
         out.problems.push(Problem {

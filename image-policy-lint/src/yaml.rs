@@ -59,10 +59,8 @@ pub fn position(location: &serde_saphyr::Location) -> Position {
 /// Whether `text` has a carriage return not followed by a line feed.
 pub fn has_lone_cr(text: &str) -> bool {
     let bytes = text.as_bytes();
-    bytes
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+    text.match_indices('\r')
+        .any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
 }
 
 /// Places serde-saphyr locations in the linter's own lines of a text (only
@@ -72,8 +70,9 @@ pub fn has_lone_cr(text: &str) -> bool {
 /// the location's byte offset is placed through the linter's line index.
 pub struct Locator<'t> {
     text: &'t str,
-    /// The text's lines, when it has a lone `\r`.
-    lines: Option<Lines<'t>>,
+    /// The text's lines, when it has a lone `\r` (looked for on the first
+    /// location: the fast path's leaves never ask).
+    lines: std::cell::OnceCell<Option<Lines<'t>>>,
 }
 
 impl<'t> Locator<'t> {
@@ -81,13 +80,16 @@ impl<'t> Locator<'t> {
     pub fn new(text: &'t str) -> Self {
         Locator {
             text,
-            lines: has_lone_cr(text).then(|| Lines::new(text)),
+            lines: std::cell::OnceCell::new(),
         }
     }
 
     /// Where `location` is, in the linter's lines.
     pub fn position(&self, location: &serde_saphyr::Location) -> Position {
-        let Some(lines) = &self.lines else {
+        let lines = self
+            .lines
+            .get_or_init(|| has_lone_cr(self.text).then(|| Lines::new(self.text)));
+        let Some(lines) = lines else {
             return position(location);
         };
         let text = self.text;

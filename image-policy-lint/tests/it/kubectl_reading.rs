@@ -18,8 +18,9 @@
 //! fail), or finds every image kyaml prints (as multisets of the same
 //! strings). A duplicate key alone does not count as a report: there the
 //! images must still be the ones kubectl sends. Where kyaml stops with an
-//! error after sending something, the linter must report a problem (any
-//! problem makes `lint` fail).
+//! error, the linter must report a problem (any problem makes `lint` fail),
+//! unless kubectl sent nothing and the linter found no object either (a
+//! file that is no manifest).
 
 use image_policy_core::policy::Policy;
 use image_policy_lint::fuzzing::manifests::{extract, extract_without_fast_path};
@@ -647,6 +648,18 @@ const FIXTURES: &[Fixture] = &[
         2,
         &[("allowed", 29), ("parse-error", 17)],
     ),
+    // A flow mapping first: JSON for kubectl, which stops.
+    (
+        "flow-mapping.yaml",
+        2,
+        &[("registry-not-allowed", 2), ("kubectl-difference", 1)],
+    ),
+    // A byte-order mark before a JSON stream: still a JSON stream.
+    (
+        "bom-json-stream.json",
+        2,
+        &[("parse-error", 12), ("kubectl-difference", 12)],
+    ),
 ];
 
 /// (file name, exit code, (code, line) of each finding and problem).
@@ -703,14 +716,17 @@ fn fixtures_agree_with_kubectl() {
     let Some(kyaml) = kyaml() else {
         return;
     };
-    for (name, _, _) in FIXTURES {
-        let text = std::fs::read_to_string(fixture_dir().join(name)).expect("fixture");
-        let kubectl = run_kyaml(&kyaml, &text);
+    let texts: Vec<String> = FIXTURES
+        .iter()
+        .map(|(name, _, _)| std::fs::read_to_string(fixture_dir().join(name)).expect("fixture"))
+        .collect();
+    let readings = run_kyaml_all(&kyaml, &texts, JOBS);
+    for (((name, _, _), text), kubectl) in FIXTURES.iter().zip(&texts).zip(readings) {
         assert!(
             !kubectl.images.is_empty() || kubectl.error.is_some(),
             "{name}: {kubectl:?}"
         );
-        if let Some(why) = disagreement(&text, &kubectl) {
+        if let Some(why) = disagreement(text, &kubectl) {
             panic!("{name}: {why}");
         }
     }
@@ -759,9 +775,14 @@ fn disagreement(text: &str, kubectl: &Kubectl) -> Option<String> {
     }
     let why = if !reported && !missing.is_empty() {
         format!("images kubectl sends are missing: {missing:?}")
-    } else if ours.problems.is_empty() && kubectl.error.is_some() && kubectl.sent > 0 {
+    } else if ours.problems.is_empty()
+        && kubectl.error.is_some()
+        && (kubectl.sent > 0 || ours.skipped.is_none())
+    {
+        // A file kubectl cannot read is a problem, unless it is no manifest
+        // at all (a values file, which kubectl is not meant to read).
         format!(
-            "kubectl stops ({}) after sending objects, the linter reports nothing",
+            "kubectl stops ({}), the linter reads the file and reports nothing",
             kubectl.error.as_deref().unwrap_or_default()
         )
     } else if ours != extract_without_fast_path(text) {
@@ -875,4 +896,30 @@ fn linter_reads_as_kubectl_does() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// The generated files keep the invariants of the `lint_readers` fuzz
+/// target: every position inside the text, and `--fix`'s plan read back as
+/// planned (lists, bare items and refused documents included). No kubectl
+/// needed.
+#[test]
+fn generated_files_keep_the_readers_invariants() {
+    let count: usize = env("KYAML_DIFF_FILES").unwrap_or(FILES);
+    let mut generator = Generator {
+        rng: Rng(env("KYAML_DIFF_SEED").unwrap_or(7)),
+        n: 0,
+    };
+    for _ in 0..count {
+        let text = generator.file();
+        assert_eq!(
+            image_policy_lint::fuzzing::check_readers(&text),
+            Ok(()),
+            "{text:?}"
+        );
+        assert_eq!(
+            image_policy_lint::fuzzing::check_fix(&text),
+            Ok(()),
+            "{text:?}"
+        );
+    }
 }

@@ -67,4 +67,11 @@ write("document-without-kind.yaml", allowed + "---\n" + "image: evil.io/payload:
 # cannot turn into JSON; it stops.
 assert "  replicas: 1\n" in allowed
 write("template-key.yaml", cm + "---\n" + allowed.replace("  replicas: 1\n", "  replicas: {{replicas}}\n"))
+# A stream that starts with `{` is JSON for kubectl: a YAML flow mapping stops
+# its JSON decoder before the first object.
+write("flow-mapping.yaml", "{apiVersion: v1, kind: Pod, metadata: {name: payload},\n"
+      " spec: {containers: [{name: payload, image: evil.io/payload:1}]}}\n")
+# kubectl's reader drops a leading byte-order mark: still a JSON stream, and
+# what follows the first object is read its own way.
+write("bom-json-stream.json", "\ufeff" + cm_json + denied_json)
 EOF
