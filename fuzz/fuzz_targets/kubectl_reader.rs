@@ -28,9 +28,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             1 + text[..start].matches('\n').count(),
             "{text:?}: first line"
         );
+        // kubectl's reader keeps a separator met with nothing read since
+        // the last cut as the next document's first line, and only there.
         assert!(
-            chunk.text.split('\n').all(|l| !l.starts_with("---")),
-            "{text:?}: a chunk holds a separator line"
+            chunk
+                .text
+                .split('\n')
+                .skip(1)
+                .all(|l| !l.starts_with("---")),
+            "{text:?}: a chunk holds a separator line past its first"
         );
         end = start + chunk.text.len();
     }

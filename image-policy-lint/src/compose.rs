@@ -63,12 +63,13 @@ pub fn extract(text: &str, overrides: &Overrides) -> Extracted {
     let file: ComposeFile = match serde_saphyr::from_str_with_options(text, yaml::options()) {
         Ok(f) => f,
         Err(e) => {
-            out.problems.push(yaml::parse_problem(&e));
+            out.problems.push(yaml::parse_problem(&e, text));
             return out;
         }
     };
     let lookup = |name: &str| overrides.get(name).map(String::as_str);
     let lines = Lines::new(text);
+    let at = yaml::Locator::new(text);
     for (name, service) in file.services.unwrap_or_default() {
         out.objects += 1;
         let Some(service) = service else { continue };
@@ -78,7 +79,7 @@ pub fn extract(text: &str, overrides: &Overrides) -> Extracted {
             namespace: None,
             name: Some(name),
         };
-        let position = yaml::position(&image.referenced);
+        let position = at.position(&image.referenced);
         // Labels are read without spans (compose allows a map or a list), so
         // a suppression points at the service's image.
         if let Some(reason) = service.labels.as_ref().and_then(Labels::ignore_reason) {

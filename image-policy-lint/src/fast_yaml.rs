@@ -23,6 +23,8 @@
 //! [`NotInSubset`] (the file goes to serde-saphyr):
 //!
 //! - it scans and parses without error, to the end of the stream;
+//! - it has no carriage return without a line feed (the parser ends a line
+//!   there, the linter's lines do not);
 //! - no anchor, no alias, no tag (`!x`, `!!str`), no `%YAML` directive;
 //! - every mapping key is a scalar; none is the merge key `<<`, none is
 //!   null-like (empty, `~`, `null`), and a plain key that starts like a number
@@ -222,6 +224,12 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
 /// serde-saphyr's `from_multiple` does; [`NotInSubset`] when the file is not
 /// in the subset (see the module docs).
 pub fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Result<Vec<T>> {
+    if super::yaml::has_lone_cr(text) {
+        // The parser ends a line there and the linter's lines do not: its
+        // positions would not be the linter's (serde-saphyr's reader places
+        // them through the linter's lines).
+        return Err(NotInSubset::new("a carriage return without a line feed"));
+    }
     let mut events = Events::new(text);
     let mut documents = Vec::new();
     match events.next()? {

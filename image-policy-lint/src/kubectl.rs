@@ -18,6 +18,14 @@
 //!   reader; each document is then parsed on its own, as kubectl parses it
 //!   (or the whole file at once when YAML splits it the same way,
 //!   [`yaml_splits_alike`], which reads the same and is faster).
+//! - **Lists and objects** (in [`super::manifests`]): any object with
+//!   `items` is a list, its bare items get the list's kind without `List`,
+//!   and the documents kubectl refuses (no `kind`, not a mapping, a list in
+//!   a list) are problems; checked against kubectl itself by the
+//!   differential test (`tests/it/kubectl_reading.rs`).
+//! - **Keys JSON cannot have.** sigs.k8s.io/yaml refuses a mapping, a
+//!   sequence or a null as a mapping key ("invalid map key"), so kubectl
+//!   stops at `replicas: {{replicas}}`; [`unconvertible_key`] finds them.
 //! - **Duplicate keys.** go-yaml v2 keeps the last value (the API server's
 //!   strict field validation then rejects the object, but
 //!   `kubectl apply --validate=false` sends it); the linter reads the last
@@ -43,10 +51,13 @@
 //!   first key of its mapping and not repeated; a `<<` anywhere else is
 //!   reported (`kind: ConfigMap` then `<<: {kind: Pod}` is a Pod for kubectl).
 //!
-//! - **JSON streams.** A stream whose first non-space character is `{` is
+//! - **JSON streams.** A stream whose first non-space character (after a
+//!   leading byte-order mark, which kubectl's reader drops) is `{` is
 //!   decoded by kubectl with Go's JSON decoder, which switches to YAML after
 //!   the first object by rules of its own; a JSON stream that holds more than
-//!   one JSON value is reported ([`json_stream_difference`]). A single JSON
+//!   one JSON value is reported ([`json_stream_difference`]), and so is one
+//!   that is not JSON at all: a YAML flow mapping (`{apiVersion: v1, ...}`)
+//!   stops kubectl's JSON decoder before the first object. A single JSON
 //!   object is read exactly (duplicate keys: the last wins, as in Go).
 //!
 //! A reported difference is an input error (exit code 2, even with
@@ -84,8 +95,9 @@ pub struct BadSeparator {
 /// and the separator that stopped it, if one did. kubectl drops the document
 /// being read when it meets a bad separator; the chunk before it is still
 /// returned here (the linter judges more than kubectl sends, never less).
-/// Documents that are empty (two separators in a row) are left out, as
-/// kubectl leaves them out.
+/// A separator line met when nothing has been read since the last cut (the
+/// file's first line, the second of two separators) is kept as the first
+/// line of the next document, as kubectl's reader keeps it.
 pub fn documents(text: &str) -> (Vec<Chunk<'_>>, Option<BadSeparator>) {
     let mut chunks = Vec::new();
     let mut start = 0usize;
@@ -126,9 +138,14 @@ pub fn documents(text: &str) -> (Vec<Chunk<'_>>, Option<BadSeparator>) {
                     text: &text[start..line_start],
                     first_line: start_line,
                 });
+                start = line_end;
+                start_line = line_no + 1;
             }
-            start = line_end;
-            start_line = line_no + 1;
+            // Else nothing has been read since the last cut (the file's
+            // first line, or a separator after a separator): kubectl's
+            // reader keeps the line as the next document's first, and its
+            // YAML reads it (`---` starts the document; `---` and a no-break
+            // space is text).
         }
         line_start = line_end;
         line_no += 1;
@@ -172,6 +189,9 @@ const JSON_SNIFF_BYTES: usize = 4096;
 /// Whether kubectl reads `text` as a JSON stream: its first character that
 /// is not (Go's Unicode) white space, within the first 4096 bytes, is `{`.
 pub fn is_json_stream(text: &str) -> bool {
+    // kubectl's file reader drops a leading byte-order mark (BOMOverride)
+    // before its decoder looks.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (at, c) in text.char_indices() {
         if at + c.len_utf8() > JSON_SNIFF_BYTES {
             // Past the sniffed bytes, or a character cut by their end
@@ -185,20 +205,25 @@ pub fn is_json_stream(text: &str) -> bool {
     false
 }
 
-/// A JSON stream (see `is_json_stream`) that is not one JSON value: kubectl
+/// A JSON stream (see `is_json_stream`) that is not JSON at all, such as a
+/// YAML flow mapping (kubectl's JSON decoder stops at once), or that is not
+/// one JSON value: kubectl
 /// decodes the first object with Go's JSON decoder and then, after one
 /// object, switches to YAML with its own whitespace handling (and errors
 /// that depend on the bytes around the switch); after two JSON objects it
 /// stays with JSON. This reader reads the whole text as YAML, so such a
-/// stream is reported. A first value that is not JSON at all (a YAML flow
-/// mapping) makes kubectl read the whole stream as YAML, as this reader
-/// does: no difference.
+/// stream is reported.
 pub fn json_stream_difference(text: &str) -> Option<Difference> {
     if !is_json_stream(text) {
         return None;
     }
-    // Go's JSON decoder skips only JSON's white space before a value.
-    let start = text.len() - text.trim_start_matches([' ', '\t', '\r', '\n']).len();
+    // Go's JSON decoder skips only JSON's white space before a value (after
+    // the byte-order mark kubectl's reader drops).
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let start = text.len()
+        - text[bom..]
+            .trim_start_matches([' ', '\t', '\r', '\n'])
+            .len();
     if !text[start..].starts_with('{') {
         return Some(Difference {
             position: position_of(text, start),
@@ -209,8 +234,14 @@ pub fn json_stream_difference(text: &str) -> Option<Difference> {
         serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde::de::IgnoredAny>();
     match values.next() {
         Some(Ok(_)) => {}
-        // Not JSON: kubectl reads the stream as YAML.
-        _ => return None,
+        // Not JSON (a YAML flow mapping): kubectl's JSON decoder fails on
+        // it, and kubectl stops before the first object.
+        _ => {
+            return Some(Difference {
+                position: position_of(text, start),
+                message: "a stream that starts with `{` is JSON for kubectl (Go's JSON decoder reads it), and this one is not JSON (a YAML flow mapping?): kubectl stops before its first object (\"invalid character ... looking for beginning of object key string\"); write it as JSON, or as block YAML".to_owned(),
+            });
+        }
     }
     let end = start + values.byte_offset();
     let rest = &text[end..];
@@ -221,6 +252,46 @@ pub fn json_stream_difference(text: &str) -> Option<Difference> {
     Some(Difference {
         position: position_of(text, end + more),
         message: "more after the first JSON object of a JSON stream: kubectl decodes the first object as JSON and what follows with a mix of JSON and YAML rules this reader does not reproduce; put one JSON object per file, or write the documents as YAML".to_owned(),
+    })
+}
+
+/// A document end marker (`...`) before any content of a document as
+/// kubectl cuts it (only blank and comment lines before it): go-yaml v2
+/// stops there ("did not find expected node content"), this reader reads
+/// on. `None` for any other document.
+pub fn end_marker_first(chunk: &Chunk<'_>) -> Option<Difference> {
+    for (i, line) in chunk.text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let trimmed = line.trim_start_matches([' ', '\t']);
+        if trimmed.is_empty() || trimmed.starts_with('#') || line.starts_with("---") {
+            continue;
+        }
+        let rest = line.strip_prefix("...")?;
+        if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
+            return None;
+        }
+        return Some(Difference {
+            position: Position {
+                line: chunk.first_line + i,
+                column: 1,
+            },
+            message: "a document end marker `...` before any content of the document: kubectl's YAML stops there (\"did not find expected node content\"), this reader reads on; remove it".to_owned(),
+        });
+    }
+    None
+}
+
+/// The first byte-order mark that starts a line other than the file's
+/// first: kubectl's reader drops only the file's leading one, and go-yaml v2
+/// reads a later one its own way (it reads past it before a block mapping,
+/// but takes `\u{feff}{` for the start of a plain scalar and stops a few
+/// lines on), where this reader skips it. A file made by concatenating files
+/// saved with byte-order marks has them.
+pub fn stray_byte_order_mark(text: &str) -> Option<Difference> {
+    let at = text.match_indices("\n\u{feff}").next()?.0 + 1;
+    Some(Difference {
+        position: position_of(text, at),
+        message: "a byte-order mark (U+FEFF) at the start of a line after the first: kubectl's reader drops only the file's leading one, and its YAML reads this one differently from this reader (before a `{` it is text and kubectl stops); remove it".to_owned(),
     })
 }
 
@@ -344,7 +415,7 @@ fn yaml11_line_break(text: &str) -> Option<Difference> {
 }
 
 /// The 1-based line and column (in characters) of byte `offset`.
-fn position_of(text: &str, offset: usize) -> Position {
+pub(crate) fn position_of(text: &str, offset: usize) -> Position {
     let before = &text[..offset];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     Position {
@@ -435,6 +506,105 @@ fn misplaced_merge_keys(text: &str) -> Vec<Difference> {
     out
 }
 
+/// The first mapping key in `text` that kubectl cannot turn into JSON: a
+/// mapping or a sequence (`{{replicas}}`, the mark of an unrendered
+/// template, is a mapping inside a mapping key), a null (`~`, `null`, an
+/// empty key, `!!null`), or an alias to one. go-yaml v2 reads them, and
+/// sigs.k8s.io/yaml then fails ("invalid map key", "unsupported map key"),
+/// so kubectl stops at the document; serde-saphyr reads past them (they are
+/// never fields of an object). The fast path (`fast_yaml`) takes no such
+/// key, so only texts it refuses need this check. A text that does not parse
+/// has none (its parse error is reported anyway).
+pub fn unconvertible_key(text: &str) -> Option<Difference> {
+    /// An open collection: for a mapping, whether the next node is a key.
+    enum Open {
+        Sequence,
+        Mapping { expecting_key: bool },
+    }
+    /// Whether the node starting now is a key (and advances the mapping).
+    fn is_key(stack: &mut [Open]) -> bool {
+        match stack.last_mut() {
+            Some(Open::Mapping { expecting_key }) => {
+                *expecting_key = !*expecting_key;
+                !*expecting_key
+            }
+            _ => false,
+        }
+    }
+    let options = granit_parser::options! { emit_comments: false };
+    let mut parser = Parser::new_from_str_with_options(text, options);
+    let mut stack: Vec<Open> = Vec::new();
+    // Anchors of collections and nulls: an alias to one is no key either.
+    let mut unconvertible_anchors: Vec<usize> = Vec::new();
+    let found = |span: granit_parser::Span, what: &str| Difference {
+        // The parser's lines, unless a lone `\r` makes them differ from
+        // the linter's (see `yaml::Locator`).
+        position: match span.start.byte_offset() {
+            Some(byte) if crate::yaml::has_lone_cr(text) && text.is_char_boundary(byte) => {
+                position_of(text, byte)
+            }
+            _ => Position {
+                line: span.start.line(),
+                column: span.start.col() + 1,
+            },
+        },
+        message: format!(
+            "a mapping key that is {what}: kubectl cannot convert it to JSON (\"invalid map key\") and stops reading the file here; an unrendered template (`{{{{ }}}}`)? render it first (`helm template`) and lint the output"
+        ),
+    };
+    while let Some(Ok((event, span))) = parser.next() {
+        match event {
+            Event::Scalar(value, style, anchor, tag) => {
+                let null = match &tag {
+                    Some(tag) => {
+                        tag.suffix_in_namespace("tag:yaml.org,2002:").as_deref() == Some("null")
+                    }
+                    None => {
+                        style == ScalarStyle::Plain
+                            && matches!(&*value, "" | "~" | "null" | "Null" | "NULL")
+                    }
+                };
+                if null && anchor != 0 {
+                    unconvertible_anchors.push(anchor);
+                }
+                if is_key(&mut stack) && null {
+                    return Some(found(span, "null"));
+                }
+            }
+            Event::Alias(id) => {
+                let key = is_key(&mut stack);
+                if key && unconvertible_anchors.contains(&id) {
+                    return Some(found(span, "an alias to a mapping, a sequence or a null"));
+                }
+            }
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
+                let mapping = matches!(event, Event::MappingStart(..));
+                if is_key(&mut stack) {
+                    return Some(found(
+                        span,
+                        if mapping { "a mapping" } else { "a sequence" },
+                    ));
+                }
+                if anchor != 0 {
+                    unconvertible_anchors.push(anchor);
+                }
+                stack.push(if mapping {
+                    Open::Mapping {
+                        expecting_key: true,
+                    }
+                } else {
+                    Open::Sequence
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,7 +627,12 @@ mod tests {
         let cases: &[Case<'_>] = &[
             ("", &[], None),
             ("a: 1\n", &[("a: 1\n", 1)], None),
-            ("---\na: 1\n---\nb: 2", &[("a: 1\n", 2), ("b: 2", 4)], None),
+            (
+                "---\na: 1\n---\nb: 2",
+                &[("---\na: 1\n", 1), ("b: 2", 4)],
+                None,
+            ),
+            ("---\u{a0}\na: 1\n", &[("---\u{a0}\na: 1\n", 1)], None),
             (
                 "a: 1\n--- # c\nb: 2\n",
                 &[("a: 1\n", 1), ("b: 2\n", 3)],
@@ -473,7 +648,7 @@ mod tests {
                 &[("a: 1\n", 1), ("b: 2\n", 3)],
                 None,
             ),
-            ("a: 1\n---\n---\n\n", &[("a: 1\n", 1), ("\n", 4)], None),
+            ("a: 1\n---\n---\n\n", &[("a: 1\n", 1), ("---\n\n", 3)], None),
             ("a: 1\n ---\n", &[("a: 1\n ---\n", 1)], None),
             ("a: 1\n---x\nb: 2\n", &[("a: 1\n", 1)], Some((2, "x"))),
             ("a: 1\n--- |\n  b\n", &[("a: 1\n", 1)], Some((2, "|"))),

@@ -114,11 +114,12 @@ pub fn extract(text: &str) -> Extracted {
         match serde_saphyr::from_str_with_options(text, yaml::options()) {
             Ok(f) => f,
             Err(e) => {
-                out.problems.push(yaml::parse_problem(&e));
+                out.problems.push(yaml::parse_problem(&e, text));
                 return out;
             }
         };
     let lines = Lines::new(text);
+    let at = yaml::Locator::new(text);
     out.objects = 1;
     for entry in file
         .and_then(|f| f.images)
@@ -134,9 +135,9 @@ pub fn extract(text: &str) -> Extracted {
         let anchor = entry.new_name.as_ref().or(entry.name.as_ref());
         let Some(anchor) = anchor else {
             if new_tag.is_some() || digest.is_some() {
-                let at = entry.new_tag.as_ref().or(entry.digest.as_ref());
+                let written = entry.new_tag.as_ref().or(entry.digest.as_ref());
                 out.problems.push(Problem {
-                    position: at.map(|v| yaml::position(&v.referenced)),
+                    position: written.map(|v| at.position(&v.referenced)),
                     code: ProblemCode::InvalidObject,
                     message: "an images: entry without name: kustomize cannot tell which images it rewrites".to_owned(),
                 });
@@ -165,7 +166,7 @@ pub fn extract(text: &str) -> Extracted {
             Some(d) if invalid_in_digest(&image) => d,
             _ => anchor,
         };
-        let position = yaml::position(&anchor.referenced);
+        let position = at.position(&anchor.referenced);
         let written_text = anchor.value.text();
         out.sites.push(ImageSite {
             position,

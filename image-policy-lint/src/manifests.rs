@@ -1,5 +1,6 @@
 //! Images in Kubernetes manifests: YAML (any number of `---` documents) or
-//! JSON, objects and `kind: List` / `*List` documents (`items`).
+//! JSON, objects and lists (`items`), as kubectl reads them (kubectl is the
+//! reference: where it and a YAML library disagree, kubectl is right).
 //!
 //! A file is first cut into documents as kubectl cuts it
 //! ([`kubectl::documents`], not YAML's `---` rules), and each document is
@@ -35,7 +36,22 @@
 //!
 //! - A document with neither `apiVersion` nor `kind` is not an object; a file
 //!   with no object at all (a Helm `values.yaml`, a GitHub workflow, a
-//!   `package.json`) is skipped and counted, not an error.
+//!   `package.json`) is skipped and counted, not an error. In a file that
+//!   has objects, such a document (a mapping without `kind`, a scalar, a
+//!   sequence; not an empty or `null` one) is a [`ProblemCode::ParseError`]:
+//!   kubectl stops there ("Object 'Kind' is missing"), so the objects after
+//!   it are never sent. So is a mapping key JSON cannot have (a mapping, a
+//!   sequence or a null: `replicas: {{replicas}}`, an unrendered template),
+//!   where kubectl stops too ([`kubectl::unconvertible_key`]).
+//! - Lists are read as kubectl's unstructured decoder reads them: any object
+//!   with an `items` field is a list, whatever its kind (`kind: Pod` with
+//!   `items` sends the items, not the Pod; `items: null` sends nothing; an
+//!   `items` that is not a sequence stops kubectl). An item with neither
+//!   `kind` nor `apiVersion` gets the list's kind without its `List` suffix
+//!   and the list's `apiVersion` (a `DeploymentList`'s bare items are
+//!   Deployments); then an item without `kind` or `apiVersion`, and an item
+//!   that is itself a list, stop kubectl and are problems. A list needs a
+//!   `kind` of its own, as every object does.
 //! - An object of a kind that runs no containers (Service, ConfigMap, a CRD)
 //!   is counted and has no images.
 //! - A pod-bearing object whose images cannot be found (no pod spec, a
@@ -54,8 +70,10 @@ use super::report::{
     Extracted, Holder, IGNORE_ANNOTATION, ImageSite, Position, Problem, ProblemCode, Skip,
     Suppression,
 };
-use super::yaml;
-use image_policy_core::k8s::{ContainerList, Object, ObjectError, Text, find_images};
+use super::yaml::{self, Locator};
+use image_policy_core::k8s::{
+    ContainerList, Object, ObjectError, ObjectMeta, PodBearingKind, Text, find_images,
+};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -66,41 +84,67 @@ use std::marker::PhantomData;
 /// [`Text`]) and where it is written. Implemented by serde-saphyr's
 /// [`Spanned`] and by the fast path's [`LocatedStr`], so one
 /// [`read_document`] serves both readers.
-trait Leaf: Text {
+trait Leaf: Text + Clone {
     /// Where the value is used: the scalar, or the alias (`*img`) that
-    /// repeats it.
-    fn referenced(&self) -> Position;
+    /// repeats it, in the text `at` places locations in.
+    fn referenced(&self, at: &Locator<'_>) -> Position;
     /// Where the value is written (the anchored scalar, for an alias).
-    fn defined(&self) -> Position;
+    fn defined(&self, at: &Locator<'_>) -> Position;
+    /// A leaf at the same place with another text (a list item's kind, made
+    /// from the list's as kubectl makes it).
+    fn with_text(&self, text: &str) -> Self;
 }
 
 impl Leaf for Spanned<String> {
-    fn referenced(&self) -> Position {
-        yaml::position(&self.referenced)
+    fn referenced(&self, at: &Locator<'_>) -> Position {
+        at.position(&self.referenced)
     }
-    fn defined(&self) -> Position {
-        yaml::position(&self.defined)
+    fn defined(&self, at: &Locator<'_>) -> Position {
+        at.position(&self.defined)
+    }
+    fn with_text(&self, text: &str) -> Self {
+        Spanned::new(text.to_owned(), self.referenced, self.defined)
     }
 }
 
 impl Leaf for LocatedStr<'_> {
-    fn referenced(&self) -> Position {
+    // The fast path takes no text with a lone `\r`: its positions are the
+    // linter's lines.
+    fn referenced(&self, _: &Locator<'_>) -> Position {
         self.position
     }
-    fn defined(&self) -> Position {
+    fn defined(&self, _: &Locator<'_>) -> Position {
         self.position
+    }
+    fn with_text(&self, text: &str) -> Self {
+        LocatedStr {
+            value: std::borrow::Cow::Owned(text.to_owned()),
+            position: self.position,
+        }
     }
 }
 
 /// One YAML document, with leaves `S`.
 enum Document<S> {
-    /// An object or a list of objects (`items`).
+    /// A mapping: an object, or a list of objects when it has an `items`
+    /// field (whatever its kind: kubectl's unstructured decoder reads any
+    /// object with `items` as a list and sends its items, not the object;
+    /// `items: null` is a list of none).
     Objects {
         object: Box<Object<S>>,
-        items: Option<Vec<Object<S>>>,
+        items: Option<Vec<Item<S>>>,
     },
-    /// A document that is not a mapping (a scalar, a sequence).
-    NotAMapping,
+    /// A null document (`~`, `null`): kubectl reads nothing there and goes on.
+    Null,
+    /// A scalar or a sequence: kubectl stops there ("cannot unmarshal ...").
+    NotAMapping(&'static str),
+}
+
+/// One entry of a list's `items`: an object, and whether it is a list
+/// itself (an `items` sequence), which kubectl refuses.
+struct Item<S> {
+    object: Object<S>,
+    list: bool,
 }
 
 impl<'de, S: Deserialize<'de>> Deserialize<'de> for Document<S> {
@@ -120,51 +164,154 @@ impl<'de, S: Deserialize<'de>> Visitor<'de> for DocumentVisitor<S> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Document<S>, A::Error> {
         // The core's Object reads the object's own fields; `items` (of a
-        // List) is taken aside on the way, so the document is read once.
-        let mut items = None;
+        // list) is taken aside on the way, so the document is read once.
+        let mut items = ListItems(None);
         let object = Object::deserialize(de::value::MapAccessDeserializer::new(ItemsAside {
             map,
             items: &mut items,
         }))?;
         Ok(Document::Objects {
             object: Box::new(object),
-            items,
+            items: items.0,
         })
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Document<S>, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Document::NotAMapping)
+        Ok(Document::NotAMapping("a sequence"))
     }
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Document<S>, E> {
-        Ok(Document::NotAMapping)
+        Ok(Document::NotAMapping("a string"))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Document<S>, E> {
-        Ok(Document::NotAMapping)
+        Ok(Document::NotAMapping("a boolean"))
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Document<S>, E> {
-        Ok(Document::NotAMapping)
+        Ok(Document::NotAMapping("a number"))
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Document<S>, E> {
-        Ok(Document::NotAMapping)
+        Ok(Document::NotAMapping("a number"))
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Document<S>, E> {
-        Ok(Document::NotAMapping)
+        Ok(Document::NotAMapping("a number"))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Document<S>, E> {
-        Ok(Document::NotAMapping)
+        Ok(Document::Null)
+    }
+}
+
+impl<'de, S: Deserialize<'de>> Deserialize<'de> for Item<S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemVisitor<S>(PhantomData<S>);
+        impl<'de, S: Deserialize<'de>> Visitor<'de> for ItemVisitor<S> {
+            type Value = Item<S>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Kubernetes object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Item<S>, A::Error> {
+                let mut list = IsList(false);
+                let object =
+                    Object::deserialize(de::value::MapAccessDeserializer::new(ItemsAside {
+                        map,
+                        items: &mut list,
+                    }))?;
+                Ok(Item {
+                    object,
+                    list: list.0,
+                })
+            }
+        }
+        deserializer.deserialize_map(ItemVisitor(PhantomData))
+    }
+}
+
+/// What [`ItemsAside`] does with an `items` field.
+trait ItemsField<'de> {
+    fn read<A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// A document's `items`: `Some` when the field is there (null is an empty
+/// list, as kubectl reads it).
+struct ListItems<S>(Option<Vec<Item<S>>>);
+
+impl<'de, S: Deserialize<'de>> ItemsField<'de> for ListItems<S> {
+    fn read<A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<(), A::Error> {
+        if self.0.is_some() {
+            return Err(de::Error::duplicate_field("items"));
+        }
+        self.0 = Some(
+            map.next_value::<Option<Vec<Item<S>>>>()?
+                .unwrap_or_default(),
+        );
+        Ok(())
+    }
+}
+
+/// Whether a list item has an `items` sequence (what makes kubectl take it
+/// for a list; any other value is an ordinary field).
+struct IsList(bool);
+
+impl<'de> ItemsField<'de> for IsList {
+    fn read<A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<(), A::Error> {
+        self.0 |= map.next_value::<IsSequence>()?.0;
+        Ok(())
+    }
+}
+
+/// Whether a value is a sequence (read and dropped).
+struct IsSequence(bool);
+
+impl<'de> Deserialize<'de> for IsSequence {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SequenceVisitor;
+        impl<'de> Visitor<'de> for SequenceVisitor {
+            type Value = IsSequence;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<IsSequence, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(IsSequence(true))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsSequence, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(IsSequence(false))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<IsSequence, E> {
+                Ok(IsSequence(false))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<IsSequence, E> {
+                Ok(IsSequence(false))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<IsSequence, E> {
+                Ok(IsSequence(false))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<IsSequence, E> {
+                Ok(IsSequence(false))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<IsSequence, E> {
+                Ok(IsSequence(false))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<IsSequence, E> {
+                Ok(IsSequence(false))
+            }
+        }
+        deserializer.deserialize_any(SequenceVisitor)
     }
 }
 
 /// A map that hands every entry to the wrapped visitor except `items`, which
-/// it deserializes into `items`.
-struct ItemsAside<'a, A, S> {
+/// it gives to `items`.
+struct ItemsAside<'a, A, I> {
     map: A,
-    items: &'a mut Option<Vec<Object<S>>>,
+    items: &'a mut I,
 }
 
-impl<'de, A: MapAccess<'de>, S: Deserialize<'de>> MapAccess<'de> for ItemsAside<'_, A, S> {
+impl<'de, A: MapAccess<'de>, I: ItemsField<'de>> MapAccess<'de> for ItemsAside<'_, A, I> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -177,10 +324,7 @@ impl<'de, A: MapAccess<'de>, S: Deserialize<'de>> MapAccess<'de> for ItemsAside<
             };
             let key = match key {
                 Key::Items => {
-                    if self.items.is_some() {
-                        return Err(de::Error::duplicate_field("items"));
-                    }
-                    *self.items = Some(self.map.next_value()?);
+                    self.items.read(&mut self.map)?;
                     continue;
                 }
                 Key::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
@@ -256,39 +400,75 @@ pub fn extract(text: &str) -> Extracted {
 pub fn extract_without_fast_path(text: &str) -> Extracted {
     extract_with(text, |chunk| {
         let differences = kubectl::differences(chunk);
-        let (n, mut out) = read_serde_saphyr(chunk);
-        push_differences(&mut out, differences);
-        (n, out)
+        let mut got = read_full(chunk);
+        push_differences(&mut got.out, differences);
+        got
     })
 }
 
 /// kubectl's documents of `text`, each read by `read_chunk`, with what
 /// kubectl reads differently reported.
-fn extract_with(text: &str, read_chunk: impl Fn(&str) -> (usize, Extracted)) -> Extracted {
+fn extract_with(text: &str, read_chunk: impl Fn(&str) -> Reading) -> Extracted {
     let (chunks, bad_separator) = kubectl::documents(text);
-    let mut out = Extracted::default();
-    let mut manifests = 0usize;
-    let chunks = if bad_separator.is_none() && chunks.len() > 1 && kubectl::yaml_splits_alike(text)
-    {
+    let end_markers: Vec<kubectl::Difference> = chunks
+        .iter()
+        .filter_map(kubectl::end_marker_first)
+        .collect();
+    let mut all = Reading::default();
+    let mut chunks = chunks;
+    if bad_separator.is_none() && chunks.len() > 1 && kubectl::yaml_splits_alike(text) {
         // The parser splits the file as kubectl does: one parse for all
         // (a parser per document costs more than the document on small
-        // documents).
-        let (n, got) = read_chunk(text);
-        manifests = n;
-        out = got;
-        out.skipped = None;
-        Vec::new()
-    } else {
-        chunks
-    };
+        // documents). A document kubectl refuses, or that does not read, is
+        // read again on its own (see `misshapen_object`), and placed.
+        let got = read_chunk(text);
+        if got.refused.is_empty()
+            && !got
+                .out
+                .problems
+                .iter()
+                .any(|p| p.code == ProblemCode::ParseError)
+        {
+            all = got;
+            all.out.skipped = None;
+            chunks = Vec::new();
+        }
+    }
     for chunk in chunks {
-        let (n, mut got) = read_chunk(chunk.text);
-        manifests += n;
-        shift_lines(&mut got, chunk.first_line - 1);
+        let mut got = read_chunk(chunk.text);
+        shift_lines(&mut got.out, chunk.first_line - 1);
+        for p in got.refused.iter_mut().filter_map(|p| p.position.as_mut()) {
+            p.line += chunk.first_line - 1;
+        }
+        all.manifests += got.manifests;
+        all.refused.append(&mut got.refused);
+        let (out, got) = (&mut all.out, &mut got.out);
         out.objects += got.objects;
         out.sites.append(&mut got.sites);
         out.suppressed.append(&mut got.suppressed);
         out.problems.append(&mut got.problems);
+    }
+    let Reading {
+        manifests,
+        refused,
+        mut out,
+    } = all;
+    if manifests > 0 {
+        out.problems.extend(refused);
+    }
+    for d in end_markers {
+        out.problems.push(Problem {
+            position: Some(d.position),
+            code: ProblemCode::ParseError,
+            message: d.message,
+        });
+    }
+    if let Some(d) = kubectl::stray_byte_order_mark(text) {
+        out.problems.push(Problem {
+            position: Some(d.position),
+            code: ProblemCode::KubectlDifference,
+            message: d.message,
+        });
     }
     if let Some(d) = kubectl::json_stream_difference(text) {
         out.problems.push(Problem {
@@ -313,14 +493,29 @@ fn extract_with(text: &str, read_chunk: impl Fn(&str) -> (usize, Extracted)) -> 
 /// One document as kubectl cuts it (or any YAML text): its differences from
 /// kubectl's reading as problems, then its images; how many documents were
 /// meant as objects, and the unfinished [`Extracted`].
-fn read_chunk(text: &str) -> (usize, Extracted) {
+fn read_chunk(text: &str) -> Reading {
     let differences = kubectl::differences(text);
-    let (n, mut out) = match fast_documents(text) {
+    let mut got = match fast_documents(text) {
         Ok(got) => got,
-        Err(_) => read_serde_saphyr(text),
+        Err(_) => read_full(text),
     };
-    push_differences(&mut out, differences);
-    (n, out)
+    push_differences(&mut got.out, differences);
+    got
+}
+
+/// The full reader: serde-saphyr, and what kubectl refuses that
+/// serde-saphyr reads past (a mapping key JSON cannot have: the fast path
+/// takes none, so only this reader looks for them).
+fn read_full(text: &str) -> Reading {
+    let mut got = read_serde_saphyr(text);
+    if let Some(key) = kubectl::unconvertible_key(text) {
+        got.refused.push(Problem {
+            position: Some(key.position),
+            code: ProblemCode::ParseError,
+            message: key.message,
+        });
+    }
+    got
 }
 
 fn push_differences(out: &mut Extracted, differences: Vec<kubectl::Difference>) {
@@ -354,11 +549,10 @@ fn shift_lines(out: &mut Extracted, lines: usize) {
 /// benches; [`extract`] is what the linter calls.
 #[cfg(any(test, feature = "fuzzing"))]
 pub fn extract_fast(text: &str) -> Result<Extracted, NotInSubset> {
-    let (n, out) = fast_documents(text)?;
-    Ok(finish(n, out))
+    Ok(fast_documents(text)?.finish())
 }
 
-fn fast_documents(text: &str) -> Result<(usize, Extracted), NotInSubset> {
+fn fast_documents(text: &str) -> Result<Reading, NotInSubset> {
     let documents = fast_yaml::read::<Document<LocatedStr<'_>>>(text)?;
     Ok(from_documents(text, documents))
 }
@@ -368,13 +562,12 @@ fn fast_documents(text: &str) -> Result<(usize, Extracted), NotInSubset> {
 /// path's subset, and the reference the fast path is tested against.
 #[cfg(any(test, feature = "fuzzing"))]
 pub fn extract_serde_saphyr(text: &str) -> Extracted {
-    let (n, out) = read_serde_saphyr(text);
-    finish(n, out)
+    read_serde_saphyr(text).finish()
 }
 
 /// serde-saphyr's reading. A duplicate key is read as go-yaml v2 reads it
 /// (the last value wins) and reported once, in plain words.
-fn read_serde_saphyr(text: &str) -> (usize, Extracted) {
+fn read_serde_saphyr(text: &str) -> Reading {
     let first_error =
         match serde_saphyr::from_multiple_with_options::<Document<S>>(text, yaml::options()) {
             Ok(documents) => return from_documents(text, documents),
@@ -384,7 +577,7 @@ fn read_serde_saphyr(text: &str) -> (usize, Extracted) {
         return read_after_error(text, &first_error, yaml::options());
     };
     let duplicate = Problem {
-        position: Some(yaml::position(location)),
+        position: Some(Locator::new(text).position(location)),
         code: ProblemCode::DuplicateKey,
         message: match key {
             Some(key) => format!(
@@ -393,29 +586,29 @@ fn read_serde_saphyr(text: &str) -> (usize, Extracted) {
             None => "duplicate key: kubectl sends the last value (judged here); the API server's strict field validation rejects the object".to_owned(),
         },
     };
-    let (n, mut out) = match serde_saphyr::from_multiple_with_options::<Document<S>>(
+    let mut got = match serde_saphyr::from_multiple_with_options::<Document<S>>(
         text,
         yaml::options_last_key_wins(),
     ) {
         Ok(documents) => from_documents(text, documents),
         Err(e) => read_after_error(text, &e, yaml::options_last_key_wins()),
     };
-    out.problems.insert(0, duplicate);
-    (n, out)
+    got.out.problems.insert(0, duplicate);
+    got
 }
 
 /// serde-saphyr's leaf.
 type S = Spanned<String>;
 
 /// What a text whose documents all read says (unfinished).
-fn from_documents<L: Leaf>(text: &str, documents: Vec<Document<L>>) -> (usize, Extracted) {
-    let mut out = Extracted::default();
+fn from_documents<L: Leaf>(text: &str, documents: Vec<Document<L>>) -> Reading {
+    let mut got = Reading::default();
     let lines = Lines::new(text);
-    let mut manifests = 0usize;
+    let at = Locator::new(text);
     for doc in documents {
-        manifests += read_document(&lines, doc, &mut out);
+        read_document(&lines, &at, doc, &mut got);
     }
-    (manifests, out)
+    got
 }
 
 /// What a text that serde-saphyr could not read whole says (unfinished): a
@@ -424,10 +617,12 @@ fn read_after_error(
     text: &str,
     first_error: &serde_saphyr::Error,
     options: serde_saphyr::Options,
-) -> (usize, Extracted) {
-    let mut out = Extracted::default();
+) -> Reading {
+    if let Some(got) = misshapen_object(text, first_error, &options) {
+        return got;
+    }
+    let mut got = Reading::default();
     let lines = Lines::new(text);
-    let mut manifests = 0usize;
     // A file that is not a manifest may well not fit the object's
     // shape (a values.yaml with its own `spec:`): that is a skip.
     let any_object =
@@ -439,8 +634,7 @@ fn read_after_error(
             },
         );
     if let Ok(false) = any_object {
-        out.skipped = Some(not_a_manifest());
-        return (0, out);
+        return got;
     }
     // Read the documents one by one: the parser skips a document
     // with a type error and goes on (a syntax error ends the file).
@@ -448,19 +642,157 @@ fn read_after_error(
     let mut errors = 0;
     for doc in serde_saphyr::read_with_options::<_, Document<S>>(&mut reader, options) {
         match doc {
-            Ok(doc) => manifests += read_document(&lines, doc, &mut out),
+            Ok(doc) => read_document(&lines, &Locator::new(text), doc, &mut got),
             Err(e) => {
                 errors += 1;
-                out.problems.push(yaml::parse_problem(&e));
+                got.out.problems.push(yaml::parse_problem(&e, text));
             }
         }
     }
     if errors == 0 {
         // The reader saw no error where the whole-file parse did:
         // report the first one rather than lose it.
-        out.problems.push(yaml::parse_problem(first_error));
+        got.out
+            .problems
+            .push(yaml::parse_problem(first_error, text));
     }
-    (manifests, out)
+    got
+}
+
+/// An object as kubectl's builder needs it, and nothing else: its type,
+/// metadata and list items (every other field is left as written).
+#[derive(Deserialize)]
+struct ObjectProbe {
+    #[serde(rename = "apiVersion", default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    metadata: Option<ObjectMeta<String>>,
+    #[serde(default)]
+    items: Option<Option<Vec<ObjectProbe>>>,
+}
+
+/// A text of one document that kubectl reads as objects but that does not
+/// have the shape the reader's types give a pod-bearing kind (`spec.volumes`
+/// a list of strings: a PodSecurityPolicy; `spec.containers` a mapping: a
+/// custom kind). Only the nine pod-bearing kinds are read as pod specs: an
+/// object of any other kind is counted, with no image and no problem (kubectl
+/// and the API server read it as it is). A pod-bearing object of that shape
+/// is an [`ProblemCode::InvalidObject`] naming its kind and where its pod
+/// spec is, at the error's place. `None` for anything else (several
+/// documents, no object, a syntax error, what kubectl refuses: a missing
+/// kind, a list in a list): the caller reports the error as it stands.
+fn misshapen_object(
+    text: &str,
+    error: &serde_saphyr::Error,
+    options: &serde_saphyr::Options,
+) -> Option<Reading> {
+    let probes =
+        serde_saphyr::from_multiple_with_options::<Option<ObjectProbe>>(text, options.clone())
+            .ok()?;
+    let [Some(probe)] = probes.as_slice() else {
+        return None;
+    };
+    fn given(s: &Option<String>) -> Option<&str> {
+        s.as_deref().filter(|s| !s.is_empty())
+    }
+    let kind = given(&probe.kind)?;
+    // The objects kubectl sends: the object, or its items (see `read_document`).
+    let mut objects: Vec<(&str, &str)> = Vec::new();
+    match &probe.items {
+        None => objects.push((given(&probe.api_version).unwrap_or(""), kind)),
+        Some(items) => {
+            for item in items.iter().flatten() {
+                if item.items.as_ref().is_some_and(|i| i.is_some()) {
+                    return None;
+                }
+                let (api_version, item_kind) = match (given(&item.api_version), given(&item.kind)) {
+                    (None, None) => (
+                        given(&probe.api_version)?,
+                        kind.strip_suffix("List").unwrap_or(kind),
+                    ),
+                    (Some(a), Some(k)) => (a, k),
+                    _ => return None,
+                };
+                if item_kind.is_empty() {
+                    return None;
+                }
+                objects.push((api_version, item_kind));
+            }
+        }
+    }
+    let mut got = Reading {
+        manifests: 1,
+        ..Reading::default()
+    };
+    let pod_bearing: Vec<PodBearingKind> = objects
+        .iter()
+        .filter_map(|(api_version, kind)| PodBearingKind::from_type(api_version, kind))
+        .collect();
+    let Some(first) = pod_bearing.first() else {
+        got.out.objects = objects.len();
+        return Some(got);
+    };
+    let holder = Holder {
+        kind: kind.to_owned(),
+        namespace: probe.metadata.as_ref().and_then(|m| m.namespace.clone()),
+        name: probe
+            .metadata
+            .as_ref()
+            .and_then(|m| m.name.clone().or_else(|| m.generate_name.clone())),
+    };
+    let error = yaml::parse_problem(error, text);
+    let message = if probe.items.is_some() {
+        format!(
+            "{holder}: an item does not have the shape of its kind ({}); the list holds a {first}, whose pod spec ({}) and images cannot be read",
+            error.message,
+            first.pod_spec_path()
+        )
+    } else {
+        format!(
+            "{holder}: not the shape of a {first} ({}); its pod spec is at {}",
+            error.message,
+            first.pod_spec_path()
+        )
+    };
+    got.out.objects = objects.len();
+    got.out.problems.push(Problem {
+        position: error.position,
+        code: ProblemCode::InvalidObject,
+        message,
+    });
+    Some(got)
+}
+
+/// What a text says before [`finish`].
+#[derive(Default)]
+struct Reading {
+    /// How many documents were meant as objects (with `apiVersion` or
+    /// `kind`).
+    manifests: usize,
+    /// What kubectl refuses where it does not read an object (a document
+    /// that is a scalar or a mapping without `kind`, a key JSON cannot
+    /// have): problems in a file that has objects, nothing in a file that
+    /// has none (a values.yaml).
+    refused: Vec<Problem>,
+    out: Extracted,
+}
+
+impl Reading {
+    /// The text's own reading, as one file.
+    #[cfg(any(test, feature = "fuzzing"))]
+    fn finish(self) -> Extracted {
+        let Reading {
+            manifests,
+            refused,
+            mut out,
+        } = self;
+        if manifests > 0 {
+            out.problems.extend(refused);
+        }
+        finish(manifests, out)
+    }
 }
 
 /// The skip of a file with no manifest and no problem; the sites in file order.
@@ -478,38 +810,110 @@ fn not_a_manifest() -> Skip {
     }
 }
 
-/// Reads one document; returns how many documents were meant as objects (0 or 1).
-fn read_document<L: Leaf>(text: &Lines<'_>, doc: Document<L>, out: &mut Extracted) -> usize {
-    let Document::Objects { object, items } = doc else {
-        return 0;
+/// Reads one document as kubectl's resource builder reads it: an object,
+/// or a list whose items it sends instead (see the module docs), counting
+/// it in `got` when it is meant as an object (it has `apiVersion` or `kind`).
+fn read_document<L: Leaf>(text: &Lines<'_>, at: &Locator<'_>, doc: Document<L>, got: &mut Reading) {
+    let start = Some(Position { line: 1, column: 1 });
+    let (object, items) = match doc {
+        Document::Null => return,
+        Document::NotAMapping(what) => {
+            got.refused.push(Problem {
+                position: start,
+                code: ProblemCode::ParseError,
+                message: format!(
+                    "a document that is {what}, not an object: kubectl stops reading the file here"
+                ),
+            });
+            return;
+        }
+        Document::Objects { object, items } => (object, items),
     };
     if object.kind.is_none() && object.api_version.is_none() {
-        return 0;
+        got.refused.push(Problem {
+            position: start,
+            code: ProblemCode::ParseError,
+            message: "a document without `kind`: kubectl stops reading the file here (\"Object 'Kind' is missing\")".to_owned(),
+        });
+        return;
     }
-    let is_list = object.kind().is_some_and(|k| k.ends_with("List"));
-    match items {
-        Some(items) if is_list => {
-            for item in &items {
-                read_object(text, item, out);
-            }
+    got.manifests += 1;
+    let out = &mut got.out;
+    let Some(kind) = object.kind().filter(|k| !k.is_empty()) else {
+        out.problems.push(Problem {
+            position: anchor(&object, at),
+            code: ProblemCode::ParseError,
+            message: "an object without `kind`: kubectl stops reading the file here (\"Object 'Kind' is missing\")".to_owned(),
+        });
+        return;
+    };
+    let Some(items) = items else {
+        read_object(text, at, &object, out);
+        return;
+    };
+    // kubectl's unstructured list decoding: an item with neither kind nor
+    // apiVersion gets the list's kind without its `List` suffix, and the
+    // list's apiVersion; then each item needs both, and may not be a list.
+    let item_kind = kind.strip_suffix("List").unwrap_or(kind);
+    for mut item in items {
+        let problem = |item: &Item<L>, message: &str| Problem {
+            position: anchor(&item.object, at).or_else(|| anchor(&object, at)),
+            code: ProblemCode::ParseError,
+            message: format!("{kind} item: {message}; kubectl stops reading the file here"),
+        };
+        if item.list {
+            out.problems.push(problem(
+                &item,
+                "a list inside a list (an `items` sequence), which kubectl does not flatten (\"not a list: no Items field\")",
+            ));
+            continue;
         }
-        _ => read_object(text, &object, out),
+        let empty = |s: Option<&str>| s.is_none_or(str::is_empty);
+        if empty(item.object.kind()) && empty(item.object.api_version()) {
+            item.object.kind = object.kind.as_ref().map(|k| k.with_text(item_kind));
+            item.object.api_version = object.api_version.clone();
+        }
+        if empty(item.object.kind()) {
+            let message = if item_kind.is_empty() {
+                "no `kind` (an item of a `List` names its own kind)"
+            } else {
+                "no `kind`"
+            };
+            out.problems.push(problem(&item, message));
+            continue;
+        }
+        if empty(item.object.api_version()) {
+            out.problems.push(problem(&item, "no `apiVersion`"));
+            continue;
+        }
+        read_object(text, at, &item.object, out);
     }
-    1
 }
 
-fn read_object<L: Leaf>(text: &Lines<'_>, object: &Object<L>, out: &mut Extracted) {
+/// Where an object is pointed at: its `kind`, else its `apiVersion`, else
+/// its name.
+fn anchor<L: Leaf>(object: &Object<L>, at: &Locator<'_>) -> Option<Position> {
+    object
+        .kind
+        .as_ref()
+        .or(object.api_version.as_ref())
+        .or(object.metadata.as_ref().and_then(|m| m.name.as_ref()))
+        .map(|l| l.referenced(at))
+}
+
+fn read_object<L: Leaf>(
+    text: &Lines<'_>,
+    at: &Locator<'_>,
+    object: &Object<L>,
+    out: &mut Extracted,
+) {
     out.objects += 1;
     let holder = Holder {
         kind: object.kind().unwrap_or("(no kind)").to_owned(),
         namespace: object.namespace().map(str::to_owned),
         name: object.name().map(str::to_owned),
     };
-    let anchor = object
-        .kind
-        .as_ref()
-        .or(object.api_version.as_ref())
-        .map(Leaf::referenced);
+    let anchor = anchor(object, at);
     let found = match find_images(object) {
         Ok(found) => found,
         Err(ObjectError::UnknownKind { .. }) => return,
@@ -541,7 +945,7 @@ fn read_object<L: Leaf>(text: &Lines<'_>, object: &Object<L>, out: &mut Extracte
         .and_then(|a| a.0.iter().find(|(k, _)| k.as_str() == IGNORE_ANNOTATION));
     if let Some((_, reason)) = ignore {
         out.suppressed.push(Suppression {
-            position: reason.referenced(),
+            position: reason.referenced(at),
             holder,
             reason: reason.as_str().to_owned(),
             images: found.len(),
@@ -553,8 +957,8 @@ fn read_object<L: Leaf>(text: &Lines<'_>, object: &Object<L>, out: &mut Extracte
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     for f in found {
-        let position = f.image.referenced();
-        let width = if position == f.image.defined() {
+        let position = f.image.referenced(at);
+        let width = if position == f.image.defined(at) {
             yaml::value_width(text, position, f.image.as_str())
         } else {
             alias_width(text, position)
@@ -716,6 +1120,69 @@ items:
                 vec![],
                 vec![("parse-error", 2), ("kubectl-difference", 2)],
             ),
+            // Any object with `items` is a list: its items are sent, not
+            // the object (its own pod spec is not judged).
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: q}, spec: {containers: [{name: c, image: evil.io/x}]}}\n".to_owned(),
+                vec!["evil.io/x"],
+                vec![],
+            ),
+            // `items: null` is a list of none.
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\nitems: null\n".to_owned(),
+                vec![],
+                vec![],
+            ),
+            // An item with neither kind nor apiVersion gets the list's
+            // kind without `List` and the list's apiVersion...
+            (
+                "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n- metadata: {name: d}\n  spec: {template: {spec: {containers: [{name: c, image: evil.io/x}]}}}\n".to_owned(),
+                vec!["evil.io/x"],
+                vec![],
+            ),
+            // ... which for a `List` is no kind: kubectl stops.
+            (
+                "apiVersion: v1\nkind: List\nitems:\n- metadata: {name: p}\n  spec: {containers: [{name: c, image: evil.io/x}]}\n".to_owned(),
+                vec![],
+                vec![("parse-error", 2)],
+            ),
+            // An item with a kind needs an apiVersion (kubectl stops).
+            (
+                "apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n  spec: {containers: [{name: c, image: evil.io/x}]}\n".to_owned(),
+                vec![],
+                vec![("parse-error", 4)],
+            ),
+            // A list inside a list: kubectl stops.
+            (
+                "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items: []\n".to_owned(),
+                vec![],
+                vec![("parse-error", 5)],
+            ),
+            // A list without kind, an object without kind: kubectl stops.
+            (
+                "apiVersion: v1\nitems: []\n".to_owned(),
+                vec![],
+                vec![("parse-error", 1)],
+            ),
+            // After an object, a document that is not one: kubectl stops
+            // there, whatever it is.
+            (
+                "apiVersion: v1\nkind: ConfigMap\n---\nimage: evil.io/x\n---\n- a\n---\n3\n---\n~\n".to_owned(),
+                vec![],
+                vec![("parse-error", 4), ("parse-error", 6), ("parse-error", 8)],
+            ),
+            // A mapping or a null as a key (an unrendered template): kubectl
+            // cannot turn it into JSON, and stops.
+            (
+                format!("{pod}    image: nginx\nreplicas: {{{{replicas}}}}\n"),
+                vec!["nginx"],
+                vec![("parse-error", 8)],
+            ),
+            (
+                format!("{pod}    image: nginx\n    env: [{{name: x, value: {{~: 1}}}}]\n"),
+                vec!["nginx"],
+                vec![("parse-error", 8)],
+            ),
         ];
         for (text, images, problems) in cases {
             let got = extract(&text);
@@ -728,6 +1195,104 @@ items:
                 .collect();
             assert_eq!(got_problems, problems, "{text:?}: {got:?}");
         }
+    }
+
+    /// Only the nine pod-bearing kinds are read as pod specs: any other kind
+    /// is read as it is, whatever its `spec` (issue 19, item 4); a
+    /// pod-bearing kind of the wrong shape is an invalid object naming its
+    /// kind and where its pod spec is.
+    #[test]
+    fn only_pod_bearing_kinds_are_pod_specs() {
+        let psp = "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: restricted}\nspec:\n  volumes: ['*']\n  privileged: false\n";
+        let custom = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {containers: {}, initContainers: 3, template: [1]}\n";
+        let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: nginx}]\n";
+        for text in [psp, custom] {
+            let got = extract(text);
+            assert_eq!(got.objects, 1, "{text:?}: {got:?}");
+            assert!(got.problems.is_empty(), "{text:?}: {got:?}");
+            assert!(got.sites.is_empty() && got.skipped.is_none(), "{got:?}");
+        }
+        // A valid two-document file is read whole, in either order and
+        // whether YAML splits it as kubectl does or not.
+        for text in [
+            format!("{deployment}---\n{psp}"),
+            format!("{psp}---\n{deployment}"),
+            format!("{psp}--- # policy\n{deployment}"),
+            format!("{psp}---\u{a0}\n{deployment}"),
+        ] {
+            let got = extract(&text);
+            assert_eq!(got.objects, 2, "{text:?}: {got:?}");
+            assert!(got.problems.is_empty(), "{text:?}: {got:?}");
+            let images: Vec<&str> = got.sites.iter().map(|s| s.image.as_str()).collect();
+            assert_eq!(images, ["nginx"], "{text:?}");
+        }
+        // A list of other kinds, bare items included.
+        let got = extract(
+            "apiVersion: policy/v1beta1\nkind: PodSecurityPolicyList\nitems:\n- metadata: {name: a}\n  spec: {volumes: ['*']}\n",
+        );
+        assert_eq!((got.objects, got.problems.len()), (1, 0), "{got:?}");
+        // A pod-bearing kind of the wrong shape.
+        for (text, kind, path, line) in [
+            (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: {web: nginx}\n",
+                "Deployment web",
+                "spec.template.spec",
+                7,
+            ),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes: ['*']\n  containers: [{name: c, image: nginx}]\n",
+                "Pod p",
+                "its pod spec is at spec",
+                5,
+            ),
+            (
+                "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec: {containers: 5}\n",
+                "List",
+                "Pod",
+                7,
+            ),
+        ] {
+            let got = extract(text);
+            assert_eq!(got.problems.len(), 1, "{text:?}: {got:?}");
+            let problem = &got.problems[0];
+            assert_eq!(problem.code, ProblemCode::InvalidObject, "{got:?}");
+            assert!(problem.message.starts_with(kind), "{problem:?}");
+            assert!(problem.message.contains(path), "{problem:?}");
+            assert_eq!(problem.position.map(|p| p.line), Some(line), "{problem:?}");
+        }
+    }
+
+    /// A file with no object is not a manifest, whatever kubectl would say
+    /// of it (a values.yaml with a template key, a list of strings).
+    #[test]
+    fn files_without_objects_stay_skipped() {
+        for text in ["a: {{x}}\n", "- a\n- b\n", "items: [1]\n---\n3\n"] {
+            let got = extract(text);
+            assert!(got.skipped.is_some(), "{text:?}: {got:?}");
+            assert!(got.problems.is_empty(), "{text:?}: {got:?}");
+        }
+    }
+
+    /// After lone `\r` line breaks (which the YAML parser counts and the
+    /// linter's lines do not), a parse error is placed in the file's lines.
+    #[test]
+    fn parse_errors_after_lone_carriage_returns_are_in_the_files_lines() {
+        let text = "apiVersion: v1\rkind: Pod\rmetadata: {name: p}\rspec: a: b\n";
+        let got = extract(text);
+        let parse = got
+            .problems
+            .iter()
+            .find(|p| p.code == ProblemCode::ParseError)
+            .expect("a parse error");
+        assert_eq!(
+            parse.position,
+            // The `a` after `spec: ` (a scalar where a mapping goes).
+            Some(Position {
+                line: 1,
+                column: 52
+            }),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -747,7 +1312,7 @@ spec:
 ";
         let got = extract(text);
         assert_eq!(got.problems.len(), 1, "{got:?}");
-        assert_eq!(got.problems[0].code, ProblemCode::ParseError);
+        assert_eq!(got.problems[0].code, ProblemCode::InvalidObject);
         assert_eq!(got.sites.len(), 1);
         assert_eq!(got.sites[0].image, "busybox");
     }

@@ -56,9 +56,82 @@ pub fn position(location: &serde_saphyr::Location) -> Position {
     }
 }
 
-/// A YAML error as a parse problem, with its location when it has one.
-pub fn parse_problem(e: &serde_saphyr::Error) -> Problem {
-    let position = e.location().filter(|l| l.line() > 0).map(|l| position(&l));
+/// Whether `text` has a carriage return not followed by a line feed.
+pub fn has_lone_cr(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices('\r')
+        .any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
+}
+
+/// Places serde-saphyr locations in the linter's own lines of a text (only
+/// `\n` ends a line: the lines every report and fix uses). serde-saphyr
+/// also ends a line at a lone `\r`; in a text without one, its line and
+/// column are the linter's and are used as they are; in a text with one,
+/// the location's byte offset is placed through the linter's line index.
+pub struct Locator<'t> {
+    text: &'t str,
+    /// The text's lines, when it has a lone `\r` (looked for on the first
+    /// location: the fast path's leaves never ask).
+    lines: std::cell::OnceCell<Option<Lines<'t>>>,
+}
+
+impl<'t> Locator<'t> {
+    /// A locator for `text`.
+    pub fn new(text: &'t str) -> Self {
+        Locator {
+            text,
+            lines: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Where `location` is, in the linter's lines.
+    pub fn position(&self, location: &serde_saphyr::Location) -> Position {
+        let lines = self
+            .lines
+            .get_or_init(|| has_lone_cr(self.text).then(|| Lines::new(self.text)));
+        let Some(lines) = lines else {
+            return position(location);
+        };
+        let text = self.text;
+        let byte = match location.span().byte_offset() {
+            Some(b) => usize::try_from(b).unwrap_or(usize::MAX),
+            // A location from a reader has only its character offset.
+            None => {
+                let chars = usize::try_from(location.span().offset()).unwrap_or(usize::MAX);
+                text.char_indices()
+                    .nth(chars)
+                    .map_or(text.len(), |(i, _)| i)
+            }
+        };
+        let mut byte = byte.min(text.len());
+        while !text.is_char_boundary(byte) {
+            byte -= 1;
+        }
+        let n = lines.line_of(byte).min(lines.count().saturating_sub(1));
+        if lines.count() == 0 {
+            return Position { line: 1, column: 1 };
+        }
+        let (start, line) = lines.with_end(n);
+        let upto = byte.clamp(start, start + line.len());
+        let line_text = line.strip_suffix('\n').unwrap_or(line);
+        let line_text = line_text.strip_suffix('\r').unwrap_or(line_text);
+        Position {
+            line: n + 1,
+            column: text[start..upto.min(start + line_text.len())]
+                .chars()
+                .count()
+                + 1,
+        }
+    }
+}
+
+/// A YAML error in `text` as a parse problem, with its location when it
+/// has one.
+pub fn parse_problem(e: &serde_saphyr::Error, text: &str) -> Problem {
+    let position = e
+        .location()
+        .filter(|l| l.line() > 0)
+        .map(|l| Locator::new(text).position(&l));
     if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = e {
         // Plain words, not serde-saphyr's advice about its options.
         return Problem {

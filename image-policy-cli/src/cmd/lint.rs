@@ -23,9 +23,15 @@ mod write;
 /// a top-level `services:` a compose file, whatever the name. Directories are
 /// walked as `kubectl apply -R` walks them, in sorted order; what is not read
 /// is counted on standard error (--verbose lists it). Files that are not
-/// manifests (a Helm values.yaml, a workflow) are skipped and counted. An
-/// object annotated `image-policy.dev/ignore: "reason"` is not judged, and is
-/// listed as suppressed.
+/// manifests (a Helm values.yaml, a workflow) are skipped and counted; a
+/// file kubectl cannot read (a template: `replicas: {{replicas}}`) is an
+/// error. A Helm chart (a directory with Chart.yaml) is not read as
+/// manifests: its Chart.yaml is an error and its templates/ are listed as not
+/// read; lint its output (helm template CHART | image-policy lint -). A path
+/// with nothing to lint (an empty folder, a folder of docs) is an error
+/// unless --allow-empty is given. An object annotated
+/// `image-policy.dev/ignore: "reason"` is not judged, and is listed as
+/// suppressed.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Files or directories to check; `-` reads manifests from standard input.
@@ -84,6 +90,13 @@ pub struct Args {
     #[arg(long)]
     diff: bool,
 
+    /// Exit 0 when a path holds nothing to lint (no manifest, Dockerfile,
+    /// compose file or kustomization: an empty folder, a folder of docs).
+    /// Without it that is an error (exit 2) naming the path, so that a
+    /// mistyped path does not pass.
+    #[arg(long)]
+    allow_empty: bool,
+
     /// A value for a Dockerfile ARG or a compose ${VAR}, as `docker build
     /// --build-arg` would pass it (repeatable).
     #[arg(long = "var", alias = "build-arg", value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -115,7 +128,7 @@ pub const EXAMPLES: crate::help::Examples = &[
 ];
 
 /// `--help` after the examples.
-pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed), or with --fix or --diff a fix not made (an image a rewrite rule changes that cannot be written into its file, each named on standard error, or a file that could not be written). --warn-only turns 1 into 0. With --fix or --diff, the images are judged as fixed. With rewrite rules, Kubernetes objects are judged as /mutate rewrites them, Dockerfiles and compose files as written (no /mutate reaches docker build or docker compose pull).";
+pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed, or that kubectl cannot read; a Helm chart; a path with nothing to lint, unless --allow-empty), or with --fix or --diff a fix not made (an image a rewrite rule changes that cannot be written into its file, each named on standard error, or a file that could not be written). --warn-only turns 1 into 0. With --fix or --diff, the images are judged as fixed. With rewrite rules, Kubernetes objects are judged as /mutate rewrites them, Dockerfiles and compose files as written (no /mutate reaches docker build or docker compose pull).";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum FormatArg {
@@ -161,6 +174,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 /// manifests) and a count of the rest.
 fn print_not_read(not_read: &[(String, walk::NotRead)], verbose: bool) {
     let mut counted = 0;
+    let mut templates = 0;
     for (name, why) in not_read {
         if verbose || *why == walk::NotRead::SymlinkToDirectory {
             eprintln!(
@@ -168,9 +182,18 @@ fn print_not_read(not_read: &[(String, walk::NotRead)], verbose: bool) {
                 shown(name),
                 why.as_str()
             );
+        } else if *why == walk::NotRead::HelmTemplate {
+            templates += 1;
         } else {
             counted += 1;
         }
+    }
+    if templates > 0 {
+        eprintln!(
+            "image-policy lint: not read: {templates} Helm chart template{} ({}); --verbose lists them",
+            if templates == 1 { "" } else { "s" },
+            walk::NotRead::HelmTemplate.as_str()
+        );
     }
     if counted > 0 {
         let entries = if counted == 1 { "entry" } else { "entries" };
@@ -236,9 +259,29 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         image_policy_lint::lint(walked.sources(), &options, &loaded.policy)
     };
     print_not_read(&walked.not_read, args.verbose);
+    // A path with nothing to lint fails the run (after the report).
+    let empty = if args.allow_empty {
+        false
+    } else {
+        let linted: std::collections::HashSet<&str> = report
+            .files
+            .iter()
+            .filter(|f| f.skipped.is_none())
+            .map(|f| f.name.as_str())
+            .collect();
+        let empty = walked.empty_paths(|name| linted.contains(name));
+        for path in &empty {
+            eprintln!(
+                "image-policy lint: nothing to lint in {path}: no Kubernetes manifest, Dockerfile, \
+                 compose file or kustomization (a mistyped path?); --allow-empty accepts this"
+            );
+        }
+        !empty.is_empty()
+    };
+    let exit_2 = failed_writes || empty;
     if args.diff && args.output.is_none() {
         let code = report.exit_code(args.warn_only);
-        return Ok(ExitCode::from(if failed_writes { 2 } else { code }));
+        return Ok(ExitCode::from(if exit_2 { 2 } else { code }));
     }
 
     let color = match args.color {
@@ -280,7 +323,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     let code = report.exit_code(args.warn_only);
-    Ok(ExitCode::from(if failed_writes { 2 } else { code }))
+    Ok(ExitCode::from(if exit_2 { 2 } else { code }))
 }
 
 /// Writes each fixed file (or, with `diff`, prints its diff on standard

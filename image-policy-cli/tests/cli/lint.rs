@@ -448,14 +448,24 @@ fn hostile_trees_are_reported_not_fatal() {
 }
 
 /// The issue's first example: the repository's own manifests and example
-/// policies, with no policy given. Every file must read and every image must
+/// policies (nothing to lint: allowed with `--allow-empty`), with no policy
+/// given. Every file must read and every image must
 /// parse, except the one placeholder the deploy docs tell the user to replace
 /// (`registry.my.com/image-policy@sha256:REPLACE-ME`, unparseable on purpose
 /// so that an unreplaced copy never lints clean); the run says that no policy
 /// was given.
 #[test]
 fn without_a_policy_lint_checks_that_everything_reads_and_parses() {
+    // examples/ holds policies, not manifests: nothing to lint, which is an
+    // error unless allowed.
     let run = image_policy(&["lint", "examples/"], None);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("nothing to lint in examples/"),
+        "{}",
+        run.stderr
+    );
+    let run = image_policy(&["lint", "examples/", "--allow-empty"], None);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("no policy given"), "{}", run.stderr);
     assert!(run.stdout.contains("0 violations"), "{}", run.stdout);
@@ -924,4 +934,238 @@ fn directories_are_walked_as_kubectl_apply_r_walks_them() {
         quiet.stderr
     );
     assert!(!quiet.stderr.contains("README.md"), "{}", quiet.stderr);
+}
+
+/// Runs `lint` on `paths` (in a temporary directory's terms) with one allowed
+/// registry and Docker Hub rewritten to it, plus `extra` flags.
+fn lint_in(dir: &Path, paths: &[&str], extra: &[&str]) -> Run {
+    let paths: Vec<String> = paths
+        .iter()
+        .map(|p| dir.join(p).to_str().expect("UTF-8 temp path").to_owned())
+        .collect();
+    let mut args: Vec<&str> = vec!["lint", "--color", "never"];
+    args.extend(paths.iter().map(String::as_str));
+    args.extend_from_slice(&[
+        "--allow-registry",
+        "registry.my.com",
+        "--rewrite",
+        "docker.io=registry.my.com/dockerhub",
+    ]);
+    args.extend_from_slice(extra);
+    image_policy(&args, None)
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n";
+
+/// Issue 19, item 4: only the nine pod-bearing kinds are read as pod specs.
+/// Every other kind is read as it is, whatever its `spec` (generated: kinds
+/// times shapes that are no pod spec), and a valid file that mixes them is
+/// read whole, so `--fix` fixes its workloads; a pod-bearing kind of such a
+/// shape is an error naming the kind and where its pod spec is.
+#[test]
+fn only_pod_bearing_kinds_are_read_as_pod_specs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let shapes = [
+        "volumes: ['*']",
+        "containers: {}",
+        "initContainers: 3",
+        "template: [1]",
+        "template: {spec: {containers: 5}}",
+        "jobTemplate: x",
+    ];
+    let others = [
+        ("policy/v1beta1", "PodSecurityPolicy"),
+        ("example.com/v1", "Widget"),
+        ("example.com/v1", "Deployment"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
+    ];
+    for (i, (api_version, kind)) in others.iter().enumerate() {
+        for (j, shape) in shapes.iter().enumerate() {
+            let name = format!("other-{i}-{j}.yaml");
+            let object = format!(
+                "apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: x}}\nspec: {{{shape}}}\n"
+            );
+            std::fs::write(d.join(&name), format!("{DEPLOYMENT}---\n{object}")).expect("write");
+            let run = lint_in(d, &[&name], &["--fix"]);
+            assert_eq!(run.code, 0, "{kind} {shape}: {}{}", run.stdout, run.stderr);
+            let fixed = std::fs::read_to_string(d.join(&name)).expect("read");
+            assert!(
+                fixed.contains("image: registry.my.com/dockerhub/library/nginx:1.25"),
+                "{kind} {shape}: not fixed:\n{fixed}"
+            );
+            assert!(fixed.ends_with(&object), "{kind} {shape}: {fixed}");
+        }
+    }
+    // The nine pod-bearing kinds, with a pod spec of the wrong shape.
+    let kinds = [
+        ("v1", "Pod", "spec"),
+        ("v1", "PodTemplate", "template.spec"),
+        ("v1", "ReplicationController", "spec.template.spec"),
+        ("apps/v1", "ReplicaSet", "spec.template.spec"),
+        ("apps/v1", "Deployment", "spec.template.spec"),
+        ("apps/v1", "StatefulSet", "spec.template.spec"),
+        ("apps/v1", "DaemonSet", "spec.template.spec"),
+        ("batch/v1", "Job", "spec.template.spec"),
+        ("batch/v1", "CronJob", "spec.jobTemplate.spec.template.spec"),
+    ];
+    for (api_version, kind, path) in kinds {
+        let mut pod_spec = "{containers: {web: nginx}}".to_owned();
+        for key in path.rsplit('.').skip(1) {
+            pod_spec = format!("{{{key}: {pod_spec}}}");
+        }
+        let (top, rest) = path.split_once('.').unwrap_or((path, ""));
+        let body = if rest.is_empty() {
+            format!("{top}: {{containers: {{web: nginx}}}}")
+        } else {
+            format!("{top}: {pod_spec}")
+        };
+        let name = format!("bad-{kind}.yaml");
+        std::fs::write(
+            d.join(&name),
+            format!("apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: x}}\n{body}\n"),
+        )
+        .expect("write");
+        let run = lint_in(d, &[&name], &["--format", "json"]);
+        assert_eq!(run.code, 1, "{kind}: {}{}", run.stdout, run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+        let problem = &report["problems"][0];
+        assert_eq!(problem["code"], "invalid-object", "{kind}: {report}");
+        let message = problem["message"].as_str().expect("a message");
+        assert!(
+            message.starts_with(&format!("{kind} x:")) && message.contains(path),
+            "{kind}: {message}"
+        );
+    }
+}
+
+/// Issue 19, item 6: a file kubectl cannot read is an error (exit 2) even
+/// when every image it names is allowed, and `--fix` leaves it alone; a
+/// Helm chart is not read as manifests, and says how to lint it.
+#[test]
+fn files_kubectl_cannot_read_are_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let allowed = DEPLOYMENT.replace("nginx:1.25", "registry.my.com/web:1");
+    for (i, template) in [
+        "  replicas: {{replicas}}\n",
+        "  replicas: {{ .Values.replicas }}\n",
+        "  selector: {matchLabels: {{ toYaml .Values.labels }}}\n",
+        "  x: {~: 1}\n",
+        "  x: {[a]: 1}\n",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("template-{i}.yaml");
+        let text = allowed.replace(
+            "spec:\n  template:",
+            &format!("spec:\n{template}  template:"),
+        );
+        std::fs::write(d.join(&name), &text).expect("write");
+        let run = lint_in(d, &[&name], &["--fix"]);
+        assert_eq!(run.code, 2, "{template}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("kubectl cannot convert it to JSON"),
+            "{template}: {}",
+            run.stdout
+        );
+        assert_eq!(std::fs::read_to_string(d.join(&name)).expect("read"), text);
+    }
+    // A document that is not an object, after one that is.
+    std::fs::write(d.join("values.yaml"), format!("{allowed}---\nimage: x\n")).expect("write");
+    let run = lint_in(d, &["values.yaml"], &[]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    // A Helm chart: its Chart.yaml is the error, its templates are not read.
+    let chart = d.join("chart");
+    std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    )
+    .expect("write");
+    std::fs::write(chart.join("values.yaml"), "image: {repository: nginx}\n").expect("write");
+    std::fs::write(
+        chart.join("templates/deployment.yaml"),
+        allowed.replace("registry.my.com/web:1", "{{ .Values.image.repository }}"),
+    )
+    .expect("write");
+    let run = lint_in(d, &["chart"], &["--format", "json"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let problems = report["problems"].as_array().expect("problems");
+    assert_eq!(problems.len(), 1, "{report}");
+    assert!(
+        problems[0]["file"]
+            .as_str()
+            .expect("file")
+            .ends_with("chart/Chart.yaml")
+    );
+    assert!(
+        problems[0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("| image-policy lint -"),
+        "{report}"
+    );
+    assert!(
+        run.stderr.contains("1 Helm chart template"),
+        "{}",
+        run.stderr
+    );
+    // A template named on its own is not read either.
+    let run = lint_in(d, &["chart/templates/deployment.yaml"], &[]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Helm chart"), "{}", run.stdout);
+}
+
+/// Issue 19, item 7: a path with nothing to lint is an error naming it,
+/// unless `--allow-empty` is given.
+#[test]
+fn nothing_to_lint_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("empty")).expect("mkdir");
+    std::fs::create_dir(d.join("docs")).expect("mkdir");
+    std::fs::write(d.join("docs/README.md"), "# docs\n").expect("write");
+    std::fs::create_dir(d.join("values")).expect("mkdir");
+    std::fs::write(d.join("values/values.yaml"), "replicas: 2\n").expect("write");
+    std::fs::create_dir(d.join("deploy")).expect("mkdir");
+    std::fs::write(
+        d.join("deploy/web.yaml"),
+        DEPLOYMENT.replace("nginx:1.25", "registry.my.com/web:1"),
+    )
+    .expect("write");
+    for empty in ["empty", "docs", "values"] {
+        let run = lint_in(d, &[empty], &[]);
+        assert_eq!(run.code, 2, "{empty}: {}{}", run.stdout, run.stderr);
+        let named = d.join(empty);
+        assert!(
+            run.stderr.contains(&format!(
+                "nothing to lint in {}",
+                named.to_str().expect("UTF-8")
+            )),
+            "{empty}: {}",
+            run.stderr
+        );
+        let run = lint_in(d, &[empty], &["--allow-empty"]);
+        assert_eq!(run.code, 0, "{empty}: {}{}", run.stdout, run.stderr);
+        // With a path that has something: still an error, after the report.
+        let run = lint_in(d, &["deploy", empty], &[]);
+        assert_eq!(run.code, 2, "{empty}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("1 image"), "{}", run.stdout);
+    }
+    let run = lint_in(d, &["deploy"], &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // Nothing on standard input.
+    let run = image_policy(
+        &["lint", "-", "--allow-registry", "registry.my.com"],
+        Some(b""),
+    );
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("nothing to lint in <stdin>"),
+        "{}",
+        run.stderr
+    );
 }

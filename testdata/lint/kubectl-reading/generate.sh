@@ -3,7 +3,7 @@
 # objects (`kubectl create ... --dry-run=client`, offline) with one construct
 # each that kubectl's reader (apimachinery's line splitter, go-yaml v2) reads
 # differently from YAML 1.2. The expected findings are in
-# image-policy-cli/tests/cli/kubectl_reading.rs (`FIXTURES`).
+# image-policy-lint/tests/it/kubectl_reading.rs (`FIXTURES`).
 # Run: `bash testdata/lint/kubectl-reading/generate.sh`.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -46,4 +46,32 @@ pod = "<<: {kind: Pod, spec: {containers: [{name: payload, image: evil.io/payloa
 write("merge-key-kind.yaml", cm + pod)
 # Two JSON objects back to back: kubectl's JSON decoder reads both.
 write("json-stream.json", cm_json + denied_json)
+
+
+def item(obj, drop=()):
+    """An object as an entry of `items:` (block style), without the top-level keys in `drop`."""
+    lines = [l for l in obj.splitlines() if not any(l.startswith(k + ":") for k in drop)]
+    return "".join(("- " if i == 0 else "  ") + l + "\n" for i, l in enumerate(lines))
+
+# Any object with `items` is a list for kubectl: it sends the items, not the object.
+write("items-any-kind.yaml", allowed + "items:\n" + item(denied))
+# An item with neither kind nor apiVersion gets the list's kind without `List`.
+write("list-item-kind.yaml", "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n"
+      + item(denied, drop=("apiVersion", "kind")))
+# A list inside a list: kubectl stops ("not a list: no Items field").
+write("list-in-list.yaml", "apiVersion: v1\nkind: List\nitems:\n" + item(allowed)
+      + item("apiVersion: v1\nkind: List\nitems:\n" + item(denied)))
+# A document without kind: kubectl sends what came before and stops there.
+write("document-without-kind.yaml", allowed + "---\n" + "image: evil.io/payload:1\nreplicas: 2\n")
+# An unrendered template: `{{replicas}}` is a mapping as a key, which kubectl
+# cannot turn into JSON; it stops.
+assert "  replicas: 1\n" in allowed
+write("template-key.yaml", cm + "---\n" + allowed.replace("  replicas: 1\n", "  replicas: {{replicas}}\n"))
+# A stream that starts with `{` is JSON for kubectl: a YAML flow mapping stops
+# its JSON decoder before the first object.
+write("flow-mapping.yaml", "{apiVersion: v1, kind: Pod, metadata: {name: payload},\n"
+      " spec: {containers: [{name: payload, image: evil.io/payload:1}]}}\n")
+# kubectl's reader drops a leading byte-order mark: still a JSON stream, and
+# what follows the first object is read its own way.
+write("bom-json-stream.json", "\ufeff" + cm_json + denied_json)
 EOF
