@@ -50,8 +50,11 @@
 //! does not judge the allow and deny rules (a later mutating webhook may
 //! still change the object; `/validate` judges the final object). It sends
 //! no `patch` when nothing changes, so the API server's reinvocation of it
-//! on its own output is harmless; on UPDATE it leaves the images already in
-//! `oldObject` as they are; it rewrites nothing in an exempt namespace
+//! on its own output is harmless; it rewrites an UPDATE as a CREATE, images
+//! already in `oldObject` included (a workload's template and the objects its
+//! controller makes from it must agree; only `/validate` exempts existing
+//! images), except that an UPDATE of `pods/ephemeralcontainers` has only its
+//! ephemeral containers rewritten; it rewrites nothing in an exempt namespace
 //! (exemption is about judging, and rewriting `kube-system` could break the
 //! control plane); DELETE and CONNECT pass with no patch. It **denies**
 //! (403, never a patch) when a rewrite would produce an invalid reference
