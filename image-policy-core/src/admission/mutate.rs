@@ -46,7 +46,10 @@
 //! - DELETE and CONNECT are allowed with nothing to rewrite; an unknown
 //!   operation, or CREATE or UPDATE without an object, is invalid (400), as
 //!   for [`decide`](super::decide). An object whose images cannot be found
-//!   is allowed unchanged: the validating webhook denies it with the reason.
+//!   is allowed unchanged: the validating webhook denies it with the reason;
+//!   but one past the bounds of [`k8s::MAX_ENTRIES`](crate::k8s::MAX_ENTRIES)
+//!   and [`k8s::MAX_IMAGES`](crate::k8s::MAX_IMAGES) is denied (400) here
+//!   too: it was not read whole, so it is not rewritten in part.
 //!
 //! # Idempotence
 //!
@@ -89,7 +92,7 @@ use super::{
     NAMED_IMAGES, NAMED_TEXT, Operation, Place, Request, Status, images_noun, object_label,
     object_of_write, push_count,
 };
-use crate::k8s::{ContainerList, Text, find_images};
+use crate::k8s::{ContainerList, ObjectError, Text, find_images};
 use crate::policy::{Policy, RewriteError, Rewritten};
 
 /// One image to rewrite.
@@ -243,6 +246,14 @@ pub fn mutate<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Mutatio
     }
     let found = match find_images(object) {
         Ok(found) => found,
+        // Past the bounds: some images were not even read, so none is
+        // rewritten and the object is refused, as `decide` refuses it.
+        Err(e @ (ObjectError::TooManyEntries { .. } | ObjectError::TooManyImages { .. })) => {
+            return Mutation::unchanged(
+                Status::Invalid,
+                format!("{label}: not rewritten, cannot find its images: {e}"),
+            );
+        }
         Err(e) => {
             return Mutation::unchanged(
                 Status::Allowed,
