@@ -1,14 +1,29 @@
-//! Hostile clients of the admission server, for `benches/hostile.sh`: idle
-//! TLS connections, HTTP/2 connections that send only their preface, stalled
-//! HTTP/1.1 bodies just under the body limit, and one HTTP/2 connection with
-//! many stalled streams; while they are held, a fresh connection sends
-//! reviews. Reports how many reviews were answered 200 and their latency.
+//! Hostile clients of the admission server, for `benches/hostile.sh`.
+//!
+//! First, hostile bodies (`image-policy-webhook/tests/it/hostile_bodies.rs`,
+//! shared with the server's tests: many tiny containers, annotations or
+//! volumes, long and escaped strings, deep nesting, many tokens, the largest
+//! `/mutate` answer, UPDATEs of distinct images) on `/validate`, `/mutate`
+//! and `/imagereview`: each shape alone, `--repeat` times, with the server's
+//! CPU time per request (the sum of its threads' `schedstat`, with
+//! `--server-pid`), then all of them from `--clients` connections at once;
+//! the server's peak memory (VmHWM) after that.
+//!
+//! Then idle TLS connections, HTTP/2 connections that send only their
+//! preface, stalled HTTP/1.1 bodies just under the body limit, and one
+//! HTTP/2 connection with many stalled streams; while they are held, a fresh
+//! connection sends reviews. Reports how many reviews were answered 200 and
+//! their latency.
 //!
 //! ```text
 //! hostile --addr 127.0.0.1:18444 --ca ca.crt [--server-name localhost]
+//!         [--server-pid PID] [--repeat 5] [--clients 6]
 //!         [--idle 1000] [--preface 200] [--bodies 40] [--streams 100]
 //!         [--body-limit 7340032] [--reviews 50]
 //! ```
+
+#[path = "../../../image-policy-webhook/tests/it/hostile_bodies.rs"]
+mod hostile_bodies;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Frame};
@@ -38,6 +53,9 @@ struct Options {
     streams: usize,
     body_limit: usize,
     reviews: usize,
+    server_pid: Option<u32>,
+    repeat: usize,
+    clients: usize,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -51,6 +69,9 @@ fn parse_options() -> Result<Options, String> {
         streams: 100,
         body_limit: 7 * 1024 * 1024,
         reviews: 50,
+        server_pid: None,
+        repeat: 5,
+        clients: 6,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -66,6 +87,9 @@ fn parse_options() -> Result<Options, String> {
             "--streams" => options.streams = value.parse().map_err(|e| bad(&e))?,
             "--body-limit" => options.body_limit = value.parse().map_err(|e| bad(&e))?,
             "--reviews" => options.reviews = value.parse().map_err(|e| bad(&e))?,
+            "--server-pid" => options.server_pid = Some(value.parse().map_err(|e| bad(&e))?),
+            "--repeat" => options.repeat = value.parse().map_err(|e| bad(&e))?,
+            "--clients" => options.clients = value.parse().map_err(|e| bad(&e))?,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -123,10 +147,159 @@ impl hyper::body::Body for ChannelBody {
     }
 }
 
+/// The CPU time of process `pid` so far, in nanoseconds: the sum of its
+/// threads' time on a CPU (`/proc/PID/task/*/schedstat`, first field).
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The peak resident memory (VmHWM) of process `pid`, in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// POSTs `body` to `path` on a fresh HTTP/1.1 connection: the status and the
+/// size of the answer.
+async fn post(
+    options: &Options,
+    h1: &TlsConnector,
+    path: &str,
+    body: Bytes,
+) -> Result<(u16, usize), String> {
+    use http_body_util::BodyExt as _;
+    let tls = connect(options, h1).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = hyper::Request::post(path)
+        .header("host", options.server_name.as_str())
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let answer = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, answer.len()))
+}
+
+/// The hostile bodies: each alone (CPU per request), then all at once.
+async fn shapes(options: &Arc<Options>, h1: &TlsConnector) -> Result<bool, String> {
+    let shapes: Vec<(String, &'static str, Bytes, bool)> =
+        hostile_bodies::shapes(options.body_limit)
+            .into_iter()
+            .map(|s| {
+                (
+                    s.name.to_owned(),
+                    s.path,
+                    Bytes::from(s.body),
+                    s.past_bounds,
+                )
+            })
+            .collect();
+    let mut ok = true;
+    println!(
+        "(the server rewrites docker.io to a path of {} bytes)",
+        hostile_bodies::LONG_REWRITE_TO.len()
+    );
+    println!(
+        "| shape | endpoint | body | past the bounds | status | answer | server CPU per request |"
+    );
+    println!("|---|---|---:|---|---:|---:|---:|");
+    let mut worst_cpu = 0.0f64;
+    for (name, path, body, past_bounds) in &shapes {
+        let before = options.server_pid.map(cpu_ns);
+        let mut last = (0, 0);
+        for _ in 0..options.repeat.max(1) {
+            last = post(options, h1, path, body.clone()).await?;
+        }
+        let cpu_ms = match (options.server_pid, before) {
+            (Some(pid), Some(before)) => {
+                (cpu_ns(pid) - before) as f64 / 1e6 / options.repeat.max(1) as f64
+            }
+            _ => f64::NAN,
+        };
+        worst_cpu = worst_cpu.max(cpu_ms);
+        ok &= last.0 == 200;
+        println!(
+            "| {name} | {path} | {:.1} MiB | {} | {} | {} B | {cpu_ms:.1} ms |",
+            body.len() as f64 / 1048576.0,
+            if *past_bounds { "yes" } else { "no" },
+            last.0,
+            last.1
+        );
+    }
+    println!("worst server CPU per hostile request: {worst_cpu:.1} ms (TLS handshake included)");
+    // All at once, from `clients` connections.
+    let shapes = Arc::new(shapes);
+    let mut tasks = Vec::new();
+    for first in 0..options.clients {
+        let (options, h1, shapes) = (Arc::clone(options), h1.clone(), Arc::clone(&shapes));
+        tasks.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for i in (first..shapes.len() * options.repeat.max(1)).step_by(options.clients) {
+                let (_, path, body, _) = &shapes[i % shapes.len()];
+                statuses.push(post(&options, &h1, path, body.clone()).await.map(|s| s.0));
+            }
+            statuses
+        }));
+    }
+    let (mut answered, mut busy, mut failed) = (0, 0, 0);
+    for task in tasks {
+        for status in task.await.map_err(|e| e.to_string())? {
+            match status {
+                Ok(200) => answered += 1,
+                Ok(503) => busy += 1,
+                _ => failed += 1,
+            }
+        }
+    }
+    println!(
+        "hostile bodies from {} connections at once: {answered} answered 200, {busy} refused 503 (body budget full), {failed} failed",
+        options.clients
+    );
+    if let Some(pid) = options.server_pid {
+        let kib = peak_kib(pid);
+        println!(
+            "server peak memory (VmHWM) after the hostile bodies: {} MiB ({kib} KiB)",
+            kib / 1024
+        );
+    }
+    Ok(ok && failed == 0)
+}
+
 async fn run(options: Options) -> Result<bool, String> {
     let h1 = connector(&options.ca, &[b"http/1.1"])?;
     let h2 = connector(&options.ca, &[b"h2"])?;
     let options = Arc::new(options);
+    let shapes_ok = if options.repeat > 0 {
+        shapes(&options, &h1).await?
+    } else {
+        true
+    };
     let mut held: Vec<Box<dyn Send>> = Vec::new();
     let mut tasks = Vec::new();
     let (mut idle, mut preface, mut failed) = (0, 0, 0);
@@ -255,7 +428,7 @@ async fn run(options: Options) -> Result<bool, String> {
         task.abort();
     }
     drop(held);
-    Ok(errors.is_empty())
+    Ok(errors.is_empty() && shapes_ok)
 }
 
 fn main() -> ExitCode {

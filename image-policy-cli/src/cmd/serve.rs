@@ -57,6 +57,10 @@ pub struct Args {
     /// (500ms, 30s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     idle_timeout: Duration,
+    /// Close a connection whose answer makes no progress for this long (a
+    /// client that does not read it).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    write_timeout: Duration,
     /// Memory for request bodies in flight, over all connections, in MiB; at
     /// the budget the largest bodies are refused (503) to make room. At least
     /// the 7 MiB body limit.
@@ -178,6 +182,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     config.reload_interval = args.reload_interval;
     config.max_connections = args.max_connections.map(|n| n as usize);
     config.idle_timeout = args.idle_timeout;
+    config.write_timeout = args.write_timeout;
     config.body_memory = args.body_memory_mib as usize * 1024 * 1024;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -41,7 +41,9 @@
 //!   image volume) is reported as existing, with a warning if it violates,
 //!   and does not block: scaling a Deployment still works after the policy
 //!   was tightened, and `kubectl debug` (an UPDATE of
-//!   `pods/ephemeralcontainers`) is judged on the new container only.
+//!   `pods/ephemeralcontainers`) is judged on the new container only. The
+//!   old object's images are looked up in a hash set when there are many,
+//!   so the cost of an UPDATE stays linear in the size of both objects.
 //! - DELETE and CONNECT are allowed with a reason; so is an object with no
 //!   image at all.
 //! - An object whose images cannot be found (a kind that does not run
@@ -53,8 +55,18 @@
 //!
 //! The message, the warnings and each audit annotation name at most
 //! [`NAMED_IMAGES`] images (fewer past [`NAMED_TEXT`] bytes) and count the
-//! rest ("and 3 more denied images"): the answer to an object of any number
-//! of containers stays a few KiB. [`Verdict::images`] has every image.
+//! rest ("and 3 more denied images"), and cut any string they name (an
+//! image, a name) at [`NAMED_STRING`] bytes: the answer to an object of any
+//! shape stays a few KiB. [`Verdict::images`] has every image.
+//!
+//! An object is judged whole or not at all: one with more than
+//! [`k8s::MAX_ENTRIES`](crate::k8s::MAX_ENTRIES) entries in a container list,
+//! in `volumes` or in the annotations it is judged with, or more than
+//! [`k8s::MAX_IMAGES`](crate::k8s::MAX_IMAGES) images, is
+//! [`Status::Invalid`] with the reason (reading it kept only the first
+//! entries, so that its memory is bounded by these numbers, not by the size
+//! of its text). The same bounds make a [`Mutation`] at most
+//! [`k8s::MAX_IMAGES`](crate::k8s::MAX_IMAGES) replacements.
 //!
 //! # Example
 //!
@@ -83,12 +95,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::{self, Write as _};
 
 use serde::{Serialize, Serializer};
 
-use crate::k8s::{ContainerList, JsonPath, Object, Text, find_images};
+use crate::k8s::{ContainerList, FoundImage, JsonPath, Object, Text, find_images};
 use crate::policy::{Context, Decision, DecisionCode, Mode, Policy};
 
 #[cfg(feature = "k8s-openapi")]
@@ -322,7 +334,7 @@ impl fmt::Display for Place<'_> {
             } => {
                 f.write_str(list.entry())?;
                 f.write_str(" ")?;
-                write_quoted(f, name)?;
+                write_named(f, name)?;
                 f.write_str(" (")?;
                 fmt::Display::fmt(json_path, f)?;
                 f.write_str(")")
@@ -501,7 +513,10 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict
         Ok(object) => object,
         Err((status, message)) => return Verdict::without_images(status, message),
     };
-    let found = match find_images(object) {
+    let found = match find_images(object).and_then(|found| {
+        object.check_annotations()?;
+        Ok(found)
+    }) {
         Ok(found) => found,
         Err(e) => {
             let resource = request.resource.unwrap_or("");
@@ -522,13 +537,13 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict
 
     // On UPDATE, the images the old object already runs (any container or
     // image volume).
-    let existing: Vec<&str> = match (request.old_object, request.operation) {
+    let existing = match (request.old_object, request.operation) {
         (Some(old), Operation::Update) if policy.exempt_existing_images_on_update() => {
             find_images(old)
-                .map(|images| images.iter().map(|f| f.image.as_str()).collect())
+                .map(|images| ExistingImages::new(&images, found.len()))
                 .unwrap_or_default()
         }
-        _ => Vec::new(),
+        _ => ExistingImages::default(),
     };
     let annotations: Vec<(&str, &str)> = object.annotations().collect();
     let mut ctx = Context::new().annotations(&annotations);
@@ -546,7 +561,7 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict
             },
             decision: policy.evaluate(image, &ctx),
             image,
-            existing: existing.contains(&image),
+            existing: existing.contains(image),
         });
     }
     verdict(judged, |denied, images, reasons| {
@@ -601,7 +616,11 @@ pub fn decide_images<'o>(
             return String::new();
         }
         let pod = match namespace {
-            Some(ns) => format!("pod in namespace {ns}"),
+            Some(ns) => {
+                let mut pod = "pod in namespace ".to_owned();
+                let _ = write_cut(&mut pod, ns);
+                pod
+            }
             None => "pod".to_owned(),
         };
         let mut message = format!(
@@ -611,6 +630,42 @@ pub fn decide_images<'o>(
         reasons(&mut message);
         message
     })
+}
+
+/// The images of an UPDATE's old object, looked up once per image of the new
+/// object. A few of each (the common case) are compared one by one; past
+/// [`ExistingImages::SCAN`] comparisons they go into a hash set, so that an
+/// UPDATE of many images in both objects costs a lookup per image, not a
+/// comparison of every new image with every old one.
+#[derive(Default)]
+enum ExistingImages<'o> {
+    Few(Vec<&'o str>),
+    Many(HashSet<&'o str>),
+    /// Not an UPDATE, or the policy does not exempt existing images.
+    #[default]
+    None,
+}
+
+impl<'o> ExistingImages<'o> {
+    /// Comparisons (new images × old ones) below which a scan beats hashing.
+    const SCAN: usize = 256;
+
+    fn new<S: Text>(old: &[FoundImage<'o, S>], new_images: usize) -> Self {
+        let images = old.iter().map(|f| f.image.as_str());
+        if old.len().saturating_mul(new_images) <= Self::SCAN {
+            Self::Few(images.collect())
+        } else {
+            Self::Many(images.collect())
+        }
+    }
+
+    fn contains(&self, image: &str) -> bool {
+        match self {
+            Self::Few(images) => images.contains(&image),
+            Self::Many(images) => images.contains(image),
+            Self::None => false,
+        }
+    }
 }
 
 /// The decision on one image while the verdict is written: the policy's
@@ -713,7 +768,7 @@ fn write_denial_reasons(judged: &[Judged<'_, '_>], out: &mut String) {
         }
         named += 1;
         let _ = write!(out, "{} image ", j.place);
-        let _ = write_quoted(out, j.decision.image());
+        let _ = write_named(out, j.decision.image());
         let _ = write!(out, ": {}", j.decision);
         if named == NAMED_IMAGES || out.len() - start >= NAMED_TEXT {
             break;
@@ -756,7 +811,7 @@ fn warnings(judged: &[Judged<'_, '_>]) -> Vec<String> {
             continue;
         }
         let mut warning = format!("{} image ", j.place);
-        let _ = write_quoted(&mut warning, d.image());
+        let _ = write_named(&mut warning, d.image());
         let _ = write!(warning, " {kind}: {d}");
         out.push(warning);
     }
@@ -791,7 +846,7 @@ fn audit_annotations(judged: &[Judged<'_, '_>]) -> BTreeMap<&'static str, String
         if !value.is_empty() {
             value.push_str(", ");
         }
-        value.push_str(image);
+        let _ = write_cut(value, image);
         *named += 1;
     };
     for j in judged {
@@ -832,7 +887,9 @@ fn object_label(kind: Option<&str>, namespace: Option<&str>, name: Option<&str>)
     // Pieces into one sized buffer rather than `format!`: this runs for every
     // review, and the message that follows it is appended to the same kind of
     // buffer.
-    let kind = kind.unwrap_or("object");
+    let kind = cut(kind.unwrap_or("object"));
+    let namespace = namespace.map(cut);
+    let name = name.map(cut);
     let parts: [&str; 4] = match (namespace, name) {
         (Some(ns), Some(_)) => [kind, " ", ns, "/"],
         (None, Some(_)) => [kind, " ", "", ""],
@@ -847,6 +904,46 @@ fn object_label(kind: Option<&str>, namespace: Option<&str>, name: Option<&str>)
     }
     label.push_str(name);
     label
+}
+
+/// The longest string (an image, a container, kind, namespace or object
+/// name) that a message, a warning or an audit annotation writes whole; a
+/// longer one, which only an invalid object has, is cut there (with its
+/// length, where it is quoted), so that one string of megabytes does not
+/// make an answer of megabytes.
+pub const NAMED_STRING: usize = 256;
+
+/// `s`, or its first [`NAMED_STRING`] bytes (at a character boundary).
+fn cut(s: &str) -> &str {
+    if s.len() <= NAMED_STRING {
+        return s;
+    }
+    let mut end = NAMED_STRING;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Writes `s` as [`cut`] cuts it, with `…` when it was cut.
+fn write_cut<W: fmt::Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
+    let short = cut(s);
+    out.write_str(short)?;
+    if short.len() < s.len() {
+        out.write_str("…")?;
+    }
+    Ok(())
+}
+
+/// Writes `s` quoted as [`write_quoted`] does, cut as [`cut`] cuts it and
+/// then followed by its length: `"aaaa"… (300000 bytes)`.
+fn write_named<W: fmt::Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
+    let short = cut(s);
+    write_quoted(out, short)?;
+    if short.len() < s.len() {
+        write!(out, "… ({} bytes)", s.len())?;
+    }
+    Ok(())
 }
 
 /// Writes `s` as `{:?}` writes it: quoted and escaped. A string of printable
@@ -1058,6 +1155,196 @@ mod tests {
         );
         assert_eq!(verdict.status, Status::Invalid);
         assert_eq!(verdict.message, r#"ConfigMap c: unknown operation "PATCH""#);
+    }
+
+    /// A Pod of `containers` and `init` containers (`c0`, `c1`, ... with
+    /// `image(i)`), and these annotations, as JSON text.
+    fn pod_json(
+        containers: usize,
+        init: usize,
+        annotations: usize,
+        image: impl Fn(usize) -> String,
+    ) -> String {
+        let list = |from: usize, n: usize| {
+            (from..from + n)
+                .map(|i| format!(r#"{{"name":"c{i}","image":"{}"}}"#, image(i)))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let annotations = (0..annotations)
+            .map(|i| format!(r#""a{i}":"""#))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"shop","annotations":{{{annotations}}}}},"spec":{{"containers":[{}],"initContainers":[{}]}}}}"#,
+            list(0, containers),
+            list(containers, init)
+        )
+    }
+
+    /// Both readers of an object (serde's and the scanner), which must agree.
+    fn read_both(json: &str) -> [Object<crate::k8s::CowStr<'_>>; 2] {
+        let scanned = crate::k8s::scan::object(json).expect("the scanner reads it");
+        let serde: Object<crate::k8s::CowStr<'_>> =
+            serde_json::from_str(json).expect("serde reads it");
+        [scanned, serde]
+    }
+
+    /// Lists and annotations past [`crate::k8s::MAX_ENTRIES`] are kept to one
+    /// more entry (a million tiny containers are not built) and the object
+    /// is invalid, never judged on the entries that were kept; up to the
+    /// bounds it is judged.
+    #[test]
+    fn objects_past_the_bounds_are_invalid_and_not_built() {
+        use crate::k8s::{MAX_ENTRIES, MAX_IMAGES};
+        let policy = Policy::builder()
+            .allow_registry("registry.my.com")
+            .build()
+            .expect("a policy")
+            .policy;
+        let ok = |i: usize| format!("registry.my.com/app{i}:1");
+        let cases = [
+            // (containers, init, annotations, Ok or the message's end)
+            (MAX_ENTRIES, 0, MAX_ENTRIES, None),
+            (MAX_IMAGES / 2, MAX_IMAGES / 2, 0, None),
+            (
+                100_000,
+                0,
+                0,
+                Some(format!(
+                    "has more than {MAX_ENTRIES} entries in spec.containers, more than is judged"
+                )),
+            ),
+            (
+                1,
+                MAX_ENTRIES + 1,
+                0,
+                Some(format!(
+                    "has more than {MAX_ENTRIES} entries in spec.initContainers, more than is judged"
+                )),
+            ),
+            (
+                MAX_IMAGES / 2 + 1,
+                MAX_IMAGES / 2,
+                0,
+                Some(format!(
+                    "has {} images, more than the {MAX_IMAGES} that are judged",
+                    MAX_IMAGES + 1
+                )),
+            ),
+            (
+                1,
+                0,
+                50_000,
+                Some(format!(
+                    "has more than {MAX_ENTRIES} entries in metadata.annotations, more than is judged"
+                )),
+            ),
+        ];
+        for (containers, init, annotations, want) in cases {
+            let json = pod_json(containers, init, annotations, ok);
+            for object in read_both(&json) {
+                let spec = object.spec.as_ref().expect("a spec");
+                for list in [&spec.containers, &spec.init_containers]
+                    .into_iter()
+                    .flatten()
+                {
+                    assert!(list.len() <= MAX_ENTRIES + 1 && list.capacity() <= MAX_ENTRIES + 1);
+                }
+                let kept = object
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.annotations.as_ref());
+                assert!(kept.is_none_or(
+                    |a| a.0.len() <= MAX_ENTRIES + 1 && a.0.capacity() <= MAX_ENTRIES + 1
+                ));
+                let verdict = decide(&policy, &Request::new(Operation::Create, Some(&object)));
+                match &want {
+                    None => {
+                        assert!(verdict.allowed(), "{}", verdict.message);
+                        assert_eq!(verdict.images.len(), containers + init);
+                    }
+                    Some(end) => {
+                        assert_eq!(verdict.status, Status::Invalid, "{}", verdict.message);
+                        assert!(verdict.images.is_empty());
+                        assert!(
+                            verdict
+                                .message
+                                .starts_with("Pod shop/p: cannot find its images: the Pod ")
+                                && verdict.message.ends_with(end.as_str()),
+                            "{}",
+                            verdict.message
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// One image or name of megabytes: the message, the warnings and the audit
+    /// annotations name its first bytes and its length.
+    #[test]
+    fn long_strings_are_cut_in_the_answer() {
+        let policy = Policy::builder()
+            .allow_registry("registry.my.com")
+            .build()
+            .expect("a policy")
+            .policy;
+        let long = "A".repeat(1 << 20);
+        let json = pod_json(3, 0, 0, |i| {
+            if i == 1 {
+                long.clone()
+            } else {
+                "evil.io/x:1".into()
+            }
+        })
+        .replace(r#""name":"p""#, &format!(r#""name":"{long}""#));
+        for object in read_both(&json) {
+            let verdict = decide(&policy, &Request::new(Operation::Create, Some(&object)));
+            assert_eq!(verdict.denied_images().count(), 3);
+            let answer = serde_json::to_string(&(
+                &verdict.message,
+                &verdict.warnings,
+                &verdict.audit_annotations,
+            ))
+            .expect("encodable");
+            assert!(answer.len() < 8 * 1024, "{} bytes", answer.len());
+            assert!(
+                verdict.message.contains(&format!(
+                    r#""{}"… ({} bytes)"#,
+                    &long[..NAMED_STRING],
+                    long.len()
+                )),
+                "{}",
+                &verdict.message[..600]
+            );
+        }
+    }
+
+    /// An UPDATE of many images in both objects (the hash set) and of a few
+    /// (the scan) finds the same existing images.
+    #[test]
+    fn existing_images_are_found_by_set_and_by_scan() {
+        let policy = Policy::builder()
+            .allow_registry("registry.my.com")
+            .exempt_existing_images_on_update(true)
+            .build()
+            .expect("a policy")
+            .policy;
+        for n in [3, 40, 1000] {
+            // Old: images 0..n; new: images n/2..n/2+n, all denied.
+            let old = pod_json(n, 0, 0, |i| format!("evil.io/app{i}:1"));
+            let new = pod_json(n, 0, 0, |i| format!("evil.io/app{}:1", i + n / 2));
+            let (old, new) = (&read_both(&old)[0], &read_both(&new)[0]);
+            let verdict = decide(
+                &policy,
+                &Request::new(Operation::Update, Some(new)).old_object(Some(old)),
+            );
+            let existing: Vec<bool> = verdict.images.iter().map(|j| j.existing).collect();
+            let want: Vec<bool> = (0..n).map(|i| i + n / 2 < n).collect();
+            assert_eq!(existing, want, "{n}");
+            assert_eq!(verdict.denied_images().count(), n - (n - n / 2), "{n}");
+        }
     }
 
     proptest! {

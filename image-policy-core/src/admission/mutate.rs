@@ -26,27 +26,37 @@
 //!   rewrite module).
 //! - Every container list, `ephemeralContainers` included, and every image
 //!   volume are rewritten ([`find_images`]).
-//! - On UPDATE, an image that is already in `oldObject` (same string, any
-//!   container or image volume: what [`decide`](super::decide) calls an
-//!   existing image) is left as it is, whatever
-//!   [`Policy::exempt_existing_images_on_update`] says: an update that does
-//!   not touch the images (a scale, a label) never changes them (and never
-//!   starts a rollout), and `kubectl debug` (an UPDATE of
-//!   `pods/ephemeralcontainers`, where the API server refuses any other
-//!   change) rewrites the new ephemeral container only.
+//! - CREATE and UPDATE are rewritten alike: every image a rule matches,
+//!   whether or not `oldObject` has it. Rewriting is not a judgement, so the
+//!   "only new images block" exemption of [`decide`](super::decide) does not
+//!   apply: a workload's pod template and the ReplicaSets, pods and Jobs its
+//!   controller makes from it must hold the same images, or the controller
+//!   does not recognise its own children (a Deployment created before a rule,
+//!   then `kubectl rollout restart`: its template is rewritten on that
+//!   UPDATE, as the ReplicaSet made from it is on its CREATE). An UPDATE of a
+//!   workload made before the rule therefore rolls it out to the rewritten
+//!   images, once.
+//! - On an UPDATE of the `ephemeralcontainers` subresource (`kubectl
+//!   debug`), only the ephemeral containers are rewritten: the API server
+//!   keeps nothing else of such a request, so a patch elsewhere would have
+//!   no effect.
 //! - In an exempt namespace nothing is rewritten: exemption takes the
 //!   namespace out of the policy, and rewriting `kube-system`'s images could
 //!   break the control plane.
 //! - DELETE and CONNECT are allowed with nothing to rewrite; an unknown
 //!   operation, or CREATE or UPDATE without an object, is invalid (400), as
 //!   for [`decide`](super::decide). An object whose images cannot be found
-//!   is allowed unchanged: the validating webhook denies it with the reason.
+//!   is allowed unchanged: the validating webhook denies it with the reason;
+//!   but one past the bounds of [`k8s::MAX_ENTRIES`](crate::k8s::MAX_ENTRIES)
+//!   and [`k8s::MAX_IMAGES`](crate::k8s::MAX_IMAGES) is denied (400) here
+//!   too: it was not read whole, so it is not rewritten in part.
 //!
 //! # Idempotence
 //!
 //! A rewritten reference is never matched again (the `rewrite-loop` check of
 //! the policy), so a mutation of a mutated object has no replacement: the API
-//! server's reinvocation (`reinvocationPolicy: IfNeeded`) is harmless.
+//! server's reinvocation (`reinvocationPolicy: IfNeeded`) is harmless, and so
+//! is an UPDATE of an object already rewritten (no patch, no rollout).
 //!
 //! # Example
 //!
@@ -82,7 +92,7 @@ use super::{
     NAMED_IMAGES, NAMED_TEXT, Operation, Place, Request, Status, images_noun, object_label,
     object_of_write, push_count,
 };
-use crate::k8s::{Text, find_images};
+use crate::k8s::{ContainerList, ObjectError, Text, find_images};
 use crate::policy::{Policy, RewriteError, Rewritten};
 
 /// One image to rewrite.
@@ -236,6 +246,14 @@ pub fn mutate<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Mutatio
     }
     let found = match find_images(object) {
         Ok(found) => found,
+        // Past the bounds: some images were not even read, so none is
+        // rewritten and the object is refused, as `decide` refuses it.
+        Err(e @ (ObjectError::TooManyEntries { .. } | ObjectError::TooManyImages { .. })) => {
+            return Mutation::unchanged(
+                Status::Invalid,
+                format!("{label}: not rewritten, cannot find its images: {e}"),
+            );
+        }
         Err(e) => {
             return Mutation::unchanged(
                 Status::Allowed,
@@ -243,17 +261,15 @@ pub fn mutate<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Mutatio
             );
         }
     };
-    let existing: Vec<&str> = match (request.old_object, request.operation) {
-        (Some(old), Operation::Update) => find_images(old)
-            .map(|images| images.iter().map(|f| f.image.as_str()).collect())
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
+    // `kubectl debug`: the API server keeps only the ephemeral containers of
+    // an UPDATE of this subresource.
+    let only_ephemeral = request.operation == Operation::Update
+        && request.sub_resource == Some("ephemeralcontainers");
     let mut replacements = Vec::new();
     let mut failures = Vec::new();
     for f in &found {
         let image = f.image.as_str();
-        if existing.contains(&image) {
+        if only_ephemeral && f.list != ContainerList::EphemeralContainers {
             continue;
         }
         let place = Place::Container {
@@ -336,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn only_new_images_are_rewritten_on_update_and_failures_deny() {
+    fn updates_are_rewritten_as_creates_and_failures_deny() {
         let policy = Policy::builder()
             .rewrite("docker.io/library", "registry.my.com/mirror/docker-hub")
             .exempt_namespace("kube-system")
@@ -349,20 +365,28 @@ mod tests {
         let m = mutate(&policy, &request);
         assert!(m.allowed());
         let patch: Vec<_> = m.patch().collect();
-        assert_eq!(patch.len(), 1, "{patch:?}");
-        assert_eq!(patch[0].path, "/spec/containers/1/image");
-        assert_eq!(patch[0].value, "registry.my.com/mirror/docker-hub/redis:7");
-        assert_eq!(m.message, "Pod shop/p: 1 of 4 images rewritten");
+        assert_eq!(patch.len(), 2, "{patch:?}");
+        assert_eq!(patch[0].path, "/spec/containers/0/image");
+        assert_eq!(
+            patch[0].value,
+            "registry.my.com/mirror/docker-hub/nginx:1.27"
+        );
+        assert_eq!(patch[1].path, "/spec/containers/1/image");
+        assert_eq!(patch[1].value, "registry.my.com/mirror/docker-hub/redis:7");
+        assert_eq!(m.message, "Pod shop/p: 2 of 4 images rewritten");
         assert_eq!(
             m.audit_annotations
                 .get("rewritten-images")
                 .map(String::as_str),
-            Some("redis:7 -> registry.my.com/mirror/docker-hub/redis:7")
+            Some(
+                "nginx:1.27 -> registry.my.com/mirror/docker-hub/nginx:1.27, \
+                 redis:7 -> registry.my.com/mirror/docker-hub/redis:7"
+            )
         );
 
-        // CREATE: both Docker Hub images.
+        // CREATE: the same two Docker Hub images.
         let m = mutate(&policy, &Request::new(Operation::Create, Some(&new)));
-        assert_eq!(m.replacements.len(), 2);
+        assert_eq!(m.replacements, mutate(&policy, &request).replacements);
 
         // An exempt namespace: nothing.
         let request = Request::new(Operation::Create, Some(&new)).namespace(Some("kube-system"));

@@ -85,7 +85,11 @@
 //! Deserialization reads only the fields above and ignores the rest; repeated
 //! fields are rejected by serde, so an object cannot show one image to the
 //! policy and another to the runtime. Nothing here panics, and the cost is
-//! linear in the input.
+//! linear in the input. The memory is bounded by [`MAX_ENTRIES`], not by the
+//! size of the input: each list and annotations map keeps at most one entry
+//! more than that (the rest is read and dropped), and [`find_images`]
+//! refuses an object past [`MAX_ENTRIES`] or [`MAX_IMAGES`] rather than
+//! judge part of it. Strings are borrowed unless they hold an escape.
 //!
 //! # Example
 //!
@@ -111,9 +115,25 @@ use std::fmt::{self, Write as _};
 
 pub use object::{
     Annotations, Container, ImageVolumeSource, JobSpec, JobTemplateSpec, Object, ObjectMeta,
-    ObjectSpec, PodSpec, PodTemplateSpec, Volume,
+    ObjectSpec, PodSpec, PodTemplateSpec, Volume, bounded_list,
 };
 pub use text::{CowStr, Text};
+
+/// The most entries of a list of containers (each of `containers`,
+/// `initContainers`, `ephemeralContainers`), of `volumes`, and of an
+/// `annotations` map, that an object may have to be judged. Reading an
+/// object keeps at most one more (the others are read and dropped, see
+/// [`bounded_list`]), so that the memory an object takes is bounded by this
+/// number, not by the size of its text: a 3 MiB list of tiny containers is
+/// not built. [`find_images`] refuses an object past the bound
+/// ([`ObjectError::TooManyEntries`]); no real pod comes near it.
+pub const MAX_ENTRIES: usize = 1024;
+
+/// The most images (containers of the three lists and image volumes) of one
+/// object that [`find_images`] returns; more is
+/// [`ObjectError::TooManyImages`]. It bounds the work and the answer of an
+/// admission review (a `/mutate` patch names each rewritten image).
+pub const MAX_IMAGES: usize = 1024;
 
 /// The kinds whose objects run containers, by name.
 pub const POD_BEARING_KINDS: &[&str] = &[
@@ -426,6 +446,29 @@ pub enum ObjectError {
         /// Where the pod spec should be.
         path: &'static str,
     },
+    /// A list that [`find_images`] reads (containers, init containers,
+    /// ephemeral containers, volumes) or an annotations map that admission
+    /// reads has more than [`MAX_ENTRIES`] entries: the object is not
+    /// judged (only the first entries were kept).
+    #[error("the {kind} has more than {max} entries in {path}, more than is judged")]
+    TooManyEntries {
+        /// The object's kind.
+        kind: PodBearingKind,
+        /// The JSON path of the list or map.
+        path: String,
+        /// [`MAX_ENTRIES`].
+        max: usize,
+    },
+    /// The object has more than [`MAX_IMAGES`] images in all.
+    #[error("the {kind} has {count} images, more than the {max} that are judged")]
+    TooManyImages {
+        /// The object's kind.
+        kind: PodBearingKind,
+        /// How many it has.
+        count: usize,
+        /// [`MAX_IMAGES`].
+        max: usize,
+    },
     /// A field that every pod spec or container has is missing: `containers`,
     /// a container's `name` or `image`, or an image volume's `name` or
     /// `image.reference`.
@@ -478,6 +521,19 @@ pub fn find_images<'o, S: Text>(obj: &'o Object<S>) -> Result<Vec<FoundImage<'o,
             path: format!("{path}.containers"),
         });
     }
+    let lengths = lists
+        .iter()
+        .map(|l| l.as_ref().map_or(0, Vec::len))
+        .chain([volumes.as_ref().map_or(0, Vec::len)]);
+    for (list, len) in ContainerList::ALL.into_iter().zip(lengths) {
+        if len > MAX_ENTRIES {
+            return Err(ObjectError::TooManyEntries {
+                kind,
+                path: format!("{path}.{list}"),
+                max: MAX_ENTRIES,
+            });
+        }
+    }
     let image_volumes = || {
         volumes
             .iter()
@@ -490,6 +546,13 @@ pub fn find_images<'o, S: Text>(obj: &'o Object<S>) -> Result<Vec<FoundImage<'o,
         .map(|l| l.as_ref().map_or(0, Vec::len))
         .sum::<usize>()
         + image_volumes().count();
+    if count > MAX_IMAGES {
+        return Err(ObjectError::TooManyImages {
+            kind,
+            count,
+            max: MAX_IMAGES,
+        });
+    }
     let mut found = Vec::with_capacity(count);
     for (list, containers) in ContainerList::ALL.into_iter().zip(lists) {
         for (index, container) in containers.iter().flatten().enumerate() {

@@ -6,9 +6,9 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{ObjectError, PodBearingKind, Text};
+use super::{MAX_ENTRIES, ObjectError, PodBearingKind, Text};
 
 /// A Kubernetes object, as far as images are concerned: its type, its
 /// metadata and the fields on the way to its pod spec.
@@ -59,7 +59,10 @@ pub struct ObjectMeta<S> {
 }
 
 /// A map of annotations kept as a list of pairs in input order, so that it
-/// needs neither hashing nor ordering of the leaf type.
+/// needs neither hashing nor ordering of the leaf type. Read from JSON or
+/// YAML, it keeps at most [`MAX_ENTRIES`]` + 1` pairs (the others are read
+/// and dropped): more than [`MAX_ENTRIES`] is an object the admission
+/// decision refuses to judge, whatever the rest holds.
 #[derive(Clone, Debug)]
 pub struct Annotations<S>(pub Vec<(S, S)>);
 
@@ -83,9 +86,13 @@ impl<'de, S: Deserialize<'de>> Deserialize<'de> for Annotations<S> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 // The size hint comes from the input: cap it.
                 let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-                while let Some(pair) = map.next_entry()? {
-                    pairs.push(pair);
+                while pairs.len() <= MAX_ENTRIES {
+                    match map.next_entry()? {
+                        Some(pair) => push_bounded(&mut pairs, pair),
+                        None => return Ok(Annotations(pairs)),
+                    }
                 }
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Annotations(pairs))
             }
         }
@@ -94,22 +101,85 @@ impl<'de, S: Deserialize<'de>> Deserialize<'de> for Annotations<S> {
     }
 }
 
+/// Pushes onto a list that holds at most [`MAX_ENTRIES`]` + 1` entries: the
+/// last one is made room for alone, not by doubling the capacity.
+pub(super) fn push_bounded<T>(list: &mut Vec<T>, entry: T) {
+    if list.len() == MAX_ENTRIES && list.capacity() == MAX_ENTRIES {
+        list.reserve_exact(1);
+    }
+    list.push(entry);
+}
+
+/// Reads an optional list (`null` or absent is `None`) keeping at most
+/// [`MAX_ENTRIES`]` + 1` entries: the others are read (so the input must
+/// still be valid) and dropped, so that a list of a million tiny entries
+/// costs no more memory than one just over the bound. A list longer than
+/// [`MAX_ENTRIES`] is an object [`find_images`](super::find_images) refuses.
+///
+/// For the `deserialize_with` of any list of an object read from untrusted
+/// input (the webhook's ImageReview containers use it too).
+pub fn bounded_list<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct ListVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+        type Value = Option<Vec<T>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+            while list.len() <= MAX_ENTRIES {
+                match seq.next_element()? {
+                    Some(entry) => push_bounded(&mut list, entry),
+                    None => return Ok(Some(list)),
+                }
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Some(list))
+        }
+    }
+
+    deserializer.deserialize_option(ListVisitor(PhantomData))
+}
+
 /// The fields of the `spec` of every pod-bearing kind that lead to containers.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
 #[non_exhaustive]
 pub struct ObjectSpec<S> {
     /// `spec.containers` (Pod).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_list")]
     pub containers: Option<Vec<Container<S>>>,
     /// `spec.initContainers` (Pod).
-    #[serde(rename = "initContainers", default)]
+    #[serde(rename = "initContainers", default, deserialize_with = "bounded_list")]
     pub init_containers: Option<Vec<Container<S>>>,
     /// `spec.ephemeralContainers` (Pod).
-    #[serde(rename = "ephemeralContainers", default)]
+    #[serde(
+        rename = "ephemeralContainers",
+        default,
+        deserialize_with = "bounded_list"
+    )]
     pub ephemeral_containers: Option<Vec<Container<S>>>,
     /// `spec.volumes` (Pod).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_list")]
     pub volumes: Option<Vec<Volume<S>>>,
     /// `spec.template` (ReplicationController, ReplicaSet, Deployment,
     /// StatefulSet, DaemonSet, Job).
@@ -160,16 +230,20 @@ pub struct JobSpec<S> {
 #[non_exhaustive]
 pub struct PodSpec<S> {
     /// `containers`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_list")]
     pub containers: Option<Vec<Container<S>>>,
     /// `initContainers`.
-    #[serde(rename = "initContainers", default)]
+    #[serde(rename = "initContainers", default, deserialize_with = "bounded_list")]
     pub init_containers: Option<Vec<Container<S>>>,
     /// `ephemeralContainers`.
-    #[serde(rename = "ephemeralContainers", default)]
+    #[serde(
+        rename = "ephemeralContainers",
+        default,
+        deserialize_with = "bounded_list"
+    )]
     pub ephemeral_containers: Option<Vec<Container<S>>>,
     /// `volumes`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_list")]
     pub volumes: Option<Vec<Volume<S>>>,
 }
 
@@ -255,6 +329,39 @@ impl<S: Text> Object<S> {
             .chain(template)
             .filter_map(|m| m.annotations.as_ref())
             .flat_map(|a| a.0.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// `Err` when an annotations map that [`annotations`](Self::annotations)
+    /// reads has more than [`MAX_ENTRIES`] entries (only the first were
+    /// kept, so a decision that reads annotations, such as break-glass,
+    /// could not be made on all of them); `Ok` otherwise, and for an object
+    /// of an unknown kind (whose images cannot be found anyway).
+    pub fn check_annotations(&self) -> Result<(), ObjectError> {
+        let Ok(kind) = self.pod_bearing_kind() else {
+            return Ok(());
+        };
+        let template_path = kind.pod_spec_path().strip_suffix(".spec").unwrap_or("");
+        let maps = [
+            (self.metadata.as_ref(), ""),
+            (
+                self.pod_template(kind).and_then(|t| t.metadata.as_ref()),
+                template_path,
+            ),
+        ];
+        for (meta, at) in maps {
+            let len = meta
+                .and_then(|m| m.annotations.as_ref())
+                .map_or(0, |a| a.0.len());
+            if len > MAX_ENTRIES {
+                let dot = if at.is_empty() { "" } else { "." };
+                return Err(ObjectError::TooManyEntries {
+                    kind,
+                    path: format!("{at}{dot}metadata.annotations"),
+                    max: MAX_ENTRIES,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The kind, when it is one of the [`PodBearingKind`]s in an API group

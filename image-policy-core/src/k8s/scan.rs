@@ -26,9 +26,10 @@
 
 use std::borrow::Cow;
 
+use super::object;
 use super::{
-    Annotations, Container, CowStr, ImageVolumeSource, JobSpec, JobTemplateSpec, Object,
-    ObjectMeta, ObjectSpec, PodSpec, PodTemplateSpec, Volume,
+    Annotations, Container, CowStr, ImageVolumeSource, JobSpec, JobTemplateSpec, MAX_ENTRIES,
+    Object, ObjectMeta, ObjectSpec, PodSpec, PodTemplateSpec, Volume,
 };
 
 /// Deeper than this, the scanner gives up and leaves the body to serde_json
@@ -400,7 +401,12 @@ impl<'a> Scanner<'a> {
                     m.annotations = s.opt(|s| {
                         let mut pairs = Vec::new();
                         s.object(|s, key| {
-                            pairs.push((CowStr(Cow::Borrowed(key)), s.cow()?));
+                            // Past the bound, read and dropped, as serde does.
+                            if pairs.len() > MAX_ENTRIES {
+                                return s.skip_value();
+                            }
+                            let value = s.cow()?;
+                            object::push_bounded(&mut pairs, (CowStr(Cow::Borrowed(key)), value));
                             Some(())
                         })?;
                         Some(Annotations(pairs))
@@ -561,7 +567,13 @@ impl<'a> Scanner<'a> {
         let mut list = Vec::new();
         if self.peek()? != b']' {
             loop {
-                list.push(item(self)?);
+                // Past the bound, read and dropped, as serde does.
+                if list.len() > MAX_ENTRIES {
+                    self.skip_value()?;
+                } else {
+                    let entry = item(self)?;
+                    object::push_bounded(&mut list, entry);
+                }
                 if self.peek()? == b',' {
                     self.pos += 1;
                 } else {

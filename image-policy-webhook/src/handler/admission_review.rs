@@ -24,6 +24,9 @@ use super::scan;
 
 const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
 const KIND: &str = "AdmissionReview";
+/// The longest `request.uid` answered (the answer repeats it): the API
+/// server's is a UUID of 36 bytes.
+const MAX_UID: usize = 128;
 
 /// The response review. Written by [`AdmissionReviewOut::encode`]; the
 /// serde derive is the reference the tests compare it with.
@@ -178,6 +181,12 @@ pub(super) fn handle(policy: &Policy, body: &[u8], answer: Answer) -> Reply {
         return bad_request("the AdmissionReview has no request".to_owned());
     };
     let uid = match request.uid.as_deref() {
+        Some(uid) if uid.len() > MAX_UID => {
+            return bad_request(format!(
+                "request.uid is longer than {MAX_UID} bytes ({} bytes): the API server's is a UUID",
+                uid.len()
+            ));
+        }
         Some(uid) if !uid.is_empty() => uid,
         _ => return bad_request("the AdmissionReview has no request.uid".to_owned()),
     };

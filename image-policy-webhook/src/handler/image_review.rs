@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 
 use image_policy_core::admission;
-use image_policy_core::k8s::{Annotations, CowStr};
+use image_policy_core::k8s::{Annotations, CowStr, MAX_ENTRIES, MAX_IMAGES, bounded_list};
 use image_policy_core::policy::Policy;
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +48,7 @@ struct ImageReviewIn<'a> {
 #[derive(Deserialize)]
 #[serde(rename = "ImageReviewSpec")]
 struct SpecIn<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "bounded_list")]
     containers: Option<Vec<ContainerIn<'a>>>,
     #[serde(borrow, default)]
     annotations: Option<Annotations<CowStr<'a>>>,
@@ -121,6 +121,36 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
         .flat_map(|a| a.0.iter().map(|(k, v)| (&**k, &**v)))
         .collect();
     let containers = spec.containers.unwrap_or_default();
+    // Only the first entries past the bounds were kept: refuse to judge.
+    let beyond = if containers.len() > MAX_IMAGES {
+        Some(format!(
+            "the ImageReview has more than {MAX_IMAGES} containers, more than is judged"
+        ))
+    } else if annotations.len() > MAX_ENTRIES {
+        Some(format!(
+            "the ImageReview has more than {MAX_ENTRIES} annotations, more than is judged"
+        ))
+    } else {
+        None
+    };
+    if let Some(reason) = beyond {
+        let body = encode(&ImageReviewOut {
+            api_version: API_VERSION,
+            kind: KIND,
+            status: StatusOut {
+                allowed: false,
+                reason: &reason,
+                audit_annotations: &BTreeMap::new(),
+            },
+        });
+        let mut summary = ReplySummary::new(Outcome::Denied, reason);
+        summary.kind = Some("Pod".to_owned());
+        return Reply {
+            status: 200,
+            body,
+            summary,
+        };
+    }
     let verdict = admission::decide_images(
         policy,
         containers.iter().map(|c| c.image.as_deref().unwrap_or("")),

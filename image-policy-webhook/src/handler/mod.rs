@@ -50,8 +50,11 @@
 //! does not judge the allow and deny rules (a later mutating webhook may
 //! still change the object; `/validate` judges the final object). It sends
 //! no `patch` when nothing changes, so the API server's reinvocation of it
-//! on its own output is harmless; on UPDATE it leaves the images already in
-//! `oldObject` as they are; it rewrites nothing in an exempt namespace
+//! on its own output is harmless; it rewrites an UPDATE as a CREATE, images
+//! already in `oldObject` included (a workload's template and the objects its
+//! controller makes from it must agree; only `/validate` exempts existing
+//! images), except that an UPDATE of `pods/ephemeralcontainers` has only its
+//! ephemeral containers rewritten; it rewrites nothing in an exempt namespace
 //! (exemption is about judging, and rewriting `kube-system` could break the
 //! control plane); DELETE and CONNECT pass with no patch. It **denies**
 //! (403, never a patch) when a rewrite would produce an invalid reference
@@ -96,6 +99,26 @@
 //! scanner hands anything deeper than 100 to it); a field
 //! written twice is rejected, so an object cannot show one image to the policy
 //! and another to the API server; an image that does not parse is denied.
+//!
+//! What one review may cost is bounded by the work, whatever the body's
+//! shape (`benches/hostile.sh` measures the shapes: many tiny containers,
+//! many annotations, long strings, deep nesting, many rewritten images):
+//!
+//! - an object is read keeping at most
+//!   [`MAX_ENTRIES`](image_policy_core::k8s::MAX_ENTRIES)` + 1` entries of
+//!   each container list, `volumes` and annotations map; past
+//!   [`MAX_ENTRIES`](image_policy_core::k8s::MAX_ENTRIES), or past
+//!   [`MAX_IMAGES`](image_policy_core::k8s::MAX_IMAGES) images, it is denied
+//!   (`allowed: false`, code 400, the reason in the message), never judged
+//!   on part of its images; an ImageReview likewise (`allowed: false`);
+//! - strings are borrowed from the body unless escaped (then copied once);
+//!   the answer names at most a few KiB of them, each cut at
+//!   [`NAMED_STRING`](image_policy_core::admission::NAMED_STRING) bytes; a
+//!   `request.uid` over 128 bytes and a decoding error over 1 KiB are not
+//!   repeated whole;
+//! - so an answer is at most [`MAX_REPLY_BYTES`]: a few KiB on `/validate`
+//!   and `/imagereview`, and on `/mutate` a patch of at most
+//!   [`MAX_IMAGES`](image_policy_core::k8s::MAX_IMAGES) valid references.
 
 mod admission_review;
 mod image_review;
@@ -114,6 +137,13 @@ pub use reply::{Outcome, Reply, ReplySummary};
 /// same reason: the API server's limit for an object is 3 MiB, and an UPDATE's
 /// AdmissionReview carries two of them (`object` and `oldObject`).
 pub const DEFAULT_BODY_LIMIT: usize = 7 * 1024 * 1024;
+
+/// The largest answer [`handle`] gives, for any body: `/mutate`'s patch of
+/// [`MAX_IMAGES`](image_policy_core::k8s::MAX_IMAGES) rewritten references
+/// (each a valid reference: at most 255 bytes of name, a tag and a digest)
+/// in base64, and a few KiB of message and annotations. The handler's fuzz
+/// invariants check it.
+pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
 
 /// Which review a request body holds: the server maps a path to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

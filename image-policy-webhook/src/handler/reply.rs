@@ -199,13 +199,28 @@ pub(super) fn decode<'a, T: serde::Deserialize<'a>>(
 /// column; a syntax error means it is not JSON at all.
 pub(super) fn decode_error(what: &str, e: &serde_json::Error) -> String {
     use serde_json::error::Category;
-    match e.classify() {
+    let mut message = match e.classify() {
         Category::Syntax | Category::Eof | Category::Io => {
             format!("the request body is not JSON: {e}")
         }
         Category::Data => format!("the request body is not a valid {what}: {e}"),
+    };
+    // serde_json quotes a string of the wrong type whole: a body of one long
+    // string would be answered back.
+    if message.len() > MAX_ERROR_MESSAGE {
+        let mut end = MAX_ERROR_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let len = message.len();
+        message.truncate(end);
+        message.push_str(&format!("… ({len} bytes)"));
     }
+    message
 }
+
+/// The longest message of a 400 before it is cut.
+const MAX_ERROR_MESSAGE: usize = 1024;
 
 /// `n` in decimal, as `{}` writes it, without the formatting machinery.
 fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {

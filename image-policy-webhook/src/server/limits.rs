@@ -52,6 +52,18 @@ pub(crate) struct Connection {
     last_active: AtomicU64,
     evicted: AtomicBool,
     evict: Notify,
+    /// Answers produced and not yet wholly handed to the connection.
+    sending: AtomicUsize,
+    /// Milliseconds since `epoch` when an answer last made progress (began,
+    /// or had a chunk taken by the connection).
+    send_progress: AtomicU64,
+    /// Milliseconds since `epoch`, plus one, since when writes to the
+    /// socket have not gone through (the client does not read); 0 while they
+    /// do.
+    write_blocked_since: AtomicU64,
+    /// Wakes the connection's task when an answer begins or writes block, so
+    /// that it looks at the write timeout.
+    send_began: Notify,
 }
 
 impl Connection {
@@ -72,7 +84,55 @@ impl Connection {
     }
 
     fn is_idle(&self) -> bool {
-        self.in_flight.load(Ordering::Relaxed) == 0
+        self.in_flight.load(Ordering::Relaxed) == 0 && self.sending.load(Ordering::Relaxed) == 0
+    }
+
+    /// An answer begins to be sent; the guard records its progress and end.
+    pub(crate) fn begin_send(self: &Arc<Self>) -> Sending {
+        self.send_progress.store(self.now(), Ordering::Relaxed);
+        self.sending.fetch_add(1, Ordering::Relaxed);
+        self.send_began.notify_one();
+        Sending(Arc::clone(self))
+    }
+
+    /// When the connection will have made no progress writing for
+    /// `timeout`: an answer that the connection has not taken a chunk of
+    /// (HTTP/2 flow control), or a write to the socket that has not gone
+    /// through (the end of an answer held in the connection's buffers).
+    /// `None` when neither waits.
+    pub(crate) fn send_deadline(&self, timeout: Duration) -> Option<Instant> {
+        let at = |ms: u64| self.epoch + Duration::from_millis(ms) + timeout;
+        let answer = (self.sending.load(Ordering::Relaxed) > 0)
+            .then(|| at(self.send_progress.load(Ordering::Relaxed)));
+        let blocked = match self.write_blocked_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(at(since - 1)),
+        };
+        match (answer, blocked) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A write to the socket could not go through.
+    pub(crate) fn write_blocked(&self) {
+        if self.write_blocked_since.load(Ordering::Relaxed) == 0 {
+            self.write_blocked_since
+                .store(self.now() + 1, Ordering::Relaxed);
+            self.send_began.notify_one();
+        }
+    }
+
+    /// A write to the socket went through.
+    pub(crate) fn write_went_through(&self) {
+        if self.write_blocked_since.load(Ordering::Relaxed) != 0 {
+            self.write_blocked_since.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Resolves when an answer begins to be sent.
+    pub(crate) async fn send_began(&self) {
+        self.send_began.notified().await;
     }
 
     /// When the connection will have been idle for `timeout`, if it stays
@@ -105,6 +165,23 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.touch();
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An answer being sent on a connection (see [`Connection::begin_send`]).
+pub(crate) struct Sending(Arc<Connection>);
+
+impl Sending {
+    /// The connection took a chunk of the answer.
+    pub(crate) fn progress(&self) {
+        self.0.send_progress.store(self.0.now(), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.sending.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -147,6 +224,10 @@ impl Connections {
             last_active: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
+            sending: AtomicUsize::new(0),
+            send_progress: AtomicU64::new(0),
+            write_blocked_since: AtomicU64::new(0),
+            send_began: Notify::new(),
         });
         connection.touch();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -194,8 +275,9 @@ pub(crate) struct BodyBudget {
 #[derive(Default)]
 struct BudgetState {
     used: usize,
-    /// Each body's bytes and its eviction signal.
-    bodies: HashMap<u64, (usize, Arc<Evicted>)>,
+    /// Each body's bytes, its eviction signal, and whether it may be
+    /// evicted (a body being read; not an answer being sent).
+    bodies: HashMap<u64, (usize, Arc<Evicted>, bool)>,
 }
 
 /// Set when a body was evicted to make room for others.
@@ -266,7 +348,7 @@ impl BodyClaim {
         let mut state = lock(&self.budget.state);
         let state = &mut *state;
         let held = if self.registered {
-            state.bodies.get(&self.id).map_or(0, |(held, _)| *held)
+            state.bodies.get(&self.id).map_or(0, |(held, _, _)| *held)
         } else {
             0
         };
@@ -277,8 +359,10 @@ impl BodyClaim {
             let mut larger: Vec<(usize, u64)> = state
                 .bodies
                 .iter()
-                .filter(|(id, (size, _))| **id != self.id && *size > wanted)
-                .map(|(id, (size, _))| (*size, *id))
+                .filter(|(id, (size, _, evictable))| {
+                    *evictable && **id != self.id && *size > wanted
+                })
+                .map(|(id, (size, _, _))| (*size, *id))
                 .collect();
             let freeable: usize = larger.iter().map(|(size, _)| size).sum();
             if state.used + bytes - freeable.min(state.used) > self.budget.limit {
@@ -289,7 +373,7 @@ impl BodyClaim {
                 if state.used + bytes <= self.budget.limit {
                     break;
                 }
-                if let Some((_, evicted)) = state.bodies.remove(&id) {
+                if let Some((_, evicted, _)) = state.bodies.remove(&id) {
                     state.used -= size;
                     evicted.flag.store(true, Ordering::Release);
                     evicted.notify.notify_one();
@@ -300,9 +384,46 @@ impl BodyClaim {
         state
             .bodies
             .entry(self.id)
-            .or_insert_with(|| (0, Arc::clone(&self.evicted)))
+            .or_insert_with(|| (0, Arc::clone(&self.evicted), true))
             .0 = wanted;
         self.registered = true;
+        true
+    }
+}
+
+impl BodyClaim {
+    /// Turns the claim of a body that was read into the claim of its
+    /// answer, held until the answer is sent: `bytes` in all, no longer
+    /// evictable (its memory cannot be taken back from a client that reads
+    /// slowly, only bounded in time by the write timeout). `false` when the
+    /// budget cannot hold it, as [`BodyClaim::grow`].
+    pub(crate) fn hold_answer(&mut self, bytes: usize) -> bool {
+        {
+            let mut state = lock(&self.budget.state);
+            let state = &mut *state;
+            if let Some(entry) = state.bodies.get_mut(&self.id)
+                && bytes <= entry.0
+            {
+                state.used -= entry.0 - bytes;
+                entry.0 = bytes;
+                entry.2 = false;
+                return true;
+            }
+        }
+        let held = if self.registered {
+            lock(&self.budget.state)
+                .bodies
+                .get(&self.id)
+                .map_or(0, |(held, _, _)| *held)
+        } else {
+            0
+        };
+        if !self.grow(bytes - held) {
+            return false;
+        }
+        if let Some(entry) = lock(&self.budget.state).bodies.get_mut(&self.id) {
+            entry.2 = false;
+        }
         true
     }
 }
@@ -311,7 +432,7 @@ impl Drop for BodyClaim {
     fn drop(&mut self) {
         if self.registered {
             let mut state = lock(&self.budget.state);
-            if let Some((held, _)) = state.bodies.remove(&self.id) {
+            if let Some((held, _, _)) = state.bodies.remove(&self.id) {
                 state.used -= held;
             }
         }
@@ -340,6 +461,29 @@ mod tests {
         assert_eq!(budget.used(), 60);
         drop((big, bigger, small));
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn answers_are_held_in_the_budget_and_never_evicted() {
+        let budget = BodyBudget::new(100);
+        let mut answer = budget.claim();
+        assert!(answer.grow(60));
+        // The body of 60 bytes becomes an answer of 30, then of 70.
+        assert!(answer.hold_answer(30));
+        assert_eq!(budget.used(), 30);
+        assert!(answer.hold_answer(70));
+        assert_eq!(budget.used(), 70);
+        // A small body cannot evict it: refused instead.
+        let mut small = budget.claim();
+        assert!(!small.grow(40));
+        assert!(!answer.evicted.flag.load(Ordering::Relaxed));
+        assert!(small.grow(30));
+        drop(answer);
+        assert_eq!(budget.used(), 30);
+        // An answer that does not fit is refused.
+        let mut big = budget.claim();
+        assert!(!big.hold_answer(80));
+        assert_eq!(budget.used(), 30);
     }
 
     #[test]

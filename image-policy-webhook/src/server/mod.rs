@@ -57,7 +57,13 @@
 //!   closed after [`ServerConfig::idle_timeout`] (30 s): one that completed
 //!   the handshake and sends nothing, an HTTP/2 connection that sent only its
 //!   preface, an idle keep-alive connection. HTTP/2 connections are also
-//!   pinged every idle timeout and closed when the ping is not answered.
+//!   pinged every idle timeout and closed when the ping is not answered. A
+//!   connection whose writes make no progress for
+//!   [`ServerConfig::write_timeout`] (10 s: a write to the socket that does
+//!   not go through, or an answer of which the connection takes no next
+//!   16 KiB, as HTTP/2 flow control may hold it; the time between two
+//!   writes, as nginx's `send_timeout`) is closed: a client that does not
+//!   read cannot pin its answers.
 //! - **Connections.** At most [`ServerConfig::max_connections`] are open at
 //!   once (default: the soft file-descriptor limit less 64, at most 1,024),
 //!   counted from `accept`, so the process never runs out of descriptors
@@ -79,8 +85,19 @@
 //!   the memory held for bodies never exceeds the budget. HTTP/2 allows
 //!   [`ServerConfig::max_streams`] (32) concurrent streams per connection,
 //!   flow-control windows of 128 KiB per stream and 256 KiB per connection,
-//!   and request heads of 64 KiB (HTTP/1.1 likewise). `benches/hostile.sh`
-//!   measures the peak memory under such clients; see `BENCHMARKS.md`.
+//!   and request heads of 64 KiB (HTTP/1.1 likewise). Once judged, a
+//!   body's claim becomes its answer's (at most
+//!   [`MAX_REPLY_BYTES`](crate::handler::MAX_REPLY_BYTES)), held until the
+//!   answer is sent and never evicted (503 when it does not fit), so bodies
+//!   and unsent answers together stay within the budget.
+//! - **Work.** At most [`ServerConfig::concurrent_reviews`] (2) reviews are
+//!   judged at once, whatever the number of cores (the runtime has a thread
+//!   per core of the node); each needs, beyond its body, memory bounded by
+//!   the handler's limits (objects read to at most
+//!   [`MAX_ENTRIES`](image_policy_core::k8s::MAX_ENTRIES) entries per list:
+//!   a few MiB, plus a copy of its escaped strings), so the peak is about
+//!   the body budget plus twice that. `benches/hostile.sh` measures the peak
+//!   memory under such clients and bodies; see `BENCHMARKS.md`.
 //! - **Refusals over HTTP/2.** A refusal (413, 408, 503, 400) holds the
 //!   unread request body until the answer is sent, so an HTTP/2 client gets
 //!   the answer and then the stream's reset, not only a reset.
@@ -97,7 +114,9 @@
 //! # Performance
 //!
 //! Nothing on the request path takes a lock other than an uncontended
-//! read lock to clone the policy's `Arc`; metrics are relaxed atomic adds.
+//! read lock to clone the policy's `Arc`, the body budget's mutex (a few
+//! times per request) and the judging semaphore; metrics are relaxed atomic
+//! adds.
 //! `benches/load.sh` measures the whole server over TLS; see `BENCHMARKS.md`.
 
 mod limits;
@@ -119,8 +138,10 @@ use image_policy_core::policy::{LoadedPolicy, Policy};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -178,6 +199,13 @@ pub struct ServerConfig {
     /// Time allowed for in-flight requests after shutdown begins. Default 25 s
     /// (under the Kubernetes default termination grace period of 30 s).
     pub shutdown_timeout: Duration,
+    /// A connection whose answer makes no progress for this long (the
+    /// client does not read it) is closed. Default 10 s.
+    pub write_timeout: Duration,
+    /// Reviews judged at once (the others wait for their turn, their bodies
+    /// already read). Default 2: each needs memory beyond its body, and the
+    /// runtime has a thread per core of the node, which is not bounded.
+    pub concurrent_reviews: usize,
 }
 
 impl ServerConfig {
@@ -197,6 +225,8 @@ impl ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             max_streams: 32,
             shutdown_timeout: Duration::from_secs(25),
+            write_timeout: Duration::from_secs(10),
+            concurrent_reviews: 2,
         }
     }
 }
@@ -297,6 +327,8 @@ pub(crate) struct State {
     pub(crate) body_limit: usize,
     pub(crate) request_timeout: Duration,
     pub(crate) bodies: Arc<BodyBudget>,
+    /// One permit per review judged at once.
+    pub(crate) judging: tokio::sync::Semaphore,
 }
 
 impl State {
@@ -334,6 +366,7 @@ struct ConnectionLimits {
     handshake_timeout: Duration,
     request_timeout: Duration,
     max_streams: u32,
+    write_timeout: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -370,6 +403,8 @@ impl Server {
             idle_timeout,
             handshake_timeout,
             max_streams,
+            write_timeout,
+            concurrent_reviews,
         } = config;
         let limits = ConnectionLimits {
             max_connections: max_connections.unwrap_or_else(limits::default_max_connections),
@@ -377,6 +412,7 @@ impl Server {
             handshake_timeout,
             request_timeout,
             max_streams: max_streams.max(1),
+            write_timeout,
         };
         let metrics = metrics::Metrics::default();
 
@@ -389,6 +425,7 @@ impl Server {
             body_limit,
             request_timeout,
             bodies: BodyBudget::new(body_memory.max(body_limit)),
+            judging: tokio::sync::Semaphore::new(concurrent_reviews.max(1)),
         });
 
         let (acceptor, certificate) = match transport {
@@ -775,16 +812,25 @@ async fn serve_connection<IO>(
             answer
         }
     });
+    let io = WriteWatched {
+        io,
+        connection: Arc::clone(&connection),
+    };
     let served = builder.serve_connection(TokioIo::new(io), service);
     let mut served = std::pin::pin!(served);
     // Once asked to close: the time it has to finish.
     let mut close_by: Option<tokio::time::Instant> = None;
     loop {
         // A busy connection is looked at again a second later at most.
-        let idle_check =
-            tokio::time::Instant::from_std(connection.idle_deadline(limits.idle_timeout).max(
-                std::time::Instant::now() + limits.idle_timeout.min(Duration::from_secs(1)) / 2,
-            ));
+        let mut check = connection
+            .idle_deadline(limits.idle_timeout)
+            .max(std::time::Instant::now() + limits.idle_timeout.min(Duration::from_secs(1)) / 2);
+        // An answer being sent: at its write deadline.
+        let send_deadline = connection.send_deadline(limits.write_timeout);
+        if let Some(deadline) = send_deadline {
+            check = check.min(deadline);
+        }
+        let idle_check = tokio::time::Instant::from_std(check);
         tokio::select! {
             ended = served.as_mut() => {
                 if let Err(err) = ended {
@@ -798,14 +844,85 @@ async fn serve_connection<IO>(
                 // The server's shutdown timeout bounds this one.
                 close_by = Some(tokio::time::Instant::now() + Duration::from_secs(3600));
             }
-            () = tokio::time::sleep_until(idle_check), if close_by.is_none() => {
-                if connection.idle_for(limits.idle_timeout) {
+            () = connection.send_began(), if send_deadline.is_none() => {}
+            () = tokio::time::sleep_until(idle_check) => {
+                if connection
+                    .send_deadline(limits.write_timeout)
+                    .is_some_and(|deadline| std::time::Instant::now() >= deadline)
+                {
+                    tracing::debug!(
+                        "an answer made no progress for {} ms: connection closed",
+                        limits.write_timeout.as_millis()
+                    );
+                    return;
+                }
+                if close_by.is_none() && connection.idle_for(limits.idle_timeout) {
                     served.as_mut().graceful_shutdown();
                     close_by = Some(tokio::time::Instant::now() + CLOSE_GRACE);
                 }
             }
             () = tokio::time::sleep_until(close_by.unwrap_or_else(tokio::time::Instant::now)), if close_by.is_some() => return,
         }
+    }
+}
+
+/// A connection's stream, which tells the connection's record whether its
+/// writes go through, for the write timeout.
+struct WriteWatched<IO> {
+    io: IO,
+    connection: Arc<limits::Connection>,
+}
+
+impl<IO> WriteWatched<IO> {
+    fn record<T>(&self, poll: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+        match &poll {
+            Poll::Pending => self.connection.write_blocked(),
+            Poll::Ready(_) => self.connection.write_went_through(),
+        }
+        poll
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for WriteWatched<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for WriteWatched<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.record(poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.record(poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.record(poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 

@@ -2,7 +2,7 @@
 //! [`handle`] and record what it answered, and the health and metrics routes.
 
 use super::State;
-use super::limits::Connection;
+use super::limits::{BodyClaim, Connection, Sending};
 use crate::handler::{Endpoint, Outcome, handle};
 use axum::Router;
 use axum::body::Body;
@@ -51,16 +51,36 @@ async fn mutate(Shared(state): Shared<Arc<State>>, request: Request) -> Response
 async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let body = match read_body(state, &parts, body).await {
-        Ok(bytes) => bytes,
+    let http1 = parts.version < axum::http::Version::HTTP_2;
+    let (body, mut claim) = match read_body(state, &parts, body).await {
+        Ok(read) => read,
         Err((status, message, body)) => {
-            let http1 = parts.version < axum::http::Version::HTTP_2;
             return refuse(state, endpoint, status, message, started, body, http1);
         }
     };
     let policy = state.policy();
+    // At most `concurrent_reviews` bodies are judged at once: each needs
+    // memory of its own beyond its body (bounded; see the handler's docs).
+    let judging = state.judging.acquire().await;
     let reply = handle(&policy.policy, endpoint, &body);
+    drop(judging);
     drop(body);
+    // The answer is held until sent: in the budget, in place of the body.
+    if !claim.hold_answer(reply.body.len()) {
+        let message = format!(
+            "answer refused: the server holds {} bytes of request bodies and answers at most",
+            state.bodies.limit()
+        );
+        return refuse(
+            state,
+            endpoint,
+            StatusCode::SERVICE_UNAVAILABLE,
+            message,
+            started,
+            Body::empty(),
+            http1,
+        );
+    }
     let elapsed = started.elapsed();
     state
         .metrics
@@ -84,12 +104,74 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
         BoundedMessage(&summary.message)
     );
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let connection = parts.extensions.get::<Arc<Connection>>();
+    let answer = Answer {
+        sending: connection.map(Connection::begin_send),
+        data: reply.body,
+        sent: 0,
+        _claim: claim,
+    };
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
-        Body::from(reply.body),
+        Body::new(answer),
     )
         .into_response()
+}
+
+/// The largest piece of an answer handed to the connection at once: the
+/// connection asks for more only as it writes, so a client that does not read
+/// holds at most a piece or two in the connection's buffers, and the rest
+/// stays here, counted in the budget, until the write timeout.
+const ANSWER_CHUNK: usize = 16 * 1024;
+
+/// An answer being sent: its bytes, claimed from the server's budget until
+/// it is dropped (sent, or its connection closed), and the connection's
+/// record of its progress, which the write timeout reads.
+struct Answer {
+    data: Vec<u8>,
+    sent: usize,
+    sending: Option<Sending>,
+    _claim: BodyClaim,
+}
+
+impl hyper::body::Body for Answer {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if this.sent == this.data.len() {
+            return std::task::Poll::Ready(None);
+        }
+        if let Some(sending) = &this.sending {
+            sending.progress();
+        }
+        let chunk = if this.sent == 0 && this.data.len() <= ANSWER_CHUNK {
+            // The common case, a small answer: handed over whole, no copy.
+            Bytes::from(std::mem::take(&mut this.data))
+        } else {
+            // A copy, so that the connection never holds the whole answer.
+            let end = (this.sent + ANSWER_CHUNK).min(this.data.len());
+            Bytes::copy_from_slice(&this.data[this.sent..end])
+        };
+        this.sent += chunk.len();
+        if this.data.is_empty() {
+            this.sent = 0;
+        }
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.sent == self.data.len()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact((self.data.len() - self.sent) as u64)
+    }
 }
 
 /// Why a body was not read: the status, the message, and the request's body
@@ -105,7 +187,7 @@ async fn read_body(
     state: &State,
     parts: &axum::http::request::Parts,
     mut body: Body,
-) -> Result<Vec<u8>, Unread> {
+) -> Result<(Vec<u8>, BodyClaim), Unread> {
     let limit = state.body_limit;
     let declared = parts
         .headers
@@ -179,7 +261,7 @@ async fn read_body(
         }
         buffer.extend_from_slice(&data);
     }
-    Ok(buffer)
+    Ok((buffer, claim))
 }
 
 /// An answer the server gives without the handler (the body never arrived

@@ -4,7 +4,8 @@
 //! `tests/fuzz/testdata/handler/` with the same checks (`fuzz_regressions`).
 //!
 //! For any body, on every endpoint: [`handle`] does not panic, answers 200
-//! with a JSON review or 400 with a JSON `Status`. On `/mutate`, moreover:
+//! with a JSON review or 400 with a JSON `Status`, of at most
+//! [`MAX_REPLY_BYTES`]. On `/mutate`, moreover:
 //!
 //! - a `patch` comes only with `allowed: true` and `patchType: JSONPatch`; it
 //!   is base64 of a JSON array of `replace` operations whose `path` is a JSON
@@ -24,7 +25,7 @@
 use base64::Engine as _;
 use image_policy_core::policy::Policy;
 use image_policy_core::reference::ImageRef;
-use image_policy_webhook::handler::{Endpoint, handle};
+use image_policy_webhook::handler::{Endpoint, MAX_REPLY_BYTES, handle};
 use serde_json::Value;
 
 /// The policies the checks use: the multi-team example (allow and deny rules,
@@ -86,6 +87,12 @@ fn answer(policy: &Policy, endpoint: Endpoint, data: &[u8]) -> Result<(u16, Valu
     let reply = handle(policy, endpoint, data);
     if !matches!(reply.status, 200 | 400) {
         return Err(format!("{endpoint:?}: status {}", reply.status));
+    }
+    if reply.body.len() > MAX_REPLY_BYTES {
+        return Err(format!(
+            "{endpoint:?}: an answer of {} bytes, over MAX_REPLY_BYTES",
+            reply.body.len()
+        ));
     }
     let value = serde_json::from_slice(&reply.body)
         .map_err(|e| format!("{endpoint:?}: the response is not JSON ({e})"))?;

@@ -7,6 +7,7 @@
 
 mod admission;
 mod bad_requests;
+mod bounds;
 mod fuzz_regressions;
 mod image_review;
 mod invariants;

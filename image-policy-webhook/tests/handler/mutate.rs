@@ -179,38 +179,176 @@ fn the_seeds_example() {
     assert_eq!(validate(&policy, &object), false);
 }
 
-/// UPDATE: only the images that are not in oldObject are rewritten.
+/// `/mutate` on an `operation` of `object` (with `old` as oldObject), as the
+/// API server applies it: the object with the patch applied, or as it is.
+fn mutated(policy: &Policy, operation: &str, object: &Value, old: Option<&Value>) -> Value {
+    let (reply, answer) = ask(
+        policy,
+        Endpoint::Mutate,
+        &admission_review("admission.k8s.io/v1", operation, object, old, None),
+    );
+    assert_eq!(reply.status, 200, "{answer}");
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    let mut patched = object.clone();
+    if let Some(patch) = patch_of(&answer) {
+        json_patch::patch(&mut patched, &patch).expect("the patch applies");
+    }
+    patched
+}
+
+/// UPDATE is rewritten as CREATE: every image a rule matches, those already
+/// in oldObject too (rewriting is not a judgement); an object already
+/// rewritten gets no patch.
 #[test]
-fn update_rewrites_only_changed_images() {
+fn update_rewrites_every_image_as_create_does() {
     let policy = rewrite_policy();
     let old = read_json("k8s/objects/deployment.json");
     let mut new = old.clone();
     let spec = &mut new["spec"]["template"]["spec"];
     spec["containers"][0]["image"] = "registry.my.com/shop/web:1.5.0".into();
-    // An image the old object already runs, in another container: existing.
+    // An image the old object already runs, in another container.
     spec["initContainers"][0]["image"] = "registry.my.com/observability/exporter:0.9.1".into();
-    let (_, answer) = ask(
-        &policy,
-        Endpoint::Mutate,
-        &admission_review("admission.k8s.io/v1", "UPDATE", &new, Some(&old), None),
+    let updated = mutated(&policy, "UPDATE", &new, Some(&old));
+    assert_eq!(updated, mutated(&policy, "CREATE", &new, None));
+    let spec = &updated["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["containers"][0]["image"],
+        "mirror.example.com/shop-team/web:1.5.0"
     );
-    let patch = patch_of(&answer).expect("a patch");
-    let mut expected = new.clone();
-    expected["spec"]["template"]["spec"]["containers"][0]["image"] =
-        "mirror.example.com/shop-team/web:1.5.0".into();
-    let mut patched = new.clone();
-    json_patch::patch(&mut patched, &patch).expect("applies");
-    assert_eq!(patched, expected);
-    assert_eq!(patch.0.len(), 1, "{answer}");
+    assert_eq!(
+        spec["initContainers"][0]["image"],
+        "mirror.example.com/all/observability/exporter:0.9.1"
+    );
 
-    // Nothing changed: no patch.
+    // Nothing changed, nothing rewritten yet: the UPDATE is rewritten too.
+    assert_eq!(
+        mutated(&policy, "UPDATE", &old, Some(&old)),
+        mutated(&policy, "CREATE", &old, None)
+    );
+    // Already rewritten: no patch.
     let (reply, answer) = ask(
         &policy,
         Endpoint::Mutate,
-        &admission_review("admission.k8s.io/v1", "UPDATE", &old, Some(&old), None),
+        &admission_review(
+            "admission.k8s.io/v1",
+            "UPDATE",
+            &updated,
+            Some(&updated),
+            None,
+        ),
     );
     assert!(patch_of(&answer).is_none(), "{answer}");
     assert_eq!(reply.summary.outcome, Outcome::Allowed);
+}
+
+/// What a workload's controller creates from its (rewritten) template, as
+/// the controller writes it: a Deployment's ReplicaSet (the template with
+/// the `pod-template-hash` label), a CronJob's Job, and the Pods of a
+/// ReplicaSet, StatefulSet, DaemonSet or Job.
+fn children(workload: &Value) -> Vec<Value> {
+    let namespace = workload["metadata"]["namespace"].clone();
+    let name = workload["metadata"]["name"].as_str().expect("a name");
+    let pod = |template: &Value, generate_name: String| {
+        let mut metadata = template["metadata"].clone();
+        metadata["generateName"] = generate_name.into();
+        metadata["namespace"] = namespace.clone();
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+               "spec": template["spec"], "status": {}})
+    };
+    match workload["kind"].as_str().expect("a kind") {
+        "Deployment" => {
+            let mut template = workload["spec"]["template"].clone();
+            template["metadata"]["labels"]["pod-template-hash"] = "7d9c5b8f4".into();
+            let mut selector = workload["spec"]["selector"].clone();
+            selector["matchLabels"]["pod-template-hash"] = "7d9c5b8f4".into();
+            let replica_set = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {"name": format!("{name}-7d9c5b8f4"), "namespace": namespace,
+                             "labels": template["metadata"]["labels"]},
+                "spec": {"replicas": 1, "selector": selector, "template": template}});
+            let pods = children(&replica_set);
+            [vec![replica_set], pods].concat()
+        }
+        "CronJob" => {
+            let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": format!("{name}-29210940"), "namespace": namespace},
+                "spec": workload["spec"]["jobTemplate"]["spec"]});
+            let pods = children(&job);
+            [vec![job], pods].concat()
+        }
+        "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" => {
+            vec![pod(&workload["spec"]["template"], format!("{name}-"))]
+        }
+        other => panic!("no controller makes objects from a {other}"),
+    }
+}
+
+/// The pod template of a workload or of what it made: a ReplicaSet's with
+/// its `pod-template-hash` label taken out, as the Deployment controller
+/// compares them; a Job's; a Pod's metadata and spec.
+fn template_of(object: &Value) -> Value {
+    let mut template = match object["kind"].as_str() {
+        Some("Pod") => json!({"spec": object["spec"]}),
+        Some("CronJob") => object["spec"]["jobTemplate"]["spec"]["template"].clone(),
+        _ => object["spec"]["template"].clone(),
+    };
+    if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
+        labels.remove("pod-template-hash");
+    }
+    template
+}
+
+/// A workload created before the rewrite rules, then updated as `kubectl
+/// rollout restart` does (an annotation of the pod template): `/mutate`
+/// rewrites its template on that UPDATE, so the ReplicaSet, Job or Pods its
+/// controller then creates from it get no patch and hold the same pod spec
+/// as the template (the Deployment controller finds its own ReplicaSet by
+/// comparing them). Before, the UPDATE left the images as they were, the
+/// children were rewritten on CREATE, and the Deployment controller kept
+/// making ReplicaSets.
+#[test]
+fn a_workload_and_what_its_controller_makes_agree() {
+    let policy = rewrite_policy();
+    for file in [
+        "deployment",
+        "statefulset",
+        "daemonset",
+        "cronjob",
+        "job",
+        "replicaset",
+    ] {
+        let old = read_json(&format!("k8s/objects/{file}.json"));
+        let mut restarted = old.clone();
+        let template = match old["kind"].as_str() {
+            Some("CronJob") => &mut restarted["spec"]["jobTemplate"]["spec"]["template"],
+            _ => &mut restarted["spec"]["template"],
+        };
+        template["metadata"]["annotations"] =
+            json!({"kubectl.kubernetes.io/restartedAt": "2026-12-07T14:00:00Z"});
+        let workload = mutated(&policy, "UPDATE", &restarted, Some(&old));
+        assert_ne!(workload, restarted, "{file}: the UPDATE is not rewritten");
+        let made = children(&workload);
+        assert!(!made.is_empty());
+        for child in made {
+            let kind = child["kind"].as_str().unwrap_or_default().to_owned();
+            let created = mutated(&policy, "CREATE", &child, None);
+            assert_eq!(created, child, "{file}: the {kind} it makes gets a patch");
+            let (made, own) = (template_of(&created), template_of(&workload));
+            assert_eq!(
+                made["spec"], own["spec"],
+                "{file}: the {kind} it makes runs another pod spec"
+            );
+            if kind == "ReplicaSet" && file == "deployment" {
+                // The Deployment controller's own comparison.
+                assert_eq!(made, own, "{file}: the ReplicaSet is not the Deployment's");
+            }
+        }
+        // The restart of the rewritten workload: nothing more to rewrite.
+        assert_eq!(
+            mutated(&policy, "UPDATE", &workload, Some(&workload)),
+            workload,
+            "{file}"
+        );
+    }
 }
 
 /// `kubectl debug`: an UPDATE of `pods/ephemeralcontainers` rewrites the new

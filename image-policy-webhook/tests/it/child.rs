@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "IMAGE_POLICY_IT_CHILD";
 const LISTENING: &str = "child server listening on ";
+/// The child's write timeout in milliseconds, when set (default: the server's).
+const WRITE_TIMEOUT_ENV: &str = "IMAGE_POLICY_IT_WRITE_TIMEOUT_MS";
 
 /// The child's side: serves with the files of the directory in
 /// `IMAGE_POLICY_IT_CHILD` and the default limits, logging to stderr, until
@@ -40,6 +42,13 @@ fn child_server_entry() {
             }),
             policy_source(&dir.join("policy.yaml")),
         );
+        let mut config = config;
+        if let Some(ms) = std::env::var(WRITE_TIMEOUT_ENV)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+        {
+            config.write_timeout = Duration::from_millis(ms);
+        }
         let server = Server::bind(config).await.unwrap();
         println!("{LISTENING}{}", server.local_addr());
         let stdin_closed = tokio::task::spawn_blocking(|| {
@@ -67,6 +76,12 @@ impl ChildServer {
     /// Starts the child, with its file limit lowered to `nofile` when given
     /// (`ulimit -n` in `sh`, then `exec`).
     pub fn start(nofile: Option<u32>) -> ChildServer {
+        Self::start_with(nofile, None)
+    }
+
+    /// [`ChildServer::start`], with the write timeout in milliseconds when
+    /// given.
+    pub fn start_with(nofile: Option<u32>, write_timeout_ms: Option<u64>) -> ChildServer {
         let dir = tempfile::tempdir().unwrap();
         let ca = TestCa::new("image-policy child test CA");
         let serving = ca.server("serving");
@@ -74,7 +89,10 @@ impl ChildServer {
         std::fs::write(dir.path().join("tls.key"), &serving.key).unwrap();
         std::fs::write(
             dir.path().join("policy.yaml"),
-            "allow:\n  - registry: registry.my.com\n",
+            format!(
+                "allow:\n  - registry: registry.my.com\nrewrite:\n  - from: docker.io\n    to: {}\n",
+                crate::hostile_bodies::LONG_REWRITE_TO
+            ),
         )
         .unwrap();
         let exe = std::env::current_exe().unwrap();
@@ -90,6 +108,10 @@ impl ChildServer {
                 "--test-threads=1",
             ])
             .env(CHILD_ENV, dir.path())
+            .env(
+                WRITE_TIMEOUT_ENV,
+                write_timeout_ms.map_or(String::new(), |ms| ms.to_string()),
+            )
             .env("RUST_LOG", "info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -114,19 +114,38 @@ async fn at_the_connection_cap_the_least_recently_active_idle_connection_is_clos
 #[tokio::test]
 async fn a_review_of_thirty_thousand_denied_containers_gets_a_bounded_answer_and_log_line() {
     let server = ChildServer::start(None);
-    let containers: Vec<Value> = (0..30_000)
-        .map(|i| json!({"image": format!("evil.example/payload-{i}:1")}))
-        .collect();
-    let review = json!({
-        "apiVersion": "imagepolicy.k8s.io/v1alpha1",
-        "kind": "ImageReview",
-        "spec": {"containers": containers, "namespace": "default"},
-    })
-    .to_string();
-    assert!(review.len() > 1_000_000);
+    let review = |n: usize| {
+        let containers: Vec<Value> = (0..n)
+            .map(|i| json!({"image": format!("evil.example/payload-{i}:1")}))
+            .collect();
+        json!({
+            "apiVersion": "imagepolicy.k8s.io/v1alpha1",
+            "kind": "ImageReview",
+            "spec": {"containers": containers, "namespace": "default"},
+        })
+        .to_string()
+    };
     let client = server.client();
     let mut conn = client.connect(server.addr).await.unwrap();
-    let response = guard("huge review", conn.post("/imagereview", review))
+    // Past the bound: denied, not judged.
+    let huge = review(30_000);
+    assert!(huge.len() > 1_000_000);
+    let response = guard("huge review", conn.post("/imagereview", huge))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert!(response.body.len() < 1024, "{} bytes", response.body.len());
+    let answer: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(answer["status"]["allowed"], false);
+    assert_eq!(
+        answer["status"]["reason"],
+        "the ImageReview has more than 1024 containers, more than is judged"
+    );
+    let line = server.decision_log_line();
+    assert!(line.contains("more than 1024 containers"), "{line}");
+
+    // At the bound: every image judged, a few KiB named.
+    let response = guard("large review", conn.post("/imagereview", review(1024)))
         .await
         .unwrap();
     assert_eq!(response.status, 200);
@@ -139,21 +158,17 @@ async fn a_review_of_thirty_thousand_denied_containers_gets_a_bounded_answer_and
     assert_eq!(answer["status"]["allowed"], false);
     let reason = answer["status"]["reason"].as_str().unwrap();
     assert!(
-        reason.starts_with("pod in namespace default: 30000 of 30000 images denied: container 0 image \"evil.example/payload-0:1\""),
+        reason.starts_with("pod in namespace default: 1024 of 1024 images denied: container 0 image \"evil.example/payload-0:1\""),
         "{reason}"
     );
     assert!(
-        reason.ends_with("; and 29990 more denied images"),
+        reason.ends_with("; and 1014 more denied images"),
         "{reason}"
     );
     let denied = answer["status"]["auditAnnotations"]["denied-images"]
         .as_str()
         .unwrap();
-    assert!(denied.ends_with(", and 29990 more"), "{denied}");
-
-    let line = server.decision_log_line();
-    assert!(line.len() < 8 * 1024, "a log line of {} bytes", line.len());
-    assert!(line.contains("and 29990 more denied images"), "{line}");
+    assert!(denied.ends_with(", and 1014 more"), "{denied}");
 }
 
 /// An AdmissionReview UPDATE of the kubectl-made Deployment fixture, its
@@ -416,5 +431,144 @@ fn stalled_bodies_stay_within_the_memory_budget_and_reviews_are_still_answered()
     );
     // The Deployment's limit is 128 MiB.
     assert!(peak < 128 * 1024, "peak memory {peak} KiB");
+    server.stop();
+}
+
+/// The hostile body shapes (`hostile_bodies.rs`: hundreds of thousands of
+/// tiny containers, annotations or volumes, strings of megabytes, escaped
+/// strings, deep nesting, millions of tokens, the largest `/mutate` answer,
+/// UPDATEs of distinct images) on their endpoints, six at a time, against
+/// the server in a process of its own: every answer is 200 (or 503 when the
+/// body budget is full) and within `MAX_REPLY_BYTES`, and the server's peak
+/// resident memory (VmHWM) stays under 96 MiB, the Deployment's 128 MiB
+/// limit less headroom. `IMAGE_POLICY_HOSTILE_ROUNDS` sends every shape
+/// that many times (default 1).
+#[test]
+fn hostile_bodies_on_every_endpoint_stay_under_96_mib() {
+    let mut server = ChildServer::start(None);
+    let rounds: usize = std::env::var("IMAGE_POLICY_HOSTILE_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let shapes = std::sync::Arc::new(crate::hostile_bodies::shapes(
+        image_policy_webhook::handler::DEFAULT_BODY_LIMIT,
+    ));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    const CLIENTS: usize = 6;
+    let peak = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for first in 0..CLIENTS {
+            let client = server.client();
+            let addr = server.addr;
+            let shapes = std::sync::Arc::clone(&shapes);
+            tasks.push(tokio::spawn(async move {
+                let mut answered = 0;
+                for i in (first..shapes.len() * rounds).step_by(CLIENTS) {
+                    let shape = &shapes[i % shapes.len()];
+                    let case = format!("{} on {}", shape.name, shape.path);
+                    // A connection each: a refusal closes an HTTP/1.1 one.
+                    let mut conn = guard(&case, client.connect(addr)).await.unwrap();
+                    let response = guard(&case, conn.post(shape.path, shape.body.clone()))
+                        .await
+                        .unwrap();
+                    assert!(
+                        matches!(response.status, 200 | 503),
+                        "{case}: {} {}",
+                        response.status,
+                        response.body
+                    );
+                    assert!(
+                        response.body.len() <= image_policy_webhook::handler::MAX_REPLY_BYTES,
+                        "{case}: {} bytes",
+                        response.body.len()
+                    );
+                    if response.status == 200 {
+                        answered += 1;
+                        if shape.past_bounds && shape.path != "/mutate" {
+                            assert!(response.body.contains(r#""allowed":false"#), "{case}");
+                        }
+                    }
+                }
+                answered
+            }));
+        }
+        let mut answered = 0;
+        for task in tasks {
+            answered += task.await.unwrap();
+        }
+        eprintln!(
+            "{answered} of {} hostile bodies answered 200",
+            shapes.len() * rounds
+        );
+        assert!(answered > 0);
+        server.peak_memory_kib()
+    });
+    eprintln!("server peak memory (VmHWM) under hostile bodies: {peak} KiB");
+    assert!(peak < 96 * 1024, "peak memory {peak} KiB");
+    server.stop();
+}
+
+/// A client that sends `/mutate` reviews with the largest answers and never
+/// reads: its connection is closed once an answer has made no progress for
+/// the write timeout (500 ms here), so it cannot pin answers.
+#[test]
+fn a_client_that_never_reads_its_answers_is_closed_after_the_write_timeout() {
+    let mut server = ChildServer::start_with(None, Some(500));
+    let body = crate::hostile_bodies::shapes(image_policy_webhook::handler::DEFAULT_BODY_LIMIT)
+        .into_iter()
+        .find(|s| s.name == "rewritten-images" && s.path == "/mutate")
+        .unwrap()
+        .body;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = server.client();
+        let tls = client
+            .connect_raw_small_window(server.addr, 64 * 1024)
+            .await
+            .unwrap();
+        let (mut reader, mut writer) = tokio::io::split(tls);
+        // Enough pipelined reviews that their answers (hundreds of KiB each)
+        // fill the socket buffers of both sides (the client's kept small)
+        // many times over.
+        const REVIEWS: usize = 60;
+        let request = format!(
+            "POST /mutate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let writing = tokio::spawn(async move {
+            for _ in 0..REVIEWS {
+                if writer.write_all(request.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        });
+        // Read nothing for a while, then everything there is.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let mut received = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match reader.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => received.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        writing.abort();
+        assert!(read.is_ok(), "the connection is still open");
+        let answers = received.windows(12).filter(|w| w == b"HTTP/1.1 200").count();
+        assert!(answers > 0, "no answer at all");
+        assert!(answers < REVIEWS, "every answer was sent: {answers}");
+    });
     server.stop();
 }

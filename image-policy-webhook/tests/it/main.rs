@@ -7,6 +7,7 @@ mod child;
 
 mod deploy;
 mod hostile;
+mod hostile_bodies;
 mod http;
 mod reload;
 mod reviews;

@@ -379,6 +379,20 @@ impl Client {
         self.connector.connect(name, tcp).await
     }
 
+    /// [`Client::connect_raw`] with a receive buffer of `bytes` (no
+    /// autotuning), for a client that reads slowly or not at all.
+    pub async fn connect_raw_small_window(
+        &self,
+        addr: SocketAddr,
+        bytes: u32,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_recv_buffer_size(bytes)?;
+        let tcp = socket.connect(addr).await?;
+        let name = ServerName::try_from("localhost").unwrap();
+        self.connector.connect(name, tcp).await
+    }
+
     /// Connects and completes the TLS handshake.
     pub async fn connect(&self, addr: SocketAddr) -> std::io::Result<Conn> {
         let tls = self.connect_raw(addr).await?;
