@@ -317,10 +317,7 @@ fn openshift_refuses_an_empty_allow_list_even_when_lossy() {
             let out = run(&args, None);
             assert_eq!(code(&out), 2, "{args:?}");
             let err = String::from_utf8_lossy(&out.stderr);
-            let lines: Vec<&str> = err
-                .lines()
-                .filter(|l| l.starts_with("  allow["))
-                .collect();
+            let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("  allow[")).collect();
             assert_eq!(lines.len(), rules.len(), "{err}");
             for (line, rule) in lines.iter().zip(rules) {
                 assert!(
