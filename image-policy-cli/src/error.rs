@@ -51,7 +51,7 @@ pub enum CliError {
     },
     /// `export`: the format cannot express some rules (and `--lossy` was not
     /// given, or cannot help).
-    #[error("{0}\nimage-policy export: nothing written{hint}", hint = if .0.lossy_exports { "; --lossy exports without these rules" } else { "" })]
+    #[error("{0}\nimage-policy export: nothing written{hint}", hint = if .0.lossy_exports { "; --lossy exports with each of these rules narrowed" } else { "" })]
     Export(image_policy_core::export::ExportError),
     /// `serve`: the async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
