@@ -84,7 +84,8 @@ fn not_expressible(e: &image_policy_core::export::ExportError) -> String {
     text.push_str("\nimage-policy export: nothing written");
     if e.lossy_exports {
         text.push_str(&format!(
-            "; --lossy exports without {} (and names each on standard error)",
+            "; --lossy narrows {} (rejecting, in each rule's place, the scope it could touch, \
+             named on standard error)",
             if n == 1 { "it" } else { "them" }
         ));
     }

@@ -15,8 +15,15 @@ use std::process::ExitCode;
 ///
 /// Rules a format cannot express exactly are narrowed (allow rules dropped,
 /// with a warning), or, when dropping them would admit images the policy
-/// denies (deny, tag and digest rules), make the export fail with exit
-/// status 2 and one line per rule, unless --lossy.
+/// denies (deny, regex, tag and digest rules, namespace scopes), make the
+/// export fail with exit status 2 and one line per rule, unless --lossy.
+///
+/// --lossy never drops such a rule: it rejects, in its place, the whole
+/// scope the rule could touch (the registry or repository prefix that a
+/// regex's literal prefix fixes, else every image; a namespace's allow rules
+/// for every pod), each named in a "narrowed (lossy)" warning. Where that
+/// leaves no image admitted (a tag rule or a policy without allow rules on
+/// the node formats), the export fails even with --lossy.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -24,7 +31,7 @@ pub struct Args {
     /// What to write.
     #[arg(long, value_name = "FORMAT", value_parser = formats())]
     format: Format,
-    /// Export even when rules cannot be expressed; every dropped rule is named on standard error.
+    /// Export even when rules cannot be expressed, narrowing each (never widening): what is rejected in its place is named on standard error.
     #[arg(long)]
     lossy: bool,
     /// Write to FILE (atomically: replaced only when the export succeeds) instead of standard output.

@@ -291,6 +291,38 @@ fn exported(policy: &Policy, name: &str, format: Format) -> Option<export::Expor
     }
 }
 
+/// The export with `--lossy`, only where the strict export is refused (the
+/// others are the same text): refused again only when narrowing leaves no
+/// image admitted (`lossy_exports` false), and every rule the strict
+/// export named is narrowed, never dropped.
+fn exported_lossy(policy: &Policy, name: &str, format: Format) -> Option<export::Exported> {
+    let strict = export::export(policy, format, &Options::default()).err()?;
+    let lossy = Options {
+        lossy: true,
+        ..Options::default()
+    };
+    match export::export(policy, format, &lossy) {
+        Ok(e) => {
+            assert!(strict.lossy_exports, "{name}{format}: {strict}");
+            for n in &strict.rules {
+                assert!(
+                    e.warnings
+                        .iter()
+                        .any(|w| w.rule == n.rule && w.message.starts_with("narrowed (lossy): ")),
+                    "{name}{format}: {n} is not narrowed: {:?}",
+                    e.warnings
+                );
+            }
+            Some(e)
+        }
+        Err(e) => {
+            assert!(!e.lossy_exports, "{name}{format}: {e}");
+            assert!(!strict.lossy_exports || e.to_string().contains("nothing would be admitted"));
+            None
+        }
+    }
+}
+
 #[test]
 fn containers_policy_and_registries_conf_are_never_wider_than_check() {
     let Some(oracle) = engine("IMAGE_POLICY_CONTAINERS_ORACLE", "containers-oracle") else {
@@ -948,6 +980,30 @@ fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
     out
 }
 
+/// The generated policy `name` (its yaml after the first line) with one
+/// more deny regex that no format expresses exactly (`(?x)`, outside RE2),
+/// by `k`: one that fixes a repository prefix, one that fixes a registry,
+/// one that fixes nothing (narrowed, nothing is left). `None` where the
+/// compiler refuses it (a regex that denies a rewrite target).
+fn with_deny_regex(name: &str, k: usize) -> Option<(String, Policy)> {
+    let (title, yaml) = name.split_once(":\n").unwrap();
+    let hosts = ["registry.my.com", "quay.io", "mirror.io:5000", "docker.io"];
+    let h = hosts[k % hosts.len()].replace('.', "\\.");
+    let re = match k % 3 {
+        0 => format!("{h}/mirror/ev(?x) il/.*"),
+        1 => format!("{h}/(?x) [a-z]+ /x"),
+        _ => "(?x) (quay|ghcr) \\.io/.*".to_owned(),
+    };
+    let rule = format!("{{regex: '{re}'}}");
+    let yaml = match yaml.split_once("deny: [") {
+        Some((a, b)) if a.is_empty() || a.ends_with('\n') => format!("{a}deny: [{rule}, {b}"),
+        _ => format!("{yaml}deny: [{rule}]\n"),
+    };
+    let title = format!("{title} with a deny regex");
+    let policy = Policy::from_yaml_str(&yaml, &title).ok()?.policy;
+    Some((format!("{title}:\n{yaml}"), policy))
+}
+
 /// A number from the environment, or `default`.
 fn env_or(var: &str, default: u64) -> u64 {
     std::env::var(var)
@@ -1083,132 +1139,161 @@ fn generated_policies_with_rewrites_are_never_wider_than_check() {
     let names = generated_names();
     let input = names.join("\n") + "\n";
     let namespaces = ["default", "team-a"];
-    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for (k, (name, policy)) in generated_policies(n, seed).into_iter().enumerate() {
-        let passes_everywhere =
-            |image: &str| namespaces.iter().all(|ns| passes(&policy, image, ns, None));
-        // containers/image: policy.json with registries.conf.
-        if let (Some(pj), Some(rc)) = (
-            exported(&policy, &name, Format::ContainersPolicy),
-            exported(&policy, &name, Format::RegistriesConf),
-        ) {
-            *counts.entry("containers exported").or_default() += 1;
-            let lines = oracle_lines(&oracle, &pj.text, Some(&rc.text), &input);
-            assert_eq!(lines.len(), names.len());
-            for (image, v) in names.iter().zip(&lines) {
-                let Some(pulled) = node_pull(v) else { continue };
-                *counts.entry("containers admitted").or_default() += 1;
-                if policy.rewrite_str(image).is_ok_and(|r| r.is_some()) {
-                    *counts.entry("containers admitted, rewritten").or_default() += 1;
-                }
-                assert!(
-                    passes_everywhere(image) && passes_everywhere(pulled),
-                    "{name}{image:?}: containers/image admits it (pulling {pulled}), check denies it or what is pulled\n{}\n{}",
-                    pj.text,
-                    rc.text
-                );
-            }
-        }
-        // OpenShift, read as the Machine Config Operator does.
-        if let Some(os) = exported(&policy, &name, Format::Openshift) {
-            *counts.entry("openshift exported").or_default() += 1;
-            let lines = oracle_lines(&oracle, &openshift_policy_json(&os.text), None, &input);
-            for (image, v) in names.iter().zip(&lines) {
-                if v["allowed"] == true {
-                    *counts.entry("openshift admitted").or_default() += 1;
-                    assert!(
-                        passes_everywhere(image),
-                        "{name}{image:?}: OpenShift admits it, check denies it\n{}",
-                        os.text
-                    );
-                }
-            }
-        }
-        // RHEL docker: the variables as the shell reads them; a fully
-        // qualified name is pulled from its registry, refused when that is
-        // blocked (all of them but the added ones, for `all`). Short names
-        // are searched on the added registries first, a rewrite of its own
-        // that this does not model.
-        if let Some(sc) = exported(&policy, &name, Format::DockerSysconfig) {
-            *counts.entry("sysconfig exported").or_default() += 1;
-            let (add, block) = sysconfig_lists(&sc.text);
-            let lines = oracle_lines(
-                &oracle,
-                r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-                None,
-                &input,
-            );
-            for (image, v) in names.iter().zip(&lines) {
-                let Some(normalized) = v["normalized"].as_str() else {
+        // The strict export, then --lossy (run only where the strict one is
+        // refused) of the policy with one more deny regex: both never wider.
+        for lossy in [false, true] {
+            let variant;
+            let (name, policy) = if lossy {
+                let Some(v) = with_deny_regex(&name, k) else {
                     continue;
                 };
-                let host = normalized.split('/').next().unwrap();
-                if image.split('/').next() != Some(host) || !image.contains('/') {
-                    continue;
-                }
-                let admitted = if block.iter().any(|b| b == "all") {
-                    add.iter().any(|a| a == host)
+                variant = v;
+                (&variant.0, &variant.1)
+            } else {
+                (&name, &policy)
+            };
+            let passes_everywhere =
+                |image: &str| namespaces.iter().all(|ns| passes(policy, image, ns, None));
+            let exported = |policy: &Policy, name: &str, format: Format| {
+                if lossy {
+                    exported_lossy(policy, name, format)
                 } else {
-                    !block.iter().any(|b| b == host)
+                    exported(policy, name, format)
+                }
+            };
+            let mut count = |key: &str| {
+                let key = if lossy {
+                    format!("lossy {key}")
+                } else {
+                    key.to_owned()
                 };
-                if admitted {
-                    *counts.entry("sysconfig admitted").or_default() += 1;
+                *counts.entry(key).or_default() += 1;
+            };
+            // containers/image: policy.json with registries.conf.
+            if let (Some(pj), Some(rc)) = (
+                exported(policy, name, Format::ContainersPolicy),
+                exported(policy, name, Format::RegistriesConf),
+            ) {
+                count("containers exported");
+                let lines = oracle_lines(&oracle, &pj.text, Some(&rc.text), &input);
+                assert_eq!(lines.len(), names.len());
+                for (image, v) in names.iter().zip(&lines) {
+                    let Some(pulled) = node_pull(v) else { continue };
+                    count("containers admitted");
+                    if policy.rewrite_str(image).is_ok_and(|r| r.is_some()) {
+                        count("containers admitted, rewritten");
+                    }
                     assert!(
-                        passes_everywhere(image),
-                        "{name}{image:?}: RHEL docker admits it, check denies it\n{}",
-                        sc.text
+                        passes_everywhere(image) && passes_everywhere(pulled),
+                        "{name}{image:?} (lossy: {lossy}): containers/image admits it (pulling {pulled}), check denies it or what is pulled\n{}\n{}",
+                        pj.text,
+                        rc.text
                     );
                 }
             }
-        }
-        if !vap {
-            continue;
-        }
-        let Some(exp) = exported(&policy, &name, Format::ValidatingAdmissionPolicy) else {
-            continue;
-        };
-        *counts.entry("vap exported").or_default() += 1;
-        // Every image a rule rewrites and every fourth other (the CEL
-        // runtime is slow on a shared machine), in alternating namespaces.
-        let images: Vec<&String> = names
-            .iter()
-            .enumerate()
-            .filter(|(i, img)| {
-                (i + k) % 6 == 0 || policy.rewrite_str(img).map_or(true, |r| r.is_some())
-            })
-            .map(|(_, img)| img)
-            .filter(|img| !img.contains('\0'))
-            .collect();
-        let requests: Vec<Value> = images
-            .iter()
-            .enumerate()
-            .map(|(i, img)| {
-                let ns = namespaces[i % 2];
-                json!({"operation": "CREATE", "namespace": ns, "object": {
+            // OpenShift, read as the Machine Config Operator does.
+            if let Some(os) = exported(policy, name, Format::Openshift) {
+                count("openshift exported");
+                let lines = oracle_lines(&oracle, &openshift_policy_json(&os.text), None, &input);
+                for (image, v) in names.iter().zip(&lines) {
+                    if v["allowed"] == true {
+                        count("openshift admitted");
+                        assert!(
+                            passes_everywhere(image),
+                            "{name}{image:?} (lossy: {lossy}): OpenShift admits it, check denies it\n{}",
+                            os.text
+                        );
+                    }
+                }
+            }
+            // RHEL docker: the variables as the shell reads them; a fully
+            // qualified name is pulled from its registry, refused when that is
+            // blocked (all of them but the added ones, for `all`). Short names
+            // are searched on the added registries first, a rewrite of its own
+            // that this does not model.
+            if let Some(sc) = exported(policy, name, Format::DockerSysconfig) {
+                count("sysconfig exported");
+                let (add, block) = sysconfig_lists(&sc.text);
+                let lines = oracle_lines(
+                    &oracle,
+                    r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+                    None,
+                    &input,
+                );
+                for (image, v) in names.iter().zip(&lines) {
+                    let Some(normalized) = v["normalized"].as_str() else {
+                        continue;
+                    };
+                    let host = normalized.split('/').next().unwrap();
+                    if image.split('/').next() != Some(host) || !image.contains('/') {
+                        continue;
+                    }
+                    let admitted = if block.iter().any(|b| b == "all") {
+                        add.iter().any(|a| a == host)
+                    } else {
+                        !block.iter().any(|b| b == host)
+                    };
+                    if admitted {
+                        count("sysconfig admitted");
+                        assert!(
+                            passes_everywhere(image),
+                            "{name}{image:?} (lossy: {lossy}): RHEL docker admits it, check denies it\n{}",
+                            sc.text
+                        );
+                    }
+                }
+            }
+            if !vap {
+                continue;
+            }
+            let Some(exp) = exported(policy, name, Format::ValidatingAdmissionPolicy) else {
+                continue;
+            };
+            count("vap exported");
+            // Every image a rule rewrites and every fourth other (the CEL
+            // runtime is slow on a shared machine), in alternating namespaces.
+            let images: Vec<&String> = names
+                .iter()
+                .enumerate()
+                .filter(|(i, img)| {
+                    (i + k) % 6 == 0 || policy.rewrite_str(img).map_or(true, |r| r.is_some())
+                })
+                .map(|(_, img)| img)
+                .filter(|img| !img.contains('\0'))
+                .collect();
+            let requests: Vec<Value> = images
+                .iter()
+                .enumerate()
+                .map(|(i, img)| {
+                    let ns = namespaces[i % 2];
+                    json!({"operation": "CREATE", "namespace": ns, "object": {
                     "apiVersion": "v1", "kind": "Pod",
                     "metadata": {"name": "p", "namespace": ns},
                     "spec": {"containers": [{"name": "c", "image": img}]}}})
-            })
-            .collect();
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&exp.text).unwrap();
-        let policies: Vec<&Value> = docs
-            .iter()
-            .filter(|d| d["kind"] == "ValidatingAdmissionPolicy")
-            .collect();
-        assert_eq!(policies.len(), 1, "{name}: one mode, one policy");
-        let answers = vap_eval(&to_yaml_doc(policies[0]), &requests);
-        for (i, (image, out)) in images.iter().zip(&answers).enumerate() {
-            if out["allowed"] == true {
-                *counts.entry("vap admitted").or_default() += 1;
-                if policy.rewrite_str(image).is_ok_and(|r| r.is_some()) {
-                    *counts.entry("vap admitted, rewritten").or_default() += 1;
+                })
+                .collect();
+            let docs: Vec<Value> = serde_saphyr::from_multiple(&exp.text).unwrap();
+            let policies: Vec<&Value> = docs
+                .iter()
+                .filter(|d| d["kind"] == "ValidatingAdmissionPolicy")
+                .collect();
+            assert_eq!(policies.len(), 1, "{name}: one mode, one policy");
+            let answers = vap_eval(&to_yaml_doc(policies[0]), &requests);
+            for (i, (image, out)) in images.iter().zip(&answers).enumerate() {
+                if out["allowed"] == true {
+                    count("vap admitted");
+                    if policy.rewrite_str(image).is_ok_and(|r| r.is_some()) {
+                        count("vap admitted, rewritten");
+                    }
+                    let ns = namespaces[i % 2];
+                    assert!(
+                        allowed(policy, image, ns, None),
+                        "{name}{image:?} in {ns}: the VAP admits it, check denies it\n{}",
+                        exp.text
+                    );
                 }
-                let ns = namespaces[i % 2];
-                assert!(
-                    allowed(&policy, image, ns, None),
-                    "{name}{image:?} in {ns}: the VAP admits it, check denies it\n{}",
-                    exp.text
-                );
             }
         }
     }
@@ -1217,10 +1302,13 @@ fn generated_policies_with_rewrites_are_never_wider_than_check() {
         [
             "containers admitted, rewritten",
             "openshift admitted",
-            "vap admitted, rewritten"
+            "vap admitted, rewritten",
+            "lossy containers admitted",
+            "lossy sysconfig admitted",
+            "lossy vap admitted"
         ]
         .iter()
-        .all(|k| counts.get(k).copied().unwrap_or(0) > 0 || !vap && k.starts_with("vap")),
+        .all(|k| counts.get(*k).copied().unwrap_or(0) > 0 || !vap && k.starts_with("vap")),
         "the generated policies exercise the exports: {counts:?}"
     );
 }

@@ -70,14 +70,6 @@ fn docker_sysconfig_golden_and_parse() {
         "--add-registry registry.my.com --add-registry registry.my.com:5000 --add-registry quay.io --add-registry ghcr.io"
     );
     assert_eq!(block, "--block-registry all");
-
-    let text = golden("deny-only.yaml", "docker-sysconfig", true, "sysconfig");
-    let (add, block) = source(&text);
-    assert_eq!(add, "");
-    assert_eq!(
-        block,
-        "--block-registry evil.com --block-registry registry.my.com"
-    );
 }
 
 #[test]
@@ -101,18 +93,55 @@ fn openshift_golden_and_parse() {
             .get("blockedRegistries")
             .is_none()
     );
+}
 
-    let text = golden("deny-only.yaml", "openshift", true, "yaml");
-    let v: Value = serde_saphyr::from_str(&text).unwrap();
-    assert_eq!(
-        v["spec"]["registrySources"]["blockedRegistries"],
-        serde_json::json!(["evil.com", "*.evil.com", "registry.my.com/legacy"])
+/// Issue 18: without allow rules, a node format's scopes compare hosts as
+/// written (`EVIL.COM`, an IP address pass a scope `evil.com`): only
+/// rejecting every image is narrower, so even --lossy exits 2 naming
+/// each deny rule, and writes nothing.
+#[test]
+fn a_policy_without_allow_rules_is_refused_by_the_node_formats_even_when_lossy() {
+    let policy = golden_dir().join("deny-only.yaml");
+    for format in ["containers-policy", "docker-sysconfig", "openshift"] {
+        for lossy in [false, true] {
+            let mut args = vec![
+                "export",
+                "--policy",
+                policy.to_str().unwrap(),
+                "--format",
+                format,
+            ];
+            if lossy {
+                args.push("--lossy");
+            }
+            let out = run(&args, None);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(code(&out), 2, "{format}: {err}");
+            assert!(out.stdout.is_empty(), "{format}");
+            let rules: Vec<&str> = err
+                .lines()
+                .filter(|l| l.starts_with(&format!("  {format}: ")))
+                .collect();
+            assert_eq!(rules.len(), 3, "{format}: one line per deny rule\n{err}");
+            for (i, l) in rules.iter().enumerate() {
+                assert!(l.contains(&format!("deny[{i}] ")), "{l}");
+                assert!(l.contains("nothing would be admitted"), "{l}");
+            }
+            assert!(err.contains("not even a lossy export can"), "{err}");
+        }
+    }
+    // The VAP compares canonical hosts: exported, nothing narrowed.
+    let out = run(
+        &[
+            "export",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--format",
+            "validating-admission-policy",
+        ],
+        None,
     );
-    assert!(
-        v["spec"]["registrySources"]
-            .get("allowedRegistries")
-            .is_none()
-    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -221,7 +250,7 @@ fn an_inexpressible_rule_exits_2_naming_it_unless_lossy() {
     let policy = dir.path().join("p.yaml");
     std::fs::write(
         &policy,
-        "allow:\n  - registry: registry.my.com\ndeny:\n  - regex: 'registry\\.my\\.com/old-.*'\ntags:\n  deny: [latest]\n",
+        "allow:\n  - registry: registry.my.com\n  - registry: quay.io\ndeny:\n  - regex: 'registry\\.my\\.com/team/old-.*'\n  - regex: 'quay\\.io/[a-z]+'\n",
     )
     .unwrap();
     let output = dir.path().join("policy.json");
@@ -248,14 +277,12 @@ fn an_inexpressible_rule_exits_2_naming_it_unless_lossy() {
     let rule_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("  ")).collect();
     assert_eq!(rule_lines.len(), 2, "one line per rule:\n{err}");
     assert!(
-        rule_lines[0].contains("deny[0] (regex registry\\.my\\.com/old-.*) at ")
-            && rule_lines[0].contains("p.yaml:4:"),
+        rule_lines[0].contains("deny[0] (regex registry\\.my\\.com/team/old-.*) at ")
+            && rule_lines[0].contains("p.yaml:5:"),
         "{err}"
     );
-    assert!(
-        rule_lines[1].contains("tags.deny[0] (deny-tag latest)"),
-        "{err}"
-    );
+    assert!(rule_lines[1].contains("deny[1] (regex quay"), "{err}");
+    assert!(err.contains("--lossy narrows them"), "{err}");
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "the old file\n");
     let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(leftovers, 2, "no temporary file is left behind");
@@ -264,16 +291,45 @@ fn an_inexpressible_rule_exits_2_naming_it_unless_lossy() {
     let out = run(&lossy.iter().map(String::as_str).collect::<Vec<_>>(), None);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let err = String::from_utf8_lossy(&out.stderr);
+    // Each regex narrowed to the scope it could touch, named.
     assert!(
-        err.contains("dropped (lossy)") && err.contains("deny[0]") && err.contains("tags.deny[0]"),
+        err.contains("deny[0]")
+            && err.contains("narrowed (lossy): ")
+            && err.contains(
+                "rejected in its place: registry.my.com/team and every repository below it"
+            )
+            && err.contains("rejected in its place: every repository on quay.io"),
         "{err}"
     );
+    assert!(!err.contains("dropped (lossy)"), "{err}");
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
     assert_eq!(written["default"][0]["type"], "reject");
+    let docker = &written["transports"]["docker"];
     assert_eq!(
-        written["transports"]["docker"]["registry.my.com"][0]["type"],
+        docker["registry.my.com"][0]["type"],
         "insecureAcceptAnything"
     );
+    assert_eq!(docker["registry.my.com/team"][0]["type"], "reject");
+    assert_eq!(docker["quay.io"][0]["type"], "reject");
+
+    // A tag rule could deny an image of any repository: narrowed, nothing
+    // is left, so even --lossy refuses, and nothing is written.
+    std::fs::write(
+        &policy,
+        "allow:\n  - registry: registry.my.com\ntags:\n  deny: [latest]\n",
+    )
+    .unwrap();
+    std::fs::write(&output, "the old file\n").unwrap();
+    let out = run(&lossy.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tags.deny[0] (deny-tag latest)")
+            && err.contains("nothing would be admitted")
+            && err.contains("not even a lossy export can"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "the old file\n");
 }
 
 /// Issue 18: the README's shape (a registry allowed, a repository on it
@@ -326,7 +382,7 @@ fn openshift_refuses_an_empty_allow_list_even_when_lossy() {
                 );
             }
             assert!(err.contains("not even a lossy export can"), "{err}");
-            assert!(!err.contains("--lossy exports without"), "{err}");
+            assert!(!err.contains("--lossy narrows"), "{err}");
             assert_eq!(std::fs::read_to_string(&output).unwrap(), "the old file\n");
         }
     }

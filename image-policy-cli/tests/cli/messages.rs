@@ -85,7 +85,7 @@ fn an_export_error_names_the_format_once() {
         "{err}"
     );
     assert!(
-        err.contains("\nimage-policy export: nothing written; --lossy exports without them"),
+        err.contains("\nimage-policy export: nothing written; --lossy narrows them"),
         "{err}"
     );
     let lossy = run(

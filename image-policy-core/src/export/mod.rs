@@ -26,11 +26,31 @@
 //!   stricter), with a warning naming it ([`Exported::warnings`]);
 //! - a rule whose loss would widen the export (a deny rule, a tag or digest
 //!   rule, a namespace scope that cannot be scoped) is an [`ExportError`]
-//!   naming every such rule, unless [`Options::lossy`] is set; then the
-//!   export is written and every dropped rule is a warning;
-//! - where nothing can be written without admitting more (an OpenShift
-//!   allow list with no registry left), the export is refused even with
-//!   [`Options::lossy`] ([`ExportError::lossy_exports`] is `false`).
+//!   naming every such rule, unless [`Options::lossy`] is set;
+//! - [`Options::lossy`] never drops such a rule: it *narrows* it, rejecting
+//!   in its place the whole scope the rule could touch, in a form the target
+//!   can express, each a warning `narrowed (lossy): ...; rejected in its
+//!   place: ...` naming the rule and that scope (the output is the same with
+//!   or without `lossy`; without it, it is refused):
+//!   - a regex deny rule: the scope its literal prefix fixes (rules match
+//!     the whole name, so every name it matches starts with the literals its
+//!     top-level sequence starts with). On the node formats, the registry
+//!     or the longest repository prefix ending at a `/` of it
+//!     (`r\.io/team/x.*` rejects `r.io/team`, `r\.io/[a-z]+` all of
+//!     `r.io`); in the ValidatingAdmissionPolicy, every name starting with
+//!     the prefix (`r\.io/ev(?x) il` denies `^r\.io/evil.*`). Without a
+//!     prefix (a group, an alternation, a class or a case-insensitive letter
+//!     first), every image;
+//!   - a namespace's allow rules where the cluster has none: applied to
+//!     every pod (with several such namespaces, what all of them allow);
+//!   - on the node formats, a tag or digest rule (it can deny an image of
+//!     any repository) and a deny rule without an allow list (only
+//!     rejecting everything covers every spelling of a host): every image;
+//! - where the output admits no image once narrowed for `lossy` (and where
+//!   nothing can be written without admitting more: an OpenShift allow list
+//!   with no registry left), the export is refused even with
+//!   [`Options::lossy`] ([`ExportError::lossy_exports`] is `false`): an
+//!   export that rejects everything is no export of the policy.
 //!
 //! What each engine does with the output, and so what the export must say:
 //!
@@ -189,7 +209,9 @@ impl fmt::Display for Format {
 /// Export options.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Export even when rules are lost (each is then a warning).
+    /// Export even when rules cannot be expressed without widening: each
+    /// is narrowed (what is rejected in its place is a warning), never
+    /// dropped; refused anyway when nothing would be admitted.
     pub lossy: bool,
     /// The name of the ValidatingAdmissionPolicy (and the prefix of the
     /// names of the others, when modes differ): `image-policy` by default.
@@ -234,7 +256,7 @@ pub struct Exported {
     pub format: Format,
     /// The file's content.
     pub text: String,
-    /// Rules narrowed (and, with [`Options::lossy`], dropped), and anything
+    /// Rules narrowed (with [`Options::lossy`], `narrowed (lossy): ...`), and anything
     /// else the reader must know (such as registries a cluster needs).
     pub warnings: Vec<Note>,
 }
@@ -246,9 +268,10 @@ pub struct ExportError {
     pub format: Format,
     /// One note per rule that cannot be expressed without widening.
     pub rules: Vec<Note>,
-    /// Whether [`Options::lossy`] would export anyway (dropping `rules`).
-    /// `false` when the only output left would admit more than the policy
-    /// whatever is dropped (an OpenShift allow list with no entry left).
+    /// Whether [`Options::lossy`] would export anyway (narrowing `rules`).
+    /// `false` when narrowed the output would admit no image, or when the
+    /// only output left would admit more than the policy (an OpenShift
+    /// allow list with no entry left).
     pub lossy_exports: bool,
 }
 
@@ -261,7 +284,7 @@ impl fmt::Display for ExportError {
             self.format,
             plural(self.rules.len(), "rule", "rules"),
             if self.lossy_exports {
-                format!("a lossy export drops {them}")
+                format!("--lossy narrows {them}")
             } else {
                 "not even a lossy export can".to_owned()
             }
@@ -293,27 +316,53 @@ pub fn export(policy: &Policy, format: Format, options: &Options) -> Result<Expo
         | Format::Openshift => node::export(policy, format, &mut notes),
         Format::ValidatingAdmissionPolicy => vap::export(policy, options, &mut notes),
     };
-    if !notes.refused.is_empty() {
+    let lost: Vec<Note> = notes
+        .lost
+        .into_iter()
+        .map(|(note, instead)| {
+            if notes.admits_nothing {
+                Note {
+                    message: format!(
+                        "{}; narrowed, {format} would reject {instead} in its place, and then nothing would be admitted",
+                        note.message
+                    ),
+                    ..note
+                }
+            } else if options.lossy {
+                Note {
+                    message: format!(
+                        "narrowed (lossy): {}; rejected in its place: {instead}",
+                        note.message
+                    ),
+                    ..note
+                }
+            } else {
+                Note {
+                    message: format!("{} (--lossy rejects {instead} in its place)", note.message),
+                    ..note
+                }
+            }
+        })
+        .collect();
+    let refused = !notes.refused.is_empty() || (notes.admits_nothing && !lost.is_empty());
+    if refused {
         let mut rules = notes.refused;
-        rules.extend(notes.lost);
+        rules.extend(lost);
         return Err(ExportError {
             format,
             rules,
             lossy_exports: false,
         });
     }
-    if !notes.lost.is_empty() && !options.lossy {
+    if !lost.is_empty() && !options.lossy {
         return Err(ExportError {
             format,
-            rules: notes.lost,
+            rules: lost,
             lossy_exports: true,
         });
     }
     let mut warnings = notes.narrowed;
-    warnings.extend(notes.lost.into_iter().map(|n| Note {
-        message: format!("dropped (lossy): {}", n.message),
-        ..n
-    }));
+    warnings.extend(lost);
     Ok(Exported {
         format,
         text,
@@ -325,8 +374,12 @@ pub fn export(policy: &Policy, format: Format, options: &Options) -> Result<Expo
 pub(crate) struct Notes<'p> {
     policy: &'p Policy,
     narrowed: Vec<Note>,
-    lost: Vec<Note>,
+    /// Each rule whose loss would widen the export, with what the export
+    /// rejects in its place.
+    lost: Vec<(Note, String)>,
     refused: Vec<Note>,
+    /// The export, narrowed, admits no image at all.
+    admits_nothing: bool,
 }
 
 impl<'p> Notes<'p> {
@@ -336,6 +389,7 @@ impl<'p> Notes<'p> {
             narrowed: Vec::new(),
             lost: Vec::new(),
             refused: Vec::new(),
+            admits_nothing: false,
         }
     }
 
@@ -362,15 +416,29 @@ impl<'p> Notes<'p> {
         }
     }
 
-    /// The export would be wider than the policy without this rule.
-    pub(crate) fn lose(&mut self, path: &str, what: &str, message: impl Into<String>) {
+    /// The export would be wider than the policy without this rule, so
+    /// it rejects `instead` (a scope at least as wide as what the rule
+    /// could deny) in its place: an error unless `lossy`.
+    pub(crate) fn lose(
+        &mut self,
+        path: &str,
+        what: &str,
+        message: impl Into<String>,
+        instead: impl Into<String>,
+    ) {
         let note = Note {
             rule: self.describe(path, what),
             message: message.into(),
         };
-        if !self.lost.contains(&note) {
-            self.lost.push(note);
+        if !self.lost.iter().any(|(n, _)| *n == note) {
+            self.lost.push((note, instead.into()));
         }
+    }
+
+    /// The export, narrowed, admits no image: if a rule was narrowed for
+    /// `lossy`, the export fails even with it.
+    pub(crate) fn admits_nothing(&mut self) {
+        self.admits_nothing = true;
     }
 
     /// Nothing can be written without admitting more than the policy, even
@@ -410,6 +478,37 @@ pub(crate) fn deny_lists(doc: &PolicyDocument) -> Vec<(Option<usize>, String, &[
     out
 }
 
+/// A prefix of every name that the regex rule `re` matches (rules match
+/// the whole name, `^(?:re)$`): the literals that its top-level sequence
+/// starts with, zero-width assertions skipped. Empty when the regex starts
+/// with anything else (a class, a group, an alternation, a case-insensitive
+/// letter) or does not parse.
+pub(crate) fn regex_literal_prefix(re: &str) -> String {
+    use regex_syntax::hir::HirKind;
+    let Ok(hir) = regex_syntax::Parser::new().parse(re) else {
+        return String::new();
+    };
+    let parts = match hir.kind() {
+        HirKind::Concat(parts) => parts.as_slice(),
+        _ => std::slice::from_ref(&hir),
+    };
+    let mut bytes = Vec::new();
+    for part in parts {
+        match part.kind() {
+            HirKind::Literal(l) => bytes.extend_from_slice(&l.0),
+            HirKind::Look(_) => {}
+            _ => break,
+        }
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            String::from_utf8_lossy(&e.into_bytes()[..valid]).into_owned()
+        }
+    }
+}
+
 /// Escapes `s` as a JSON (and TOML basic, and YAML double-quoted) string literal.
 pub(crate) fn quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
@@ -433,69 +532,123 @@ mod tests {
         Policy::from_yaml_str(yaml, "p.yaml").unwrap().policy
     }
 
-    /// (policy, format, lossy) → the rule paths refused (empty: exported).
+    /// (policy, format) → the rule paths refused without `lossy` (empty:
+    /// exported), and whether `lossy` exports, narrowing each of them.
     #[test]
     fn what_each_format_refuses() {
-        let cases: &[(&str, Format, &[&str])] = &[
-            ("allow: [{registry: r.io}]\n", Format::ContainersPolicy, &[]),
+        let cases: &[(&str, Format, &[&str], bool)] = &[
+            (
+                "allow: [{registry: r.io}]\n",
+                Format::ContainersPolicy,
+                &[],
+                true,
+            ),
+            // A tag rule can deny an image anywhere: narrowed, nothing is left.
             (
                 "allow: [{registry: r.io}]\ntags: {deny: [latest]}\n",
                 Format::ContainersPolicy,
                 &["tags.deny[0]"],
+                false,
             ),
             (
                 "allow: [{registry: r.io}]\ntags: {deny: [latest]}\n",
                 Format::ValidatingAdmissionPolicy,
                 &[],
+                true,
             ),
+            // Without an allow list, only rejecting everything covers
+            // every spelling of a host.
             (
                 "deny: [{registry: evil.com}]\n",
                 Format::ContainersPolicy,
                 &["deny[0]"],
+                false,
             ),
             (
                 "deny: [{registry: evil.com}]\n",
                 Format::Openshift,
                 &["deny[0]"],
+                false,
             ),
             (
                 "deny: [{registry: evil.com}]\n",
                 Format::ValidatingAdmissionPolicy,
                 &[],
+                true,
+            ),
+            // A regex deny: its registry (or repository prefix) is rejected.
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\ndeny: [{regex: 'r\\.io/x.*'}]\n",
+                Format::DockerSysconfig,
+                &["deny[0]"],
+                true,
             ),
             (
                 "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/x.*'}]\n",
                 Format::DockerSysconfig,
                 &["deny[0]"],
+                false,
+            ),
+            (
+                "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/team/x.*'}]\n",
+                Format::ContainersPolicy,
+                &["deny[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}]\ndeny: [{regex: '(r|q)\\.io/x.*'}]\n",
+                Format::ContainersPolicy,
+                &["deny[0]"],
+                false,
             ),
             (
                 "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/(?x) x'}]\n",
                 Format::ValidatingAdmissionPolicy,
                 &["deny[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}]\ndeny: [{regex: '(?x) (r|q)\\.io/x'}]\n",
+                Format::ValidatingAdmissionPolicy,
+                &["deny[0]"],
+                false,
             ),
             (
                 "allow: [{registry: r.io}]\nnamespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
                 Format::ContainersPolicy,
                 &[],
+                true,
             ),
+            // A namespace's allow list applies to every pod.
             (
                 "namespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
                 Format::ContainersPolicy,
                 &["namespaces[0].allow"],
+                true,
+            ),
+            (
+                "namespaces: [{names: [a], combine: add, allow: [{repository: q.io/team/**}]}]\n",
+                Format::ContainersPolicy,
+                &["namespaces[0].allow"],
+                false,
             ),
         ];
-        for (yaml, format, refused) in cases {
+        for (yaml, format, refused, lossy_exports) in cases {
             let p = policy(yaml);
-            let got: Vec<String> = match export(&p, *format, &Options::default()) {
-                Ok(_) => Vec::new(),
-                Err(e) => e
-                    .rules
+            let paths = |e: &ExportError| -> Vec<String> {
+                e.rules
                     .iter()
                     .map(|n| n.rule.split(' ').next().unwrap_or("").to_owned())
-                    .collect(),
+                    .collect()
+            };
+            let got = match export(&p, *format, &Options::default()) {
+                Ok(_) => Vec::new(),
+                Err(e) => {
+                    assert_eq!(e.lossy_exports, *lossy_exports, "{format}: {yaml}");
+                    paths(&e)
+                }
             };
             assert_eq!(got, *refused, "{format}: {yaml}");
-            // Lossy always exports, naming what it dropped.
             let lossy = export(
                 &p,
                 *format,
@@ -503,18 +656,121 @@ mod tests {
                     lossy: true,
                     ..Options::default()
                 },
-            )
-            .unwrap();
-            for r in *refused {
-                assert!(
-                    lossy
-                        .warnings
-                        .iter()
-                        .any(|w| w.rule.starts_with(r) && w.message.starts_with("dropped (lossy)")),
-                    "{yaml}"
-                );
+            );
+            match lossy {
+                // Lossy exports, naming each rule and what it rejected instead.
+                Ok(e) => {
+                    assert!(*lossy_exports, "{format}: {yaml}");
+                    for r in *refused {
+                        assert!(
+                            e.warnings.iter().any(|w| w.rule.starts_with(r)
+                                && w.message.starts_with("narrowed (lossy): ")
+                                && w.message.contains("rejected in its place: ")),
+                            "{format}: {yaml}{:?}",
+                            e.warnings
+                        );
+                    }
+                    assert!(
+                        !e.warnings
+                            .iter()
+                            .any(|w| w.message.contains("dropped (lossy)")),
+                        "{:?}",
+                        e.warnings
+                    );
+                }
+                // Narrowed, nothing would be admitted: refused even so.
+                Err(e) => {
+                    assert!(!*lossy_exports, "{format}: {yaml}: {e}");
+                    assert!(!e.lossy_exports);
+                    assert_eq!(paths(&e), *refused, "{format}: {yaml}");
+                    assert!(e.to_string().contains("nothing would be admitted"), "{e}");
+                }
             }
         }
+    }
+
+    /// What `lossy` rejects in place of a rule it cannot express, read
+    /// back from the output.
+    #[test]
+    fn lossy_narrows_to_the_scope_the_rule_could_touch() {
+        let lossy = Options {
+            lossy: true,
+            ..Options::default()
+        };
+        for (re, prefix) in [
+            (r"r\.io/team/x.*", "r.io/team/x"),
+            (r"^r\.io/a\b/.*", "r.io/a/"),
+            (r"r\.io/[a-z]+", "r.io/"),
+            (r"(?i)r\.io/x", ""),
+            (r"r\.io/x|q\.io/y", ""),
+            (r"x?r\.io/.*", ""),
+        ] {
+            assert_eq!(regex_literal_prefix(re), prefix, "{re}");
+        }
+        // policy.json: the repository prefix the regex fixes.
+        let p = policy(
+            "allow: [{registry: r.io}, {registry: q.io}]\ndeny: [{regex: 'r\\.io/team/x.*'}, {regex: 'q\\.io/[a-z]+/.*'}]\n",
+        );
+        let e = export(&p, Format::ContainersPolicy, &lossy).unwrap();
+        assert_eq!(
+            scopes(&e.text),
+            [
+                ("q.io", "reject"),
+                ("r.io", "insecureAcceptAnything"),
+                ("r.io/team", "reject")
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned())),
+            "{}",
+            e.text
+        );
+        let w = |path: &str| {
+            e.warnings
+                .iter()
+                .find(|w| w.rule.starts_with(path))
+                .unwrap_or_else(|| panic!("{path}: {:?}", e.warnings))
+                .message
+                .clone()
+        };
+        assert!(
+            w("deny[0]")
+                .ends_with("rejected in its place: r.io/team and every repository below it"),
+            "{}",
+            w("deny[0]")
+        );
+        assert!(
+            w("deny[1]").ends_with("rejected in its place: every repository on q.io"),
+            "{}",
+            w("deny[1]")
+        );
+        // A namespace's allow list, lifted: only what it allows, everywhere.
+        let p = policy(
+            "deny: [{registry: evil.com}]\nnamespaces:\n  - {names: [a], combine: replace, allow: [{registry: q.io}, {registry: r.io}]}\n  - {names: [b], combine: add, allow: [{registry: r.io}]}\n",
+        );
+        let e = export(&p, Format::ContainersPolicy, &lossy).unwrap();
+        assert_eq!(
+            scopes(&e.text),
+            [("evil.com", "reject"), ("r.io", "insecureAcceptAnything")]
+                .map(|(a, b)| (a.to_owned(), b.to_owned())),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.text.contains("\"default\": [{\"type\": \"reject\"}]"),
+            "{}",
+            e.text
+        );
+        // The VAP: the regex's literal prefix, as an RE2 prefix.
+        let p = policy("allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/ev(?x) il'}]\n");
+        let e = export(&p, Format::ValidatingAdmissionPolicy, &lossy).unwrap();
+        assert!(e.text.contains(r"^r\\.io/evil(?s:.*)$"), "{}", e.text);
+        assert!(
+            e.warnings.iter().any(|w| w.rule.starts_with("deny[0]")
+                && w.message.ends_with(
+                    "rejected in its place: every image whose name starts with r.io/evil"
+                )),
+            "{:?}",
+            e.warnings
+        );
     }
 
     #[test]

@@ -77,6 +77,9 @@ pub(super) fn export(policy: &Policy, format: Format, notes: &mut Notes<'_>) -> 
     if host_only {
         refuse_rewritten_hosts(&mut plan, &rewrites, format.name(), notes);
     }
+    if plan.has_allow_list && plan.allow.is_empty() {
+        notes.admits_nothing();
+    }
     let scopes = Scopes::of(&plan).rewritten(&rewrites);
     match format {
         Format::ContainersPolicy => containers_policy(&scopes),
@@ -169,7 +172,10 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
     }
 
     // Allow rules: only whole registries are scopes that match exactly.
-    let has_allow_list = !doc.allow.is_empty();
+    let cluster_allow_list = !doc.allow.is_empty();
+    // A namespace's allow list that the cluster does not have is lifted:
+    // applied to every pod (with several, only what all of them allow).
+    let mut lifted = false;
     let mut allow: Vec<(String, String)> = Vec::new();
     for (i, rule) in doc.allow.iter().enumerate() {
         let path = format!("allow[{i}]");
@@ -202,11 +208,21 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
         match ns.combine {
             // Without cluster allow rules, the namespace's own make an
             // allow list there: a restriction the nodes cannot scope.
-            Combine::Add if !has_allow_list && !ns.allow.is_empty() => notes.lose(
-                &format!("{p}.allow"),
-                &format!("combine: add, namespaces {names}"),
-                format!("{target} cannot scope allow rules to namespaces, and the cluster's rules allow every registry"),
-            ),
+            Combine::Add | Combine::Replace if !cluster_allow_list && !ns.allow.is_empty() => {
+                let theirs = expressible_allow(&ns.allow, &p, target, notes);
+                if lifted {
+                    allow.retain(|(h, _)| theirs.iter().any(|(t, _)| t == h));
+                } else {
+                    allow = theirs;
+                    lifted = true;
+                }
+                notes.lose(
+                    &format!("{p}.allow"),
+                    &format!("combine: {}, namespaces {names}", if ns.combine == Combine::Add { "add" } else { "replace" }),
+                    format!("{target} cannot scope allow rules to namespaces, and the cluster's rules allow every registry"),
+                    "every registry that these allow rules do not allow as a whole, for every pod (they apply cluster-wide)",
+                );
+            }
             Combine::Add => {
                 for (j, rule) in ns.allow.iter().enumerate() {
                     notes.narrow(
@@ -217,11 +233,6 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
                 }
             }
             Combine::Replace if ns.allow.is_empty() => {}
-            Combine::Replace if !has_allow_list => notes.lose(
-                &format!("{p}.allow"),
-                &format!("combine: replace, namespaces {names}"),
-                format!("{target} cannot scope allow rules to namespaces, and the cluster's rules allow every registry"),
-            ),
             Combine::Replace => {
                 let theirs: Vec<String> = ns
                     .allow
@@ -253,6 +264,7 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
             }
         }
     }
+    let has_allow_list = cluster_allow_list || lifted;
     let mut seen = Vec::new();
     allow.retain(|(h, _)| {
         let new = !seen.contains(h);
@@ -276,13 +288,18 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
                     ),
                 );
             }
-            let Some(scope) = deny_scope(rule) else {
-                notes.lose(
-                    &path,
-                    &what,
-                    format!("{target} cannot express a regular expression"),
-                );
-                continue;
+            let scope = match deny_scope(rule) {
+                Some(scope) => scope,
+                None => {
+                    let scope = regex_scope(rule);
+                    notes.lose(
+                        &path,
+                        &what,
+                        format!("{target} cannot express a regular expression"),
+                        scope_text(&scope),
+                    );
+                    scope
+                }
             };
             if host_only
                 && !has_allow_list
@@ -303,25 +320,19 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
                         "without allow rules {target} admits every registry it does not name, and it names hosts as written: other spellings of this registry (uppercase letters, an IP address, a Docker Hub alias such as registry-1.docker.io) would be admitted"
                     ),
                 };
-                notes.lose(&path, &what, why);
+                notes.lose(
+                    &path,
+                    &what,
+                    why,
+                    "every image (without an allow list, nothing narrower covers every spelling)",
+                );
+                notes.admits_nothing();
             }
-            if !exact_scope(rule) {
+            if !exact_scope(rule) && !matches!(rule, Rule::Regex(_)) {
                 notes.narrow(
                     &path,
                     &what,
-                    format!(
-                        "{target} denies more: {}",
-                        match &scope {
-                            DenyScope::Host(h) => format!("every repository on {h}"),
-                            DenyScope::Prefix(h, p) =>
-                                format!("{h}/{p} and every repository below it"),
-                            DenyScope::Wildcard(s) =>
-                                format!("every host under {s}, at any depth and port"),
-                            DenyScope::AnyHost(p) => format!(
-                                "{p} and every repository below it on every allowed registry"
-                            ),
-                        }
-                    ),
+                    format!("{target} denies more: {}", scope_text(&scope)),
                 );
             }
             deny.push(Deny { path, scope });
@@ -386,6 +397,83 @@ fn wildcard_matches(suffix: &str, host: &str) -> bool {
     host.split_once('.').is_some_and(|(_, rest)| rest == suffix)
 }
 
+/// What a deny scope rejects, in words.
+fn scope_text(scope: &DenyScope) -> String {
+    match scope {
+        DenyScope::Host(h) => format!("every repository on {h}"),
+        DenyScope::Prefix(h, p) => format!("{h}/{p} and every repository below it"),
+        DenyScope::Wildcard(s) => format!("every host under {s}, at any depth and port"),
+        DenyScope::AnyHost(p) if p.is_empty() => "every image".to_owned(),
+        DenyScope::AnyHost(p) => {
+            format!("{p} and every repository below it on every allowed registry")
+        }
+    }
+}
+
+/// The scope of a regex deny rule: the registry, or the longest repository
+/// prefix, that every name it matches starts with (its literal prefix up
+/// to the last `/`: `r\.io/team/x.*` is `r.io/team`); everything when the
+/// prefix names no whole registry. Only characters of normalized names are
+/// kept, so that every target can carry the scope as written.
+fn regex_scope(rule: &Rule) -> DenyScope {
+    let prefix = match rule {
+        Rule::Regex(re) => super::regex_literal_prefix(re),
+        _ => String::new(),
+    };
+    let Some((host, rest)) = prefix.split_once('/') else {
+        return DenyScope::AnyHost(String::new());
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-:[]".contains(&b));
+    if !host_ok {
+        return DenyScope::AnyHost(String::new());
+    }
+    let whole: Vec<&str> = rest
+        .rsplit_once('/')
+        .map_or(Vec::new(), |(dirs, _)| dirs.split('/').collect());
+    let path: Vec<&str> = whole
+        .into_iter()
+        .take_while(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        })
+        .collect();
+    if path.is_empty() {
+        DenyScope::Host(host.to_owned())
+    } else {
+        DenyScope::Prefix(host.to_owned(), path.join("/"))
+    }
+}
+
+/// The registries of `rules` that are scopes matching exactly (each
+/// with its path); the others narrowed, with a warning.
+fn expressible_allow(
+    rules: &[Rule],
+    prefix: &str,
+    target: &str,
+    notes: &mut Notes<'_>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (j, rule) in rules.iter().enumerate() {
+        let path = format!("{prefix}.allow[{j}]");
+        match normalize_rule(rule) {
+            Some(Compiled::Registry(h)) => out.push((h, path)),
+            Some(Compiled::Repository(segs)) if whole_registry(&segs).is_some() => {
+                out.push((whole_registry(&segs).unwrap_or_default(), path));
+            }
+            _ => notes.narrow(
+                &path,
+                &rule_what(rule),
+                format!("dropped: {target} can only allow whole registries exactly"),
+            ),
+        }
+    }
+    out
+}
+
 fn deny_scope(rule: &Rule) -> Option<DenyScope> {
     Some(match normalize_rule(rule)? {
         Compiled::Registry(h) => DenyScope::Host(h),
@@ -416,27 +504,46 @@ fn deny_scope(rule: &Rule) -> Option<DenyScope> {
     })
 }
 
+/// Tag and digest rules touch every image of their scope, and a
+/// namespace's apply to every pod on the nodes: narrowed, every image is
+/// rejected, so the export is refused even with `lossy`.
 fn tag_rules(tags: &TagRules, prefix: &str, target: &str, notes: &mut Notes<'_>) {
     let why = format!("{target} cannot judge tags or digests");
+    let instead = "every image (a tag rule can deny an image of any repository)";
+    let mut any = false;
     for (j, t) in tags.deny.iter().enumerate() {
         notes.lose(
             &format!("{prefix}.deny[{j}]"),
             &format!("deny-tag {t}"),
             why.clone(),
+            instead,
         );
+        any = true;
     }
     if tags.require_tag_or_digest {
-        notes.lose(&format!("{prefix}.requireTagOrDigest"), "", why.clone());
+        notes.lose(
+            &format!("{prefix}.requireTagOrDigest"),
+            "",
+            why.clone(),
+            instead,
+        );
+        any = true;
     }
     if tags.require_digest {
-        notes.lose(&format!("{prefix}.requireDigest"), "", why.clone());
+        notes.lose(&format!("{prefix}.requireDigest"), "", why.clone(), instead);
+        any = true;
     }
     if !tags.allow_matching.is_empty() {
         notes.lose(
             &format!("{prefix}.allowMatching"),
             &tags.allow_matching.join(" | "),
             why,
+            instead,
         );
+        any = true;
+    }
+    if any {
+        notes.admits_nothing();
     }
 }
 

@@ -33,8 +33,10 @@
 //!   that names an IPv6 host, or a deny regex, every reference on an IPv6
 //!   registry is denied (the webhook compares canonical addresses);
 //! - a regex rule in syntax outside the common subset of Rust's `regex` and
-//!   RE2 is dropped (allow; a warning) or is an error (deny; `lossy` drops it);
-//!   an `allowMatching` tag regex outside it allows no tag.
+//!   RE2 is dropped (allow; a warning) or is an error (deny; `lossy`
+//!   narrows it to every name that starts with its literal prefix, every
+//!   name without one); an `allowMatching` tag regex outside it allows no
+//!   tag.
 //!
 //! Exempt namespaces are judged in the CEL (an unparseable image is denied
 //! there, as the webhook does), not by the binding, whose `namespaceSelector`
@@ -96,6 +98,8 @@ struct Scope {
     allow_tags: Option<String>,
     /// Deny every reference on an IPv6 registry.
     deny_ipv6: bool,
+    /// A deny rule, narrowed, denies every image.
+    denies_all: bool,
 }
 
 pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) -> String {
@@ -105,6 +109,9 @@ pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) 
     let scopes: Vec<Scope> = (0..doc.namespaces.len())
         .map(|i| scope(doc, Some(i), notes))
         .collect();
+    if cluster.denies_all && scopes.iter().all(|s| s.denies_all) {
+        notes.admits_nothing();
+    }
     let mode_of = |i: usize| doc.namespaces[i].mode.unwrap_or(doc.mode);
     let mut modes: Vec<Mode> = vec![doc.mode];
     for i in 0..doc.namespaces.len() {
@@ -258,15 +265,29 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
     }
     let mut deny_alts = Vec::new();
     let mut deny_ipv6 = false;
+    let mut denies_all = false;
     for (path, rule) in &deny_rules {
+        if matches!(rule, Rule::Regex(_)) || rule.pattern().contains('[') {
+            deny_ipv6 = true;
+        }
         match rule_re2(rule) {
-            Ok(re) => {
-                if matches!(rule, Rule::Regex(_)) || rule.pattern().contains('[') {
-                    deny_ipv6 = true;
-                }
-                deny_alts.push(re);
+            Ok(re) => deny_alts.push(re),
+            Err(why) => {
+                // Narrowed: every name that starts with the regex's
+                // literal prefix (every name, without one).
+                let prefix = match rule {
+                    Rule::Regex(re) => super::regex_literal_prefix(re),
+                    _ => String::new(),
+                };
+                let instead = if prefix.is_empty() {
+                    denies_all = true;
+                    "every image".to_owned()
+                } else {
+                    format!("every image whose name starts with {prefix}")
+                };
+                deny_alts.push(format!("^{}(?s:.*)$", re_escape(&prefix)));
+                notes.lose(path, &rule_what(rule), why, instead);
             }
-            Err(why) => notes.lose(path, &rule_what(rule), why),
         }
     }
     if deny_ipv6 {
@@ -306,6 +327,7 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
         tags,
         allow_tags,
         deny_ipv6,
+        denies_all,
     }
 }
 
