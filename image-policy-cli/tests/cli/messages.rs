@@ -70,7 +70,7 @@ fn an_export_error_names_the_format_once() {
     let file = dir.path().join("policy.yaml");
     std::fs::write(
         &file,
-        "allow:\n  - registry: registry.my.com\ndeny:\n  - regex: 'registry\\.my\\.com/old.*'\n  - regex: 'registry\\.my\\.com/legacy.*'\n",
+        "allow:\n  - registry: registry.my.com\n  - registry: quay.io\ndeny:\n  - regex: 'registry\\.my\\.com/old.*'\n  - regex: 'registry\\.my\\.com/legacy.*'\n",
     )
     .unwrap();
     let file = file.to_str().unwrap();
