@@ -15,6 +15,7 @@ const CHILD_ENV: &str = "IMAGE_POLICY_IT_CHILD";
 const LISTENING: &str = "child server listening on ";
 /// The child's write timeout in milliseconds, when set (default: the server's).
 const WRITE_TIMEOUT_ENV: &str = "IMAGE_POLICY_IT_WRITE_TIMEOUT_MS";
+const REQUEST_TIMEOUT_ENV: &str = "IMAGE_POLICY_IT_REQUEST_TIMEOUT_MS";
 
 /// The child's side: serves with the files of the directory in
 /// `IMAGE_POLICY_IT_CHILD` and the default limits, logging to stderr, until
@@ -49,6 +50,12 @@ fn child_server_entry() {
         {
             config.write_timeout = Duration::from_millis(ms);
         }
+        if let Some(ms) = std::env::var(REQUEST_TIMEOUT_ENV)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+        {
+            config.request_timeout = Duration::from_millis(ms);
+        }
         let server = Server::bind(config).await.unwrap();
         println!("{LISTENING}{}", server.local_addr());
         let stdin_closed = tokio::task::spawn_blocking(|| {
@@ -82,6 +89,16 @@ impl ChildServer {
     /// [`ChildServer::start`], with the write timeout in milliseconds when
     /// given.
     pub fn start_with(nofile: Option<u32>, write_timeout_ms: Option<u64>) -> ChildServer {
+        Self::start_with_timeouts(nofile, write_timeout_ms, None)
+    }
+
+    /// [`ChildServer::start_with`], with the request timeout (the time a
+    /// client has to send its whole body) in milliseconds when given.
+    pub fn start_with_timeouts(
+        nofile: Option<u32>,
+        write_timeout_ms: Option<u64>,
+        request_timeout_ms: Option<u64>,
+    ) -> ChildServer {
         let dir = tempfile::tempdir().unwrap();
         let ca = TestCa::new("image-policy child test CA");
         let serving = ca.server("serving");
@@ -111,6 +128,10 @@ impl ChildServer {
             .env(
                 WRITE_TIMEOUT_ENV,
                 write_timeout_ms.map_or(String::new(), |ms| ms.to_string()),
+            )
+            .env(
+                REQUEST_TIMEOUT_ENV,
+                request_timeout_ms.map_or(String::new(), |ms| ms.to_string()),
             )
             .env("RUST_LOG", "info")
             .stdin(Stdio::piped())
