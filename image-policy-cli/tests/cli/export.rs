@@ -1054,21 +1054,8 @@ fn oracle_lines(
 /// The registries of `--add-registry` and `--block-registry` in a
 /// sysconfig file, as the shell reads its variables.
 fn sysconfig_lists(text: &str) -> (Vec<String>, Vec<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("docker");
-    std::fs::write(&file, text).unwrap();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(r#". "$1"; printf '%s\n%s\n' "$ADD_REGISTRY" "$BLOCK_REGISTRY""#)
-        .arg("sh")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines();
-    let mut list = |flag: &str| -> Vec<String> {
-        let line = lines.next().unwrap_or_default();
+    let (add, block) = crate::export_cli::source(text);
+    let list = |line: &str, flag: &str| -> Vec<String> {
         let words: Vec<&str> = line.split_whitespace().collect();
         words
             .chunks(2)
@@ -1078,9 +1065,10 @@ fn sysconfig_lists(text: &str) -> (Vec<String>, Vec<String>) {
             })
             .collect()
     };
-    let add = list("--add-registry");
-    let block = list("--block-registry");
-    (add, block)
+    (
+        list(&add, "--add-registry"),
+        list(&block, "--block-registry"),
+    )
 }
 
 /// OpenShift's `Image` as the Machine Config Operator writes it into the

@@ -41,7 +41,7 @@ fn golden(policy: &str, format: &str, lossy: bool, ext: &str) -> String {
 }
 
 /// The variables of a sysconfig file, as a shell reads them.
-fn source(text: &str) -> (String, String) {
+pub(crate) fn source(text: &str) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("docker");
     std::fs::write(&file, text).unwrap();
