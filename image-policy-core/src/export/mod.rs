@@ -131,8 +131,9 @@ mod node;
 mod vap;
 mod yaml;
 
-use crate::policy::Policy;
 use crate::policy::model::{PolicyDocument, Rule};
+use crate::policy::{Pattern, Policy, RuleInfo};
+use std::collections::HashMap;
 use std::fmt;
 
 pub use yaml::to_yaml;
@@ -372,7 +373,8 @@ pub fn export(policy: &Policy, format: Format, options: &Options) -> Result<Expo
 
 /// The notes collected while exporting.
 pub(crate) struct Notes<'p> {
-    policy: &'p Policy,
+    /// The policy's rules by path, read once from its public rule layer.
+    rules: HashMap<&'p str, RuleInfo<'p>>,
     narrowed: Vec<Note>,
     /// Each rule whose loss would widen the export, with what the export
     /// rejects in its place.
@@ -385,7 +387,7 @@ pub(crate) struct Notes<'p> {
 impl<'p> Notes<'p> {
     fn new(policy: &'p Policy) -> Self {
         Self {
-            policy,
+            rules: policy.rules().map(|r| (r.path, r)).collect(),
             narrowed: Vec::new(),
             lost: Vec::new(),
             refused: Vec::new(),
@@ -399,10 +401,19 @@ impl<'p> Notes<'p> {
         if !what.is_empty() {
             s.push_str(&format!(" ({what})"));
         }
-        if let Some(at) = self.policy.rule_source(path) {
-            s.push_str(&format!(" at {at}"));
+        if let Some(rule) = self.rules.get(path) {
+            match rule.location {
+                Some(l) => s.push_str(&format!(" at {l}")),
+                None => s.push_str(&format!(" at {}", rule.origin)),
+            }
         }
         s
+    }
+
+    /// The normalized pattern of the allow or deny rule at `path`
+    /// (`allow[0]`, `namespaces[1].deny[2]`), as the policy compiled it.
+    pub(crate) fn normalized(&self, path: &str) -> Option<&'p Pattern> {
+        self.rules.get(path)?.normalized
     }
 
     /// The export is stricter than the policy here.

@@ -10,9 +10,8 @@
 
 use super::{Format, Notes, deny_lists, quoted, rule_what};
 use crate::policy::Policy;
-use crate::policy::compile::{Compiled, normalize_rule};
-use crate::policy::matchers::Segment;
 use crate::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use crate::policy::{Pattern, Segment};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -180,17 +179,17 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
     for (i, rule) in doc.allow.iter().enumerate() {
         let path = format!("allow[{i}]");
         let what = rule_what(rule);
-        match normalize_rule(rule) {
-            Some(Compiled::Registry(h)) => allow.push((h, path)),
-            Some(Compiled::Repository(segs)) if whole_registry(&segs).is_some() => {
+        match notes.normalized(&path).cloned() {
+            Some(Pattern::Registry(h)) => allow.push((h, path)),
+            Some(Pattern::Repository(segs)) if whole_registry(&segs).is_some() => {
                 allow.push((whole_registry(&segs).unwrap_or_default(), path));
             }
-            Some(Compiled::WildcardRegistry(s)) => notes.narrow(
+            Some(Pattern::WildcardRegistry(s)) => notes.narrow(
                 &path,
                 &what,
                 format!("dropped: {target} would read *.{s} as any depth of subdomain and any port, and this rule matches one label and no port"),
             ),
-            Some(Compiled::Repository(_)) => notes.narrow(
+            Some(Pattern::Repository(_)) => notes.narrow(
                 &path,
                 &what,
                 format!("dropped: {target} can only allow whole registries exactly (a scope host/path also matches host/path itself and every repository below it)"),
@@ -234,12 +233,10 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
             }
             Combine::Replace if ns.allow.is_empty() => {}
             Combine::Replace => {
-                let theirs: Vec<String> = ns
-                    .allow
-                    .iter()
-                    .filter_map(|r| match normalize_rule(r) {
-                        Some(Compiled::Registry(h)) => Some(h),
-                        Some(Compiled::Repository(segs)) => whole_registry(&segs),
+                let theirs: Vec<String> = (0..ns.allow.len())
+                    .filter_map(|j| match notes.normalized(&format!("{p}.allow[{j}]"))? {
+                        Pattern::Registry(h) => Some(h.clone()),
+                        Pattern::Repository(segs) => whole_registry(segs),
                         _ => None,
                     })
                     .collect();
@@ -288,7 +285,8 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
                     ),
                 );
             }
-            let scope = match deny_scope(rule) {
+            let normalized = notes.normalized(&path);
+            let scope = match deny_scope(normalized) {
                 Some(scope) => scope,
                 None => {
                     let scope = regex_scope(rule);
@@ -328,7 +326,7 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
                 );
                 notes.admits_nothing();
             }
-            if !exact_scope(rule) && !matches!(rule, Rule::Regex(_)) {
+            if !exact_scope(normalized) && !matches!(rule, Rule::Regex(_)) {
                 notes.narrow(
                     &path,
                     &what,
@@ -376,10 +374,10 @@ fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes
 
 /// Whether the deny scope of `rule` matches exactly what the rule matches
 /// (a registry, or `host/**`).
-fn exact_scope(rule: &Rule) -> bool {
-    match normalize_rule(rule) {
-        Some(Compiled::Registry(_)) => true,
-        Some(Compiled::Repository(segs)) => whole_registry(&segs).is_some(),
+fn exact_scope(rule: Option<&Pattern>) -> bool {
+    match rule {
+        Some(Pattern::Registry(_)) => true,
+        Some(Pattern::Repository(segs)) => whole_registry(segs).is_some(),
         _ => false,
     }
 }
@@ -459,9 +457,9 @@ fn expressible_allow(
     let mut out = Vec::new();
     for (j, rule) in rules.iter().enumerate() {
         let path = format!("{prefix}.allow[{j}]");
-        match normalize_rule(rule) {
-            Some(Compiled::Registry(h)) => out.push((h, path)),
-            Some(Compiled::Repository(segs)) if whole_registry(&segs).is_some() => {
+        match notes.normalized(&path).cloned() {
+            Some(Pattern::Registry(h)) => out.push((h, path)),
+            Some(Pattern::Repository(segs)) if whole_registry(&segs).is_some() => {
                 out.push((whole_registry(&segs).unwrap_or_default(), path));
             }
             _ => notes.narrow(
@@ -474,10 +472,10 @@ fn expressible_allow(
     out
 }
 
-fn deny_scope(rule: &Rule) -> Option<DenyScope> {
-    Some(match normalize_rule(rule)? {
-        Compiled::Registry(h) => DenyScope::Host(h),
-        Compiled::WildcardRegistry(s) => {
+fn deny_scope(rule: Option<&Pattern>) -> Option<DenyScope> {
+    Some(match rule?.clone() {
+        Pattern::Registry(h) => DenyScope::Host(h),
+        Pattern::WildcardRegistry(s) => {
             // Without the port: any port, which is wider.
             let host = match s.rfind(':') {
                 Some(i) if !s.ends_with(']') => s[..i].to_owned(),
@@ -485,7 +483,7 @@ fn deny_scope(rule: &Rule) -> Option<DenyScope> {
             };
             DenyScope::Wildcard(host)
         }
-        Compiled::Repository(segs) => {
+        Pattern::Repository(segs) => {
             let literal: Vec<&str> = segs[1..]
                 .iter()
                 .map_while(|s| match s {
@@ -500,7 +498,7 @@ fn deny_scope(rule: &Rule) -> Option<DenyScope> {
                 _ => DenyScope::AnyHost(prefix),
             }
         }
-        Compiled::Regex(_) => return None,
+        Pattern::Regex(_) => return None,
     })
 }
 

@@ -74,9 +74,8 @@
 
 use super::{Notes, Options, rule_what};
 use crate::policy::Policy;
-use crate::policy::compile::{Compiled, normalize_rule};
-use crate::policy::matchers::Segment;
 use crate::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use crate::policy::{Pattern, Segment};
 use crate::reference::ImageRef;
 use serde_json::{Value, json};
 
@@ -258,7 +257,7 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
 
     let mut allow_alts = Vec::new();
     for (path, rule) in &allow_rules {
-        match rule_re2(rule) {
+        match rule_re2(notes.normalized(path)) {
             Ok(re) => allow_alts.push(re),
             Err(why) => notes.narrow(path, &rule_what(rule), format!("dropped: {why}")),
         }
@@ -270,7 +269,7 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
         if matches!(rule, Rule::Regex(_)) || rule.pattern().contains('[') {
             deny_ipv6 = true;
         }
-        match rule_re2(rule) {
+        match rule_re2(notes.normalized(path)) {
             Ok(re) => deny_alts.push(re),
             Err(why) => {
                 // Narrowed: every name that starts with the regex's
@@ -332,11 +331,11 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
 }
 
 /// A rule as an RE2 matching the whole normalized name `domain/path`.
-fn rule_re2(rule: &Rule) -> Result<String, String> {
-    let body = match normalize_rule(rule) {
-        Some(Compiled::Registry(h)) => format!("{}/.+", re_escape(&h)),
-        Some(Compiled::WildcardRegistry(s)) => format!(r"[a-z0-9-]+\.{}/.+", re_escape(&s)),
-        Some(Compiled::Repository(segs)) => segs
+fn rule_re2(rule: Option<&Pattern>) -> Result<String, String> {
+    let body = match rule.cloned() {
+        Some(Pattern::Registry(h)) => format!("{}/.+", re_escape(&h)),
+        Some(Pattern::WildcardRegistry(s)) => format!(r"[a-z0-9-]+\.{}/.+", re_escape(&s)),
+        Some(Pattern::Repository(segs)) => segs
             .iter()
             .map(|s| match s {
                 Segment::Literal(l) => re_escape(l),
@@ -350,8 +349,8 @@ fn rule_re2(rule: &Rule) -> Result<String, String> {
             })
             .collect::<Vec<_>>()
             .join("/"),
-        Some(Compiled::Regex(r)) if re2_compatible(&r) => format!("(?:{r})"),
-        Some(Compiled::Regex(_)) => {
+        Some(Pattern::Regex(r)) if re2_compatible(&r) => format!("(?:{r})"),
+        Some(Pattern::Regex(_)) => {
             return Err(
                 "the regex uses syntax outside what RE2 (the API server's CEL) and Rust's regex read alike"
                     .to_owned(),

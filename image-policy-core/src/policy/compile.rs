@@ -2,16 +2,19 @@
 //! every problem at once, build the matchers.
 
 use super::diagnostic::{Diagnostic, DiagnosticCode};
+use super::domain::{StackStr, canonical_ipv6_domain, fold_docker_hub};
 use super::hash::{FastMap, FastSet};
-use super::matchers::{Matchers, PathParts, Segment, anchored};
-use super::model::{Combine, RewriteRule, Rule, TagRules};
-use super::rewrite::CompiledRewrite;
+use super::matchers::{Matchers, PathParts, anchored};
+use super::model::{Combine, Rule, TagRules};
+use super::rule::{Pattern, Segment};
 use super::{
-    DecisionCode, LoadedPolicy, Location, Mode, Policy, PolicyDocument, PolicyError, RuleId,
-    RuleKind, RuleMeta, RuleSet, Severity, TagMatchers,
+    LoadedPolicy, Location, Mode, Policy, PolicyDocument, PolicyError, RuleId, RuleKind, RuleMeta,
+    RuleSet, Severity, TagMatchers,
 };
-use crate::reference::{DEFAULT_DOMAIN, ImageRef, grammar};
+use crate::reference::{DEFAULT_DOMAIN, grammar};
 use std::collections::HashMap;
+
+mod rewrite;
 
 /// Where the parts of a document came from: locations by path (`allow[0]`),
 /// and the origin of parts without a location.
@@ -54,93 +57,12 @@ impl SourceMap {
 /// The compiled size limit of one regex (as the `regex` crate's default).
 const REGEX_SIZE_LIMIT: usize = 10 << 20;
 
-/// Domains that are Docker Hub, as the matchers fold them (compared lowercase).
-pub(crate) const DOCKER_HUB_ALIASES: &[&str] = &["index.docker.io", "registry-1.docker.io"];
-
-/// Lowercase `docker.io` for any Docker Hub alias; the input otherwise.
-pub(crate) fn fold_docker_hub(domain_lowercase: &str) -> &str {
-    if DOCKER_HUB_ALIASES.contains(&domain_lowercase) {
-        DEFAULT_DOMAIN
-    } else {
-        domain_lowercase
-    }
-}
-
-/// A domain as rules compare it: lowercase, IPv6 in canonical form, Docker
-/// Hub's aliases folded into `docker.io`.
-pub(crate) fn normalize_domain(domain: &str) -> String {
-    let lower = domain.to_ascii_lowercase();
-    if let Some(canonical) = canonical_ipv6_domain(&lower, &mut StackStr::new()) {
-        return canonical.to_owned();
-    }
-    fold_docker_hub(&lower).to_owned()
-}
-
-/// A domain with an IPv6 host, written in the canonical form of RFC 5952
-/// (`[0:0::1]:5000` is `[::1]:5000`), so that one address has one spelling.
-/// `None` when the domain has no IPv6 host, or it does not parse, or the
-/// result does not fit `out`.
-pub(crate) fn canonical_ipv6_domain<'o>(domain: &str, out: &'o mut StackStr) -> Option<&'o str> {
-    let rest = domain.strip_prefix('[')?;
-    let (host, after) = rest.split_once(']')?;
-    let addr: std::net::Ipv6Addr = host.parse().ok()?;
-    use std::fmt::Write;
-    out.clear();
-    write!(out, "[{addr}]{after}").ok()?;
-    Some(out.as_str())
-}
-
-/// A string on the stack, for canonical domains.
-pub(crate) struct StackStr {
-    buf: [u8; 80],
-    len: usize,
-}
-
-impl StackStr {
-    pub(crate) fn new() -> Self {
-        Self {
-            buf: [0; 80],
-            len: 0,
-        }
-    }
-
-    fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s are ever written.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for StackStr {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(std::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// A rule's pattern, checked and normalized.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Compiled {
-    Registry(String),
-    WildcardRegistry(String),
-    Repository(Vec<Segment>),
-    Regex(String),
-}
-
 struct Compiler<'d> {
     doc: &'d PolicyDocument,
     sources: &'d SourceMap,
     diagnostics: Vec<Diagnostic>,
     rules: Vec<RuleMeta>,
-    compiled: Vec<Option<Compiled>>,
+    compiled: Vec<Option<Pattern>>,
 }
 
 pub(crate) fn compile(
@@ -232,7 +154,10 @@ pub(crate) fn compile(
     let rewrites = c.rewrites(&doc.rewrite, &rule_sets);
 
     diagnostics.append(&mut c.diagnostics);
-    let rules = std::mem::take(&mut c.rules);
+    let mut rules = std::mem::take(&mut c.rules);
+    for (meta, normalized) in rules.iter_mut().zip(std::mem::take(&mut c.compiled)) {
+        meta.normalized = normalized;
+    }
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return Err(PolicyError::new(diagnostics));
     }
@@ -311,6 +236,7 @@ impl Compiler<'_> {
             origin: self.sources.origin(&path).into(),
             path: path.into(),
             pattern: pattern.into(),
+            normalized: None,
         });
         self.compiled.push(None);
         id
@@ -384,7 +310,7 @@ impl Compiler<'_> {
         ids
     }
 
-    fn registry(&mut self, s: &str, path: &str) -> Option<Compiled> {
+    fn registry(&mut self, s: &str, path: &str) -> Option<Pattern> {
         let (wildcard, host) = match s.strip_prefix("*.") {
             Some(rest) => (true, rest),
             None => (false, s),
@@ -415,7 +341,7 @@ impl Compiler<'_> {
             lower = canonical.to_owned();
         }
         if wildcard {
-            return Some(Compiled::WildcardRegistry(lower));
+            return Some(Pattern::WildcardRegistry(lower));
         }
         let folded = fold_docker_hub(&lower);
         if folded != lower {
@@ -425,10 +351,10 @@ impl Compiler<'_> {
                 path,
             );
         }
-        Some(Compiled::Registry(folded.to_owned()))
+        Some(Pattern::Registry(folded.to_owned()))
     }
 
-    fn repository(&mut self, s: &str, path: &str) -> Option<Compiled> {
+    fn repository(&mut self, s: &str, path: &str) -> Option<Pattern> {
         let parts: Vec<&str> = s.split('/').collect();
         let bad = |why: &str| format!("{s:?} is not a repository pattern: {why}");
         if parts.len() < 2 && parts[0] != "**" {
@@ -521,10 +447,10 @@ impl Compiler<'_> {
                 path,
             );
         }
-        Some(Compiled::Repository(segments))
+        Some(Pattern::Repository(segments))
     }
 
-    fn regex(&mut self, s: &str, path: &str) -> Option<Compiled> {
+    fn regex(&mut self, s: &str, path: &str) -> Option<Pattern> {
         if !self.check_regex(s, path) {
             return None;
         }
@@ -542,7 +468,7 @@ impl Compiler<'_> {
                 path,
             );
         }
-        Some(Compiled::Regex(s.to_owned()))
+        Some(Pattern::Regex(s.to_owned()))
     }
 
     /// Whether `pattern` compiles (anchored, within the size limit); an error otherwise.
@@ -640,8 +566,8 @@ impl Compiler<'_> {
                 continue;
             }
             let probe = match &self.compiled[id.0 as usize] {
-                Some(Compiled::Registry(domain)) => Some((domain.clone(), Vec::new())),
-                Some(Compiled::Repository(segs)) => {
+                Some(Pattern::Registry(domain)) => Some((domain.clone(), Vec::new())),
+                Some(Pattern::Repository(segs)) => {
                     literal_segments(segs).map(|s| (s[0].clone(), s[1..].to_vec()))
                 }
                 _ => None,
@@ -714,10 +640,10 @@ impl Compiler<'_> {
         let mut regex_ids = Vec::new();
         for &id in ids {
             let earlier = match self.compiled[id.0 as usize].clone() {
-                Some(Compiled::Registry(d)) => m.insert_registry(&d, id),
-                Some(Compiled::WildcardRegistry(d)) => m.insert_wildcard_registry(&d, id),
-                Some(Compiled::Repository(segs)) => m.insert_repository(&segs, id),
-                Some(Compiled::Regex(r)) => {
+                Some(Pattern::Registry(d)) => m.insert_registry(&d, id),
+                Some(Pattern::WildcardRegistry(d)) => m.insert_wildcard_registry(&d, id),
+                Some(Pattern::Repository(segs)) => m.insert_repository(&segs, id),
+                Some(Pattern::Regex(r)) => {
                     regexes.push(r);
                     regex_ids.push(id);
                     None
@@ -749,219 +675,6 @@ impl Compiler<'_> {
             );
         }
         m
-    }
-
-    /// Checks and compiles the rewrite rules (see the rewrite module), then
-    /// probes the rule sets (`[0]` the cluster's) with them.
-    fn rewrites(&mut self, rules: &[RewriteRule], rule_sets: &[RuleSet]) -> Vec<CompiledRewrite> {
-        let cluster = &rule_sets[0];
-        let mut out: Vec<(CompiledRewrite, String)> = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
-            let path = format!("rewrite[{i}]");
-            let pattern = format!("{}={}", rule.from, rule.to);
-            let id = self.declare(i, RuleKind::Rewrite, path.clone(), &pattern);
-            let from = self.rewrite_prefix(&rule.from, &format!("{path}.from"), "from");
-            let to = self.rewrite_prefix(&rule.to, &format!("{path}.to"), "to");
-            let (Some((from_domain, from_path)), Some((to_domain, to_path))) = (from, to) else {
-                continue;
-            };
-            if from_domain == DEFAULT_DOMAIN && from_path.len() == 1 && from_path[0] != "library" {
-                self.warning(
-                    DiagnosticCode::DockerHubLibrary,
-                    format!("from {:?} matches docker.io/{}/..., not the official image docker.io/library/{} (write docker.io/library/{} for it)", rule.from, from_path[0], from_path[0], from_path[0]),
-                    &format!("{path}.from"),
-                );
-            }
-            let to_written = match rule.to.split_once('/') {
-                Some((domain, p)) => format!("{}/{p}", domain.to_ascii_lowercase()),
-                None => rule.to.to_ascii_lowercase(),
-            };
-            out.push((
-                CompiledRewrite {
-                    id,
-                    from_domain: from_domain.into(),
-                    from_path: from_path.into_iter().map(Into::into).collect(),
-                    to: to_written.into(),
-                    to_has_path: !to_path.is_empty(),
-                },
-                format!("{to_domain}/{}", to_path.join("/")),
-            ));
-        }
-        // A `to` that a `from` could match again: rewriting twice (a
-        // reinvoked webhook) would not be harmless.
-        for (i, (rule, _)) in out.iter().enumerate() {
-            let (to_domain, to_path) = split_prefix(&out[i].1);
-            for (other, _) in &out {
-                let overlaps = *other.from_domain == *to_domain
-                    && other
-                        .from_path
-                        .iter()
-                        .zip(&to_path)
-                        .all(|(a, b)| **a == **b);
-                if overlaps {
-                    let path = self.rules[rule.id.0 as usize].path.to_string();
-                    let other_path = self.rules[other.id.0 as usize].path.to_string();
-                    self.error(
-                        DiagnosticCode::RewriteLoop,
-                        format!("the images {path} makes are under the from of {other_path}, so rewriting would not be idempotent (a reinvoked webhook would rewrite them again)"),
-                        &format!("{path}.to"),
-                    );
-                    break;
-                }
-            }
-        }
-        for (j, (rule, _)) in out.iter().enumerate() {
-            if let Some((earlier, _)) = out[..j].iter().find(|(e, _)| e.covers(rule)) {
-                let path = self.rules[rule.id.0 as usize].path.to_string();
-                let first = self.rules[earlier.id.0 as usize].path.to_string();
-                self.warning(
-                    DiagnosticCode::NeverMatches,
-                    format!("{path} never applies: {first} matches every image it would, and the first match wins"),
-                    &format!("{path}.from"),
-                );
-            }
-        }
-        // Two rules whose targets meet (one `to` is the other's, or under it)
-        // for different sources: two images run under one name.
-        for (j, (rule, to_j)) in out.iter().enumerate() {
-            for (earlier, to_i) in &out[..j] {
-                if earlier.covers(rule) {
-                    continue;
-                }
-                let Some((a, b, name)) = collision(earlier, to_i, rule, to_j) else {
-                    continue;
-                };
-                let path = self.rules[rule.id.0 as usize].path.to_string();
-                let first = self.rules[earlier.id.0 as usize].path.to_string();
-                self.warning(
-                    DiagnosticCode::RewriteCollision,
-                    format!("{path} sends {b} to {name}, where {first} sends {a}: two different images would run under one name; give each source its own `to`"),
-                    &format!("{path}.to"),
-                );
-                break;
-            }
-        }
-        let zero_digest = format!("@sha256:{}", "0".repeat(64));
-        for (rule, _) in &out {
-            let path = self.rules[rule.id.0 as usize].path.to_string();
-            let target = format!("{}/x{zero_digest}", rule.to);
-            if let Ok(r) = ImageRef::parse(&target) {
-                match cluster.judge(r) {
-                    (DecisionCode::DeniedByRule, Some(by)) => {
-                        let by = self.rules[by.0 as usize].path.to_string();
-                        self.error(
-                            DiagnosticCode::RewriteTargetDenied,
-                            format!("images rewritten to {} are denied by {by}", rule.to),
-                            &format!("{path}.to"),
-                        );
-                    }
-                    (DecisionCode::RegistryNotAllowed, _) if cluster.allow_only_registries => {
-                        self.error(
-                            DiagnosticCode::RewriteTargetDenied,
-                            format!("images rewritten to {} are not in the allowed registries ({})", rule.to, cluster.allow_summary),
-                            &format!("{path}.to"),
-                        );
-                    }
-                    (DecisionCode::RegistryNotAllowed, _) => self.warning(
-                        DiagnosticCode::RewriteTargetDenied,
-                        format!("{}/x is not allowed by the allow rules ({}): images rewritten to {} may be denied", rule.to, cluster.allow_summary, rule.to),
-                        &format!("{path}.to"),
-                    ),
-                    _ => {}
-                }
-            }
-            let from = rule.source_prefix();
-            let probe = format!("{from}/x{zero_digest}");
-            if let Ok(r) = ImageRef::parse(&probe)
-                && rule_sets
-                    .iter()
-                    .all(|set| set.judge(r).0 == DecisionCode::Allowed)
-            {
-                self.warning(
-                    DiagnosticCode::RewriteNotNeeded,
-                    format!("the policy allows images under {from} (as {from}/x) in every namespace: this rule changes where they are pulled from, but no decision"),
-                    &format!("{path}.from"),
-                );
-            }
-        }
-        out.into_iter().map(|(rule, _)| rule).collect()
-    }
-
-    /// A rewrite's `from` or `to`: a registry (required), then path
-    /// components. Returns the normalized domain and the path segments.
-    fn rewrite_prefix(
-        &mut self,
-        s: &str,
-        path: &str,
-        which: &str,
-    ) -> Option<(String, Vec<String>)> {
-        if let Some(message) = super::diagnostic::scheme_hint(s, &format!("rewrite {which}")) {
-            self.error(DiagnosticCode::BadRewrite, message, path);
-            return None;
-        }
-        let (first, rest) = match s.split_once('/') {
-            Some((first, rest)) => (first, Some(rest)),
-            None => (s, None),
-        };
-        let looks_like_registry =
-            first.contains(['.', ':']) || first == "localhost" || first.starts_with('[');
-        if !looks_like_registry || !grammar::is_domain(first) {
-            let hint = if looks_like_registry || !is_path_component(first) {
-                "does not start with a valid registry host[:port]".to_owned()
-            } else {
-                format!(
-                    "does not start with a registry ({first:?} is not a host: write it as in a fully qualified reference, such as docker.io/library/{first})"
-                )
-            };
-            self.error(
-                DiagnosticCode::BadRewrite,
-                format!("rewrite {which} {s:?} {hint}"),
-                path,
-            );
-            return None;
-        }
-        let segments: Vec<&str> = match rest {
-            Some(rest) => rest.split('/').collect(),
-            None => Vec::new(),
-        };
-        if let Some(bad) = segments.iter().find(|p| !is_path_component(p)) {
-            self.error(
-                DiagnosticCode::BadRewrite,
-                format!("rewrite {which} {s:?}: {bad:?} is not a valid path component (lowercase letters, digits, and '.', '_', '-' between them)"),
-                path,
-            );
-            return None;
-        }
-        // With a repository below it, it must parse as a reference on that registry.
-        let probe = format!("{s}/x");
-        match ImageRef::parse(&probe) {
-            Ok(r) if r.is_domain_written() && !r.is_pull_host_from_path() => {}
-            Ok(_) => {
-                self.error(
-                    DiagnosticCode::BadRewrite,
-                    format!(
-                        "rewrite {which} {s:?}: {probe:?} would not name a repository on {first}"
-                    ),
-                    path,
-                );
-                return None;
-            }
-            Err(e) => {
-                self.error(
-                    DiagnosticCode::BadRewrite,
-                    format!(
-                        "rewrite {which} {s:?}: {probe:?} is not a valid reference: {}",
-                        e.kind().description()
-                    ),
-                    path,
-                );
-                return None;
-            }
-        }
-        Some((
-            normalize_domain(first),
-            segments.into_iter().map(str::to_owned).collect(),
-        ))
     }
 
     fn tag_matchers(&mut self, tags: &TagIds) -> TagMatchers {
@@ -997,49 +710,6 @@ impl Compiler<'_> {
     }
 }
 
-/// `domain/p/a/t/h` split into the domain and its segments.
-/// Where two rewrite rules (`a` before `b`, with their normalized `to`s)
-/// send different sources to one name: the source of `a`, the source of
-/// `b`, and the name, each as a prefix (`docker.io/prometheus/x`); `None`
-/// when their targets do not meet or meet only for the same sources.
-fn collision(
-    a: &CompiledRewrite,
-    to_a: &str,
-    b: &CompiledRewrite,
-    to_b: &str,
-) -> Option<(String, String, String)> {
-    let (domain_a, path_a) = split_prefix(to_a);
-    let (domain_b, path_b) = split_prefix(to_b);
-    if domain_a != domain_b {
-        return None;
-    }
-    let under = |short: &[String], long: &[String]| {
-        (short.len() <= long.len() && short.iter().zip(long).all(|(x, y)| x == y))
-            .then(|| long[short.len()..].join("/"))
-    };
-    let with = |prefix: String, rest: &str| {
-        if rest.is_empty() {
-            prefix
-        } else {
-            format!("{prefix}/{rest}")
-        }
-    };
-    // The sources both rules send to the longer of the two targets.
-    let (source_a, source_b, name) = if let Some(rest) = under(&path_a, &path_b) {
-        (with(a.source_prefix(), &rest), b.source_prefix(), to_b)
-    } else {
-        let rest = under(&path_b, &path_a)?;
-        (a.source_prefix(), with(b.source_prefix(), &rest), to_a)
-    };
-    (source_a != source_b).then(|| (source_a, source_b, name.trim_end_matches('/').to_owned()))
-}
-
-fn split_prefix(s: &str) -> (String, Vec<String>) {
-    let mut parts = s.split('/').filter(|p| !p.is_empty());
-    let domain = parts.next().unwrap_or_default().to_owned();
-    (domain, parts.map(str::to_owned).collect())
-}
-
 fn path_or_parent(prefix: &str, key: &str) -> String {
     format!("{prefix}.{key}")
 }
@@ -1053,8 +723,8 @@ fn literal_segments(segs: &[Segment]) -> Option<Vec<String>> {
         .collect()
 }
 
-fn segs_all_literal(c: &Option<Compiled>) -> bool {
-    matches!(c, Some(Compiled::Repository(segs)) if literal_segments(segs).is_some())
+fn segs_all_literal(c: &Option<Pattern>) -> bool {
+    matches!(c, Some(Pattern::Repository(segs)) if literal_segments(segs).is_some())
 }
 
 fn is_component_byte(b: u8) -> bool {
@@ -1124,28 +794,6 @@ pub(crate) fn unescaped_dot_between_labels(re: &str) -> Option<usize> {
         i += 1;
     }
     None
-}
-
-#[cfg(feature = "export")]
-/// One allow or deny rule normalized as the matchers see it (lowercase
-/// hosts, Docker Hub folded, repository patterns as segments), for
-/// [`crate::export`]; `None` when the rule does not compile (a compiled
-/// [`super::Policy`] has none such).
-pub(crate) fn normalize_rule(rule: &Rule) -> Option<Compiled> {
-    let doc = PolicyDocument::default();
-    let sources = SourceMap::default();
-    let mut c = Compiler {
-        doc: &doc,
-        sources: &sources,
-        diagnostics: Vec::new(),
-        rules: Vec::new(),
-        compiled: Vec::new(),
-    };
-    match rule {
-        Rule::Registry(s) => c.registry(s, ""),
-        Rule::Repository(s) => c.repository(s, ""),
-        Rule::Regex(s) => c.regex(s, ""),
-    }
 }
 
 #[cfg(test)]

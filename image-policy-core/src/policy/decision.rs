@@ -1,7 +1,7 @@
 //! What the engine answers: a [`Decision`], which explains itself, and the
 //! [`Context`] a question is asked in.
 
-use super::{Location, Mode, Policy, Rewritten, RuleId, RuleSet};
+use super::{Mode, Policy, Rewritten, RuleId, RuleInfo, RuleSet};
 use crate::reference::{ImageRef, ParseError, ParseErrorKind};
 use std::fmt;
 
@@ -155,83 +155,6 @@ impl DecisionCode {
 impl fmt::Display for DecisionCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The kind of a rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RuleKind {
-    /// `registry: HOST[:PORT]`.
-    Registry,
-    /// `repository: PATTERN`.
-    Repository,
-    /// `regex: REGEX`.
-    Regex,
-    /// `tags.deny[i]`.
-    DenyTag,
-    /// `tags.requireTagOrDigest`.
-    RequireTagOrDigest,
-    /// `tags.requireDigest`.
-    RequireDigest,
-    /// `tags.allowMatching`.
-    AllowTagMatching,
-    /// `rewrite[i]`: its pattern is `FROM=TO`.
-    Rewrite,
-}
-
-impl RuleKind {
-    /// `registry`, `repository`, `regex`, `deny-tag`, `require-tag-or-digest`,
-    /// `require-digest`, `allow-tag-matching`, `rewrite`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleKind::Registry => "registry",
-            RuleKind::Repository => "repository",
-            RuleKind::Regex => "regex",
-            RuleKind::DenyTag => "deny-tag",
-            RuleKind::RequireTagOrDigest => "require-tag-or-digest",
-            RuleKind::RequireDigest => "require-digest",
-            RuleKind::AllowTagMatching => "allow-tag-matching",
-            RuleKind::Rewrite => "rewrite",
-        }
-    }
-}
-
-impl fmt::Display for RuleKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A rule of the policy, as the decision names it.
-#[derive(Clone, Copy, Debug)]
-pub struct RuleInfo<'p> {
-    /// The index of the rule in its list (`allow[2]` has index 2).
-    pub index: usize,
-    /// What kind of rule it is.
-    pub kind: RuleKind,
-    /// Where it is in the policy, as a path: `allow[2]`,
-    /// `namespaces[0].deny[1]`, `tags.requireDigest`.
-    pub path: &'p str,
-    /// The pattern as written (`registry.my.com`, `quay.io/prometheus/*`,
-    /// `latest`), empty for the boolean tag rules.
-    pub pattern: &'p str,
-    /// Where it is in the source, when it came from a file.
-    pub location: Option<&'p Location>,
-    /// The file name or pseudo-origin (`<flags>`, `<builder>`) it came from.
-    pub origin: &'p str,
-}
-
-impl fmt::Display for RuleInfo<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.path)?;
-        if !self.pattern.is_empty() {
-            write!(f, " ({} {})", self.kind, self.pattern)?;
-        }
-        match self.location {
-            Some(location) => write!(f, " at {location}"),
-            None => write!(f, " from {}", self.origin),
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::RuleId;
 use super::hash::FastMap;
+use super::rule::Segment;
 use regex_automata::meta;
 use regex_automata::{Anchored, Input};
 
@@ -132,20 +133,6 @@ fn insert_first(map: &mut FastMap<Box<str>, RuleId>, key: &str, id: RuleId) -> O
             None
         }
     }
-}
-
-/// One segment of a repository pattern.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Segment {
-    /// Matches exactly this segment.
-    Literal(String),
-    /// `*`: any one segment.
-    Any,
-    /// A segment with `*` inside (`app-*`): `*` matches any run of
-    /// characters within the segment.
-    Glob(String),
-    /// `**`: one or more whole segments.
-    AnyDepth,
 }
 
 /// Repository patterns as a trie of segments.

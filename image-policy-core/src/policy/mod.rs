@@ -186,6 +186,43 @@
 //! reference that does not parse, rewriting twice is rewriting once, and a
 //! rule whose `to` the cluster's rules deny is an error.
 //!
+//! ## The rule layer
+//!
+//! A compiled [`Policy`] is readable, not only runnable: it keeps every rule
+//! it was compiled from ([`Policy::rules`], [`Policy::rule`]) with its
+//! identity ([`RuleInfo`]: index, [`RuleKind`], path, pattern as written,
+//! location) and, for allow and deny rules, the [`Pattern`] the matchers
+//! were built from: registries lowercase with Docker Hub's other names
+//! folded into `docker.io` and IPv6 hosts in canonical form, repository
+//! patterns normalized like a reference (`nginx` is
+//! `docker.io/library/nginx`) and split into [`Segment`]s. This is what a
+//! decision names, and what other tools read to translate a policy into
+//! another engine's configuration (`image-policy-export`), as
+//! regex-automata builds on regex-syntax's HIR: from the rules as the policy
+//! reads them, never by parsing or compiling the file a second time.
+//! Rewrite rules are listed too (kind [`RuleKind::Rewrite`], pattern
+//! `FROM=TO`); their normalized form is a [`RewritePattern`]
+//! ([`Policy::rewrite_rules`]). The compiler's own structures (the matchers,
+//! the trie of segments, the regex sets) stay private.
+//!
+//! ```
+//! use image_policy_core::policy::{Pattern, Policy, RuleKind, Segment};
+//!
+//! let policy = Policy::builder()
+//!     .allow_registry("Index.Docker.IO")
+//!     .allow_repository("quay.io/team/**")
+//!     .build()?
+//!     .policy;
+//! let rules: Vec<_> = policy.rules().collect();
+//! assert_eq!(rules[0].path, "allow[0]");
+//! assert_eq!(rules[0].kind, RuleKind::Registry);
+//! assert_eq!(rules[0].normalized, Some(&Pattern::Registry("docker.io".into())));
+//! let Some(Pattern::Repository(segments)) = rules[1].normalized else { panic!() };
+//! assert_eq!(segments[2], Segment::AnyDepth);
+//! assert_eq!(policy.rule("allow[1]").unwrap().pattern, "quay.io/team/**");
+//! # Ok::<(), image_policy_core::policy::PolicyError>(())
+//! ```
+//!
 //! ## Diagnostics
 //!
 //! Loading reports every problem it finds, each a [`Diagnostic`] with a
@@ -224,20 +261,23 @@ mod builder;
 pub(crate) mod compile;
 mod decision;
 mod diagnostic;
+mod domain;
 mod hash;
 #[cfg(feature = "yaml")]
 mod load;
 pub(crate) mod matchers;
 pub mod model;
 pub mod rewrite;
+mod rule;
 
 pub use builder::PolicyBuilder;
-pub use decision::{Context, Decision, DecisionCode, RuleInfo, RuleKind};
+pub use decision::{Context, Decision, DecisionCode};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Location, PolicyError, Severity, scheme_hint};
 #[cfg(feature = "schema")]
 pub use model::schema;
 pub use model::{Mode, PolicyDocument, RewriteRule};
-pub use rewrite::{RewriteError, RewriteErrorKind, Rewritten};
+pub use rewrite::{RewriteError, RewriteErrorKind, RewritePattern, Rewritten};
+pub use rule::{Pattern, RuleInfo, RuleKind, Segment};
 
 use crate::reference::ImageRef;
 use decision::BreakGlass;
@@ -258,7 +298,7 @@ pub struct Policy {
     break_glass: model::BreakGlass,
     exempt_existing_images_on_update: bool,
     /// The rewrite rules, in order.
-    rewrites: Vec<rewrite::CompiledRewrite>,
+    rewrites: Vec<rewrite::RewritePattern>,
     /// The document compiled, for printing and serialization.
     document: PolicyDocument,
 }
@@ -285,6 +325,8 @@ pub(crate) struct RuleMeta {
     pattern: Box<str>,
     location: Option<Location>,
     origin: Box<str>,
+    /// The normalized pattern of an allow or deny rule.
+    normalized: Option<Pattern>,
 }
 
 /// The rules that apply in one scope (the cluster, or some namespaces).
@@ -427,15 +469,19 @@ impl Policy {
         }
     }
 
-    #[cfg(feature = "export")]
-    /// Where the rule at `path` (`allow[0]`, `tags.deny[1]`) was written:
-    /// its location, or its origin (`<flags>`) when it has none.
-    pub(crate) fn rule_source(&self, path: &str) -> Option<String> {
-        let meta = self.rules.iter().find(|m| &*m.path == path)?;
-        Some(match &meta.location {
-            Some(l) => l.to_string(),
-            None => meta.origin.to_string(),
-        })
+    /// Every rule of the policy, read-only, in the order they were declared:
+    /// the cluster's `allow`, `deny` and `tags`, then each `namespaces[]`
+    /// entry's, then `rewrite` (see [`RuleInfo`] and the rule layer's
+    /// [`Pattern`]).
+    pub fn rules(&self) -> impl ExactSizeIterator<Item = RuleInfo<'_>> + '_ {
+        (0..self.rules.len()).map(|i| self.rule_info(RuleId(i as u32)))
+    }
+
+    /// The rule at `path` (`allow[0]`, `namespaces[1].deny[2]`,
+    /// `tags.requireDigest`, `rewrite[0]`), as [`Policy::rules`] lists it.
+    pub fn rule(&self, path: &str) -> Option<RuleInfo<'_>> {
+        let i = self.rules.iter().position(|m| &*m.path == path)?;
+        Some(self.rule_info(RuleId(i as u32)))
     }
 
     pub(crate) fn rule_info(&self, id: RuleId) -> RuleInfo<'_> {
@@ -447,6 +493,7 @@ impl Policy {
             pattern: &meta.pattern,
             location: meta.location.as_ref(),
             origin: &meta.origin,
+            normalized: meta.normalized.as_ref(),
         }
     }
 }
@@ -488,10 +535,10 @@ impl RuleSet {
         };
         let mut ipv6;
         let domain = if domain.starts_with('[') {
-            ipv6 = compile::StackStr::new();
-            compile::canonical_ipv6_domain(domain, &mut ipv6).unwrap_or(domain)
+            ipv6 = domain::StackStr::new();
+            domain::canonical_ipv6_domain(domain, &mut ipv6).unwrap_or(domain)
         } else {
-            compile::fold_docker_hub(domain)
+            domain::fold_docker_hub(domain)
         };
         let path = r.path();
         let with_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
@@ -505,7 +552,7 @@ impl RuleSet {
         // Hub's aliases.
         let pulled = r
             .is_pull_host_from_path()
-            .then(|| (compile::fold_docker_hub(r.pull_host()), r.pull_path()));
+            .then(|| (domain::fold_docker_hub(r.pull_host()), r.pull_path()));
         // Deny rules match on either view: what the name says and what will
         // be pulled (denying wider is safe).
         if let Some(id) = self.deny.find(domain, path.into(), with_name) {

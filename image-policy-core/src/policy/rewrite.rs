@@ -76,14 +76,16 @@
 //!
 //! Rewrite rules are cluster-wide: namespaces cannot add or replace them.
 
-use super::decision::RuleInfo;
+use super::RuleInfo;
 use super::{Policy, RuleId};
 use crate::reference::{ImageRef, ParseErrorKind};
 use std::fmt;
 
-/// A rewrite rule, checked and normalized.
+/// A rewrite rule, checked and normalized: the rewrite's part of the rule
+/// layer ([`Policy::rewrite_rules`], in order; its identity is
+/// [`Policy::rule`]`("rewrite[i]")`).
 #[derive(Debug)]
-pub(crate) struct CompiledRewrite {
+pub struct RewritePattern {
     pub(crate) id: RuleId,
     /// Lowercase, Docker Hub folded, IPv6 canonical.
     pub(crate) from_domain: Box<str>,
@@ -95,9 +97,20 @@ pub(crate) struct CompiledRewrite {
     pub(crate) to_has_path: bool,
 }
 
-impl CompiledRewrite {
+impl RewritePattern {
+    /// The registry of `from`, normalized as registry rules are (lowercase,
+    /// Docker Hub folded into `docker.io`, IPv6 canonical).
+    pub fn from_domain(&self) -> &str {
+        &self.from_domain
+    }
+
+    /// The path segments of `from` below its registry (possibly none).
+    pub fn from_path(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.from_path.iter().map(|s| &**s)
+    }
+
     /// `from`, normalized: `docker.io/library`.
-    pub(crate) fn source_prefix(&self) -> String {
+    pub fn source_prefix(&self) -> String {
         let mut s = self.from_domain.to_string();
         for segment in &self.from_path {
             s.push('/');
@@ -106,8 +119,14 @@ impl CompiledRewrite {
         s
     }
 
-    /// Whether every name `other` matches, this rule matches too.
-    pub(crate) fn covers(&self, other: &CompiledRewrite) -> bool {
+    /// `to`, with its registry in lowercase: what replaces `from`.
+    pub fn to(&self) -> &str {
+        &self.to
+    }
+
+    /// Whether every name `other` matches, this rule matches too (so, when
+    /// this one comes first, `other` never applies).
+    pub fn covers(&self, other: &RewritePattern) -> bool {
         self.from_domain == other.from_domain
             && self.from_path.len() <= other.from_path.len()
             && self
@@ -237,7 +256,7 @@ impl Policy {
         if self.rewrites.is_empty() || image.is_pull_host_from_path() {
             return Ok(None);
         }
-        let domain = super::compile::normalize_domain(image.domain());
+        let domain = super::domain::normalize_domain(image.domain());
         let segments: Vec<&str> = image.path().segments().collect();
         let Some(rule) = self
             .rewrites
@@ -295,9 +314,9 @@ impl Policy {
         }
     }
 
-    /// The compiled rewrite rules, in order (for the exports).
-    #[cfg_attr(not(feature = "export"), allow(dead_code))]
-    pub(crate) fn rewrite_rules(&self) -> &[CompiledRewrite] {
+    /// The rewrite rules, normalized, in the order they apply (the first
+    /// match wins).
+    pub fn rewrite_rules(&self) -> &[RewritePattern] {
         &self.rewrites
     }
 

@@ -1,0 +1,126 @@
+//! The rule layer: what a compiled policy keeps of each rule (documented
+//! in the policy module, "The rule layer").
+
+use super::Location;
+use std::fmt;
+
+/// An allow or deny rule's pattern, checked and normalized as the matchers
+/// read it (see [the rule layer](super#the-rule-layer)).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Pattern {
+    /// `registry: HOST[:PORT]`: the registry, normalized (`docker.io` for
+    /// Docker Hub's other names).
+    Registry(String),
+    /// `registry: "*.SUFFIX"`: the normalized suffix after `*.`; one more
+    /// leading DNS label, no other port.
+    WildcardRegistry(String),
+    /// `repository: PATTERN`: the normalized domain, then the path, as
+    /// segments (at least two).
+    Repository(Vec<Segment>),
+    /// `regex: REGEX`, as written: it matches the whole `domain/path`, the
+    /// domain lowercase.
+    Regex(String),
+}
+
+/// One segment of a normalized repository pattern ([`Pattern::Repository`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Segment {
+    /// Matches exactly this segment (lowercase; the first segment is a
+    /// normalized domain).
+    Literal(String),
+    /// `*`: any one segment (as the first segment: any registry).
+    Any,
+    /// A segment with `*` inside (`app-*`): `*` matches any run of
+    /// characters within the segment.
+    Glob(String),
+    /// `**`: one or more whole segments.
+    AnyDepth,
+}
+
+/// The kind of a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RuleKind {
+    /// `registry: HOST[:PORT]`.
+    Registry,
+    /// `repository: PATTERN`.
+    Repository,
+    /// `regex: REGEX`.
+    Regex,
+    /// `tags.deny[i]`.
+    DenyTag,
+    /// `tags.requireTagOrDigest`.
+    RequireTagOrDigest,
+    /// `tags.requireDigest`.
+    RequireDigest,
+    /// `tags.allowMatching`.
+    AllowTagMatching,
+    /// `rewrite[i]`: its pattern is `FROM=TO`.
+    Rewrite,
+}
+
+impl RuleKind {
+    /// `registry`, `repository`, `regex`, `deny-tag`, `require-tag-or-digest`,
+    /// `require-digest`, `allow-tag-matching`, `rewrite`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Registry => "registry",
+            RuleKind::Repository => "repository",
+            RuleKind::Regex => "regex",
+            RuleKind::DenyTag => "deny-tag",
+            RuleKind::RequireTagOrDigest => "require-tag-or-digest",
+            RuleKind::RequireDigest => "require-digest",
+            RuleKind::AllowTagMatching => "allow-tag-matching",
+            RuleKind::Rewrite => "rewrite",
+        }
+    }
+}
+
+impl fmt::Display for RuleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule of a compiled policy, read-only: its identity (index, kind,
+/// path, pattern as written, source) and, for allow and deny rules, its
+/// normalized [`Pattern`]. What a [`Decision`](super::Decision) names,
+/// what [`Policy::rules`](super::Policy::rules) lists. `Display` writes
+/// `allow[0] (registry registry.my.com) at policy.yaml:2:15`.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct RuleInfo<'p> {
+    /// The index of the rule in its list (`allow[2]` has index 2).
+    pub index: usize,
+    /// What kind of rule it is.
+    pub kind: RuleKind,
+    /// Where it is in the policy, as a path: `allow[2]`,
+    /// `namespaces[0].deny[1]`, `tags.requireDigest`.
+    pub path: &'p str,
+    /// The pattern as written (`registry.my.com`, `quay.io/prometheus/*`,
+    /// `latest`), empty for the boolean tag rules.
+    pub pattern: &'p str,
+    /// Where it is in the source, when it came from a file.
+    pub location: Option<&'p Location>,
+    /// The file name or pseudo-origin (`<flags>`, `<builder>`) it came from.
+    pub origin: &'p str,
+    /// The pattern as the matchers read it, for an allow or deny rule
+    /// (registry, repository or regex); `None` for tag and rewrite rules
+    /// (a rewrite's normalized form is [`Policy::rewrite_rules`](super::Policy::rewrite_rules)).
+    pub normalized: Option<&'p Pattern>,
+}
+
+impl fmt::Display for RuleInfo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path)?;
+        if !self.pattern.is_empty() {
+            write!(f, " ({} {})", self.kind, self.pattern)?;
+        }
+        match self.location {
+            Some(location) => write!(f, " at {location}"),
+            None => write!(f, " from {}", self.origin),
+        }
+    }
+}
