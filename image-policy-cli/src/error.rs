@@ -6,7 +6,7 @@
 
 use crate::input::InputError;
 use crate::policy_args::PolicyLoadError;
-use image_policy_core::export::Format;
+use image_policy_export::Format;
 use image_policy_core::policy::PolicyError;
 use std::io;
 
@@ -52,7 +52,7 @@ pub enum CliError {
     /// `export`: the format cannot express some rules (and `--lossy` was not
     /// given, or cannot help).
     #[error("{}", not_expressible(.0))]
-    Export(image_policy_core::export::ExportError),
+    Export(image_policy_export::ExportError),
     /// `serve`: the async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
@@ -65,7 +65,7 @@ pub enum CliError {
 /// The export error, the format named once: each rule's note already says
 /// what the format cannot do (`deny[0] (regex .*) at policy.yaml:4:12:
 /// containers-policy cannot express a regular expression`).
-fn not_expressible(e: &image_policy_core::export::ExportError) -> String {
+fn not_expressible(e: &image_policy_export::ExportError) -> String {
     let n = e.rules.len();
     let mut text = format!(
         "{} cannot express {n} {} without admitting images the policy denies{}:",

@@ -15,9 +15,11 @@
 //! - [`admission`]: the verdict on an admission request (operation, object,
 //!   old object, namespace) as a typed value: what the webhook answers, for
 //!   any admission controller to give.
-//! - [`export`]: a policy as the configuration of other engines (`policy.json`,
-//!   `registries.conf`, RHEL docker, OpenShift, a `ValidatingAdmissionPolicy`),
-//!   never wider than the policy; rules it cannot express are data.
+//!
+//! A policy as the configuration of other engines (`policy.json`,
+//! `registries.conf`, RHEL docker, OpenShift, a `ValidatingAdmissionPolicy`)
+//! is the crate `image-policy-export`, built on the policy's public rule
+//! layer ([`policy::Policy::rules`]).
 //!
 //! The crate does no I/O and needs no async runtime or Kubernetes client:
 //! adapters (the webhook server, the CLI) feed it strings and bytes.
@@ -64,7 +66,7 @@
 //!
 //! # Crate features
 //!
-//! `yaml`, `schema`, `oci-spec` and `export` are on by default; without
+//! `yaml`, `schema` and `oci-spec` are on by default; without
 //! them the crate depends on regex, serde and thiserror only.
 //!
 //! - `yaml`: policy files ([`policy::Policy::from_yaml_str`],
@@ -77,8 +79,6 @@
 //! - `oci-spec`: `From`/`TryFrom` conversions between
 //!   [`reference::Reference`] and `oci_spec::distribution::Reference`, and
 //!   between [`reference::Digest`] and `oci_spec::image::Digest`.
-//! - `export`: [`export`], the policy as the configuration of other engines
-//!   (written with serde_json).
 //! - `json` (off by default): `admission::object_from_json`, an object from
 //!   a `serde_json::Value`, borrowed.
 //! - `k8s-openapi` (off by default): `From<&T> for k8s::Object` for the
@@ -106,9 +106,6 @@
 #![warn(missing_docs)]
 
 pub mod admission;
-#[cfg(feature = "export")]
-#[cfg_attr(docsrs, doc(cfg(feature = "export")))]
-pub mod export;
 pub mod k8s;
 pub mod policy;
 pub mod reference;

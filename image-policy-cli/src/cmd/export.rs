@@ -1,12 +1,12 @@
 //! `image-policy export`: the policy as the configuration of another engine
 //! (node runtimes, RHEL docker, OpenShift, a ValidatingAdmissionPolicy).
-//! The translation is the core's (`image_policy_core::export`); this reads
+//! The translation is `image_policy_export`'s; this reads
 //! the policy, prints the notes and writes the file atomically.
 
 use crate::error::CliError;
 use crate::policy_args::PolicyArgs;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use image_policy_core::export::{self, Format, Options};
+use image_policy_export::{self as export, Format, Options};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -10,7 +10,7 @@
 //! `IMAGE_POLICY_CONTAINERS_ORACLE`, `IMAGE_POLICY_VAP_PYTHON`); under CI=true a
 //! missing engine fails the test.
 
-use image_policy_core::export::{self, Format, Options};
+use image_policy_export::{self as export, Format, Options};
 use image_policy_core::policy::{Context, Policy};
 use image_policy_core::reference::ImageRef;
 use serde_json::{Value, json};

@@ -483,7 +483,7 @@ fn the_deploy_component_renders_and_judges_the_unjudged_namespaces() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vap.yaml");
-    std::fs::write(&file, image_policy_core::export::to_yaml(vap)).unwrap();
+    std::fs::write(&file, image_policy_export::to_yaml(vap)).unwrap();
     let pod: Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("testdata/k8s/objects/pod.json")).unwrap(),
     )

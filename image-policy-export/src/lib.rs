@@ -127,12 +127,15 @@
 //! literals); a string that a target cannot carry (a quote in a shell word)
 //! is refused rather than written.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod node;
 mod vap;
 mod yaml;
 
-use crate::policy::model::{PolicyDocument, Rule};
-use crate::policy::{Pattern, Policy, RuleInfo};
+use image_policy_core::policy::model::{PolicyDocument, Rule};
+use image_policy_core::policy::{Pattern, Policy, RuleInfo};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -528,7 +531,7 @@ pub(crate) fn quoted(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Policy;
+    use image_policy_core::policy::Policy;
 
     #[test]
     fn formats_round_trip_by_name() {

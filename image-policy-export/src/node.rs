@@ -8,10 +8,10 @@
 //! Then each format writes the plan in its syntax. See the [parent
 //! module](super) for the traps and the reason for each narrowing.
 
-use super::{Format, Notes, deny_lists, quoted, rule_what};
-use crate::policy::Policy;
-use crate::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
-use crate::policy::{Pattern, Segment};
+use crate::{Format, Notes, deny_lists, quoted, rule_what};
+use image_policy_core::policy::Policy;
+use image_policy_core::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use image_policy_core::policy::{Pattern, Segment};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -415,7 +415,7 @@ fn scope_text(scope: &DenyScope) -> String {
 /// kept, so that every target can carry the scope as written.
 fn regex_scope(rule: &Rule) -> DenyScope {
     let prefix = match rule {
-        Rule::Regex(re) => super::regex_literal_prefix(re),
+        Rule::Regex(re) => crate::regex_literal_prefix(re),
         _ => String::new(),
     };
     let Some((host, rest)) = prefix.split_once('/') else {
@@ -498,7 +498,9 @@ fn deny_scope(rule: Option<&Pattern>) -> Option<DenyScope> {
                 _ => DenyScope::AnyHost(prefix),
             }
         }
-        Pattern::Regex(_) => return None,
+        // A regex, or a pattern newer than this crate: no scope that
+        // matches it exactly (the caller rejects a wider one).
+        _ => return None,
     })
 }
 
@@ -719,7 +721,7 @@ fn rewrites(policy: &Policy) -> Vec<Rewrite> {
         out.push(Rewrite {
             path: format!("rewrite[{i}]"),
             prefix: rule.source_prefix(),
-            location: rule.to.to_string(),
+            location: rule.to().to_owned(),
         });
     }
     out

@@ -72,11 +72,11 @@
 //! of megabytes) exceeds the limit and is denied (`failurePolicy: Fail`).
 //! The tests evaluate a Pod with 100 containers.
 
-use super::{Notes, Options, rule_what};
-use crate::policy::Policy;
-use crate::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
-use crate::policy::{Pattern, Segment};
-use crate::reference::ImageRef;
+use crate::{Notes, Options, rule_what};
+use image_policy_core::policy::Policy;
+use image_policy_core::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use image_policy_core::policy::{Pattern, Segment};
+use image_policy_core::reference::ImageRef;
 use serde_json::{Value, json};
 
 /// The domain grammar (`domainAndPort`), anchored.
@@ -186,7 +186,7 @@ pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) 
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&super::to_yaml(d));
+        out.push_str(&crate::to_yaml(d));
     }
     out
 }
@@ -275,7 +275,7 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
                 // Narrowed: every name that starts with the regex's
                 // literal prefix (every name, without one).
                 let prefix = match rule {
-                    Rule::Regex(re) => super::regex_literal_prefix(re),
+                    Rule::Regex(re) => crate::regex_literal_prefix(re),
                     _ => String::new(),
                 };
                 let instead = if prefix.is_empty() {
@@ -337,17 +337,20 @@ fn rule_re2(rule: Option<&Pattern>) -> Result<String, String> {
         Some(Pattern::WildcardRegistry(s)) => format!(r"[a-z0-9-]+\.{}/.+", re_escape(&s)),
         Some(Pattern::Repository(segs)) => segs
             .iter()
-            .map(|s| match s {
-                Segment::Literal(l) => re_escape(l),
-                Segment::Any => "[^/]+".to_owned(),
-                Segment::Glob(g) => g
-                    .split('*')
-                    .map(re_escape)
-                    .collect::<Vec<_>>()
-                    .join("[^/]*"),
-                Segment::AnyDepth => "[^/]+(?:/[^/]+)*".to_owned(),
+            .map(|s| {
+                Ok(match s {
+                    Segment::Literal(l) => re_escape(l),
+                    Segment::Any => "[^/]+".to_owned(),
+                    Segment::Glob(g) => g
+                        .split('*')
+                        .map(re_escape)
+                        .collect::<Vec<_>>()
+                        .join("[^/]*"),
+                    Segment::AnyDepth => "[^/]+(?:/[^/]+)*".to_owned(),
+                    _ => return Err(UNKNOWN_PATTERN.to_owned()),
+                })
             })
-            .collect::<Vec<_>>()
+            .collect::<Result<Vec<_>, String>>()?
             .join("/"),
         Some(Pattern::Regex(r)) if re2_compatible(&r) => format!("(?:{r})"),
         Some(Pattern::Regex(_)) => {
@@ -357,9 +360,14 @@ fn rule_re2(rule: Option<&Pattern>) -> Result<String, String> {
             );
         }
         None => return Err("the rule does not compile".to_owned()),
+        // A pattern newer than this crate: not expressed (fail closed).
+        Some(_) => return Err(UNKNOWN_PATTERN.to_owned()),
     };
     Ok(format!("^{body}$"))
 }
+
+/// Why a pattern of a kind this crate does not know is not expressed.
+const UNKNOWN_PATTERN: &str = "this version of image-policy-export does not know this kind of pattern";
 
 /// A conservative test that Rust's `regex` and RE2 read `re` alike on ASCII
 /// names: no group syntax beyond `(?:` and the flags `i m s U`, no class set
@@ -579,14 +587,14 @@ fn rewrite_stage(policy: &Policy, notes: &mut Notes<'_>) -> Option<String> {
     for (i, rule) in rules.iter().enumerate() {
         let path = format!("rewrite[{i}]");
         let from = rule.source_prefix();
-        let to: &str = &rule.to;
+        let to: &str = rule.to();
         let to_domain = to.split('/').next().unwrap_or_default();
         notes.narrow(
             &path,
             &format!("rewrite {from}={to}"),
             format!("a ValidatingAdmissionPolicy cannot change a pod: an image under {from} is admitted only when both its name as written (as /validate judges it) and its name under {to} (as check judges it) are allowed (deploy /mutate, deploy/components/rewrite, so that pods carry the rewritten name)"),
         );
-        if rule.from_domain.starts_with('[') {
+        if rule.from_domain().starts_with('[') {
             arms.push(format!(
                 "x[2].startsWith('[') ? [x[0], 'r', {}] :",
                 cel_str(&format!("is on an IPv6 registry, and {path} rewrites images of one, which the CEL cannot compare in canonical form as the policy does"))

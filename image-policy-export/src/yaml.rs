@@ -113,7 +113,7 @@ fn plain_or_quoted(s: &str) -> String {
             s.to_ascii_lowercase().as_str(),
             "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null"
         );
-    if safe { s.to_owned() } else { super::quoted(s) }
+    if safe { s.to_owned() } else { crate::quoted(s) }
 }
 
 #[cfg(test)]
