@@ -6,8 +6,8 @@
 
 use crate::input::InputError;
 use crate::policy_args::PolicyLoadError;
-use image_policy_export::Format;
 use image_policy_core::policy::PolicyError;
+use image_policy_export::ExportFormat;
 use std::io;
 
 /// Why a command could not do its job (exit status 2).
@@ -45,7 +45,7 @@ pub enum CliError {
     #[error("{format}: {source}")]
     ExportPolicy {
         /// The format asked for.
-        format: Format,
+        format: ExportFormat,
         /// Why the policy could not be loaded.
         source: PolicyLoadError,
     },

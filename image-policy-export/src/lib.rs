@@ -3,7 +3,7 @@
 //!
 //! # Overview
 //!
-//! | [`Format`] | what it writes | who reads it |
+//! | [`ExportFormat`] | what it writes | who reads it |
 //! |---|---|---|
 //! | `containers-policy` | `/etc/containers/policy.json`: default `reject`, allowed scopes `insecureAcceptAnything`, denied scopes `reject` | CRI-O, podman, buildah, skopeo (containers/image) |
 //! | `registries-conf` | `/etc/containers/registries.conf` (v2): every denied scope `blocked = true`, `unqualified-search-registries = ["docker.io"]`, every rewrite rule a `prefix`/`location` entry; the companion of `containers-policy`, never enough alone | the same |
@@ -26,8 +26,8 @@
 //!   stricter), with a warning naming it ([`Exported::warnings`]);
 //! - a rule whose loss would widen the export (a deny rule, a tag or digest
 //!   rule, a namespace scope that cannot be scoped) is an [`ExportError`]
-//!   naming every such rule, unless [`Options::lossy`] is set;
-//! - [`Options::lossy`] never drops such a rule: it *narrows* it, rejecting
+//!   naming every such rule, unless [`ExportOptions::lossy`] is set;
+//! - [`ExportOptions::lossy`] never drops such a rule: it *narrows* it, rejecting
 //!   in its place the whole scope the rule could touch, in a form the target
 //!   can express, each a warning `narrowed (lossy): ...; rejected in its
 //!   place: ...` naming the rule and that scope (the output is the same with
@@ -49,7 +49,7 @@
 //! - where the output admits no image once narrowed for `lossy` (and where
 //!   nothing can be written without admitting more: an OpenShift allow list
 //!   with no registry left), the export is refused even with
-//!   [`Options::lossy`] ([`ExportError::lossy_exports`] is `false`): an
+//!   [`ExportOptions::lossy`] ([`ExportError::lossy_exports`] is `false`): an
 //!   export that rejects everything is no export of the policy.
 //!
 //! What each engine does with the output, and so what the export must say:
@@ -141,9 +141,11 @@ use std::fmt;
 
 pub use yaml::to_yaml;
 
-/// An export format.
+/// An export format. New formats come in minor releases: match with a
+/// wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Format {
+#[non_exhaustive]
+pub enum ExportFormat {
     /// `policy.json` (containers-policy.json(5)).
     ContainersPolicy,
     /// `registries.conf` v2 (containers-registries.conf(5)).
@@ -156,55 +158,55 @@ pub enum Format {
     ValidatingAdmissionPolicy,
 }
 
-impl Format {
+impl ExportFormat {
     /// Every format, in the order of the documentation.
-    pub const ALL: [Format; 5] = [
-        Format::ContainersPolicy,
-        Format::RegistriesConf,
-        Format::DockerSysconfig,
-        Format::Openshift,
-        Format::ValidatingAdmissionPolicy,
+    pub const ALL: [ExportFormat; 5] = [
+        ExportFormat::ContainersPolicy,
+        ExportFormat::RegistriesConf,
+        ExportFormat::DockerSysconfig,
+        ExportFormat::Openshift,
+        ExportFormat::ValidatingAdmissionPolicy,
     ];
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
         match self {
-            Format::ContainersPolicy => "containers-policy",
-            Format::RegistriesConf => "registries-conf",
-            Format::DockerSysconfig => "docker-sysconfig",
-            Format::Openshift => "openshift",
-            Format::ValidatingAdmissionPolicy => "validating-admission-policy",
+            ExportFormat::ContainersPolicy => "containers-policy",
+            ExportFormat::RegistriesConf => "registries-conf",
+            ExportFormat::DockerSysconfig => "docker-sysconfig",
+            ExportFormat::Openshift => "openshift",
+            ExportFormat::ValidatingAdmissionPolicy => "validating-admission-policy",
         }
     }
 
     /// One line on what the format is and who reads it.
     pub fn description(self) -> &'static str {
         match self {
-            Format::ContainersPolicy => {
+            ExportFormat::ContainersPolicy => {
                 "/etc/containers/policy.json for CRI-O, podman, buildah and skopeo"
             }
-            Format::RegistriesConf => {
+            ExportFormat::RegistriesConf => {
                 "/etc/containers/registries.conf (v2) blocking denied registries; use with containers-policy"
             }
-            Format::DockerSysconfig => {
+            ExportFormat::DockerSysconfig => {
                 "/etc/sysconfig/docker ADD_REGISTRY and BLOCK_REGISTRY for RHEL/CentOS 7 docker"
             }
-            Format::Openshift => {
+            ExportFormat::Openshift => {
                 "OpenShift 4 Image config (config.openshift.io/v1, name cluster) with registrySources"
             }
-            Format::ValidatingAdmissionPolicy => {
+            ExportFormat::ValidatingAdmissionPolicy => {
                 "a ValidatingAdmissionPolicy and its binding deciding as the webhook does (Kubernetes 1.30+)"
             }
         }
     }
 
-    /// Parses [`Format::name`].
-    pub fn from_name(name: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.name() == name)
+    /// Parses [`ExportFormat::name`].
+    pub fn from_name(name: &str) -> Option<ExportFormat> {
+        ExportFormat::ALL.into_iter().find(|f| f.name() == name)
     }
 }
 
-impl fmt::Display for Format {
+impl fmt::Display for ExportFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -212,7 +214,7 @@ impl fmt::Display for Format {
 
 /// Export options.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub struct ExportOptions {
     /// Export even when rules cannot be expressed without widening: each
     /// is narrowed (what is rejected in its place is a warning), never
     /// dropped; refused anyway when nothing would be admitted.
@@ -227,7 +229,7 @@ pub struct Options {
     pub only_namespaces: Vec<String>,
 }
 
-impl Default for Options {
+impl Default for ExportOptions {
     fn default() -> Self {
         Self {
             lossy: false,
@@ -257,10 +259,10 @@ impl fmt::Display for Note {
 #[derive(Clone, Debug)]
 pub struct Exported {
     /// The format.
-    pub format: Format,
+    pub format: ExportFormat,
     /// The file's content.
     pub text: String,
-    /// Rules narrowed (with [`Options::lossy`], `narrowed (lossy): ...`), and anything
+    /// Rules narrowed (with [`ExportOptions::lossy`], `narrowed (lossy): ...`), and anything
     /// else the reader must know (such as registries a cluster needs).
     pub warnings: Vec<Note>,
 }
@@ -269,10 +271,10 @@ pub struct Exported {
 #[derive(Clone, Debug)]
 pub struct ExportError {
     /// The format.
-    pub format: Format,
+    pub format: ExportFormat,
     /// One note per rule that cannot be expressed without widening.
     pub rules: Vec<Note>,
-    /// Whether [`Options::lossy`] would export anyway (narrowing `rules`).
+    /// Whether [`ExportOptions::lossy`] would export anyway (narrowing `rules`).
     /// `false` when narrowed the output would admit no image, or when the
     /// only output left would admit more than the policy (an OpenShift
     /// allow list with no entry left).
@@ -311,14 +313,18 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Exports `policy` as `format`.
-pub fn export(policy: &Policy, format: Format, options: &Options) -> Result<Exported, ExportError> {
+pub fn export(
+    policy: &Policy,
+    format: ExportFormat,
+    options: &ExportOptions,
+) -> Result<Exported, ExportError> {
     let mut notes = Notes::new(policy);
     let text = match format {
-        Format::ContainersPolicy
-        | Format::RegistriesConf
-        | Format::DockerSysconfig
-        | Format::Openshift => node::export(policy, format, &mut notes),
-        Format::ValidatingAdmissionPolicy => vap::export(policy, options, &mut notes),
+        ExportFormat::ContainersPolicy
+        | ExportFormat::RegistriesConf
+        | ExportFormat::DockerSysconfig
+        | ExportFormat::Openshift => node::export(policy, format, &mut notes),
+        ExportFormat::ValidatingAdmissionPolicy => vap::export(policy, options, &mut notes),
     };
     let lost: Vec<Note> = notes
         .lost
@@ -535,11 +541,11 @@ mod tests {
 
     #[test]
     fn formats_round_trip_by_name() {
-        for f in Format::ALL {
-            assert_eq!(Format::from_name(f.name()), Some(f));
+        for f in ExportFormat::ALL {
+            assert_eq!(ExportFormat::from_name(f.name()), Some(f));
             assert!(!f.description().is_empty());
         }
-        assert_eq!(Format::from_name("policy.json"), None);
+        assert_eq!(ExportFormat::from_name("policy.json"), None);
     }
 
     fn policy(yaml: &str) -> Policy {
@@ -550,23 +556,23 @@ mod tests {
     /// exported), and whether `lossy` exports, narrowing each of them.
     #[test]
     fn what_each_format_refuses() {
-        let cases: &[(&str, Format, &[&str], bool)] = &[
+        let cases: &[(&str, ExportFormat, &[&str], bool)] = &[
             (
                 "allow: [{registry: r.io}]\n",
-                Format::ContainersPolicy,
+                ExportFormat::ContainersPolicy,
                 &[],
                 true,
             ),
             // A tag rule can deny an image anywhere: narrowed, nothing is left.
             (
                 "allow: [{registry: r.io}]\ntags: {deny: [latest]}\n",
-                Format::ContainersPolicy,
+                ExportFormat::ContainersPolicy,
                 &["tags.deny[0]"],
                 false,
             ),
             (
                 "allow: [{registry: r.io}]\ntags: {deny: [latest]}\n",
-                Format::ValidatingAdmissionPolicy,
+                ExportFormat::ValidatingAdmissionPolicy,
                 &[],
                 true,
             ),
@@ -574,75 +580,75 @@ mod tests {
             // every spelling of a host.
             (
                 "deny: [{registry: evil.com}]\n",
-                Format::ContainersPolicy,
+                ExportFormat::ContainersPolicy,
                 &["deny[0]"],
                 false,
             ),
             (
                 "deny: [{registry: evil.com}]\n",
-                Format::Openshift,
+                ExportFormat::Openshift,
                 &["deny[0]"],
                 false,
             ),
             (
                 "deny: [{registry: evil.com}]\n",
-                Format::ValidatingAdmissionPolicy,
+                ExportFormat::ValidatingAdmissionPolicy,
                 &[],
                 true,
             ),
             // A regex deny: its registry (or repository prefix) is rejected.
             (
                 "allow: [{registry: r.io}, {registry: q.io}]\ndeny: [{regex: 'r\\.io/x.*'}]\n",
-                Format::DockerSysconfig,
+                ExportFormat::DockerSysconfig,
                 &["deny[0]"],
                 true,
             ),
             (
                 "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/x.*'}]\n",
-                Format::DockerSysconfig,
+                ExportFormat::DockerSysconfig,
                 &["deny[0]"],
                 false,
             ),
             (
                 "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/team/x.*'}]\n",
-                Format::ContainersPolicy,
+                ExportFormat::ContainersPolicy,
                 &["deny[0]"],
                 true,
             ),
             (
                 "allow: [{registry: r.io}]\ndeny: [{regex: '(r|q)\\.io/x.*'}]\n",
-                Format::ContainersPolicy,
+                ExportFormat::ContainersPolicy,
                 &["deny[0]"],
                 false,
             ),
             (
                 "allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/(?x) x'}]\n",
-                Format::ValidatingAdmissionPolicy,
+                ExportFormat::ValidatingAdmissionPolicy,
                 &["deny[0]"],
                 true,
             ),
             (
                 "allow: [{registry: r.io}]\ndeny: [{regex: '(?x) (r|q)\\.io/x'}]\n",
-                Format::ValidatingAdmissionPolicy,
+                ExportFormat::ValidatingAdmissionPolicy,
                 &["deny[0]"],
                 false,
             ),
             (
                 "allow: [{registry: r.io}]\nnamespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
-                Format::ContainersPolicy,
+                ExportFormat::ContainersPolicy,
                 &[],
                 true,
             ),
             // A namespace's allow list applies to every pod.
             (
                 "namespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
-                Format::ContainersPolicy,
+                ExportFormat::ContainersPolicy,
                 &["namespaces[0].allow"],
                 true,
             ),
             (
                 "namespaces: [{names: [a], combine: add, allow: [{repository: q.io/team/**}]}]\n",
-                Format::ContainersPolicy,
+                ExportFormat::ContainersPolicy,
                 &["namespaces[0].allow"],
                 false,
             ),
@@ -655,7 +661,7 @@ mod tests {
                     .map(|n| n.rule.split(' ').next().unwrap_or("").to_owned())
                     .collect()
             };
-            let got = match export(&p, *format, &Options::default()) {
+            let got = match export(&p, *format, &ExportOptions::default()) {
                 Ok(_) => Vec::new(),
                 Err(e) => {
                     assert_eq!(e.lossy_exports, *lossy_exports, "{format}: {yaml}");
@@ -666,9 +672,9 @@ mod tests {
             let lossy = export(
                 &p,
                 *format,
-                &Options {
+                &ExportOptions {
                     lossy: true,
-                    ..Options::default()
+                    ..ExportOptions::default()
                 },
             );
             match lossy {
@@ -707,9 +713,9 @@ mod tests {
     /// back from the output.
     #[test]
     fn lossy_narrows_to_the_scope_the_rule_could_touch() {
-        let lossy = Options {
+        let lossy = ExportOptions {
             lossy: true,
-            ..Options::default()
+            ..ExportOptions::default()
         };
         for (re, prefix) in [
             (r"r\.io/team/x.*", "r.io/team/x"),
@@ -725,7 +731,7 @@ mod tests {
         let p = policy(
             "allow: [{registry: r.io}, {registry: q.io}]\ndeny: [{regex: 'r\\.io/team/x.*'}, {regex: 'q\\.io/[a-z]+/.*'}]\n",
         );
-        let e = export(&p, Format::ContainersPolicy, &lossy).unwrap();
+        let e = export(&p, ExportFormat::ContainersPolicy, &lossy).unwrap();
         assert_eq!(
             scopes(&e.text),
             [
@@ -760,7 +766,7 @@ mod tests {
         let p = policy(
             "deny: [{registry: evil.com}]\nnamespaces:\n  - {names: [a], combine: replace, allow: [{registry: q.io}, {registry: r.io}]}\n  - {names: [b], combine: add, allow: [{registry: r.io}]}\n",
         );
-        let e = export(&p, Format::ContainersPolicy, &lossy).unwrap();
+        let e = export(&p, ExportFormat::ContainersPolicy, &lossy).unwrap();
         assert_eq!(
             scopes(&e.text),
             [("evil.com", "reject"), ("r.io", "insecureAcceptAnything")]
@@ -775,7 +781,7 @@ mod tests {
         );
         // The VAP: the regex's literal prefix, as an RE2 prefix.
         let p = policy("allow: [{registry: r.io}]\ndeny: [{regex: 'r\\.io/ev(?x) il'}]\n");
-        let e = export(&p, Format::ValidatingAdmissionPolicy, &lossy).unwrap();
+        let e = export(&p, ExportFormat::ValidatingAdmissionPolicy, &lossy).unwrap();
         assert!(e.text.contains(r"^r\\.io/evil(?s:.*)$"), "{}", e.text);
         assert!(
             e.warnings.iter().any(|w| w.rule.starts_with("deny[0]")
@@ -792,7 +798,12 @@ mod tests {
         let p = policy(
             "allow:\n  - registry: '*.my.org'\n  - repository: r.io/team/**\n  - repository: q.io/**\n",
         );
-        let e = export(&p, Format::ContainersPolicy, &Options::default()).unwrap();
+        let e = export(
+            &p,
+            ExportFormat::ContainersPolicy,
+            &ExportOptions::default(),
+        )
+        .unwrap();
         let v: serde_json::Value = serde_json::from_str(&e.text).unwrap();
         let scopes = v["transports"]["docker"].as_object().unwrap();
         assert_eq!(scopes.keys().collect::<Vec<_>>(), ["q.io"]);
@@ -823,7 +834,12 @@ mod tests {
         let p = policy(
             "allow: [{registry: quay.io}, {registry: registry.my.com}]\ndeny: [{repository: registry.my.com/mirror/evil/**}]\nrewrite: [{from: quay.io, to: registry.my.com/mirror}]\n",
         );
-        let e = export(&p, Format::ContainersPolicy, &Options::default()).unwrap();
+        let e = export(
+            &p,
+            ExportFormat::ContainersPolicy,
+            &ExportOptions::default(),
+        )
+        .unwrap();
         let got = scopes(&e.text);
         let want = [
             ("quay.io", "insecureAcceptAnything"),
@@ -839,7 +855,7 @@ mod tests {
         );
         // No rewrite warning: this is what check decides.
         assert!(!e.warnings.iter().any(|w| w.rule.starts_with("rewrite[0]")));
-        let conf = export(&p, Format::RegistriesConf, &Options::default()).unwrap();
+        let conf = export(&p, ExportFormat::RegistriesConf, &ExportOptions::default()).unwrap();
         assert!(
             conf.text
                 .contains("[[registry]]\nlocation = \"quay.io/evil\"\nblocked = true\n"),
@@ -852,7 +868,12 @@ mod tests {
         let p = policy(
             "allow: [{registry: quay.io}, {repository: registry.my.com/mirror/good/**}]\nrewrite: [{from: quay.io, to: registry.my.com/mirror}]\n",
         );
-        let e = export(&p, Format::ContainersPolicy, &Options::default()).unwrap();
+        let e = export(
+            &p,
+            ExportFormat::ContainersPolicy,
+            &ExportOptions::default(),
+        )
+        .unwrap();
         assert_eq!(
             scopes(&e.text),
             [("quay.io".to_owned(), "reject".to_owned())],
@@ -866,7 +887,12 @@ mod tests {
         let p = policy(
             "allow: [{registry: registry.my.com}, {registry: 'quay.io:5000'}]\ndeny: [{repository: registry.my.com/prom/evil/**}]\nrewrite: [{from: quay.io/prometheus, to: registry.my.com/prom}, {from: quay.io, to: registry.my.com}]\n",
         );
-        let e = export(&p, Format::ContainersPolicy, &Options::default()).unwrap();
+        let e = export(
+            &p,
+            ExportFormat::ContainersPolicy,
+            &ExportOptions::default(),
+        )
+        .unwrap();
         assert_eq!(
             scopes(&e.text),
             [
@@ -882,7 +908,7 @@ mod tests {
             "{}",
             e.text
         );
-        let conf = export(&p, Format::RegistriesConf, &Options::default()).unwrap();
+        let conf = export(&p, ExportFormat::RegistriesConf, &ExportOptions::default()).unwrap();
         assert!(
             conf.text
                 .ends_with("\n[[registry]]\nlocation = \"quay.io:5000\"\n"),
@@ -899,8 +925,8 @@ mod tests {
         let p = policy(
             "allow: [{registry: registry.my.com}, {registry: docker.io}]\nrewrite:\n  - {from: docker.io/library, to: registry.my.com}\n",
         );
-        for format in [Format::Openshift, Format::DockerSysconfig] {
-            let e = export(&p, format, &Options::default()).unwrap();
+        for format in [ExportFormat::Openshift, ExportFormat::DockerSysconfig] {
+            let e = export(&p, format, &ExportOptions::default()).unwrap();
             assert!(!e.text.contains("docker.io"), "{format}: {}", e.text);
             let w = e
                 .warnings
@@ -917,14 +943,19 @@ mod tests {
             assert!(w.message.contains("deploy /mutate"), "{w}");
         }
         let p = policy("rewrite:\n  - {from: docker.io/library, to: registry.my.com}\n");
-        let e = export(&p, Format::Openshift, &Options::default()).unwrap();
+        let e = export(&p, ExportFormat::Openshift, &ExportOptions::default()).unwrap();
         assert!(
             e.text
                 .contains("blockedRegistries:\n      - \"docker.io\"\n"),
             "{}",
             e.text
         );
-        let vap = export(&p, Format::ValidatingAdmissionPolicy, &Options::default()).unwrap();
+        let vap = export(
+            &p,
+            ExportFormat::ValidatingAdmissionPolicy,
+            &ExportOptions::default(),
+        )
+        .unwrap();
         assert!(vap.warnings[0].message.contains("as /validate judges it"));
         assert!(vap.warnings[0].message.contains("as check judges it"));
         assert!(vap.text.contains("name: rewritten"));
@@ -950,10 +981,10 @@ mod tests {
             for lossy in [false, true] {
                 let e = export(
                     &p,
-                    Format::Openshift,
-                    &Options {
+                    ExportFormat::Openshift,
+                    &ExportOptions {
                         lossy,
-                        ..Options::default()
+                        ..ExportOptions::default()
                     },
                 )
                 .unwrap_err();
@@ -971,7 +1002,7 @@ mod tests {
         }
         // One registry left: written.
         let p = policy("allow: [{registry: r.io}, {repository: q.io/team/**}]\n");
-        let e = export(&p, Format::Openshift, &Options::default()).unwrap();
+        let e = export(&p, ExportFormat::Openshift, &ExportOptions::default()).unwrap();
         assert!(
             e.text.contains("allowedRegistries:\n      - \"r.io\"\n"),
             "{}",

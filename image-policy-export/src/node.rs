@@ -8,7 +8,7 @@
 //! Then each format writes the plan in its syntax. See the [parent
 //! module](super) for the traps and the reason for each narrowing.
 
-use crate::{Format, Notes, deny_lists, quoted, rule_what};
+use crate::{ExportFormat, Notes, deny_lists, quoted, rule_what};
 use image_policy_core::policy::Policy;
 use image_policy_core::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
 use image_policy_core::policy::{Pattern, Segment};
@@ -69,8 +69,11 @@ impl Plan {
     }
 }
 
-pub(super) fn export(policy: &Policy, format: Format, notes: &mut Notes<'_>) -> String {
-    let host_only = matches!(format, Format::DockerSysconfig | Format::Openshift);
+pub(super) fn export(policy: &Policy, format: ExportFormat, notes: &mut Notes<'_>) -> String {
+    let host_only = matches!(
+        format,
+        ExportFormat::DockerSysconfig | ExportFormat::Openshift
+    );
     let mut plan = plan(policy.document(), format, host_only, notes);
     let rewrites = rewrites(policy);
     if host_only {
@@ -81,9 +84,9 @@ pub(super) fn export(policy: &Policy, format: Format, notes: &mut Notes<'_>) -> 
     }
     let scopes = Scopes::of(&plan).rewritten(&rewrites);
     match format {
-        Format::ContainersPolicy => containers_policy(&scopes),
-        Format::RegistriesConf => registries_conf(&scopes, &rewrites),
-        Format::DockerSysconfig => docker_sysconfig(&plan, notes),
+        ExportFormat::ContainersPolicy => containers_policy(&scopes),
+        ExportFormat::RegistriesConf => registries_conf(&scopes, &rewrites),
+        ExportFormat::DockerSysconfig => docker_sysconfig(&plan, notes),
         _ => openshift(policy.document(), &plan, notes),
     }
 }
@@ -129,7 +132,12 @@ fn refuse_rewritten_hosts(
     }
 }
 
-fn plan(doc: &PolicyDocument, format: Format, host_only: bool, notes: &mut Notes<'_>) -> Plan {
+fn plan(
+    doc: &PolicyDocument,
+    format: ExportFormat,
+    host_only: bool,
+    notes: &mut Notes<'_>,
+) -> Plan {
     let target = format.name();
     if doc.mode != Mode::Enforce {
         notes.narrow(

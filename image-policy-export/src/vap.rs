@@ -72,7 +72,7 @@
 //! of megabytes) exceeds the limit and is denied (`failurePolicy: Fail`).
 //! The tests evaluate a Pod with 100 containers.
 
-use crate::{Notes, Options, rule_what};
+use crate::{ExportOptions, Notes, rule_what};
 use image_policy_core::policy::Policy;
 use image_policy_core::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
 use image_policy_core::policy::{Pattern, Segment};
@@ -101,7 +101,7 @@ struct Scope {
     denies_all: bool,
 }
 
-pub(super) fn export(policy: &Policy, options: &Options, notes: &mut Notes<'_>) -> String {
+pub(super) fn export(policy: &Policy, options: &ExportOptions, notes: &mut Notes<'_>) -> String {
     let doc = policy.document();
     let rewritten = rewrite_stage(policy, notes);
     let cluster = scope(doc, None, notes);
@@ -367,7 +367,8 @@ fn rule_re2(rule: Option<&Pattern>) -> Result<String, String> {
 }
 
 /// Why a pattern of a kind this crate does not know is not expressed.
-const UNKNOWN_PATTERN: &str = "this version of image-policy-export does not know this kind of pattern";
+const UNKNOWN_PATTERN: &str =
+    "this version of image-policy-export does not know this kind of pattern";
 
 /// A conservative test that Rust's `regex` and RE2 read `re` alike on ASCII
 /// names: no group syntax beyond `(?:` and the flags `i m s U`, no class set
@@ -795,7 +796,7 @@ fn policy_document(name: &str, condition: Option<String>, variables: Vec<Value>)
     })
 }
 
-fn binding(name: &str, mode: Mode, options: &Options) -> Value {
+fn binding(name: &str, mode: Mode, options: &ExportOptions) -> Value {
     let action = match mode {
         Mode::Enforce => "Deny",
         Mode::Warn => "Warn",

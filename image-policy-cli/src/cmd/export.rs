@@ -6,7 +6,7 @@
 use crate::error::CliError;
 use crate::policy_args::PolicyArgs;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use image_policy_export::{self as export, Format, Options};
+use image_policy_export::{self as export, ExportFormat, ExportOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +30,7 @@ pub struct Args {
     policy: PolicyArgs,
     /// What to write.
     #[arg(long, value_name = "FORMAT", value_parser = formats())]
-    format: Format,
+    format: ExportFormat,
     /// Export even when rules cannot be expressed, narrowing each (never widening): what is rejected in its place is named on standard error.
     #[arg(long)]
     lossy: bool,
@@ -61,13 +61,13 @@ pub const EXIT_STATUS: &str = "Exit status: 0 exported, 2 a usage, policy or rea
 
 /// `--format`: the core's formats, by name, each with its description in
 /// `--help`.
-fn formats() -> impl TypedValueParser<Value = Format> {
+fn formats() -> impl TypedValueParser<Value = ExportFormat> {
     PossibleValuesParser::new(
-        Format::ALL.map(|f| PossibleValue::new(f.name()).help(f.description())),
+        ExportFormat::ALL.map(|f| PossibleValue::new(f.name()).help(f.description())),
     )
     .try_map(|name| {
-        // The names come from `Format::ALL`: every one parses.
-        Format::from_name(&name).ok_or_else(|| format!("unknown format {name:?}"))
+        // The names come from `ExportFormat::ALL`: every one parses.
+        ExportFormat::from_name(&name).ok_or_else(|| format!("unknown format {name:?}"))
     })
 }
 
@@ -81,7 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for warning in &loaded.warnings {
         eprintln!("image-policy export: {warning}");
     }
-    let options = Options {
+    let options = ExportOptions {
         lossy: args.lossy,
         name: args.name,
         only_namespaces: args.bind_namespaces,

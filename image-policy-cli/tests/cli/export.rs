@@ -10,9 +10,9 @@
 //! `IMAGE_POLICY_CONTAINERS_ORACLE`, `IMAGE_POLICY_VAP_PYTHON`); under CI=true a
 //! missing engine fails the test.
 
-use image_policy_export::{self as export, Format, Options};
 use image_policy_core::policy::{Context, Policy};
 use image_policy_core::reference::ImageRef;
+use image_policy_export::{self as export, ExportFormat, ExportOptions};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -274,12 +274,12 @@ fn run_engine(mut cmd: Command, input: &str) -> (bool, String, String) {
     )
 }
 
-fn export_or_none(case: &Case, format: Format) -> Option<export::Exported> {
+fn export_or_none(case: &Case, format: ExportFormat) -> Option<export::Exported> {
     exported(&case.policy, &case.name, format)
 }
 
-fn exported(policy: &Policy, name: &str, format: Format) -> Option<export::Exported> {
-    match export::export(policy, format, &Options::default()) {
+fn exported(policy: &Policy, name: &str, format: ExportFormat) -> Option<export::Exported> {
+    match export::export(policy, format, &ExportOptions::default()) {
         Ok(e) => Some(e),
         Err(e) => {
             // Refused: every line names a rule and the format.
@@ -295,11 +295,11 @@ fn exported(policy: &Policy, name: &str, format: Format) -> Option<export::Expor
 /// others are the same text): refused again only when narrowing leaves no
 /// image admitted (`lossy_exports` false), and every rule the strict
 /// export named is narrowed, never dropped.
-fn exported_lossy(policy: &Policy, name: &str, format: Format) -> Option<export::Exported> {
-    let strict = export::export(policy, format, &Options::default()).err()?;
-    let lossy = Options {
+fn exported_lossy(policy: &Policy, name: &str, format: ExportFormat) -> Option<export::Exported> {
+    let strict = export::export(policy, format, &ExportOptions::default()).err()?;
+    let lossy = ExportOptions {
         lossy: true,
-        ..Options::default()
+        ..ExportOptions::default()
     };
     match export::export(policy, format, &lossy) {
         Ok(e) => {
@@ -336,10 +336,10 @@ fn containers_policy_and_registries_conf_are_never_wider_than_check() {
     let dir = tempfile::tempdir().unwrap();
     let (mut compared, mut exported, mut equal) = (0, 0, 0);
     for case in policies() {
-        let Some(policy_json) = export_or_none(&case, Format::ContainersPolicy) else {
+        let Some(policy_json) = export_or_none(&case, ExportFormat::ContainersPolicy) else {
             continue;
         };
-        let registries = export_or_none(&case, Format::RegistriesConf)
+        let registries = export_or_none(&case, ExportFormat::RegistriesConf)
             .expect("registries-conf refuses exactly what containers-policy refuses");
         exported += 1;
         let pj = dir.path().join("policy.json");
@@ -511,7 +511,7 @@ fn the_validating_admission_policy_decides_as_check_in_every_kind() {
         .collect();
     let (mut exported, mut compared, mut equal) = (0, 0, 0);
     for (k, case) in policies().into_iter().enumerate() {
-        let Some(vap) = export_or_none(&case, Format::ValidatingAdmissionPolicy) else {
+        let Some(vap) = export_or_none(&case, ExportFormat::ValidatingAdmissionPolicy) else {
             continue;
         };
         // The CEL runtime is slow on a shared machine: each policy sees a
@@ -653,8 +653,8 @@ fn a_pod_with_100_containers_is_judged() {
     .policy;
     let vap = export::export(
         &policy,
-        Format::ValidatingAdmissionPolicy,
-        &Options::default(),
+        ExportFormat::ValidatingAdmissionPolicy,
+        &ExportOptions::default(),
     )
     .unwrap();
     let mut pod = fixtures().remove(0);
@@ -683,11 +683,11 @@ fn the_binding_and_match_constraints_cover_every_pod_bearing_kind() {
     )
     .unwrap()
     .policy;
-    let options = Options {
+    let options = ExportOptions {
         only_namespaces: vec!["image-policy-system".into()],
-        ..Options::default()
+        ..ExportOptions::default()
     };
-    let vap = export::export(&policy, Format::ValidatingAdmissionPolicy, &options).unwrap();
+    let vap = export::export(&policy, ExportFormat::ValidatingAdmissionPolicy, &options).unwrap();
     let docs: Vec<Value> = serde_saphyr::from_multiple(&vap.text).unwrap();
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(
@@ -777,7 +777,12 @@ fn registries_conf_rewrites_pull_what_the_policy_rewrites() {
         .build()
         .unwrap()
         .policy;
-    let conf = export::export(&policy, Format::RegistriesConf, &Options::default()).unwrap();
+    let conf = export::export(
+        &policy,
+        ExportFormat::RegistriesConf,
+        &ExportOptions::default(),
+    )
+    .unwrap();
     assert!(
         conf.text.contains(
             "[[registry]]\nprefix = \"docker.io/library\"\nlocation = \"registry.my.com\"\n"
@@ -1144,7 +1149,7 @@ fn generated_policies_with_rewrites_are_never_wider_than_check() {
             };
             let passes_everywhere =
                 |image: &str| namespaces.iter().all(|ns| passes(policy, image, ns, None));
-            let exported = |policy: &Policy, name: &str, format: Format| {
+            let exported = |policy: &Policy, name: &str, format: ExportFormat| {
                 if lossy {
                     exported_lossy(policy, name, format)
                 } else {
@@ -1161,8 +1166,8 @@ fn generated_policies_with_rewrites_are_never_wider_than_check() {
             };
             // containers/image: policy.json with registries.conf.
             if let (Some(pj), Some(rc)) = (
-                exported(policy, name, Format::ContainersPolicy),
-                exported(policy, name, Format::RegistriesConf),
+                exported(policy, name, ExportFormat::ContainersPolicy),
+                exported(policy, name, ExportFormat::RegistriesConf),
             ) {
                 count("containers exported");
                 let lines = oracle_lines(&oracle, &pj.text, Some(&rc.text), &input);
@@ -1182,7 +1187,7 @@ fn generated_policies_with_rewrites_are_never_wider_than_check() {
                 }
             }
             // OpenShift, read as the Machine Config Operator does.
-            if let Some(os) = exported(policy, name, Format::Openshift) {
+            if let Some(os) = exported(policy, name, ExportFormat::Openshift) {
                 count("openshift exported");
                 let lines = oracle_lines(&oracle, &openshift_policy_json(&os.text), None, &input);
                 for (image, v) in names.iter().zip(&lines) {
@@ -1201,7 +1206,7 @@ fn generated_policies_with_rewrites_are_never_wider_than_check() {
             // blocked (all of them but the added ones, for `all`). Short names
             // are searched on the added registries first, a rewrite of its own
             // that this does not model.
-            if let Some(sc) = exported(policy, name, Format::DockerSysconfig) {
+            if let Some(sc) = exported(policy, name, ExportFormat::DockerSysconfig) {
                 count("sysconfig exported");
                 let (add, block) = sysconfig_lists(&sc.text);
                 let lines = oracle_lines(
@@ -1236,7 +1241,7 @@ fn generated_policies_with_rewrites_are_never_wider_than_check() {
             if !vap {
                 continue;
             }
-            let Some(exp) = exported(policy, name, Format::ValidatingAdmissionPolicy) else {
+            let Some(exp) = exported(policy, name, ExportFormat::ValidatingAdmissionPolicy) else {
                 continue;
             };
             count("vap exported");
