@@ -53,7 +53,7 @@
 //! | Dockerfile `FROM $BASE` (`${BASE}`, `"$BASE"`) | the default of the one `ARG BASE=...` of the file (inside its quotes) | no default (a build argument), more than one, or `--var BASE` given |
 //!
 //! An image a rule rewrites that the plan cannot change is reported as
-//! such ([`crate::report::Verdict::unfixable`], also by [`crate::lint`],
+//! such ([`crate::report::SiteVerdict::unfixable`], also by [`crate::lint`],
 //! which runs the same plan, so "fixable with --fix" is said only of what
 //! the fix does), and `lint --fix` exits 2 naming its file and position.
 //!
@@ -1058,7 +1058,7 @@ fn assess(source: &Source, extracted: &Extracted, options: &Options, policy: &Po
 }
 
 /// Says in each finding a rewrite rule changes that `lint --fix` cannot
-/// write it ([`crate::report::Verdict::unfixable`]): the plan's reason, or
+/// write it ([`crate::report::SiteVerdict::unfixable`]): the plan's reason, or
 /// why the whole file is not touched. `file`'s findings are in the order of
 /// the sites `unfixable` indexes.
 fn mark_unfixable(file: &mut FileReport, unfixable: &[Unfixable], not_touched: Option<&str>) {

@@ -5,8 +5,8 @@
 //! With rewrite rules, an image of a Kubernetes object (a manifest, a
 //! kustomization's override) is judged as rewritten, since that is what
 //! runs once the mutating webhook (or `lint --fix`) has rewritten it; the
-//! verdict says so ([`Verdict::rewritten`]). An image of a Dockerfile or a
-//! compose file is judged as written ([`Verdict::as_written`]): `docker
+//! verdict says so ([`SiteVerdict::rewritten`]). An image of a Dockerfile or a
+//! compose file is judged as written ([`SiteVerdict::as_written`]): `docker
 //! build` and `docker compose pull` pull it as it stands and no `/mutate`
 //! reaches them, so only `lint --fix` writing the rewritten image into the
 //! file makes it pass (the verdict still names the rewrite, as what the fix
@@ -16,9 +16,9 @@
 //! denial naming the rule, whatever the policy's mode: the webhook denies
 //! such an image too.
 
-use super::report::{ImageSite, RuleRef, Verdict};
+use super::report::{ImageSite, RuleRef, SiteVerdict};
 use super::{Options, compose, dockerfile};
-use image_policy_core::policy::{Context, DecisionCode, Mode, Policy, RewriteError, RuleInfo};
+use image_policy_core::policy::{Context, DecisionCode, Mode, Policy, RewriteError};
 
 /// Whether the image at `site` is pulled by `docker build` or `docker
 /// compose` (a Dockerfile's or a compose file's), so that no `/mutate`
@@ -31,7 +31,7 @@ pub(crate) fn pulled_as_written(site: &ImageSite) -> bool {
 /// Judges one site with `policy`: as rewritten, or, for a Dockerfile's or a
 /// compose file's image, as written (see the module docs), unless
 /// [`Options::builds_use_registries_conf`].
-pub fn with_policy(policy: &Policy, site: &ImageSite, options: &Options) -> Verdict {
+pub fn with_policy(policy: &Policy, site: &ImageSite, options: &Options) -> SiteVerdict {
     let rewritten = match policy.rewrite_str(&site.image) {
         Ok(rewritten) => rewritten,
         Err(e) => return rewrite_failed(&e),
@@ -48,72 +48,28 @@ pub fn with_policy(policy: &Policy, site: &ImageSite, options: &Options) -> Verd
     let as_written = pulled_as_written(site) && !options.builds_use_registries_conf;
     let judged = if as_written { None } else { rewritten.as_ref() };
     let decision = policy.evaluate_rewritten(&site.image, judged, &ctx);
-    Verdict {
-        violates: decision.violates(),
-        allowed: decision.allowed(),
-        mode: decision.mode(),
-        code: decision.code(),
-        reason: decision.to_string(),
-        canonical: decision.reference().map(|r| r.to_string()),
-        rule: decision.rule().map(rule_ref),
-        rewritten: rewritten.as_ref().map(|r| r.as_str().to_owned()),
-        rewrite_rule: rewritten.as_ref().map(|r| rule_ref(policy.rewrite_rule(r))),
-        as_written,
-        unfixable: None,
+    let mut verdict = SiteVerdict::from_decision(&decision.into_owned());
+    // Judged as written, the verdict still says what the rewrite makes of
+    // the image (what `--fix` writes).
+    if as_written && let Some(r) = &rewritten {
+        verdict.rewritten = Some(r.as_str().to_owned());
+        verdict.rewrite_rule = Some(RuleRef::from(&policy.rewrite_rule(r).into_owned()));
     }
-}
-
-fn rule_ref(r: RuleInfo<'_>) -> RuleRef {
-    RuleRef {
-        index: r.index,
-        path: r.path.to_owned(),
-        description: if r.pattern.is_empty() {
-            r.kind.to_string()
-        } else {
-            format!("{} {}", r.kind, r.pattern)
-        },
-        location: Some(
-            r.location
-                .map_or_else(|| r.origin.to_owned(), ToString::to_string),
-        ),
-    }
+    verdict.as_written = as_written;
+    verdict
 }
 
 /// A rewrite rule matched but made no valid reference: denied, naming the
-/// rule (`rewrite[0] (rewrite FROM=TO) at LOCATION`, as the core writes it).
-fn rewrite_failed(e: &RewriteError) -> Verdict {
-    let index = e
-        .path
-        .rsplit_once('[')
-        .and_then(|(_, i)| i.trim_end_matches(']').parse().ok())
-        .unwrap_or(0);
-    let described = e.rule.strip_prefix(e.path.as_str()).unwrap_or(&e.rule);
-    let (description, location) = match described.trim_start().strip_prefix('(') {
-        Some(rest) => match rest.split_once(')') {
-            Some((d, tail)) => (
-                d.to_owned(),
-                tail.trim_start()
-                    .strip_prefix("at ")
-                    .or_else(|| tail.trim_start().strip_prefix("from "))
-                    .map(str::to_owned),
-            ),
-            None => ("rewrite".to_owned(), None),
-        },
-        None => ("rewrite".to_owned(), None),
-    };
-    Verdict {
+/// rule the error carries.
+fn rewrite_failed(e: &RewriteError) -> SiteVerdict {
+    SiteVerdict {
         violates: true,
         allowed: false,
         mode: Mode::Enforce,
         code: DecisionCode::DeniedByRule,
         reason: e.to_string(),
         canonical: None,
-        rule: Some(RuleRef {
-            index,
-            path: e.path.clone(),
-            description,
-            location,
-        }),
+        rule: Some(RuleRef::from(&*e.rule)),
         rewritten: None,
         rewrite_rule: None,
         as_written: false,

@@ -65,10 +65,10 @@
 //!    image is judged rewritten, as the webhook judges it after `/mutate`;
 //!    a Dockerfile's or compose file's image is judged as written, since no
 //!    `/mutate` reaches `docker build` or `docker compose pull`
-//!    ([`report::Verdict::as_written`]); the verdict says to what a rule
+//!    ([`report::SiteVerdict::as_written`]); the verdict says to what a rule
 //!    rewrites it, and, from the same plan [`fix`] runs, whether `--fix`
-//!    can write that ([`report::Verdict::unfixable`]); a rewrite that makes
-//!    no valid reference is a denial naming the rule), and becomes a [`report::Finding`] whose [`report::Verdict`]
+//!    can write that ([`report::SiteVerdict::unfixable`]); a rewrite that makes
+//!    no valid reference is a denial naming the rule), and becomes a [`report::Finding`] whose [`report::SiteVerdict`]
 //!    carries the core's typed [`Mode`](image_policy_core::policy::Mode) and
 //!    [`DecisionCode`](image_policy_core::policy::DecisionCode); [`render`]
 //!    prints the [`report::Report`] as text, JSON, SARIF or GitHub
@@ -187,7 +187,7 @@ pub mod walk;
 mod yaml;
 
 use image_policy_core::policy::Policy;
-use report::{Extracted, FileReport, Finding, ImageSite, Report, Verdict};
+use report::{Extracted, FileReport, Finding, ImageSite, Report, SiteVerdict};
 pub use walk::{Source, SourceKind};
 
 /// The README's example, run by `cargo test --doc`.
@@ -512,7 +512,7 @@ pub fn lint(
 fn lint_with(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
-    judge: impl Fn(&ImageSite) -> Verdict + Sync,
+    judge: impl Fn(&ImageSite) -> SiteVerdict + Sync,
 ) -> Report {
     lint_files(sources, |s| judged(extract(s, options), &judge))
 }
@@ -536,7 +536,7 @@ fn lint_files(
 
 /// The report of a file read as `extracted`, each site judged by `judge`;
 /// its name and text are left empty, for the caller to move in.
-fn judged(extracted: Extracted, judge: impl Fn(&ImageSite) -> Verdict) -> FileReport {
+fn judged(extracted: Extracted, judge: impl Fn(&ImageSite) -> SiteVerdict) -> FileReport {
     let findings = extracted
         .sites
         .into_iter()
@@ -771,7 +771,7 @@ mod tests {
                 for site in &got.sites {
                     prop_assert!(site.position.line >= 1 && site.position.line <= lines, "{site:?}");
                 }
-                let report = lint_with([source], &Options::default(), |_| report::Verdict {
+                let report = lint_with([source], &Options::default(), |_| report::SiteVerdict {
                     violates: true,
                     allowed: false,
                     mode: image_policy_core::policy::Mode::Enforce,

@@ -1,7 +1,7 @@
 //! What a lint run found: per-file image sites, findings, problems and the
 //! summary. Plain data, shared by every output format.
 
-use image_policy_core::policy::{DecisionCode, Mode};
+use image_policy_core::policy::{DecisionCode, Mode, OwnedDecision, RuleIdentity};
 use std::fmt;
 
 /// A position in a source file: 1-based line and 1-based column, counted in
@@ -223,9 +223,12 @@ pub struct Extracted {
     pub skipped: Option<Skip>,
 }
 
-/// The policy's answer for one image, owned so the report outlives the policy.
+/// The policy's answer for one image site, owned so the report outlives the
+/// policy: derived from the core's [`OwnedDecision`]
+/// ([`SiteVerdict::from_decision`]), plus what the site adds (judged as
+/// written, why `--fix` cannot fix it).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
+pub struct SiteVerdict {
     /// The image broke a rule (also in warn/audit mode, or when break-glass
     /// admitted it).
     pub violates: bool,
@@ -244,17 +247,17 @@ pub struct Verdict {
     pub rule: Option<RuleRef>,
     /// The reference a rewrite rule made of the image, when one applied: the
     /// image judged (what runs once the webhook or `lint --fix` rewrites it),
-    /// unless [`Verdict::as_written`].
+    /// unless [`SiteVerdict::as_written`].
     pub rewritten: Option<String>,
-    /// The rewrite rule that applied, with [`Verdict::rewritten`].
+    /// The rewrite rule that applied, with [`SiteVerdict::rewritten`].
     pub rewrite_rule: Option<RuleRef>,
     /// The image was judged as written, not as rewritten: it is pulled by
     /// `docker build` (a Dockerfile) or `docker compose` (a compose file),
-    /// which no `/mutate` reaches. [`Verdict::rewritten`] is then what a
+    /// which no `/mutate` reaches. [`SiteVerdict::rewritten`] is then what a
     /// rewrite rule makes of it, and what `lint --fix` writes into the file,
     /// not what was judged.
     pub as_written: bool,
-    /// Why `lint --fix` cannot write [`Verdict::rewritten`] into the file
+    /// Why `lint --fix` cannot write [`SiteVerdict::rewritten`] into the file
     /// (the plan's reason, or why the whole file is not touched), when it
     /// cannot. `None` when there is nothing to write or it can be written.
     pub unfixable: Option<String>,
@@ -295,7 +298,42 @@ impl Level {
     }
 }
 
-impl Verdict {
+impl SiteVerdict {
+    /// The verdict of a decision: its code, mode, reason, canonical
+    /// reference, rule and rewrite, as the decision has them.
+    pub fn from_decision(d: &OwnedDecision) -> Self {
+        SiteVerdict {
+            violates: d.violates(),
+            allowed: d.allowed(),
+            mode: d.mode(),
+            code: d.code(),
+            reason: d.to_string(),
+            canonical: d.reference().map(ToString::to_string),
+            rule: d.rule().map(RuleRef::from),
+            rewritten: d.rewritten().map(|r| r.as_str().to_owned()),
+            rewrite_rule: d.rewrite_rule().map(RuleRef::from),
+            as_written: false,
+            unfixable: None,
+        }
+    }
+}
+
+impl From<&RuleIdentity> for RuleRef {
+    fn from(r: &RuleIdentity) -> Self {
+        RuleRef {
+            index: r.index,
+            path: r.path.clone(),
+            description: if r.pattern.is_empty() {
+                r.kind.to_string()
+            } else {
+                format!("{} {}", r.kind, r.pattern)
+            },
+            location: Some(r.source()),
+        }
+    }
+}
+
+impl SiteVerdict {
     /// [`Level::Error`] for a violation the cluster would deny,
     /// [`Level::Warning`] for one it would admit (warn/audit mode,
     /// break-glass), [`Level::None`] when no rule was broken.
@@ -314,7 +352,7 @@ pub struct Finding {
     /// Where and what.
     pub site: ImageSite,
     /// The decision.
-    pub verdict: Verdict,
+    pub verdict: SiteVerdict,
 }
 
 /// Everything about one input file.

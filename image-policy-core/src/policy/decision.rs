@@ -1,8 +1,8 @@
 //! What the engine answers: a [`Decision`], which explains itself, and the
 //! [`Context`] a question is asked in.
 
-use super::{Mode, Policy, Rewritten, RuleId, RuleInfo, RuleSet};
-use crate::reference::{ImageRef, ParseError, ParseErrorKind};
+use super::{Mode, Policy, Rewritten, RuleId, RuleIdentity, RuleInfo, RuleSet};
+use crate::reference::{ImageRef, ParseError, ParseErrorKind, Reference};
 use std::fmt;
 
 /// Where an image is to run: the namespace, and the annotations that may carry
@@ -301,6 +301,142 @@ impl<'a> Decision<'a> {
     }
 }
 
+impl Decision<'_> {
+    /// The decision, owned (as [`Reference`] is to [`ImageRef`]): the same
+    /// accessors, for reports that outlive the policy and the input. Its
+    /// reason (`Display`) is written once, here.
+    pub fn into_owned(self) -> OwnedDecision {
+        OwnedDecision {
+            allowed: self.allowed(),
+            violation: self.violation(),
+            mode: self.mode(),
+            code: self.code(),
+            rule: self.rule().map(RuleInfo::into_owned),
+            rewritten: self.rewritten().cloned(),
+            rewrite_rule: self.rewrite_rule().map(RuleInfo::into_owned),
+            reference: self.reference().map(ImageRef::into_owned),
+            pull_host: self.pull_host().map(str::to_owned),
+            parse_error: self.parse_error(),
+            break_glass_used: self.break_glass_used(),
+            break_glass_annotation: self.break_glass_annotation().map(str::to_owned),
+            image: self.image().to_owned(),
+            namespace: self.namespace().map(str::to_owned),
+            reason: self.to_string(),
+        }
+    }
+}
+
+impl From<Decision<'_>> for OwnedDecision {
+    fn from(decision: Decision<'_>) -> Self {
+        decision.into_owned()
+    }
+}
+
+/// A [`Decision`], owned ([`Decision::into_owned`]): the same accessors,
+/// returning owned or borrowed-from-self values; `Display` writes the same
+/// reason.
+#[derive(Clone, Debug)]
+pub struct OwnedDecision {
+    allowed: bool,
+    violation: Option<DecisionCode>,
+    mode: Mode,
+    code: DecisionCode,
+    rule: Option<RuleIdentity>,
+    rewritten: Option<Rewritten>,
+    rewrite_rule: Option<RuleIdentity>,
+    reference: Option<Reference>,
+    pull_host: Option<String>,
+    parse_error: Option<ParseError>,
+    break_glass_used: bool,
+    break_glass_annotation: Option<String>,
+    image: String,
+    namespace: Option<String>,
+    reason: String,
+}
+
+impl OwnedDecision {
+    /// See [`Decision::allowed`].
+    pub fn allowed(&self) -> bool {
+        self.allowed
+    }
+
+    /// See [`Decision::violates`].
+    pub fn violates(&self) -> bool {
+        self.violation.is_some()
+    }
+
+    /// See [`Decision::mode`].
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// See [`Decision::code`].
+    pub fn code(&self) -> DecisionCode {
+        self.code
+    }
+
+    /// See [`Decision::violation`].
+    pub fn violation(&self) -> Option<DecisionCode> {
+        self.violation
+    }
+
+    /// See [`Decision::rule`].
+    pub fn rule(&self) -> Option<&RuleIdentity> {
+        self.rule.as_ref()
+    }
+
+    /// See [`Decision::rewritten`].
+    pub fn rewritten(&self) -> Option<&Rewritten> {
+        self.rewritten.as_ref()
+    }
+
+    /// See [`Decision::rewrite_rule`].
+    pub fn rewrite_rule(&self) -> Option<&RuleIdentity> {
+        self.rewrite_rule.as_ref()
+    }
+
+    /// See [`Decision::reference`].
+    pub fn reference(&self) -> Option<&Reference> {
+        self.reference.as_ref()
+    }
+
+    /// See [`Decision::pull_host`].
+    pub fn pull_host(&self) -> Option<&str> {
+        self.pull_host.as_deref()
+    }
+
+    /// See [`Decision::parse_error`].
+    pub fn parse_error(&self) -> Option<&ParseError> {
+        self.parse_error.as_ref()
+    }
+
+    /// See [`Decision::break_glass_used`].
+    pub fn break_glass_used(&self) -> bool {
+        self.break_glass_used
+    }
+
+    /// See [`Decision::break_glass_annotation`].
+    pub fn break_glass_annotation(&self) -> Option<&str> {
+        self.break_glass_annotation.as_deref()
+    }
+
+    /// See [`Decision::image`].
+    pub fn image(&self) -> &str {
+        &self.image
+    }
+
+    /// See [`Decision::namespace`].
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+}
+
+impl fmt::Display for OwnedDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 impl fmt::Display for Decision<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = match self.reference {
@@ -417,6 +553,80 @@ impl Decision<'_> {
 #[cfg(test)]
 mod tests {
     use super::DecisionCode;
+    use crate::policy::{Context, Mode, Policy};
+
+    /// The owned decision answers every accessor as the borrowed one, for
+    /// each outcome (allowed, each violation, exempt, unparseable, rewritten,
+    /// break-glass, a pull host that is not the domain).
+    #[test]
+    fn an_owned_decision_answers_as_the_borrowed_one() {
+        let policy = Policy::builder()
+            .origin("<test>")
+            .allow_registry("registry.my.com")
+            .deny_registry("evil.io")
+            .deny_tag("latest")
+            .rewrite("docker.io/library", "registry.my.com/hub")
+            .mode(Mode::Enforce)
+            .break_glass(true)
+            .build()
+            .unwrap()
+            .policy;
+        let annotations = [("a.image-policy.k8s.io/ticket", "break-glass")];
+        let contexts = [
+            Context::new(),
+            Context::new().namespace("shop"),
+            Context::new().annotations(&annotations),
+        ];
+        let images = [
+            "registry.my.com/app:1",
+            "registry.my.com/app",
+            "evil.io/x:1",
+            "quay.io/x:1",
+            "nginx:1.27",
+            "Not A Reference",
+            "x_y.evil.com/app:1",
+        ];
+        for image in images {
+            let rewritten = policy.rewrite_str(image).unwrap();
+            for ctx in &contexts {
+                let d = policy.evaluate_rewritten(image, rewritten.as_ref(), ctx);
+                let o = d.into_owned();
+                let what = format!("{image} in {ctx:?}");
+                assert_eq!(o.allowed(), d.allowed(), "{what}");
+                assert_eq!(o.violates(), d.violates(), "{what}");
+                assert_eq!(o.violation(), d.violation(), "{what}");
+                assert_eq!(o.mode(), d.mode(), "{what}");
+                assert_eq!(o.code(), d.code(), "{what}");
+                assert_eq!(
+                    o.rule(),
+                    d.rule().map(|r| r.into_owned()).as_ref(),
+                    "{what}"
+                );
+                assert_eq!(o.rewritten(), d.rewritten(), "{what}");
+                assert_eq!(
+                    o.rewrite_rule(),
+                    d.rewrite_rule().map(|r| r.into_owned()).as_ref(),
+                    "{what}"
+                );
+                assert_eq!(
+                    o.reference().map(|r| r.to_string()),
+                    d.reference().map(|r| r.to_string()),
+                    "{what}"
+                );
+                assert_eq!(o.pull_host(), d.pull_host(), "{what}");
+                assert_eq!(o.parse_error(), d.parse_error().as_ref(), "{what}");
+                assert_eq!(o.break_glass_used(), d.break_glass_used(), "{what}");
+                assert_eq!(
+                    o.break_glass_annotation(),
+                    d.break_glass_annotation(),
+                    "{what}"
+                );
+                assert_eq!(o.image(), d.image(), "{what}");
+                assert_eq!(o.namespace(), d.namespace(), "{what}");
+                assert_eq!(o.to_string(), d.to_string(), "{what}");
+            }
+        }
+    }
 
     #[test]
     fn every_code_is_listed_once_with_a_description() {

@@ -271,13 +271,13 @@ pub mod rewrite;
 mod rule;
 
 pub use builder::PolicyBuilder;
-pub use decision::{Context, Decision, DecisionCode};
+pub use decision::{Context, Decision, DecisionCode, OwnedDecision};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Location, PolicyError, Severity, scheme_hint};
 #[cfg(feature = "schema")]
 pub use model::schema;
 pub use model::{Mode, PolicyDocument, RewriteRule};
 pub use rewrite::{RewriteError, RewriteErrorKind, RewritePattern, Rewritten};
-pub use rule::{Pattern, RuleInfo, RuleKind, Segment};
+pub use rule::{Pattern, RuleIdentity, RuleInfo, RuleKind, Segment};
 
 use crate::reference::ImageRef;
 use decision::BreakGlass;

@@ -76,8 +76,8 @@
 //!
 //! Rewrite rules are cluster-wide: namespaces cannot add or replace them.
 
-use super::RuleInfo;
 use super::{Policy, RuleId};
+use super::{RuleIdentity, RuleInfo};
 use crate::reference::{ImageRef, ParseErrorKind};
 use std::fmt;
 
@@ -194,10 +194,10 @@ pub struct RewriteError {
     pub image: String,
     /// What the rule made of it.
     pub output: String,
-    /// The rule, as a decision names it (`rewrite[0] (rewrite a=b) at p.yaml:3:5`).
-    pub rule: String,
-    /// The rule's path in the policy (`rewrite[0]`).
-    pub path: String,
+    /// The rule, as data (its `Display` is what a decision names:
+    /// `rewrite[0] (rewrite a=b) at p.yaml:3:5`); boxed, to keep the
+    /// `Result` of a rewrite small.
+    pub rule: Box<RuleIdentity>,
 }
 
 impl fmt::Display for RewriteError {
@@ -284,8 +284,7 @@ impl Policy {
             kind,
             image: image.input().to_owned(),
             output: out.clone(),
-            rule: self.rule_info(rule.id).to_string(),
-            path: self.rule_info(rule.id).path.to_owned(),
+            rule: Box::new(self.rule_info(rule.id).into_owned()),
         };
         if rest.is_empty() && !rule.to_has_path {
             return Err(error(RewriteErrorKind::NoRepository));
@@ -355,5 +354,30 @@ impl Policy {
         ctx: &super::Context<'a>,
     ) -> super::Decision<'a> {
         self.decide(image, rewritten, ctx)
+    }
+}
+
+#[cfg(all(test, feature = "yaml"))]
+mod tests {
+    use crate::policy::{Policy, RuleKind};
+
+    /// A failed rewrite names its rule as data (index, kind, pattern,
+    /// location), and its message is the one a decision would write.
+    #[test]
+    fn a_rewrite_error_carries_its_rule() {
+        let src = "rewrite:\n  - from: ghcr.io\n    to: registry.my.com/g\n  - from: quay.io/team\n    to: registry.my.com\n";
+        let policy = Policy::from_yaml_str(src, "p.yaml").unwrap().policy;
+        // `from` itself: nothing below it, and `to` has no path.
+        let e = policy.rewrite_str("quay.io/team:1.0").unwrap_err();
+        assert_eq!(e.rule.index, 1);
+        assert_eq!(e.rule.kind, RuleKind::Rewrite);
+        assert_eq!(e.rule.path, "rewrite[1]");
+        assert_eq!(e.rule.pattern, "quay.io/team=registry.my.com");
+        assert_eq!(e.rule.source(), "p.yaml:4:5");
+        assert_eq!(*e.rule, policy.rule("rewrite[1]").unwrap().into_owned());
+        assert_eq!(
+            e.to_string(),
+            "quay.io/team:1.0: rewrite[1] (rewrite quay.io/team=registry.my.com) at p.yaml:4:5 would rewrite it to \"registry.my.com:1.0\", which is not a valid reference: it names no repository (the image is the rule's from, and its to has no path)"
+        );
     }
 }

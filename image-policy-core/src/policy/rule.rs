@@ -112,15 +112,102 @@ pub struct RuleInfo<'p> {
     pub normalized: Option<&'p Pattern>,
 }
 
+impl<'p> RuleInfo<'p> {
+    /// The rule's identity, owned (as [`Reference`](crate::reference::Reference)
+    /// is to [`ImageRef`](crate::reference::ImageRef)): for errors and
+    /// reports that outlive the policy.
+    pub fn into_owned(self) -> RuleIdentity {
+        RuleIdentity {
+            index: self.index,
+            kind: self.kind,
+            path: self.path.to_owned(),
+            pattern: self.pattern.to_owned(),
+            location: self.location.cloned(),
+            origin: self.origin.to_owned(),
+        }
+    }
+}
+
 impl fmt::Display for RuleInfo<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.path)?;
-        if !self.pattern.is_empty() {
-            write!(f, " ({} {})", self.kind, self.pattern)?;
+        write_rule(
+            f,
+            self.path,
+            self.kind,
+            self.pattern,
+            self.location,
+            self.origin,
+        )
+    }
+}
+
+impl From<RuleInfo<'_>> for RuleIdentity {
+    fn from(rule: RuleInfo<'_>) -> Self {
+        rule.into_owned()
+    }
+}
+
+/// A rule's identity, owned: what [`RuleInfo`] says of a rule but its
+/// normalized pattern, for values that outlive the policy (a
+/// [`RewriteError`](super::RewriteError), an
+/// [`OwnedDecision`](super::OwnedDecision)). `Display` writes what
+/// [`RuleInfo`]'s does.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RuleIdentity {
+    /// The index of the rule in its list (`allow[2]` has index 2).
+    pub index: usize,
+    /// What kind of rule it is.
+    pub kind: RuleKind,
+    /// Where it is in the policy, as a path (`allow[2]`, `rewrite[0]`).
+    pub path: String,
+    /// The pattern as written, empty for the boolean tag rules.
+    pub pattern: String,
+    /// Where it is in the source, when it came from a file.
+    pub location: Option<Location>,
+    /// The file name or pseudo-origin (`<flags>`, `<builder>`) it came from.
+    pub origin: String,
+}
+
+impl RuleIdentity {
+    /// Where the rule was written: its location (`policy.yaml:3:5`), or its
+    /// origin (`<flags>`) when it has none.
+    pub fn source(&self) -> String {
+        match &self.location {
+            Some(l) => l.to_string(),
+            None => self.origin.clone(),
         }
-        match self.location {
-            Some(location) => write!(f, " at {location}"),
-            None => write!(f, " from {}", self.origin),
-        }
+    }
+}
+
+impl fmt::Display for RuleIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_rule(
+            f,
+            &self.path,
+            self.kind,
+            &self.pattern,
+            self.location.as_ref(),
+            &self.origin,
+        )
+    }
+}
+
+/// `path (kind pattern) at location` or `... from origin`.
+fn write_rule(
+    f: &mut fmt::Formatter<'_>,
+    path: &str,
+    kind: RuleKind,
+    pattern: &str,
+    location: Option<&Location>,
+    origin: &str,
+) -> fmt::Result {
+    f.write_str(path)?;
+    if !pattern.is_empty() {
+        write!(f, " ({kind} {pattern})")?;
+    }
+    match location {
+        Some(location) => write!(f, " at {location}"),
+        None => write!(f, " from {origin}"),
     }
 }

@@ -81,7 +81,7 @@ impl Entry<'_> {
 /// NEW by rewrite[0] (rewrite FROM=TO); fixable with --fix ...`, or why
 /// `lint --fix` cannot write it; for an image judged as written (a
 /// Dockerfile's, a compose file's), that only the fix rewrites it.
-pub(crate) fn rewrite_note(verdict: &super::report::Verdict) -> Option<String> {
+pub(crate) fn rewrite_note(verdict: &super::report::SiteVerdict) -> Option<String> {
     let new = verdict.rewritten.as_ref()?;
     let by = verdict
         .rewrite_rule
