@@ -12,7 +12,27 @@
 //! | `validating-admission-policy` | `ValidatingAdmissionPolicy` and `ValidatingAdmissionPolicyBinding` (`admissionregistration.k8s.io/v1`) | the Kubernetes API server, 1.30+ |
 //!
 //! [`export`] is pure: it returns the text and its notes as data
-//! ([`Exported`], [`ExportError`]); the caller writes files and prints.
+//! ([`Exported`], [`ExportError`]); the caller writes files and prints. It
+//! reads the policy through the core's public rule layer only
+//! ([`Policy::rules`], [`Policy::rewrite_rules`], [`Policy::document`]): the
+//! rules as the policy compiled them, never compiled a second time.
+//!
+//! ```
+//! use image_policy_core::policy::Policy;
+//! use image_policy_export::{ExportFormat, ExportOptions, export};
+//!
+//! let policy = Policy::builder()
+//!     .allow_registry("registry.my.com")
+//!     .allow_registry("*.my.org")
+//!     .build()?
+//!     .policy;
+//! let exported = export(&policy, ExportFormat::ContainersPolicy, &ExportOptions::default())?;
+//! assert!(exported.text.contains(r#""registry.my.com""#));
+//! // `*.my.org` would match any depth and port there: narrowed (dropped).
+//! assert_eq!(exported.warnings.len(), 1);
+//! assert!(exported.warnings[0].rule.starts_with("allow[1] (registry *.my.org)"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # The promise: never wider
 //!
@@ -52,29 +72,54 @@
 //!   [`ExportOptions::lossy`] ([`ExportError::lossy_exports`] is `false`): an
 //!   export that rejects everything is no export of the policy.
 //!
-//! What each engine does with the output, and so what the export must say:
+//! # Per format: what the engine does with the output, and why it is never wider
 //!
-//! - containers/image (`policy.json` + `registries.conf`: CRI-O, podman,
-//!   skopeo, and OpenShift's nodes) judges the name *as written* against
-//!   `policy.json` (the logical reference), refuses it when the
-//!   registries.conf entry for that name is `blocked`, and pulls the name
-//!   the entry's `prefix`/`location` makes. So under each rewrite rule's
-//!   `from`, `policy.json` carries a copy of the scopes at and under its
-//!   `to`: the name as written is judged as the policy judges the rewritten
-//!   one (exactly, with both files installed; with `policy.json` alone the
-//!   image is pulled as named but still judged as the rewritten name, as
-//!   `check` judges it). The scopes the policy's rules would give names
-//!   under `from` as written go: `check` never judges those names as
-//!   written;
-//! - RHEL docker and OpenShift's `Image` cannot rewrite: the image runs from
-//!   the registry it names, so a registry under a rewrite rule's `from` is
-//!   not allowed there (blocked, without allow rules), with a warning; pods
-//!   whose names `/mutate` rewrote are judged by their new registry;
-//! - a ValidatingAdmissionPolicy sees the names the pod carries (rewritten
-//!   ones when `/mutate` ran first): it admits an image under a `from` only
-//!   when both its name as written (as `/validate` judges it) and its
-//!   rewritten name (as `check` judges it) are allowed, and denies it where
-//!   the policy's rewrite fails.
+//! ## `containers-policy` and `registries-conf`
+//!
+//! containers/image (CRI-O, podman, buildah, skopeo, and OpenShift's nodes)
+//! judges the name *as written* against `policy.json` (the logical
+//! reference), refuses it when the `registries.conf` entry for that name is
+//! `blocked`, and pulls the name the entry's `prefix`/`location` makes.
+//! `policy.json` rejects by default and accepts only the registries the
+//! policy allows as a whole (the scopes that match exactly what a rule
+//! matches); deny rules are `reject` scopes at least as wide as the rule.
+//! Under each rewrite rule's `from`, `policy.json` carries a copy of the
+//! scopes at and under its `to`: the name as written is judged as the
+//! policy judges the rewritten one (exactly, with both files installed;
+//! with `policy.json` alone the image is pulled as named but still judged
+//! as the rewritten name, as `check` judges it). The scopes the policy's
+//! rules would give names under `from` as written go: `check` never judges
+//! those names as written. `registries.conf` alone cannot express an allow
+//! list: it is the companion of `policy.json`, never enough alone.
+//!
+//! ## `docker-sysconfig`
+//!
+//! RHEL/CentOS 7 docker (the projectatomic fork) reads `ADD_REGISTRY` and
+//! `BLOCK_REGISTRY` (whole hosts, as written) and cannot rewrite: the image
+//! runs from the registry it names, so a registry under a rewrite rule's
+//! `from` is not allowed there (blocked, without allow rules), with a
+//! warning. Only whole registries are written; anything narrower is
+//! dropped from the allow side or widened on the deny side.
+//!
+//! ## `openshift`
+//!
+//! OpenShift 4's Machine Config Operator writes the nodes' `policy.json`
+//! from the `Image` `cluster`'s `registrySources`, whole registries only,
+//! and cannot rewrite (as RHEL docker); pods whose names `/mutate` rewrote
+//! are judged by their new registry. It reads an empty or absent
+//! `allowedRegistries` as no restriction at all: where the policy restricts
+//! and no entry is left, the export is refused.
+//!
+//! ## `validating-admission-policy`
+//!
+//! The API server evaluates the CEL on every pod-bearing object it admits:
+//! it sees the names the pod carries (rewritten ones when `/mutate` ran
+//! first). It admits an image under a `from` only when both its name as
+//! written (as `/validate` judges it) and its rewritten name (as `check`
+//! judges it) are allowed, and denies it where the policy's rewrite fails.
+//! Rules become RE2 on the normalized name; a regex outside the subset that
+//! RE2 and Rust's `regex` read alike is dropped from an allow list and
+//! narrowed to its literal prefix on a deny list.
 //!
 //! The traps this module knows about, each checked by tests against the real
 //! engine:
@@ -134,8 +179,8 @@ mod node;
 mod vap;
 mod yaml;
 
-use image_policy_core::policy::model::{PolicyDocument, Rule};
 use image_policy_core::policy::{Pattern, Policy, RuleInfo};
+use image_policy_core::policy::{PolicyDocument, Rule};
 use std::collections::HashMap;
 use std::fmt;
 
