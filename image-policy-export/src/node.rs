@@ -10,7 +10,7 @@
 
 use crate::{ExportFormat, Notes, deny_lists, quoted, rule_what};
 use image_policy_core::policy::Policy;
-use image_policy_core::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use image_policy_core::policy::{Combine, Mode, PolicyDocument, Rule, TagRules};
 use image_policy_core::policy::{Pattern, Segment};
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -74,7 +74,7 @@
 
 use crate::{ExportOptions, Notes, rule_what};
 use image_policy_core::policy::Policy;
-use image_policy_core::policy::model::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use image_policy_core::policy::{Combine, Mode, PolicyDocument, Rule, TagRules};
 use image_policy_core::policy::{Pattern, Segment};
 use image_policy_core::reference::ImageRef;
 use serde_json::{Value, json};

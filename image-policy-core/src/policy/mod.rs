@@ -266,7 +266,7 @@ mod hash;
 #[cfg(feature = "yaml")]
 mod load;
 pub(crate) mod matchers;
-pub mod model;
+mod model;
 pub mod rewrite;
 mod rule;
 
@@ -275,12 +275,15 @@ pub use decision::{Context, Decision, DecisionCode, OwnedDecision};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Location, PolicyError, Severity, scheme_hint};
 #[cfg(feature = "schema")]
 pub use model::schema;
-pub use model::{Mode, PolicyDocument, RewriteRule};
+pub use model::{
+    BreakGlass, Combine, DEFAULT_BREAK_GLASS_VALUE, Mode, NamespaceRules, PolicyDocument,
+    RewriteRule, Rule, TagRules,
+};
 pub use rewrite::{RewriteError, RewriteErrorKind, RewritePattern, Rewritten};
 pub use rule::{Pattern, RuleIdentity, RuleInfo, RuleKind, Segment};
 
 use crate::reference::ImageRef;
-use decision::BreakGlass;
+use decision::BreakGlass as BreakGlassUse;
 use hash::{FastMap, FastSet};
 use matchers::Matchers;
 use std::fmt;
@@ -295,7 +298,7 @@ pub struct Policy {
     exempt_namespaces: FastSet<Box<str>>,
     /// Every rule, for [`RuleInfo`].
     rules: Vec<RuleMeta>,
-    break_glass: model::BreakGlass,
+    break_glass: BreakGlass,
     exempt_existing_images_on_update: bool,
     /// The rewrite rules, in order.
     rewrites: Vec<rewrite::RewritePattern>,
@@ -432,7 +435,7 @@ impl Policy {
             rule_set,
             outcome: DecisionCode::Allowed,
             rule: None,
-            break_glass: BreakGlass::Absent,
+            break_glass: BreakGlassUse::Absent,
         };
         // An image the runtime cannot parse is denied whatever else applies:
         // no exempt namespace, mode or break-glass admits it.
@@ -453,7 +456,7 @@ impl Policy {
         decision
     }
 
-    fn break_glass<'a>(&self, ctx: &Context<'a>) -> BreakGlass<'a> {
+    fn break_glass<'a>(&self, ctx: &Context<'a>) -> BreakGlassUse<'a> {
         let requested = ctx.get_annotations().iter().find(|(key, value)| {
             *value == self.break_glass.value
                 && if self.break_glass.annotations.is_empty() {
@@ -463,9 +466,9 @@ impl Policy {
                 }
         });
         match requested {
-            None => BreakGlass::Absent,
-            Some((key, _)) if self.break_glass.enabled => BreakGlass::Used(key),
-            Some((key, _)) => BreakGlass::NotEnabled(key),
+            None => BreakGlassUse::Absent,
+            Some((key, _)) if self.break_glass.enabled => BreakGlassUse::Used(key),
+            Some((key, _)) => BreakGlassUse::NotEnabled(key),
         }
     }
 

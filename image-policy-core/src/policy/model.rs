@@ -120,10 +120,12 @@ pub struct RewriteRule {
     pub to: String,
 }
 
-/// One allow or deny rule: a map with exactly one key.
+/// One allow or deny rule: a map with exactly one key. New kinds come in
+/// minor releases: match with a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Rule {
     /// A registry: `host` or `host:port`, compared case-insensitively; a rule
     /// without a port matches no port. A leading `*.` matches exactly one
