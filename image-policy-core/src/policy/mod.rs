@@ -482,6 +482,7 @@ impl Policy {
 
     /// The rule at `path` (`allow[0]`, `namespaces[1].deny[2]`,
     /// `tags.requireDigest`, `rewrite[0]`), as [`Policy::rules`] lists it.
+    /// A linear search: to look up many, collect [`Policy::rules`] once.
     pub fn rule(&self, path: &str) -> Option<RuleInfo<'_>> {
         let i = self.rules.iter().position(|m| &*m.path == path)?;
         Some(self.rule_info(RuleId(i as u32)))
