@@ -88,10 +88,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{
-    NAMED_IMAGES, NAMED_TEXT, Operation, Place, Request, Status, images_noun, object_label,
-    object_of_write, push_count,
-};
+use super::decide::object_of_write;
+use super::request::{Operation, Request};
+use super::verdict::{Place, Status};
+use super::wording::{NAMED_IMAGES, NAMED_TEXT, images_noun, object_label, push_count};
 use crate::k8s::{ContainerList, ObjectError, Text, find_images};
 use crate::policy::{Policy, RewriteError, Rewritten};
 
