@@ -87,6 +87,10 @@
 //!   Kubernetes version is chosen here: the final binary enables one of
 //!   k8s-openapi's `v1_*` features (or `latest`).
 //!
+//! - `unstable-scan` (off by default): `k8s::scan`, the one-pass JSON reader
+//!   of objects the webhook uses. Not part of the stable API: it may change
+//!   in any release, semver does not cover it.
+//!
 //! Policies written in code ([`policy::Policy::builder`],
 //! [`policy::Policy::from_document`]), evaluation, reference parsing,
 //! [`k8s`] and [`admission`] need no feature.

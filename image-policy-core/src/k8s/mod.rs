@@ -76,9 +76,12 @@
 //!
 //! # Fast path
 //!
-//! [`scan`] reads an `Object<CowStr<'_>>` from JSON text in one pass,
+//! `k8s::scan` reads an `Object<CowStr<'_>>` from JSON text in one pass,
 //! faster than the serde derive, with the same result or none (then serde
-//! decides): the webhook reads every AdmissionReview with it.
+//! decides): the webhook reads every AdmissionReview with it. It is a JSON
+//! tokenizer, not part of the stable API: it exists only with the
+//! `unstable-scan` feature, which `image-policy-webhook` enables, and may
+//! change in any release (as rustls's `internal` module).
 //!
 //! # Untrusted input
 //!
@@ -108,7 +111,12 @@
 //! ```
 
 mod object;
+#[cfg(feature = "unstable-scan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable-scan")))]
 pub mod scan;
+// Without the feature, only the core's own tests read objects with it.
+#[cfg(all(test, not(feature = "unstable-scan")))]
+pub(crate) mod scan;
 mod text;
 
 use std::fmt::{self, Write as _};
