@@ -43,7 +43,7 @@ pub(super) fn object_of_write<'r, S>(
     })
 }
 
-/// The verdict on an admission request (see the [module docs](self)).
+/// The verdict on an admission request (see the [module docs](super)).
 pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict<'o> {
     let object = request.object;
     let namespace = request.object_namespace();

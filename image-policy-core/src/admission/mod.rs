@@ -4,7 +4,7 @@
 //! # Overview
 //!
 //! [`decide`] takes a [`Request`] (the operation, the object, the old object
-//! on UPDATE, the namespace) and a compiled [`Policy`], and returns a
+//! on UPDATE, the namespace) and a compiled [`Policy`](crate::policy::Policy), and returns a
 //! [`Verdict`]: allowed or not, every image with where it is written and why
 //! it was judged so ([`JudgedImage`]), the message for the user, the warnings
 //! and the audit annotations. It is what `image-policy-webhook` answers on
@@ -15,8 +15,8 @@
 //!
 //! [`mutate`](fn@mutate) is the other half of admission with
 //! [rewrite rules](crate::policy::rewrite): what a mutating webhook answers,
-//! the images to rewrite at their JSON pointers (a [`Mutation`], see
-//! [`mod@mutate`]); it judges nothing, and [`decide`] judges the object it
+//! the images to rewrite at their JSON pointers (a [`Mutation`]); it
+//! judges nothing, and [`decide`] judges the object it
 //! produces.
 //!
 //! [`decide_images`] is the same judgement for a pod's images given without
@@ -36,7 +36,7 @@
 //! - An image is denied when its decision is not allowed (enforce mode). In
 //!   warn mode a violation is allowed with a warning; in audit mode it is
 //!   allowed and recorded in the audit annotations only.
-//! - On UPDATE, when [`Policy::exempt_existing_images_on_update`] says so, an
+//! - On UPDATE, when [`Policy::exempt_existing_images_on_update`](crate::policy::Policy::exempt_existing_images_on_update) says so, an
 //!   image that is already in the old object (same string, any container or
 //!   image volume) is reported as existing, with a warning if it violates,
 //!   and does not block: scaling a Deployment still works after the policy
@@ -99,7 +99,7 @@ mod decide;
 #[cfg(feature = "k8s-openapi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "k8s-openapi")))]
 pub mod from_k8s_openapi;
-pub mod mutate;
+mod mutate;
 mod request;
 mod verdict;
 mod wording;

@@ -86,7 +86,7 @@ pub struct JudgedImage<'o> {
     pub image: &'o str,
     /// Where it is written.
     pub place: Place<'o>,
-    /// What the policy decided ([`Decision::code`]): `BreakGlass` when the
+    /// What the policy decided ([`Decision::code`](crate::policy::Decision::code)): `BreakGlass` when the
     /// break-glass annotation admitted it.
     #[serde(serialize_with = "display")]
     pub code: DecisionCode,
@@ -95,7 +95,7 @@ pub struct JudgedImage<'o> {
     pub violation: Option<DecisionCode>,
     /// The mode that applied.
     pub mode: Mode,
-    /// Whether the policy allowed it ([`Decision::allowed`]), before the
+    /// Whether the policy allowed it ([`Decision::allowed`](crate::policy::Decision::allowed)), before the
     /// UPDATE rule.
     pub allowed: bool,
     /// On UPDATE: the image was in the old object and the policy exempts such

@@ -42,7 +42,7 @@
 //! includes image volumes (see `image_review`).
 //!
 //! `/mutate` applies the policy's [rewrite rules](image_policy_core::policy::rewrite)
-//! as [`image_policy_core::admission::mutate`](mod@image_policy_core::admission::mutate) documents: it answers allowed
+//! as [`image_policy_core::admission::mutate`](fn@image_policy_core::admission::mutate) documents: it answers allowed
 //! with a patch of `replace` operations at the exact JSON pointer of each
 //! rewritten image (`/spec/template/spec/containers/0/image`,
 //! `/spec/volumes/1/image/reference`), in every container list and image
