@@ -125,7 +125,7 @@ mod image_review;
 mod json;
 mod reply;
 mod request;
-mod scan;
+pub(crate) mod scan;
 
 use image_policy_core::policy::Policy;
 
@@ -173,16 +173,6 @@ impl Endpoint {
             Self::Mutate => "mutate",
         }
     }
-}
-
-/// For the `handler` fuzz target (feature `fuzzing`, not a public API): whether
-/// the AdmissionReview scanner reads `body` itself (`Ok(true)`) or leaves it to
-/// serde (`Ok(false)`); `Err` says how it read something serde would not read
-/// the same way.
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub fn scanner_agrees_with_serde(body: &str) -> Result<bool, String> {
-    scan::agrees_with_serde(body)
 }
 
 /// Answers one review. Never panics, for any `body`.

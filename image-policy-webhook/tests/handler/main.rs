@@ -10,7 +10,6 @@ mod bad_requests;
 mod bounds;
 mod fuzz_regressions;
 mod image_review;
-mod invariants;
 mod mutate;
 mod never_panics;
 
