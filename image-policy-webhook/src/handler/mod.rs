@@ -39,7 +39,9 @@
 //! judged); DELETE and CONNECT are allowed with a reason; an object whose
 //! images cannot be found is denied with code 400, never allowed. An
 //! ImageReview holds only what the API server's plugin sends, which never
-//! includes image volumes (see `image_review`).
+//! includes image volumes (see `image_review`). An image is judged by its
+//! name and the host the runtime will pull it from, whatever mirror serves
+//! it: see [the pull host](image_policy_core::reference#the-pull-host).
 //!
 //! `/mutate` applies the policy's [rewrite rules](image_policy_core::policy::rewrite)
 //! as [`image_policy_core::admission::mutate`](fn@image_policy_core::admission::mutate) documents: it answers allowed
