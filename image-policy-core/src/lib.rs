@@ -113,6 +113,9 @@ pub mod admission;
 #[cfg(feature = "export")]
 #[cfg_attr(docsrs, doc(cfg(feature = "export")))]
 pub mod export;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod k8s;
 pub mod policy;
 pub mod reference;
