@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::request::{Operation, Request};
-use super::verdict::{JudgedImage, Place, Status, Verdict};
+use super::verdict::{AdmissionVerdict, JudgedImage, Place, Status};
 use super::wording::{
     audit_annotations, images_message, object_label, object_message, warnings, write_denial_reasons,
 };
@@ -44,14 +44,14 @@ pub(super) fn object_of_write<'r, S>(
 }
 
 /// The verdict on an admission request (see the [module docs](super)).
-pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict<'o> {
+pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> AdmissionVerdict<'o> {
     let object = request.object;
     let namespace = request.object_namespace();
     let label = object_label(request.object_kind(), namespace, request.object_name());
 
     let object = match object_of_write(request.operation, object, &label, "no image is admitted") {
         Ok(object) => object,
-        Err((status, message)) => return Verdict::without_images(status, message),
+        Err((status, message)) => return AdmissionVerdict::without_images(status, message),
     };
     let found = match find_images(object).and_then(|found| {
         object.check_annotations()?;
@@ -65,14 +65,14 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Verdict
                 _ if !resource.is_empty() => format!(" ({resource})"),
                 _ => String::new(),
             };
-            return Verdict::without_images(
+            return AdmissionVerdict::without_images(
                 Status::Invalid,
                 format!("{label}{resource}: cannot find its images: {e}"),
             );
         }
     };
     if found.is_empty() {
-        return Verdict::without_images(Status::Allowed, format!("{label} has no images"));
+        return AdmissionVerdict::without_images(Status::Allowed, format!("{label} has no images"));
     }
 
     // On UPDATE, the images the old object already runs (any container or
@@ -118,7 +118,7 @@ pub fn decide_images<'o>(
     images: impl IntoIterator<Item = &'o str>,
     namespace: Option<&'o str>,
     annotations: &[(&'o str, &'o str)],
-) -> Verdict<'o> {
+) -> AdmissionVerdict<'o> {
     let mut ctx = Context::new().annotations(annotations);
     if let Some(ns) = namespace {
         ctx = ctx.namespace(ns);
@@ -237,7 +237,7 @@ impl<'d, 'o> Judgement<'d, 'o> {
 fn verdict<'o>(
     judged: Judgement<'_, 'o>,
     message: impl FnOnce(usize, usize, &dyn Fn(&mut String)) -> String,
-) -> Verdict<'o> {
+) -> AdmissionVerdict<'o> {
     let Judgement { images, violations } = judged;
     let denied = violations.iter().filter(|j| j.blocks()).count();
     let message = message(denied, images.len(), &|out: &mut String| {
@@ -248,7 +248,7 @@ fn verdict<'o>(
     } else {
         (warnings(&violations), audit_annotations(&violations))
     };
-    Verdict {
+    AdmissionVerdict {
         status: if denied > 0 {
             Status::Forbidden
         } else {

@@ -4,8 +4,8 @@
 //! # Overview
 //!
 //! [`decide`] takes a [`Request`] (the operation, the object, the old object
-//! on UPDATE, the namespace) and a compiled [`Policy`](crate::policy::Policy), and returns a
-//! [`Verdict`]: allowed or not, every image with where it is written and why
+//! on UPDATE, the namespace) and a compiled [`Policy`](crate::policy::Policy), and returns
+//! an [`AdmissionVerdict`]: allowed or not, every image with where it is written and why
 //! it was judged so ([`JudgedImage`]), the message for the user, the warnings
 //! and the audit annotations. It is what `image-policy-webhook` answers on
 //! `/validate`, byte for byte: the webhook decodes the AdmissionReview, calls
@@ -57,7 +57,7 @@
 //! [`NAMED_IMAGES`] images (fewer past [`NAMED_TEXT`] bytes) and count the
 //! rest ("and 3 more denied images"), and cut any string they name (an
 //! image, a name) at [`NAMED_STRING`] bytes: the answer to an object of any
-//! shape stays a few KiB. [`Verdict::images`] has every image.
+//! shape stays a few KiB. [`AdmissionVerdict::images`] has every image.
 //!
 //! An object is judged whole or not at all: one with more than
 //! [`k8s::MAX_ENTRIES`](crate::k8s::MAX_ENTRIES) entries in a container list,
@@ -107,7 +107,7 @@ mod wording;
 pub use decide::{decide, decide_images};
 pub use mutate::{Mutation, PatchOperation, Replacement, RewriteFailure, mutate};
 pub use request::{Operation, Request};
-pub use verdict::{JudgedImage, Place, Status, Verdict};
+pub use verdict::{AdmissionVerdict, JudgedImage, Place, Status};
 pub use wording::{NAMED_IMAGES, NAMED_STRING, NAMED_TEXT};
 
 #[cfg(feature = "json")]

@@ -126,7 +126,7 @@ impl JudgedImage<'_> {
 /// The verdict on an admission request: what a validating webhook answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct Verdict<'o> {
+pub struct AdmissionVerdict<'o> {
     /// Allowed, forbidden by the policy, or not judgeable.
     pub status: Status,
     /// The answer for people (the response's `status.message`): the object,
@@ -144,7 +144,7 @@ pub struct Verdict<'o> {
     pub audit_annotations: BTreeMap<&'static str, String>,
 }
 
-impl<'o> Verdict<'o> {
+impl<'o> AdmissionVerdict<'o> {
     /// Whether the request is allowed.
     pub fn allowed(&self) -> bool {
         self.status.allowed()
@@ -172,7 +172,7 @@ impl<'o> Verdict<'o> {
 
     /// Allowed or denied without judging any image.
     pub(super) fn without_images(status: Status, message: String) -> Self {
-        Verdict {
+        AdmissionVerdict {
             status,
             message,
             images: Vec::new(),
