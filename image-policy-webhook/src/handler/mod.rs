@@ -74,7 +74,8 @@
 //! Kubernetes `Status` body whose message says what is wrong and where: a body
 //! that is not JSON (with line and column), a review of the wrong shape, an
 //! `apiVersion` or `kind` other than the endpoint's, a missing `request` or
-//! `request.uid`. A message names at most [`NAMED_IMAGES`] denied images (and
+//! `request.uid`. A message names at most
+//! [`NAMED_IMAGES`](image_policy_core::admission::NAMED_IMAGES) denied images (and
 //! a few KiB of them) and counts the rest; so do the warnings and the audit
 //! annotations. The server answers 413 itself for a body over
 //! [`DEFAULT_BODY_LIMIT`] (or its configured limit) before calling the handler.
@@ -131,7 +132,6 @@ pub(crate) mod scan;
 
 use image_policy_core::policy::Policy;
 
-pub use image_policy_core::admission::{NAMED_IMAGES, NAMED_TEXT};
 pub use reply::{Outcome, Reply, ReplySummary};
 
 /// The largest request body the server should pass to [`handle`]; larger ones

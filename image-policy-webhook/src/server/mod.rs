@@ -102,7 +102,7 @@
 //!   unread request body until the answer is sent, so an HTTP/2 client gets
 //!   the answer and then the stream's reset, not only a reset.
 //! - **Output.** The handler names at most
-//!   [`NAMED_IMAGES`](crate::handler::NAMED_IMAGES) denied images in a
+//!   [`NAMED_IMAGES`](image_policy_core::admission::NAMED_IMAGES) denied images in a
 //!   message and counts the rest; the decision log line cuts the review's
 //!   fields (uid, kind, namespace, name) at 256 bytes and the message at
 //!   8 KiB, so a review of tens of thousands of containers gives an answer
