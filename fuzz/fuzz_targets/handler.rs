@@ -1,21 +1,22 @@
 //! The webhook handler on arbitrary bytes, as every endpoint (`/validate`,
-//! `/imagereview`, `/mutate`): see `invariants.rs` in the webhook's tests for
-//! the checks (the same file replays the committed inputs there). A broken
-//! invariant is a crash.
+//! `/imagereview`, `/mutate`): see `image_policy_webhook::fuzzing` for the
+//! checks (the webhook's tests replay the committed inputs with them). A
+//! broken invariant is a crash.
 #![no_main]
 
 use std::sync::LazyLock;
 
-use image_policy_webhook::handler::scanner_agrees_with_serde;
+use image_policy_webhook::fuzzing::{Policies, check};
 
-#[path = "../../image-policy-webhook/tests/handler/invariants.rs"]
-#[allow(dead_code)]
-mod invariants;
-
-static POLICIES: LazyLock<invariants::Policies> = LazyLock::new(invariants::Policies::load);
+static POLICIES: LazyLock<Policies> = LazyLock::new(|| {
+    Policies::from_yaml(
+        include_str!("../../examples/multi-team.yaml"),
+        include_str!("../../examples/rewrite.yaml"),
+    )
+});
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Err(broken) = invariants::check(&POLICIES, data, Some(scanner_agrees_with_serde)) {
+    if let Err(broken) = check(&POLICIES, data) {
         panic!("{broken}");
     }
 });

@@ -2,9 +2,7 @@
 //! `check_reference` for the invariants. A broken invariant is a crash.
 #![no_main]
 
-#[path = "../../image-policy-core/tests/it/fuzz_regressions/invariants.rs"]
-#[allow(dead_code)]
-mod invariants;
+use image_policy_core::fuzzing as invariants;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(input) = std::str::from_utf8(data)

@@ -86,6 +86,11 @@
 //!   (`admission::from_k8s_openapi`). As k8s-openapi asks of libraries, no
 //!   Kubernetes version is chosen here: the final binary enables one of
 //!   k8s-openapi's `v1_*` features (or `latest`).
+//! - `unstable-scan` (off by default): `k8s::scan`, the one-pass JSON reader
+//!   of objects the webhook uses. Not part of the stable API: it may change
+//!   in any release, semver does not cover it.
+//! - `fuzzing` (off by default, hidden): the fuzz targets' checks, which the
+//!   tests replay on committed inputs. Not an API.
 //!
 //! Policies written in code ([`policy::Policy::builder`],
 //! [`policy::Policy::from_document`]), evaluation, reference parsing,
@@ -106,6 +111,9 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod k8s;
 pub mod policy;
 pub mod reference;

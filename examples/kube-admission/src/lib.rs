@@ -3,7 +3,7 @@
 //!
 //! [`review`] takes the [`AdmissionRequest`] a kube-rs webhook has decoded
 //! (`AdmissionReview<DynamicObject>` and `try_into`), gives the object to
-//! [`image_policy_core::admission::decide`] and turns the [`Verdict`] into
+//! [`image_policy_core::admission::decide`] and turns the [`AdmissionVerdict`] into
 //! the [`AdmissionResponse`]: denied with the message naming every denied
 //! image and why, the warnings kubectl shows, the audit annotations. The
 //! answer is the one `image-policy-webhook` gives on `/validate` (its tests
@@ -33,7 +33,7 @@
 //! Serving it (axum, actix, warp, with TLS) is as in kube-rs's
 //! `admission_controller` example; only the decision differs.
 
-use image_policy_core::admission::{self, Operation, Request, Status, Verdict};
+use image_policy_core::admission::{self, AdmissionVerdict, Operation, Request, Status};
 use image_policy_core::k8s::{CowStr, Object};
 use image_policy_core::policy::Policy;
 use kube_core::DynamicObject;
@@ -87,7 +87,10 @@ fn non_empty(s: &str) -> Option<&str> {
 }
 
 /// The verdict as kube-rs's response.
-fn response(request: &AdmissionRequest<DynamicObject>, verdict: Verdict<'_>) -> AdmissionResponse {
+fn response(
+    request: &AdmissionRequest<DynamicObject>,
+    verdict: AdmissionVerdict<'_>,
+) -> AdmissionResponse {
     let mut response = AdmissionResponse::from(request);
     response.result = match verdict.status {
         Status::Allowed => KubeStatus::success(),

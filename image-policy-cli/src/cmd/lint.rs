@@ -409,17 +409,17 @@ fn apply_fixes(
             continue;
         };
         match writer.write(&file.name, path, &change.before, &change.after) {
-            Ok(write::Outcome::Written { through: None }) => {
+            Ok(write::WriteOutcome::Written { through: None }) => {
                 eprintln!("image-policy lint: fixed {}", shown(&file.name));
             }
-            Ok(write::Outcome::Written {
+            Ok(write::WriteOutcome::Written {
                 through: Some(target),
             }) => eprintln!(
                 "image-policy lint: fixed {} (through the link, in {})",
                 shown(&file.name),
                 shown(&target.display().to_string())
             ),
-            Ok(write::Outcome::SameFileAs(first)) => {
+            Ok(write::WriteOutcome::SameFileAs(first)) => {
                 eprintln!(
                     "image-policy lint: {}: the same file as {}, fixed once",
                     shown(&file.name),

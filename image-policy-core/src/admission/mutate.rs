@@ -1,97 +1,15 @@
-//! The rewrite of an admission request, as a typed value: what a mutating
-//! admission webhook answers, as a list of replacements at exact JSON
-//! pointers.
-//!
-//! # Overview
-//!
-//! [`mutate`](fn@mutate) takes the same [`Request`] as [`decide`](super::decide) and
-//! returns a [`Mutation`]: every image that a [rewrite rule](crate::policy::rewrite)
-//! changes, with where it is written ([`Replacement::pointer`],
-//! `/spec/template/spec/containers/0/image`), what it was and what it
-//! becomes. [`Mutation::patch`] gives the RFC 6902 JSON Patch operations
-//! (all `replace`); `image-policy-webhook` encodes them on `/mutate`.
-//!
-//! # Decisions
-//!
-//! - A mutation does **not** judge the policy's allow and deny rules: a later
-//!   mutating webhook may still change the object, and the validating
-//!   webhook judges the final one. It is allowed with its replacements (none
-//!   when no rule matches).
-//! - It is **denied** (403, no replacement at all) when a rule matches an
-//!   image but its result is not a valid reference ([`RewriteError`]: a path
-//!   over 255 bytes, nothing left to name a repository): a patch never writes
-//!   an invalid reference.
-//! - An image that does not parse is not rewritten (the validating webhook
-//!   denies it); neither is one whose pull host is not its domain (see the
-//!   rewrite module).
-//! - Every container list, `ephemeralContainers` included, and every image
-//!   volume are rewritten ([`find_images`]).
-//! - CREATE and UPDATE are rewritten alike: every image a rule matches,
-//!   whether or not `oldObject` has it. Rewriting is not a judgement, so the
-//!   "only new images block" exemption of [`decide`](super::decide) does not
-//!   apply: a workload's pod template and the ReplicaSets, pods and Jobs its
-//!   controller makes from it must hold the same images, or the controller
-//!   does not recognise its own children (a Deployment created before a rule,
-//!   then `kubectl rollout restart`: its template is rewritten on that
-//!   UPDATE, as the ReplicaSet made from it is on its CREATE). An UPDATE of a
-//!   workload made before the rule therefore rolls it out to the rewritten
-//!   images, once.
-//! - On an UPDATE of the `ephemeralcontainers` subresource (`kubectl
-//!   debug`), only the ephemeral containers are rewritten: the API server
-//!   keeps nothing else of such a request, so a patch elsewhere would have
-//!   no effect.
-//! - In an exempt namespace nothing is rewritten: exemption takes the
-//!   namespace out of the policy, and rewriting `kube-system`'s images could
-//!   break the control plane.
-//! - DELETE and CONNECT are allowed with nothing to rewrite; an unknown
-//!   operation, or CREATE or UPDATE without an object, is invalid (400), as
-//!   for [`decide`](super::decide). An object whose images cannot be found
-//!   is allowed unchanged: the validating webhook denies it with the reason;
-//!   but one past the bounds of [`k8s::MAX_ENTRIES`](crate::k8s::MAX_ENTRIES)
-//!   and [`k8s::MAX_IMAGES`](crate::k8s::MAX_IMAGES) is denied (400) here
-//!   too: it was not read whole, so it is not rewritten in part.
-//!
-//! # Idempotence
-//!
-//! A rewritten reference is never matched again (the `rewrite-loop` check of
-//! the policy), so a mutation of a mutated object has no replacement: the API
-//! server's reinvocation (`reinvocationPolicy: IfNeeded`) is harmless, and so
-//! is an UPDATE of an object already rewritten (no patch, no rollout).
-//!
-//! # Example
-//!
-//! ```
-//! use image_policy_core::admission::{self, Operation, Request};
-//! use image_policy_core::k8s::{CowStr, Object};
-//! use image_policy_core::policy::Policy;
-//!
-//! let policy = Policy::builder()
-//!     .allow_registry("registry.my.com")
-//!     .rewrite("docker.io/library", "registry.my.com")
-//!     .build()?
-//!     .policy;
-//! let object: Object<CowStr<'_>> = serde_json::from_str(
-//!     r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
-//!         "spec":{"containers":[{"name":"prom","image":"prometheus:2.6.1"}]}}"#,
-//! )?;
-//! let mutation = admission::mutate(&policy, &Request::new(Operation::Create, Some(&object)));
-//! assert!(mutation.allowed());
-//! let patch: Vec<_> = mutation.patch().collect();
-//! assert_eq!(patch[0].op, "replace");
-//! assert_eq!(patch[0].path, "/spec/containers/0/image");
-//! assert_eq!(patch[0].value, "registry.my.com/prometheus:2.6.1");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Mutating: the rewrite of an admission request, as a typed value (see
+//! [`mutate`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{
-    NAMED_IMAGES, NAMED_TEXT, Operation, Place, Request, Status, images_noun, object_label,
-    object_of_write, push_count,
-};
+use super::decide::object_of_write;
+use super::request::{Operation, Request};
+use super::verdict::{Place, Status};
+use super::wording::{NAMED_IMAGES, NAMED_TEXT, images_noun, object_label, push_count};
 use crate::k8s::{ContainerList, ObjectError, Text, find_images};
 use crate::policy::{Policy, RewriteError, Rewritten};
 
@@ -142,7 +60,7 @@ pub struct PatchOperation<'m> {
     pub value: &'m str,
 }
 
-/// The answer of a mutating webhook (see the [module docs](self)).
+/// The answer of a mutating webhook (see [`mutate`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Mutation<'o> {
@@ -219,7 +137,90 @@ fn rewritten_images(replacements: &[Replacement<'_>]) -> BTreeMap<&'static str, 
     annotations
 }
 
-/// The rewrite of an admission request (see the [module docs](self)).
+/// The rewrite of an admission request, as a typed value: what a mutating
+/// admission webhook answers, as a list of replacements at exact JSON
+/// pointers.
+///
+/// # Overview
+///
+/// `mutate` takes the same [`Request`] as [`decide`](super::decide) and
+/// returns a [`Mutation`]: every image that a [rewrite rule](crate::policy::rewrite)
+/// changes, with where it is written ([`Replacement::pointer`],
+/// `/spec/template/spec/containers/0/image`), what it was and what it
+/// becomes. [`Mutation::patch`] gives the RFC 6902 JSON Patch operations
+/// (all `replace`); `image-policy-webhook` encodes them on `/mutate`.
+///
+/// # Decisions
+///
+/// - A mutation does **not** judge the policy's allow and deny rules: a later
+///   mutating webhook may still change the object, and the validating
+///   webhook judges the final one. It is allowed with its replacements (none
+///   when no rule matches).
+/// - It is **denied** (403, no replacement at all) when a rule matches an
+///   image but its result is not a valid reference ([`RewriteError`]: a path
+///   over 255 bytes, nothing left to name a repository): a patch never writes
+///   an invalid reference.
+/// - An image that does not parse is not rewritten (the validating webhook
+///   denies it); neither is one whose pull host is not its domain (see the
+///   rewrite module).
+/// - Every container list, `ephemeralContainers` included, and every image
+///   volume are rewritten ([`find_images`]).
+/// - CREATE and UPDATE are rewritten alike: every image a rule matches,
+///   whether or not `oldObject` has it. Rewriting is not a judgement, so the
+///   "only new images block" exemption of [`decide`](super::decide) does not
+///   apply: a workload's pod template and the ReplicaSets, pods and Jobs its
+///   controller makes from it must hold the same images, or the controller
+///   does not recognise its own children (a Deployment created before a rule,
+///   then `kubectl rollout restart`: its template is rewritten on that
+///   UPDATE, as the ReplicaSet made from it is on its CREATE). An UPDATE of a
+///   workload made before the rule therefore rolls it out to the rewritten
+///   images, once.
+/// - On an UPDATE of the `ephemeralcontainers` subresource (`kubectl
+///   debug`), only the ephemeral containers are rewritten: the API server
+///   keeps nothing else of such a request, so a patch elsewhere would have
+///   no effect.
+/// - In an exempt namespace nothing is rewritten: exemption takes the
+///   namespace out of the policy, and rewriting `kube-system`'s images could
+///   break the control plane.
+/// - DELETE and CONNECT are allowed with nothing to rewrite; an unknown
+///   operation, or CREATE or UPDATE without an object, is invalid (400), as
+///   for [`decide`](super::decide). An object whose images cannot be found
+///   is allowed unchanged: the validating webhook denies it with the reason;
+///   but one past the bounds of [`k8s::MAX_ENTRIES`](crate::k8s::MAX_ENTRIES)
+///   and [`k8s::MAX_IMAGES`](crate::k8s::MAX_IMAGES) is denied (400) here
+///   too: it was not read whole, so it is not rewritten in part.
+///
+/// # Idempotence
+///
+/// A rewritten reference is never matched again (the `rewrite-loop` check of
+/// the policy), so a mutation of a mutated object has no replacement: the API
+/// server's reinvocation (`reinvocationPolicy: IfNeeded`) is harmless, and so
+/// is an UPDATE of an object already rewritten (no patch, no rollout).
+///
+/// # Example
+///
+/// ```
+/// use image_policy_core::admission::{self, Operation, Request};
+/// use image_policy_core::k8s::{CowStr, Object};
+/// use image_policy_core::policy::Policy;
+///
+/// let policy = Policy::builder()
+///     .allow_registry("registry.my.com")
+///     .rewrite("docker.io/library", "registry.my.com")
+///     .build()?
+///     .policy;
+/// let object: Object<CowStr<'_>> = serde_json::from_str(
+///     r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
+///         "spec":{"containers":[{"name":"prom","image":"prometheus:2.6.1"}]}}"#,
+/// )?;
+/// let mutation = admission::mutate(&policy, &Request::new(Operation::Create, Some(&object)));
+/// assert!(mutation.allowed());
+/// let patch: Vec<_> = mutation.patch().collect();
+/// assert_eq!(patch[0].op, "replace");
+/// assert_eq!(patch[0].path, "/spec/containers/0/image");
+/// assert_eq!(patch[0].value, "registry.my.com/prometheus:2.6.1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn mutate<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Mutation<'o> {
     let namespace = request.object_namespace();
     let label = object_label(request.object_kind(), namespace, request.object_name());

@@ -76,9 +76,12 @@
 //!
 //! # Fast path
 //!
-//! [`scan`] reads an `Object<CowStr<'_>>` from JSON text in one pass,
+//! `k8s::scan` reads an `Object<CowStr<'_>>` from JSON text in one pass,
 //! faster than the serde derive, with the same result or none (then serde
-//! decides): the webhook reads every AdmissionReview with it.
+//! decides): the webhook reads every AdmissionReview with it. It is a JSON
+//! tokenizer, not part of the stable API: it exists only with the
+//! `unstable-scan` feature, which `image-policy-webhook` enables, and may
+//! change in any release (as rustls's `internal` module).
 //!
 //! # Untrusted input
 //!
@@ -108,7 +111,12 @@
 //! ```
 
 mod object;
+#[cfg(feature = "unstable-scan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable-scan")))]
 pub mod scan;
+// Without the feature, only the core's own tests read objects with it.
+#[cfg(all(test, not(feature = "unstable-scan")))]
+pub(crate) mod scan;
 mod text;
 
 use std::fmt::{self, Write as _};
@@ -135,21 +143,16 @@ pub const MAX_ENTRIES: usize = 1024;
 /// admission review (a `/mutate` patch names each rewritten image).
 pub const MAX_IMAGES: usize = 1024;
 
-/// The kinds whose objects run containers, by name.
-pub const POD_BEARING_KINDS: &[&str] = &[
-    "Pod",
-    "PodTemplate",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-];
+/// The kinds whose objects run containers, by name: the names of
+/// [`PodBearingKind::ALL`], in its order.
+pub const POD_BEARING_KINDS: &[&str] = &PodBearingKind::NAMES;
 
 /// A kind whose objects run containers.
+///
+/// Non-exhaustive: a kind that Kubernetes adds is a new variant, not a
+/// breaking change; iterate [`PodBearingKind::ALL`] rather than list them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PodBearingKind {
     /// `v1` Pod.
     Pod,
@@ -172,7 +175,8 @@ pub enum PodBearingKind {
 }
 
 impl PodBearingKind {
-    /// Every pod-bearing kind, in the order of [`POD_BEARING_KINDS`].
+    /// Every pod-bearing kind, in declaration order (each variant at the
+    /// index of its discriminant, which a test checks).
     pub const ALL: [PodBearingKind; 9] = [
         Self::Pod,
         Self::PodTemplate,
@@ -185,9 +189,30 @@ impl PodBearingKind {
         Self::CronJob,
     ];
 
+    /// The names of [`PodBearingKind::ALL`], in its order.
+    const NAMES: [&'static str; Self::ALL.len()] = {
+        let mut names = [""; Self::ALL.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
     /// The kind's name, as written in `kind`.
-    pub fn as_str(self) -> &'static str {
-        POD_BEARING_KINDS[self as usize]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pod => "Pod",
+            Self::PodTemplate => "PodTemplate",
+            Self::ReplicationController => "ReplicationController",
+            Self::ReplicaSet => "ReplicaSet",
+            Self::Deployment => "Deployment",
+            Self::StatefulSet => "StatefulSet",
+            Self::DaemonSet => "DaemonSet",
+            Self::Job => "Job",
+            Self::CronJob => "CronJob",
+        }
     }
 
     /// The API groups that serve the kind (`""` is the core group). Versions
@@ -236,7 +261,11 @@ impl fmt::Display for PodBearingKind {
 /// whose `image.reference` the kubelet pulls like a container image (the
 /// ImageVolume feature). It sits here, beside the three lists, so that every
 /// caller that names where an image is written handles it.
+///
+/// Non-exhaustive: a new place Kubernetes pulls images from is a new
+/// variant, not a breaking change; iterate [`ContainerList::ALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ContainerList {
     /// `containers`.
     Containers,
@@ -593,4 +622,28 @@ pub fn find_images<'o, S: Text>(obj: &'o Object<S>) -> Result<Vec<FoundImage<'o,
         });
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ALL` holds each kind once, at its discriminant, and the names follow
+    /// it: a kind added to the enum but not to `ALL` (or twice) fails here.
+    #[test]
+    fn every_pod_bearing_kind_is_listed_once_with_its_name() {
+        for (i, kind) in PodBearingKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, i, "{kind}");
+            assert_eq!(POD_BEARING_KINDS[i], kind.as_str());
+            let api_version = match kind.groups()[0] {
+                "" => "v1".to_owned(),
+                group => format!("{group}/v1"),
+            };
+            assert_eq!(
+                PodBearingKind::from_type(&api_version, kind.as_str()),
+                Some(kind)
+            );
+        }
+        assert_eq!(POD_BEARING_KINDS.len(), PodBearingKind::ALL.len());
+    }
 }

@@ -5,6 +5,10 @@
 //! envelope (the webhook's AdmissionReview) build on [`Scanner`]'s public
 //! parts.
 //!
+//! **Not part of the stable API**: this module exists only with the
+//! `unstable-scan` feature (which `image-policy-webhook` enables) and may
+//! change in any release; semver does not cover it.
+//!
 //! # Why
 //!
 //! The derived serde decoders spend most of a webhook's time (matching field

@@ -85,6 +85,21 @@
 //! [`ImageRef::pull_path`] the path on it; the policy engine judges both views
 //! (see [`crate::policy`]).
 //!
+//! Docker Hub has several names and one pull host. `index.docker.io` is
+//! folded to `docker.io` by the grammar (rule 3 above), and the policy's
+//! registry rules compare `registry-1.docker.io` and `index.docker.io` (in
+//! any case) as `docker.io` too; the pull host of a Docker Hub name is `docker.io`, the
+//! text containerd's resolver starts from (it then sends Docker Hub's
+//! requests to `registry-1.docker.io`, a fixed mapping, not a choice of the
+//! name). Mirrors (containerd's `hosts.toml`, CRI-O's `registries.conf`
+//! `mirror` entries) change where the bytes come from, never the name: an
+//! image is judged by its name and pull host whatever mirror serves it; to
+//! send images to another registry *by name*, use rewrite rules
+//! ([`crate::policy::rewrite`]), which change the name before it is judged.
+//!
+//! This section is the one explanation of the pull host; the READMEs, the
+//! webhook's and the linter's docs link here.
+//!
 //! The quirk is the only case: a first component is read as a domain when it
 //! contains `.` or `:`, is `localhost` or has an uppercase letter; when the
 //! domain grammar then rejects it, the name is still accepted only if that

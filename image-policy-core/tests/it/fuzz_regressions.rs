@@ -6,11 +6,11 @@
 //! separators, non-ASCII text). Each file's bytes are the input, with no
 //! trailing newline. To add a case, add a file.
 //!
-//! The checks are the ones in `invariants.rs`, the same source file the fuzz
-//! targets in `fuzz/` compile, so a regression input is checked exactly as the
-//! fuzzer checked it. The inputs of the vector files are replayed too.
+//! The checks are the library's `fuzzing` module, which the fuzz targets in
+//! `fuzz/` call, so a regression input is checked exactly as the fuzzer
+//! checked it. The inputs of the vector files are replayed too.
 
-mod invariants;
+use image_policy_core::fuzzing as invariants;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};

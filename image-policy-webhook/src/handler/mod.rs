@@ -39,10 +39,12 @@
 //! judged); DELETE and CONNECT are allowed with a reason; an object whose
 //! images cannot be found is denied with code 400, never allowed. An
 //! ImageReview holds only what the API server's plugin sends, which never
-//! includes image volumes (see `image_review`).
+//! includes image volumes (see `image_review`). An image is judged by its
+//! name and the host the runtime will pull it from, whatever mirror serves
+//! it: see [the pull host](image_policy_core::reference#the-pull-host).
 //!
 //! `/mutate` applies the policy's [rewrite rules](image_policy_core::policy::rewrite)
-//! as [`image_policy_core::admission::mutate`](mod@image_policy_core::admission::mutate) documents: it answers allowed
+//! as [`image_policy_core::admission::mutate`](fn@image_policy_core::admission::mutate) documents: it answers allowed
 //! with a patch of `replace` operations at the exact JSON pointer of each
 //! rewritten image (`/spec/template/spec/containers/0/image`,
 //! `/spec/volumes/1/image/reference`), in every container list and image
@@ -72,7 +74,8 @@
 //! Kubernetes `Status` body whose message says what is wrong and where: a body
 //! that is not JSON (with line and column), a review of the wrong shape, an
 //! `apiVersion` or `kind` other than the endpoint's, a missing `request` or
-//! `request.uid`. A message names at most [`NAMED_IMAGES`] denied images (and
+//! `request.uid`. A message names at most
+//! [`NAMED_IMAGES`](image_policy_core::admission::NAMED_IMAGES) denied images (and
 //! a few KiB of them) and counts the rest; so do the warnings and the audit
 //! annotations. The server answers 413 itself for a body over
 //! [`DEFAULT_BODY_LIMIT`] (or its configured limit) before calling the handler.
@@ -125,11 +128,10 @@ mod image_review;
 mod json;
 mod reply;
 mod request;
-mod scan;
+pub(crate) mod scan;
 
 use image_policy_core::policy::Policy;
 
-pub use image_policy_core::admission::{NAMED_IMAGES, NAMED_TEXT};
 pub use reply::{Outcome, Reply, ReplySummary};
 
 /// The largest request body the server should pass to [`handle`]; larger ones
@@ -173,16 +175,6 @@ impl Endpoint {
             Self::Mutate => "mutate",
         }
     }
-}
-
-/// For the `handler` fuzz target (feature `fuzzing`, not a public API): whether
-/// the AdmissionReview scanner reads `body` itself (`Ok(true)`) or leaves it to
-/// serde (`Ok(false)`); `Err` says how it read something serde would not read
-/// the same way.
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub fn scanner_agrees_with_serde(body: &str) -> Result<bool, String> {
-    scan::agrees_with_serde(body)
 }
 
 /// Answers one review. Never panics, for any `body`.

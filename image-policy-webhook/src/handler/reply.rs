@@ -22,6 +22,7 @@ pub struct Reply {
 
 /// The result of a request, for the server's logs and metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Every image is allowed, without a warning.
     Allowed,

@@ -29,7 +29,7 @@ pub(super) fn admission_review(text: &str) -> Scan<AdmissionReviewIn<'_>> {
 /// (`Ok(false)`), or reads something serde would not (`Err`, with what
 /// differs): the check of the tests and of the `handler` fuzz target.
 #[cfg(any(test, feature = "fuzzing"))]
-pub(super) fn agrees_with_serde(body: &str) -> Result<bool, String> {
+pub(crate) fn agrees_with_serde(body: &str) -> Result<bool, String> {
     let Some(fast) = admission_review(body) else {
         return Ok(false);
     };

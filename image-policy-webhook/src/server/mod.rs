@@ -102,7 +102,7 @@
 //!   unread request body until the answer is sent, so an HTTP/2 client gets
 //!   the answer and then the stream's reset, not only a reset.
 //! - **Output.** The handler names at most
-//!   [`NAMED_IMAGES`](crate::handler::NAMED_IMAGES) denied images in a
+//!   [`NAMED_IMAGES`](image_policy_core::admission::NAMED_IMAGES) denied images in a
 //!   message and counts the rest; the decision log line cuts the review's
 //!   fields (uid, kind, namespace, name) at 256 bytes and the message at
 //!   8 KiB, so a review of tens of thousands of containers gives an answer
@@ -127,7 +127,7 @@ mod tls;
 
 use self::limits::{BodyBudget, Connections};
 pub use self::reload::ReadError;
-use self::reload::{Change, WatchedFiles};
+use self::reload::{Reloader, WatchedCertificate, WatchedFiles};
 use self::tls::CertificateStore;
 pub use self::tls::TlsError;
 use crate::handler::DEFAULT_BODY_LIMIT;
@@ -297,13 +297,16 @@ pub enum ServerError {
     Tls(#[from] TlsError),
     /// The first policy could not be loaded.
     #[error("policy: {0}")]
-    Policy(#[from] PolicyError),
+    Policy(#[from] PolicyLoadError),
 }
 
-/// Why the policy could not be loaded.
+/// Why the policy could not be loaded: its files could not be read, or
+/// [`PolicySource::load`] failed (named apart from the core's
+/// [`PolicyError`](image_policy_core::policy::PolicyError), which a
+/// [`LoadError`] may carry).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum PolicyError {
+pub enum PolicyLoadError {
     /// A policy file could not be read.
     #[error(transparent)]
     Read(#[from] ReadError),
@@ -416,8 +419,7 @@ impl Server {
         };
         let metrics = metrics::Metrics::default();
 
-        let mut policy_files = WatchedFiles::new(policy.files.clone(), policy.identity.as_bytes());
-        let first = load_policy(&policy, &mut policy_files, &metrics)?;
+        let (policy_files, first) = reload::load_first_policy(&policy, &metrics)?;
         let state = Arc::new(State {
             policy: RwLock::new(Arc::new(first)),
             metrics,
@@ -431,19 +433,21 @@ impl Server {
         let (acceptor, certificate) = match transport {
             Transport::InsecureHttp => (None, None),
             Transport::Https(files) => {
-                let mut watch = WatchedFiles::new(vec![files.cert.clone(), files.key.clone()], "");
-                let key = match watch.poll() {
-                    Change::Changed { contents, .. } => {
-                        tls::certified_key(&contents[0], &contents[1], &files.cert, &files.key)?
-                    }
-                    Change::ReadFailed(e) => return Err(TlsError::Read(e).into()),
-                    Change::Unchanged => unreachable!("the first poll always reads"),
-                };
+                let (watch, pem) =
+                    WatchedFiles::open(vec![files.cert.clone(), files.key.clone()], "")
+                        .map_err(TlsError::Read)?;
+                let key =
+                    tls::certified_key(&pem.files[0], &pem.files[1], &files.cert, &files.key)?;
                 state.metrics.certificate_loaded(true);
                 let store = Arc::new(CertificateStore::new(key));
                 let config = tls::server_config(Arc::clone(&store), files.client_ca.as_deref())?;
                 let acceptor = TlsAcceptor::from(Arc::new(config));
-                (Some(acceptor), Some((store, watch, files)))
+                let certificate = WatchedCertificate {
+                    store,
+                    watch,
+                    files,
+                };
+                (Some(acceptor), Some(certificate))
             }
         };
 
@@ -589,109 +593,6 @@ impl Server {
         }
         tracing::info!("stopped");
         Ok(())
-    }
-}
-
-/// Loads the policy and its hash, or explains why not; counts the attempt.
-fn load_policy(
-    source: &PolicySource,
-    files: &mut WatchedFiles,
-    metrics: &metrics::Metrics,
-) -> Result<ActivePolicy, ServerError> {
-    let hash = match files.poll() {
-        Change::Changed { hash, .. } => hash,
-        Change::ReadFailed(e) => {
-            metrics.policy_loaded(None);
-            return Err(PolicyError::Read(e).into());
-        }
-        Change::Unchanged => unreachable!("the first poll always reads"),
-    };
-    match (source.load)() {
-        Ok(loaded) => {
-            log_policy_loaded(&loaded, &hash);
-            metrics.policy_loaded(Some(&hash));
-            Ok(ActivePolicy {
-                policy: loaded.policy,
-                hash,
-            })
-        }
-        Err(error) => {
-            metrics.policy_loaded(None);
-            Err(PolicyError::Load(error).into())
-        }
-    }
-}
-
-fn log_policy_loaded(loaded: &LoadedPolicy, hash: &str) {
-    for warning in &loaded.warnings {
-        tracing::warn!(policy = hash, "{warning}");
-    }
-    tracing::info!(policy = hash, "policy loaded");
-}
-
-/// The periodic check of the policy and certificate files.
-struct Reloader {
-    state: Arc<State>,
-    policy: PolicySource,
-    policy_files: WatchedFiles,
-    certificate: Option<(Arc<CertificateStore>, WatchedFiles, TlsFiles)>,
-}
-
-impl Reloader {
-    fn poll(&mut self) {
-        let metrics = &self.state.metrics;
-        if !self.policy_files.is_empty() {
-            match self.policy_files.poll() {
-                Change::Unchanged => {}
-                Change::ReadFailed(e) => {
-                    metrics.policy_loaded(None);
-                    tracing::error!("policy not reloaded, the previous one stays in force: {e}");
-                }
-                Change::Changed { hash, .. } => match (self.policy.load)() {
-                    Ok(loaded) => {
-                        log_policy_loaded(&loaded, &hash);
-                        metrics.policy_loaded(Some(&hash));
-                        self.state.set_policy(ActivePolicy {
-                            policy: loaded.policy,
-                            hash,
-                        });
-                    }
-                    Err(error) => {
-                        metrics.policy_loaded(None);
-                        tracing::error!(
-                            policy = hash,
-                            "policy not reloaded, the previous one stays in force:\n{error}"
-                        );
-                    }
-                },
-            }
-        }
-        if let Some((store, watch, files)) = &mut self.certificate {
-            match watch.poll() {
-                Change::Unchanged => {}
-                Change::ReadFailed(e) => {
-                    metrics.certificate_loaded(false);
-                    tracing::error!(
-                        "certificate not reloaded, the previous one stays in force: {e}"
-                    );
-                }
-                Change::Changed { contents, .. } => {
-                    match tls::certified_key(&contents[0], &contents[1], &files.cert, &files.key) {
-                        Ok(key) => {
-                            store.replace(key);
-                            metrics.certificate_loaded(true);
-                            tracing::info!(cert = %files.cert.display(), "certificate reloaded");
-                        }
-                        Err(e) => {
-                            metrics.certificate_loaded(false);
-                            tracing::error!(
-                                "certificate not reloaded, the previous one stays in force: {e}"
-                            );
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 

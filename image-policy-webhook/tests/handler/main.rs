@@ -2,7 +2,7 @@
 //! `testdata/k8s/objects`) wrapped in AdmissionReview requests, the
 //! ImageReview example of the Kubernetes documentation, and tables of bad
 //! requests, all through `handle`; `/mutate`'s patches applied by the
-//! `json-patch` crate; the `handler` fuzz target's checks (`invariants`) on
+//! `json-patch` crate; the `handler` fuzz target's checks (`image_policy_webhook::fuzzing`) on
 //! its committed inputs.
 
 mod admission;
@@ -10,7 +10,6 @@ mod bad_requests;
 mod bounds;
 mod fuzz_regressions;
 mod image_review;
-mod invariants;
 mod mutate;
 mod never_panics;
 

@@ -60,7 +60,7 @@ fn identity(path: &Path, metadata: &fs::Metadata) -> Identity {
 
 /// What became of one name.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum WriteOutcome {
     /// The file was written (through the link, when `through` is set).
     Written {
         /// The target written, when the name is a symbolic link.
@@ -156,9 +156,9 @@ impl Writer {
         path: &Path,
         before: &str,
         after: &str,
-    ) -> io::Result<Outcome> {
+    ) -> io::Result<WriteOutcome> {
         if let Some(first) = self.seen(path, after)? {
-            return Ok(Outcome::SameFileAs(first));
+            return Ok(WriteOutcome::SameFileAs(first));
         }
         let link = fs::symlink_metadata(path)?.file_type().is_symlink();
         let target = fs::canonicalize(path)?;
@@ -175,7 +175,7 @@ impl Writer {
         self.refuse_hard_links(name, path, &metadata)?;
         write_atomically(&target, &metadata, before, after)?;
         self.record(name, path, after)?;
-        Ok(Outcome::Written {
+        Ok(WriteOutcome::Written {
             through: link.then_some(target),
         })
     }

@@ -1,7 +1,9 @@
-//! The checks of the `handler` fuzz target, in one place: the target
-//! (`fuzz/fuzz_targets/handler.rs`) includes this file with `#[path]`, and
-//! this crate's tests replay the committed inputs of
-//! `tests/fuzz/testdata/handler/` with the same checks (`fuzz_regressions`).
+//! The checks of the `handler` fuzz target, shared with this crate's tests
+//! (feature `fuzzing`, hidden: not an API, it changes with the handler), as
+//! `image-policy-lint`'s `fuzzing` module is: the target
+//! (`fuzz/fuzz_targets/handler.rs`) calls [`check`] on every input, and the
+//! tests replay the committed inputs of `tests/fuzz/testdata/handler/` with
+//! it (`cargo test` turns the feature on for them).
 //!
 //! For any body, on every endpoint: [`handle`] does not panic, answers 200
 //! with a JSON review or 400 with a JSON `Status`, of at most
@@ -15,18 +17,21 @@
 //! - the object with the patch applied, sent again, gets no patch (the API
 //!   server's reinvocation is harmless).
 //!
-//! The scanner's agreement with serde (`scanner_agrees_with_serde`, feature
-//! `fuzzing` of the webhook) is passed in, as only a build with that feature
-//! has it.
-//!
-//! Nothing here may use more than the fuzz crate depends on:
-//! image-policy-core, image-policy-webhook, serde_json and base64.
+//! And the AdmissionReview scanner reads a UTF-8 body as serde does, or
+//! leaves it to serde ([`scanner_agrees_with_serde`]).
 
+use crate::handler::{Endpoint, MAX_REPLY_BYTES, handle};
 use base64::Engine as _;
 use image_policy_core::policy::Policy;
 use image_policy_core::reference::ImageRef;
-use image_policy_webhook::handler::{Endpoint, MAX_REPLY_BYTES, handle};
 use serde_json::Value;
+
+/// Whether the AdmissionReview scanner reads `body` itself (`Ok(true)`) or
+/// leaves it to serde (`Ok(false)`); `Err` says how it read something serde
+/// would not read the same way.
+pub fn scanner_agrees_with_serde(body: &str) -> Result<bool, String> {
+    crate::handler::scan::agrees_with_serde(body)
+}
 
 /// The policies the checks use: the multi-team example (allow and deny rules,
 /// tags, an exempt namespace, namespace rules, warn mode and break-glass, so
@@ -41,43 +46,30 @@ pub struct Policies {
 }
 
 impl Policies {
-    /// Loads both examples (compiled into the binary).
-    pub fn load() -> Policies {
+    /// Compiles both examples from their text (the fuzz target and the tests
+    /// compile `examples/multi-team.yaml` and `examples/rewrite.yaml` in;
+    /// the published crate holds neither).
+    pub fn from_yaml(multi_team: &str, rewrite: &str) -> Policies {
         let load = |source: &str, name: &str| match Policy::from_yaml_str(source, name) {
             Ok(loaded) => loaded.policy,
             Err(e) => panic!("the fuzz policy {name} does not load: {e}"),
         };
         Policies {
-            judge: load(
-                include_str!("../../../examples/multi-team.yaml"),
-                "multi-team.yaml",
-            ),
-            rewrite: load(
-                include_str!("../../../examples/rewrite.yaml"),
-                "rewrite.yaml",
-            ),
+            judge: load(multi_team, "multi-team.yaml"),
+            rewrite: load(rewrite, "rewrite.yaml"),
         }
     }
 }
 
-/// `scanner_agrees_with_serde`: whether the scanner reads a body itself,
-/// or `Err` with how it disagrees with serde.
-pub type ScannerCheck = fn(&str) -> Result<bool, String>;
-
 /// Checks one input; `Err` says which invariant broke, `Ok` whether
-/// `/mutate` answered a patch. `scanner` is `scanner_agrees_with_serde` when
-/// the webhook is built with `fuzzing`.
-pub fn check(
-    policies: &Policies,
-    data: &[u8],
-    scanner: Option<ScannerCheck>,
-) -> Result<bool, String> {
+/// `/mutate` answered a patch.
+pub fn check(policies: &Policies, data: &[u8]) -> Result<bool, String> {
     for endpoint in [Endpoint::AdmissionReview, Endpoint::ImageReview] {
         answer(&policies.judge, endpoint, data)?;
     }
     let patched = check_mutate(&policies.rewrite, data, true)?;
-    if let (Some(agrees), Ok(text)) = (scanner, std::str::from_utf8(data)) {
-        agrees(text)?;
+    if let Ok(text) = std::str::from_utf8(data) {
+        scanner_agrees_with_serde(text)?;
     }
     Ok(patched)
 }

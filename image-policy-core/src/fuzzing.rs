@@ -1,21 +1,26 @@
 //! The invariants that the reference parser and the policy loader keep on
-//! *any* input.
-//!
-//! One file, compiled into two crates: the integration tests (as
-//! `fuzz_regressions::invariants`, replaying the committed inputs under
-//! `tests/fuzz/testdata/`) and the fuzz targets in `fuzz/` (through
-//! `#[path]`). The fuzz crate lives outside the workspace and the core's public
-//! API should not carry test helpers, so sharing the source file is the one
-//! way to keep a single copy of the checks without either.
+//! *any* input: the checks of the fuzz targets in `fuzz/`, shared with this
+//! crate's tests as `image-policy-lint`'s `fuzzing` module is (feature
+//! `fuzzing`, hidden: not an API, it changes with the parser). The tests
+//! (`tests/it/fuzz_regressions.rs`) turn the feature on for themselves and
+//! replay the committed inputs under `tests/fuzz/testdata/` and the vector
+//! files with these checks; the fuzz targets call them on every input.
 //!
 //! Each check returns `Err` naming the first broken invariant instead of
 //! panicking, so that the test can report every failing input at once; the
 //! fuzz targets turn an `Err` into a panic, which libFuzzer records as a crash.
 //! A panic inside the parser itself is a failure in both places too.
+//!
+//! The checks of the `oci-spec` conversions and [`check_policy_load`] need
+//! the `oci-spec` and `yaml` features; the tests and the fuzz targets build
+//! with both.
 
-use image_policy_core::policy::{Context, Policy};
-use image_policy_core::reference::{Digest, ImageRef, ParseError, Reference, Span, grammar};
+#[cfg(feature = "yaml")]
+use crate::policy::{Context, Policy};
+use crate::reference::{Digest, ImageRef, ParseError, Reference, Span, grammar};
+#[cfg(feature = "oci-spec")]
 use oci_spec::distribution::Reference as OciReference;
+#[cfg(feature = "oci-spec")]
 use oci_spec::image::Digest as OciDigest;
 
 /// Returns `Err(message)` from the enclosing function when `cond` is false.
@@ -355,15 +360,18 @@ fn check_digest_value(d: Digest<'_>) -> Result<(), String> {
         Digest::parse(&s) == Ok(d),
         "digest {s:?} does not re-parse to itself"
     );
-    let oci = OciDigest::from(d);
-    ensure!(
-        oci.to_string() == s,
-        "oci-spec digest {oci} differs from {s}"
-    );
-    ensure!(
-        Digest::try_from(&oci) == Ok(d),
-        "digest {s} does not come back from oci-spec"
-    );
+    #[cfg(feature = "oci-spec")]
+    {
+        let oci = OciDigest::from(d);
+        ensure!(
+            oci.to_string() == s,
+            "oci-spec digest {oci} differs from {s}"
+        );
+        ensure!(
+            Digest::try_from(&oci) == Ok(d),
+            "digest {s} does not come back from oci-spec"
+        );
+    }
     Ok(())
 }
 
@@ -548,20 +556,23 @@ fn check_owned(r: ImageRef<'_>, owned: &Reference) -> Result<(), String> {
     );
 
     // oci-spec fills in `latest` when neither tag nor digest is written.
-    let oci = OciReference::from(owned);
-    let expected = if r.is_tag_implied() {
-        owned
-            .with_tag("latest")
-            .map_err(|e| format!("with_tag(\"latest\"): {e}"))?
-    } else {
-        owned.clone()
-    };
-    let back = Reference::try_from(&oci)
-        .map_err(|e| format!("{owned} comes back from oci-spec ({oci}) as an error: {e}"))?;
-    ensure!(
-        back == expected,
-        "{owned} comes back from oci-spec ({oci}) as {back}, expected {expected}"
-    );
+    #[cfg(feature = "oci-spec")]
+    {
+        let oci = OciReference::from(owned);
+        let expected = if r.is_tag_implied() {
+            owned
+                .with_tag("latest")
+                .map_err(|e| format!("with_tag(\"latest\"): {e}"))?
+        } else {
+            owned.clone()
+        };
+        let back = Reference::try_from(&oci)
+            .map_err(|e| format!("{owned} comes back from oci-spec ({oci}) as an error: {e}"))?;
+        ensure!(
+            back == expected,
+            "{owned} comes back from oci-spec ({oci}) as {back}, expected {expected}"
+        );
+    }
     Ok(())
 }
 
@@ -624,6 +635,7 @@ fn check_grammar(input: &str) -> Result<(), String> {
 
 /// Images every policy that loads is asked about in [`check_policy_load`]:
 /// short names, a rewritten registry, a digest, a port, nonsense, nothing.
+#[cfg(feature = "yaml")]
 const POLICY_IMAGES: [&str; 6] = [
     "prometheus:2.6.1",
     "registry.my.com/prometheus:2.6.1",
@@ -641,6 +653,7 @@ const POLICY_IMAGES: [&str; 6] = [
 ///   break-glass annotation, and every decision explains itself;
 /// - a rewrite gives a reference that parses and that no rule rewrites again
 ///   (a rewrite loop is a load error), or fails with a message.
+#[cfg(feature = "yaml")]
 pub fn check_policy_load(source: &str) -> Result<(), String> {
     for loaded in [
         Policy::from_yaml_str(source, "fuzz.yaml"),
