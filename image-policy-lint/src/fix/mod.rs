@@ -138,7 +138,7 @@ mod run;
 
 pub use diff::unified_diff;
 pub use plan::{Edit, Fix, Unfixable, plan};
-pub use proof::{check_edits, verify};
+pub use proof::{EditError, EditErrorKind, NotAsPlanned, check_edits, verify};
 pub use run::{Change, FileFix, Fixed, fix};
 
 pub(crate) use proof::{assess, mark_unfixable};

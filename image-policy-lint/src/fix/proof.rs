@@ -9,16 +9,108 @@ use crate::report::{Extracted, FileReport, Position};
 use crate::{Options, Source, SourceKind};
 use image_policy_core::policy::Policy;
 
+/// Why a fixed text's full reading is not the one its plan expects
+/// ([`verify`]): the first difference found, with where it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotAsPlanned {
+    /// The fixed text has another number of images.
+    #[error("the fixed text has {after} images, the original {before}")]
+    ImageCount {
+        /// The original's images.
+        before: usize,
+        /// The fixed text's images.
+        after: usize,
+    },
+    /// An image reads in another object, container or path.
+    #[error("the image at {position} reads in another place after fixing")]
+    Moved {
+        /// Where the image is in the original.
+        position: Position,
+    },
+    /// An image reads as another image than the plan expects.
+    #[error("the image at {position} reads as {image} after fixing, not {expected}")]
+    OtherImage {
+        /// Where the image is in the original.
+        position: Position,
+        /// The image as the fixed text reads.
+        image: String,
+        /// The image the plan expects ([`Fix::expected`]).
+        expected: String,
+    },
+    /// The fixed text has other problems, or another number of objects.
+    #[error("the fixed text does not read as the original does")]
+    OtherReading,
+}
+
+/// An edit that [`check_edits`] cannot prove reads as planned: which edit,
+/// where, and why ([`EditErrorKind`]). Its message names the byte and the
+/// replacement.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+#[error("{}", self.message())]
+pub struct EditError {
+    /// Why the edit is refused.
+    pub kind: EditErrorKind,
+    /// The edit's index in the edits checked.
+    pub edit: usize,
+    /// The byte offset of the edit: in the fixed text, except for
+    /// [`EditErrorKind::OutOfOrder`], where the fixed text has no place
+    /// for it and it is the offset in the original text.
+    pub at: usize,
+    /// The edit's replacement.
+    pub replacement: String,
+}
+
+/// Why [`check_edits`] refuses an edit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EditErrorKind {
+    /// The edit starts before the previous one ends.
+    OutOfOrder,
+    /// The fixed text does not hold the replacement where the edit lands.
+    NotTheReplacement,
+    /// An anchor moved onto an alias (`&name value`) that is not a whole
+    /// node, or whose value would not read the same there.
+    NotAWholeAnchoredNode,
+    /// The replacement is not a word of the reference grammar that reads
+    /// as itself wherever it stands.
+    NotAReferenceWord,
+    /// The replacement is not the whole scalar or word it stands in.
+    NotAWholeToken,
+}
+
+impl EditError {
+    fn message(&self) -> String {
+        let Self {
+            kind,
+            at,
+            replacement,
+            ..
+        } = self;
+        let what = match kind {
+            EditErrorKind::OutOfOrder => return format!("the edit at byte {at} is out of order"),
+            EditErrorKind::NotTheReplacement => "is not the replacement",
+            EditErrorKind::NotAWholeAnchoredNode => {
+                "is not an anchored value that makes up a whole node"
+            }
+            EditErrorKind::NotAReferenceWord => "is not a word of the reference grammar",
+            EditErrorKind::NotAWholeToken => "does not make up a whole token",
+        };
+        format!("the fixed text at byte {at} ({replacement}) {what}")
+    }
+}
+
 /// Checks a fixed file's reading against the plan: the same sites, in the
 /// same objects and containers, each with the image the plan expects, and
-/// no problem that the original did not have. `Err` says what differs.
-pub fn verify(before: &FileReport, fix: &Fix, after: &FileReport) -> Result<(), String> {
+/// no problem that the original did not have. `Err` says what differs
+/// first.
+pub fn verify(before: &FileReport, fix: &Fix, after: &FileReport) -> Result<(), NotAsPlanned> {
     if before.findings.len() != after.findings.len() {
-        return Err(format!(
-            "the fixed text has {} images, the original {}",
-            after.findings.len(),
-            before.findings.len()
-        ));
+        return Err(NotAsPlanned::ImageCount {
+            before: before.findings.len(),
+            after: after.findings.len(),
+        });
     }
     for ((old, new), expected) in before
         .findings
@@ -28,16 +120,16 @@ pub fn verify(before: &FileReport, fix: &Fix, after: &FileReport) -> Result<(), 
     {
         let (old, new) = (&old.site, &new.site);
         if old.holder != new.holder || old.container != new.container || old.path != new.path {
-            return Err(format!(
-                "the image at {} reads in another place after fixing",
-                old.position
-            ));
+            return Err(NotAsPlanned::Moved {
+                position: old.position,
+            });
         }
         if new.image != *expected {
-            return Err(format!(
-                "the image at {} reads as {} after fixing, not {expected}",
-                old.position, new.image
-            ));
+            return Err(NotAsPlanned::OtherImage {
+                position: old.position,
+                image: new.image.clone(),
+                expected: expected.clone(),
+            });
         }
     }
     let codes = |f: &FileReport| {
@@ -46,7 +138,7 @@ pub fn verify(before: &FileReport, fix: &Fix, after: &FileReport) -> Result<(), 
         c
     };
     if codes(before) != codes(after) || before.objects != after.objects {
-        return Err("the fixed text does not read as the original does".to_owned());
+        return Err(NotAsPlanned::OtherReading);
     }
     Ok(())
 }
@@ -126,29 +218,33 @@ pub(crate) fn mark_unfixable(
 /// `edits` applied), is a word of the reference grammar that makes up a
 /// whole token: a quoted YAML scalar that closes right after it (with no
 /// escape), a plain YAML scalar or a Dockerfile word with a separator on
-/// each side. `Err` says which edit is not.
-pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), String> {
+/// each side. `Err` says which edit is not, and why.
+pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), EditError> {
     let mut grown = 0isize;
     let mut last_end = 0;
-    for edit in edits {
+    for (index, edit) in edits.iter().enumerate() {
         let start = edit.range.start.checked_add_signed(grown);
         grown += edit.replacement.len() as isize - edit.range.len() as isize;
         let Some(start) = start.filter(|&s| s >= last_end) else {
-            return Err(format!(
-                "the edit at byte {} is out of order",
-                edit.range.start
-            ));
+            return Err(EditError {
+                kind: EditErrorKind::OutOfOrder,
+                edit: index,
+                at: edit.range.start,
+                replacement: edit.replacement.clone(),
+            });
         };
         let end = start + edit.replacement.len();
         last_end = end;
-        let bad = |what: &str| {
-            Err(format!(
-                "the fixed text at byte {start} ({}) {what}",
-                edit.replacement
-            ))
+        let bad = |kind| {
+            Err(EditError {
+                kind,
+                edit: index,
+                at: start,
+                replacement: edit.replacement.clone(),
+            })
         };
         if after.get(start..end) != Some(edit.replacement.as_str()) {
-            return bad("is not the replacement");
+            return bad(EditErrorKind::NotTheReplacement);
         }
         let before = after[..start].chars().next_back();
         let next = after[end..].chars().next();
@@ -167,12 +263,12 @@ pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), 
             let whole = before.is_none_or(|c| c.is_whitespace() || matches!(c, '[' | '{' | ','))
                 && (ends_plain(next) || matches!(next, Some(',' | ']' | '}')));
             if !name_ok || !anchor_value_movable(value) || !whole {
-                return bad("is not an anchored value that makes up a whole node");
+                return bad(EditErrorKind::NotAWholeAnchoredNode);
             }
             continue;
         }
         if !plain_word_safe(&edit.replacement) || edit.replacement.ends_with(':') {
-            return bad("is not a word of the reference grammar");
+            return bad(EditErrorKind::NotAReferenceWord);
         }
         let whole = match (kind, before) {
             (SourceKind::Dockerfile, Some(q @ ('"' | '\''))) => next == Some(q),
@@ -191,7 +287,7 @@ pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), 
             }
         };
         if !whole {
-            return bad("does not make up a whole token");
+            return bad(EditErrorKind::NotAWholeToken);
         }
     }
     Ok(())
@@ -251,5 +347,159 @@ pub(super) fn derive_reading(text: &str, read: &mut Extracted, fix: &Fix) {
     }
     for s in &mut read.suppressed {
         shift(&mut s.position);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::FileReport;
+
+    /// (text after the edit, its range in the original, replacement, kind
+    /// refused, message): every refusal of [`check_edits`] and its words.
+    /// An edit as (start, end, replacement).
+    type Planned = (usize, usize, &'static str);
+
+    const REFUSED: &[(&str, &[Planned], EditErrorKind, &str)] = &[
+        (
+            "image: r.io/a:1\nimage: r.io/b:1\n",
+            &[(23, 24, "r.io/b:1"), (7, 8, "r.io/a:1")],
+            EditErrorKind::OutOfOrder,
+            "the edit at byte 7 is out of order",
+        ),
+        (
+            "image: r.io/a:1\n",
+            &[(7, 8, "r.io/b:1")],
+            EditErrorKind::NotTheReplacement,
+            "the fixed text at byte 7 (r.io/b:1) is not the replacement",
+        ),
+        (
+            "image: nginx\n",
+            &[(7, 12, "nginx")],
+            EditErrorKind::NotAReferenceWord,
+            "the fixed text at byte 7 (nginx) is not a word of the reference grammar",
+        ),
+        (
+            "image: r.io/a:1x\n",
+            &[(7, 8, "r.io/a:1")],
+            EditErrorKind::NotAWholeToken,
+            "the fixed text at byte 7 (r.io/a:1) does not make up a whole token",
+        ),
+        (
+            "a: &x r.io/a:1b\n",
+            &[(3, 4, "&x r.io/a:1")],
+            EditErrorKind::NotAWholeAnchoredNode,
+            "the fixed text at byte 3 (&x r.io/a:1) is not an anchored value that makes up a whole node",
+        ),
+    ];
+
+    #[test]
+    fn check_edits_says_which_edit_and_why() {
+        for &(after, edits, kind, message) in REFUSED {
+            let edits: Vec<Edit> = edits
+                .iter()
+                .map(|&(start, end, r)| Edit {
+                    range: start..end,
+                    replacement: r.to_owned(),
+                })
+                .collect();
+            let err = check_edits(after, SourceKind::Manifests, &edits).expect_err("refused");
+            assert_eq!(
+                (err.kind, err.to_string().as_str()),
+                (kind, message),
+                "{after:?}"
+            );
+            assert_eq!(err.replacement, edits[err.edit].replacement, "{after:?}");
+        }
+    }
+
+    fn read(text: &str) -> FileReport {
+        let policy = Policy::builder()
+            .allow_registry("r.io")
+            .build()
+            .expect("loads")
+            .policy;
+        let source = Source {
+            name: "pod.yaml".to_owned(),
+            kind: SourceKind::Manifests,
+            text: Ok(text.to_owned()),
+        };
+        crate::lint([source], &Options::default(), &policy)
+            .files
+            .remove(0)
+    }
+
+    fn pod(container: &str, images: &[&str]) -> String {
+        let mut text =
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n".to_owned();
+        for image in images {
+            text.push_str(&format!("  - name: {container}\n    image: {image}\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn verify_says_what_differs_and_where() {
+        let before = read(&pod("c", &["nginx:1"]));
+        let expect = |image: &str| Fix {
+            expected: vec![image.to_owned()],
+            ..Fix::default()
+        };
+        let at = before.findings[0].site.position;
+        let cases = [
+            (pod("c", &["r.io/nginx:1"]), "r.io/nginx:1", Ok(())),
+            (
+                pod("c", &["r.io/nginx:1", "r.io/x:1"]),
+                "r.io/nginx:1",
+                Err(NotAsPlanned::ImageCount {
+                    before: 1,
+                    after: 2,
+                }),
+            ),
+            (
+                pod("d", &["r.io/nginx:1"]),
+                "r.io/nginx:1",
+                Err(NotAsPlanned::Moved { position: at }),
+            ),
+            (
+                pod("c", &["r.io/other:1"]),
+                "r.io/nginx:1",
+                Err(NotAsPlanned::OtherImage {
+                    position: at,
+                    image: "r.io/other:1".to_owned(),
+                    expected: "r.io/nginx:1".to_owned(),
+                }),
+            ),
+            (
+                pod("c", &["r.io/nginx:1"])
+                    + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\n",
+                "r.io/nginx:1",
+                Err(NotAsPlanned::OtherReading),
+            ),
+        ];
+        for (after, expected, want) in cases {
+            assert_eq!(
+                verify(&before, &expect(expected), &read(&after)),
+                want,
+                "{after}"
+            );
+        }
+        assert_eq!(
+            NotAsPlanned::OtherImage {
+                position: at,
+                image: "a/b".to_owned(),
+                expected: "c/d".to_owned(),
+            }
+            .to_string(),
+            format!("the image at {at} reads as a/b after fixing, not c/d")
+        );
+        assert_eq!(
+            NotAsPlanned::ImageCount {
+                before: 1,
+                after: 2
+            }
+            .to_string(),
+            "the fixed text has 2 images, the original 1"
+        );
     }
 }
