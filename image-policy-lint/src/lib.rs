@@ -134,7 +134,7 @@
 //! # Performance
 //!
 //! Files are read whole and their images judged on as many threads as there
-//! are cores; a YAML
+//! are cores ([`Options::threads`] sets another count); a YAML
 //! document is deserialized only into the fields that can carry images
 //! (everything else is skipped without being stored). A file is parsed once,
 //! or, when the fast path stops at something outside its subset, a second
@@ -216,6 +216,13 @@ pub struct Options {
     /// Off by default: a Dockerfile's or compose file's image is judged as
     /// written, since no `/mutate` reaches what builds pull.
     pub builds_use_registries_conf: bool,
+    /// How many threads read and judge the files (and plan and check their
+    /// fixes): `None`, the default, for as many as the machine has cores
+    /// ([`std::thread::available_parallelism`], one where it cannot be
+    /// known); never more than there are files; one reads on the calling
+    /// thread. The report is the same whatever the count, in the order of
+    /// the sources.
+    pub threads: Option<std::num::NonZeroUsize>,
 }
 
 impl Options {

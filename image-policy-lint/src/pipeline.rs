@@ -1,5 +1,6 @@
 //! The threaded pipeline: files read, judged and assessed for `--fix` on
-//! every core, the report in the order of the sources.
+//! [`Options::threads`] threads (every core by default), the report in the
+//! order of the sources.
 //!
 //! It sits between the per-file steps it calls (the readers, `judge`, and
 //! [`fix::plan`] and the proofs of `fix`) and [`fix::fix`], the one run
@@ -14,16 +15,16 @@ use image_policy_core::policy::Policy;
 /// [`Policy::rewrite`], with the object's namespace
 /// and annotations as context).
 ///
-/// Files are read and their images judged on as many threads as the
-/// machine has cores (each file is independent); the report is in the order
-/// of `sources` whatever the threads' timing. Nothing is printed: see
-/// [`crate::render`].
+/// Files are read and their images judged on [`Options::threads`] threads
+/// (by default as many as the machine has cores; each file is
+/// independent); the report is in the order of `sources` whatever the
+/// threads' timing. Nothing is printed: see [`crate::render`].
 pub fn lint(
     sources: impl IntoIterator<Item = Source>,
     options: &Options,
     policy: &Policy,
 ) -> Report {
-    lint_files(sources, |s| lint_file(s, options, policy))
+    lint_files(sources, options, |s| lint_file(s, options, policy))
 }
 
 /// [`lint`]'s work on one file: read, judged, and each image a rewrite
@@ -56,17 +57,20 @@ pub(crate) fn lint_with(
     options: &Options,
     judge: impl Fn(&ImageSite) -> Verdict + Sync,
 ) -> Report {
-    lint_files(sources, |s| judged(read::extract(s, options), &judge))
+    lint_files(sources, options, |s| {
+        judged(read::extract(s, options), &judge)
+    })
 }
 
 /// The report of `sources`, each file's by `read` (on the reading threads),
 /// with its name and text moved in.
 fn lint_files(
     sources: impl IntoIterator<Item = Source>,
+    options: &Options,
     read: impl Fn(&Source) -> FileReport + Sync,
 ) -> Report {
     let sources: Vec<Source> = sources.into_iter().collect();
-    let read = map_files(&sources, read);
+    let read = map_files(&sources, options, read);
     let mut report = Report::default();
     for (source, mut file) in sources.into_iter().zip(read) {
         file.name = source.name;
@@ -98,11 +102,17 @@ pub(crate) fn judged(extracted: Extracted, judge: impl Fn(&ImageSite) -> Verdict
     }
 }
 
-/// `work` on every source, in order, spread over the available cores (each
-/// file is independent; the results are in the order of `sources` whatever
-/// the threads' timing).
-pub(crate) fn map_files<T: Send>(sources: &[Source], work: impl Fn(&Source) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism()
+/// `work` on every source, in order, spread over [`Options::threads`]
+/// threads (each file is independent; the results are in the order of
+/// `sources` whatever the threads' timing).
+pub(crate) fn map_files<T: Send>(
+    sources: &[Source],
+    options: &Options,
+    work: impl Fn(&Source) -> T + Sync,
+) -> Vec<T> {
+    let threads = options
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, usize::from)
         .min(sources.len());
     if threads <= 1 {
@@ -136,4 +146,64 @@ pub(crate) fn map_files<T: Send>(sources: &[Source], work: impl Fn(&Source) -> T
     });
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, e)| e).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SourceKind;
+    use std::num::NonZeroUsize;
+
+    /// Any thread count gives the default's report, in the sources' order.
+    #[test]
+    fn the_thread_count_changes_nothing_but_the_threads() {
+        let policy = Policy::builder()
+            .allow_registry("mirror.example")
+            .rewrite("docker.io", "mirror.example/hub")
+            .build()
+            .expect("loads")
+            .policy;
+        let sources: Vec<Source> = (0..23)
+            .map(|i| Source {
+                name: format!("f{i}"),
+                kind: if i % 3 == 0 {
+                    SourceKind::Dockerfile
+                } else {
+                    SourceKind::Manifests
+                },
+                text: Ok(if i % 3 == 0 {
+                    format!("FROM nginx:{i}\n")
+                } else {
+                    format!(
+                        "apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  \
+                         containers:\n  - {{name: c, image: \"redis:{i}\"}}\n"
+                    )
+                }),
+            })
+            .collect();
+        let default = lint(sources.clone(), &Options::default(), &policy);
+        let fixed = fix::fix(sources.clone(), &Options::default(), &policy);
+        assert!(fixed.files.iter().all(|f| f.change.is_some()), "{fixed:?}");
+        assert_eq!(default.files.len(), sources.len());
+        for (file, source) in default.files.iter().zip(&sources) {
+            assert_eq!(file.name, source.name);
+            assert_eq!(file.findings.len(), 1, "{file:?}");
+        }
+        for threads in [1, 2, 5, 64] {
+            let options = Options {
+                threads: NonZeroUsize::new(threads),
+                ..Options::default()
+            };
+            assert_eq!(
+                lint(sources.clone(), &options, &policy),
+                default,
+                "{threads}"
+            );
+            assert_eq!(
+                fix::fix(sources.clone(), &options, &policy),
+                fixed,
+                "{threads}"
+            );
+        }
+    }
 }

@@ -58,7 +58,9 @@ pub struct Fixed {
 /// input error) is not touched. Files are fixed on as many threads as
 /// [`crate::lint`] reads them.
 pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
-    let worked = pipeline::map_files(&sources, |source| fix_file(source, options, policy));
+    let worked = pipeline::map_files(&sources, options, |source| {
+        fix_file(source, options, policy)
+    });
     let mut report = Report::default();
     let mut files = Vec::with_capacity(sources.len());
     // (index, plan) of each fixed file whose report cannot be derived, and
