@@ -187,13 +187,14 @@ mod pipeline;
 mod read;
 pub mod render;
 pub mod report;
+mod source;
 mod vars;
 pub mod walk;
 mod yaml;
 
 pub use pipeline::lint;
 pub use read::extract;
-pub use walk::{Source, SourceKind};
+pub use source::{Source, SourceKind};
 
 /// The README's example, run by `cargo test --doc`.
 #[cfg(doctest)]
