@@ -45,7 +45,7 @@ fn lint_file(source: &Source, options: &Options, policy: &Policy) -> FileReport 
     fix::mark_unfixable(
         &mut file,
         &assessed.fix.unfixable,
-        assessed.not_touched.as_deref(),
+        assessed.not_touched.as_ref(),
     );
     file
 }

@@ -13,7 +13,15 @@
 //! plans every file of a lint, checks each fixed text (*Verification*
 //! below) and keeps it only when it is proven to read as the same sites
 //! with the rewritten images; the CLI only writes the texts (or prints
-//! [`unified_diff`]).
+//! [`unified_diff`]). A proof that fails is data: [`check_edits`] says which
+//! edit and why ([`EditError`]), [`verify`] what reads otherwise
+//! ([`NotAsPlanned`]), and a file left as it is says why
+//! ([`FileFix::not_touched`], a [`NotTouched`]).
+//!
+//! One file per concern, each calling only downward: `plan.rs` (the edits),
+//! `proof.rs` (the local and full proofs, and what a file's fix comes to),
+//! `diff.rs` (the unified diff) and `run.rs` ([`fix`], on the linter's
+//! threads, which in turn run the planning and the proofs).
 //!
 //! ```
 //! use image_policy_core::policy::Policy;
@@ -67,7 +75,7 @@
 //! The core refuses rewrite rules whose `to` a `from` could match again, so
 //! a rewritten image is never rewritten: a second plan of a fixed file is
 //! empty (tested, and checked by the `lint_readers` fuzz target through
-//! `check_fix`).
+//! `fuzzing::check_fix`).
 //!
 //! # Verification
 //!
@@ -110,9 +118,9 @@
 //! judged once, as it reads in the fixed text (the same judge [`crate::lint`]
 //! calls, on the same site). A file with problems (whose messages may quote
 //! what changed) is read again in full and compared with [`verify`], as
-//! every file was before. Local proof and
-//! full reading are kept equal by tests: the `lint_readers` fuzz target and
-//! the property tests run `check_fix` on every input, which requires
+//! every file was before. Local proof and full reading are kept equal by
+//! tests: the `lint_readers` fuzz target and the property tests run
+//! `fuzzing::check_fix` on every input, which requires
 //! [`check_edits`] to accept every plan that reads as planned in full, and
 //! [`fix`]'s derived report and text to be exactly what reading the fixed
 //! text gives.
@@ -121,7 +129,8 @@
 //!
 //! Planning costs one pass over the text to index lines, and per site one
 //! rewrite and one comparison. [`fix`] costs what [`crate::lint`] does (one
-//! reading and one judgement per image, files on every core) plus, per
+//! reading and one judgement per image, files on
+//! [`Options::threads`](crate::Options::threads) threads) plus, per
 //! fixed file, the plan, one copy of the text and the local check of each
 //! edit: not a second reading. With rewrite rules, [`crate::lint`] runs the
 //! same plan and local check on each file a rule rewrites (one copy of its
@@ -138,7 +147,7 @@ mod run;
 
 pub use diff::unified_diff;
 pub use plan::{Edit, Fix, Unfixable, plan};
-pub use proof::{EditError, EditErrorKind, NotAsPlanned, check_edits, verify};
+pub use proof::{EditError, EditErrorKind, NotAsPlanned, NotTouched, check_edits, verify};
 pub use run::{Change, FileFix, Fixed, fix};
 
 pub(crate) use proof::{assess, mark_unfixable};

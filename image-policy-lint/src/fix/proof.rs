@@ -5,7 +5,7 @@
 
 use super::Edit;
 use super::plan::{Fix, Unfixable, anchor_value_movable, plain_word_safe, plan};
-use crate::report::{Extracted, FileReport, Position};
+use crate::report::{Extracted, FileReport, Position, Problem};
 use crate::{Options, Source, SourceKind};
 use image_policy_core::policy::Policy;
 
@@ -101,6 +101,24 @@ impl EditError {
     }
 }
 
+/// Why a [`super::fix`] run leaves a file as it is, though its plan
+/// changes something ([`super::FileFix::not_touched`]). Its message starts
+/// with `not fixed: `.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotTouched {
+    /// The file cannot be read completely (a read error, a parse error, a
+    /// construct kubectl reads differently): its sites are not trusted.
+    #[error("not fixed: it cannot be read completely ({}: {})", .0.code.as_str(), .0.message)]
+    Unreadable(Problem),
+    /// An edit of the fixed text is not proven locally ([`check_edits`]).
+    #[error("not fixed: {0}")]
+    Unproven(EditError),
+    /// The fixed text, read again in full, is not as planned ([`verify`]).
+    #[error("not fixed: {0}")]
+    NotAsPlanned(NotAsPlanned),
+}
+
 /// Checks a fixed file's reading against the plan: the same sites, in the
 /// same objects and containers, each with the image the plan expects, and
 /// no problem that the original did not have. `Err` says what differs
@@ -150,7 +168,7 @@ pub(crate) struct Assessed {
     /// The plan.
     pub(crate) fix: Fix,
     /// Why the file is not touched at all, when it is not.
-    pub(crate) not_touched: Option<String>,
+    pub(crate) not_touched: Option<NotTouched>,
     /// The fixed text, when the plan changes something and it may be written.
     pub(crate) fixed: Option<String>,
 }
@@ -175,17 +193,13 @@ pub(crate) fn assess(
         return assessed;
     }
     if let Some(problem) = extracted.problems.iter().find(|p| p.code.is_input_error()) {
-        assessed.not_touched = Some(format!(
-            "not fixed: it cannot be read completely ({}: {})",
-            problem.code.as_str(),
-            problem.message
-        ));
+        assessed.not_touched = Some(NotTouched::Unreadable(problem.clone()));
         return assessed;
     }
     let fixed = assessed.fix.apply(text);
     match check_edits(&fixed, source.kind, &assessed.fix.edits) {
         Ok(()) => assessed.fixed = Some(fixed),
-        Err(why) => assessed.not_touched = Some(format!("not fixed: {why}")),
+        Err(why) => assessed.not_touched = Some(NotTouched::Unproven(why)),
     }
     assessed
 }
@@ -197,7 +211,7 @@ pub(crate) fn assess(
 pub(crate) fn mark_unfixable(
     file: &mut FileReport,
     unfixable: &[Unfixable],
-    not_touched: Option<&str>,
+    not_touched: Option<&NotTouched>,
 ) {
     for u in unfixable {
         if let Some(f) = file.findings.get_mut(u.site) {
@@ -205,9 +219,10 @@ pub(crate) fn mark_unfixable(
         }
     }
     if let Some(why) = not_touched {
+        let why = why.to_string();
         for f in &mut file.findings {
             if f.verdict.rewritten.is_some() && f.verdict.unfixable.is_none() {
-                f.verdict.unfixable = Some(why.to_owned());
+                f.verdict.unfixable = Some(why.clone());
             }
         }
     }
@@ -501,5 +516,41 @@ mod tests {
             .to_string(),
             "the fixed text has 2 images, the original 1"
         );
+    }
+
+    #[test]
+    fn a_file_not_read_completely_is_not_touched_and_says_why() {
+        let policy = Policy::builder()
+            .rewrite("docker.io", "mirror.example/hub")
+            .build()
+            .expect("loads")
+            .policy;
+        let text = pod("c", &["nginx:1"]) + "---\nkind: [\n";
+        let source = Source {
+            name: "pod.yaml".to_owned(),
+            kind: SourceKind::Manifests,
+            text: Ok(text),
+        };
+        let fixed = super::super::fix(vec![source], &Options::default(), &policy);
+        let file = &fixed.files[0];
+        assert_eq!(file.change, None);
+        let Some(NotTouched::Unreadable(problem)) = &file.not_touched else {
+            panic!("{file:?}");
+        };
+        assert!(problem.code.is_input_error(), "{problem:?}");
+        let why = file.not_touched.as_ref().map(ToString::to_string);
+        assert_eq!(
+            why.as_deref(),
+            Some(
+                format!(
+                    "not fixed: it cannot be read completely ({}: {})",
+                    problem.code.as_str(),
+                    problem.message
+                )
+                .as_str()
+            )
+        );
+        let finding = &fixed.report.files[0].findings[0];
+        assert_eq!(finding.verdict.unfixable, why, "{finding:?}");
     }
 }

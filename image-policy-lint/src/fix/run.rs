@@ -2,7 +2,7 @@
 //! proven and judged on the pipeline's threads.
 
 use super::proof::{Assessed, assess, derive_reading, mark_unfixable, verify};
-use super::{Edit, Fix, Unfixable, unified_diff};
+use super::{Edit, Fix, NotTouched, Unfixable, unified_diff};
 use crate::report::{FileReport, Report};
 use crate::{Options, Source, pipeline};
 use image_policy_core::policy::Policy;
@@ -21,7 +21,7 @@ pub struct FileFix {
     /// Why the file is not touched at all: it could not be read completely
     /// (a read error, a parse error, a construct kubectl reads differently),
     /// or its fixed text did not read as planned.
-    pub not_touched: Option<String>,
+    pub not_touched: Option<NotTouched>,
 }
 
 /// A file's text before and after fixing.
@@ -119,7 +119,7 @@ pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
                 }
                 Err(why) => {
                     entry.change = None;
-                    let why = format!("not fixed: {why}");
+                    let why = NotTouched::NotAsPlanned(why);
                     mark_unfixable(before, &[], Some(&why));
                     entry.not_touched = Some(why);
                 }
@@ -172,7 +172,7 @@ fn fix_file(source: &Source, options: &Options, policy: &Policy) -> Worked {
     let mut file = pipeline::judged(extracted, |site| {
         crate::judge::with_policy(policy, site, options)
     });
-    mark_unfixable(&mut file, &entry.unfixable, entry.not_touched.as_deref());
+    mark_unfixable(&mut file, &entry.unfixable, entry.not_touched.as_ref());
     Worked {
         file,
         entry,
