@@ -37,12 +37,13 @@
 //!
 //! # Design
 //!
-//! A run has three steps:
+//! A run has four steps, each in its own module:
 //!
 //! 1. [`walk`]: which files, in which (sorted, deterministic) order, as
 //!    `kubectl apply -R` walks a directory; the name gives a first guess of
 //!    the kind ([`SourceKind`]); `-` is standard input.
-//! 2. Extraction ([`extract`]), one reader per kind, each giving an
+//! 2. Extraction ([`extract`], the private `read` module), one reader per
+//!    kind, each giving an
 //!    [`report::Extracted`] (image sites with line and column, objects,
 //!    suppressions, problems): Kubernetes YAML/JSON, read as kubectl reads
 //!    them (its document splitter and go-yaml v2's rules, or the difference
@@ -59,25 +60,35 @@
 //!    that holds neither is read as its name says. A file named like a
 //!    kustomization is also read as a manifest, since `kubectl apply -R`
 //!    would send it.
-//! 3. Judgement ([`lint`]): each site goes through
-//!    [`Policy::evaluate_rewritten`](image_policy_core::policy::Policy::evaluate_rewritten) with the object's namespace and
-//!    annotations as context (with rewrite rules, a Kubernetes object's
+//! 3. Judgement ([`lint`], on [`Options::threads`] threads: the private
+//!    `pipeline` and `judge` modules): each site goes through
+//!    [`Policy::evaluate_rewritten`](image_policy_core::policy::Policy::evaluate_rewritten)
+//!    with the object's namespace and annotations as context (with rewrite rules, a Kubernetes object's
 //!    image is judged rewritten, as the webhook judges it after `/mutate`;
 //!    a Dockerfile's or compose file's image is judged as written, since no
 //!    `/mutate` reaches `docker build` or `docker compose pull`
 //!    ([`report::Verdict::as_written`]); the verdict says to what a rule
 //!    rewrites it, and, from the same plan [`fix`] runs, whether `--fix`
 //!    can write that ([`report::Verdict::unfixable`]); a rewrite that makes
-//!    no valid reference is a denial naming the rule), and becomes a [`report::Finding`] whose [`report::Verdict`]
-//!    carries the core's typed [`Mode`](image_policy_core::policy::Mode) and
-//!    [`DecisionCode`](image_policy_core::policy::DecisionCode); [`render`]
-//!    prints the [`report::Report`] as text, JSON, SARIF or GitHub
-//!    annotations.
+//!    no valid reference is a denial naming the rule), and becomes a
+//!    [`report::Finding`] whose [`report::Verdict`] carries the core's typed
+//!    [`Mode`](image_policy_core::policy::Mode) and
+//!    [`DecisionCode`](image_policy_core::policy::DecisionCode).
 //! 4. Fixing ([`fix`], the CLI's `--fix` and `--diff`): the images a rewrite
-//!    rule changes are written into the texts, only their bytes changing
-//!    (a pure plan of edits from the text and its sites, checked by reading
-//!    the fixed text again); the caller writes the files or prints the
-//!    diffs.
+//!    rule changes are written into the texts, only their bytes changing (a
+//!    pure plan of edits from the text and its sites, each edit proven in
+//!    the fixed text, see [`fix`]'s *Verification*); the caller writes the
+//!    files or prints the diffs.
+//!
+//! [`render`] then prints the [`report::Report`] as text, JSON, SARIF or
+//! GitHub annotations.
+//!
+//! The modules call downward only: [`fix::fix`] runs on the pipeline's
+//! threads; the pipeline calls the readers, the judge and `fix`'s planning
+//! and proof, none of which calls the pipeline or a run. The fuzz checks
+//! and the readers' internals the fuzz targets, benches and differential
+//! tests need are in one hidden module, `fuzzing` (`--features fuzzing`,
+//! not an API).
 //!
 //! # Reading files as kubectl reads them
 //!
