@@ -180,6 +180,81 @@ pub fn check_fix(text: &str) -> Result<(), String> {
     }
     Ok(())
 }
+/// The invariant of the `fast_yaml` fuzz target: where the fast path reads
+/// a text (it is in its subset), it reads it exactly as serde-saphyr does.
+/// `Err` says how they differ.
+pub fn check_fast_path(text: &str) -> Result<(), String> {
+    let Ok(fast) = crate::manifests::extract_fast(text) else {
+        return Ok(());
+    };
+    let slow = crate::manifests::extract_serde_saphyr(text);
+    if fast != slow {
+        return Err(format!(
+            "the fast path differs from serde-saphyr: {fast:?}, not {slow:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The invariants of the `kubectl_reader` fuzz target: kubectl's documents
+/// of a text are whole lines, in order, never overlapping, each starting at
+/// the line it says and holding a separator line only as its first line
+/// (kubectl keeps a separator met with nothing read since the last cut
+/// there); the difference checks return; the manifest reader's sites and
+/// problems lie on lines of the text (unless a lone carriage return, a line
+/// break for the parser and not for the line index, is in it); and reading
+/// each document with the fast path gives what serde-saphyr alone gives.
+/// `Err` says which broke.
+pub fn check_kubectl_reader(text: &str) -> Result<(), String> {
+    let (chunks, bad) = crate::kubectl::documents(text);
+    let mut end = 0;
+    for chunk in &chunks {
+        let start = chunk.text.as_ptr() as usize - text.as_ptr() as usize;
+        if start < end {
+            return Err("chunks overlap or go back".to_owned());
+        }
+        if start != 0 && text.as_bytes()[start - 1] != b'\n' {
+            return Err("not whole lines".to_owned());
+        }
+        let line = 1 + text[..start].matches('\n').count();
+        if chunk.first_line != line {
+            return Err(format!(
+                "first line: {} for a chunk on line {line}",
+                chunk.first_line
+            ));
+        }
+        if chunk.text.split('\n').skip(1).any(|l| l.starts_with("---")) {
+            return Err("a chunk holds a separator line past its first".to_owned());
+        }
+        end = start + chunk.text.len();
+    }
+    if let Some(bad) = bad.filter(|b| b.position.line < 1) {
+        return Err(format!("a bad separator on line 0: {bad:?}"));
+    }
+    let _ = crate::kubectl::differences(text);
+    let _ = crate::kubectl::json_stream_difference(text);
+    let got = crate::manifests::extract(text);
+    let lines = text.split('\n').count();
+    let lone_cr = text.replace("\r\n", "").contains('\r');
+    if !lone_cr {
+        let on_a_line = |line: usize| line >= 1 && line <= lines;
+        if let Some(site) = got.sites.iter().find(|s| !on_a_line(s.position.line)) {
+            return Err(format!("a site outside the text: {site:?}"));
+        }
+        if let Some(problem) = got
+            .problems
+            .iter()
+            .find(|p| p.position.is_some_and(|p| !on_a_line(p.line)))
+        {
+            return Err(format!("a problem outside the text: {problem:?}"));
+        }
+    }
+    if got != crate::manifests::extract_without_fast_path(text) {
+        return Err("the fast path differs from serde-saphyr on kubectl's documents".to_owned());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +424,8 @@ mod tests {
         fn readers_never_panic(text in text()) {
             prop_assert_eq!(check_readers(&text), Ok(()));
             prop_assert_eq!(check_fix(&text), Ok(()));
+            prop_assert_eq!(check_fast_path(&text), Ok(()));
+            prop_assert_eq!(check_kubectl_reader(&text), Ok(()));
             for kind in [SourceKind::Manifests, SourceKind::Dockerfile, SourceKind::Compose, SourceKind::Kustomization] {
                 let source = Source { name: "x".to_owned(), kind, text: Ok(text.clone()) };
                 let got = extract(&source, &Options::default());

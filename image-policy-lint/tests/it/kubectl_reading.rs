@@ -733,8 +733,9 @@ fn fixtures_agree_with_kubectl() {
 }
 
 /// The committed inputs of the `kubectl_reader` fuzz target
-/// (`image-policy-cli/tests/fuzz/testdata/kubectl_reader/`): the fast path
-/// per document reads each as serde-saphyr alone does.
+/// (`tests/fuzz/testdata/kubectl_reader/`): the fast path per document
+/// reads each as serde-saphyr alone does, and the target's own check
+/// (`fuzzing::check_kubectl_reader`) holds.
 #[test]
 fn fuzz_regressions() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/testdata/kubectl_reader");
@@ -747,6 +748,12 @@ fn fuzz_regressions() {
         assert_eq!(
             extract(&text),
             extract_without_fast_path(&text),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            image_policy_lint::fuzzing::check_kubectl_reader(&text),
+            Ok(()),
             "{}",
             path.display()
         );
