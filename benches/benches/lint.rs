@@ -52,7 +52,7 @@ use std::hint::black_box;
 type EventsOnly = fn(&str) -> usize;
 
 /// The corpus as the linter's sources.
-fn corpus() -> (Vec<walk::Source>, usize) {
+fn corpus() -> (Vec<lint::Source>, usize) {
     let corpus = manifests::generate();
     let objects = corpus.objects;
     (corpus.into_sources(), objects)

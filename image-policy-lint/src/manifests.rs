@@ -396,7 +396,7 @@ pub fn extract(text: &str) -> Extracted {
 
 /// [`extract`] with serde-saphyr alone for every document (no fast path):
 /// the reference [`extract`] is tested against.
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn extract_without_fast_path(text: &str) -> Extracted {
     extract_with(text, |chunk| {
         let differences = kubectl::differences(chunk);

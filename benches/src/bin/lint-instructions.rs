@@ -25,19 +25,19 @@ use std::process::ExitCode;
 
 use image_policy_benches::{manifests, yaml_events};
 use image_policy_core::policy::Policy;
-use image_policy_lint::{self as lint, walk};
+use image_policy_lint as lint;
 
 /// A way of reading the whole corpus; returns what it counted.
-type Read = Box<dyn Fn(&[walk::Source]) -> usize>;
+type Read = Box<dyn Fn(&[lint::Source]) -> usize>;
 
 /// Reads the files with `read`; returns what `read` counted.
 #[inline(never)]
-fn read_corpus(files: &[walk::Source], read: &dyn Fn(&[walk::Source]) -> usize) -> usize {
+fn read_corpus(files: &[lint::Source], read: &dyn Fn(&[lint::Source]) -> usize) -> usize {
     read(black_box(files))
 }
 
 /// `read` of each file, summed.
-fn each(read: impl Fn(&walk::Source) -> usize + 'static) -> Read {
+fn each(read: impl Fn(&lint::Source) -> usize + 'static) -> Read {
     Box::new(move |files| files.iter().map(|s| read(black_box(s))).sum())
 }
 

@@ -360,7 +360,11 @@ fn apply_fixes(
         }
         if let Some(why) = &file.not_touched {
             failed = true;
-            eprintln!("image-policy lint: {}: {}", shown(&file.name), message(why));
+            eprintln!(
+                "image-policy lint: {}: {}",
+                shown(&file.name),
+                message(&why.to_string())
+            );
         }
         let Some(change) = &file.change else {
             continue;

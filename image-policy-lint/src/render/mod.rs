@@ -15,6 +15,7 @@ use std::io::{self, Write};
 
 /// The output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// rustc-style snippets for people (the default).
     Text,

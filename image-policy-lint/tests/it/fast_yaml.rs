@@ -326,7 +326,8 @@ fn every_fixture() {
 }
 
 /// The committed inputs of the `fast_yaml` fuzz target (seeds and fixed
-/// crashes), byte for byte.
+/// crashes), byte for byte, and the target's own check
+/// (`fuzzing::check_fast_path`).
 #[test]
 fn fuzz_regressions() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/testdata/fast_yaml");
@@ -341,6 +342,12 @@ fn fuzz_regressions() {
         let bytes = std::fs::read(&path).expect("input reads");
         if let Ok(text) = std::str::from_utf8(&bytes) {
             same(&path.display().to_string(), text);
+            assert_eq!(
+                image_policy_lint::fuzzing::check_fast_path(text),
+                Ok(()),
+                "{}",
+                path.display()
+            );
         }
     }
 }

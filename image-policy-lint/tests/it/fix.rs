@@ -845,61 +845,40 @@ fn fix_changes_only_planned_images_as_kubectl_reads_them() {
         .collect();
     let before = lint(sources.clone(), &options, &policy);
     let fixed = fix::fix(sources, &options, &policy);
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let (mut compared, mut changed, mut refused) = (0, 0, 0);
-    let results: Vec<(usize, Result<(), String>)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..4)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(text) = texts.get(i) else {
-                            break mine;
-                        };
-                        let Some(change) = &fixed.files[i].change else {
-                            mine.push((i, Err("unchanged".to_owned())));
-                            continue;
-                        };
-                        let original = kubectl_reads(&kubectl, text)
-                            .unwrap_or_else(|e| panic!("kubectl refuses {text:?}: {e}"));
-                        let after = kubectl_reads(&kubectl, &change.after);
-                        let mut expected = original;
-                        for f in &before.files[i].findings {
-                            let Ok(Some(new)) = policy.rewrite_str(&f.site.image) else {
-                                continue;
-                            };
-                            if f.verdict.unfixable.is_none() {
-                                set_path(
-                                    &mut expected[0],
-                                    f.site.path.as_deref().expect("a path"),
-                                    new.as_str(),
-                                );
-                            }
-                        }
-                        let verdict = match after {
-                            Ok(after) if after == expected => Ok(()),
-                            Ok(after) => Err(format!(
-                                "kubectl reads {:?} as\n{}\nexpected\n{}",
-                                change.after,
-                                serde_json::to_string_pretty(&after).expect("JSON"),
-                                serde_json::to_string_pretty(&expected).expect("JSON")
-                            )),
-                            Err(e) => {
-                                Err(format!("kubectl refuses the fixed {:?}: {e}", change.after))
-                            }
-                        };
-                        mine.push((i, verdict.map_err(|e| format!("from {text:?}: {e}"))));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("thread"))
-            .collect()
+    let results: Vec<Result<(), String>> = crate::pool::map_in_order(&texts, 4, |i, text| {
+        let Some(change) = &fixed.files[i].change else {
+            return Err("unchanged".to_owned());
+        };
+        let original = kubectl_reads(&kubectl, text)
+            .unwrap_or_else(|e| panic!("kubectl refuses {text:?}: {e}"));
+        let after = kubectl_reads(&kubectl, &change.after);
+        let mut expected = original;
+        for f in &before.files[i].findings {
+            let Ok(Some(new)) = policy.rewrite_str(&f.site.image) else {
+                continue;
+            };
+            if f.verdict.unfixable.is_none() {
+                set_path(
+                    &mut expected[0],
+                    f.site.path.as_deref().expect("a path"),
+                    new.as_str(),
+                );
+            }
+        }
+        let verdict = match after {
+            Ok(after) if after == expected => Ok(()),
+            Ok(after) => Err(format!(
+                "kubectl reads {:?} as\n{}\nexpected\n{}",
+                change.after,
+                serde_json::to_string_pretty(&after).expect("JSON"),
+                serde_json::to_string_pretty(&expected).expect("JSON")
+            )),
+            Err(e) => Err(format!("kubectl refuses the fixed {:?}: {e}", change.after)),
+        };
+        verdict.map_err(|e| format!("from {text:?}: {e}"))
     });
-    for (i, result) in results {
+    for (i, result) in results.into_iter().enumerate() {
         match result {
             Ok(()) => {
                 compared += 1;

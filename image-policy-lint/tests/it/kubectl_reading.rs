@@ -733,8 +733,9 @@ fn fixtures_agree_with_kubectl() {
 }
 
 /// The committed inputs of the `kubectl_reader` fuzz target
-/// (`image-policy-cli/tests/fuzz/testdata/kubectl_reader/`): the fast path
-/// per document reads each as serde-saphyr alone does.
+/// (`tests/fuzz/testdata/kubectl_reader/`): the fast path per document
+/// reads each as serde-saphyr alone does, and the target's own check
+/// (`fuzzing::check_kubectl_reader`) holds.
 #[test]
 fn fuzz_regressions() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/testdata/kubectl_reader");
@@ -747,6 +748,12 @@ fn fuzz_regressions() {
         assert_eq!(
             extract(&text),
             extract_without_fast_path(&text),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            image_policy_lint::fuzzing::check_kubectl_reader(&text),
+            Ok(()),
             "{}",
             path.display()
         );
@@ -817,30 +824,7 @@ fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
 
 /// kyaml's reading of every text, `jobs` processes at a time, in order.
 fn run_kyaml_all(kyaml: &PathBuf, texts: &[String], jobs: usize) -> Vec<Kubectl> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut readings: Vec<(usize, Kubectl)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..jobs.max(1))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(text) = texts.get(i) else {
-                            return mine;
-                        };
-                        mine.push((i, run_kyaml(kyaml, text)));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("a kyaml thread"))
-            .collect()
-    });
-    readings.sort_by_key(|(i, _)| *i);
-    assert_eq!(readings.len(), texts.len());
-    readings.into_iter().map(|(_, k)| k).collect()
+    crate::pool::map_in_order(texts, jobs, |_, text| run_kyaml(kyaml, text))
 }
 
 #[test]

@@ -5,3 +5,4 @@
 mod fast_yaml;
 mod fix;
 mod kubectl_reading;
+mod pool;
