@@ -82,7 +82,10 @@ fn lint_files(
 
 /// The report of a file read as `extracted`, each site judged by `judge`;
 /// its name and text are left empty, for the caller to move in.
-pub(crate) fn judged(extracted: Extracted, judge: impl Fn(&ImageSite) -> SiteVerdict) -> FileReport {
+pub(crate) fn judged(
+    extracted: Extracted,
+    judge: impl Fn(&ImageSite) -> SiteVerdict,
+) -> FileReport {
     let findings = extracted
         .sites
         .into_iter()
