@@ -293,6 +293,13 @@ impl<'a> Url<'a> {
         if host.contains('@') {
             return None;
         }
+        // Go's URL parser refuses these in a host (and `%` escapes, which
+        // no registry key needs): the kubelet then ignores the key.
+        if !host.bytes().all(|b| {
+            b >= 0x80 || b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]<>\"".contains(&b)
+        }) {
+            return None;
+        }
         Some(Url { host, path })
     }
 
