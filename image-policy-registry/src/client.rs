@@ -262,7 +262,7 @@ impl Client {
         if pull_host.is_empty() {
             return Err(RegistryError::new(
                 ErrorKind::NoRegistry,
-                reference.as_str(),
+                &reference.docker_ref().to_string(),
                 "",
             ));
         }
@@ -282,7 +282,7 @@ impl Client {
     /// none is written). An index is returned as the index.
     pub async fn fetch_manifest(&self, reference: &Reference) -> Result<Fetched, RegistryError> {
         let (mut target, repo) = self.base(reference)?;
-        let image = reference.as_str();
+        let image = &reference.docker_ref().to_string();
         let digest = reference.digest().map(|d| d.to_string());
         let tag_or_digest = match (&digest, reference.effective_tag()) {
             (Some(d), _) => d.clone(),
@@ -343,7 +343,7 @@ impl Client {
         limit: u64,
     ) -> Result<Bytes, RegistryError> {
         let (mut target, repo) = self.base(reference)?;
-        let image = reference.as_str();
+        let image = &reference.docker_ref().to_string();
         target.path_and_query = format!("/v2/{repo}/blobs/{digest}");
         let err = |(kind, status, detail): Failure| {
             let mut e = RegistryError::new(kind, image, &target_authority(reference, self));

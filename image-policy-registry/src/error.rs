@@ -109,7 +109,8 @@ impl RegistryError {
         &self.0.kind
     }
 
-    /// The image, as the caller gave it.
+    /// The image fetched, normalized as the runtime pulls it
+    /// (`docker.io/library/nginx:latest` for `nginx`).
     pub fn image(&self) -> &str {
         &self.0.image
     }

@@ -17,8 +17,10 @@ use tokio::sync::OnceCell;
 pub struct Pinned {
     /// The reference resolved, normalized (`docker.io/library/nginx:1.27`).
     pub image: Reference,
-    /// The same name and tag with the digest (`docker.io/library/nginx:1.27@sha256:…`).
-    /// The tag is kept for people; the runtime pulls by the digest alone.
+    /// The same name and tag with the digest (`docker.io/library/nginx:1.27@sha256:…`;
+    /// `:latest` written when the tag was implied). The tag is kept for
+    /// people; the runtime pulls by the digest alone. A reference that had a
+    /// digest is its own pin.
     pub pinned: Reference,
     /// `sha256:…` of the manifest's bytes as the registry served them.
     pub digest: String,
@@ -161,7 +163,13 @@ impl Resolver {
         let Fetched { manifest, .. } = self.client.fetch_manifest(reference).await?;
         let digest = Digest::parse(&manifest.digest)
             .expect("a digest this crate computed is a valid reference digest");
-        let pinned = reference.with_digest(digest);
+        // `nginx` pins as `docker.io/library/nginx:latest@sha256:…`: the tag
+        // the runtime would have pulled stays, for people.
+        let pinned = match reference.digest() {
+            Some(_) => reference.clone(),
+            None => Reference::parse(&reference.docker_ref().to_string())
+                .map_or_else(|_| reference.with_digest(digest), |r| r.with_digest(digest)),
+        };
         Ok(Pinned {
             image: reference.clone(),
             pinned,
