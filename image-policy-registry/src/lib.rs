@@ -27,7 +27,7 @@
 //!   docker `config.json` or a Kubernetes `.dockerconfigjson` Secret,
 //!   matched to the image as the kubelet matches them ([`keyring`]).
 //! - TLS: rustls (with ring, the provider the webhook's server uses) trusting
-//!   the system's roots ([`rustls-native-certs`], which honours
+//!   the system's roots (`rustls-native-certs`, which honours
 //!   `SSL_CERT_FILE` and `SSL_CERT_DIR`) and the certificates of
 //!   [`Options::add_ca_pem`] (`--registry-ca`). Verification is never
 //!   skipped. Plain HTTP is spoken only to registries named in
@@ -132,6 +132,11 @@ pub use keyring::{Credential, Keyring, KeyringError};
 pub use manifest::{Kind, Manifest};
 pub use metrics::{LATENCY_BUCKETS, Metrics, RESULTS, Snapshot};
 pub use resolver::{CacheOptions, DEFAULT_TTL, Pinned, Resolver};
+
+/// The README's example compiles (it is not run: it needs a registry).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 /// The parsers' internals, for the fuzz targets (`--features fuzzing`).
 /// Not an API: it changes with the parsers.
