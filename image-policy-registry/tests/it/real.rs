@@ -2,7 +2,9 @@
 //! 127.0.0.1: TLS with a certificate from a CA made here, htpasswd (bcrypt)
 //! basic auth, an image and a two-platform index pushed with `skopeo copy
 //! --preserve-digests` from OCI layouts written here, a tag pushed over
-//! between two resolutions, and the registry stopped.
+//! between two resolutions, and the registry stopped; and docker-registry
+//! with token auth, its token server written here (ES256 JWTs signed with
+//! ring, the signer's certificate in `x5c`).
 //!
 //! Skipped, with the reason printed, when `docker-registry` or `skopeo` is
 //! missing; under `CI=true` their absence is a failure.
@@ -49,15 +51,27 @@ impl Registry {
     /// Starts docker-registry over TLS with htpasswd `user:password`.
     fn start(ca: &TestCa, user: &str, password: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
+        // The cheapest cost bcrypt allows: the test measures nothing.
+        let hash = bcrypt::hash(password, 4).unwrap();
+        let htpasswd = dir.path().join("htpasswd");
+        std::fs::write(&htpasswd, format!("{user}:{hash}\n")).unwrap();
+        let auth = format!(
+            "  htpasswd:\n    realm: test\n    path: {}\n",
+            htpasswd.display()
+        );
+        let storage = dir.path().join("storage");
+        Registry::spawn(ca, dir, &auth, &storage)
+    }
+
+    /// Starts docker-registry over TLS with `auth` (the YAML under `auth:`)
+    /// on the storage root `storage`.
+    fn spawn(ca: &TestCa, dir: tempfile::TempDir, auth: &str, storage: &Path) -> Registry {
         let p = |name: &str| dir.path().join(name);
         std::fs::write(p("cert.pem"), &ca.server_cert).unwrap();
         std::fs::write(p("key.pem"), &ca.server_key).unwrap();
         // skopeo's --dest-cert-dir reads *.crt as CAs.
         std::fs::create_dir(p("certs")).unwrap();
         std::fs::write(p("certs/ca.crt"), ca.pem()).unwrap();
-        // The cheapest cost bcrypt allows: the test measures nothing.
-        let hash = bcrypt::hash(password, 4).unwrap();
-        std::fs::write(p("htpasswd"), format!("{user}:{hash}\n")).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -65,11 +79,10 @@ impl Registry {
             .port();
         let addr = format!("127.0.0.1:{port}");
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: {addr}\n  tls:\n    certificate: {cert}\n    key: {key}\nauth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n",
-            root = p("storage").display(),
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: {addr}\n  tls:\n    certificate: {cert}\n    key: {key}\nauth:\n{auth}",
+            root = storage.display(),
             cert = p("cert.pem").display(),
             key = p("key.pem").display(),
-            htpasswd = p("htpasswd").display(),
         );
         std::fs::write(p("config.yml"), config).unwrap();
         let child = Command::new("docker-registry")
@@ -369,5 +382,139 @@ async fn tls_htpasswd_index_push_over_and_stop() {
     assert_eq!(
         cached.resolve(&name("team/app:1")).await.unwrap().digest,
         sha256(&v1)
+    );
+}
+
+/// A JWT for docker-registry's token auth: ES256, signed with `key`, its
+/// certificate in `x5c` (the registry verifies it against its
+/// `rootcertbundle`), granting `actions` on repository `repo`.
+fn jwt(
+    key: &ring::signature::EcdsaKeyPair,
+    cert_der: &[u8],
+    repo: &str,
+    actions: &[&str],
+) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let std = base64::engine::general_purpose::STANDARD;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "x5c": [std.encode(cert_der)]});
+    let claims = serde_json::json!({
+        "iss": "test-issuer", "sub": "alice", "aud": "test-registry",
+        "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{repo}"),
+        "access": [{"type": "repository", "name": repo, "actions": actions}],
+    });
+    let signing_input = format!(
+        "{}.{}",
+        b64.encode(header.to_string()),
+        b64.encode(claims.to_string())
+    );
+    let signature = key
+        .sign(&ring::rand::SystemRandom::new(), signing_input.as_bytes())
+        .unwrap();
+    format!("{signing_input}.{}", b64.encode(signature.as_ref()))
+}
+
+#[tokio::test]
+async fn token_auth_registry_with_a_token_server_written_here() {
+    use crate::support::{Reply, Stub};
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    if !have("docker-registry") || !have("skopeo") {
+        return;
+    }
+    let ca = TestCa::new();
+    // Images go in through an htpasswd registry; a token registry serves
+    // the same storage.
+    let basic = Registry::start(&ca, "alice", "wonderland");
+    let mut layout = Layout::new(basic.path("layout"));
+    let v1 = layout.tag_image("v1", 1);
+    basic.push(&layout.dir, "v1", "team/app:1", false);
+
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let key =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let rcgen_key = rcgen::KeyPair::try_from(pkcs8.as_ref()).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "token signer");
+    let signer = params.self_signed(&rcgen_key).unwrap();
+    let signer_der = signer.der().to_vec();
+
+    // The token server: alice:wonderland gets pull on `team/app`; asked
+    // for `other/app`, it grants another repository.
+    let stub = Stub::start(Some(ca.acceptor()), move |seen, _| {
+        if !seen.path.starts_with("/token?") {
+            return Reply::Full(404, vec![], Vec::new());
+        }
+        // base64("alice:wonderland")
+        if seen.authorization.as_deref() != Some("Basic YWxpY2U6d29uZGVybGFuZA==") {
+            return Reply::Full(401, vec![], br#"{"details":"bad credentials"}"#.to_vec());
+        }
+        let repo = if seen.path.contains("other%2Fapp") {
+            "team/app-not-other"
+        } else {
+            "team/app"
+        };
+        let token = jwt(&key, &signer_der, repo, &["pull"]);
+        Reply::Full(
+            200,
+            vec![("content-type", "application/json".to_owned())],
+            serde_json::json!({"token": token, "expires_in": 300})
+                .to_string()
+                .into_bytes(),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token-ca.pem"), signer.pem()).unwrap();
+    let auth = format!(
+        "  token:\n    realm: https://{}/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
+        stub.addr,
+        dir.path().join("token-ca.pem").display()
+    );
+    let storage = basic.path("storage");
+    let token_registry = Registry::spawn(&ca, dir, &auth, &storage);
+    let name = |s: &str| -> Reference { format!("{}/{s}", token_registry.addr).parse().unwrap() };
+
+    let mut options = ca.options();
+    options
+        .keyring
+        .add_file_contents(&format!(
+            r#"{{"auths":{{"{}":{{"username":"alice","password":"wonderland"}}}}}}"#,
+            token_registry.addr
+        ))
+        .unwrap();
+    let r = Resolver::new(
+        Client::new(options).unwrap(),
+        CacheOptions::with_ttl(Duration::ZERO),
+    );
+    let p = r.resolve(&name("team/app:1")).await.unwrap();
+    assert_eq!(p.digest, sha256(&v1));
+    assert_eq!(
+        stub.seen.lock().unwrap()[0].path,
+        "/token?service=test-registry&scope=repository%3Ateam%2Fapp%3Apull"
+    );
+    // The token is reused while it lasts: no second token request.
+    r.resolve(&name("team/app:1")).await.unwrap();
+    assert_eq!(stub.count("/token?"), 1);
+
+    // A token that grants another repository: the registry refuses it.
+    let e = r.resolve(&name("other/app:1")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{e}");
+    // No credentials: the token server refuses.
+    let anonymous = Resolver::new(
+        Client::new(ca.options()).unwrap(),
+        CacheOptions::with_ttl(Duration::ZERO),
+    );
+    let e = anonymous.resolve(&name("team/app:1")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{e}");
+    assert!(
+        e.detail().unwrap_or_default().contains("token server"),
+        "{e}"
     );
 }
