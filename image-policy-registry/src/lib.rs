@@ -105,6 +105,18 @@
 //! A registry can still make a resolution fail or be slow (up to the
 //! timeout), and can serve any manifest it likes for a tag: the digest
 //! says which bytes, not whether they are good (signatures are issue 22's).
+//! The credentials matched for a registry go to that registry (basic) or
+//! to the token realm it names, on any host, as docker and containerd send
+//! them: a registry can learn its own credentials, never another's. A
+//! bearer token goes only to the registry's own host (a redirect to another
+//! host drops it).
+//!
+//! Choices where the specifications are silent: a `GET`, never a `HEAD`
+//! (the digest is computed from the body); the token request asks for the
+//! `scope` the challenge names (else `repository:<path>:pull`); a token is
+//! reused for its `expires_in` (default 60 s) less 5 s, at most an hour;
+//! the first credentials of a key are used (the kubelet would try the
+//! others after a failure).
 //!
 //! # Performance
 //!
