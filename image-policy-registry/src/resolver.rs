@@ -79,6 +79,12 @@ type Flight = Arc<OnceCell<Result<Pinned, RegistryError>>>;
 /// - a reference with a digest is fetched by that digest and checked
 ///   against it (the registry must have it).
 ///
+/// Each request is bounded by the client's timeout; a caller that needs one
+/// deadline for a whole resolution (an admission review) wraps
+/// [`Resolver::resolve`] in `tokio::time::timeout`. Dropping a resolution
+/// is safe: a request shared with other callers goes on for them (one of
+/// them takes it over), and nothing is cached from it.
+///
 /// Share it behind an `Arc`; every method takes `&self`.
 #[derive(Debug)]
 pub struct Resolver {
