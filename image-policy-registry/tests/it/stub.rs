@@ -481,3 +481,27 @@ async fn blobs_are_checked_against_their_digest() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_dropped_resolution_leaves_the_shared_request_to_the_others() {
+    let ca = TestCa::new();
+    let stub = Stub::start(Some(ca.acceptor()), |_, _| {
+        Reply::Slow(
+            Duration::from_millis(300),
+            Box::new(ok_manifest(oci_manifest(1), OCI_MANIFEST)),
+        )
+    })
+    .await;
+    let r = Arc::new(resolver(ca.options(), Duration::from_secs(30)));
+    let name = image(&stub, "team/app:1");
+    // The first caller gives up after 50 ms; the second waits.
+    let first = tokio::time::timeout(Duration::from_millis(50), r.resolve(&name));
+    let second = r.resolve(&name);
+    let (first, second) = tokio::join!(first, second);
+    assert!(first.is_err(), "the first caller timed out");
+    assert_eq!(second.unwrap().digest, sha256(&oci_manifest(1)));
+    // And the success is cached for the next caller.
+    r.resolve(&name).await.unwrap();
+    assert_eq!(r.metrics().snapshot().resolutions("ok"), 1);
+    assert!(stub.count("/manifests/1") <= 2);
+}
