@@ -65,6 +65,11 @@ const HELP: &[(&[&str], help::Examples, &str)] = &[
         cmd::policy::CHECK_EXIT_STATUS,
     ),
     (&["policy", "schema"], cmd::policy::SCHEMA_EXAMPLES, ""),
+    (
+        &["resolve"],
+        cmd::resolve::EXAMPLES,
+        cmd::resolve::EXIT_STATUS,
+    ),
 ];
 
 #[derive(Subcommand, Debug)]
@@ -76,6 +81,7 @@ enum Command {
     Policy(cmd::policy::Args),
     Serve(cmd::serve::Args),
     Export(cmd::export::Args),
+    Resolve(cmd::resolve::Args),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +95,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => (args.command_name(), cmd::policy::run(args)),
         Command::Serve(args) => ("serve", cmd::serve::run(args)),
         Command::Export(args) => ("export", cmd::export::run(args)),
+        Command::Resolve(args) => ("resolve", cmd::resolve::run(args)),
     };
     // The one exit path: a command's answer, or its error printed once.
     result.unwrap_or_else(|e| {

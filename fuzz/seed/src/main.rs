@@ -21,6 +21,8 @@
 //!   every case of `testdata/webhook/bad-requests.jsonl`, and each object of
 //!   `testdata/k8s/objects/*.json` in an AdmissionReview (CREATE and UPDATE),
 //!   and the committed inputs of `image-policy-webhook/tests/fuzz/testdata/handler/`;
+//! - `corpus/www_authenticate/` and `corpus/manifest_read/`: the committed
+//!   inputs of `image-policy-registry/tests/fuzz/testdata/<target>/`;
 //! - `corpus/policy_load/`: the policies of `examples/`, the policy test
 //!   tables of `testdata/policy/`, the policies of `deploy/` and the committed
 //!   inputs of `image-policy-core/tests/fuzz/testdata/policy_load/`.
@@ -125,7 +127,15 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
     }
     files_in(&committed.join("policy_load"), &mut policies)?;
 
+    let registry = root.join("image-policy-registry/tests/fuzz/testdata");
+    let mut challenges = BTreeSet::new();
+    files_in(&registry.join("www_authenticate"), &mut challenges)?;
+    let mut manifests = BTreeSet::new();
+    files_in(&registry.join("manifest_read"), &mut manifests)?;
+
     for (target, inputs) in [
+        ("www_authenticate", &challenges),
+        ("manifest_read", &manifests),
         ("parse_reference", &references),
         ("parse_digest", &digests),
         ("fast_yaml", &yaml),

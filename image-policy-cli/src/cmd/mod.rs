@@ -7,4 +7,5 @@ pub mod export;
 pub mod lint;
 pub mod parse;
 pub mod policy;
+pub mod resolve;
 pub mod serve;

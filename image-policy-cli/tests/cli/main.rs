@@ -13,6 +13,7 @@ mod help;
 mod lint;
 mod messages;
 mod parse;
+mod resolve;
 mod serve;
 
 use std::io::Write;

@@ -1,0 +1,144 @@
+//! Counters as plain data: the webhook (or anything else) reads a
+//! [`Snapshot`] and exports it in its own format. Lock-free atomics; reading
+//! never blocks a request.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The upper bounds (seconds) of the latency histogram's buckets, as
+/// Prometheus's default buckets; the last bucket is everything above.
+pub const LATENCY_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The results resolutions are counted by: `ok`, then every
+/// [`ErrorKind::name`](crate::ErrorKind::name).
+pub const RESULTS: [&str; 21] = [
+    "ok",
+    "no_registry",
+    "timeout",
+    "connect",
+    "tls",
+    "http",
+    "unauthorized",
+    "denied",
+    "not_found",
+    "rate_limited",
+    "status",
+    "challenge",
+    "token",
+    "manifest_too_large",
+    "schema_v1",
+    "unsupported_media_type",
+    "invalid_manifest",
+    "digest_mismatch",
+    "redirect",
+    "insecure_redirect",
+    "unsupported_digest",
+];
+
+/// The counters of one client and its resolver.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    resolutions: [AtomicU64; RESULTS.len()],
+    /// Resolutions answered from the cache.
+    cache_hits: AtomicU64,
+    /// Resolutions that waited for a request another caller had started.
+    shared: AtomicU64,
+    /// HTTP requests sent (each redirect and token request counts).
+    http_requests: AtomicU64,
+    /// HTTP requests that got no answer (connect, TLS, timeout).
+    http_failures: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    latency_micros_sum: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// Resolutions that went to the registry, by result (`ok`, `not_found`,
+    /// … as in [`RESULTS`]), only those not zero.
+    pub resolutions: Vec<(&'static str, u64)>,
+    /// Resolutions answered from the cache.
+    pub cache_hits: u64,
+    /// Resolutions that shared another caller's request (single flight).
+    pub shared: u64,
+    /// HTTP requests sent.
+    pub http_requests: u64,
+    /// HTTP requests with no answer.
+    pub http_failures: u64,
+    /// Resolution latency: the count in each bucket of [`LATENCY_BUCKETS`]
+    /// (not cumulative; one more for above the last bound).
+    pub latency_buckets: Vec<u64>,
+    /// The sum of the resolution latencies, in microseconds.
+    pub latency_micros_sum: u64,
+}
+
+impl Snapshot {
+    /// The count of resolutions with this result.
+    pub fn resolutions(&self, result: &str) -> u64 {
+        self.resolutions
+            .iter()
+            .find(|(r, _)| *r == result)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// All the resolutions that went to the registry.
+    pub fn total_resolutions(&self) -> u64 {
+        self.resolutions.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl Metrics {
+    /// Counts one resolution that went to the registry.
+    pub(crate) fn record_resolution(&self, result: &str, latency: Duration) {
+        let i = RESULTS.iter().position(|r| *r == result).unwrap_or(0);
+        self.resolutions[i].fetch_add(1, Ordering::Relaxed);
+        let secs = latency.as_secs_f64();
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.latency_micros_sum.fetch_add(
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn record_cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_shared(&self) {
+        self.shared.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one HTTP request (`status` 0: no answer).
+    pub(crate) fn record_http(&self, status: u16, _latency: Duration) {
+        self.http_requests.fetch_add(1, Ordering::Relaxed);
+        if status == 0 {
+            self.http_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> Snapshot {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Snapshot {
+            resolutions: RESULTS
+                .iter()
+                .zip(&self.resolutions)
+                .map(|(r, n)| (*r, load(n)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            cache_hits: load(&self.cache_hits),
+            shared: load(&self.shared),
+            http_requests: load(&self.http_requests),
+            http_failures: load(&self.http_failures),
+            latency_buckets: self.latency_buckets.iter().map(load).collect(),
+            latency_micros_sum: load(&self.latency_micros_sum),
+        }
+    }
+}
