@@ -13,6 +13,7 @@ mod help;
 mod lint;
 mod messages;
 mod parse;
+mod peers;
 mod serve;
 
 use std::io::Write;
