@@ -10,6 +10,8 @@
 //! | `docker-sysconfig` | `/etc/sysconfig/docker`: `ADD_REGISTRY` and `BLOCK_REGISTRY` | RHEL/CentOS 7 docker (the projectatomic fork) |
 //! | `openshift` | `config.openshift.io/v1` `Image` `cluster`: `spec.registrySources.allowedRegistries` (or `blockedRegistries` for a policy without allow rules), never an empty list where the policy restricts | OpenShift 4 (the Machine Config Operator writes the nodes' `policy.json` from it) |
 //! | `validating-admission-policy` | `ValidatingAdmissionPolicy` and `ValidatingAdmissionPolicyBinding` (`admissionregistration.k8s.io/v1`) | the Kubernetes API server, 1.30+ |
+//! | `gatekeeper` | a `ConstraintTemplate` (Rego) and its `Constraint`s, deciding as the VAP does | OPA Gatekeeper |
+//! | `kyverno` | `ClusterPolicy` rules validating with the VAP's CEL (`validate.cel`) | Kyverno 1.11+ |
 //!
 //! [`export`] is pure: it returns the text and its notes as data
 //! ([`Exported`], [`ExportError`]); the caller writes files and prints.
@@ -117,7 +119,10 @@
 //!
 //! The `validating-admission-policy` format decides as the webhook does; see
 //! its own notes in the `vap` submodule documentation (`cargo doc
-//! --document-private-items`) and in `deploy/README.md`.
+//! --document-private-items`) and in `deploy/README.md`. The `gatekeeper`
+//! and `kyverno` formats decide as it does (the same parse, the same rules
+//! as RE2, so they narrow and refuse what it narrows and refuses): see the
+//! `gatekeeper` and `kyverno` submodules.
 //!
 //! # Untrusted input
 //!
@@ -127,6 +132,8 @@
 //! literals); a string that a target cannot carry (a quote in a shell word)
 //! is refused rather than written.
 
+mod gatekeeper;
+mod kyverno;
 mod node;
 mod vap;
 mod yaml;
@@ -150,16 +157,22 @@ pub enum Format {
     Openshift,
     /// A `ValidatingAdmissionPolicy` and its binding.
     ValidatingAdmissionPolicy,
+    /// An OPA Gatekeeper `ConstraintTemplate` and its `Constraint`s.
+    Gatekeeper,
+    /// A Kyverno `ClusterPolicy` validating with CEL.
+    Kyverno,
 }
 
 impl Format {
     /// Every format, in the order of the documentation.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 7] = [
         Format::ContainersPolicy,
         Format::RegistriesConf,
         Format::DockerSysconfig,
         Format::Openshift,
         Format::ValidatingAdmissionPolicy,
+        Format::Gatekeeper,
+        Format::Kyverno,
     ];
 
     /// The name on the command line.
@@ -170,6 +183,8 @@ impl Format {
             Format::DockerSysconfig => "docker-sysconfig",
             Format::Openshift => "openshift",
             Format::ValidatingAdmissionPolicy => "validating-admission-policy",
+            Format::Gatekeeper => "gatekeeper",
+            Format::Kyverno => "kyverno",
         }
     }
 
@@ -190,6 +205,12 @@ impl Format {
             }
             Format::ValidatingAdmissionPolicy => {
                 "a ValidatingAdmissionPolicy and its binding deciding as the webhook does (Kubernetes 1.30+)"
+            }
+            Format::Gatekeeper => {
+                "an OPA Gatekeeper ConstraintTemplate (Rego) and its constraints deciding as the webhook does"
+            }
+            Format::Kyverno => {
+                "a Kyverno ClusterPolicy validating with CEL, deciding as the webhook does (Kyverno 1.11+)"
             }
         }
     }
@@ -213,10 +234,13 @@ pub struct Options {
     /// is narrowed (what is rejected in its place is a warning), never
     /// dropped; refused anyway when nothing would be admitted.
     pub lossy: bool,
-    /// The name of the ValidatingAdmissionPolicy (and the prefix of the
-    /// names of the others, when modes differ): `image-policy` by default.
+    /// The name of the ValidatingAdmissionPolicy, the Kyverno
+    /// `ClusterPolicy` and the Gatekeeper constraint (and the prefix of the
+    /// names of the others, when modes differ; the Gatekeeper constraint's
+    /// kind is this name in CamelCase): `image-policy` by default.
     pub name: String,
-    /// Namespaces the binding selects (`In`) instead of excluding the
+    /// Namespaces the binding (the Kyverno rule's and the Gatekeeper
+    /// constraint's `match`) selects (`In`) instead of excluding the
     /// policy's exempt namespaces (`NotIn`): for a VAP that covers the
     /// namespaces the webhook does not judge. Empty: every namespace the
     /// policy does not exempt.
@@ -315,6 +339,8 @@ pub fn export(policy: &Policy, format: Format, options: &Options) -> Result<Expo
         | Format::DockerSysconfig
         | Format::Openshift => node::export(policy, format, &mut notes),
         Format::ValidatingAdmissionPolicy => vap::export(policy, options, &mut notes),
+        Format::Gatekeeper => gatekeeper::export(policy, options, &mut notes),
+        Format::Kyverno => kyverno::export(policy, options, &mut notes),
     };
     let lost: Vec<Note> = notes
         .lost
