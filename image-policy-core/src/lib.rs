@@ -16,7 +16,8 @@
 //!   old object, namespace) as a typed value: what the webhook answers, for
 //!   any admission controller to give.
 //! - [`export`]: a policy as the configuration of other engines (`policy.json`,
-//!   `registries.conf`, RHEL docker, OpenShift, a `ValidatingAdmissionPolicy`),
+//!   `registries.conf`, RHEL docker, OpenShift, a `ValidatingAdmissionPolicy`,
+//!   an OPA Gatekeeper `ConstraintTemplate`, a Kyverno `ClusterPolicy`),
 //!   never wider than the policy; rules it cannot express are data.
 //!
 //! The crate does no I/O and needs no async runtime or Kubernetes client:
