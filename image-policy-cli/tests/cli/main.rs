@@ -7,6 +7,7 @@ mod deploy;
 mod escaping;
 mod export;
 mod export_cli;
+mod export_engines;
 #[cfg(unix)]
 mod fix;
 mod help;
