@@ -1,7 +1,9 @@
 //! The webhook handler (decode, decide, encode) on an AdmissionReview of a
 //! Deployment with 3 containers and 1 init container, next to the peers doing
 //! the same job on the same bytes in the same run: regorus with Gatekeeper's
-//! `k8sallowedrepos` and a ValidatingAdmissionPolicy-style CEL expression,
+//! `k8sallowedrepos`, regorus with the same policy exported by `image-policy
+//! export --format gatekeeper` (exact, so the price of exactness in Rego), and
+//! a ValidatingAdmissionPolicy-style CEL expression,
 //! each including its JSON conversion and response encoding. The
 //! participants and the reviews are in [`image_policy_benches::handler`],
 //! shared with the instruction counter (`benches/callgrind-handler.sh`).
@@ -15,13 +17,16 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use image_policy_benches::handler::{Cel, Rego, allowed_of, policy, reviews, rewrite_policy};
+use image_policy_benches::handler::{
+    Cel, ExportedRego, Rego, allowed_of, policy, reviews, rewrite_policy,
+};
 use image_policy_webhook::handler::{Endpoint, handle};
 
 fn bench_handler(c: &mut Criterion) {
     let policy = policy();
     let rewrite = rewrite_policy();
     let mut rego = Rego::new();
+    let mut exported = ExportedRego::new();
     let cel = Cel::new();
 
     let mut group = c.benchmark_group("handler");
@@ -31,6 +36,11 @@ fn bench_handler(c: &mut Criterion) {
         assert_eq!(allowed_of(&ours.body), want, "image-policy on {name}");
         assert_eq!(allowed_of(&rego.review(&body)), want, "regorus on {name}");
         assert_eq!(allowed_of(&cel.review(&body)), want, "cel on {name}");
+        assert_eq!(
+            allowed_of(&exported.review(&body)),
+            want,
+            "exported Rego on {name}"
+        );
         eprintln!("handler/{name}: review of {} bytes", body.len());
 
         group.throughput(Throughput::Bytes(body.len() as u64));
@@ -45,6 +55,9 @@ fn bench_handler(c: &mut Criterion) {
         });
         group.bench_function(format!("regorus/{name}"), |b| {
             b.iter(|| rego.review(black_box(&body)))
+        });
+        group.bench_function(format!("regorus-exported/{name}"), |b| {
+            b.iter(|| exported.review(black_box(&body)))
         });
         group.bench_function(format!("cel/{name}"), |b| {
             b.iter(|| cel.review(black_box(&body)))

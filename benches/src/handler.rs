@@ -10,6 +10,12 @@
 //!   including the JSON input conversion (body parsed into a Rego value,
 //!   Gatekeeper's expansion of the Deployment into its Pod, the `input`
 //!   document built) and the encoding of the AdmissionReview response;
+//! - [`ExportedRego`]: the same policy exported by `image-policy export
+//!   --format gatekeeper` (exact: the reference grammar, normalization, every
+//!   container list and image volume of every kind), in regorus with the
+//!   constraint's parameters, the review given as Gatekeeper gives it (no
+//!   expansion: the Rego reads the Deployment's template), including the
+//!   same conversions and encoding as [`Rego`];
 //! - [`Cel`]: a ValidatingAdmissionPolicy-style expression
 //!   (`data/handler/allowed-repos.cel`) in cel-interpreter, including the
 //!   context conversion (body parsed, `object` and `params` turned into CEL
@@ -142,6 +148,80 @@ impl Rego {
         let violations = self
             .engine
             .eval_rule("data.k8sallowedrepos.violation".to_owned())
+            .expect("evaluates");
+        let messages: Vec<String> = match violations.as_set() {
+            Ok(set) => set
+                .iter()
+                .map(|v| {
+                    v["msg"]
+                        .as_string()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        encode_response(&uid, &messages)
+    }
+}
+
+/// [`policy`] exported as a Gatekeeper ConstraintTemplate and constraint,
+/// in regorus.
+pub struct ExportedRego {
+    engine: regorus::Engine,
+    parameters: regorus::Value,
+    query: String,
+}
+
+impl Default for ExportedRego {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ExportedRego {
+    /// The export of [`policy`], compiled as Gatekeeper reads it.
+    pub fn new() -> Self {
+        use image_policy_export::{ExportFormat, ExportOptions, export};
+        let text = export(&policy(), ExportFormat::Gatekeeper, &ExportOptions::default())
+            .expect("the policy exports")
+            .text;
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&text).expect("the export is YAML");
+        let package = docs[0]["metadata"]["name"].as_str().expect("a name");
+        let rego = docs[0]["spec"]["targets"][0]["rego"]
+            .as_str()
+            .expect("the Rego");
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(true);
+        engine
+            .add_policy("template.rego".to_owned(), rego.to_owned())
+            .expect("the Rego compiles");
+        let parameters = regorus::Value::from_json_str(&docs[1]["spec"]["parameters"].to_string())
+            .expect("parameters");
+        ExportedRego {
+            engine,
+            parameters,
+            query: format!("data.{package}.violation"),
+        }
+    }
+
+    /// Answers one AdmissionReview.
+    pub fn review(&mut self, body: &[u8]) -> Vec<u8> {
+        let text = std::str::from_utf8(body).expect("UTF-8");
+        let review = regorus::Value::from_json_str(text).expect("JSON");
+        let request = review["request"].clone();
+        let uid = request["uid"].as_string().expect("uid").to_string();
+        let mut input = regorus::Value::new_object();
+        {
+            let input = input.as_object_mut().expect("an object");
+            input.insert("review".into(), request);
+            input.insert("parameters".into(), self.parameters.clone());
+        }
+        self.engine.set_input(input);
+        let violations = self
+            .engine
+            .eval_rule(self.query.clone())
             .expect("evaluates");
         let messages: Vec<String> = match violations.as_set() {
             Ok(set) => set

@@ -1,4 +1,4 @@
-//! The policy flags shared by `check`, `serve` and `lint`: a policy file,
+//! The policy flags shared by `check`, `serve`, `lint` and `export`: a policy file,
 //! rules given as flags, or both (flags add to the file).
 //!
 //! - `IMAGE_POLICY_FILE` is the default of `--policy`; set but empty, it
@@ -6,6 +6,12 @@
 //!   command). `--policy ""` is refused with a message.
 //! - List flags take comma-separated values; spaces around each value are
 //!   trimmed (`--allow-registry "a.io, b.io"`), and an empty value is refused.
+//! - `--registry-whitelist LIST` is kube-image-bouncer's spelling of
+//!   `--allow-registry`, so that the bouncer's command line works unchanged:
+//!   its values are read and validated as `--allow-registry`'s are, and are
+//!   added after them (`allow[N]` counts the `--allow-registry` values
+//!   first). It is a flag of its own rather than a clap alias so that an
+//!   error names the flag that was typed.
 //! - A registry written as a URL (`https://registry.my.com`) is refused with
 //!   the reason: a registry is a host, without a scheme.
 //! - `--rewrite FROM=TO` (repeatable, not comma-separated) adds a rewrite
@@ -31,6 +37,11 @@ pub struct PolicyArgs {
     /// comma-separated list.
     #[arg(long, value_name = "HOST[:PORT]", value_delimiter = ',', value_parser = registry)]
     pub allow_registry: Vec<String>,
+    /// Alias of --allow-registry, in kube-image-bouncer's spelling: a
+    /// comma-separated list of registries, each read as --allow-registry
+    /// reads it.
+    #[arg(long, value_name = "HOST[:PORT],...", value_delimiter = ',', value_parser = registry)]
+    pub registry_whitelist: Vec<String>,
     /// Allow a repository pattern (quay.io/prometheus/*, registry.my.com/team/**);
     /// repeatable, or a comma-separated list.
     #[arg(long, value_name = "PATTERN", value_delimiter = ',', value_parser = repository)]
@@ -167,6 +178,7 @@ impl PolicyArgs {
     /// Whether any rule flag is set (so that there is a policy without a file).
     fn has_rule_flags(&self) -> bool {
         !self.allow_registry.is_empty()
+            || !self.registry_whitelist.is_empty()
             || !self.allow_repository.is_empty()
             || !self.deny_registry.is_empty()
             || self.reject_latest
@@ -215,7 +227,7 @@ impl PolicyArgs {
             None => return Err(PolicyLoadError::Missing),
         };
         let mut builder = builder.origin("<flags>");
-        for r in &self.allow_registry {
+        for r in self.allow_registry.iter().chain(&self.registry_whitelist) {
             builder = builder.allow_registry(r);
         }
         for r in &self.allow_repository {

@@ -17,7 +17,8 @@
 //!   any admission controller to give.
 //!
 //! A policy as the configuration of other engines (`policy.json`,
-//! `registries.conf`, RHEL docker, OpenShift, a `ValidatingAdmissionPolicy`)
+//! `registries.conf`, RHEL docker, OpenShift, a `ValidatingAdmissionPolicy`,
+//! an OPA Gatekeeper `ConstraintTemplate`, a Kyverno `ClusterPolicy`)
 //! is the crate `image-policy-export`, built on the policy's public rule
 //! layer ([`policy::Policy::rules`]).
 //!

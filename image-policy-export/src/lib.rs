@@ -10,6 +10,8 @@
 //! | `docker-sysconfig` | `/etc/sysconfig/docker`: `ADD_REGISTRY` and `BLOCK_REGISTRY` | RHEL/CentOS 7 docker (the projectatomic fork) |
 //! | `openshift` | `config.openshift.io/v1` `Image` `cluster`: `spec.registrySources.allowedRegistries` (or `blockedRegistries` for a policy without allow rules), never an empty list where the policy restricts | OpenShift 4 (the Machine Config Operator writes the nodes' `policy.json` from it) |
 //! | `validating-admission-policy` | `ValidatingAdmissionPolicy` and `ValidatingAdmissionPolicyBinding` (`admissionregistration.k8s.io/v1`) | the Kubernetes API server, 1.30+ |
+//! | `gatekeeper` | a `ConstraintTemplate` (Rego) and its `Constraint`s, deciding as the VAP does | OPA Gatekeeper |
+//! | `kyverno` | `ClusterPolicy` rules validating with the VAP's CEL (`validate.cel`) | Kyverno 1.11+ |
 //!
 //! [`export`] is pure: it returns the text and its notes as data
 //! ([`Exported`], [`ExportError`]); the caller writes files and prints. It
@@ -162,7 +164,10 @@
 //!
 //! The `validating-admission-policy` format decides as the webhook does; see
 //! its own notes in the `vap` submodule documentation (`cargo doc
-//! --document-private-items`) and in `deploy/README.md`.
+//! --document-private-items`) and in `deploy/README.md`. The `gatekeeper`
+//! and `kyverno` formats decide as it does (the same parse, the same rules
+//! as RE2, so they narrow and refuse what it narrows and refuses): see the
+//! `gatekeeper` and `kyverno` submodules.
 //!
 //! # Untrusted input
 //!
@@ -175,6 +180,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod gatekeeper;
+mod kyverno;
 mod node;
 mod vap;
 mod yaml;
@@ -201,16 +208,22 @@ pub enum ExportFormat {
     Openshift,
     /// A `ValidatingAdmissionPolicy` and its binding.
     ValidatingAdmissionPolicy,
+    /// An OPA Gatekeeper `ConstraintTemplate` and its `Constraint`s.
+    Gatekeeper,
+    /// A Kyverno `ClusterPolicy` validating with CEL.
+    Kyverno,
 }
 
 impl ExportFormat {
     /// Every format, in the order of the documentation.
-    pub const ALL: [ExportFormat; 5] = [
+    pub const ALL: [ExportFormat; 7] = [
         ExportFormat::ContainersPolicy,
         ExportFormat::RegistriesConf,
         ExportFormat::DockerSysconfig,
         ExportFormat::Openshift,
         ExportFormat::ValidatingAdmissionPolicy,
+        ExportFormat::Gatekeeper,
+        ExportFormat::Kyverno,
     ];
 
     /// The name on the command line.
@@ -221,6 +234,8 @@ impl ExportFormat {
             ExportFormat::DockerSysconfig => "docker-sysconfig",
             ExportFormat::Openshift => "openshift",
             ExportFormat::ValidatingAdmissionPolicy => "validating-admission-policy",
+            ExportFormat::Gatekeeper => "gatekeeper",
+            ExportFormat::Kyverno => "kyverno",
         }
     }
 
@@ -241,6 +256,12 @@ impl ExportFormat {
             }
             ExportFormat::ValidatingAdmissionPolicy => {
                 "a ValidatingAdmissionPolicy and its binding deciding as the webhook does (Kubernetes 1.30+)"
+            }
+            ExportFormat::Gatekeeper => {
+                "an OPA Gatekeeper ConstraintTemplate (Rego) and its constraints deciding as the webhook does"
+            }
+            ExportFormat::Kyverno => {
+                "a Kyverno ClusterPolicy validating with CEL, deciding as the webhook does (Kyverno 1.11+)"
             }
         }
     }
@@ -264,10 +285,13 @@ pub struct ExportOptions {
     /// is narrowed (what is rejected in its place is a warning), never
     /// dropped; refused anyway when nothing would be admitted.
     pub lossy: bool,
-    /// The name of the ValidatingAdmissionPolicy (and the prefix of the
-    /// names of the others, when modes differ): `image-policy` by default.
+    /// The name of the ValidatingAdmissionPolicy, the Kyverno
+    /// `ClusterPolicy` and the Gatekeeper constraint (and the prefix of the
+    /// names of the others, when modes differ; the Gatekeeper constraint's
+    /// kind is this name in CamelCase): `image-policy` by default.
     pub name: String,
-    /// Namespaces the binding selects (`In`) instead of excluding the
+    /// Namespaces the binding (the Kyverno rule's and the Gatekeeper
+    /// constraint's `match`) selects (`In`) instead of excluding the
     /// policy's exempt namespaces (`NotIn`): for a VAP that covers the
     /// namespaces the webhook does not judge. Empty: every namespace the
     /// policy does not exempt.
@@ -370,6 +394,8 @@ pub fn export(
         | ExportFormat::DockerSysconfig
         | ExportFormat::Openshift => node::export(policy, format, &mut notes),
         ExportFormat::ValidatingAdmissionPolicy => vap::export(policy, options, &mut notes),
+        ExportFormat::Gatekeeper => gatekeeper::export(policy, options, &mut notes),
+        ExportFormat::Kyverno => kyverno::export(policy, options, &mut notes),
     };
     let lost: Vec<Note> = notes
         .lost

@@ -87,23 +87,55 @@ const COMPONENT: &str = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
 const DIGEST: &str = r"sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}";
 
 /// The rules of one scope, as RE2 and lists.
-struct Scope {
+pub(super) struct Scope {
     /// `None`: no allow list. `Some("")`: an allow list none of whose rules
     /// could be expressed (nothing is allowed).
-    allow: Option<String>,
-    deny: String,
-    tags: TagRules,
-    /// The tag regexes as one RE2, when every one could be expressed.
-    allow_tags: Option<String>,
+    pub(super) allow: Option<String>,
+    /// The deny rules as one RE2 (empty: none).
+    pub(super) deny: String,
+    /// The tag rules (with `add`, joined with the cluster's).
+    pub(super) tags: TagRules,
+    /// The tag regexes as one RE2, when every one could be expressed
+    /// (`Some("")`: no tag is allowed).
+    pub(super) allow_tags: Option<String>,
     /// Deny every reference on an IPv6 registry.
-    deny_ipv6: bool,
+    pub(super) deny_ipv6: bool,
     /// A deny rule, narrowed, denies every image.
     denies_all: bool,
 }
 
-pub(super) fn export(policy: &Policy, options: &ExportOptions, notes: &mut Notes<'_>) -> String {
+/// What every CEL- or Rego-based export of a policy decides on, computed
+/// once (and shared with the Gatekeeper and Kyverno exports): each scope's
+/// rules as RE2, and one unit per mode.
+pub(super) struct Plan {
+    /// The cluster's scope.
+    pub(super) cluster: Scope,
+    /// Each namespace scope, in the policy's order.
+    pub(super) scopes: Vec<Scope>,
+    /// One unit per mode (the cluster's first), then, when a mode is not
+    /// `enforce`, the unit that only denies unparseable images.
+    pub(super) units: Vec<Unit>,
+}
+
+/// One policy (and binding, or constraint) of an export: the namespaces it
+/// judges and the namespace scopes it applies.
+pub(super) struct Unit {
+    /// The name of the object.
+    pub(super) name: String,
+    /// Its mode (`Enforce` for the unparseable unit).
+    pub(super) mode: Mode,
+    /// `None`: every namespace. `Some((true, names))`: only these;
+    /// `Some((false, names))`: every namespace but these.
+    pub(super) namespaces: Option<(bool, Vec<String>)>,
+    /// The namespace scopes judged in it (indexes of [`Plan::scopes`]).
+    pub(super) scopes: Vec<usize>,
+    /// Only unparseable images are denied (the webhook denies them in every
+    /// mode).
+    pub(super) only_unparseable: bool,
+}
+
+pub(super) fn plan(policy: &Policy, options: &ExportOptions, notes: &mut Notes<'_>) -> Plan {
     let doc = policy.document();
-    let rewritten = rewrite_stage(policy, notes);
     let cluster = scope(doc, None, notes);
     let scopes: Vec<Scope> = (0..doc.namespaces.len())
         .map(|i| scope(doc, Some(i), notes))
@@ -118,7 +150,7 @@ pub(super) fn export(policy: &Policy, options: &ExportOptions, notes: &mut Notes
             modes.push(mode_of(i));
         }
     }
-    let mut docs = Vec::new();
+    let mut units = Vec::new();
     for &mode in &modes {
         let name = if modes.len() == 1 {
             options.name.clone()
@@ -134,49 +166,91 @@ pub(super) fn export(policy: &Policy, options: &ExportOptions, notes: &mut Notes
                 .flat_map(|(_, ns)| ns.names.iter().cloned())
                 .collect()
         };
-        let condition = if modes.len() == 1 {
+        let namespaces = if modes.len() == 1 {
             None
         } else if mode == doc.mode {
-            Some(format!(
-                "!(request.namespace in {})",
-                cel_list(&names(false))
-            ))
+            Some((false, names(false)))
         } else {
-            Some(format!("request.namespace in {}", cel_list(&names(true))))
+            Some((true, names(true)))
         };
-        let selected: Vec<(Vec<String>, &Scope)> = doc
-            .namespaces
-            .iter()
-            .zip(&scopes)
-            .enumerate()
-            .filter(|(i, _)| mode_of(*i) == mode)
-            .map(|(_, (ns, s))| (ns.names.clone(), s))
-            .collect();
-        docs.push(validating_admission_policy(
-            doc,
-            &name,
-            condition,
-            &cluster,
-            &selected,
-            rewritten.as_deref(),
-            false,
-        ));
-        docs.push(binding(&name, mode, options));
+        units.push(Unit {
+            name,
+            mode,
+            namespaces,
+            scopes: (0..doc.namespaces.len())
+                .filter(|&i| mode_of(i) == mode)
+                .collect(),
+            only_unparseable: false,
+        });
     }
     if modes.iter().any(|&m| m != Mode::Enforce) {
         // The webhook denies an image it cannot parse in every mode (and
         // exempt namespace); Warn and Audit bindings would only report it.
-        let name = format!("{}-unparseable", options.name);
-        docs.push(validating_admission_policy(
-            doc,
-            &name,
-            None,
-            &cluster,
-            &[],
-            rewritten.as_deref(),
-            true,
-        ));
-        docs.push(binding(&name, Mode::Enforce, options));
+        units.push(Unit {
+            name: format!("{}-unparseable", options.name),
+            mode: Mode::Enforce,
+            namespaces: None,
+            scopes: Vec::new(),
+            only_unparseable: true,
+        });
+    }
+    Plan {
+        cluster,
+        scopes,
+        units,
+    }
+}
+
+/// The `ValidatingAdmissionPolicy` of each unit of the plan, with its mode:
+/// the VAP export writes each with its binding; the Kyverno export wraps
+/// their variables and validations in its rules.
+pub(super) fn policies(
+    policy: &Policy,
+    options: &ExportOptions,
+    engine: &str,
+    notes: &mut Notes<'_>,
+) -> Vec<(Value, Mode)> {
+    let doc = policy.document();
+    let rewritten = rewrite_stage(policy, engine, notes);
+    let plan = plan(policy, options, notes);
+    plan.units
+        .iter()
+        .map(|unit| {
+            let condition = unit.namespaces.as_ref().map(|(only, names)| {
+                if *only {
+                    format!("request.namespace in {}", cel_list(names))
+                } else {
+                    format!("!(request.namespace in {})", cel_list(names))
+                }
+            });
+            let selected: Vec<(Vec<String>, &Scope)> = unit
+                .scopes
+                .iter()
+                .map(|&i| (doc.namespaces[i].names.clone(), &plan.scopes[i]))
+                .collect();
+            let vap = validating_admission_policy(
+                doc,
+                &unit.name,
+                condition,
+                &plan.cluster,
+                &selected,
+                rewritten.as_deref(),
+                unit.only_unparseable,
+            );
+            (vap, unit.mode)
+        })
+        .collect()
+}
+
+pub(super) fn export(policy: &Policy, options: &ExportOptions, notes: &mut Notes<'_>) -> String {
+    let mut docs = Vec::new();
+    for (vap, mode) in policies(policy, options, "a ValidatingAdmissionPolicy", notes) {
+        let name = vap["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        docs.push(vap);
+        docs.push(binding(&name, mode, options));
     }
     let mut out = String::from(
         "# A ValidatingAdmissionPolicy deciding as the image-policy webhook does,\n\
@@ -578,14 +652,101 @@ fn scope_reason(s: &Scope) -> String {
 /// its rewritten name (as `check` judges it) are allowed: never more than
 /// either. With `/mutate` deployed pods carry the rewritten name, which no
 /// `from` matches (`rewrite-loop`), so that is what is judged.
-fn rewrite_stage(policy: &Policy, notes: &mut Notes<'_>) -> Option<String> {
-    let rules = policy.rewrite_rules();
-    if rules.is_empty() {
+fn rewrite_stage(policy: &Policy, engine: &str, notes: &mut Notes<'_>) -> Option<String> {
+    let rewrites = rewrites(policy, engine, notes);
+    if rewrites.is_empty() {
         return None;
     }
     let mut arms = Vec::new();
     let mut any = Vec::new();
-    for (i, rule) in rules.iter().enumerate() {
+    for rewrite in &rewrites {
+        match rewrite {
+            Rewrite::Ipv6 { reason } => {
+                arms.push(format!(
+                    "x[2].startsWith('[') ? [x[0], 'r', {}] :",
+                    cel_str(reason)
+                ));
+                any.push(r"\[".to_owned());
+            }
+            Rewrite::Prefix {
+                from,
+                from_re,
+                made,
+            } => {
+                let entry = match made {
+                    Ok(m) => {
+                        let no_repo = match &m.no_repo {
+                            None => String::new(),
+                            Some(reason) => format!(
+                                "x[2] == {} ? [x[0], 'r', {}] : ",
+                                cel_str(from),
+                                cel_str(reason)
+                            ),
+                        };
+                        format!(
+                            "{no_repo}size(x[2]) > {} ? [x[0], 'r', {}] :\n[x[0], 'ok', {} + x[2].substring({}), x[3], x[4], x[5]]",
+                            m.max,
+                            cel_str(&m.too_long),
+                            cel_str(&m.to),
+                            from.len()
+                        )
+                    }
+                    Err(reason) => format!("[x[0], 'r', {}]", cel_str(reason)),
+                };
+                arms.push(format!(
+                    "x[2].matches({}) ? ({entry}) :",
+                    cel_str(&format!("^{from_re}"))
+                ));
+                any.push(from_re.clone());
+            }
+        }
+    }
+    Some(format!(
+        "variables.refs.filter(x, x[1] == 'ok' && x[2].matches({})).map(x,\n{}\n[x[0], 'x'])",
+        cel_str(&format!("^(?:{})", any.join("|"))),
+        arms.join("\n")
+    ))
+}
+
+/// One rewrite rule, as the exports that judge both names apply it to a
+/// parsed image's normalized name (see `rewrite_stage`): the first rule
+/// that matches a name is the one applied.
+pub(super) enum Rewrite {
+    /// A rule whose `from` is on an IPv6 registry: every image on an IPv6
+    /// registry is denied with this reason (the policy compares those in
+    /// canonical form).
+    Ipv6 {
+        /// Why it is denied.
+        reason: String,
+    },
+    /// A rule for the names under `from`.
+    Prefix {
+        /// The `from` prefix (a normalized name prefix).
+        from: String,
+        /// An RE2 matching a name under `from`, to anchor at the start.
+        from_re: String,
+        /// The name the rule makes, or why every such name is denied.
+        made: Result<Made, String>,
+    },
+}
+
+/// The name a rewrite rule makes: `to` + the name after `from`.
+pub(super) struct Made {
+    /// The rule's `to`, already normalized.
+    pub(super) to: String,
+    /// The longest name under `from` whose rewritten path fits in 255 bytes.
+    pub(super) max: i64,
+    /// When `to` names no repository: the reason the bare `from` is denied.
+    pub(super) no_repo: Option<String>,
+    /// The reason a longer name is denied.
+    pub(super) too_long: String,
+}
+
+/// The policy's rewrite rules, each with a warning that `engine` (such as
+/// "a ValidatingAdmissionPolicy") cannot change a pod and judges both names.
+pub(super) fn rewrites(policy: &Policy, engine: &str, notes: &mut Notes<'_>) -> Vec<Rewrite> {
+    let mut out = Vec::new();
+    for (i, rule) in policy.rewrite_rules().iter().enumerate() {
         let path = format!("rewrite[{i}]");
         let from = rule.source_prefix();
         let to: &str = rule.to();
@@ -593,64 +754,44 @@ fn rewrite_stage(policy: &Policy, notes: &mut Notes<'_>) -> Option<String> {
         notes.narrow(
             &path,
             &format!("rewrite {from}={to}"),
-            format!("a ValidatingAdmissionPolicy cannot change a pod: an image under {from} is admitted only when both its name as written (as /validate judges it) and its name under {to} (as check judges it) are allowed (deploy /mutate, deploy/components/rewrite, so that pods carry the rewritten name)"),
+            format!("{engine} cannot change a pod: an image under {from} is admitted only when both its name as written (as /validate judges it) and its name under {to} (as check judges it) are allowed (deploy /mutate, deploy/components/rewrite, so that pods carry the rewritten name)"),
         );
         if rule.from_domain().starts_with('[') {
-            arms.push(format!(
-                "x[2].startsWith('[') ? [x[0], 'r', {}] :",
-                cel_str(&format!("is on an IPv6 registry, and {path} rewrites images of one, which the CEL cannot compare in canonical form as the policy does"))
-            ));
-            any.push(r"\[".to_owned());
+            out.push(Rewrite::Ipv6 {
+                reason: format!("is on an IPv6 registry, and {path} rewrites images of one, which the export cannot compare in canonical form as the policy does"),
+            });
             continue;
         }
         let from_re = format!("{}(?:/|$)", re_escape(&from));
         // The name the rule makes is `to` + the rest: the policy's name
         // only when `to` is already normalized (no Docker Hub, whose
-        // `library/` and aliases the CEL would have to apply again).
+        // `library/` and aliases the export would have to apply again).
         let probe = format!("{to}/x");
         let normalized = ImageRef::parse(&probe).is_ok_and(|r| r.name().to_string() == probe)
             && !to_domain.eq_ignore_ascii_case("docker.io");
-        let entry = if normalized {
+        let made = if normalized {
             // The rewritten path: size(to) - size(to_domain) - 1 + the rest.
-            let max = (256 + from.len() + to_domain.len()) as i64 - to.len() as i64;
-            let no_repo = if to.contains('/') {
-                String::new()
-            } else {
-                format!(
-                    "x[2] == {} ? [x[0], 'r', {}] : ",
-                    cel_str(&from),
-                    cel_str(&format!(
-                        "is rewritten by {path} to {to}, which names no repository"
-                    ))
-                )
-            };
-            format!(
-                "{no_repo}size(x[2]) > {max} ? [x[0], 'r', {}] :\n[x[0], 'ok', {} + x[2].substring({}), x[3], x[4], x[5]]",
-                cel_str(&format!(
+            Ok(Made {
+                to: to.to_owned(),
+                max: (256 + from.len() + to_domain.len()) as i64 - to.len() as i64,
+                no_repo: (!to.contains('/'))
+                    .then(|| format!("is rewritten by {path} to {to}, which names no repository")),
+                too_long: format!(
                     "is rewritten by {path} to a repository path longer than 255 bytes"
-                )),
-                cel_str(to),
-                from.len()
-            )
+                ),
+            })
         } else {
-            format!(
-                "[x[0], 'r', {}]",
-                cel_str(&format!(
-                    "is rewritten by {path} to {to}, whose names the CEL cannot normalize as the policy does"
-                ))
-            )
+            Err(format!(
+                "is rewritten by {path} to {to}, whose names the export cannot normalize as the policy does"
+            ))
         };
-        arms.push(format!(
-            "x[2].matches({}) ? ({entry}) :",
-            cel_str(&format!("^{from_re}"))
-        ));
-        any.push(from_re);
+        out.push(Rewrite::Prefix {
+            from,
+            from_re,
+            made,
+        });
     }
-    Some(format!(
-        "variables.refs.filter(x, x[1] == 'ok' && x[2].matches({})).map(x,\n{}\n[x[0], 'x'])",
-        cel_str(&format!("^(?:{})", any.join("|"))),
-        arms.join("\n")
-    ))
+    out
 }
 
 fn validating_admission_policy(

@@ -37,10 +37,12 @@ pub struct Args {
     /// Write to FILE (atomically: replaced only when the export succeeds) instead of standard output.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// validating-admission-policy: the name of the policy and its binding.
+    /// validating-admission-policy, gatekeeper, kyverno: the name of the
+    /// policy and its binding (the Kyverno ClusterPolicy; the Gatekeeper
+    /// constraint, whose kind is the name in CamelCase: ImagePolicy).
     #[arg(long, value_name = "NAME", default_value = "image-policy")]
     name: String,
-    /// validating-admission-policy: bind to these namespaces only
+    /// validating-admission-policy, gatekeeper, kyverno: judge these namespaces only
     /// (repeatable, or a comma-separated list); default: every namespace.
     #[arg(
         long = "bind-namespace",

@@ -18,14 +18,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const DIGEST: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+pub(super) const DIGEST: &str =
+    "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
-fn root() -> PathBuf {
+pub(super) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// An engine from `target/reference-tools/` or its environment variable.
-fn engine(var: &str, rel: &str) -> Option<PathBuf> {
+pub(super) fn engine(var: &str, rel: &str) -> Option<PathBuf> {
     let path = std::env::var_os(var)
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target/reference-tools").join(rel));
@@ -43,15 +44,15 @@ fn engine(var: &str, rel: &str) -> Option<PathBuf> {
 }
 
 /// A policy of the corpus, with the namespaces worth judging in.
-struct Case {
-    name: String,
-    policy: Policy,
-    namespaces: Vec<String>,
-    exempt: Vec<String>,
-    break_glass: Option<String>,
+pub(super) struct Case {
+    pub(super) name: String,
+    pub(super) policy: Policy,
+    pub(super) namespaces: Vec<String>,
+    pub(super) exempt: Vec<String>,
+    pub(super) break_glass: Option<String>,
 }
 
-fn policies() -> Vec<Case> {
+pub(super) fn policies() -> Vec<Case> {
     let mut groups: Vec<Value> = Vec::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("testdata/policy/decisions"))
         .unwrap()
@@ -97,7 +98,7 @@ fn policies() -> Vec<Case> {
 }
 
 /// Every image of the decision cases, the reference vectors and generated references.
-fn corpus() -> Vec<String> {
+pub(super) fn corpus() -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("testdata/policy/decisions"))
         .unwrap()
@@ -142,7 +143,7 @@ fn corpus() -> Vec<String> {
 
 /// Generated references: every host (spellings, ports, rewrite sources and
 /// targets) with every path and every tag form.
-fn generated_names() -> Vec<String> {
+pub(super) fn generated_names() -> Vec<String> {
     let hosts = [
         "",
         "registry.my.com/",
@@ -210,7 +211,7 @@ fn generated_names() -> Vec<String> {
 /// the rule makes. `(passes, allowed)`: `passes` when no rule is broken or
 /// break-glass admits it (what a Deny action sees), `allowed` with the mode
 /// and exemptions applied.
-fn check(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> (bool, bool) {
+pub(super) fn check(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> (bool, bool) {
     let annotations: Vec<(&str, &str)> = glass
         .map(|v| vec![("ops.image-policy.k8s.io/ticket", v)])
         .unwrap_or_default();
@@ -226,13 +227,13 @@ fn check(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> (bool, 
 }
 
 /// Whether `check` passes the image (see [`check`]).
-fn passes(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> bool {
+pub(super) fn passes(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> bool {
     check(policy, image, ns, glass).0
 }
 
 /// Whether `check` admits the image (the mode, break-glass and exemptions
 /// applied): what the Deny bindings must agree with.
-fn allowed(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> bool {
+pub(super) fn allowed(policy: &Policy, image: &str, ns: &str, glass: Option<&str>) -> bool {
     check(policy, image, ns, glass).1
 }
 
@@ -253,7 +254,7 @@ fn plain(image: &str) -> bool {
         && r.name().to_string().len() <= 255
 }
 
-fn run_engine(mut cmd: Command, input: &str) -> (bool, String, String) {
+pub(super) fn run_engine(mut cmd: Command, input: &str) -> (bool, String, String) {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -278,7 +279,7 @@ fn export_or_none(case: &Case, format: ExportFormat) -> Option<export::Exported>
     exported(&case.policy, &case.name, format)
 }
 
-fn exported(policy: &Policy, name: &str, format: ExportFormat) -> Option<export::Exported> {
+pub(super) fn exported(policy: &Policy, name: &str, format: ExportFormat) -> Option<export::Exported> {
     match export::export(policy, format, &ExportOptions::default()) {
         Ok(e) => Some(e),
         Err(e) => {
@@ -295,7 +296,11 @@ fn exported(policy: &Policy, name: &str, format: ExportFormat) -> Option<export:
 /// others are the same text): refused again only when narrowing leaves no
 /// image admitted (`lossy_exports` false), and every rule the strict
 /// export named is narrowed, never dropped.
-fn exported_lossy(policy: &Policy, name: &str, format: ExportFormat) -> Option<export::Exported> {
+pub(super) fn exported_lossy(
+    policy: &Policy,
+    name: &str,
+    format: ExportFormat,
+) -> Option<export::Exported> {
     let strict = export::export(policy, format, &ExportOptions::default()).err()?;
     let lossy = ExportOptions {
         lossy: true,
@@ -398,7 +403,7 @@ fn containers_policy_and_registries_conf_are_never_wider_than_check() {
 }
 
 /// Every pod-bearing kind, from the kubectl-made fixtures.
-fn fixtures() -> Vec<Value> {
+pub(super) fn fixtures() -> Vec<Value> {
     [
         "pod",
         "podtemplate",
@@ -422,7 +427,7 @@ fn fixtures() -> Vec<Value> {
 }
 
 /// The pod spec of a fixture.
-fn pod_spec(o: &mut Value) -> &mut Value {
+pub(super) fn pod_spec(o: &mut Value) -> &mut Value {
     match o["kind"].as_str().unwrap() {
         "Pod" => &mut o["spec"],
         "PodTemplate" => &mut o["template"]["spec"],
@@ -435,7 +440,7 @@ fn pod_spec(o: &mut Value) -> &mut Value {
 /// init containers, ephemeral containers, an image volume), every other
 /// image replaced by `fill` (one the policy allows, so that the verdict is
 /// the one on `image`).
-fn with_image(object: &Value, image: &str, slot: usize, fill: &str) -> Value {
+pub(super) fn with_image(object: &Value, image: &str, slot: usize, fill: &str) -> Value {
     let mut o = object.clone();
     let spec = pod_spec(&mut o);
     for list in ["containers", "initContainers", "ephemeralContainers"] {
@@ -458,7 +463,7 @@ fn with_image(object: &Value, image: &str, slot: usize, fill: &str) -> Value {
 }
 
 /// An image the policy allows in `ns`, to fill the other containers.
-fn fill_for(policy: &Policy, ns: &str, glass: Option<&str>) -> Option<&'static str> {
+pub(super) fn fill_for(policy: &Policy, ns: &str, glass: Option<&str>) -> Option<&'static str> {
     const CANDIDATES: [&str; 6] = [
         "registry.my.com/fill:1.0",
         "registry.my.com/fill@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
@@ -472,7 +477,7 @@ fn fill_for(policy: &Policy, ns: &str, glass: Option<&str>) -> Option<&'static s
         .find(|c| passes(policy, c, ns, glass))
 }
 
-fn vap_eval(vap: &str, requests: &[Value]) -> Vec<Value> {
+pub(super) fn vap_eval(vap: &str, requests: &[Value]) -> Vec<Value> {
     let python = engine("IMAGE_POLICY_VAP_PYTHON", "venv/bin/python").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vap.yaml");
@@ -494,6 +499,60 @@ fn vap_eval(vap: &str, requests: &[Value]) -> Vec<Value> {
         .collect();
     assert_eq!(out.len(), requests.len(), "{stderr}");
     out
+}
+
+/// AdmissionRequests (`object`, `oldObject`, `operation`, `namespace`) for
+/// `images`, each in one of the fixtures' kinds, slots and the case's
+/// namespaces (with break-glass on a third of them, and UPDATEs), with what
+/// `check` decides on each: `(image, namespace, allowed)`.
+pub(super) fn admission_requests<'i>(
+    case: &Case,
+    images: &[&'i String],
+    fixtures: &[Value],
+) -> (Vec<Value>, Vec<(&'i String, String, bool)>) {
+    let mut all_ns: Vec<String> = case.namespaces.clone();
+    all_ns.extend(case.exempt.iter().cloned());
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for (n, &image) in images.iter().enumerate() {
+        let ns = &all_ns[n % all_ns.len()];
+        let glass = case.break_glass.as_deref().filter(|_| n % 3 == 0);
+        let fill = fill_for(&case.policy, ns, glass).unwrap_or(image.as_str());
+        let mut object = with_image(
+            &fixtures[n % fixtures.len()],
+            image,
+            n / fixtures.len(),
+            fill,
+        );
+        if let Some(v) = glass {
+            object["metadata"]["annotations"] = json!({"ops.image-policy.k8s.io/ticket": v});
+        }
+        requests.push(json!({"object": object, "operation": "CREATE", "namespace": ns}));
+        expected.push((image, ns.clone(), allowed(&case.policy, image, ns, glass)));
+        if std::env::var_os("EXPORT_DEBUG").is_some_and(|v| v == image.as_str()) {
+            eprintln!("REQUEST {}", requests.last().unwrap());
+        }
+    }
+    // UPDATE: an image the old object already has never blocks (the
+    // webhook's exemptExistingImagesOnUpdate); a new one is judged.
+    for (n, &image) in images.iter().enumerate().step_by(7) {
+        let fill = fill_for(&case.policy, "default", None).unwrap_or(image.as_str());
+        let object = with_image(&fixtures[n % fixtures.len()], image, n, fill);
+        let old = if n % 2 == 0 {
+            object.clone()
+        } else {
+            with_image(&fixtures[n % fixtures.len()], fill, 0, fill)
+        };
+        requests.push(json!({"object": object, "oldObject": old, "operation": "UPDATE", "namespace": "default"}));
+        let in_old = n % 2 == 0 || fill == image.as_str();
+        let existing = in_old && case.policy.exempt_existing_images_on_update();
+        expected.push((
+            image,
+            "default".to_owned(),
+            existing || allowed(&case.policy, image, "default", None),
+        ));
+    }
+    (requests, expected)
 }
 
 #[test]
@@ -525,49 +584,7 @@ fn the_validating_admission_policy_decides_as_check_in_every_kind() {
             .collect();
         exported += 1;
         let docs: Vec<Value> = serde_saphyr::from_multiple(&vap.text).unwrap();
-        // One policy per mode; each is judged on the namespaces it matches.
-        let mut all_ns: Vec<String> = case.namespaces.clone();
-        all_ns.extend(case.exempt.iter().cloned());
-        let mut requests = Vec::new();
-        let mut expected = Vec::new();
-        for (n, image) in images.iter().enumerate() {
-            let ns = &all_ns[n % all_ns.len()];
-            let glass = case.break_glass.as_deref().filter(|_| n % 3 == 0);
-            let fill = fill_for(&case.policy, ns, glass).unwrap_or(image.as_str());
-            let mut object = with_image(
-                &fixtures[n % fixtures.len()],
-                image,
-                n / fixtures.len(),
-                fill,
-            );
-            if let Some(v) = glass {
-                object["metadata"]["annotations"] = json!({"ops.image-policy.k8s.io/ticket": v});
-            }
-            requests.push(json!({"object": object, "operation": "CREATE", "namespace": ns}));
-            expected.push((image, ns.clone(), allowed(&case.policy, image, ns, glass)));
-            if std::env::var_os("EXPORT_DEBUG").is_some_and(|v| v == image.as_str()) {
-                eprintln!("REQUEST {}", requests.last().unwrap());
-            }
-        }
-        // UPDATE: an image the old object already has never blocks (the
-        // webhook's exemptExistingImagesOnUpdate); a new one is judged.
-        for (n, image) in images.iter().enumerate().step_by(7) {
-            let fill = fill_for(&case.policy, "default", None).unwrap_or(image.as_str());
-            let object = with_image(&fixtures[n % fixtures.len()], image, n, fill);
-            let old = if n % 2 == 0 {
-                object.clone()
-            } else {
-                with_image(&fixtures[n % fixtures.len()], fill, 0, fill)
-            };
-            requests.push(json!({"object": object, "oldObject": old, "operation": "UPDATE", "namespace": "default"}));
-            let in_old = n % 2 == 0 || fill == image.as_str();
-            let existing = in_old && case.policy.exempt_existing_images_on_update();
-            expected.push((
-                image,
-                "default".to_owned(),
-                existing || allowed(&case.policy, image, "default", None),
-            ));
-        }
+        let (requests, expected) = admission_requests(&case, &images, &fixtures);
         if std::env::var_os("EXPORT_DUMP").is_some_and(|v| v == case.name.as_str()) {
             let text: String = requests.iter().map(|r| r.to_string() + "\n").collect();
             std::fs::write(std::env::temp_dir().join("export-dump.jsonl"), text).unwrap();
@@ -636,7 +653,7 @@ fn the_validating_admission_policy_decides_as_check_in_every_kind() {
     );
 }
 
-fn to_yaml_doc(v: &Value) -> String {
+pub(super) fn to_yaml_doc(v: &Value) -> String {
     export::to_yaml(v)
 }
 
@@ -875,7 +892,7 @@ fn registries_conf_rewrites_pull_what_the_policy_rewrites() {
 /// A seeded generator of policies that combine rewrite rules with allow,
 /// deny, namespace and tag rules (those the compiler refuses, such as a
 /// rewrite loop or a denied rewrite target, are skipped).
-fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
+pub(super) fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
     use rand::seq::IndexedRandom;
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -990,7 +1007,7 @@ fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
 /// by `k`: one that fixes a repository prefix, one that fixes a registry,
 /// one that fixes nothing (narrowed, nothing is left). `None` where the
 /// compiler refuses it (a regex that denies a rewrite target).
-fn with_deny_regex(name: &str, k: usize) -> Option<(String, Policy)> {
+pub(super) fn with_deny_regex(name: &str, k: usize) -> Option<(String, Policy)> {
     let (title, yaml) = name.split_once(":\n").unwrap();
     let hosts = ["registry.my.com", "quay.io", "mirror.io:5000", "docker.io"];
     let h = hosts[k % hosts.len()].replace('.', "\\.");
@@ -1010,7 +1027,7 @@ fn with_deny_regex(name: &str, k: usize) -> Option<(String, Policy)> {
 }
 
 /// A number from the environment, or `default`.
-fn env_or(var: &str, default: u64) -> u64 {
+pub(super) fn env_or(var: &str, default: u64) -> u64 {
     std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())

@@ -7,12 +7,14 @@ mod deploy;
 mod escaping;
 mod export;
 mod export_cli;
+mod export_engines;
 #[cfg(unix)]
 mod fix;
 mod help;
 mod lint;
 mod messages;
 mod parse;
+mod peers;
 mod resolve;
 mod serve;
 

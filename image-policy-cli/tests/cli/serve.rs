@@ -5,7 +5,7 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -46,75 +46,116 @@ fn curl_review(ca: &Path, port: u16, image: &str) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// A `serve` child over TLS (certificates from `deploy/gen-certs.sh`) on a
+/// free port of 127.0.0.1, with its JSON log lines read as they come.
+pub(super) struct TlsServer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    lines: mpsc::Receiver<Value>,
+    reader: std::thread::JoinHandle<()>,
+    /// The log lines read before it served.
+    seen: Vec<Value>,
+}
+
+impl TlsServer {
+    /// Starts `serve` with the policy flags `policy`; `None` when curl or
+    /// openssl is missing (outside CI).
+    pub(super) fn start(policy: &[&str]) -> Option<TlsServer> {
+        if !have("curl") || !have("openssl") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let gen_certs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/gen-certs.sh");
+        let status = Command::new("bash")
+            .arg(gen_certs)
+            .arg(dir.path())
+            .env("EXTRA_SANS", "DNS:localhost")
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+
+        let mut child = Command::new(env!("CARGO_BIN_EXE_image-policy"))
+            .arg("serve")
+            .args(policy)
+            .arg("--tls-cert")
+            .arg(dir.path().join("tls.crt"))
+            .arg("--tls-key")
+            .arg(dir.path().join("tls.key"))
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .env_remove("IMAGE_POLICY_FILE")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+
+        // Every log line, parsed, as it comes.
+        let stderr = child.stderr.take().unwrap();
+        let (lines_tx, lines) = mpsc::channel::<Value>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let line = line.unwrap();
+                let event: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+                if lines_tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let port: u16 = loop {
+            let event = lines
+                .recv_timeout(Duration::from_secs(20))
+                .expect("the server logs that it serves");
+            if event["message"] == "serving" {
+                let listen = event["listen"].as_str().unwrap().to_owned();
+                break listen.rsplit(':').next().unwrap().parse().unwrap();
+            }
+            seen.push(event);
+        };
+        Some(TlsServer {
+            child,
+            port,
+            dir,
+            lines,
+            reader,
+            seen,
+        })
+    }
+
+    /// The server's answer to an ImageReview of one container `image`.
+    pub(super) fn review(&self, image: &str) -> Value {
+        curl_review(&self.dir.path().join("ca.crt"), self.port, image)
+    }
+
+    /// Stops it with SIGTERM, checks that it exits 0, and gives every log
+    /// line it wrote.
+    pub(super) fn stop(mut self) -> Vec<Value> {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = self.child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "a clean exit after SIGTERM");
+        self.seen.extend(self.lines.iter());
+        self.reader.join().unwrap();
+        self.seen
+    }
+}
+
 #[test]
 fn serve_answers_the_seed_image_review_over_tls_and_stops_on_sigterm() {
-    if !have("curl") || !have("openssl") {
+    let Some(server) = TlsServer::start(&["--allow-registry", "registry.my.com"]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let gen_certs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/gen-certs.sh");
-    let status = Command::new("bash")
-        .arg(gen_certs)
-        .arg(dir.path())
-        .env("EXTRA_SANS", "DNS:localhost")
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_image-policy"))
-        .args(["serve", "--allow-registry", "registry.my.com", "--tls-cert"])
-        .arg(dir.path().join("tls.crt"))
-        .arg("--tls-key")
-        .arg(dir.path().join("tls.key"))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-        .env_remove("IMAGE_POLICY_FILE")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    // Every log line, parsed, as it comes.
-    let stderr = child.stderr.take().unwrap();
-    let (lines_tx, lines) = mpsc::channel::<Value>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            let event: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
-            if lines_tx.send(event).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let port: u16 = loop {
-        let event = lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the server logs that it serves");
-        if event["message"] == "serving" {
-            let listen = event["listen"].as_str().unwrap().to_owned();
-            break listen.rsplit(':').next().unwrap().parse().unwrap();
-        }
-        seen.push(event);
     };
-
-    let ca = dir.path().join("ca.crt");
-    let denied = curl_review(&ca, port, "prometheus:2.6.1");
+    let denied = server.review("prometheus:2.6.1");
     assert_eq!(denied["status"]["allowed"], false, "{denied}");
-    let allowed = curl_review(&ca, port, "registry.my.com/prometheus:2.6.1");
+    let allowed = server.review("registry.my.com/prometheus:2.6.1");
     assert_eq!(allowed["status"]["allowed"], true, "{allowed}");
-
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "a clean exit after SIGTERM");
-    seen.extend(lines.iter());
-    reader.join().unwrap();
+    let seen = server.stop();
 
     // One decision line per review.
     let decisions: Vec<&Value> = seen
