@@ -8,27 +8,25 @@
 # N reviews per participant and case (default 1000); setup is not counted.
 # The profiles stay in OUT_DIR (default target/callgrind) for
 # `callgrind_annotate OUT_DIR/callgrind.handler.image-policy.allowed.out`.
+# Building and counting are benches/callgrind-lib.sh's, shared with the CI
+# gate (benches/gate.sh), which also counts `/mutate`.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:-$root/target/callgrind}"
+source "$(dirname "${BASH_SOURCE[0]}")/callgrind-lib.sh"
+out="${1:-$callgrind_root/target/callgrind}"
 n="${2:-1000}"
 mkdir -p "$out"
-command -v valgrind >/dev/null || { echo "callgrind-handler.sh: valgrind is not installed" >&2; exit 2; }
 
-cargo build --quiet --profile bench --manifest-path "$root/Cargo.toml" \
-  -p image-policy-benches --bin handler-instructions
-bin="${CARGO_TARGET_DIR:-$root/target}/release/handler-instructions"
+callgrind_build -- instructions
 
 echo "| review | image-policy | regorus | cel | regorus / ours | cel / ours |"
 echo "|---|---:|---:|---:|---:|---:|"
 for case in allowed denied; do
   declare -A ir=()
   for who in image-policy regorus cel; do
-    log="$out/callgrind.handler.$who.$case.log"
-    valgrind --tool=callgrind --dump-instr=no \
-      --callgrind-out-file="$out/callgrind.handler.$who.$case.out" \
-      --toggle-collect='*review_loop*' "$bin" "$who" "$case" "$n" >"$log" 2>&1
-    ir[$who]=$(( $(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log") / n ))
+    counted=$(callgrind_count "$out" "handler.$who.$case" '*review_loop*' -- \
+      instructions handler "$who" "$case" "$n")
+    read -r total _ <<<"$counted"
+    ir[$who]=$((total / n))
   done
   ours=${ir[image-policy]}
   echo "| $case | $ours | ${ir[regorus]} | ${ir[cel]} |" \

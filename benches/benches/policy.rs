@@ -10,7 +10,9 @@
 //!
 //! Policies: 1, 100 and 10,000 registry and repository rules (rule `i` is
 //! `registry-{i}.example.com` for even `i`, `quay.io/team-{i}/*` for odd `i`),
-//! and 50 regexes. The images are `benches/data/policy/images.txt`. The peers'
+//! and 50 regexes. The images are `benches/data/policy/images.txt`; images and
+//! policies are in [`image_policy_benches::policy`], shared with the
+//! instruction counter (`instructions policy`). The peers'
 //! prefixes are looser than our rules (`quay.io/team-1/` also admits
 //! `quay.io/team-1/a/b`, `registry-0.example.com` without `/` would admit
 //! `registry-0.example.com.evil.io`); they do the same amount of work or less.
@@ -18,65 +20,14 @@
 //! Run: `cargo bench -p image-policy-benches --bench policy`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use image_policy_core::policy::{Context, Policy};
+use image_policy_benches::policy::{prefixes, regex_policy, regexes, rules};
+use image_policy_core::policy::Context;
 use std::hint::black_box;
 use std::path::Path;
 
 /// The number of images each peer judges per iteration (the slow peers on
 /// 10,000 rules take milliseconds per image).
 const PEER_IMAGES: usize = 50;
-
-fn corpus() -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/policy/images.txt");
-    std::fs::read_to_string(path)
-        .expect("benches/data/policy/images.txt")
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Rule `i`, ours and as a peer's prefix.
-fn rule(i: usize) -> (String, String, bool) {
-    if i.is_multiple_of(2) {
-        let r = format!("registry-{i}.example.com");
-        let prefix = format!("{r}/");
-        (r, prefix, true)
-    } else {
-        let r = format!("quay.io/team-{i}/*");
-        let prefix = format!("quay.io/team-{i}/");
-        (r, prefix, false)
-    }
-}
-
-fn ours(n: usize) -> Policy {
-    let mut b = Policy::builder();
-    for i in 0..n {
-        let (r, _, registry) = rule(i);
-        b = if registry {
-            b.allow_registry(&r)
-        } else {
-            b.allow_repository(&r)
-        };
-    }
-    b.build().expect("the benchmark policy compiles").policy
-}
-
-fn prefixes(n: usize) -> Vec<String> {
-    (0..n).map(|i| rule(i).1).collect()
-}
-
-/// Regex `i` of the regex policy: ours matches the name, the peers' the
-/// whole image string, so theirs accept an optional tag and digest.
-fn regexes() -> (Vec<String>, Vec<String>) {
-    let ours: Vec<String> = (0..50)
-        .map(|i| format!(r"registry-{i}[0-9]*\.example\.com/[a-z0-9-]+(/[a-z0-9-]+)*"))
-        .collect();
-    let peers = ours
-        .iter()
-        .map(|r| format!(r"^{r}(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?(@sha256:[0-9a-f]{{64}})?$"))
-        .collect();
-    (ours, peers)
-}
 
 /// A Pod with one container, as Gatekeeper and a ValidatingAdmissionPolicy see it.
 fn pod_json(image: &str) -> String {
@@ -98,7 +49,7 @@ struct Rego {
 }
 
 impl Rego {
-    fn new(file: &str, package: &str, key: &str, params: &[String], images: &[String]) -> Self {
+    fn new(file: &str, package: &str, key: &str, params: &[String], images: &[&str]) -> Self {
         let mut engine = regorus::Engine::new();
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("data")
@@ -149,7 +100,7 @@ struct Cel {
 }
 
 impl Cel {
-    fn new(expression: &str, key: &str, params: &[String], images: &[String]) -> Self {
+    fn new(expression: &str, key: &str, params: &[String], images: &[&str]) -> Self {
         let program =
             cel_interpreter::Program::compile(expression).expect("the CEL expression compiles");
         let mut ctx = cel_interpreter::Context::default();
@@ -189,7 +140,7 @@ const CEL_REGEXES: &str =
     "object.spec.containers.all(c, params.patterns.exists(p, c.image.matches(p)))";
 
 fn bench_policies(c: &mut Criterion) {
-    let images = corpus();
+    let images = image_policy_benches::policy::images();
     let peer_images = &images[..PEER_IMAGES];
     let ctx = Context::new().namespace("default");
 
@@ -209,7 +160,7 @@ fn bench_policies(c: &mut Criterion) {
         },
     );
     for n in [1usize, 100, 10_000] {
-        let policy = ours(n);
+        let policy = rules(n);
         let allowed = images
             .iter()
             .filter(|i| policy.evaluate(i, &ctx).allowed())
@@ -253,12 +204,8 @@ fn bench_policies(c: &mut Criterion) {
         });
     }
 
-    let (ours_re, peers_re) = regexes();
-    let mut builder = Policy::builder();
-    for r in &ours_re {
-        builder = builder.allow_regex(r);
-    }
-    let policy = builder.build().expect("the regex policy compiles").policy;
+    let peers_re = regexes().1;
+    let policy = regex_policy();
     group.throughput(Throughput::Elements(images.len() as u64));
     group.bench_with_input(
         BenchmarkId::new("image-policy", "50-regexes"),
@@ -295,10 +242,10 @@ fn bench_policies(c: &mut Criterion) {
 /// The peers agree with us where their semantics coincide: on the corpus,
 /// every image we allow, they allow (their prefixes are looser).
 fn check_agreement() {
-    let images = corpus();
+    let images = image_policy_benches::policy::images();
     let peer_images = &images[..PEER_IMAGES];
     let ctx = Context::new();
-    let policy = ours(100);
+    let policy = rules(100);
     let params = prefixes(100);
     let mut rego = Rego::new(
         "k8sallowedrepos.rego",

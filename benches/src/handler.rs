@@ -1,6 +1,6 @@
 //! The webhook handler's benchmark participants, shared by the criterion bench
 //! (`benches/handler.rs`) and the instruction counter
-//! (`handler-instructions`, run by `callgrind-handler.sh`), so both measure
+//! (`instructions handler`, run by `callgrind-handler.sh` and `gate.sh`), so both measure
 //! the same code on the same bytes:
 //!
 //! - image-policy: `image_policy_webhook::handler::handle` with [`policy`]
@@ -25,15 +25,19 @@
 //! `testdata/webhook/admissionreview-deployment.json`) and `denied` (the same
 //! with one container's image replaced by `prometheus:2.6.1`).
 
+#[cfg(feature = "peers")]
 use cel_interpreter::{Context, Program};
 use image_policy_core::policy::Policy;
+#[cfg(feature = "peers")]
 use serde_json::json;
 
 /// The one registry the policy allows.
 pub const REGISTRY: &str = "registry.my.com";
 
 const ALLOWED_REVIEW: &str = include_str!("../../testdata/webhook/admissionreview-deployment.json");
+#[cfg(feature = "peers")]
 const REGO: &str = include_str!("../data/handler/k8sallowedrepos.rego");
+#[cfg(feature = "peers")]
 const CEL: &str = include_str!("../data/handler/allowed-repos.cel");
 
 /// The reviews, by name, with the answer every participant must give:
@@ -77,6 +81,7 @@ pub fn allowed_of(response: &[u8]) -> bool {
     v["response"]["allowed"].as_bool().expect("allowed")
 }
 
+#[cfg(feature = "peers")]
 /// The response both peers encode: what the API server needs.
 fn encode_response(uid: &str, violations: &[String]) -> Vec<u8> {
     let response = if violations.is_empty() {
@@ -94,17 +99,20 @@ fn encode_response(uid: &str, violations: &[String]) -> Vec<u8> {
 }
 
 /// Gatekeeper's k8sallowedrepos in regorus.
+#[cfg(feature = "peers")]
 pub struct Rego {
     engine: regorus::Engine,
     parameters: regorus::Value,
 }
 
+#[cfg(feature = "peers")]
 impl Default for Rego {
     fn default() -> Self {
         Self::new()
     }
 }
 
+#[cfg(feature = "peers")]
 impl Rego {
     /// The policy compiled, with repos `registry.my.com/`.
     pub fn new() -> Self {
@@ -167,18 +175,21 @@ impl Rego {
 
 /// [`policy`] exported as a Gatekeeper ConstraintTemplate and constraint,
 /// in regorus.
+#[cfg(feature = "peers")]
 pub struct ExportedRego {
     engine: regorus::Engine,
     parameters: regorus::Value,
     query: String,
 }
 
+#[cfg(feature = "peers")]
 impl Default for ExportedRego {
     fn default() -> Self {
         Self::new()
     }
 }
 
+#[cfg(feature = "peers")]
 impl ExportedRego {
     /// The export of [`policy`], compiled as Gatekeeper reads it.
     pub fn new() -> Self {
@@ -240,17 +251,20 @@ impl ExportedRego {
 }
 
 /// A ValidatingAdmissionPolicy-style expression in cel-interpreter.
+#[cfg(feature = "peers")]
 pub struct Cel {
     program: Program,
     repos: Vec<String>,
 }
 
+#[cfg(feature = "peers")]
 impl Default for Cel {
     fn default() -> Self {
         Self::new()
     }
 }
 
+#[cfg(feature = "peers")]
 impl Cel {
     /// The expression compiled, with repos `registry.my.com/`.
     pub fn new() -> Self {

@@ -11,6 +11,17 @@
 //!   them, generated on each run (deterministic), for the `lint` bench; the
 //!   span-keeping YAML parsers it is compared with are in [`yaml_events`].
 //!
+//! # Crate features
+//!
+//! - `peers` (default): the peers the benchmarks compare with (regorus,
+//!   cel-interpreter, oci-spec, the event-level YAML parsers); every
+//!   criterion bench needs it.
+//! - `load` (default): the HTTPS load generators (`loadgen`, `hostile`).
+//!
+//! Without them (`--no-default-features`) the crate builds only our code:
+//! the instruction counters (`*-instructions`) for our participants, which
+//! is what `benches/gate.sh` builds and counts in CI.
+//!
 //! # Naming benchmarks
 //!
 //! `bench-report` prints every benchmark of every group and, for each group,
@@ -27,8 +38,11 @@
 
 pub mod corpus;
 pub mod handler;
+#[cfg(feature = "load")]
 pub mod https;
 pub mod manifests;
+pub mod policy;
+#[cfg(feature = "peers")]
 pub mod yaml_events;
 
 /// The image reference corpus, one reference per line; see [`corpus`].

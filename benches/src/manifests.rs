@@ -9,7 +9,7 @@ use std::fmt::Write;
 use image_policy_core::policy::Policy;
 
 /// The policy of `lint --fix --diff` on the corpus (`lint/fix-*`, and
-/// `lint-instructions fix-whole`): rewrite rules that match most of its
+/// `instructions lint fix-whole`): rewrite rules that match most of its
 /// images, onto a mirror that the policy allows.
 pub fn rewrite_policy() -> Policy {
     Policy::builder()
@@ -118,10 +118,16 @@ spec:
 /// The corpus: files of [`RELEASES_PER_FILE`] releases, until
 /// [`CORPUS_BYTES`].
 pub fn generate() -> Corpus {
+    generate_bytes(CORPUS_BYTES)
+}
+
+/// The first files of [`generate`]'s corpus, until at least `bytes` of YAML
+/// (a smaller corpus of the same files, for counting instructions quickly).
+pub fn generate_bytes(bytes: usize) -> Corpus {
     let mut files = Vec::new();
     let mut total = 0;
     let mut n = 0;
-    while total < CORPUS_BYTES {
+    while total < bytes {
         let mut text = String::new();
         for _ in 0..RELEASES_PER_FILE {
             release(&mut text, n);

@@ -1,10 +1,8 @@
-//! Reads the manifest corpus ([`image_policy_benches::manifests`]) once, one
-//! way, for counting instructions under callgrind (`benches/callgrind.sh
-//! lint`), which is stable on a busy machine where wall time is not.
-//!
-//! Usage: `lint-instructions yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2|lint|fix-whole`. The work happens in
-//! `read_corpus`, the function that `callgrind.sh` collects; generating the
-//! corpus is left out of the count.
+//! `instructions lint HOW [BYTES]`: reads the manifest corpus
+//! ([`image_policy_benches::manifests`]) once, one way. The work happens in
+//! `read_corpus`; generating the corpus is left out of the count. With
+//! `BYTES`, the corpus is its first files up to that size
+//! ([`manifests::generate_bytes`]) instead of the whole 4 MiB.
 //!
 //! - `yaml-ignored`: serde-saphyr parsing every document into `IgnoredAny`,
 //!   the parser's own floor;
@@ -16,14 +14,17 @@
 //! - `granit`, `saphyr-parser`, `yaml-rust2`: events only, nothing built
 //!   ([`image_policy_benches::yaml_events`]);
 //! - `lint`: `image_policy_lint::lint` of the whole corpus (reading and
-//!   judging, on every core: callgrind counts every thread's instructions);
+//!   judging, on every CPU it may use: the scripts give it one, so that
+//!   every file is read on one thread);
 //! - `fix-whole`: `lint --fix --diff` but printing, as the `lint/fix-whole`
 //!   bench: `fix::fix` with the bench's rewrite rules and every diff.
 
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use image_policy_benches::{manifests, yaml_events};
+use image_policy_benches::manifests;
+#[cfg(feature = "peers")]
+use image_policy_benches::yaml_events;
 use image_policy_core::policy::Policy;
 use image_policy_lint as lint;
 
@@ -41,9 +42,15 @@ fn each(read: impl Fn(&lint::Source) -> usize + 'static) -> Read {
     Box::new(move |files| files.iter().map(|s| read(black_box(s))).sum())
 }
 
-fn main() -> ExitCode {
+pub fn main(args: &[String]) -> ExitCode {
     let options = lint::Options::default();
-    let read: Read = match std::env::args().nth(1).as_deref() {
+    let usage = super::usage;
+    let size = match args.get(1).map(|b| b.parse()) {
+        None => manifests::CORPUS_BYTES,
+        Some(Ok(bytes)) => bytes,
+        Some(Err(_)) => return usage(),
+    };
+    let read: Read = match args.first().map(String::as_str) {
         Some("yaml-ignored") => each(|s| {
             let text = s.text.as_ref().expect("generated text");
             let docs: Vec<serde::de::IgnoredAny> =
@@ -54,8 +61,11 @@ fn main() -> ExitCode {
         Some("saphyr-extract") => each(|s| {
             lint::fuzzing::manifests::extract_serde_saphyr(s.text.as_ref().expect("text")).objects
         }),
+        #[cfg(feature = "peers")]
         Some("granit") => each(|s| yaml_events::granit(s.text.as_ref().expect("text"))),
+        #[cfg(feature = "peers")]
         Some("saphyr-parser") => each(|s| yaml_events::saphyr(s.text.as_ref().expect("text"))),
+        #[cfg(feature = "peers")]
         Some("yaml-rust2") => each(|s| yaml_events::yaml_rust2(s.text.as_ref().expect("text"))),
         Some("lint") => {
             let policy = Policy::builder()
@@ -80,14 +90,9 @@ fn main() -> ExitCode {
                     .sum()
             })
         }
-        _ => {
-            eprintln!(
-                "usage: lint-instructions yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2|lint|fix-whole"
-            );
-            return ExitCode::from(2);
-        }
+        _ => return usage(),
     };
-    let corpus = manifests::generate();
+    let corpus = manifests::generate_bytes(size);
     let bytes = corpus.bytes();
     let files = corpus.into_sources();
     let counted = read_corpus(&files, &*read);

@@ -1,14 +1,12 @@
-//! Parses the image reference corpus once with one parser, for counting
-//! instructions under callgrind (`benches/callgrind.sh`), which is stable on a
-//! busy machine where wall time is not.
-//!
-//! Usage: `parse-instructions imageref|reference|oci-spec`. The parsing happens
-//! in `parse_corpus`, the function that `callgrind.sh` collects; everything
-//! else (reading the corpus, `oci-spec`'s one-time regex compilation, done
-//! before by a warm-up parse) is left out of the count.
+//! `instructions parse imageref|reference|oci-spec`: parses the image
+//! reference corpus once with one parser. The parsing happens in
+//! `parse_corpus`; everything else (reading the corpus, `oci-spec`'s
+//! one-time regex compilation, done before by a warm-up parse) is left out of
+//! the count.
 
 use std::hint::black_box;
 use std::process::ExitCode;
+#[cfg(feature = "peers")]
 use std::str::FromStr;
 
 use image_policy_core::reference::{ImageRef, Reference};
@@ -19,15 +17,13 @@ fn parse_corpus(corpus: &[&str], parse: fn(&str) -> bool) -> usize {
     corpus.iter().filter(|s| parse(black_box(s))).count()
 }
 
-fn main() -> ExitCode {
-    let parse: fn(&str) -> bool = match std::env::args().nth(1).as_deref() {
+pub fn main(args: &[String]) -> ExitCode {
+    let parse: fn(&str) -> bool = match args.first().map(String::as_str) {
         Some("imageref") => |s| black_box(ImageRef::parse(s)).is_ok(),
         Some("reference") => |s| black_box(Reference::parse(s)).is_ok(),
+        #[cfg(feature = "peers")]
         Some("oci-spec") => |s| black_box(oci_spec::distribution::Reference::from_str(s)).is_ok(),
-        _ => {
-            eprintln!("usage: parse-instructions imageref|reference|oci-spec");
-            return ExitCode::from(2);
-        }
+        _ => return super::usage(),
     };
     let corpus = image_policy_benches::references();
     // Warm-up outside the collected function: lazy statics, first allocations.
