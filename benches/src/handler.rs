@@ -194,9 +194,13 @@ impl ExportedRego {
     /// The export of [`policy`], compiled as Gatekeeper reads it.
     pub fn new() -> Self {
         use image_policy_export::{ExportFormat, ExportOptions, export};
-        let text = export(&policy(), ExportFormat::Gatekeeper, &ExportOptions::default())
-            .expect("the policy exports")
-            .text;
+        let text = export(
+            &policy(),
+            ExportFormat::Gatekeeper,
+            &ExportOptions::default(),
+        )
+        .expect("the policy exports")
+        .text;
         let docs: Vec<serde_json::Value> =
             serde_saphyr::from_multiple(&text).expect("the export is YAML");
         let package = docs[0]["metadata"]["name"].as_str().expect("a name");

@@ -51,8 +51,8 @@
 
 use crate::vap::{self, Rewrite, Scope};
 use crate::{ExportOptions, Notes};
-use image_policy_core::policy::Policy;
 use image_policy_core::policy::Mode;
+use image_policy_core::policy::Policy;
 use serde_json::{Value, json};
 
 /// The Rego of the template (its package line is written before it).

@@ -41,8 +41,8 @@
 
 use crate::vap;
 use crate::{ExportOptions, Notes};
-use image_policy_core::policy::Policy;
 use image_policy_core::policy::Mode;
+use image_policy_core::policy::Policy;
 use serde_json::{Value, json};
 
 pub(super) fn export(policy: &Policy, options: &ExportOptions, notes: &mut Notes<'_>) -> String {

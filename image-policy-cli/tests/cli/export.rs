@@ -279,7 +279,11 @@ fn export_or_none(case: &Case, format: ExportFormat) -> Option<export::Exported>
     exported(&case.policy, &case.name, format)
 }
 
-pub(super) fn exported(policy: &Policy, name: &str, format: ExportFormat) -> Option<export::Exported> {
+pub(super) fn exported(
+    policy: &Policy,
+    name: &str,
+    format: ExportFormat,
+) -> Option<export::Exported> {
     match export::export(policy, format, &ExportOptions::default()) {
         Ok(e) => Some(e),
         Err(e) => {

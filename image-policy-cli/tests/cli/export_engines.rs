@@ -21,9 +21,9 @@ use super::export::{
     Case, admission_requests, corpus, engine, env_or, exported, exported_lossy, fixtures,
     generated_policies, policies, root, vap_eval, with_deny_regex,
 };
-use image_policy_export::{ExportFormat, ExportOptions};
 use image_policy_core::policy::Policy;
 use image_policy_core::reference::ImageRef;
+use image_policy_export::{ExportFormat, ExportOptions};
 use serde_json::{Value, json};
 
 /// A Gatekeeper export in regorus: the template's Rego, and each
@@ -438,8 +438,9 @@ fn modes_map_to_each_engines_actions() {
     )
     .unwrap()
     .policy;
-    let gk = image_policy_export::export(&policy, ExportFormat::Gatekeeper, &ExportOptions::default())
-        .unwrap();
+    let gk =
+        image_policy_export::export(&policy, ExportFormat::Gatekeeper, &ExportOptions::default())
+            .unwrap();
     let docs: Vec<Value> = serde_saphyr::from_multiple(&gk.text).unwrap();
     let actions: Vec<(&str, &Value)> = docs[1..]
         .iter()
@@ -458,8 +459,8 @@ fn modes_map_to_each_engines_actions() {
     assert_eq!(actions[2].0, "deny");
     assert_eq!(docs[3]["spec"]["parameters"]["onlyUnparseable"], true);
 
-    let ky =
-        image_policy_export::export(&policy, ExportFormat::Kyverno, &ExportOptions::default()).unwrap();
+    let ky = image_policy_export::export(&policy, ExportFormat::Kyverno, &ExportOptions::default())
+        .unwrap();
     let docs: Vec<Value> = serde_saphyr::from_multiple(&ky.text).unwrap();
     let actions: Vec<(&str, bool)> = docs
         .iter()
