@@ -90,6 +90,7 @@ pub fn plan(
         options,
         sites,
         edits: Vec::new(),
+        may_alias: text.contains('*'),
         anchors: std::cell::OnceCell::new(),
     };
     for (index, site) in sites.iter().enumerate() {
@@ -130,6 +131,10 @@ struct Planner<'a> {
     options: &'a Options,
     sites: &'a [ImageSite],
     edits: Vec<Edit>,
+    /// The text has a `*`, so it may hold an alias: asked once per file,
+    /// not once per edit (a scan of the whole text each time was a quarter
+    /// of `lint --fix`'s instructions).
+    may_alias: bool,
     /// The text's anchors and aliases, read when an edit first needs them
     /// (`None` inside: the parser could not give them).
     anchors: std::cell::OnceCell<Option<Anchors>>,
@@ -223,7 +228,7 @@ impl Planner<'_> {
             (site.image.as_str(), target.to_owned())
         };
         let edit = scalar_edit(self.text, at, value, new_value)?;
-        if !self.text.contains('*') {
+        if !self.may_alias {
             return Ok(vec![edit]);
         }
         let anchors = self.anchors()?;
