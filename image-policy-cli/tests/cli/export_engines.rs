@@ -12,7 +12,7 @@
 //! rewrites. Each policy sees a share of the corpus, one image in N:
 //! `EXPORT_ENGINES_SHARE` for the Rego (default 100: regorus compiles each
 //! pattern on every `regex.match`, about 6 ms a request here) and
-//! `EXPORT_ENGINES_CEL_SHARE` for the CEL (default 40: the VAP test already
+//! `EXPORT_ENGINES_CEL_SHARE` for the CEL (default 100: the VAP test already
 //! runs that runtime on a fifth of it). `EXPORT_ENGINES_GENERATED` is the
 //! number of generated policies (default 12), each judged on one generated
 //! name in `EXPORT_ENGINES_NAMES_SHARE` (default 16).
@@ -268,7 +268,7 @@ fn kyverno_decides_as_check_in_every_kind() {
     if engine("IMAGE_POLICY_VAP_PYTHON", "venv/bin/python").is_none() {
         return;
     }
-    let share = env_or("EXPORT_ENGINES_CEL_SHARE", 40) as usize;
+    let share = env_or("EXPORT_ENGINES_CEL_SHARE", 100) as usize;
     let fixtures = fixtures();
     // cel-expr-python cuts strings at a NUL (see the VAP test).
     let all: Vec<String> = corpus()
