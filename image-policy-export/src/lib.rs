@@ -44,8 +44,8 @@
 //!
 //! - an allow rule is *narrowed*: dropped (or replaced by something
 //!   stricter), with a warning naming it ([`Exported::warnings`]);
-//! - a rule whose loss would widen the export (a deny rule, a tag or digest
-//!   rule, a namespace scope that cannot be scoped) is an [`ExportError`]
+//! - a rule whose loss would widen the export (a deny rule, a tag, digest or
+//!   pin rule, a namespace scope that cannot be scoped) is an [`ExportError`]
 //!   naming every such rule, unless [`ExportOptions::lossy`] is set;
 //! - [`ExportOptions::lossy`] never drops such a rule: it *narrows* it, rejecting
 //!   in its place the whole scope the rule could touch, in a form the target
@@ -66,6 +66,11 @@
 //!   - on the node formats, a tag or digest rule (it can deny an image of
 //!     any repository) and a deny rule without an allow list (only
 //!     rejecting everything covers every spelling of a host): every image;
+//!   - on the node formats, a pin rule (they cannot require a digest): its
+//!     scope, pinned or not, rejected as a deny rule's is (and so as above
+//!     for a regex pin rule or a policy without an allow list). The
+//!     ValidatingAdmissionPolicy says pin rules exactly: an image in pin
+//!     scope without a digest is denied;
 //! - where the output admits no image once narrowed for `lossy` (and where
 //!   nothing can be written without admitting more: an OpenShift allow list
 //!   with no registry left), the export is refused even with
