@@ -11,7 +11,7 @@
 //!   domain, path, tag and digest grammar, the implied `docker.io` and
 //!   `library/`, the 255-byte limit, Docker Hub's aliases), then each
 //!   scope's rules as the same anchored RE2 alternations (see the `vap`
-//!   module), tag rules, exempt namespaces, break-glass, rewrites (both
+//!   module), pin scope (a digest required), tag rules, exempt namespaces, break-glass, rewrites (both
 //!   names judged) and `exemptExistingImagesOnUpdate`. So what the VAP
 //!   export narrows or refuses, this one does too, with the same notes.
 //! - One `Constraint` per unit of the VAP export: one per mode (`enforce`
@@ -264,6 +264,16 @@ else := concat("", ["is from ", x.name, ", which the policy does not allow"]) if
     s.hasAllow == true
     not allowed_by(s.allow, x.name)
 }
+else := "must name a digest (@sha256:...): it is on an IPv6 registry, which this policy pins" if {
+    x.digest == ""
+    s.pinIpv6 == true
+    startswith(x.name, "[")
+}
+else := concat("", ["must name a digest (@sha256:...): ", x.name, " is in pin scope"]) if {
+    x.digest == ""
+    s.pin != ""
+    regex.match(s.pin, x.name)
+}
 else := "" if x.digest != ""
 else := "must name a digest (@sha256:...)" if s.requireDigest == true
 else := "must name a tag or a digest" if {
@@ -456,6 +466,8 @@ fn scope_parameters(s: &Scope) -> Value {
         "allow": s.allow.clone().unwrap_or_default(),
         "deny": s.deny,
         "denyIpv6": s.deny_ipv6,
+        "pin": s.pin,
+        "pinIpv6": s.pin_ipv6,
         "requireDigest": s.tags.require_digest,
         "requireTagOrDigest": s.tags.require_tag_or_digest,
         "denyTags": s.tags.deny,

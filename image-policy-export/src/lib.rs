@@ -46,8 +46,8 @@
 //!
 //! - an allow rule is *narrowed*: dropped (or replaced by something
 //!   stricter), with a warning naming it ([`Exported::warnings`]);
-//! - a rule whose loss would widen the export (a deny rule, a tag or digest
-//!   rule, a namespace scope that cannot be scoped) is an [`ExportError`]
+//! - a rule whose loss would widen the export (a deny rule, a tag, digest or
+//!   pin rule, a namespace scope that cannot be scoped) is an [`ExportError`]
 //!   naming every such rule, unless [`ExportOptions::lossy`] is set;
 //! - [`ExportOptions::lossy`] never drops such a rule: it *narrows* it, rejecting
 //!   in its place the whole scope the rule could touch, in a form the target
@@ -68,6 +68,11 @@
 //!   - on the node formats, a tag or digest rule (it can deny an image of
 //!     any repository) and a deny rule without an allow list (only
 //!     rejecting everything covers every spelling of a host): every image;
+//!   - on the node formats, a pin rule (they cannot require a digest): its
+//!     scope, pinned or not, rejected as a deny rule's is (and so as above
+//!     for a regex pin rule or a policy without an allow list). The
+//!     ValidatingAdmissionPolicy says pin rules exactly: an image in pin
+//!     scope without a digest is denied;
 //! - where the output admits no image once narrowed for `lossy` (and where
 //!   nothing can be written without admitting more: an OpenShift allow list
 //!   with no registry left), the export is refused even with
@@ -558,13 +563,19 @@ pub(crate) fn rule_what(rule: &Rule) -> String {
     format!("{} {}", rule.kind().as_str(), rule.pattern())
 }
 
-/// Every allow or deny list of a document with its path prefix: the
-/// cluster's (`allow`, `deny`) and each namespace scope's
-/// (`namespaces[0].allow`, ...), with the scope index (`None` for the cluster).
+/// Every deny list of a document with its path prefix, then every pin
+/// list (a node format cannot require a digest, so with `lossy` it denies
+/// a pin rule's scope, pinned or not: narrower): the cluster's (`deny`,
+/// `pin`) and each namespace scope's (`namespaces[0].deny`, ...), with the
+/// scope index (`None` for the cluster).
 pub(crate) fn deny_lists(doc: &PolicyDocument) -> Vec<(Option<usize>, String, &[Rule])> {
     let mut out = vec![(None, "deny".to_owned(), doc.deny.as_slice())];
     for (i, ns) in doc.namespaces.iter().enumerate() {
         out.push((Some(i), format!("namespaces[{i}].deny"), ns.deny.as_slice()));
+    }
+    out.push((None, "pin".to_owned(), doc.pin.as_slice()));
+    for (i, ns) in doc.namespaces.iter().enumerate() {
+        out.push((Some(i), format!("namespaces[{i}].pin"), ns.pin.as_slice()));
     }
     out
 }
@@ -702,6 +713,39 @@ mod tests {
                 "allow: [{registry: r.io}]\ndeny: [{regex: '(?x) (r|q)\\.io/x'}]\n",
                 ExportFormat::ValidatingAdmissionPolicy,
                 &["deny[0]"],
+                false,
+            ),
+            // Pin scope: the VAP requires the digest; a node format cannot,
+            // and with lossy denies the scope as a deny rule would.
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\npin: [{repository: r.io/prod/**}]\n",
+                ExportFormat::ValidatingAdmissionPolicy,
+                &[],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\npin: [{repository: r.io/prod/**}]\n",
+                ExportFormat::ContainersPolicy,
+                &["pin[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\npin: [{registry: q.io}]\n",
+                ExportFormat::RegistriesConf,
+                &["pin[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}]\npin: [{registry: r.io}]\n",
+                ExportFormat::DockerSysconfig,
+                &["pin[0]"],
+                false,
+            ),
+            (
+                "pin: [{registry: r.io}]\n",
+                ExportFormat::Openshift,
+                // It cannot require a digest, and without an allow list.
+                &["pin[0]", "pin[0]"],
                 false,
             ),
             (

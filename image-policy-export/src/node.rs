@@ -283,6 +283,14 @@ fn plan(
         for (j, rule) in rules.iter().enumerate() {
             let path = format!("{prefix}[{j}]");
             let what = rule_what(rule);
+            if prefix.ends_with("pin") {
+                notes.lose(
+                    &path,
+                    &what,
+                    format!("{target} cannot require a digest"),
+                    "every image in its scope, pinned or not (as a deny rule)",
+                );
+            }
             if let Some(i) = scope {
                 notes.narrow(
                     &path,

@@ -21,7 +21,15 @@
 //!    255-byte path limit, lowercased domains and Docker Hub's aliases;
 //! 3. `verdicts`: the reason each image is denied (empty: allowed), by the
 //!    rules of the namespace's scope, in the webhook's order (unparseable,
-//!    existing on UPDATE, break-glass, deny, allow, tag rules).
+//!    existing on UPDATE, break-glass, deny, allow, pin, tag rules).
+//!
+//! Pin rules are a digest requirement scoped to their patterns: an
+//! image in pin scope (the same RE2 alternation as an allow rule) without
+//! a digest is denied, as `tags.requireDigest` denies every image without
+//! one. A pin regex outside the common RE2 subset is widened (every name
+//! that starts with its literal prefix, every name without one, must name
+//! a digest), and a pin regex or a pin rule naming an IPv6 host puts every
+//! IPv6 registry in pin scope.
 //!
 //! Every rule becomes an anchored RE2 alternation on the normalized name
 //! `domain/path`. Differences, all stricter than the webhook:
@@ -93,6 +101,11 @@ pub(super) struct Scope {
     pub(super) allow: Option<String>,
     /// The deny rules as one RE2 (empty: none).
     pub(super) deny: String,
+    /// Pin scope as one RE2 (empty: none): an unpinned name this matches is
+    /// denied (`pin-required`).
+    pub(super) pin: String,
+    /// Pin scope holds every reference on an IPv6 registry.
+    pub(super) pin_ipv6: bool,
     /// The tag rules (with `add`, joined with the cluster's).
     pub(super) tags: TagRules,
     /// The tag regexes as one RE2, when every one could be expressed
@@ -266,11 +279,12 @@ pub(super) fn export(policy: &Policy, options: &ExportOptions, notes: &mut Notes
 }
 
 fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> Scope {
-    let (prefix, allow, own_deny, tags, combine) = match index {
+    let (prefix, allow, own_deny, own_pin, tags, combine) = match index {
         None => (
             String::new(),
             &doc.allow,
             &doc.deny,
+            &doc.pin,
             doc.tags.clone(),
             Combine::Replace,
         ),
@@ -280,6 +294,7 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
                 format!("namespaces[{i}]."),
                 &ns.allow,
                 &ns.deny,
+                &ns.pin,
                 ns.tags.clone(),
                 ns.combine,
             )
@@ -288,8 +303,15 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
     // `add` joins the cluster's lists and tag rules (as the compiler does).
     let mut allow_rules: Vec<(String, &Rule)> = Vec::new();
     let mut deny_rules: Vec<(String, &Rule)> = Vec::new();
+    let mut pin_rules: Vec<(String, &Rule)> = Vec::new();
     let mut tags = tags;
     if combine == Combine::Add {
+        pin_rules.extend(
+            doc.pin
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (format!("pin[{j}]"), r)),
+        );
         allow_rules.extend(
             doc.allow
                 .iter()
@@ -328,6 +350,12 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
             .enumerate()
             .map(|(j, r)| (format!("{prefix}deny[{j}]"), r)),
     );
+    pin_rules.extend(
+        own_pin
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (format!("{prefix}pin[{j}]"), r)),
+    );
 
     let mut allow_alts = Vec::new();
     for (path, rule) in &allow_rules {
@@ -363,6 +391,38 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
             }
         }
     }
+    // Pin scope is a requirement, like a deny rule: wider is stricter, so
+    // what cannot be said exactly is widened (never dropped).
+    let mut pin_alts = Vec::new();
+    let mut pin_ipv6 = false;
+    for (path, rule) in &pin_rules {
+        if matches!(rule, Rule::Regex(_)) || rule.pattern().contains('[') {
+            pin_ipv6 = true;
+        }
+        match rule_re2(notes.normalized(path)) {
+            Ok(re) => pin_alts.push(re),
+            Err(why) => {
+                let prefix = match rule {
+                    Rule::Regex(re) => crate::regex_literal_prefix(re),
+                    _ => String::new(),
+                };
+                let instead = if prefix.is_empty() {
+                    "every image must name a digest".to_owned()
+                } else {
+                    format!("every image whose name starts with {prefix} must name a digest")
+                };
+                pin_alts.push(format!("^{}(?s:.*)$", re_escape(&prefix)));
+                notes.narrow(path, &rule_what(rule), format!("{why}: {instead}"));
+            }
+        }
+    }
+    if pin_ipv6 {
+        notes.narrow(
+            &format!("{prefix}pin"),
+            "",
+            "references on an IPv6 registry must name a digest: the CEL cannot compare IPv6 addresses in their canonical form, as the webhook does",
+        );
+    }
     if deny_ipv6 {
         notes.narrow(
             &format!("{prefix}deny"),
@@ -397,6 +457,8 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
     Scope {
         allow: (!allow_rules.is_empty()).then(|| allow_alts.join("|")),
         deny: deny_alts.join("|"),
+        pin: pin_alts.join("|"),
+        pin_ipv6,
         tags,
         allow_tags,
         deny_ipv6,
@@ -604,6 +666,20 @@ fn scope_reason(s: &Scope) -> String {
             "!x[2].matches({}) ? 'is from ' + x[2] + ', which the policy does not allow' :",
             cel_str(a)
         )),
+    }
+    // Pin scope, after allow and deny and before the tag rules (the
+    // policy's order).
+    if s.pin_ipv6 {
+        parts.push(
+            "x[4] == '' && x[2].startsWith('[') ? 'must name a digest (@sha256:...): it is on an IPv6 registry, which this policy pins' :"
+                .to_owned(),
+        );
+    }
+    if !s.pin.is_empty() {
+        parts.push(format!(
+            "x[4] == '' && x[2].matches({}) ? 'must name a digest (@sha256:...): ' + x[2] + ' is in pin scope' :",
+            cel_str(&s.pin)
+        ));
     }
     let t = &s.tags;
     let has_tag_rules =

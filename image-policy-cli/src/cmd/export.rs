@@ -15,7 +15,7 @@ use std::process::ExitCode;
 ///
 /// Rules a format cannot express exactly are narrowed (allow rules dropped,
 /// with a warning), or, when dropping them would admit images the policy
-/// denies (deny, regex, tag and digest rules, namespace scopes), make the
+/// denies (deny, regex, tag, digest and pin rules, namespace scopes), make the
 /// export fail with exit status 2 and one line per rule, unless --lossy.
 ///
 /// --lossy never drops such a rule: it rejects, in its place, the whole

@@ -894,7 +894,7 @@ fn registries_conf_rewrites_pull_what_the_policy_rewrites() {
 }
 
 /// A seeded generator of policies that combine rewrite rules with allow,
-/// deny, namespace and tag rules (those the compiler refuses, such as a
+/// deny, pin, namespace and tag rules (those the compiler refuses, such as a
 /// rewrite loop or a denied rewrite target, are skipped).
 pub(super) fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
     use rand::seq::IndexedRandom;
@@ -996,6 +996,11 @@ pub(super) fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
         }
         if rng.random_bool(0.15) {
             yaml.push_str("tags: {deny: [latest]}\n");
+        }
+        // Pin scope (issue 21), drawn last so that the rules above are
+        // those of the seeds before it.
+        if rng.random_bool(0.25) {
+            yaml.push_str(&format!("pin: [{}]\n", allow_rule(&mut rng)));
         }
         let name = format!("generated #{} (seed {seed})", out.len());
         if let Ok(loaded) = Policy::from_yaml_str(&yaml, &name) {

@@ -1172,3 +1172,66 @@ fn nothing_to_lint_is_an_error() {
         run.stderr
     );
 }
+
+/// Issue 21, item 6: an image in pin scope without a digest is a violation
+/// named by its code and pin rule in every format, and is not called
+/// fixable (`--fix` does not pin yet); a pinned one is not reported.
+#[test]
+fn unpinned_images_in_pin_scope_are_reported_with_their_rule() {
+    let manifest = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - {name: a, image: registry.my.com/prod/api:1.4}\n    - {name: b, image: 'registry.my.com/prod/api:1.4@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'}\n    - {name: c, image: registry.my.com/dev/api:1.4}\n";
+    let args = |format: &'static str| {
+        [
+            "lint",
+            "--policy",
+            "examples/pin.yaml",
+            "--color",
+            "never",
+            "--format",
+            format,
+            "-",
+        ]
+    };
+    let text = image_policy(&args("text"), Some(manifest));
+    assert_eq!(text.code, 1, "{}", text.stderr);
+    assert!(text.stdout.contains("pin-required"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("pin[0] (pin registry.my.com/prod/**) at examples/pin.yaml:15:17"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("fixable"), "{}", text.stdout);
+
+    let json = image_policy(&args("json"), Some(manifest));
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let findings = report["findings"].as_array().expect("findings");
+    let codes: Vec<&str> = findings.iter().filter_map(|f| f["code"].as_str()).collect();
+    assert_eq!(codes, ["pin-required", "allowed", "allowed"], "{report}");
+    let unpinned = &findings[0];
+    assert_eq!(
+        unpinned["image"], "registry.my.com/prod/api:1.4",
+        "{report}"
+    );
+    assert_eq!(
+        (&unpinned["line"], &unpinned["column"]),
+        (&6.into(), &24.into()),
+        "{report}"
+    );
+    assert_eq!(unpinned["rule"]["path"], "pin[0]", "{report}");
+    assert_eq!(unpinned["violation"], true, "{report}");
+    assert!(unpinned["rewritten"].is_null(), "{report}");
+
+    let sarif = image_policy(&args("sarif"), Some(manifest));
+    assert_eq!(sarif.code, 1, "{}", sarif.stderr);
+    let log: serde_json::Value = serde_json::from_str(&sarif.stdout).expect("SARIF is JSON");
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1, "{log}");
+    assert_eq!(results[0]["ruleId"], "pin-required", "{log}");
+    assert!(
+        results[0]["message"]["text"]
+            .as_str()
+            .is_some_and(|m| m.contains("pin[0]") && !m.contains("fixable")),
+        "{log}"
+    );
+}

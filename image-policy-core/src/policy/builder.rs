@@ -148,6 +148,14 @@ impl PolicyBuilder {
         self.add(false, Rule::Regex(regex.to_owned()))
     }
 
+    /// Puts the images matching `rule` (registry, repository or regex) in
+    /// pin scope: without a digest they are denied (`pin-required`).
+    pub fn pin(mut self, rule: Rule) -> Self {
+        self.document.pin.push(rule);
+        let path = format!("pin[{}]", self.document.pin.len() - 1);
+        self.mark(path)
+    }
+
     /// Denies a tag (`latest` also denies references without tag or digest).
     pub fn deny_tag(mut self, tag: &str) -> Self {
         if self.document.tags.deny.iter().any(|t| t == tag) {

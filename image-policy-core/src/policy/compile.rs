@@ -79,18 +79,30 @@ pub(crate) fn compile(
     };
     let cluster_allow = c.declare_list(&doc.allow, "allow");
     let cluster_deny = c.declare_list(&doc.deny, "deny");
+    let cluster_pin = c.declare_pins(&doc.pin, "pin");
     let cluster_tags = c.declare_tags(&doc.tags, "tags");
     let mut scopes = Vec::new();
     for (i, scope) in doc.namespaces.iter().enumerate() {
         let prefix = format!("namespaces[{i}]");
         let allow = c.declare_list(&scope.allow, &format!("{prefix}.allow"));
         let deny = c.declare_list(&scope.deny, &format!("{prefix}.deny"));
+        let pin = c.declare_pins(&scope.pin, &format!("{prefix}.pin"));
         let tags = c.declare_tags(&scope.tags, &format!("{prefix}.tags"));
-        scopes.push((allow, deny, tags));
+        scopes.push(ScopeIds {
+            allow,
+            deny,
+            pin,
+            tags,
+        });
     }
 
-    let mut rule_sets =
-        vec![c.rule_set(doc.mode, &cluster_allow, &cluster_deny, &cluster_tags, "")];
+    let cluster = ScopeIds {
+        allow: cluster_allow,
+        deny: cluster_deny,
+        pin: cluster_pin,
+        tags: cluster_tags,
+    };
+    let mut rule_sets = vec![c.rule_set(doc.mode, &cluster, "")];
     let mut namespace_rules: FastMap<Box<str>, usize> = FastMap::default();
     let exempt: FastSet<Box<str>> = doc
         .exempt_namespaces
@@ -100,7 +112,7 @@ pub(crate) fn compile(
     for (i, name) in doc.exempt_namespaces.iter().enumerate() {
         c.check_namespace_name(name, &format!("exemptNamespaces[{i}]"));
     }
-    for (i, (scope, (allow, deny, tags))) in doc.namespaces.iter().zip(&scopes).enumerate() {
+    for (i, (scope, own)) in doc.namespaces.iter().zip(&scopes).enumerate() {
         let prefix = format!("namespaces[{i}]");
         if scope.names.is_empty() && sources.locations.contains_key(&format!("{prefix}.names")) {
             c.error(
@@ -109,21 +121,16 @@ pub(crate) fn compile(
                 &format!("{prefix}.names"),
             );
         }
-        let (allow, deny, tags) = match scope.combine {
-            Combine::Replace => (allow.clone(), deny.clone(), tags.clone()),
-            Combine::Add => (
-                [cluster_allow.clone(), allow.clone()].concat(),
-                [cluster_deny.clone(), deny.clone()].concat(),
-                cluster_tags.merged(tags),
-            ),
+        let ids = match scope.combine {
+            Combine::Replace => own.clone(),
+            Combine::Add => ScopeIds {
+                allow: [cluster.allow.clone(), own.allow.clone()].concat(),
+                deny: [cluster.deny.clone(), own.deny.clone()].concat(),
+                pin: [cluster.pin.clone(), own.pin.clone()].concat(),
+                tags: cluster.tags.merged(&own.tags),
+            },
         };
-        let set = c.rule_set(
-            scope.mode.unwrap_or(doc.mode),
-            &allow,
-            &deny,
-            &tags,
-            &prefix,
-        );
+        let set = c.rule_set(scope.mode.unwrap_or(doc.mode), &ids, &prefix);
         rule_sets.push(set);
         let index = rule_sets.len() - 1;
         for (j, name) in scope.names.iter().enumerate() {
@@ -175,6 +182,15 @@ pub(crate) fn compile(
         },
         warnings: diagnostics,
     })
+}
+
+/// The ids of one scope's rules (the cluster's, or a `namespaces[]` entry's).
+#[derive(Clone, Debug, Default)]
+struct ScopeIds {
+    allow: Vec<RuleId>,
+    deny: Vec<RuleId>,
+    pin: Vec<RuleId>,
+    tags: TagIds,
 }
 
 /// The ids of a scope's tag rules.
@@ -244,10 +260,26 @@ impl Compiler<'_> {
 
     /// Declares and checks the rules of one allow or deny list.
     fn declare_list(&mut self, rules: &[Rule], prefix: &str) -> Vec<RuleId> {
+        self.declare_rules(rules, prefix, None)
+    }
+
+    /// Declares and checks the rules of one pin list: the forms and checks
+    /// of allow rules, the kind [`RuleKind::Pin`].
+    fn declare_pins(&mut self, rules: &[Rule], prefix: &str) -> Vec<RuleId> {
+        self.declare_rules(rules, prefix, Some(RuleKind::Pin))
+    }
+
+    fn declare_rules(
+        &mut self,
+        rules: &[Rule],
+        prefix: &str,
+        kind: Option<RuleKind>,
+    ) -> Vec<RuleId> {
         let mut ids = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             let path = format!("{prefix}[{i}]");
-            let id = self.declare(i, rule.kind(), path.clone(), rule.pattern());
+            let kind = kind.unwrap_or_else(|| rule.kind());
+            let id = self.declare(i, kind, path.clone(), rule.pattern());
             let compiled = match rule {
                 Rule::Registry(s) => self.registry(s, &path),
                 Rule::Repository(s) => self.repository(s, &path),
@@ -550,18 +582,13 @@ impl Compiler<'_> {
 
     /// Builds the matchers of one scope, reporting duplicates, conflicts and
     /// shadowed rules.
-    fn rule_set(
-        &mut self,
-        mode: Mode,
-        allow: &[RuleId],
-        deny: &[RuleId],
-        tags: &TagIds,
-        scope: &str,
-    ) -> RuleSet {
+    fn rule_set(&mut self, mode: Mode, ids: &ScopeIds, scope: &str) -> RuleSet {
+        let (allow, deny, tags) = (&ids.allow, &ids.deny, &ids.tags);
         let deny_m = self.matchers(deny, scope, "deny");
         let allow_m = self.matchers(allow, scope, "allow");
+        let pin_m = self.matchers(&ids.pin, scope, "pin");
         // Conflicts and shadowing: probe the deny matchers with each literal allow rule.
-        for &id in allow {
+        for &id in allow.iter() {
             if !self.owned_by(id, scope) {
                 continue;
             }
@@ -617,6 +644,7 @@ impl Compiler<'_> {
             mode,
             allow: allow_m,
             deny: deny_m,
+            pin: pin_m,
             tags,
             allow_summary: summary.into(),
             allow_only_registries,

@@ -74,12 +74,15 @@ pub enum DecisionCode {
     DigestRequired,
     /// The tag matches none of the allowed tag patterns.
     TagNotAllowed,
+    /// A pin rule matches the image and no digest is written.
+    PinRequired,
 }
 
 impl DecisionCode {
     /// The code as a string: `allowed`, `namespace-exempt`, `break-glass`,
     /// `unparseable`, `denied-by-rule`, `registry-not-allowed`, `latest-tag`,
-    /// `tag-denied`, `tag-required`, `digest-required`, `tag-not-allowed`.
+    /// `tag-denied`, `tag-required`, `digest-required`, `tag-not-allowed`,
+    /// `pin-required`.
     pub fn as_str(self) -> &'static str {
         match self {
             DecisionCode::Allowed => "allowed",
@@ -93,11 +96,12 @@ impl DecisionCode {
             DecisionCode::TagRequired => "tag-required",
             DecisionCode::DigestRequired => "digest-required",
             DecisionCode::TagNotAllowed => "tag-not-allowed",
+            DecisionCode::PinRequired => "pin-required",
         }
     }
 
     /// Every code, in the order of [`DecisionCode::as_str`]'s list.
-    pub const ALL: [DecisionCode; 11] = [
+    pub const ALL: [DecisionCode; 12] = [
         DecisionCode::Allowed,
         DecisionCode::NamespaceExempt,
         DecisionCode::BreakGlass,
@@ -109,6 +113,7 @@ impl DecisionCode {
         DecisionCode::TagRequired,
         DecisionCode::DigestRequired,
         DecisionCode::TagNotAllowed,
+        DecisionCode::PinRequired,
     ];
 
     /// One sentence saying what the code means, for people: the one place the
@@ -139,6 +144,9 @@ impl DecisionCode {
             DecisionCode::DigestRequired => "The policy requires images to be pinned by digest.",
             DecisionCode::TagNotAllowed => {
                 "The image's tag matches none of the policy's allowed tag patterns."
+            }
+            DecisionCode::PinRequired => {
+                "The image is in the scope of a pin rule and has no digest: it must be pinned."
             }
         }
     }
@@ -509,6 +517,12 @@ impl fmt::Display for Decision<'_> {
             }
             DecisionCode::DigestRequired => {
                 f.write_str("a digest is required")?;
+                if let Some(rule) = rule {
+                    write!(f, ", by {rule}")?;
+                }
+            }
+            DecisionCode::PinRequired => {
+                f.write_str("a digest is required (the image is in pin scope)")?;
                 if let Some(rule) = rule {
                     write!(f, ", by {rule}")?;
                 }

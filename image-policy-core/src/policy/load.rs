@@ -186,6 +186,7 @@ pub(crate) const DOCUMENT_KEYS: &[&str] = &[
     "exemptExistingImagesOnUpdate",
     "allow",
     "deny",
+    "pin",
     "tags",
     "exemptNamespaces",
     "namespaces",
@@ -198,7 +199,8 @@ pub(crate) const TAG_KEYS: &[&str] = &[
     "requireDigest",
     "allowMatching",
 ];
-pub(crate) const NAMESPACE_KEYS: &[&str] = &["names", "combine", "mode", "allow", "deny", "tags"];
+pub(crate) const NAMESPACE_KEYS: &[&str] =
+    &["names", "combine", "mode", "allow", "deny", "pin", "tags"];
 pub(crate) const BREAK_GLASS_KEYS: &[&str] = &["enabled", "value", "annotations"];
 pub(crate) const RULE_KEYS: &[&str] = &["registry", "repository", "regex"];
 pub(crate) const REWRITE_KEYS: &[&str] = &["from", "to"];
@@ -384,6 +386,7 @@ impl Decoder<'_> {
                 }
                 "allow" => doc.allow = self.rules(value, key),
                 "deny" => doc.deny = self.rules(value, key),
+                "pin" => doc.pin = self.rules(value, key),
                 "tags" => doc.tags = self.tags(value, key),
                 "exemptNamespaces" => doc.exempt_namespaces = self.strings(value, key),
                 "namespaces" => {
@@ -495,6 +498,7 @@ impl Decoder<'_> {
                 "mode" => ns.mode = self.mode(value, &p),
                 "allow" => ns.allow = self.rules(value, &p),
                 "deny" => ns.deny = self.rules(value, &p),
+                "pin" => ns.pin = self.rules(value, &p),
                 "tags" => ns.tags = self.tags(value, &p),
                 _ => {}
             }

@@ -58,6 +58,8 @@
 //!   - regex: 'ghcr\.io/my-org/[a-z-]+'             # whole domain/path, anchored
 //! deny:                          # any match denies, whatever the allow rules say
 //!   - repository: registry.my.com/legacy/**
+//! pin:                           # a match must have a digest (pin-required)
+//!   - registry: registry.my.com                    # the forms of allow rules
 //! tags:
 //!   deny: [latest]               # latest also denies "no tag, no digest"
 //!   requireTagOrDigest: false
@@ -69,6 +71,8 @@
 //!     combine: add               # add (default) to the rules above, or replace them
 //!     mode: warn                 # optional, default: the policy's
 //!     allow:
+//!       - repository: quay.io/team-a/**
+//!     pin:                       # joined with the cluster's (add) or alone (replace)
 //!       - repository: quay.io/team-a/**
 //! breakGlass:
 //!   enabled: false               # off by default
@@ -142,11 +146,12 @@
 //! | 2 | the namespace is in `exemptNamespaces` | `namespace-exempt` | yes, not judged |
 //! | 3 | a deny rule matches (registry, repository or regex) | `denied-by-rule` | no |
 //! | 4 | allow rules exist and none matches | `registry-not-allowed` | no |
-//! | 5 | unpinned, `requireDigest` | `digest-required` | no |
-//! | 6 | no tag and no digest, `requireTagOrDigest` | `tag-required` | no |
-//! | 7 | unpinned, the tag (written, or the implied `latest`) is in `tags.deny` | `latest-tag` / `tag-denied` | no |
-//! | 8 | unpinned, `allowMatching` is set and the tag matches none | `tag-not-allowed` | no |
-//! | 9 | otherwise | `allowed` | yes |
+//! | 5 | unpinned, a `pin` rule matches | `pin-required` | no |
+//! | 6 | unpinned, `requireDigest` | `digest-required` | no |
+//! | 7 | no tag and no digest, `requireTagOrDigest` | `tag-required` | no |
+//! | 8 | unpinned, the tag (written, or the implied `latest`) is in `tags.deny` | `latest-tag` / `tag-denied` | no |
+//! | 9 | unpinned, `allowMatching` is set and the tag matches none | `tag-not-allowed` | no |
+//! | 10 | otherwise | `allowed` | yes |
 //!
 //! With rewrite rules, [`Policy::evaluate_rewritten`] applies every row to
 //! the *rewritten* image, the one the object will carry; an image that does
@@ -154,7 +159,7 @@
 //! a [`RewriteError`] (deny the image). [`Policy::evaluate`] never rewrites,
 //! and stays allocation-free.
 //!
-//! Then the **mode** applies to a violation (rows 3 to 8): `enforce` denies,
+//! Then the **mode** applies to a violation (rows 3 to 9): `enforce` denies,
 //! `warn` allows with a warning, `audit` allows and only records; in every
 //! mode [`Decision::violates`] is true. In enforce mode, a **break-glass**
 //! annotation admits the violating image when the policy enables it
@@ -163,9 +168,29 @@
 //! ignored.
 //!
 //! A namespace listed in `namespaces[]` uses that entry's rules: with
-//! `combine: add`, the cluster's allow and deny lists joined with its own,
+//! `combine: add`, the cluster's allow, deny and pin lists joined with its own,
 //! the tag rules of both; with `combine: replace`, its own only. A namespace
 //! may be in one entry only.
+//!
+//! ## Pin
+//!
+//! `pin:` rules put images in *pin scope*: an image they match must name a
+//! digest (`name@sha256:…` or `name:tag@sha256:…`; the runtime pulls the
+//! digest, the tag is decorative), or it is denied with `pin-required`,
+//! naming the pin rule. They have the forms, checks and matchers of allow
+//! rules (registry, repository, regex) and are matched as deny rules are:
+//! on the name's view and on the pull host's when they differ, since
+//! requiring a digest of more images is the safe side. They allow nothing:
+//! an image must still pass the allow and deny rules, and a denial by those
+//! comes first (rows 3 and 4); pin applies to images otherwise allowed, and
+//! before the tag rules (a pinned image has no tag to judge). An exempt
+//! namespace is not judged, so not pinned. Under `warn` and `audit` an
+//! unpinned image is a violation like any other. With rewrite rules the
+//! rewritten image is the one in or out of pin scope. The policy only
+//! *requires* the digest: resolving tags to digests is the registry
+//! client's job (`image-policy-registry`, `image-policy resolve`). Pin
+//! rules are listed by [`Policy::rules`] with the kind [`RuleKind::Pin`]
+//! and their normalized [`Pattern`].
 //!
 //! ## Rewrite
 //!
@@ -191,7 +216,7 @@
 //! A compiled [`Policy`] is readable, not only runnable: it keeps every rule
 //! it was compiled from ([`Policy::rules`], [`Policy::rule`]) with its
 //! identity ([`RuleInfo`]: index, [`RuleKind`], path, pattern as written,
-//! location) and, for allow and deny rules, the [`Pattern`] the matchers
+//! location) and, for allow, deny and pin rules, the [`Pattern`] the matchers
 //! were built from: registries lowercase with Docker Hub's other names
 //! folded into `docker.io` and IPv6 hosts in canonical form, repository
 //! patterns normalized like a reference (`nginx` is
@@ -328,7 +353,7 @@ pub(crate) struct RuleMeta {
     pattern: Box<str>,
     location: Option<Location>,
     origin: Box<str>,
-    /// The normalized pattern of an allow or deny rule.
+    /// The normalized pattern of an allow, deny or pin rule.
     normalized: Option<Pattern>,
 }
 
@@ -338,6 +363,8 @@ pub(crate) struct RuleSet {
     pub(crate) mode: Mode,
     allow: Matchers,
     deny: Matchers,
+    /// Pin scope: an image these match must have a digest.
+    pin: Matchers,
     tags: TagMatchers,
     /// The allow rules, listed for the reason (a few, then a count).
     pub(crate) allow_summary: Box<str>,
@@ -473,8 +500,8 @@ impl Policy {
     }
 
     /// Every rule of the policy, read-only, in the order they were declared:
-    /// the cluster's `allow`, `deny` and `tags`, then each `namespaces[]`
-    /// entry's, then `rewrite` (see [`RuleInfo`] and the rule layer's
+    /// the cluster's `allow`, `deny`, `pin` and `tags`, then each
+    /// `namespaces[]` entry's, then `rewrite` (see [`RuleInfo`] and the rule layer's
     /// [`Pattern`]).
     pub fn rules(&self) -> impl ExactSizeIterator<Item = RuleInfo<'_>> + '_ {
         (0..self.rules.len()).map(|i| self.rule_info(RuleId(i as u32)))
@@ -591,6 +618,22 @@ impl RuleSet {
                 None => return (DecisionCode::RegistryNotAllowed, None),
             }
         };
+        // Pin scope, on either view as deny rules (requiring a digest of
+        // more images is the safe side).
+        if r.digest().is_none() && !self.pin.is_empty() {
+            if let Some(id) = self.pin.find(domain, path.into(), with_name) {
+                return (DecisionCode::PinRequired, Some(id));
+            }
+            if let Some((host, pull_path)) = pulled {
+                let with_pull_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
+                    let mut name = NameBuf::new();
+                    f(name.write(host, pull_path))
+                };
+                if let Some(id) = self.pin.find(host, pull_path.into(), with_pull_name) {
+                    return (DecisionCode::PinRequired, Some(id));
+                }
+            }
+        }
         if let Some(violation) = self.tags.judge(r) {
             return violation;
         }

@@ -65,6 +65,11 @@ pub struct PolicyDocument {
     /// Deny rules: an image that matches any of them is denied, whatever the allow rules say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny: Vec<Rule>,
+    /// Pin rules, in the forms of allow rules: an image that matches one and
+    /// has no digest is denied (`pin-required`). An image they match must be
+    /// pinned to a digest; they allow nothing by themselves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pin: Vec<Rule>,
     /// Rules on tags and digests.
     #[serde(default, skip_serializing_if = "TagRules::is_empty")]
     pub tags: TagRules,
@@ -94,6 +99,7 @@ impl Default for PolicyDocument {
             exempt_existing_images_on_update: true,
             allow: Vec::new(),
             deny: Vec::new(),
+            pin: Vec::new(),
             tags: TagRules::default(),
             exempt_namespaces: Vec::new(),
             namespaces: Vec::new(),
@@ -120,7 +126,7 @@ pub struct RewriteRule {
     pub to: String,
 }
 
-/// One allow or deny rule: a map with exactly one key. New kinds come in
+/// One allow, deny or pin rule: a map with exactly one key. New kinds come in
 /// minor releases: match with a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -193,7 +199,7 @@ impl TagRules {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Combine {
-    /// Cluster rules and these rules together: allow and deny lists are
+    /// Cluster rules and these rules together: allow, deny and pin lists are
     /// joined, tag requirements of either apply (the default).
     #[default]
     Add,
@@ -220,6 +226,9 @@ pub struct NamespaceRules {
     /// Deny rules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny: Vec<Rule>,
+    /// Pin rules (joined with the cluster's under `combine: add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pin: Vec<Rule>,
     /// Tag rules.
     #[serde(default, skip_serializing_if = "TagRules::is_empty")]
     pub tags: TagRules,

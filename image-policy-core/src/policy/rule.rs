@@ -4,7 +4,7 @@
 use super::Location;
 use std::fmt;
 
-/// An allow or deny rule's pattern, checked and normalized as the matchers
+/// An allow, deny or pin rule's pattern, checked and normalized as the matchers
 /// read it (see [the rule layer](super#the-rule-layer)).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -59,11 +59,15 @@ pub enum RuleKind {
     AllowTagMatching,
     /// `rewrite[i]`: its pattern is `FROM=TO`.
     Rewrite,
+    /// `pin[i]` (or `namespaces[n].pin[i]`): a registry, repository or
+    /// regex rule whose images must have a digest; its form is its
+    /// [`Pattern`] ([`RuleInfo::normalized`]).
+    Pin,
 }
 
 impl RuleKind {
     /// `registry`, `repository`, `regex`, `deny-tag`, `require-tag-or-digest`,
-    /// `require-digest`, `allow-tag-matching`, `rewrite`.
+    /// `require-digest`, `allow-tag-matching`, `rewrite`, `pin`.
     pub fn as_str(self) -> &'static str {
         match self {
             RuleKind::Registry => "registry",
@@ -74,6 +78,7 @@ impl RuleKind {
             RuleKind::RequireDigest => "require-digest",
             RuleKind::AllowTagMatching => "allow-tag-matching",
             RuleKind::Rewrite => "rewrite",
+            RuleKind::Pin => "pin",
         }
     }
 }
@@ -106,7 +111,7 @@ pub struct RuleInfo<'p> {
     pub location: Option<&'p Location>,
     /// The file name or pseudo-origin (`<flags>`, `<builder>`) it came from.
     pub origin: &'p str,
-    /// The pattern as the matchers read it, for an allow or deny rule
+    /// The pattern as the matchers read it, for an allow, deny or pin rule
     /// (registry, repository or regex); `None` for tag and rewrite rules
     /// (a rewrite's normalized form is [`Policy::rewrite_rules`](super::Policy::rewrite_rules)).
     pub normalized: Option<&'p Pattern>,
