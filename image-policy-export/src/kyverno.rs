@@ -32,12 +32,14 @@
 //!   `UPDATE`, so images already running are reported, not exempted.
 //! - [`ExportOptions::only_namespaces`] is the rule's `match` namespaces.
 //!
-//! `pin:` and `verify:` rules (to come) are not exported to Kyverno:
-//! Kyverno's own `verifyImages` is a different trust model (it verifies
-//! signatures and attestations with its own keys and rewrites tags to
-//! digests in a mutating step, where this project resolves and pins in its
-//! own resolver); an export that silently left them out would be wider, so
-//! such a policy will be refused, and `--lossy` will not drop them.
+//! `pin:` rules are exported as what can be checked without a registry,
+//! exactly as the ValidatingAdmissionPolicy export does: an image in pin
+//! scope must carry a digest (the CEL denies it otherwise). The resolving of
+//! tags to digests is not handed to Kyverno's `verifyImages` (its
+//! `mutateDigest`): that is a different trust model (its own resolver,
+//! keys and attestations). `verify:` rules (to come) will not be exported:
+//! an export that silently left them out would be wider, so such a policy
+//! will be refused, and `--lossy` will not drop them.
 
 use crate::vap;
 use crate::{ExportOptions, Notes};
