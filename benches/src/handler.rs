@@ -157,19 +157,24 @@ impl Rego {
             .engine
             .eval_rule("data.k8sallowedrepos.violation".to_owned())
             .expect("evaluates");
-        let messages: Vec<String> = match violations.as_set() {
-            Ok(set) => set
-                .iter()
-                .map(|v| {
-                    v["msg"]
-                        .as_string()
-                        .map(|s| s.to_string())
-                        .unwrap_or_default()
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        encode_response(&uid, &messages)
+        encode_response(&uid, &violation_messages(&violations))
+    }
+}
+
+/// The `msg` of each violation a Gatekeeper-style `violation` rule made.
+#[cfg(feature = "peers")]
+fn violation_messages(violations: &regorus::Value) -> Vec<String> {
+    match violations.as_set() {
+        Ok(set) => set
+            .iter()
+            .map(|v| {
+                v["msg"]
+                    .as_string()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            })
+            .collect(),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -238,19 +243,7 @@ impl ExportedRego {
             .engine
             .eval_rule(self.query.clone())
             .expect("evaluates");
-        let messages: Vec<String> = match violations.as_set() {
-            Ok(set) => set
-                .iter()
-                .map(|v| {
-                    v["msg"]
-                        .as_string()
-                        .map(|s| s.to_string())
-                        .unwrap_or_default()
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        encode_response(&uid, &messages)
+        encode_response(&uid, &violation_messages(&violations))
     }
 }
 

@@ -290,16 +290,7 @@ impl Client {
             (None, None) => "latest".to_owned(),
         };
         target.path_and_query = format!("/v2/{repo}/manifests/{tag_or_digest}");
-        let err = |(kind, status, detail): Failure| {
-            let mut e = RegistryError::new(kind, image, &target_authority(reference, self));
-            if let Some(s) = status {
-                e = e.with_status(s);
-            }
-            if let Some(d) = detail {
-                e = e.with_detail(d);
-            }
-            e
-        };
+        let err = |failure: Failure| failure_error(failure, image, reference);
         let credential = self.options.keyring.lookup(reference.name());
         let answer = self
             .authorized_get(
@@ -345,16 +336,7 @@ impl Client {
         let (mut target, repo) = self.base(reference)?;
         let image = &reference.docker_ref().to_string();
         target.path_and_query = format!("/v2/{repo}/blobs/{digest}");
-        let err = |(kind, status, detail): Failure| {
-            let mut e = RegistryError::new(kind, image, &target_authority(reference, self));
-            if let Some(s) = status {
-                e = e.with_status(s);
-            }
-            if let Some(d) = detail {
-                e = e.with_detail(d);
-            }
-            e
-        };
+        let err = |failure: Failure| failure_error(failure, image, reference);
         let credential = self.options.keyring.lookup(reference.name());
         let answer = self
             .authorized_get(&target, &repo, credential, None, limit)
@@ -714,9 +696,25 @@ impl Client {
     }
 }
 
-fn target_authority(reference: &Reference, client: &Client) -> String {
-    let _ = client;
+fn target_authority(reference: &Reference) -> String {
     endpoint(reference.as_image_ref().pull_host()).to_owned()
+}
+
+/// A failure of a request for `image` as the error that names it and the
+/// registry asked.
+fn failure_error(
+    (kind, status, detail): Failure,
+    image: &str,
+    reference: &Reference,
+) -> RegistryError {
+    let mut e = RegistryError::new(kind, image, &target_authority(reference));
+    if let Some(s) = status {
+        e = e.with_status(s);
+    }
+    if let Some(d) = detail {
+        e = e.with_detail(d);
+    }
+    e
 }
 
 fn basic(c: &Credential) -> String {
