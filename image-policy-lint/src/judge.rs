@@ -18,7 +18,8 @@
 
 use super::report::{ImageSite, RuleRef, SiteVerdict};
 use super::{Options, compose, dockerfile};
-use image_policy_core::policy::{Context, DecisionCode, Mode, Policy, RewriteError};
+use image_policy_core::policy::rewrite::RewriteError;
+use image_policy_core::policy::{Context, DecisionCode, Mode, Policy};
 
 /// Whether the image at `site` is pulled by `docker build` or `docker
 /// compose` (a Dockerfile's or a compose file's), so that no `/mutate`

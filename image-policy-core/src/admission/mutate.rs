@@ -11,7 +11,8 @@ use super::request::{Operation, Request};
 use super::verdict::{Place, Status};
 use super::wording::{NAMED_IMAGES, NAMED_TEXT, images_noun, object_label, push_count};
 use crate::k8s::{ContainerList, ObjectError, Text, find_images};
-use crate::policy::{Policy, RewriteError, Rewritten};
+use crate::policy::Policy;
+use crate::policy::rewrite::{RewriteError, Rewritten};
 
 /// One image to rewrite.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -156,7 +156,7 @@
 //! With rewrite rules, [`Policy::evaluate_rewritten`] applies every row to
 //! the *rewritten* image, the one the object will carry; an image that does
 //! not parse is not rewritten (row 1), and a rewrite that would not parse is
-//! a [`RewriteError`] (deny the image). [`Policy::evaluate`] never rewrites,
+//! a [`RewriteError`](rewrite::RewriteError) (deny the image). [`Policy::evaluate`] never rewrites,
 //! and stays allocation-free.
 //!
 //! Then the **mode** applies to a violation (rows 3 to 9): `enforce` denies,
@@ -206,7 +206,7 @@
 //! rewrites. Rules given as flags (`--rewrite FROM=TO`) come after the
 //! file's. The rules, their checks (`bad-rewrite`, `rewrite-loop`,
 //! `rewrite-target-denied`, `rewrite-not-needed`, `rewrite-collision`) and the failures at
-//! rewrite time ([`RewriteError`]) are described in full in [`rewrite`]; in
+//! rewrite time ([`RewriteError`](rewrite::RewriteError)) are described in full in [`rewrite`]; in
 //! short: a rewrite never produces a
 //! reference that does not parse, rewriting twice is rewriting once, and a
 //! rule whose `to` the cluster's rules deny is an error.
@@ -226,7 +226,7 @@
 //! regex-automata builds on regex-syntax's HIR: from the rules as the policy
 //! reads them, never by parsing or compiling the file a second time.
 //! Rewrite rules are listed too (kind [`RuleKind::Rewrite`], pattern
-//! `FROM=TO`); their normalized form is a [`RewritePattern`]
+//! `FROM=TO`); their normalized form is a [`RewritePattern`](rewrite::RewritePattern)
 //! ([`Policy::rewrite_rules`]). The compiler's own structures (the matchers,
 //! the trie of segments, the regex sets) stay private.
 //!
@@ -304,7 +304,7 @@ pub use model::{
     BreakGlass, Combine, DEFAULT_BREAK_GLASS_VALUE, Mode, NamespaceRules, PolicyDocument,
     RewriteRule, Rule, TagRules,
 };
-pub use rewrite::{RewriteError, RewriteErrorKind, RewritePattern, Rewritten};
+use rewrite::Rewritten;
 pub use rule::{Pattern, RuleIdentity, RuleInfo, RuleKind, Segment};
 
 use crate::reference::ImageRef;

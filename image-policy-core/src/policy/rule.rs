@@ -154,7 +154,7 @@ impl From<RuleInfo<'_>> for RuleIdentity {
 
 /// A rule's identity, owned: what [`RuleInfo`] says of a rule but its
 /// normalized pattern, for values that outlive the policy (a
-/// [`RewriteError`](super::RewriteError), an
+/// [`RewriteError`](super::rewrite::RewriteError), an
 /// [`OwnedDecision`](super::OwnedDecision)). `Display` writes what
 /// [`RuleInfo`]'s does.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -1,6 +1,7 @@
 //! Properties of the policy engine over random images and rules.
 
-use image_policy_core::policy::{Context, DecisionCode, Policy, RewriteErrorKind};
+use image_policy_core::policy::rewrite::RewriteErrorKind;
+use image_policy_core::policy::{Context, DecisionCode, Policy};
 use image_policy_core::reference::ImageRef;
 use proptest::prelude::*;
 
