@@ -123,7 +123,7 @@ fn the_bouncers_own_cases() {
             .map(|f| f.as_str().unwrap())
             .collect();
         // Our own flags beside the bouncer's are not the bouncer's line.
-        if flags.iter().any(|f| *f == "--allow-registry") {
+        if flags.contains(&"--allow-registry") {
             continue;
         }
         let line = flags.join(" ");
