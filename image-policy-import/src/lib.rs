@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `gatekeeper` | the Gatekeeper library's `K8sAllowedRepos`, `K8sDisallowedRepos`, `K8sDisallowedTags` and `K8sImageDigests` constraints (YAML or JSON, several documents): `spec.parameters`, `spec.match.namespaces` / `excludedNamespaces`, `spec.enforcementAction` | the library's Rego: `startswith` on the image *as written*, `endswith(":" + tag)`, "no `:` at all" is untagged, `exemptImages` exact or `prefix*`; containers, init and ephemeral containers, never image volumes |
 //! | `docker-sysconfig` | RHEL/CentOS 7 docker's `/etc/sysconfig/docker`: `ADD_REGISTRY`, `BLOCK_REGISTRY`, `INSECURE_REGISTRY` (and those flags in `OPTIONS`) | the registry of the name as docker normalizes it; an unqualified name is searched in the added registries first |
+//! | `policy-json` | containers/image's `/etc/containers/policy.json`: the `docker` transport's scopes, `insecureAcceptAnything` and `reject` (signature requirements read as `reject`) | the most specific scope of the normalized name (the reference with its tag or digest, the repository and each namespace above it, the host, `*.` wildcards, the defaults); every image the node pulls |
 //! | `bouncer` | kube-image-bouncer's command line (`--registry-whitelist`, `--reject-latest`) | the registry of the name after Docker's normalization, compared exactly; `latest` also when no tag or digest is written; containers, init and ephemeral containers |
 //!
 //! [`import`] is pure: the caller reads the files and hands their text in
@@ -80,6 +81,7 @@ mod draft;
 mod dry_run;
 mod gatekeeper;
 mod old;
+mod policy_json;
 mod prefix;
 mod sysconfig;
 
@@ -103,11 +105,18 @@ pub enum ImportFormat {
     DockerSysconfig,
     /// kube-image-bouncer's command line.
     Bouncer,
+    /// containers/image's `/etc/containers/policy.json`.
+    PolicyJson,
 }
 
 impl ImportFormat {
     /// Every format, in `--help`'s order.
-    pub const ALL: [ImportFormat; 3] = [Self::Gatekeeper, Self::DockerSysconfig, Self::Bouncer];
+    pub const ALL: [ImportFormat; 4] = [
+        Self::Gatekeeper,
+        Self::PolicyJson,
+        Self::DockerSysconfig,
+        Self::Bouncer,
+    ];
 
     /// The name on the command line (`--from NAME`).
     pub fn name(self) -> &'static str {
@@ -115,6 +124,7 @@ impl ImportFormat {
             Self::Gatekeeper => "gatekeeper",
             Self::DockerSysconfig => "docker-sysconfig",
             Self::Bouncer => "bouncer",
+            Self::PolicyJson => "policy-json",
         }
     }
 
@@ -134,6 +144,9 @@ impl ImportFormat {
             }
             Self::Bouncer => {
                 "kube-image-bouncer's flags as one line: --registry-whitelist, --reject-latest"
+            }
+            Self::PolicyJson => {
+                "containers/image's /etc/containers/policy.json (CRI-O, podman): the docker transport's scopes"
             }
         }
     }
@@ -343,6 +356,7 @@ pub fn import(format: ImportFormat, sources: &[Source<'_>]) -> Result<Imported, 
         ImportFormat::Gatekeeper => gatekeeper::read(sources, &mut notes)?,
         ImportFormat::DockerSysconfig => sysconfig::read(sources, &mut notes)?,
         ImportFormat::Bouncer => bouncer::read(sources, &mut notes)?,
+        ImportFormat::PolicyJson => policy_json::read(sources, &mut notes)?,
     };
     let header: Vec<&str> = sources.iter().map(|s| s.name).collect();
     let text = draft.to_yaml(format, &header);

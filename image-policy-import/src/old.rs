@@ -157,6 +157,7 @@ pub(crate) enum Engine {
         block: Vec<String>,
         block_all: bool,
     },
+    PolicyJson(crate::policy_json::Scopes),
 }
 
 /// The old policy, deciding as its engine does (see the crate docs'
@@ -203,8 +204,8 @@ impl OldPolicy {
             // ImagePolicyWebhook's review lists the containers, init and
             // ephemeral containers: neither sees image volumes.
             Engine::Gatekeeper(_) | Engine::Bouncer { .. } => list != ContainerList::Volumes,
-            // docker pulls whatever it is asked to.
-            Engine::Sysconfig { .. } => true,
+            // docker and the node's runtime pull whatever they are asked to.
+            Engine::Sysconfig { .. } | Engine::PolicyJson(_) => true,
         };
         if !looked_at {
             return OldDecision {
@@ -227,6 +228,11 @@ impl OldPolicy {
                 block,
                 block_all,
             } => sysconfig(image, add, block, *block_all),
+            Engine::PolicyJson(scopes) => match scopes.accepts(image) {
+                Some(true) => Vec::new(),
+                Some(false) => vec!["rejected by its most specific scope".to_owned()],
+                None => vec!["not a valid reference".to_owned()],
+            },
         };
         OldDecision {
             violations,

@@ -5,6 +5,7 @@
 mod fuzz_regressions;
 mod gatekeeper_engine;
 mod never_wider;
+mod policy_json;
 
 use image_policy_core::policy::{Policy, PolicyBuilder};
 use image_policy_import::{ImportFormat, Imported, Source, import};
