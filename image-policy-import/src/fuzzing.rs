@@ -5,7 +5,8 @@
 use crate::{ImportFormat, Source, import, read_images};
 use image_policy_core::policy::PolicyBuilder;
 
-/// The first byte picks the format, the rest is the file. No panic; an
+/// The first byte picks the format (its index in `ImportFormat::ALL`,
+/// modulo its length: a new format goes last), the rest is the file. No panic; an
 /// import that succeeds writes a policy that loads (without `exempt:`
 /// rules, which this build's policy loader may not know) and an old policy
 /// that judges any image; the images reader never panics either.
