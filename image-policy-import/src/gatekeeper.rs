@@ -18,14 +18,22 @@ use crate::{ImportError, ImportErrorKind, Note, NoteKind, Origin, Source};
 use image_policy_core::reference::ImageRef;
 use serde_json::Value;
 
-/// A constraint with where it was read and its action.
-struct Read {
-    constraint: Constraint,
-    origin: Origin,
+/// A constraint (or a Kyverno rule read as one) with where it was read
+/// and its action.
+pub(crate) struct Read {
+    pub constraint: Constraint,
+    pub origin: Origin,
     /// `enforce`, `warn` or `audit`.
-    mode: &'static str,
+    pub mode: &'static str,
     /// `match.namespaces` has a glob: applied everywhere.
-    cluster_wide: bool,
+    pub cluster_wide: bool,
+    /// Where each of `constraint.repos` is written.
+    pub repo_fields: Vec<String>,
+    /// Where each of `constraint.tags` is written.
+    pub tag_fields: Vec<String>,
+    /// A tag rule that also requires a tag or digest (`K8sDisallowedTags`'s
+    /// "no `:`" rule, Kyverno's `*:*`): where it is written.
+    pub untagged: Option<String>,
 }
 
 pub(crate) fn read(
@@ -275,7 +283,19 @@ fn read_document(
             examples: Vec::new(),
         });
     }
+    let repo_fields = repos
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("spec.parameters.repos[{i}] {p:?}"))
+        .collect();
+    let tag_fields = (0..tags.len())
+        .map(|i| format!("spec.parameters.tags[{i}]"))
+        .collect();
     out.push(Read {
+        repo_fields,
+        tag_fields,
+        untagged: (gk == GatekeeperKind::DisallowedTags)
+            .then(|| "the template's rule on images without `:`".to_owned()),
         constraint: Constraint {
             kind: gk,
             name,
@@ -296,7 +316,7 @@ fn is_cluster(r: &Read) -> bool {
     r.cluster_wide || r.constraint.namespaces.is_none()
 }
 
-fn scopes(read: &[Read], notes: &mut Vec<Note>) -> Result<Draft, ImportError> {
+pub(crate) fn scopes(read: &[Read], notes: &mut Vec<Note>) -> Result<Draft, ImportError> {
     let mut draft = Draft::default();
     // Exclusions that every constraint shares are exempt namespaces.
     let first = &read[0];
@@ -423,9 +443,9 @@ fn rules(read: &[Read], applying: &[usize], notes: &mut Vec<Note>) -> Result<Rul
                         .repos
                         .iter()
                         .position(|x| x == p)
-                        .map(|i| r.origin.field(format!("spec.parameters.repos[{i}] {p:?}")))
+                        .map(|i| r.origin.field(r.repo_fields[i].clone()))
                 })
-                .unwrap_or_else(|| first.origin.field("spec.parameters.repos"));
+                .unwrap_or_else(|| first.origin.clone());
             for rule in prefix::allow_rules(p, &origin, notes)? {
                 if !out
                     .allow
@@ -442,26 +462,27 @@ fn rules(read: &[Read], applying: &[usize], notes: &mut Vec<Note>) -> Result<Rul
         match c.kind {
             GatekeeperKind::DisallowedRepos => {
                 for (i, p) in c.repos.iter().enumerate() {
-                    let origin = r.origin.field(format!("spec.parameters.repos[{i}] {p:?}"));
+                    let origin = r.origin.field(r.repo_fields[i].clone());
                     out.deny.push(prefix::deny_rule(p, &origin)?);
                 }
             }
             GatekeeperKind::DisallowedTags => {
                 for (i, t) in c.tags.iter().enumerate() {
                     if !out.deny_tags.iter().any(|(x, _)| x == t) {
-                        out.deny_tags.push((
-                            t.clone(),
-                            r.origin.field(format!("spec.parameters.tags[{i}]")),
-                        ));
+                        out.deny_tags
+                            .push((t.clone(), r.origin.field(r.tag_fields[i].clone())));
                     }
                 }
-                if out.require_tag_or_digest.is_none() {
-                    out.require_tag_or_digest =
-                        Some(r.origin.field("the template's rule on images without `:`"));
+                if let Some(field) = r
+                    .untagged
+                    .as_ref()
+                    .filter(|_| out.require_tag_or_digest.is_none())
+                {
+                    out.require_tag_or_digest = Some(r.origin.field(field.clone()));
                     notes.push(Note {
                         kind: NoteKind::Spelling,
-                        origin: r.origin.clone(),
-                        message: "the template called an image untagged when it had no `:` at all: an image with a port and no tag passed, and is untagged now".to_owned(),
+                        origin: r.origin.field(field.clone()),
+                        message: "the old rule called an image untagged when it had no `:` at all: an image with a port and no tag passed, and is untagged now".to_owned(),
                         examples: vec!["localhost:5000/app".to_owned()],
                     });
                 }

@@ -158,6 +158,7 @@ pub(crate) enum Engine {
         block_all: bool,
     },
     PolicyJson(crate::policy_json::Scopes),
+    Kyverno(Vec<crate::kyverno::KyvernoRule>),
 }
 
 /// The old policy, deciding as its engine does (see the crate docs'
@@ -199,11 +200,13 @@ impl OldPolicy {
         namespace: Option<&str>,
         list: ContainerList,
     ) -> OldDecision {
-        let looked_at = match self.engine {
+        let looked_at = match &self.engine {
             // The library's templates read the three container lists; the
             // ImagePolicyWebhook's review lists the containers, init and
             // ephemeral containers: neither sees image volumes.
             Engine::Gatekeeper(_) | Engine::Bouncer { .. } => list != ContainerList::Volumes,
+            // Each rule names its lists.
+            Engine::Kyverno(rules) => rules.iter().any(|r| r.looks_at(list)),
             // docker and the node's runtime pull whatever they are asked to.
             Engine::Sysconfig { .. } | Engine::PolicyJson(_) => true,
         };
@@ -228,6 +231,10 @@ impl OldPolicy {
                 block,
                 block_all,
             } => sysconfig(image, add, block, *block_all),
+            Engine::Kyverno(rules) => rules
+                .iter()
+                .filter_map(|r| r.violation(image, namespace, list))
+                .collect(),
             Engine::PolicyJson(scopes) => match scopes.accepts(image) {
                 Some(true) => Vec::new(),
                 Some(false) => vec!["rejected by its most specific scope".to_owned()],

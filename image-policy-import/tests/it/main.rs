@@ -4,6 +4,7 @@
 
 mod fuzz_regressions;
 mod gatekeeper_engine;
+mod kyverno;
 mod never_wider;
 mod policy_json;
 
