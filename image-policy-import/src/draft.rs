@@ -68,6 +68,8 @@ pub(crate) struct Draft {
     pub cluster: Rules,
     pub exempt_namespaces: Vec<(String, Origin)>,
     pub namespaces: Vec<NamespaceRules>,
+    /// Rewrite rules: from, to.
+    pub rewrite: Vec<(String, String, Origin)>,
 }
 
 /// A YAML double-quoted scalar.
@@ -116,6 +118,14 @@ impl Draft {
             for (name, origin) in &self.exempt_namespaces {
                 comment(&mut out, 2, &format!("from {origin}"));
                 let _ = writeln!(out, "  - {}", quoted(name));
+            }
+        }
+        if !self.rewrite.is_empty() {
+            out.push_str("rewrite:\n");
+            for (from, to, origin) in &self.rewrite {
+                comment(&mut out, 2, &format!("from {origin}"));
+                let _ = writeln!(out, "  - from: {}", quoted(from));
+                let _ = writeln!(out, "    to: {}", quoted(to));
             }
         }
         if !self.namespaces.is_empty() {

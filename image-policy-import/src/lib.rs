@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `gatekeeper` | the Gatekeeper library's `K8sAllowedRepos`, `K8sDisallowedRepos`, `K8sDisallowedTags` and `K8sImageDigests` constraints (YAML or JSON, several documents): `spec.parameters`, `spec.match.namespaces` / `excludedNamespaces`, `spec.enforcementAction` | the library's Rego: `startswith` on the image *as written*, `endswith(":" + tag)`, "no `:` at all" is untagged, `exemptImages` exact or `prefix*`; containers, init and ephemeral containers, never image volumes |
 //! | `kyverno` | `ClusterPolicy` / `Policy` in the Kyverno policies library's shapes: `validate.pattern` on `spec.containers[].image` (and the init and ephemeral lists), `foreach` + `deny.conditions` on `{{ element.image }}`, `validationFailureAction`, `match` / `exclude` on namespaces | Kyverno's wildcards (`*`, `?`, `a \| b`, `!p`) on the image *as written*, in the lists each rule names |
+//! | `registries-conf` | containers/image's `/etc/containers/registries.conf` (v2 `[[registry]]` entries: `blocked`, `prefix`/`location`; the v1 block list) | the entry of the longest prefix matching the normalized name (at a `/`, `:` or `@`) blocks it or not |
 //! | `docker-sysconfig` | RHEL/CentOS 7 docker's `/etc/sysconfig/docker`: `ADD_REGISTRY`, `BLOCK_REGISTRY`, `INSECURE_REGISTRY` (and those flags in `OPTIONS`) | the registry of the name as docker normalizes it; an unqualified name is searched in the added registries first |
 //! | `policy-json` | containers/image's `/etc/containers/policy.json`: the `docker` transport's scopes, `insecureAcceptAnything` and `reject` (signature requirements read as `reject`) | the most specific scope of the normalized name (the reference with its tag or digest, the repository and each namespace above it, the host, `*.` wildcards, the defaults); every image the node pulls |
 //! | `bouncer` | kube-image-bouncer's command line (`--registry-whitelist`, `--reject-latest`) | the registry of the name after Docker's normalization, compared exactly; `latest` also when no tag or digest is written; containers, init and ephemeral containers |
@@ -85,6 +86,7 @@ mod kyverno;
 mod old;
 mod policy_json;
 mod prefix;
+mod registries_conf;
 mod sysconfig;
 
 #[cfg(feature = "fuzzing")]
@@ -111,16 +113,19 @@ pub enum ImportFormat {
     PolicyJson,
     /// Kyverno `ClusterPolicy` / `Policy` validate rules on images.
     Kyverno,
+    /// containers/image's `/etc/containers/registries.conf`.
+    RegistriesConf,
 }
 
 impl ImportFormat {
     /// Every format, in `--help`'s order.
-    pub const ALL: [ImportFormat; 5] = [
+    pub const ALL: [ImportFormat; 6] = [
         Self::Gatekeeper,
         Self::PolicyJson,
         Self::DockerSysconfig,
         Self::Bouncer,
         Self::Kyverno,
+        Self::RegistriesConf,
     ];
 
     /// The name on the command line (`--from NAME`).
@@ -131,6 +136,7 @@ impl ImportFormat {
             Self::Bouncer => "bouncer",
             Self::PolicyJson => "policy-json",
             Self::Kyverno => "kyverno",
+            Self::RegistriesConf => "registries-conf",
         }
     }
 
@@ -156,6 +162,9 @@ impl ImportFormat {
             }
             Self::Kyverno => {
                 "Kyverno ClusterPolicy/Policy: validate.pattern on image, foreach + deny on element.image"
+            }
+            Self::RegistriesConf => {
+                "containers/image's /etc/containers/registries.conf: blocked prefixes, prefix/location rewrites"
             }
         }
     }
@@ -367,6 +376,7 @@ pub fn import(format: ImportFormat, sources: &[Source<'_>]) -> Result<Imported, 
         ImportFormat::Bouncer => bouncer::read(sources, &mut notes)?,
         ImportFormat::PolicyJson => policy_json::read(sources, &mut notes)?,
         ImportFormat::Kyverno => kyverno::read(sources, &mut notes)?,
+        ImportFormat::RegistriesConf => registries_conf::read(sources, &mut notes)?,
     };
     let header: Vec<&str> = sources.iter().map(|s| s.name).collect();
     let text = draft.to_yaml(format, &header);

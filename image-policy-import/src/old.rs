@@ -159,6 +159,7 @@ pub(crate) enum Engine {
     },
     PolicyJson(crate::policy_json::Scopes),
     Kyverno(Vec<crate::kyverno::KyvernoRule>),
+    RegistriesConf(crate::registries_conf::Entries),
 }
 
 /// The old policy, deciding as its engine does (see the crate docs'
@@ -208,7 +209,7 @@ impl OldPolicy {
             // Each rule names its lists.
             Engine::Kyverno(rules) => rules.iter().any(|r| r.looks_at(list)),
             // docker and the node's runtime pull whatever they are asked to.
-            Engine::Sysconfig { .. } | Engine::PolicyJson(_) => true,
+            Engine::Sysconfig { .. } | Engine::PolicyJson(_) | Engine::RegistriesConf(_) => true,
         };
         if !looked_at {
             return OldDecision {
@@ -235,6 +236,11 @@ impl OldPolicy {
                 .iter()
                 .filter_map(|r| r.violation(image, namespace, list))
                 .collect(),
+            Engine::RegistriesConf(entries) => match entries.blocks(image) {
+                Some(false) => Vec::new(),
+                Some(true) => vec!["blocked by its longest matching prefix".to_owned()],
+                None => vec!["not a valid reference".to_owned()],
+            },
             Engine::PolicyJson(scopes) => match scopes.accepts(image) {
                 Some(true) => Vec::new(),
                 Some(false) => vec!["rejected by its most specific scope".to_owned()],

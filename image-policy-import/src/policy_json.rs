@@ -40,7 +40,7 @@ pub(crate) enum Scope {
 }
 
 impl Scope {
-    fn parse(s: &str) -> Option<Scope> {
+    pub(crate) fn parse(s: &str) -> Option<Scope> {
         if s.is_empty() {
             return Some(Scope::Default);
         }
@@ -357,7 +357,7 @@ pub(crate) fn read(
 }
 
 /// A rejected scope as deny rules at least as wide.
-fn deny(s: &Scope, o: &Origin, draft: &mut Draft, notes: &mut Vec<Note>) {
+pub(crate) fn deny(s: &Scope, o: &Origin, draft: &mut Draft, notes: &mut Vec<Note>) {
     match s {
         Scope::Host(h) => draft.cluster.deny.push(Rule::new("registry", h.clone(), o)),
         Scope::Repo(n) => {

@@ -7,6 +7,7 @@ mod gatekeeper_engine;
 mod kyverno;
 mod never_wider;
 mod policy_json;
+mod registries_conf;
 
 use image_policy_core::policy::{Policy, PolicyBuilder};
 use image_policy_import::{ImportFormat, Imported, Source, import};

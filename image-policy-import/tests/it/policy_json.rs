@@ -19,7 +19,7 @@ const POLICIES: &[&str] = &[
     r#"{"default": [{"type": "insecureAcceptAnything"}], "transports": {"docker": {"": [{"type": "reject"}], "localhost:5000": [{"type": "insecureAcceptAnything"}], "quay.io/prometheus/x:1": [{"type": "insecureAcceptAnything"}]}, "docker-daemon": {"": [{"type": "insecureAcceptAnything"}]}}}"#,
 ];
 
-fn oracle() -> Option<PathBuf> {
+pub fn oracle() -> Option<PathBuf> {
     let path = std::env::var_os("IMAGE_POLICY_CONTAINERS_ORACLE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -37,7 +37,7 @@ fn oracle() -> Option<PathBuf> {
     None
 }
 
-fn corpus() -> Vec<String> {
+pub fn corpus() -> Vec<String> {
     let mut all = images();
     for extra in [
         "a.my.org/x:1",
@@ -63,41 +63,13 @@ fn corpus() -> Vec<String> {
 
 #[test]
 fn old_decisions_are_containers_images() {
-    let Some(oracle) = oracle() else {
-        return;
-    };
     let images = corpus();
-    let dir = tempfile::tempdir().unwrap();
     let mut compared = 0;
     for text in POLICIES {
         let i = imported(ImportFormat::PolicyJson, text);
-        let pj = dir.path().join("policy.json");
-        std::fs::write(&pj, text).unwrap();
-        let mut child = Command::new(&oracle)
-            .arg("--policy")
-            .arg(&pj)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all((images.join("\n") + "\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let Some(lines) = oracle_answers(&["--policy"], text, &images) else {
+            return;
+        };
         assert_eq!(lines.len(), images.len());
         for (image, v) in images.iter().zip(&lines) {
             let allowed = v["allowed"].as_bool() == Some(true);
@@ -133,4 +105,44 @@ fn imported_policy_json_is_never_wider() {
             }
         }
     }
+}
+
+/// containers-oracle's answer per image, given `text` as the file of
+/// `flag` (`--policy` or `--registries`); `None` without the oracle.
+pub fn oracle_answers(
+    flag: &[&str],
+    text: &str,
+    images: &[String],
+) -> Option<Vec<serde_json::Value>> {
+    let oracle = oracle()?;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config");
+    std::fs::write(&file, text).unwrap();
+    let mut child = Command::new(&oracle)
+        .args(flag)
+        .arg(&file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all((images.join("\n") + "\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    )
 }
