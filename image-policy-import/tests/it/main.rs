@@ -8,6 +8,7 @@ mod kyverno;
 mod never_wider;
 mod policy_json;
 mod registries_conf;
+mod round_trip;
 
 use image_policy_core::policy::{Policy, PolicyBuilder};
 use image_policy_import::{ImportFormat, Imported, Source, import};
