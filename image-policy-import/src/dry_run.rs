@@ -159,8 +159,14 @@ pub fn dry_run(old: &OldPolicy, new: &Policy, sites: Vec<Site>) -> DryRun {
                 Some(ns) => Context::new().namespace(ns),
                 None => Context::new(),
             };
-            let decision = new.evaluate(&s.image, &ctx);
-            let new_violation = decision.violates().then(|| decision.to_string());
+            // As `check` judges it: the rewritten name, when a rewrite rule applies.
+            let new_violation = match new.rewrite_str(&s.image) {
+                Ok(rewritten) => {
+                    let decision = new.evaluate_rewritten(&s.image, rewritten.as_ref(), &ctx);
+                    decision.violates().then(|| decision.to_string())
+                }
+                Err(e) => Some(e.to_string()),
+            };
             let old = old.judge_in(&s.image, s.namespace.as_deref(), s.list);
             DryRunImage {
                 image: s.image,

@@ -212,9 +212,6 @@ fn own_gatekeeper_and_kyverno_exports_are_refused_not_misread() {
             image_policy_import::ImportErrorKind::Unsupported,
             "{err}"
         );
-        assert!(
-            err.to_string().contains(field),
-            "the field is named: {err}"
-        );
+        assert!(err.to_string().contains(field), "the field is named: {err}");
     }
 }
