@@ -64,6 +64,10 @@
 //!   constraint named in its `reason`; an exemption that would also lift
 //!   another constraint of the same kind in that scope is left out (stricter),
 //!   with a note.
+//! - This project's own `export --format gatekeeper` and `--format kyverno`
+//!   write its own template and CEL, not the libraries' shapes: importing
+//!   them is refused (the kind, or `validate.cel`, named). The formats that
+//!   round-trip are `policy-json`, `registries-conf` and `docker-sysconfig`.
 //! - The dry run compares *violations*: whether the rules flag the image,
 //!   whatever the mode (a `warn` constraint's image is "denied" there, as
 //!   our `warn` policy's is).
