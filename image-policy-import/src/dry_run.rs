@@ -65,10 +65,11 @@ impl DryRun {
     pub fn summary(&self) -> String {
         let a = self.admitted_before_denied_now().count();
         let d = self.denied_before_admitted_now().count();
+        let n = self.images.len();
         format!(
-            "{} images: {a} admitted before and denied now, {d} denied before and admitted now, {} unchanged",
-            self.images.len(),
-            self.images.len() - a - d
+            "{n} {}: {a} admitted before and denied now, {d} denied before and admitted now, {} unchanged",
+            if n == 1 { "image" } else { "images" },
+            n - a - d
         )
     }
 }

@@ -31,8 +31,10 @@ pub struct ImportArgs {
     /// succeeds) instead of standard output.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The dry run's images: one per line, or the JSON of `kubectl get pods
-    /// -A -o json` (`-`: standard input).
+    /// The dry run's images: the JSON of `kubectl get pods -A -o json`, a
+    /// file `lint` reads (manifests `*.yaml`, a Dockerfile, a compose file,
+    /// by its name, read as lint reads it), or one image per line (`-`:
+    /// standard input, lines or JSON).
     #[arg(long, value_name = "FILE")]
     images: Option<PathBuf>,
     /// The files to import (bouncer: a file holding its command line; `-`:
@@ -105,8 +107,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     // The dry run judges with the policy as `check` would load it.
     let dry = match &images {
         Some((name, text)) => {
-            let sites = image_policy_import::read_images(text)
-                .map_err(|e| CliError::Usage(format!("--images {name}: {e}")))?;
+            let sites = images_of(name, text)?;
             let loaded = PolicyBuilder::from_yaml_str(&imported.text, "<imported>")
                 .and_then(PolicyBuilder::build)
                 .map_err(|e| {
@@ -141,6 +142,62 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
         let _ = err.write_all(render(dry).as_bytes());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The dry run's images of `text`: kubectl's JSON (it starts with `{`), a
+/// file `lint` reads by its name, or one image per line.
+fn images_of(name: &str, text: &str) -> Result<Vec<image_policy_import::Site>, CliError> {
+    use image_policy_core::k8s::ContainerList;
+    use image_policy_lint::{Options, Source, SourceKind};
+    let json = text
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .starts_with('{');
+    let file_name = std::path::Path::new(name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kind = SourceKind::from_file_name(&file_name).filter(|_| !json && name != "<stdin>");
+    let Some(kind) = kind else {
+        return image_policy_import::read_images(text)
+            .map_err(|e| CliError::Usage(format!("--images {name}: {e}")));
+    };
+    let source = Source {
+        name: name.to_owned(),
+        kind,
+        text: Ok(text.to_owned()),
+    };
+    let extracted = image_policy_lint::extract(&source, &Options::default());
+    if let Some(problem) = extracted.problems.first() {
+        let at = problem.position.map_or(String::new(), |p| format!(":{p}"));
+        return Err(CliError::Usage(format!(
+            "--images {name}{at}: {}",
+            problem.message
+        )));
+    }
+    Ok(extracted
+        .sites
+        .into_iter()
+        .map(|site| {
+            let path = site.path.clone().unwrap_or_default();
+            let list = if path.contains("initContainers[") {
+                ContainerList::InitContainers
+            } else if path.contains("ephemeralContainers[") {
+                ContainerList::EphemeralContainers
+            } else if path.contains("volumes[") {
+                ContainerList::Volumes
+            } else {
+                ContainerList::Containers
+            };
+            image_policy_import::Site {
+                place: format!("{name}:{} {path}", site.position)
+                    .trim_end()
+                    .to_owned(),
+                image: site.image,
+                namespace: site.namespace,
+                list,
+            }
+        })
+        .collect())
 }
 
 /// The dry run as text: every image, then the changes both ways, then the

@@ -154,8 +154,33 @@ fn unreadable_shapes_exit_2_naming_file_document_and_field() {
     );
     assert_eq!(bad.code, 2);
     assert!(
-        bad.stderr.contains("<stdin> (kube-image-bouncer), argument 3 (--unknown)"),
+        bad.stderr
+            .contains("<stdin> (kube-image-bouncer), argument 3 (--unknown)"),
         "{}",
         bad.stderr
     );
+}
+
+#[test]
+fn dry_run_on_files_as_lint_reads_them() {
+    let out = image_policy(
+        &[
+            "policy",
+            "import",
+            "--from",
+            "gatekeeper",
+            "testdata/import/gatekeeper.yaml",
+            "--images",
+            "examples/lint/web.yaml",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("examples/lint/web.yaml:17:16 spec.template.spec.containers[0].image"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("1 image: "), "{}", out.stderr);
 }
