@@ -184,3 +184,55 @@ fn dry_run_on_files_as_lint_reads_them() {
     );
     assert!(out.stderr.contains("1 image: "), "{}", out.stderr);
 }
+
+/// The test objects of `testdata/import/objects/cases.yaml`, judged through
+/// `lint` with each imported policy.
+#[test]
+fn test_objects_through_lint_with_the_imported_policy() {
+    let root = super::lint::root();
+    let text = std::fs::read_to_string(root.join("testdata/import/objects/cases.yaml")).unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    for case in cases {
+        let (from, file, object) = (
+            case["from"].as_str().unwrap(),
+            case["file"].as_str().unwrap(),
+            case["object"].as_str().unwrap(),
+        );
+        let policy = dir.path().join(format!("{from}.yaml"));
+        let imported = image_policy(
+            &[
+                "policy",
+                "import",
+                "--from",
+                from,
+                &format!("testdata/import/{file}"),
+                "--output",
+                policy.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(imported.code, 0, "{from}: {}", imported.stderr);
+        let linted = image_policy(
+            &[
+                "lint",
+                "--policy",
+                policy.to_str().unwrap(),
+                &format!("testdata/import/objects/{object}"),
+            ],
+            None,
+        );
+        let want = if case["denied"].as_bool().unwrap() {
+            1
+        } else {
+            0
+        };
+        assert_eq!(
+            linted.code, want,
+            "{from} {object}: {}{}",
+            linted.stdout, linted.stderr
+        );
+    }
+    assert!(cases.len() >= 10);
+}
