@@ -265,3 +265,25 @@ fn exempt_images_become_exempt_rules() {
         );
     }
 }
+
+/// A file name cannot add a line to the policy: comments lose their
+/// control characters.
+#[test]
+fn names_cannot_add_lines() {
+    let i = image_policy_import::import(
+        ImportFormat::Bouncer,
+        &[image_policy_import::Source::new(
+            "flags\nmode: audit\r\nallow: [{regex: '.*'}]",
+            "--registry-whitelist registry.com",
+        )],
+    )
+    .unwrap();
+    assert!(
+        !i.text.lines().any(|l| l.starts_with("mode: audit")),
+        "{}",
+        i.text
+    );
+    let policy = loaded(&i);
+    assert_eq!(policy.mode().as_str(), "enforce");
+    assert!(policy.evaluate("quay.io/x:1", &Context::new()).violates());
+}
