@@ -53,6 +53,14 @@ pub enum CliError {
     /// given, or cannot help).
     #[error("{}", not_expressible(.0))]
     Export(image_policy_export::ExportError),
+    /// `policy import`: a file, document or field the import cannot read.
+    #[error("--from {format}: {source}")]
+    Import {
+        /// The format asked for.
+        format: image_policy_import::ImportFormat,
+        /// What and where.
+        source: image_policy_import::ImportError,
+    },
     /// `serve`: the async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),

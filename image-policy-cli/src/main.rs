@@ -66,6 +66,11 @@ const HELP: &[(&[&str], help::Examples, &str)] = &[
     ),
     (&["policy", "schema"], cmd::policy::SCHEMA_EXAMPLES, ""),
     (
+        &["policy", "import"],
+        cmd::policy_import::EXAMPLES,
+        cmd::policy_import::EXIT_STATUS,
+    ),
+    (
         &["resolve"],
         cmd::resolve::EXAMPLES,
         cmd::resolve::EXIT_STATUS,

@@ -23,6 +23,8 @@
 //!   and the committed inputs of `image-policy-webhook/tests/fuzz/testdata/handler/`;
 //! - `corpus/www_authenticate/` and `corpus/manifest_read/`: the committed
 //!   inputs of `image-policy-registry/tests/fuzz/testdata/<target>/`;
+//! - `corpus/import_readers/`: the committed inputs of
+//!   `image-policy-import/tests/fuzz/testdata/import_readers/`;
 //! - `corpus/policy_load/`: the policies of `examples/`, the policy test
 //!   tables of `testdata/policy/`, the policies of `deploy/` and the committed
 //!   inputs of `image-policy-core/tests/fuzz/testdata/policy_load/`.
@@ -132,6 +134,11 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
     files_in(&registry.join("www_authenticate"), &mut challenges)?;
     let mut manifests = BTreeSet::new();
     files_in(&registry.join("manifest_read"), &mut manifests)?;
+    let mut imports = BTreeSet::new();
+    files_in(
+        &root.join("image-policy-import/tests/fuzz/testdata/import_readers"),
+        &mut imports,
+    )?;
 
     for (target, inputs) in [
         ("www_authenticate", &challenges),
@@ -143,6 +150,7 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
         ("kubectl_reader", &kubectl_yaml),
         ("handler", &reviews),
         ("policy_load", &policies),
+        ("import_readers", &imports),
     ] {
         let dir = corpus.join(target);
         std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;

@@ -7,5 +7,6 @@ pub mod export;
 pub mod lint;
 pub mod parse;
 pub mod policy;
+pub mod policy_import;
 pub mod resolve;
 pub mod serve;

@@ -20,6 +20,7 @@ pub const EXAMPLES: crate::help::Examples = &[
     "image-policy policy check examples/seed.yaml",
     "image-policy policy check --deny-warnings --format json examples/multi-team.yaml",
     "image-policy policy schema > policy.schema.json",
+    "image-policy policy import --from gatekeeper constraints.yaml --images images.txt > policy.yaml",
 ];
 
 /// `--help` examples of `policy check`.
@@ -38,6 +39,7 @@ pub const SCHEMA_EXAMPLES: crate::help::Examples =
 #[derive(clap::Subcommand, Debug)]
 enum PolicyCommand {
     Check(CheckArgs),
+    Import(super::policy_import::ImportArgs),
     /// Print the JSON Schema of the policy file format.
     Schema,
 }
@@ -82,6 +84,7 @@ impl Args {
     pub fn command_name(&self) -> &'static str {
         match self.command {
             PolicyCommand::Check(_) => "policy check",
+            PolicyCommand::Import(_) => "policy import",
             PolicyCommand::Schema => "policy schema",
         }
     }
@@ -91,6 +94,7 @@ impl Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     match args.command {
         PolicyCommand::Check(args) => check(args),
+        PolicyCommand::Import(args) => super::policy_import::run(args),
         PolicyCommand::Schema => {
             let text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
             let mut out = io::stdout().lock();

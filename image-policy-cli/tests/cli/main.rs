@@ -11,6 +11,7 @@ mod export_engines;
 #[cfg(unix)]
 mod fix;
 mod help;
+mod import;
 mod lint;
 mod messages;
 mod parse;
