@@ -235,6 +235,13 @@ pub struct Options {
     /// thread. The report is the same whatever the count, in the order of
     /// the sources.
     pub threads: Option<std::num::NonZeroUsize>,
+    /// The digests `lint --fix` pins images in pin scope with (`pin:`
+    /// rules), resolved by the caller (the library does no network I/O):
+    /// `None`, the default, when they are not known, so that [`lint`] says
+    /// only whether a pin could be written ("fixable with --fix") and
+    /// [`fix::fix`] pins nothing (each such image is then not fixable). See
+    /// [`fix::Pins`] and [`fix::wanted`], which lists the images to resolve.
+    pub pins: Option<fix::Pins>,
 }
 
 impl Options {

@@ -33,7 +33,7 @@ pub fn lint(
 /// does). Name and text are left empty, for the caller to move in.
 fn lint_file(source: &Source, options: &Options, policy: &Policy) -> FileReport {
     let extracted = read::extract(source, options);
-    if !policy.has_rewrites() {
+    if !policy.has_rewrites() && !fix::policy_pins(policy) {
         return judged(extracted, |site| {
             crate::judge::with_policy(policy, site, options)
         });

@@ -141,9 +141,12 @@
 //! whole texts is its oracle in the tests).
 
 mod diff;
+mod pin;
 mod plan;
 mod proof;
 mod run;
+
+pub use pin::{PinError, Pins, Wanted, policy_pins, wanted};
 
 pub use diff::unified_diff;
 pub use plan::{Edit, Fix, Unfixable, plan};
