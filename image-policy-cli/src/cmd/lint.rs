@@ -11,6 +11,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod pin;
 mod write;
 
 /// Check every image in manifests, Dockerfiles, compose files and kustomizations against the policy.
@@ -101,6 +102,12 @@ pub struct Args {
     /// --build-arg` would pass it (repeatable).
     #[arg(long = "var", alias = "build-arg", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, String)>,
+
+    /// Where --fix and --diff resolve the images that pin: rules put in pin
+    /// scope (nothing reaches a registry without pin rules, or without
+    /// --fix and --diff).
+    #[command(flatten)]
+    registry: crate::cmd::resolve::RegistryArgs,
 
     /// Judge Dockerfiles and compose files as rewritten, like Kubernetes
     /// objects: only when the hosts that build and pull them apply this
@@ -252,7 +259,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     options.builds_use_registries_conf = args.builds_use_registries_conf;
     let mut failed_writes = false;
     let report = if args.fix || args.diff {
-        let fixed = fix::fix(walked.sources().collect(), &options, &loaded.policy);
+        let sources: Vec<_> = walked.sources().collect();
+        let wanted = fix::wanted(&sources, &options, &loaded.policy);
+        if !wanted.is_empty() {
+            match pin::resolve(&args.registry, &wanted)? {
+                Some(pins) => options.pins = Some(pins),
+                // Nothing is written, nothing printed but the failures.
+                None => return Ok(ExitCode::from(2)),
+            }
+        }
+        let fixed = fix::fix(sources, &options, &loaded.policy);
         failed_writes = apply_fixes(&args.paths, &walked, &fixed, args.diff)?;
         fixed.report
     } else {
