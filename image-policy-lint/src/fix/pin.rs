@@ -169,6 +169,171 @@ pub fn wanted(sources: &[Source], options: &Options, policy: &Policy) -> Vec<Wan
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SourceKind;
+
+    const D: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    /// (kind, text, the fixed text, or the reason the pin is not fixable):
+    /// `{D}` is the digest of `r.io/prod/a:1` (and of `r.io/prod/a`).
+    const CASES: &[(SourceKind, &str, Result<&str, &str>)] = &[
+        (
+            SourceKind::Manifests,
+            "kind: Pod\napiVersion: v1\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: 'r.io/prod/a:1'}\n  - name: b\n    image: m.io/prod/a:1 # mirrored\n  - name: c\n    image: r.io/prod/a\n  - name: d\n    image: r.io/prod/a:1@{D}\n  - name: e\n    image: r.io/dev/a:1\n",
+            Ok(
+                "kind: Pod\napiVersion: v1\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: 'r.io/prod/a:1@{D}'}\n  - name: b\n    image: r.io/prod/a:1@{D} # mirrored\n  - name: c\n    image: r.io/prod/a@{D}\n  - name: d\n    image: r.io/prod/a:1@{D}\n  - name: e\n    image: r.io/dev/a:1\n",
+            ),
+        ),
+        (
+            SourceKind::Manifests,
+            "kind: Pod\napiVersion: v1\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: r.io/prod/b:2}\n",
+            Err("no digest was resolved for r.io/prod/b:2"),
+        ),
+        (
+            SourceKind::Dockerfile,
+            "FROM r.io/prod/a:1 AS a\r\nFROM m.io/prod/a:1\r\nCOPY --from=a /x /x\r\n",
+            Ok("FROM r.io/prod/a:1@{D} AS a\r\nFROM r.io/prod/a:1@{D}\r\nCOPY --from=a /x /x\r\n"),
+        ),
+        (
+            SourceKind::Compose,
+            "services:\n  web: {image: \"r.io/prod/a:1\"}\n",
+            Ok("services:\n  web: {image: \"r.io/prod/a:1@{D}\"}\n"),
+        ),
+        (
+            SourceKind::Compose,
+            "services:\n  web:\n    image: r.io/prod/a:${TAG:-1}\n",
+            Err("a value made with variables has no single span to change"),
+        ),
+        (
+            SourceKind::Kustomization,
+            "apiVersion: kustomize.config.k8s.io/v1beta1\r\nkind: Kustomization\r\nimages:\r\n  - name: x\r\n    newName: m.io/prod/a\r\n    newTag: \"1\"\r\n",
+            Ok(
+                "apiVersion: kustomize.config.k8s.io/v1beta1\r\nkind: Kustomization\r\nimages:\r\n  - name: x\r\n    newName: r.io/prod/a\r\n    digest: {D}\r\n    newTag: \"1\"\r\n",
+            ),
+        ),
+        (
+            SourceKind::Kustomization,
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- newTag: \"1\"\n  name: r.io/prod/a",
+            Ok(
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- newTag: \"1\"\n  name: r.io/prod/a\n  digest: {D}",
+            ),
+        ),
+        (
+            SourceKind::Kustomization,
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- name: x\n  newName: r.io/prod/a\n",
+            Err("this images: entry has no newTag"),
+        ),
+        (
+            SourceKind::Kustomization,
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages: [{name: x, newName: r.io/prod/a, newTag: \"1\"}]\n",
+            Err("is not in block style"),
+        ),
+    ];
+
+    fn policy() -> Policy {
+        Policy::from_yaml_str(
+            "allow: [{registry: r.io}]\npin: [{repository: r.io/prod/**}]\nrewrite: [{from: m.io/prod, to: r.io/prod}]\n",
+            "pin.yaml",
+        )
+        .expect("loads")
+        .policy
+    }
+
+    fn source(kind: SourceKind, text: &str) -> Source {
+        let name = match kind {
+            SourceKind::Dockerfile => "Dockerfile",
+            SourceKind::Kustomization => "kustomization.yaml",
+            SourceKind::Compose => "compose.yaml",
+            SourceKind::Manifests => "pod.yaml",
+        };
+        Source {
+            name: name.to_owned(),
+            kind,
+            text: Ok(text.replace("{D}", D)),
+        }
+    }
+
+    #[test]
+    fn pins_every_kind_as_planned_or_says_why_not() {
+        let policy = policy();
+        let mut pins = Pins::new();
+        pins.insert("r.io/prod/a:1", D).expect("pins");
+        pins.insert("r.io/prod/a", D).expect("pins");
+        let options = Options {
+            pins: Some(pins),
+            ..Options::default()
+        };
+        for &(kind, text, want) in CASES {
+            let fixed = super::super::fix(vec![source(kind, text)], &options, &policy);
+            let file = &fixed.files[0];
+            match want {
+                Ok(after) => {
+                    let change = file
+                        .change
+                        .as_ref()
+                        .unwrap_or_else(|| panic!("{text}: {file:?}"));
+                    assert_eq!(change.after, after.replace("{D}", D), "{text}");
+                    assert!(
+                        file.unfixable.is_empty() && file.not_touched.is_none(),
+                        "{file:?}"
+                    );
+                    assert_eq!(
+                        fixed.report.exit_code(false),
+                        0,
+                        "{text}: {:?}",
+                        fixed.report
+                    );
+                    // A second run changes nothing.
+                    let again =
+                        super::super::fix(vec![source(kind, &change.after)], &options, &policy);
+                    assert_eq!(again.files[0].change, None, "{}", change.after);
+                }
+                Err(why) => {
+                    let reasons: Vec<&str> =
+                        file.unfixable.iter().map(|u| u.reason.as_str()).collect();
+                    assert!(
+                        reasons.iter().any(|r| r.contains(why)),
+                        "{text}: {reasons:?}"
+                    );
+                    // lint says the same, from the same plan (no digest
+                    // needed to know where it would go) unless it is the
+                    // digest that is missing.
+                    let report = crate::lint([source(kind, text)], &Options::default(), &policy);
+                    let said: Vec<_> = report.files[0]
+                        .findings
+                        .iter()
+                        .filter_map(|f| f.verdict.unfixable.as_deref())
+                        .collect();
+                    assert_eq!(
+                        said.iter().any(|r| r.contains(why)),
+                        !why.starts_with("no digest"),
+                        "{text}: {said:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wanted_lists_each_name_once_and_fix_without_digests_pins_nothing() {
+        let policy = policy();
+        let text = "kind: Pod\napiVersion: v1\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: r.io/prod/a:1}\n  - {name: b, image: m.io/prod/a:1}\n  - {name: c, image: docker.io/x/y:1}\n";
+        let sources = [source(SourceKind::Manifests, text)];
+        let wanted = wanted(&sources, &Options::default(), &policy);
+        assert_eq!(
+            wanted
+                .iter()
+                .map(|w| (w.image.as_str(), w.key.as_str(), w.position.line))
+                .collect::<Vec<_>>(),
+            [("r.io/prod/a:1", "r.io/prod/a:1", 6)]
+        );
+        let fixed = super::super::fix(sources.to_vec(), &Options::default(), &policy);
+        assert_eq!(fixed.files[0].change, None);
+        assert_eq!(fixed.files[0].unfixable.len(), 2, "{:?}", fixed.files[0]);
+        let unpinned = Policy::from_yaml_str("allow: [{registry: r.io}]\n", "p.yaml")
+            .expect("loads")
+            .policy;
+        assert!(super::wanted(&sources, &Options::default(), &unpinned).is_empty());
+    }
 
     #[test]
     fn keys_are_normalized_and_digests_checked() {
