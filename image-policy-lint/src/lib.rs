@@ -75,7 +75,10 @@
 //!    [`Mode`](image_policy_core::policy::Mode) and
 //!    [`DecisionCode`](image_policy_core::policy::DecisionCode).
 //! 4. Fixing ([`fix`], the CLI's `--fix` and `--diff`): the images a rewrite
-//!    rule changes are written into the texts, only their bytes changing (a
+//!    rule changes are written into the texts, and those `pin:` rules put in
+//!    pin scope are pinned with the digests the caller resolved
+//!    ([`Options::pins`], [`fix::Pins`]; the crate does no network I/O),
+//!    only their bytes changing (a
 //!    pure plan of edits from the text and its sites, each edit proven in
 //!    the fixed text, see [`fix`]'s *Verification*); the caller writes the
 //!    files or prints the diffs.
