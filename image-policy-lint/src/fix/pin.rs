@@ -329,6 +329,25 @@ mod tests {
         let fixed = super::super::fix(sources.to_vec(), &Options::default(), &policy);
         assert_eq!(fixed.files[0].change, None);
         assert_eq!(fixed.files[0].unfixable.len(), 2, "{:?}", fixed.files[0]);
+        // What the text report says of each.
+        let report = crate::lint(sources.to_vec(), &Options::default(), &policy);
+        let mut text = Vec::new();
+        crate::render::text::render(
+            &report,
+            crate::render::Style {
+                color: false,
+                show_allowed: false,
+            },
+            &mut text,
+        )
+        .expect("renders");
+        let text = String::from_utf8(text).expect("UTF-8");
+        for said in [
+            "= fixable with --fix (lint --fix pins it to the digest its registry serves)",
+            "= rewritten to r.io/prod/a:1, pinned to its digest, by rewrite[0] (rewrite m.io/prod=r.io/prod)",
+        ] {
+            assert!(text.contains(said), "{said} not in\n{text}");
+        }
         let unpinned = Policy::from_yaml_str("allow: [{registry: r.io}]\n", "p.yaml")
             .expect("loads")
             .policy;

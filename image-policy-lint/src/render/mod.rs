@@ -83,8 +83,9 @@ impl Entry<'_> {
 /// `lint --fix` cannot write it; for an image judged as written (a
 /// Dockerfile's, a compose file's), that only the fix rewrites it.
 ///
-/// An image denied `pin-required` gets the same note for its pin: `pinned
-/// to its digest by --fix ...`, or why `lint --fix` cannot pin it.
+/// An image denied `pin-required` gets the same note for its pin: `fixable
+/// with --fix (lint --fix pins it ...)`, or why `lint --fix` cannot pin it;
+/// rewritten too, `rewritten to NEW, pinned to its digest, by ...`.
 pub(crate) fn rewrite_note(verdict: &super::report::SiteVerdict) -> Option<String> {
     let pin = verdict.code == image_policy_core::policy::DecisionCode::PinRequired;
     let Some(new) = verdict.rewritten.as_ref() else {
@@ -94,7 +95,9 @@ pub(crate) fn rewrite_note(verdict: &super::report::SiteVerdict) -> Option<Strin
             Some(why) => format!("not fixable with --fix: {why}"),
         });
     };
-    let new = if pin {
+    // Judged as written, the code says nothing of the rewritten image's
+    // scope: the note names only the rewrite.
+    let new = if pin && !verdict.as_written {
         format!("{new}, pinned to its digest,")
     } else {
         new.clone()
