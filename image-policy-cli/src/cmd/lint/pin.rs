@@ -45,7 +45,7 @@ pub(super) fn resolve(
             // The registry's error names the image (normalized) and the registry.
             Some(Err(e)) => {
                 failed = true;
-                say(w, &e.to_string());
+                say_registry(w, &e.to_string());
             }
             None => {
                 failed = true;
@@ -54,6 +54,17 @@ pub(super) fn resolve(
         }
     }
     Ok((!failed).then_some(pins))
+}
+
+/// A failure whose message names the image (the registry's error starts
+/// with it): where, then the message.
+fn say_registry(w: &Wanted, error: &str) {
+    eprintln!(
+        "image-policy lint: {}:{}: cannot pin: {}",
+        shown(&w.file),
+        w.position,
+        message(error)
+    );
 }
 
 fn say(w: &Wanted, why: &str) {
