@@ -217,9 +217,7 @@ pub fn resolver(options: Options, ttl: Duration) -> Resolver {
 }
 
 /// `sha256:` + hex of `bytes`.
-pub fn sha256(bytes: &[u8]) -> String {
-    image_policy_registry::manifest::digest_of("sha256", bytes).unwrap()
-}
+pub use crate::fixture::sha256;
 
 /// An OCI image manifest whose config digest varies with `n`.
 pub fn oci_manifest(n: u32) -> Vec<u8> {
