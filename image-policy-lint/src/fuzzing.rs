@@ -88,9 +88,12 @@ pub fn check_readers(text: &str) -> Result<(), String> {
 /// fixed text, and [`fix::fix`] (which checks each edit locally and derives
 /// the fixed file's report instead of reading it again) gives exactly the
 /// report that reading the fixed text gives, and the same text.
+/// The same again with pin rules (what the rules rewrite and Docker Hub in
+/// pin scope), each image [`fix::wanted`] lists pinned at one digest.
 /// `Err` says which broke.
 pub fn check_fix(text: &str) -> Result<(), String> {
     static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    static PINNING: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
     let policy = POLICY.get_or_init(|| {
         Policy::builder()
             .rewrite("docker.io", "mirror.example/hub")
@@ -100,7 +103,44 @@ pub fn check_fix(text: &str) -> Result<(), String> {
             .expect("the fuzzing rules load")
             .policy
     });
-    let options = Options::default();
+    check_fix_with(text, policy, &Options::default())?;
+    let pinning = PINNING.get_or_init(|| {
+        Policy::from_yaml_str(
+            "pin: [{registry: mirror.example}, {registry: docker.io}]\n\
+             rewrite:\n- {from: quay.io/app, to: mirror.example/quay}\n\
+             - {from: registry.my.com, to: mirror.example/mine}\n",
+            "fuzzing.yaml",
+        )
+        .expect("the fuzzing rules load")
+        .policy
+    });
+    let mut pins = fix::Pins::new();
+    for kind in [
+        SourceKind::Manifests,
+        SourceKind::Compose,
+        SourceKind::Dockerfile,
+        SourceKind::Kustomization,
+    ] {
+        let source = Source {
+            name: "fuzz".to_owned(),
+            kind,
+            text: Ok(text.to_owned()),
+        };
+        for wanted in fix::wanted(&[source], &Options::default(), pinning) {
+            let digest = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+            pins.insert(&wanted.image, digest)
+                .map_err(|e| format!("{kind:?}: wanted {wanted:?}: {e}"))?;
+        }
+    }
+    let options = Options {
+        pins: Some(pins),
+        ..Options::default()
+    };
+    check_fix_with(text, pinning, &options)
+}
+
+fn check_fix_with(text: &str, policy: &Policy, options: &Options) -> Result<(), String> {
+    let options = options.clone();
     for kind in [
         SourceKind::Manifests,
         SourceKind::Compose,
@@ -127,7 +167,9 @@ pub fn check_fix(text: &str) -> Result<(), String> {
             if !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
                 return Err(format!("{kind:?}: edit {r:?} not on character boundaries"));
             }
-            if text[r.clone()].contains(['\n', '\r']) {
+            if text[r.clone()].contains(['\n', '\r'])
+                || (edit.replacement.contains('\n') && kind != SourceKind::Kustomization)
+            {
                 return Err(format!("{kind:?}: edit {r:?} spans lines"));
             }
             end = r.end;

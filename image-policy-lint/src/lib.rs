@@ -75,7 +75,10 @@
 //!    [`Mode`](image_policy_core::policy::Mode) and
 //!    [`DecisionCode`](image_policy_core::policy::DecisionCode).
 //! 4. Fixing ([`fix`], the CLI's `--fix` and `--diff`): the images a rewrite
-//!    rule changes are written into the texts, only their bytes changing (a
+//!    rule changes are written into the texts, and those `pin:` rules put in
+//!    pin scope are pinned with the digests the caller resolved
+//!    ([`Options::pins`], [`fix::Pins`]; the crate does no network I/O),
+//!    only their bytes changing (a
 //!    pure plan of edits from the text and its sites, each edit proven in
 //!    the fixed text, see [`fix`]'s *Verification*); the caller writes the
 //!    files or prints the diffs.
@@ -235,6 +238,13 @@ pub struct Options {
     /// thread. The report is the same whatever the count, in the order of
     /// the sources.
     pub threads: Option<std::num::NonZeroUsize>,
+    /// The digests `lint --fix` pins images in pin scope with (`pin:`
+    /// rules), resolved by the caller (the library does no network I/O):
+    /// `None`, the default, when they are not known, so that [`lint`] says
+    /// only whether a pin could be written ("fixable with --fix") and
+    /// [`fix::fix`] pins nothing (each such image is then not fixable). See
+    /// [`fix::Pins`] and [`fix::wanted`], which lists the images to resolve.
+    pub pins: Option<fix::Pins>,
 }
 
 impl Options {

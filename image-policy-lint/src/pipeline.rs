@@ -24,16 +24,19 @@ pub fn lint(
     options: &Options,
     policy: &Policy,
 ) -> Report {
-    lint_files(sources, options, |s| lint_file(s, options, policy))
+    // Whether a plan can change anything, asked once per run.
+    let plans = policy.has_rewrites() || fix::policy_pins(policy);
+    lint_files(sources, options, |s| lint_file(s, options, policy, plans))
 }
 
 /// [`lint`]'s work on one file: read, judged, and each image a rewrite
 /// rule changes marked when `lint --fix` cannot write it (the same plan and
 /// checks as [`fix::fix`], so the report says "fixable" only of what the fix
-/// does). Name and text are left empty, for the caller to move in.
-fn lint_file(source: &Source, options: &Options, policy: &Policy) -> FileReport {
+/// does), or that a pin rule pins; `plans`: whether the policy has rewrite
+/// or pin rules. Name and text are left empty, for the caller to move in.
+fn lint_file(source: &Source, options: &Options, policy: &Policy, plans: bool) -> FileReport {
     let extracted = read::extract(source, options);
-    if !policy.has_rewrites() {
+    if !plans {
         return judged(extracted, |site| {
             crate::judge::with_policy(policy, site, options)
         });

@@ -11,6 +11,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod pin;
 mod write;
 
 /// Check every image in manifests, Dockerfiles, compose files and kustomizations against the policy.
@@ -77,6 +78,14 @@ pub struct Args {
     /// What cannot be fixed is listed on standard error and exits 2. The report
     /// and exit status are those of the fixed files. Not with `-` (standard
     /// input): use --diff.
+    ///
+    /// With pin: rules, each image in pin scope without a digest is pinned:
+    /// `name:tag@sha256:...` (after rewriting; the digest the registry serves
+    /// now, an index for a multi-platform image), a kustomization entry gets a
+    /// `digest:` line. Each distinct image is resolved once, with the
+    /// --registry-* flags, before anything is written; if any cannot be
+    /// resolved, each is named with the registry's error, nothing is written
+    /// and the run exits 2.
     #[arg(long)]
     fix: bool,
 
@@ -102,6 +111,12 @@ pub struct Args {
     #[arg(long = "var", alias = "build-arg", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, String)>,
 
+    /// Where --fix and --diff resolve the images that pin: rules put in pin
+    /// scope (nothing reaches a registry without pin rules, or without
+    /// --fix and --diff).
+    #[command(flatten)]
+    registry: crate::cmd::resolve::RegistryArgs,
+
     /// Judge Dockerfiles and compose files as rewritten, like Kubernetes
     /// objects: only when the hosts that build and pull them apply this
     /// policy's rewrite rules through the registries.conf that `export --format
@@ -125,10 +140,13 @@ pub const EXAMPLES: crate::help::Examples = &[
     "# send Docker Hub images to your mirror, in the files",
     "image-policy lint deploy/ --rewrite docker.io=registry.my.com/dockerhub --diff",
     "image-policy lint deploy/ examples/lint/ --policy examples/rewrite.yaml --fix",
+    "# images in pin scope (pin: rules) without a digest, then pinned through their registry",
+    "image-policy lint deploy/ --policy examples/pin.yaml",
+    "image-policy lint deploy/ --policy examples/pin.yaml --fix --registry-ca ca.pem --registry-auth config.json",
 ];
 
 /// `--help` after the examples.
-pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed, or that kubectl cannot read; a Helm chart; a path with nothing to lint, unless --allow-empty), or with --fix or --diff a fix not made (an image a rewrite rule changes that cannot be written into its file, each named on standard error, or a file that could not be written). --warn-only turns 1 into 0. With --fix or --diff, the images are judged as fixed. With rewrite rules, Kubernetes objects are judged as /mutate rewrites them, Dockerfiles and compose files as written (no /mutate reaches docker build or docker compose pull).";
+pub const EXIT_STATUS: &str = "Exit status: 0 every image allowed, 1 a violation (or an image that cannot be judged: an unresolved ${VAR}, a workload without containers), 2 a usage, policy or read error (a file that cannot be read or parsed, or that kubectl cannot read; a Helm chart; a path with nothing to lint, unless --allow-empty), or with --fix or --diff a fix not made (an image a rewrite rule changes or a pin rule pins that cannot be written into its file, each named on standard error, or a file that could not be written; an image in pin scope whose registry cannot resolve it: then nothing is written). --warn-only turns 1 into 0. With --fix or --diff, the images are judged as fixed. With rewrite rules, Kubernetes objects are judged as /mutate rewrites them, Dockerfiles and compose files as written (no /mutate reaches docker build or docker compose pull).";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum FormatArg {
@@ -252,7 +270,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     options.builds_use_registries_conf = args.builds_use_registries_conf;
     let mut failed_writes = false;
     let report = if args.fix || args.diff {
-        let fixed = fix::fix(walked.sources().collect(), &options, &loaded.policy);
+        let sources: Vec<_> = walked.sources().collect();
+        let wanted = fix::wanted(&sources, &options, &loaded.policy);
+        if !wanted.is_empty() {
+            match pin::resolve(&args.registry, &wanted)? {
+                Some(pins) => options.pins = Some(pins),
+                // Nothing is written, nothing printed but the failures.
+                None => return Ok(ExitCode::from(2)),
+            }
+        }
+        let fixed = fix::fix(sources, &options, &loaded.policy);
         failed_writes = apply_fixes(&args.paths, &walked, &fixed, args.diff)?;
         fixed.report
     } else {

@@ -118,10 +118,15 @@ enum Outcome {
     Failed(RegistryError),
 }
 
-/// Runs the command.
-pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let images = input::images(args.images)?;
-    let client = args.registry.client()?;
+/// Resolves `references` through a client made from `registry`, at most
+/// [`CONCURRENCY`] at once, each distinct name once (the resolver's single
+/// flight): one answer per reference, in order (`None` for a resolution
+/// that stopped, a task that panicked). The commands that pin call it.
+pub(crate) fn resolve_all(
+    registry: &RegistryArgs,
+    references: Vec<Reference>,
+) -> Result<Vec<Option<Result<Pinned, RegistryError>>>, CliError> {
+    let client = registry.client()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -132,25 +137,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         client,
         CacheOptions::with_ttl(std::time::Duration::from_secs(3600)),
     ));
-    let outcomes: Vec<Outcome> = runtime.block_on(async {
+    Ok(runtime.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
-        let mut outcomes: Vec<Option<Outcome>> = (0..images.len()).map(|_| None).collect();
-        for (i, image) in images.iter().enumerate() {
-            let reference = match (image.invalid_utf8_at, Reference::parse(&image.text)) {
-                (Some(at), _) => {
-                    outcomes[i] = Some(Outcome::Invalid(format!(
-                        "invalid image reference {:?}: not valid UTF-8 (byte {at})",
-                        image.text
-                    )));
-                    continue;
-                }
-                (None, Err(e)) => {
-                    outcomes[i] = Some(Outcome::Invalid(e.to_string()));
-                    continue;
-                }
-                (None, Ok(r)) => r,
-            };
+        let mut outcomes: Vec<Option<_>> = (0..references.len()).map(|_| None).collect();
+        for (i, reference) in references.into_iter().enumerate() {
             let resolver = Arc::clone(&resolver);
             let limit = Arc::clone(&limit);
             tasks.spawn(async move {
@@ -160,17 +151,43 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         while let Some(done) = tasks.join_next().await {
             if let Ok((i, result)) = done {
-                outcomes[i] = Some(match result {
-                    Ok(p) => Outcome::Pinned(p),
-                    Err(e) => Outcome::Failed(e),
-                });
+                outcomes[i] = Some(result);
             }
         }
         outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::Invalid("the resolution stopped".to_owned())))
-            .collect()
-    });
+    }))
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let images = input::images(args.images)?;
+    let mut outcomes: Vec<Option<Outcome>> = (0..images.len()).map(|_| None).collect();
+    let mut references = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        match (image.invalid_utf8_at, Reference::parse(&image.text)) {
+            (Some(at), _) => {
+                outcomes[i] = Some(Outcome::Invalid(format!(
+                    "invalid image reference {:?}: not valid UTF-8 (byte {at})",
+                    image.text
+                )));
+            }
+            (None, Err(e)) => outcomes[i] = Some(Outcome::Invalid(e.to_string())),
+            (None, Ok(r)) => references.push((i, r)),
+        }
+    }
+    let (indices, references): (Vec<usize>, Vec<Reference>) = references.into_iter().unzip();
+    let resolved = resolve_all(&args.registry, references)?;
+    for (i, result) in indices.into_iter().zip(resolved) {
+        outcomes[i] = Some(match result {
+            Some(Ok(p)) => Outcome::Pinned(p),
+            Some(Err(e)) => Outcome::Failed(e),
+            None => Outcome::Invalid("the resolution stopped".to_owned()),
+        });
+    }
+    let outcomes: Vec<Outcome> = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::Invalid("the resolution stopped".to_owned())))
+        .collect();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut all_ok = true;

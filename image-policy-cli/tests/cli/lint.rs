@@ -1174,8 +1174,8 @@ fn nothing_to_lint_is_an_error() {
 }
 
 /// Issue 21, item 6: an image in pin scope without a digest is a violation
-/// named by its code and pin rule in every format, and is not called
-/// fixable (`--fix` does not pin yet); a pinned one is not reported.
+/// named by its code and pin rule in every format, and called fixable with
+/// --fix (which pins it: `pin.rs`); a pinned one is not reported.
 #[test]
 fn unpinned_images_in_pin_scope_are_reported_with_their_rule() {
     let manifest = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - {name: a, image: registry.my.com/prod/api:1.4}\n    - {name: b, image: 'registry.my.com/prod/api:1.4@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'}\n    - {name: c, image: registry.my.com/dev/api:1.4}\n";
@@ -1200,7 +1200,9 @@ fn unpinned_images_in_pin_scope_are_reported_with_their_rule() {
         "{}",
         text.stdout
     );
-    assert!(!text.stdout.contains("fixable"), "{}", text.stdout);
+    let fixable = "fixable with --fix (lint --fix pins it to the digest its registry serves)";
+    assert!(text.stdout.contains(fixable), "{}", text.stdout);
+    assert!(!text.stdout.contains("not fixable"), "{}", text.stdout);
 
     let json = image_policy(&args("json"), Some(manifest));
     assert_eq!(json.code, 1, "{}", json.stderr);
@@ -1221,6 +1223,7 @@ fn unpinned_images_in_pin_scope_are_reported_with_their_rule() {
     assert_eq!(unpinned["rule"]["path"], "pin[0]", "{report}");
     assert_eq!(unpinned["violation"], true, "{report}");
     assert!(unpinned["rewritten"].is_null(), "{report}");
+    assert!(unpinned["unfixable"].is_null(), "{report}");
 
     let sarif = image_policy(&args("sarif"), Some(manifest));
     assert_eq!(sarif.code, 1, "{}", sarif.stderr);
@@ -1231,7 +1234,17 @@ fn unpinned_images_in_pin_scope_are_reported_with_their_rule() {
     assert!(
         results[0]["message"]["text"]
             .as_str()
-            .is_some_and(|m| m.contains("pin[0]") && !m.contains("fixable")),
+            .is_some_and(|m| m.contains("pin[0]") && m.contains(fixable)),
         "{log}"
+    );
+
+    let github = image_policy(&args("github"), Some(manifest));
+    assert_eq!(github.code, 1, "{}", github.stderr);
+    assert!(
+        github.stdout.lines().any(|l| l.starts_with("::error ")
+            && l.contains("title=image-policy pin-required::")
+            && l.contains(fixable)),
+        "{}",
+        github.stdout
     );
 }

@@ -16,6 +16,11 @@ mod lint;
 mod messages;
 mod parse;
 mod peers;
+#[cfg(unix)]
+mod pin;
+#[cfg(unix)]
+#[path = "../../../image-policy-registry/tests/fixture/registry.rs"]
+mod registry_fixture;
 mod resolve;
 mod serve;
 

@@ -59,6 +59,8 @@
 //! | kustomization `images:` | `newName` (the tag and digest are kept in their own fields) | an entry without `newName` (changing `name` changes what it matches) |
 //! | Dockerfile `FROM`, `COPY`/`ADD --from=`, `RUN --mount=...,from=...` (any option order, up to the next `,`), `ONBUILD`, `# syntax=` | the word, inside its quotes if quoted | text mixed with variables (`nginx:$TAG`), the JSON form of the syntax directive, `--var BUILDKIT_SYNTAX` |
 //! | Dockerfile `FROM $BASE` (`${BASE}`, `"$BASE"`) | the default of the one `ARG BASE=...` of the file (inside its quotes) | no default (a build argument), more than one, or `--var BASE` given |
+//! | an image in pin scope (`pin:` rules), anywhere above | the same bytes, written `NAME@DIGEST` (the rewritten name when a rule rewrites it; the tag kept, an implied tag left implied) | what the rows above refuse; a digest not given in [`Options::pins`](crate::Options::pins) |
+//! | kustomization `images:` entry in pin scope | a `digest: DIGEST` line added after the line of the site's key (`newName`, else `name`), at its indentation, with that line's line end (kustomize renders `NAME:newTag@digest`) | an entry without `newTag` (its tag comes from the resources, which `digest:` drops), a flow-style entry |
 //!
 //! An image a rule rewrites that the plan cannot change is reported as
 //! such ([`crate::report::SiteVerdict::unfixable`], also by [`crate::lint`],
@@ -70,10 +72,30 @@
 //! string in YAML 1.1 and 1.2 (never a number, boolean, null or timestamp,
 //! never a comment or a flow indicator); anything else is refused.
 //!
+//! # Pinning
+//!
+//! With `pin:` rules, a site is pinned when the image the file will hold
+//! (rewritten, if a rule rewrites it) is in pin scope for the site's
+//! namespace and annotations: the policy denies it `pin-required`. The
+//! digest comes from [`Options::pins`](crate::Options::pins), a [`Pins`]
+//! map from the normalized reference (`Pins::key`) to the digest, which the
+//! caller fills: the crate does no network I/O and nothing here is async.
+//! [`wanted`] lists the distinct images a run needs (the CLI resolves them
+//! with `image-policy-registry` and fails the run, writing nothing, if one
+//! cannot be resolved). With `pins` `None` ([`crate::lint`]), the plan
+//! writes a placeholder digest only to prove where the pin would go, so the
+//! report's "fixable with --fix" comes from the same plan; [`fix`] never
+//! writes it (`None` is no digest: each such image is not fixable). A
+//! kustomization's added `digest:` line moves the lines after it, so that
+//! file is read again in full and compared with [`verify`] instead of its
+//! reading being derived. Without pin rules none of this runs (one look at
+//! the policy's rules per file).
+//!
 //! # Idempotence
 //!
 //! The core refuses rewrite rules whose `to` a `from` could match again, so
-//! a rewritten image is never rewritten: a second plan of a fixed file is
+//! a rewritten image is never rewritten, and a pinned image has a digest,
+//! so it is out of pin scope: a second plan of a fixed file is
 //! empty (tested, and checked by the `lint_readers` fuzz target through
 //! `fuzzing::check_fix`).
 //!
@@ -141,9 +163,12 @@
 //! whole texts is its oracle in the tests).
 
 mod diff;
+mod pin;
 mod plan;
 mod proof;
 mod run;
+
+pub use pin::{PinError, Pins, Wanted, policy_pins, wanted};
 
 pub use diff::unified_diff;
 pub use plan::{Edit, Fix, Unfixable, plan};

@@ -39,8 +39,13 @@ pub struct Fix {
     /// The sites a rule rewrites that the plan cannot change.
     pub unfixable: Vec<Unfixable>,
     /// For each site given to [`plan`], the image it has once the edits are
-    /// applied (the rewritten one when the plan changes it).
+    /// applied (the rewritten one when the plan changes it, with its digest
+    /// when it is pinned).
     pub expected: Vec<String>,
+    /// The sites the plan pins (`pin:` rules), each with the image resolved
+    /// for it: what the file will name once fixed (the rewritten image),
+    /// without the digest.
+    pub pinned: Vec<(usize, String)>,
 }
 
 impl Fix {
@@ -67,8 +72,11 @@ impl Fix {
 
 /// Plans the fix of one text read as `kind` whose images are `sites` (from
 /// [`crate::extract`] with the same `options`): each site whose image
-/// `policy`'s rewrite rules change becomes an edit, or an [`Unfixable`].
-/// Nothing is allocated for a site no rule rewrites.
+/// `policy`'s rewrite rules change, or that its `pin:` rules put in pin
+/// scope without a digest, becomes an edit, or an [`Unfixable`]. A pinned
+/// image takes its digest from [`Options::pins`] (a placeholder when they
+/// are `None`, see [`super::Pins`]). Nothing is allocated for a site no
+/// rule rewrites or pins.
 pub fn plan(
     text: &str,
     kind: SourceKind,
@@ -80,7 +88,11 @@ pub fn plan(
         expected: sites.iter().map(|s| s.image.clone()).collect(),
         ..Fix::default()
     };
-    if !policy.has_rewrites() || sites.is_empty() {
+    if sites.is_empty() {
+        return fix;
+    }
+    let pinning = super::pin::policy_pins(policy);
+    if !policy.has_rewrites() && !pinning {
         return fix;
     }
     let lines = Lines::new(text);
@@ -94,20 +106,56 @@ pub fn plan(
         anchors: std::cell::OnceCell::new(),
     };
     for (index, site) in sites.iter().enumerate() {
-        let target = match policy.rewrite_str(&site.image) {
-            Ok(None) => continue,
-            Ok(Some(rewritten)) => rewritten.into_string(),
+        let rewritten = match policy.rewrite_str(&site.image) {
+            Ok(rewritten) => rewritten.map(|r| r.into_string()),
             Err(e) => {
                 fix.unfixable.push(unfixable(index, site, e.to_string()));
                 continue;
             }
         };
-        let found = match kind {
-            SourceKind::Dockerfile => planner.dockerfile(site, &target).map(Vec::from_iter),
-            _ => planner.yaml(site, &target),
+        // Pin scope is judged on what the file will hold: the rewritten image.
+        let pin = pinning
+            && super::pin::in_pin_scope(
+                policy,
+                rewritten.as_deref().unwrap_or(&site.image),
+                site.namespace.as_deref(),
+                &site.annotations,
+            );
+        if rewritten.is_none() && !pin {
+            continue;
+        }
+        let name = rewritten.clone().unwrap_or_else(|| site.image.clone());
+        let digest = match (&options.pins, pin) {
+            (_, false) => None,
+            (None, true) => Some(super::pin::PLACEHOLDER),
+            (Some(pins), true) => match pins.get(&name) {
+                Some(digest) => Some(digest),
+                None => {
+                    let why = format!("no digest was resolved for {name}");
+                    fix.unfixable.push(unfixable(index, site, why));
+                    continue;
+                }
+            },
+        };
+        let target = match digest {
+            Some(digest) => format!("{name}@{digest}"),
+            None => name.clone(),
+        };
+        let found = if site.holder.kind == kustomization::HOLDER_KIND && digest.is_some() {
+            planner.kustomization_pin(site, rewritten.as_deref(), &target)
+        } else {
+            match kind {
+                SourceKind::Dockerfile => planner.dockerfile(site, &target).map(Vec::from_iter),
+                _ => planner.yaml(site, &target),
+            }
         };
         match found.and_then(|edits| planner.add(edits)) {
-            Ok(()) => fix.expected[index] = target,
+            Ok(()) => {
+                fix.expected[index] = target;
+                if pin {
+                    fix.pinned.push((index, name));
+                }
+            }
             Err(reason) => fix.unfixable.push(unfixable(index, site, reason)),
         }
     }
@@ -332,6 +380,71 @@ impl Planner<'_> {
             .strip_suffix(suffix)
             .ok_or_else(|| format!("the rewritten image {target} does not keep {suffix:?}"))?;
         Ok((written, name.to_owned()))
+    }
+
+    /// A kustomization override pinned: its `newName` rewritten (when a
+    /// rule rewrites it) and a `digest:` line added after the line of the
+    /// site's key, at that key's indentation, as kustomize writes it (the
+    /// image becomes `NAME:newTag@digest`). Only a block-style entry with a
+    /// `newTag` (without one the tag comes from the resources, which a
+    /// `digest:` would drop).
+    fn kustomization_pin(
+        &self,
+        site: &ImageSite,
+        rewritten: Option<&str>,
+        target: &str,
+    ) -> Result<Vec<Edit>, String> {
+        let (name, digest) = target
+            .rsplit_once('@')
+            .ok_or_else(|| format!("{target} has no digest"))?;
+        let tagged = image_policy_core::reference::ImageRef::parse(&site.image)
+            .is_ok_and(|r| r.tag().is_some());
+        if !tagged {
+            return Err(
+                "this images: entry has no newTag (the tag comes from the resources, which a digest: would drop): add newTag to pin it"
+                    .to_owned(),
+            );
+        }
+        let at = self.offset(site)?;
+        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let before = &self.text[line_start..at];
+        // `  newName: `, `- name: `, `  - name: `: the key's column.
+        let key = before.trim_start_matches([' ', '-']);
+        let indent = before.len() - key.len();
+        if before[..indent].contains("--")
+            || !key.trim_end().ends_with(':')
+            || key.contains(['{', '[', '#', '"', '\''])
+        {
+            return Err(
+                "its images: entry is not in block style (key: value lines): write it so to pin it"
+                    .to_owned(),
+            );
+        }
+        let mut edits = match rewritten {
+            Some(_) => self.yaml(site, name)?,
+            None => Vec::new(),
+        };
+        let line = format!("{}digest: {digest}", " ".repeat(indent));
+        let edit = match self.text[at..].find('\n') {
+            Some(nl) => {
+                let eol = if self.text[..at + nl].ends_with('\r') {
+                    "\r\n"
+                } else {
+                    "\n"
+                };
+                let next = at + nl + 1;
+                Edit {
+                    range: next..next,
+                    replacement: format!("{line}{eol}"),
+                }
+            }
+            None => Edit {
+                range: self.text.len()..self.text.len(),
+                replacement: format!("\n{line}"),
+            },
+        };
+        edits.push(edit);
+        Ok(edits)
     }
 
     /// A Dockerfile site: the word, or the default of the `ARG` it names.
@@ -587,11 +700,11 @@ fn scalar_edit(text: &str, at: usize, value: &str, new_value: String) -> Result<
 
 /// Whether `s` reads as itself, a string, as a plain YAML scalar (1.1 and
 /// 1.2, block and flow) and as a Dockerfile word: only the reference
-/// grammar's characters, starting with a letter or digit, with a `/` (so
-/// never a number, boolean, null or timestamp).
+/// grammar's characters, starting with a letter or digit, with a `/` or
+/// the `@` of a digest (so never a number, boolean, null or timestamp).
 pub(super) fn plain_word_safe(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.contains('/')
+        && s.contains(['/', '@'])
         && s.chars().all(|c| {
             c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@' | '+')
         })

@@ -7,7 +7,7 @@ use super::Edit;
 use super::plan::{Fix, Unfixable, anchor_value_movable, plain_word_safe, plan};
 use crate::report::{Extracted, FileReport, Position, Problem};
 use crate::{Options, Source, SourceKind};
-use image_policy_core::policy::Policy;
+use image_policy_core::policy::{DecisionCode, Policy};
 
 /// Why a fixed text's full reading is not the one its plan expects
 /// ([`verify`]): the first difference found, with where it is.
@@ -221,7 +221,9 @@ pub(crate) fn mark_unfixable(
     if let Some(why) = not_touched {
         let why = why.to_string();
         for f in &mut file.findings {
-            if f.verdict.rewritten.is_some() && f.verdict.unfixable.is_none() {
+            let planned =
+                f.verdict.rewritten.is_some() || f.verdict.code == DecisionCode::PinRequired;
+            if planned && f.verdict.unfixable.is_none() {
                 f.verdict.unfixable = Some(why.clone());
             }
         }
@@ -260,6 +262,24 @@ pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), 
         };
         if after.get(start..end) != Some(edit.replacement.as_str()) {
             return bad(EditErrorKind::NotTheReplacement);
+        }
+        // A kustomization's `digest:` line, inserted whole between lines.
+        if kind == SourceKind::Kustomization && edit.range.is_empty() {
+            let line_start = start == 0 || after[..start].ends_with('\n');
+            let at_end = end == after.len();
+            let shaped = match edit.replacement.strip_prefix('\n') {
+                Some(line) if at_end => digest_line(line),
+                _ if line_start => edit
+                    .replacement
+                    .strip_suffix('\n')
+                    .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                    .is_some_and(digest_line),
+                _ => false,
+            };
+            if !shaped {
+                return bad(EditErrorKind::NotAWholeToken);
+            }
+            continue;
         }
         let before = after[..start].chars().next_back();
         let next = after[end..].chars().next();
@@ -306,6 +326,17 @@ pub fn check_edits(after: &str, kind: SourceKind, edits: &[Edit]) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Whether `line` is `  digest: ALGORITHM:HEX` alone: spaces, the key and a
+/// digest of the reference grammar (a plain scalar that reads as itself).
+fn digest_line(line: &str) -> bool {
+    let body = line.trim_start_matches(' ');
+    body.strip_prefix("digest: ").is_some_and(|d| {
+        image_policy_core::reference::Digest::parse(d).is_ok()
+            && d.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'+' | b'.' | b'_' | b'-'))
+    })
 }
 
 /// Turns `read`, the reading of `text`, into the reading of the text that

@@ -56,8 +56,20 @@ pub struct Fixed {
 /// (see the module docs, *Verification*): the whole of `lint --fix` but the
 /// writing. A file with a problem that makes its sites untrustworthy (an
 /// input error) is not touched. Files are fixed on as many threads as
-/// [`crate::lint`] reads them.
+/// [`crate::lint`] reads them. Images in pin scope take their digests from
+/// [`Options::pins`] (none when it is `None`: each is then not fixable).
 pub fn fix(sources: Vec<Source>, options: &Options, policy: &Policy) -> Fixed {
+    // Digests not known are no digests: a placeholder is never written.
+    let no_pins;
+    let options = if options.pins.is_none() && super::policy_pins(policy) {
+        no_pins = Options {
+            pins: Some(super::Pins::new()),
+            ..options.clone()
+        };
+        &no_pins
+    } else {
+        options
+    };
     let worked = pipeline::map_files(&sources, options, |source| {
         fix_file(source, options, policy)
     });
@@ -160,7 +172,10 @@ fn fix_file(source: &Source, options: &Options, policy: &Policy) -> Worked {
     };
     let (mut after, mut edits, mut reread) = (None, Vec::new(), None);
     if let Some(fixed) = fixed {
-        if extracted.problems.is_empty() {
+        // A line added (a kustomization's `digest:`) moves the lines after
+        // it: the derived reading would not know, so it is read again.
+        let adds_lines = fix.edits.iter().any(|e| e.replacement.contains('\n'));
+        if extracted.problems.is_empty() && !adds_lines {
             derive_reading(text, &mut extracted, &fix);
             after = Some(fixed);
             edits = fix.edits;

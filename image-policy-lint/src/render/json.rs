@@ -27,7 +27,7 @@
 //!                                        // unless judged_as_written); lint --fix writes it into the file
 //!     "rewrite_rule": { same as rule } | null, // the rewrite rule that applied
 //!     "judged_as_written": boolean,      // a Dockerfile's or compose file's image: no /mutate reaches it
-//!     "unfixable": string|null           // why lint --fix cannot write "rewritten" into the file
+//!     "unfixable": string|null           // why lint --fix cannot write "rewritten" (or, for pin-required, the pin) into the file
 //!   } ],
 //!   "problems": [ {                      // inputs that could not be read or judged
 //!     "file": string, "line": integer|null, "column": integer|null,

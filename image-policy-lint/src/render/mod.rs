@@ -82,8 +82,26 @@ impl Entry<'_> {
 /// NEW by rewrite[0] (rewrite FROM=TO); fixable with --fix ...`, or why
 /// `lint --fix` cannot write it; for an image judged as written (a
 /// Dockerfile's, a compose file's), that only the fix rewrites it.
+///
+/// An image denied `pin-required` gets the same note for its pin: `fixable
+/// with --fix (lint --fix pins it ...)`, or why `lint --fix` cannot pin it;
+/// rewritten too, `rewritten to NEW, pinned to its digest, by ...`.
 pub(crate) fn rewrite_note(verdict: &super::report::SiteVerdict) -> Option<String> {
-    let new = verdict.rewritten.as_ref()?;
+    let pin = verdict.code == image_policy_core::policy::DecisionCode::PinRequired;
+    let Some(new) = verdict.rewritten.as_ref() else {
+        return pin.then(|| match &verdict.unfixable {
+            None => "fixable with --fix (lint --fix pins it to the digest its registry serves)"
+                .to_owned(),
+            Some(why) => format!("not fixable with --fix: {why}"),
+        });
+    };
+    // Judged as written, the code says nothing of the rewritten image's
+    // scope: the note names only the rewrite.
+    let new = if pin && !verdict.as_written {
+        format!("{new}, pinned to its digest,")
+    } else {
+        new.clone()
+    };
     let by = verdict
         .rewrite_rule
         .as_ref()

@@ -6,10 +6,6 @@ use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use image_policy_registry::{CacheOptions, Client, Options, Resolver};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType,
-};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,44 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// A certificate authority for one test, and a serving certificate for
-/// 127.0.0.1 and localhost.
-pub struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-    pub server_cert: String,
-    pub server_key: String,
-}
+pub use crate::fixture::TestCa;
 
 impl TestCa {
-    pub fn new() -> TestCa {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "image-policy registry test CA");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress([127, 0, 0, 1].into()));
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "registry");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        TestCa {
-            issuer,
-            server_cert: cert.pem(),
-            server_key: key.serialize_pem(),
-        }
-    }
-
-    pub fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
     /// Client options trusting this CA only (not the system's roots).
     pub fn options(&self) -> Options {
         let mut options = Options::default();
@@ -256,9 +217,7 @@ pub fn resolver(options: Options, ttl: Duration) -> Resolver {
 }
 
 /// `sha256:` + hex of `bytes`.
-pub fn sha256(bytes: &[u8]) -> String {
-    image_policy_registry::manifest::digest_of("sha256", bytes).unwrap()
-}
+pub use crate::fixture::sha256;
 
 /// An OCI image manifest whose config digest varies with `n`.
 pub fn oci_manifest(n: u32) -> Vec<u8> {
