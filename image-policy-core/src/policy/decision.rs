@@ -311,6 +311,12 @@ impl<'a> Decision<'a> {
         self.namespace
     }
 
+    /// How many exemptions the rules used for this image (free: the count is
+    /// kept, the list is not).
+    pub fn exemption_count(&self) -> usize {
+        usize::from(self.exempted)
+    }
+
     /// Every exemption the rules used for this image (`exempt:` rules),
     /// in the order the rules they lifted apply: each names the exemption,
     /// its reason and the rule it lifted. Empty for most decisions; when
