@@ -73,6 +73,17 @@
 //!     for a regex pin rule or a policy without an allow list). The
 //!     ValidatingAdmissionPolicy says pin rules exactly: an image in pin
 //!     scope without a digest is denied;
+//! - an exemption (`exempt:` rule) is said by no format yet: leaving it
+//!   out makes the export *narrower* (the rules it lifts apply to its
+//!   images), but the images it exempts would be denied where the webhook
+//!   admits them, so it is an [`ExportError`] unless
+//!   [`ExportOptions::lossy`] is set, which drops it (`narrowed (lossy):
+//!   ...; rejected in its place: the images it exempts, by the rules it
+//!   lifts`). This holds for every format: the node formats
+//!   (`containers-policy`, `registries-conf`, `docker-sysconfig`,
+//!   `openshift`) could never say a per-image exemption (their scopes are
+//!   registries and repositories, not tags), and the CEL and Rego formats
+//!   do not say it yet;
 //! - where the output admits no image once narrowed for `lossy` (and where
 //!   nothing can be written without admitting more: an OpenShift allow list
 //!   with no registry left), the export is refused even with
@@ -402,6 +413,7 @@ pub fn export(
         ExportFormat::Gatekeeper => gatekeeper::export(policy, options, &mut notes),
         ExportFormat::Kyverno => kyverno::export(policy, options, &mut notes),
     };
+    exemptions_dropped(policy, format, &mut notes);
     let lost: Vec<Note> = notes
         .lost
         .into_iter()
@@ -454,6 +466,29 @@ pub fn export(
         text,
         warnings,
     })
+}
+
+/// Every exemption (`exempt:` rule) of the policy, which no format says
+/// yet: left out, the export applies the rules it lifts to its images, so
+/// it is narrower, never wider; but the images it exempts are then denied
+/// where the webhook admits them, so it is refused without `lossy`.
+fn exemptions_dropped(policy: &Policy, format: ExportFormat, notes: &mut Notes<'_>) {
+    for e in policy.exemptions() {
+        let form = match (e.image, e.rule.normalized) {
+            (Some(_), _) => "image",
+            (None, Some(Pattern::Registry(_) | Pattern::WildcardRegistry(_))) => "registry",
+            (None, Some(Pattern::Repository(_))) => "repository",
+            _ => "regex",
+        };
+        let kinds: Vec<&str> = e.from.iter().map(|k| k.as_str()).collect();
+        let kinds = kinds.join(", ");
+        notes.lose(
+            e.rule.path,
+            &format!("{form} {}", e.rule.pattern),
+            format!("{format} does not carry exemptions: the images it names ({}) are judged by the rules it lifts ({kinds}), as if it were not there", e.reason),
+            format!("the images it exempts, by the rules it lifts ({kinds})"),
+        );
+    }
 }
 
 /// The notes collected while exporting.
@@ -676,6 +711,38 @@ mod tests {
                 "deny: [{registry: evil.com}]\n",
                 ExportFormat::ValidatingAdmissionPolicy,
                 &[],
+                true,
+            ),
+            // An exemption is said by no format: refused, dropped by lossy
+            // (narrower: the rules it lifts apply to its images).
+            (
+                "allow: [{registry: r.io}]\nexempt: [{image: r.io/x:1, from: [deny], reason: r}]\n",
+                ExportFormat::ContainersPolicy,
+                &["exempt[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}]\nexempt: [{registry: q.io, from: [tags], reason: r}]\n",
+                ExportFormat::Openshift,
+                &["exempt[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}]\ntags: {deny: [latest]}\nexempt: [{repository: r.io/tools/*, from: [tags], reason: r}]\n",
+                ExportFormat::ValidatingAdmissionPolicy,
+                &["exempt[0]"],
+                true,
+            ),
+            (
+                "tags: {deny: [latest]}\nnamespaces: [{names: [a], exempt: [{regex: 'r\\.io/.*', from: [tags], reason: r}]}]\n",
+                ExportFormat::Gatekeeper,
+                &["namespaces[0].exempt[0]"],
+                true,
+            ),
+            (
+                "tags: {deny: [latest]}\nexempt: [{image: busybox, from: [tags], reason: r}]\n",
+                ExportFormat::Kyverno,
+                &["exempt[0]"],
                 true,
             ),
             // A regex deny: its registry (or repository prefix) is rejected.

@@ -5,7 +5,7 @@
 use super::hash::FastMap;
 use super::matchers::{Matchers, PathParts};
 use super::rule::{RuleIdentity, RuleInfo};
-use super::{Policy, RuleId};
+use super::{DecisionCode, Policy, RuleId, RuleKind};
 use crate::reference::{DEFAULT_TAG, ImageRef};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -314,6 +314,9 @@ pub struct ExemptionUse<'p> {
     /// The rule the image broke and was exempted from (`deny[2]`,
     /// `tags.deny[0]`, `pin[0]`, `tags.requireDigest`).
     pub exempted: RuleInfo<'p>,
+    /// The code the image would have been given without the exemption
+    /// (`denied-by-rule`, `latest-tag`, `pin-required`, ...).
+    pub code: DecisionCode,
 }
 
 impl ExemptionUse<'_> {
@@ -324,6 +327,7 @@ impl ExemptionUse<'_> {
             reason: self.reason.to_owned(),
             kind: self.kind,
             exempted: self.exempted.into_owned(),
+            code: self.code,
         }
     }
 }
@@ -352,6 +356,8 @@ pub struct OwnedExemptionUse {
     pub kind: ExemptKind,
     /// See [`ExemptionUse::exempted`].
     pub exempted: RuleIdentity,
+    /// See [`ExemptionUse::code`].
+    pub code: DecisionCode,
 }
 
 impl fmt::Display for OwnedExemptionUse {
@@ -407,12 +413,27 @@ impl Policy {
                 .iter()
                 .find(|e| e.rule == exemption)
                 .map_or("", |e| &e.reason);
+            let exempted = self.rule_info(RuleId(exempted));
             ExemptionUse {
                 exemption: self.rule_info(exemption),
                 reason,
                 kind: ExemptKind::ALL[kind as usize],
-                exempted: self.rule_info(RuleId(exempted)),
+                code: code_of(exempted),
+                exempted,
             }
         })
+    }
+}
+
+/// The code a rule gives an image that breaks it.
+fn code_of(rule: RuleInfo<'_>) -> DecisionCode {
+    match rule.kind {
+        RuleKind::Pin => DecisionCode::PinRequired,
+        RuleKind::RequireDigest => DecisionCode::DigestRequired,
+        RuleKind::RequireTagOrDigest => DecisionCode::TagRequired,
+        RuleKind::DenyTag if rule.pattern == DEFAULT_TAG => DecisionCode::LatestTag,
+        RuleKind::DenyTag => DecisionCode::TagDenied,
+        RuleKind::AllowTagMatching => DecisionCode::TagNotAllowed,
+        _ => DecisionCode::DeniedByRule,
     }
 }
