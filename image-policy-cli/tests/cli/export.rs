@@ -1002,9 +1002,9 @@ pub(super) fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
         if rng.random_bool(0.25) {
             yaml.push_str(&format!("pin: [{}]\n", allow_rule(&mut rng)));
         }
-        // Exemptions (issue 26), drawn after pin for the same reason: no
-        // export says them, so the strict export is refused and --lossy
-        // drops them, which must stay never wider.
+        // Exemptions (issue 26), drawn after pin for the same reason: the
+        // CEL formats say them, the others refuse them and --lossy drops
+        // them; both must stay never wider.
         if rng.random_bool(0.2) {
             let what = if rng.random_bool(0.5) {
                 deny_rule(&mut rng)
