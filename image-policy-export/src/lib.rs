@@ -73,6 +73,21 @@
 //!     for a regex pin rule or a policy without an allow list). The
 //!     ValidatingAdmissionPolicy says pin rules exactly: an image in pin
 //!     scope without a digest is denied;
+//! - an exemption (`exempt:` rule) is said exactly by the
+//!   ValidatingAdmissionPolicy and Kyverno (the same CEL): the deny, pin,
+//!   `requireDigest` and tag checks are skipped for the images it names
+//!   (an exact image: the normalized name, the tag, `latest` when none is
+//!   written, and no digest; a pattern: the RE2 of an allow rule). Where
+//!   it cannot be said exactly (an `image:` with a digest, which the CEL's
+//!   parse keeps only as a flag; an IPv6 registry; a regex outside RE2),
+//!   and in the formats that do not say exemptions (the node formats,
+//!   whose scopes are registries and repositories, never tags; Gatekeeper,
+//!   whose Rego does not yet), leaving it out makes the export *narrower*
+//!   (the rules it lifts apply to its images), but the images it exempts
+//!   would be denied where the webhook admits them: an [`ExportError`]
+//!   unless [`ExportOptions::lossy`] is set, which drops it (`narrowed
+//!   (lossy): ...; rejected in its place: the images it exempts, by the
+//!   rules it lifts`);
 //! - where the output admits no image once narrowed for `lossy` (and where
 //!   nothing can be written without admitting more: an OpenShift allow list
 //!   with no registry left), the export is refused even with
@@ -402,6 +417,12 @@ pub fn export(
         ExportFormat::Gatekeeper => gatekeeper::export(policy, options, &mut notes),
         ExportFormat::Kyverno => kyverno::export(policy, options, &mut notes),
     };
+    if !matches!(
+        format,
+        ExportFormat::ValidatingAdmissionPolicy | ExportFormat::Kyverno
+    ) {
+        exemptions_dropped(policy, format, &mut notes);
+    }
     let lost: Vec<Note> = notes
         .lost
         .into_iter()
@@ -454,6 +475,30 @@ pub fn export(
         text,
         warnings,
     })
+}
+
+/// Every exemption (`exempt:` rule) of the policy, for the formats that do
+/// not say exemptions (all but the CEL ones): left out, the export applies
+/// the rules it lifts to its images, so it is narrower, never wider; but
+/// the images it exempts are then denied where the webhook admits them, so
+/// it is refused without `lossy`.
+fn exemptions_dropped(policy: &Policy, format: ExportFormat, notes: &mut Notes<'_>) {
+    for e in policy.exemptions() {
+        let form = match (e.image, e.rule.normalized) {
+            (Some(_), _) => "image",
+            (None, Some(Pattern::Registry(_) | Pattern::WildcardRegistry(_))) => "registry",
+            (None, Some(Pattern::Repository(_))) => "repository",
+            _ => "regex",
+        };
+        let kinds: Vec<&str> = e.from.iter().map(|k| k.as_str()).collect();
+        let kinds = kinds.join(", ");
+        notes.lose(
+            e.rule.path,
+            &format!("{form} {}", e.rule.pattern),
+            format!("{format} does not carry exemptions: the images it names ({}) are judged by the rules it lifts ({kinds}), as if it were not there", e.reason),
+            format!("the images it exempts, by the rules it lifts ({kinds})"),
+        );
+    }
 }
 
 /// The notes collected while exporting.
@@ -675,6 +720,45 @@ mod tests {
             (
                 "deny: [{registry: evil.com}]\n",
                 ExportFormat::ValidatingAdmissionPolicy,
+                &[],
+                true,
+            ),
+            // An exemption is said by the CEL formats (but an image with a
+            // digest); the others refuse it, and lossy drops it (narrower:
+            // the rules it lifts apply to its images).
+            (
+                "allow: [{registry: r.io}]\nexempt: [{image: r.io/x:1, from: [deny], reason: r}]\n",
+                ExportFormat::ContainersPolicy,
+                &["exempt[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}]\nexempt: [{registry: q.io, from: [tags], reason: r}]\n",
+                ExportFormat::Openshift,
+                &["exempt[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}]\ntags: {deny: [latest]}\nexempt: [{repository: r.io/tools/*, from: [tags], reason: r}]\n",
+                ExportFormat::ValidatingAdmissionPolicy,
+                &[],
+                true,
+            ),
+            (
+                "deny: [{registry: r.io}]\nexempt: [{image: 'r.io/x@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', from: [deny], reason: r}]\n",
+                ExportFormat::ValidatingAdmissionPolicy,
+                &["exempt[0]"],
+                true,
+            ),
+            (
+                "tags: {deny: [latest]}\nnamespaces: [{names: [a], exempt: [{regex: 'r\\.io/.*', from: [tags], reason: r}]}]\n",
+                ExportFormat::Gatekeeper,
+                &["namespaces[0].exempt[0]"],
+                true,
+            ),
+            (
+                "tags: {deny: [latest]}\nexempt: [{image: busybox, from: [tags], reason: r}]\n",
+                ExportFormat::Kyverno,
                 &[],
                 true,
             ),

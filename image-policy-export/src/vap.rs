@@ -31,6 +31,16 @@
 //! a digest), and a pin regex or a pin rule naming an IPv6 host puts every
 //! IPv6 registry in pin scope.
 //!
+//! Exemptions (`exempt:` rules) guard the checks they lift: each deny,
+//! pin, `requireDigest` and tag check of a scope is skipped for an image
+//! an exemption of that scope (the cluster's joined under `combine: add`)
+//! names: an exact image is its normalized name, its tag (`latest` when
+//! none is written) and no digest; a pattern is the RE2 of an allow rule.
+//! An `image:` with a digest (the parse keeps only whether there is one),
+//! on an IPv6 registry, or without a valid registry domain, and a regex
+//! outside the common RE2 subset, are left out (narrower) and refused
+//! without `lossy`.
+//!
 //! Every rule becomes an anchored RE2 alternation on the normalized name
 //! `domain/path`. Differences, all stricter than the webhook:
 //!
@@ -81,8 +91,8 @@
 //! The tests evaluate a Pod with 100 containers.
 
 use crate::{ExportOptions, Notes, rule_what};
-use image_policy_core::policy::Policy;
-use image_policy_core::policy::{Combine, Mode, PolicyDocument, Rule, TagRules};
+use image_policy_core::policy::{Combine, ExemptKind, Policy};
+use image_policy_core::policy::{Mode, PolicyDocument, Rule, TagRules};
 use image_policy_core::policy::{Pattern, Segment};
 use image_policy_core::reference::ImageRef;
 use serde_json::{Value, json};
@@ -115,6 +125,88 @@ pub(super) struct Scope {
     pub(super) deny_ipv6: bool,
     /// A deny rule, narrowed, denies every image.
     denies_all: bool,
+    /// The exemptions of the scope, as CEL conditions on `x` (an entry of
+    /// `variables.refs`), by the kind they lift: `[deny, pin, digest,
+    /// tags]`, each empty (none) or a disjunction. Filled by
+    /// [`exemptions`] for the CEL formats only.
+    pub(super) exempt: [String; 4],
+}
+
+/// The exemptions of the scope `index` (`None`: the cluster's; a
+/// namespace's under `combine: add` has the cluster's too) as CEL
+/// conditions, by kind (see [`Scope::exempt`]). An exemption the CEL cannot
+/// say exactly (an image with a digest, which `refs` keeps only as a flag;
+/// an IPv6 registry, compared as written here; a name without a valid
+/// registry domain, denied here anyway; a regex outside RE2) is left out,
+/// which is narrower (the rules it lifts apply), and noted as lost.
+fn exemptions(
+    policy: &Policy,
+    index: Option<usize>,
+    engine: &str,
+    notes: &mut Notes<'_>,
+) -> [String; 4] {
+    let doc = policy.document();
+    let mut lists = vec!["exempt".to_owned()];
+    if let Some(i) = index {
+        if doc.namespaces[i].combine == Combine::Replace {
+            lists.clear();
+        }
+        lists.push(format!("namespaces[{i}].exempt"));
+    }
+    let mut out: [Vec<String>; 4] = Default::default();
+    for e in policy.exemptions() {
+        let path = e.rule.path;
+        let list = &path[..path.rfind('[').unwrap_or(path.len())];
+        if !lists.iter().any(|l| l == list) {
+            continue;
+        }
+        let condition = match e.image {
+            Some(img) => match (&img.tag, &img.digest, &img.pulled) {
+                (Some(tag), None, None) if !img.name.starts_with('[') => Ok(format!(
+                    "(x[2] == {} && x[4] == '' && (x[3] == '' ? 'latest' : x[3]) == {})",
+                    cel_str(&img.name),
+                    cel_str(tag)
+                )),
+                (_, Some(_), _) => Err("an image with a digest".to_owned()),
+                (_, _, Some(_)) => {
+                    Err("a name without a valid registry domain (denied here)".to_owned())
+                }
+                _ => Err("an IPv6 registry (compared as written here)".to_owned()),
+            },
+            None => rule_re2(e.rule.normalized).map(|re| format!("x[2].matches({})", cel_str(&re))),
+        };
+        match condition {
+            Ok(c) => {
+                for kind in e.from {
+                    let slot = match kind {
+                        ExemptKind::Deny => 0,
+                        ExemptKind::Pin => 1,
+                        ExemptKind::Digest => 2,
+                        ExemptKind::Tags => 3,
+                        // No verify rules yet: nothing to lift.
+                        _ => continue,
+                    };
+                    out[slot].push(c.clone());
+                }
+            }
+            Err(why) => notes.lose(
+                path,
+                &format!("exempt {}", e.rule.pattern),
+                format!("{engine} cannot say this exemption exactly ({why}): its images are judged by the rules it lifts"),
+                "the images it exempts, by the rules it lifts",
+            ),
+        }
+    }
+    out.map(|c| c.join(" || "))
+}
+
+/// `cond ? reason :` guarded by the exemption `exempt` (`!(exempt) && cond`).
+fn unless(exempt: &str, cond: &str) -> String {
+    if exempt.is_empty() {
+        cond.to_owned()
+    } else {
+        format!("!({exempt}) && {cond}")
+    }
 }
 
 /// What every CEL- or Rego-based export of a policy decides on, computed
@@ -225,7 +317,11 @@ pub(super) fn policies(
 ) -> Vec<(Value, Mode)> {
     let doc = policy.document();
     let rewritten = rewrite_stage(policy, engine, notes);
-    let plan = plan(policy, options, notes);
+    let mut plan = plan(policy, options, notes);
+    plan.cluster.exempt = exemptions(policy, None, engine, notes);
+    for (i, s) in plan.scopes.iter_mut().enumerate() {
+        s.exempt = exemptions(policy, Some(i), engine, notes);
+    }
     plan.units
         .iter()
         .map(|unit| {
@@ -463,6 +559,7 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
         allow_tags,
         deny_ipv6,
         denies_all,
+        exempt: Default::default(),
     }
 }
 
@@ -652,10 +749,11 @@ fn scope_reason(s: &Scope) -> String {
                 .to_owned(),
         );
     }
+    let [ex_deny, ex_pin, ex_digest, ex_tags] = &s.exempt;
     if !s.deny.is_empty() {
         parts.push(format!(
-            "x[2].matches({}) ? 'is denied by the policy (' + x[2] + ')' :",
-            cel_str(&s.deny)
+            "{} ? 'is denied by the policy (' + x[2] + ')' :",
+            unless(ex_deny, &format!("x[2].matches({})", cel_str(&s.deny)))
         ));
     }
     match &s.allow {
@@ -677,8 +775,11 @@ fn scope_reason(s: &Scope) -> String {
     }
     if !s.pin.is_empty() {
         parts.push(format!(
-            "x[4] == '' && x[2].matches({}) ? 'must name a digest (@sha256:...): ' + x[2] + ' is in pin scope' :",
-            cel_str(&s.pin)
+            "{} ? 'must name a digest (@sha256:...): ' + x[2] + ' is in pin scope' :",
+            unless(
+                ex_pin,
+                &format!("x[4] == '' && x[2].matches({})", cel_str(&s.pin))
+            )
         ));
     }
     let t = &s.tags;
@@ -687,25 +788,38 @@ fn scope_reason(s: &Scope) -> String {
     if has_tag_rules {
         parts.push("x[4] != '' ? '' :".to_owned());
         if t.require_digest {
-            parts.push("true ? 'must name a digest (@sha256:...)' :".to_owned());
+            parts.push(format!(
+                "{} ? 'must name a digest (@sha256:...)' :",
+                unless(ex_digest, "true")
+            ));
         }
         if t.require_tag_or_digest {
-            parts.push("x[3] == '' ? 'must name a tag or a digest' :".to_owned());
+            parts.push(format!(
+                "{} ? 'must name a tag or a digest' :",
+                unless(ex_tags, "x[3] == ''")
+            ));
         }
         if !t.deny.is_empty() {
             parts.push(format!(
-                "(x[3] == '' ? 'latest' : x[3]) in {} ? 'has the denied tag ' + (x[3] == '' ? 'latest (implied)' : x[3]) :",
-                cel_list(&t.deny)
+                "{} ? 'has the denied tag ' + (x[3] == '' ? 'latest (implied)' : x[3]) :",
+                unless(
+                    ex_tags,
+                    &format!("(x[3] == '' ? 'latest' : x[3]) in {}", cel_list(&t.deny))
+                )
             ));
         }
         match &s.allow_tags {
             None => {}
-            Some(re) if re.is_empty() => {
-                parts.push("true ? 'has a tag that the policy does not allow' :".to_owned())
-            }
+            Some(re) if re.is_empty() => parts.push(format!(
+                "{} ? 'has a tag that the policy does not allow' :",
+                unless(ex_tags, "true")
+            )),
             Some(re) => parts.push(format!(
-                "!(x[3] == '' ? 'latest' : x[3]).matches({}) ? 'has a tag that the policy does not allow' :",
-                cel_str(re)
+                "{} ? 'has a tag that the policy does not allow' :",
+                unless(
+                    ex_tags,
+                    &format!("!(x[3] == '' ? 'latest' : x[3]).matches({})", cel_str(re))
+                )
             )),
         }
     }

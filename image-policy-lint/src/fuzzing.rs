@@ -487,6 +487,7 @@ mod tests {
                     rewrite_rule: None,
                     as_written: false,
                     unfixable: Some("x".to_owned()),
+                    exemptions: Vec::new(),
                 });
                 for format in [render::Format::Text, render::Format::Json, render::Format::Sarif, render::Format::Github] {
                     let style = render::Style { color: true, show_allowed: true };

@@ -75,6 +75,7 @@ fn rewrite_failed(e: &RewriteError) -> SiteVerdict {
         rewrite_rule: None,
         as_written: false,
         unfixable: None,
+        exemptions: Vec::new(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a lint run found: per-file image sites, findings, problems and the
 //! summary. Plain data, shared by every output format.
 
-use image_policy_core::policy::{DecisionCode, Mode, OwnedDecision, RuleIdentity};
+use image_policy_core::policy::{DecisionCode, ExemptKind, Mode, OwnedDecision, RuleIdentity};
 use std::fmt;
 
 /// A position in a source file: 1-based line and 1-based column, counted in
@@ -261,6 +261,26 @@ pub struct SiteVerdict {
     /// (the plan's reason, or why the whole file is not touched), when it
     /// cannot. `None` when there is nothing to write or it can be written.
     pub unfixable: Option<String>,
+    /// The exemptions (`exempt:` rules) the decision used, in order.
+    pub exemptions: Vec<ExemptionRef>,
+}
+
+/// An exemption a decision used: the exemption, its reason, and the rule it
+/// lifted for this image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExemptionRef {
+    /// The kind lifted (printed as `tags`, `digest`, `deny`, `pin`, `verify`).
+    pub kind: ExemptKind,
+    /// The code the image would have been given without the exemption.
+    pub code: DecisionCode,
+    /// Why, as the policy says.
+    pub reason: String,
+    /// The exemption (`exempt[0]`).
+    pub exemption: RuleRef,
+    /// The rule it lifted (`tags.deny[0]`).
+    pub exempted: RuleRef,
+    /// `exempt from tags (tags.deny[0]) by exempt[0]: REASON`.
+    pub text: String,
 }
 
 /// The rule behind a decision.
@@ -314,6 +334,18 @@ impl SiteVerdict {
             rewrite_rule: d.rewrite_rule().map(RuleRef::from),
             as_written: false,
             unfixable: None,
+            exemptions: d
+                .exemptions()
+                .iter()
+                .map(|u| ExemptionRef {
+                    kind: u.kind,
+                    code: u.code,
+                    reason: u.reason.clone(),
+                    exemption: RuleRef::from(&u.exemption),
+                    exempted: RuleRef::from(&u.exempted),
+                    text: u.to_string(),
+                })
+                .collect(),
         }
     }
 }

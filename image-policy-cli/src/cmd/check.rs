@@ -29,7 +29,8 @@ pub struct Args {
     /// break_glass, rewritten; pull_host is the host the runtime contacts, as in
     /// `parse --format json`, null when the image does not parse; rewritten is null
     /// unless a rewrite rule made the reference that was judged, and then canonical
-    /// and pull_host are those of the rewritten one).
+    /// and pull_host are those of the rewritten one; exemptions, present only when the
+    /// image used exempt: rules, lists each with kind, code, reason, exemption, exempted).
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t)]
     format: TextOrJson,
     /// Deprecated spelling of --format (`--output json`), for one release.
@@ -75,6 +76,34 @@ struct JsonLine<'a> {
     break_glass: bool,
     /// The reference a rewrite rule made (and that was judged), if any.
     rewritten: Option<&'a str>,
+    /// The exemptions used (`exempt:` rules), present only when some were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exemptions: Vec<JsonExemption<'a>>,
+}
+
+/// One exemption used, in `--format json`.
+#[derive(Serialize)]
+struct JsonExemption<'a> {
+    /// The kind lifted: tags, digest, deny, pin, verify.
+    kind: &'a str,
+    /// The code the image would have been given without it.
+    code: &'a str,
+    reason: &'a str,
+    /// The exemption (`exempt[0]`).
+    exemption: JsonRule<'a>,
+    /// The rule it lifted (`tags.deny[0]`).
+    exempted: JsonRule<'a>,
+}
+
+fn json_rule<'a>(r: image_policy_core::policy::RuleInfo<'a>) -> JsonRule<'a> {
+    JsonRule {
+        path: r.path,
+        index: r.index,
+        kind: r.kind.as_str(),
+        pattern: r.pattern,
+        location: r.location.map(|l| l.to_string()),
+        origin: r.origin,
+    }
 }
 
 #[derive(Serialize)]
@@ -164,6 +193,7 @@ fn judge(
                 pull_host: None,
                 break_glass: false,
                 rewritten: None,
+                exemptions: Vec::new(),
             };
             write_json(out, &line)
         } else {
@@ -189,6 +219,7 @@ fn judge(
                     pull_host: None,
                     break_glass: false,
                     rewritten: None,
+                    exemptions: Vec::new(),
                 };
                 write_json(out, &line)
             } else {
@@ -221,19 +252,22 @@ fn json_line<'d>(d: &'d Decision<'d>) -> JsonLine<'d> {
         violates: d.violates(),
         code: d.code().as_str(),
         reason: d.to_string(),
-        rule: d.rule().map(|r| JsonRule {
-            path: r.path,
-            index: r.index,
-            kind: r.kind.as_str(),
-            pattern: r.pattern,
-            location: r.location.map(|l| l.to_string()),
-            origin: r.origin,
-        }),
+        rule: d.rule().map(json_rule),
         mode: d.mode().as_str(),
         canonical: d.reference().map(|r| r.to_string()),
         pull_host: d.reference().map(|r| r.pull_host()),
         break_glass: d.break_glass_used(),
         rewritten: d.rewritten().map(|r| r.as_str()),
+        exemptions: d
+            .exemptions()
+            .map(|u| JsonExemption {
+                kind: u.kind.as_str(),
+                code: u.code.as_str(),
+                reason: u.reason,
+                exemption: json_rule(u.exemption),
+                exempted: json_rule(u.exempted),
+            })
+            .collect(),
     }
 }
 

@@ -1002,6 +1002,23 @@ pub(super) fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
         if rng.random_bool(0.25) {
             yaml.push_str(&format!("pin: [{}]\n", allow_rule(&mut rng)));
         }
+        // Exemptions (issue 26), drawn after pin for the same reason: the
+        // CEL formats say them, the others refuse them and --lossy drops
+        // them; both must stay never wider.
+        if rng.random_bool(0.2) {
+            let what = if rng.random_bool(0.5) {
+                deny_rule(&mut rng)
+            } else {
+                format!(
+                    "{{image: '{}/app:latest'}}",
+                    HOSTS.choose(&mut rng).unwrap()
+                )
+            };
+            let what = what.trim_start_matches('{').trim_end_matches('}');
+            yaml.push_str(&format!(
+                "exempt: [{{{what}, from: [deny, tags, pin], reason: generated}}]\n"
+            ));
+        }
         let name = format!("generated #{} (seed {seed})", out.len());
         if let Ok(loaded) = Policy::from_yaml_str(&yaml, &name) {
             out.push((format!("{name}:\n{yaml}"), loaded.policy));

@@ -1248,3 +1248,20 @@ fn unpinned_images_in_pin_scope_are_reported_with_their_rule() {
         github.stdout
     );
 }
+
+/// The errors of `log` against the SARIF 2.1.0 schema (with the published
+/// schema's `language` pattern fixed, as `sarif_is_valid_sarif_2_1_0` does).
+pub fn sarif_errors(log: &serde_json::Value) -> Vec<String> {
+    let schema_text = std::fs::read_to_string(root().join("testdata/lint/sarif-2.1.0-rtm.5.json"))
+        .expect("the SARIF schema is committed");
+    let mut schema: serde_json::Value = serde_json::from_str(&schema_text).expect("schema is JSON");
+    for def in ["run", "toolComponent"] {
+        schema["definitions"][def]["properties"]["language"]["pattern"] =
+            serde_json::json!("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
+    }
+    let validator = jsonschema::draft4::new(&schema).expect("the schema compiles");
+    validator
+        .iter_errors(log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}

@@ -5,6 +5,7 @@ mod completions;
 mod deploy;
 #[cfg(unix)]
 mod escaping;
+mod exempt;
 mod export;
 mod export_cli;
 mod export_engines;

@@ -192,8 +192,8 @@ impl Judged<'_, '_> {
 
 /// The images of a verdict while it is written: every image as a
 /// [`JudgedImage`], and the [`Judged`] decision of each one that broke a
-/// rule, the only ones the message, the warnings and the audit annotations
-/// name. An object whose images all pass keeps no decision: one small
+/// rule or used an exemption, the only ones the message, the warnings and
+/// the audit annotations name. An object whose images all pass keeps no decision: one small
 /// vector, however many images.
 struct Judgement<'d, 'o> {
     images: Vec<JudgedImage<'o>>,
@@ -221,7 +221,7 @@ impl<'d, 'o> Judgement<'d, 'o> {
         });
         // Blocking, warning, audit annotations, break-glass: all need a
         // violation (an unparseable image is one).
-        if d.violates() {
+        if d.violates() || d.exemption_count() > 0 {
             // Mostly one: not the four `push` would make room for (a
             // decision is a few hundred bytes).
             if self.violations.capacity() == 0 {

@@ -140,7 +140,9 @@ pub struct AdmissionVerdict<'o> {
     pub warnings: Vec<String>,
     /// Audit annotations (keys without a prefix: the API server adds the
     /// webhook's): `denied-images`, `warned-images`, `audited-images`,
-    /// `existing-images`, `break-glass`; each a comma-separated list.
+    /// `existing-images`, `break-glass`; each a comma-separated list; and
+    /// `exempt-images`, each image with the exemptions it used (`IMAGE
+    /// (exempt from tags (tags.deny[0]) by exempt[0]: REASON)`).
     pub audit_annotations: BTreeMap<&'static str, String>,
 }
 

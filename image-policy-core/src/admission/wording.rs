@@ -112,19 +112,23 @@ pub(super) fn warnings(judged: &[Judged<'_, '_>]) -> Vec<String> {
 }
 
 /// The audit annotations (keys without prefix: the API server adds one).
-/// Values are comma-separated images.
+/// Values are comma-separated images; `exempt-images` names with each image
+/// the exemptions it used (`IMAGE (exempt from tags (tags.deny[0]) by
+/// exempt[0]: REASON)`), bounded as the others.
 pub(super) fn audit_annotations(judged: &[Judged<'_, '_>]) -> BTreeMap<&'static str, String> {
     // The keys, and per key the images named so far and the count of the
     // others; the map is built from them at the end, one node for all.
-    const KEYS: [&str; 5] = [
+    const KEYS: [&str; 6] = [
         "break-glass",
         "denied-images",
         "existing-images",
         "audited-images",
         "warned-images",
+        "exempt-images",
     ];
-    let mut values: [(String, usize, usize); 5] = Default::default();
-    let mut add = |key: usize, image: &str| {
+    let mut values: [(String, usize, usize); 6] = Default::default();
+    // `whole`: an entry already cut piece by piece (`exempt-images`).
+    let mut add_entry = |key: usize, image: &str, whole: bool| {
         let (value, named, more) = &mut values[key];
         if *named == NAMED_IMAGES || value.len() >= NAMED_TEXT {
             *more += 1;
@@ -133,25 +137,42 @@ pub(super) fn audit_annotations(judged: &[Judged<'_, '_>]) -> BTreeMap<&'static 
         if !value.is_empty() {
             value.push_str(", ");
         }
-        let _ = write_cut(value, image);
+        if whole {
+            value.push_str(image);
+        } else {
+            let _ = write_cut(value, image);
+        }
         *named += 1;
     };
     for j in judged {
         let d = &j.decision;
         let image = d.image();
         if d.break_glass_used() {
-            add(0, image);
+            add_entry(0, image, false);
         }
         if j.blocks() {
-            add(1, image);
+            add_entry(1, image, false);
         } else if j.existing && d.violates() {
-            add(2, image);
+            add_entry(2, image, false);
         } else if d.violates() && d.allowed() {
             match d.mode() {
-                Mode::Audit => add(3, image),
-                Mode::Warn => add(4, image),
+                Mode::Audit => add_entry(3, image, false),
+                Mode::Warn => add_entry(4, image, false),
                 Mode::Enforce => {}
             }
+        }
+        if d.exemption_count() > 0 {
+            let mut entry = String::new();
+            let _ = write_cut(&mut entry, image);
+            entry.push_str(" (");
+            for (i, used) in d.exemptions().enumerate() {
+                if i > 0 {
+                    entry.push_str("; ");
+                }
+                let _ = write_cut(&mut entry, &used.to_string());
+            }
+            entry.push(')');
+            add_entry(5, &entry, true);
         }
     }
     let mut annotations = BTreeMap::new();

@@ -14,6 +14,7 @@ use super::{
 use crate::reference::{DEFAULT_DOMAIN, grammar};
 use std::collections::HashMap;
 
+mod exempt;
 mod rewrite;
 
 /// Where the parts of a document came from: locations by path (`allow[0]`),
@@ -63,6 +64,7 @@ struct Compiler<'d> {
     diagnostics: Vec<Diagnostic>,
     rules: Vec<RuleMeta>,
     compiled: Vec<Option<Pattern>>,
+    exemptions: Vec<super::exempt::ExemptionMeta>,
 }
 
 pub(crate) fn compile(
@@ -76,11 +78,13 @@ pub(crate) fn compile(
         diagnostics: Vec::new(),
         rules: Vec::new(),
         compiled: Vec::new(),
+        exemptions: Vec::new(),
     };
     let cluster_allow = c.declare_list(&doc.allow, "allow");
     let cluster_deny = c.declare_list(&doc.deny, "deny");
     let cluster_pin = c.declare_pins(&doc.pin, "pin");
     let cluster_tags = c.declare_tags(&doc.tags, "tags");
+    let cluster_exempt = c.declare_exemptions(&doc.exempt, "exempt");
     let mut scopes = Vec::new();
     for (i, scope) in doc.namespaces.iter().enumerate() {
         let prefix = format!("namespaces[{i}]");
@@ -88,11 +92,13 @@ pub(crate) fn compile(
         let deny = c.declare_list(&scope.deny, &format!("{prefix}.deny"));
         let pin = c.declare_pins(&scope.pin, &format!("{prefix}.pin"));
         let tags = c.declare_tags(&scope.tags, &format!("{prefix}.tags"));
+        let exempt = c.declare_exemptions(&scope.exempt, &format!("{prefix}.exempt"));
         scopes.push(ScopeIds {
             allow,
             deny,
             pin,
             tags,
+            exempt,
         });
     }
 
@@ -101,6 +107,7 @@ pub(crate) fn compile(
         deny: cluster_deny,
         pin: cluster_pin,
         tags: cluster_tags,
+        exempt: cluster_exempt,
     };
     let mut rule_sets = vec![c.rule_set(doc.mode, &cluster, "")];
     let mut namespace_rules: FastMap<Box<str>, usize> = FastMap::default();
@@ -128,6 +135,7 @@ pub(crate) fn compile(
                 deny: [cluster.deny.clone(), own.deny.clone()].concat(),
                 pin: [cluster.pin.clone(), own.pin.clone()].concat(),
                 tags: cluster.tags.merged(&own.tags),
+                exempt: [cluster.exempt.clone(), own.exempt.clone()].concat(),
             },
         };
         let set = c.rule_set(scope.mode.unwrap_or(doc.mode), &ids, &prefix);
@@ -178,6 +186,7 @@ pub(crate) fn compile(
             break_glass: doc.break_glass.clone(),
             exempt_existing_images_on_update: doc.exempt_existing_images_on_update,
             rewrites,
+            exemptions: std::mem::take(&mut c.exemptions),
             document: doc,
         },
         warnings: diagnostics,
@@ -191,6 +200,7 @@ struct ScopeIds {
     deny: Vec<RuleId>,
     pin: Vec<RuleId>,
     tags: TagIds,
+    exempt: Vec<RuleId>,
 }
 
 /// The ids of a scope's tag rules.
@@ -640,12 +650,15 @@ impl Compiler<'_> {
             .iter()
             .all(|id| self.rules[id.0 as usize].kind == RuleKind::Registry);
         let tags = self.tag_matchers(tags);
+        let exempt = self.exempt_matchers(&ids.exempt, scope);
         RuleSet {
             mode,
             allow: allow_m,
             deny: deny_m,
             pin: pin_m,
             tags,
+            exempt,
+            has_exemptions: !ids.exempt.is_empty(),
             allow_summary: summary.into(),
             allow_only_registries,
         }

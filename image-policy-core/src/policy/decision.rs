@@ -1,6 +1,7 @@
 //! What the engine answers: a [`Decision`], which explains itself, and the
 //! [`Context`] a question is asked in.
 
+use super::exempt::{ExemptionUse, OwnedExemptionUse, Used};
 use super::{Mode, Policy, Rewritten, RuleId, RuleIdentity, RuleInfo, RuleSet};
 use crate::reference::{ImageRef, ParseError, ParseErrorKind, Reference};
 use std::fmt;
@@ -195,6 +196,8 @@ pub struct Decision<'a> {
     pub(crate) outcome: DecisionCode,
     pub(crate) rule: Option<RuleId>,
     pub(crate) break_glass: BreakGlass<'a>,
+    /// How many exemptions the rules used ([`Decision::exemptions`] lists them).
+    pub(crate) exempted: u8,
 }
 
 impl<'a> Decision<'a> {
@@ -307,6 +310,27 @@ impl<'a> Decision<'a> {
     pub fn namespace(&self) -> Option<&'a str> {
         self.namespace
     }
+
+    /// How many exemptions the rules used for this image (free: the count is
+    /// kept, the list is not).
+    pub fn exemption_count(&self) -> usize {
+        usize::from(self.exempted)
+    }
+
+    /// Every exemption the rules used for this image (`exempt:` rules),
+    /// in the order the rules they lifted apply: each names the exemption,
+    /// its reason and the rule it lifted. Empty for most decisions; when
+    /// not, the image is judged again to list them (nothing is kept on the
+    /// hot path but their count).
+    pub fn exemptions(&self) -> impl Iterator<Item = ExemptionUse<'a>> + 'a {
+        let mut used = Used::default();
+        if self.exempted > 0
+            && let Ok(r) = self.reference
+        {
+            self.rule_set.judge(r, &mut used);
+        }
+        self.policy.exemption_uses(used)
+    }
 }
 
 impl Decision<'_> {
@@ -329,6 +353,7 @@ impl Decision<'_> {
             break_glass_annotation: self.break_glass_annotation().map(str::to_owned),
             image: self.image().to_owned(),
             namespace: self.namespace().map(str::to_owned),
+            exemptions: self.exemptions().map(ExemptionUse::into_owned).collect(),
             reason: self.to_string(),
         }
     }
@@ -359,6 +384,7 @@ pub struct OwnedDecision {
     break_glass_annotation: Option<String>,
     image: String,
     namespace: Option<String>,
+    exemptions: Vec<OwnedExemptionUse>,
     reason: String,
 }
 
@@ -436,6 +462,11 @@ impl OwnedDecision {
     /// See [`Decision::namespace`].
     pub fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
+    }
+
+    /// See [`Decision::exemptions`].
+    pub fn exemptions(&self) -> &[OwnedExemptionUse] {
+        &self.exemptions
     }
 }
 
@@ -539,6 +570,9 @@ impl fmt::Display for Decision<'_> {
             }
             // Not produced by the rules.
             DecisionCode::Unparseable | DecisionCode::BreakGlass => {}
+        }
+        for used in self.exemptions() {
+            write!(f, "; {used}")?;
         }
         self.write_mode_suffix(f)
     }

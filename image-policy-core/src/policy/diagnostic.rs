@@ -134,6 +134,8 @@ diagnostic_codes! {
         "The same rule is both allowed and denied, or a namespace is in two `namespaces[]` entries; keep one of them.";
     BadRewrite = "bad-rewrite", "error":
         "A rewrite rule's `from` or `to` is not a registry with a valid repository path; write it as `host[:port][/path]`.";
+    BadExemption = "bad-exemption", "error":
+        "An `exempt:` entry cannot work: not exactly one of `image`, `registry`, `repository` or `regex`, an `image` that does not parse, an empty `from` or `reason`, a kind it cannot lift (`allow`: an exemption from the allow list is an `allow:` rule); correct it as the message says.";
     RewriteLoop = "rewrite-loop", "error":
         "A rewrite rule's `to` is under a rule's `from`, so rewriting an image twice would not be rewriting it once; change the `to` or the `from`.";
     RewriteTargetDenied = "rewrite-target-denied", "error or warning":

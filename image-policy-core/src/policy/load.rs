@@ -11,6 +11,7 @@
 use super::Location;
 use super::compile::SourceMap;
 use super::diagnostic::{Diagnostic, DiagnosticCode};
+use super::exempt::{ExemptKind, Exemption};
 use super::model::{
     BreakGlass, Combine, Mode, NamespaceRules, PolicyDocument, RewriteRule, Rule, TagRules,
 };
@@ -188,6 +189,7 @@ pub(crate) const DOCUMENT_KEYS: &[&str] = &[
     "deny",
     "pin",
     "tags",
+    "exempt",
     "exemptNamespaces",
     "namespaces",
     "breakGlass",
@@ -199,8 +201,11 @@ pub(crate) const TAG_KEYS: &[&str] = &[
     "requireDigest",
     "allowMatching",
 ];
-pub(crate) const NAMESPACE_KEYS: &[&str] =
-    &["names", "combine", "mode", "allow", "deny", "pin", "tags"];
+pub(crate) const NAMESPACE_KEYS: &[&str] = &[
+    "names", "combine", "mode", "allow", "deny", "pin", "tags", "exempt",
+];
+pub(crate) const EXEMPT_KEYS: &[&str] =
+    &["image", "registry", "repository", "regex", "from", "reason"];
 pub(crate) const BREAK_GLASS_KEYS: &[&str] = &["enabled", "value", "annotations"];
 pub(crate) const RULE_KEYS: &[&str] = &["registry", "repository", "regex"];
 pub(crate) const REWRITE_KEYS: &[&str] = &["from", "to"];
@@ -388,6 +393,7 @@ impl Decoder<'_> {
                 "deny" => doc.deny = self.rules(value, key),
                 "pin" => doc.pin = self.rules(value, key),
                 "tags" => doc.tags = self.tags(value, key),
+                "exempt" => doc.exempt = self.exemptions(value, key),
                 "exemptNamespaces" => doc.exempt_namespaces = self.strings(value, key),
                 "namespaces" => {
                     let items = self.list(value, key);
@@ -452,6 +458,111 @@ impl Decoder<'_> {
         rules
     }
 
+    fn exemptions(&mut self, node: &Spanned<Node>, path: &str) -> Vec<Exemption> {
+        let items = self.list(node, path);
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            if let Node::Str(s) = &item.value {
+                self.error(
+                    DiagnosticCode::WrongType,
+                    format!("{item_path}: expected a map (image or registry, repository, regex; from; reason), found the string {s:?} (write \"- image: {s}\")"),
+                    &item.referenced,
+                );
+                continue;
+            }
+            let errors = self.diagnostics.len();
+            let mut e = Exemption::default();
+            let (mut from, mut reason) = (false, false);
+            for (key, value) in self.map(item, &item_path, EXEMPT_KEYS) {
+                let p = join(&item_path, key);
+                match key {
+                    "image" => e.image = self.string(value, &p),
+                    "registry" => e.registry = self.string(value, &p),
+                    "repository" => e.repository = self.string(value, &p),
+                    "regex" => e.regex = self.string(value, &p),
+                    "from" => {
+                        from = true;
+                        e.from = self.exempt_kinds(value, &p);
+                    }
+                    _ => {
+                        reason = true;
+                        e.reason = self.string(value, &p).unwrap_or_default();
+                    }
+                }
+            }
+            if !matches!(item.value, Node::Map(_)) {
+                continue;
+            }
+            for (present, key, what) in [
+                (
+                    from,
+                    "from",
+                    "the rule kinds it lifts: tags, digest, deny, pin, verify",
+                ),
+                (reason, "reason", "why these images are exempt"),
+            ] {
+                if !present {
+                    self.error(
+                        DiagnosticCode::MissingKey,
+                        format!("{item_path}: missing key {key:?} ({what})"),
+                        &item.referenced,
+                    );
+                }
+            }
+            if self.diagnostics.len() > errors {
+                continue;
+            }
+            out.push(e);
+            // Skipped items shift the numbering: keep the locations under
+            // the index the exemption now has.
+            let index = out.len() - 1;
+            if index != i {
+                let moved: Vec<String> = self
+                    .locations
+                    .keys()
+                    .filter(|k| {
+                        k.strip_prefix(&item_path)
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                    })
+                    .cloned()
+                    .collect();
+                for key in moved {
+                    if let Some(l) = self.locations.remove(&key) {
+                        let rest = &key[item_path.len()..];
+                        self.locations.insert(format!("{path}[{index}]{rest}"), l);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The kinds of an exemption's `from`: `allow` is said to be an allow rule.
+    fn exempt_kinds(&mut self, node: &Spanned<Node>, path: &str) -> Vec<ExemptKind> {
+        let mut kinds = Vec::new();
+        for (j, item) in self.list(node, path).iter().enumerate() {
+            let p = format!("{path}[{j}]");
+            let Some(name) = self.string(item, &p) else {
+                continue;
+            };
+            match ExemptKind::from_name(&name) {
+                Some(kind) => kinds.push(kind),
+                None if name == "allow" => self.error(
+                    DiagnosticCode::BadExemption,
+                    format!("{p}: an exemption from the allow list is an allow: rule (add one for these images)"),
+                    &item.referenced,
+                ),
+                None => self.error(
+                    DiagnosticCode::BadValue,
+                    format!("{p}: {name:?} is not a rule kind an exemption lifts (tags, digest, deny, pin, verify)"),
+                    &item.referenced,
+                ),
+            }
+        }
+        kinds
+    }
+
     fn tags(&mut self, node: &Spanned<Node>, path: &str) -> TagRules {
         let mut tags = TagRules::default();
         for (key, value) in self.map(node, path, TAG_KEYS) {
@@ -500,6 +611,7 @@ impl Decoder<'_> {
                 "deny" => ns.deny = self.rules(value, &p),
                 "pin" => ns.pin = self.rules(value, &p),
                 "tags" => ns.tags = self.tags(value, &p),
+                "exempt" => ns.exempt = self.exemptions(value, &p),
                 _ => {}
             }
         }
@@ -650,6 +762,7 @@ mod tests {
         assert_eq!(props(Some("NamespaceRules")), sorted(NAMESPACE_KEYS));
         assert_eq!(props(Some("BreakGlass")), sorted(BREAK_GLASS_KEYS));
         assert_eq!(props(Some("RewriteRule")), sorted(REWRITE_KEYS));
+        assert_eq!(props(Some("Exemption")), sorted(EXEMPT_KEYS));
         let rule_variants: Vec<String> = {
             let mut v: Vec<String> = schema["$defs"]["Rule"]["oneOf"]
                 .as_array()

@@ -60,6 +60,13 @@
 //!   - repository: registry.my.com/legacy/**
 //! pin:                           # a match must have a digest (pin-required)
 //!   - registry: registry.my.com                    # the forms of allow rules
+//! exempt:                        # per-image exemptions from some rule kinds
+//!   - image: registry.my.com/tools/debug:1.2       # exactly this image
+//!     from: [tags, digest]                         # tags, digest, deny, pin, verify
+//!     reason: debug image kept on a tag            # required, recorded
+//!   - repository: registry.my.com/legacy/*         # or registry, regex
+//!     from: [deny]
+//!     reason: kept until the migration ends
 //! tags:
 //!   deny: [latest]               # latest also denies "no tag, no digest"
 //!   requireTagOrDigest: false
@@ -138,7 +145,9 @@
 //!
 //! ## Precedence
 //!
-//! The rules apply in this order; the first row that applies decides.
+//! The rules apply in this order; the first row that applies decides. An
+//! image exempt from a row's rule (rows 3, 5 to 9: see [Exempt](#exempt))
+//! passes that row, and the next rows still apply.
 //!
 //! | # | condition | code | allowed (enforce) |
 //! |---|---|---|---|
@@ -191,6 +200,50 @@
 //! client's job (`image-policy-registry`, `image-policy resolve`). Pin
 //! rules are listed by [`Policy::rules`] with the kind [`RuleKind::Pin`]
 //! and their normalized [`Pattern`].
+//!
+//! ## Exempt
+//!
+//! `exempt:` rules (top level, and in `namespaces[]` entries, joined with
+//! the cluster's under `combine: add`, alone under `replace`) lift some rule
+//! kinds for some images. Each names its images by exactly one of:
+//!
+//! - `image:` one image, exactly: parsed and normalized as the runtime does
+//!   (`debug:1.2` is `docker.io/library/debug:1.2`, Docker Hub's other names
+//!   are `docker.io`, the registry is compared lowercase, a port is part of
+//!   it). It matches an image with the same normalized name, the same tag
+//!   (an image or exemption with neither tag nor digest is `:latest`, as the
+//!   runtime pulls it) and the same digest: a digest in the exemption must
+//!   be the image's, and an exemption without a digest matches only images
+//!   without one (a digest names content the tag may never have had). A
+//!   name without a valid registry domain (`x_y.evil.com/app`) must also be
+//!   pulled from the same host;
+//! - `registry:`, `repository:` or `regex:`, the forms and normalization of
+//!   allow rules; such an exemption must match both the name and, when it
+//!   differs, what is pulled (it widens, so it must hold for every view).
+//!
+//! `from` lists the kinds it lifts, `reason` says why (both required, not
+//! empty):
+//!
+//! | kind | lifts | codes no longer given |
+//! |---|---|---|
+//! | `deny` | the `deny:` rules | `denied-by-rule` |
+//! | `pin` | the `pin:` rules | `pin-required` |
+//! | `digest` | `tags.requireDigest` | `digest-required` |
+//! | `tags` | `tags.deny` (and the implied `latest`), `tags.requireTagOrDigest`, `tags.allowMatching` | `latest-tag`, `tag-denied`, `tag-required`, `tag-not-allowed` |
+//! | `verify` | the `verify:` rules, once the policy has them (accepted now; it lifts nothing yet) | |
+//!
+//! There is no `allow`: an exemption from the allow list is an `allow:`
+//! rule, and `from: [allow]` is an error saying so. An exemption never
+//! allows: an image exempt from `deny` must still match the allow list
+//! (row 4). The rows apply in their order; a row whose rule the image is
+//! exempt from is passed, and the next rows still apply. Every exemption
+//! used is recorded ([`Decision::exemptions`]: the exemption, its reason,
+//! the kind and the rule it lifted) and said in the reason (`; exempt from
+//! tags (tags.deny[0]) by exempt[0]: REASON`). Exemptions are listed by
+//! [`Policy::exemptions`] ([`ExemptionInfo`]) and by [`Policy::rules`]
+//! with the kind [`RuleKind::Exempt`]. A policy without exemptions pays
+//! nothing for them; a decision that used some stores only their count,
+//! and [`Decision::exemptions`] judges the image again to list them.
 //!
 //! ## Rewrite
 //!
@@ -287,6 +340,7 @@ pub(crate) mod compile;
 mod decision;
 mod diagnostic;
 mod domain;
+mod exempt;
 mod hash;
 #[cfg(feature = "yaml")]
 mod load;
@@ -298,6 +352,9 @@ mod rule;
 pub use builder::PolicyBuilder;
 pub use decision::{Context, Decision, DecisionCode, OwnedDecision};
 pub use diagnostic::{Diagnostic, DiagnosticCode, Location, PolicyError, Severity, scheme_hint};
+pub use exempt::{
+    ExactImage, ExemptKind, Exemption, ExemptionInfo, ExemptionUse, OwnedExemptionUse,
+};
 #[cfg(feature = "schema")]
 pub use model::schema;
 pub use model::{
@@ -327,6 +384,8 @@ pub struct Policy {
     exempt_existing_images_on_update: bool,
     /// The rewrite rules, in order.
     rewrites: Vec<rewrite::RewritePattern>,
+    /// The `exempt:` rules' reasons, kinds and exact images, in order.
+    exemptions: Vec<exempt::ExemptionMeta>,
     /// The document compiled, for printing and serialization.
     document: PolicyDocument,
 }
@@ -366,6 +425,10 @@ pub(crate) struct RuleSet {
     /// Pin scope: an image these match must have a digest.
     pin: Matchers,
     tags: TagMatchers,
+    /// The exemptions that apply in this scope, by the kind they lift.
+    exempt: exempt::ExemptMatchers,
+    /// Whether `exempt` has any exemption (the common case has none).
+    has_exemptions: bool,
     /// The allow rules, listed for the reason (a few, then a count).
     pub(crate) allow_summary: Box<str>,
     /// Whether every allow rule is a registry rule (for the wording).
@@ -463,6 +526,7 @@ impl Policy {
             outcome: DecisionCode::Allowed,
             rule: None,
             break_glass: BreakGlassUse::Absent,
+            exempted: 0,
         };
         // An image the runtime cannot parse is denied whatever else applies:
         // no exempt namespace, mode or break-glass admits it.
@@ -474,7 +538,7 @@ impl Policy {
             decision.outcome = DecisionCode::NamespaceExempt;
             return decision;
         }
-        let (outcome, rule) = rule_set.judge(reference);
+        let (outcome, rule) = rule_set.judge(reference, &mut decision.exempted);
         decision.outcome = outcome;
         decision.rule = rule;
         if outcome.is_violation() {
@@ -554,8 +618,13 @@ impl fmt::Debug for Policy {
 }
 
 impl RuleSet {
-    /// The rules' verdict on a parsed image, in the documented order.
-    fn judge(&self, r: ImageRef<'_>) -> (DecisionCode, Option<RuleId>) {
+    /// The rules' verdict on a parsed image, in the documented order; each
+    /// exemption used is given to `used`.
+    pub(crate) fn judge(
+        &self,
+        r: ImageRef<'_>,
+        used: &mut impl exempt::Record,
+    ) -> (DecisionCode, Option<RuleId>) {
         let written = r.domain();
         let mut lower;
         let domain = if written.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -584,19 +653,39 @@ impl RuleSet {
         let pulled = r
             .is_pull_host_from_path()
             .then(|| (domain::fold_docker_hub(r.pull_host()), r.pull_path()));
+        // An exemption from `kind` for this image, recorded against the
+        // rule `id` it lifts (never looked for in a policy without any).
+        let mut exempted = |kind: ExemptKind, id: Option<RuleId>| -> bool {
+            if !self.has_exemptions || self.exempt.is_empty(kind) {
+                return false;
+            }
+            let views = exempt::Views {
+                reference: r,
+                domain,
+                pulled,
+            };
+            match (self.exempt.find(kind, &views), id) {
+                (Some(exemption), Some(id)) => {
+                    used.record(exemption, id, kind);
+                    true
+                }
+                _ => false,
+            }
+        };
         // Deny rules match on either view: what the name says and what will
         // be pulled (denying wider is safe).
-        if let Some(id) = self.deny.find(domain, path.into(), with_name) {
-            return (DecisionCode::DeniedByRule, Some(id));
-        }
-        if let Some((host, pull_path)) = pulled {
+        let mut denied_by = self.deny.find(domain, path.into(), with_name);
+        if denied_by.is_none()
+            && let Some((host, pull_path)) = pulled
+        {
             let with_pull_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
                 let mut name = NameBuf::new();
                 f(name.write(host, pull_path))
             };
-            if let Some(id) = self.deny.find(host, pull_path.into(), with_pull_name) {
-                return (DecisionCode::DeniedByRule, Some(id));
-            }
+            denied_by = self.deny.find(host, pull_path.into(), with_pull_name);
+        }
+        if denied_by.is_some() && !exempted(ExemptKind::Deny, denied_by) {
+            return (DecisionCode::DeniedByRule, denied_by);
         }
         // Allow rules must hold for what will be pulled: the pull host's view
         // when it differs, never the name's alone.
@@ -621,20 +710,21 @@ impl RuleSet {
         // Pin scope, on either view as deny rules (requiring a digest of
         // more images is the safe side).
         if r.digest().is_none() && !self.pin.is_empty() {
-            if let Some(id) = self.pin.find(domain, path.into(), with_name) {
-                return (DecisionCode::PinRequired, Some(id));
-            }
-            if let Some((host, pull_path)) = pulled {
+            let mut pinned_by = self.pin.find(domain, path.into(), with_name);
+            if pinned_by.is_none()
+                && let Some((host, pull_path)) = pulled
+            {
                 let with_pull_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
                     let mut name = NameBuf::new();
                     f(name.write(host, pull_path))
                 };
-                if let Some(id) = self.pin.find(host, pull_path.into(), with_pull_name) {
-                    return (DecisionCode::PinRequired, Some(id));
-                }
+                pinned_by = self.pin.find(host, pull_path.into(), with_pull_name);
+            }
+            if pinned_by.is_some() && !exempted(ExemptKind::Pin, pinned_by) {
+                return (DecisionCode::PinRequired, pinned_by);
             }
         }
-        if let Some(violation) = self.tags.judge(r) {
+        if let Some(violation) = self.tags.judge(r, &mut exempted) {
             return violation;
         }
         (DecisionCode::Allowed, allowed_by)
@@ -642,19 +732,30 @@ impl RuleSet {
 }
 
 impl TagMatchers {
-    fn judge(&self, r: ImageRef<'_>) -> Option<(DecisionCode, Option<RuleId>)> {
+    /// The first tag rule the image breaks and is not `exempted` from.
+    fn judge(
+        &self,
+        r: ImageRef<'_>,
+        exempted: &mut impl FnMut(ExemptKind, Option<RuleId>) -> bool,
+    ) -> Option<(DecisionCode, Option<RuleId>)> {
         if r.digest().is_some() {
             // Pinned: the runtime pulls the digest and ignores any tag.
             return None;
         }
-        if let Some(id) = self.require_digest {
+        if let Some(id) = self.require_digest
+            && !exempted(ExemptKind::Digest, Some(id))
+        {
             return Some((DecisionCode::DigestRequired, Some(id)));
         }
-        if let Some(id) = self.require_tag_or_digest.filter(|_| r.is_tag_implied()) {
+        if let Some(id) = self.require_tag_or_digest.filter(|_| r.is_tag_implied())
+            && !exempted(ExemptKind::Tags, Some(id))
+        {
             return Some((DecisionCode::TagRequired, Some(id)));
         }
         let tag = r.effective_tag()?;
-        if let Some(&id) = self.deny.get(tag) {
+        if let Some(&id) = self.deny.get(tag)
+            && !exempted(ExemptKind::Tags, Some(id))
+        {
             let code = if tag == crate::reference::DEFAULT_TAG {
                 DecisionCode::LatestTag
             } else {
@@ -664,6 +765,7 @@ impl TagMatchers {
         }
         if let Some((set, id)) = &self.allow_matching
             && !set.is_match(tag)
+            && !exempted(ExemptKind::Tags, Some(*id))
         {
             return Some((DecisionCode::TagNotAllowed, Some(*id)));
         }

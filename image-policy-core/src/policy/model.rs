@@ -73,6 +73,10 @@ pub struct PolicyDocument {
     /// Rules on tags and digests.
     #[serde(default, skip_serializing_if = "TagRules::is_empty")]
     pub tags: TagRules,
+    /// Per-image exemptions: images (exactly, or by the patterns of allow
+    /// rules) exempt from the rule kinds each lists, with a reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt: Vec<super::Exemption>,
     /// Namespaces whose images are not judged at all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exempt_namespaces: Vec<String>,
@@ -101,6 +105,7 @@ impl Default for PolicyDocument {
             deny: Vec::new(),
             pin: Vec::new(),
             tags: TagRules::default(),
+            exempt: Vec::new(),
             exempt_namespaces: Vec::new(),
             namespaces: Vec::new(),
             break_glass: BreakGlass::default(),
@@ -232,6 +237,9 @@ pub struct NamespaceRules {
     /// Tag rules.
     #[serde(default, skip_serializing_if = "TagRules::is_empty")]
     pub tags: TagRules,
+    /// Exemptions (joined with the cluster's under `combine: add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt: Vec<super::Exemption>,
 }
 
 /// The break-glass annotation, as in the Kubernetes `ImagePolicyWebhook`

@@ -63,11 +63,16 @@ pub enum RuleKind {
     /// regex rule whose images must have a digest; its form is its
     /// [`Pattern`] ([`RuleInfo::normalized`]).
     Pin,
+    /// `exempt[i]` (or `namespaces[n].exempt[i]`): an exemption; its
+    /// pattern is the image or pattern as written, its form, reason and
+    /// kinds are in [`ExemptionInfo`](super::ExemptionInfo)
+    /// ([`Policy::exemptions`](super::Policy::exemptions)).
+    Exempt,
 }
 
 impl RuleKind {
     /// `registry`, `repository`, `regex`, `deny-tag`, `require-tag-or-digest`,
-    /// `require-digest`, `allow-tag-matching`, `rewrite`, `pin`.
+    /// `require-digest`, `allow-tag-matching`, `rewrite`, `pin`, `exempt`.
     pub fn as_str(self) -> &'static str {
         match self {
             RuleKind::Registry => "registry",
@@ -79,6 +84,7 @@ impl RuleKind {
             RuleKind::AllowTagMatching => "allow-tag-matching",
             RuleKind::Rewrite => "rewrite",
             RuleKind::Pin => "pin",
+            RuleKind::Exempt => "exempt",
         }
     }
 }

@@ -39,6 +39,10 @@ struct Case {
     /// The reference a rewrite rule makes; `Some(None)` asserts that none applies.
     #[serde(default, deserialize_with = "some")]
     rewritten: Option<Option<String>>,
+    /// The exemptions used, each `KIND RULE by EXEMPTION` (`tags
+    /// tags.deny[0] by exempt[1]`), in order; none when absent.
+    #[serde(default)]
+    exempted: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +184,27 @@ fn decisions() {
                     let got = d.rule().map(|r| r.path.to_owned());
                     if &got != want {
                         wrong.push(format!("rule {got:?} (want {want:?})"));
+                    }
+                }
+                let exempted: Vec<String> = d
+                    .exemptions()
+                    .map(|u| format!("{} {} by {}", u.kind, u.exempted.path, u.exemption.path))
+                    .collect();
+                if exempted != case.exempted {
+                    wrong.push(format!("exempted {exempted:?} (want {:?})", case.exempted));
+                }
+                let owned = d.into_owned();
+                let owned_exempted: Vec<String> = owned
+                    .exemptions()
+                    .iter()
+                    .map(|u| format!("{} {} by {}", u.kind, u.exempted.path, u.exemption.path))
+                    .collect();
+                if owned_exempted != exempted {
+                    wrong.push(format!("owned exempted {owned_exempted:?}"));
+                }
+                for u in d.exemptions() {
+                    if !reason.contains(&u.to_string()) {
+                        wrong.push(format!("reason does not say {u}"));
                     }
                 }
                 if let Some(want) = case.violates.filter(|w| *w != d.violates()) {

@@ -27,7 +27,14 @@
 //!                                        // unless judged_as_written); lint --fix writes it into the file
 //!     "rewrite_rule": { same as rule } | null, // the rewrite rule that applied
 //!     "judged_as_written": boolean,      // a Dockerfile's or compose file's image: no /mutate reaches it
-//!     "unfixable": string|null           // why lint --fix cannot write "rewritten" (or, for pin-required, the pin) into the file
+//!     "unfixable": string|null,          // why lint --fix cannot write "rewritten" (or, for pin-required, the pin) into the file
+//!     "exemptions": [ {                  // present only when the image used exempt: rules
+//!       "kind": "tags"|"digest"|"deny"|"pin"|"verify", // the kind lifted
+//!       "code": string,                  // the code the image would have had without it
+//!       "reason": string,                // the exemption's reason
+//!       "exemption": { same as rule },   // exempt[0]
+//!       "exempted": { same as rule }     // the rule lifted: tags.deny[0], deny[2], ...
+//!     } ]
 //!   } ],
 //!   "problems": [ {                      // inputs that could not be read or judged
 //!     "file": string, "line": integer|null, "column": integer|null,
@@ -84,7 +91,7 @@ pub fn to_value(report: &Report) -> Value {
     for file in &report.files {
         for f in &file.findings {
             let v = &f.verdict;
-            findings.push(json!({
+            let mut finding = json!({
                 "file": file.name,
                 "line": f.site.position.line,
                 "column": f.site.position.column,
@@ -105,7 +112,23 @@ pub fn to_value(report: &Report) -> Value {
                 "rewrite_rule": v.rewrite_rule.as_ref().map(rule),
                 "judged_as_written": v.as_written,
                 "unfixable": v.unfixable,
-            }));
+            });
+            if !v.exemptions.is_empty() {
+                finding["exemptions"] = v
+                    .exemptions
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "kind": e.kind.as_str(),
+                            "code": e.code.as_str(),
+                            "reason": e.reason,
+                            "exemption": rule(&e.exemption),
+                            "exempted": rule(&e.exempted),
+                        })
+                    })
+                    .collect();
+            }
+            findings.push(finding);
         }
         for p in &file.problems {
             problems.push(json!({

@@ -11,7 +11,13 @@
 //! stay relative, resolved against `%SRCROOT%`), with the image's line and
 //! column range. Suppressed objects are results too, with a `suppressions`
 //! entry (kind `inSource`) carrying the annotation's reason, so viewers show
-//! them as dismissed rather than not at all.
+//! them as dismissed rather than not at all. So is each rule an image broke
+//! and an `exempt:` rule of the policy lifted: a result under the code the
+//! image would have had (`latest-tag`, `denied-by-rule`, ...), at the level
+//! it would have had, with a `suppressions` entry of kind `external` (the
+//! exemption lives in the policy, not in the file) whose `justification`
+//! is the exemption's reason and whose `properties` name the exemption and
+//! the rule it lifted (`exemption`, `exempted`: paths in the policy).
 
 use super::{Entry, entries};
 use crate::report::{Level, Position, ProblemCode, Report};
@@ -121,8 +127,44 @@ pub fn to_value(report: &Report) -> Value {
                     crate::report::IGNORE_ANNOTATION
                 ),
                 location(&file.name, Some(s.position), 1),
-                Some(s.reason.clone()),
+                Some(("inSource", s.reason.clone(), Value::Null)),
             ));
+        }
+        for f in file
+            .findings
+            .iter()
+            .filter(|f| !f.verdict.exemptions.is_empty())
+        {
+            let level = if f.verdict.mode == image_policy_core::policy::Mode::Enforce {
+                Level::Error
+            } else {
+                Level::Warning
+            };
+            for e in &f.verdict.exemptions {
+                rules
+                    .entry(e.code.as_str().to_owned())
+                    .or_insert((e.code.description(), Level::Error));
+                let mut holder = f.site.holder.to_string();
+                if let Some(entry) = f.site.entry_label() {
+                    holder.push_str(", ");
+                    holder.push_str(&entry);
+                }
+                pending.push((
+                    e.code.as_str().to_owned(),
+                    level,
+                    format!("{}: {} ({holder})", f.site.image, e.text),
+                    location(&file.name, Some(f.site.position), f.site.width),
+                    Some((
+                        "external",
+                        e.reason.clone(),
+                        json!({
+                            "exemption": e.exemption.path,
+                            "exempted": e.exempted.path,
+                            "kind": e.kind.as_str(),
+                        }),
+                    )),
+                ));
+            }
         }
     }
     let index: BTreeMap<&str, usize> = rules
@@ -140,8 +182,12 @@ pub fn to_value(report: &Report) -> Value {
                 "message": { "text": message },
                 "locations": [location],
             });
-            if let Some(reason) = suppression {
-                r["suppressions"] = json!([{ "kind": "inSource", "justification": reason }]);
+            if let Some((kind, reason, properties)) = suppression {
+                let mut s = json!({ "kind": kind, "justification": reason });
+                if !properties.is_null() {
+                    s["properties"] = properties.clone();
+                }
+                r["suppressions"] = json!([s]);
             }
             r
         })

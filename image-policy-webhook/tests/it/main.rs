@@ -6,6 +6,7 @@ mod support;
 mod child;
 
 mod deploy;
+mod exemptions;
 mod hostile;
 mod hostile_bodies;
 mod http;

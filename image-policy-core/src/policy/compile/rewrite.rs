@@ -110,7 +110,7 @@ impl Compiler<'_> {
             let path = self.rules[rule.id.0 as usize].path.to_string();
             let target = format!("{}/x{zero_digest}", rule.to);
             if let Ok(r) = ImageRef::parse(&target) {
-                match cluster.judge(r) {
+                match cluster.judge(r, &mut 0u8) {
                     (DecisionCode::DeniedByRule, Some(by)) => {
                         let by = self.rules[by.0 as usize].path.to_string();
                         self.error(
@@ -139,7 +139,7 @@ impl Compiler<'_> {
             if let Ok(r) = ImageRef::parse(&probe)
                 && rule_sets
                     .iter()
-                    .all(|set| set.judge(r).0 == DecisionCode::Allowed)
+                    .all(|set| set.judge(r, &mut 0u8).0 == DecisionCode::Allowed)
             {
                 self.warning(
                     DiagnosticCode::RewriteNotNeeded,
