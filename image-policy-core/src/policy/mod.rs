@@ -294,6 +294,7 @@ pub(crate) mod matchers;
 mod model;
 pub mod rewrite;
 mod rule;
+pub mod verify;
 
 pub use builder::PolicyBuilder;
 pub use decision::{Context, Decision, DecisionCode, OwnedDecision};
@@ -302,7 +303,7 @@ pub use diagnostic::{Diagnostic, DiagnosticCode, Location, PolicyError, Severity
 pub use model::schema;
 pub use model::{
     BreakGlass, Combine, DEFAULT_BREAK_GLASS_VALUE, Mode, NamespaceRules, PolicyDocument,
-    RewriteRule, Rule, TagRules,
+    RewriteRule, Rule, TagRules, VerifyRule,
 };
 use rewrite::Rewritten;
 pub use rule::{Pattern, RuleIdentity, RuleInfo, RuleKind, Segment};
@@ -327,6 +328,8 @@ pub struct Policy {
     exempt_existing_images_on_update: bool,
     /// The rewrite rules, in order.
     rewrites: Vec<rewrite::RewritePattern>,
+    /// The keys and signature repository of each verify rule.
+    verify: FastMap<RuleId, verify::CompiledVerify>,
     /// The document compiled, for printing and serialization.
     document: PolicyDocument,
 }
@@ -365,6 +368,10 @@ pub(crate) struct RuleSet {
     deny: Matchers,
     /// Pin scope: an image these match must have a digest.
     pin: Matchers,
+    /// Verify scope, all rules: an image these match must have a digest.
+    verify_any: Matchers,
+    /// Each verify rule alone, to list every one that matches.
+    verify_each: Vec<(RuleId, Matchers)>,
     tags: TagMatchers,
     /// The allow rules, listed for the reason (a few, then a count).
     pub(crate) allow_summary: Box<str>,
@@ -515,6 +522,47 @@ impl Policy {
         Some(self.rule_info(RuleId(i as u32)))
     }
 
+    /// The verify rules that apply to `image` (after rewriting: pass the
+    /// image the object will carry) in `namespace`: every one whose scope
+    /// matches, each to be satisfied by a signature made with one of its
+    /// keys. Empty when the image is in no verify scope, in an exempt
+    /// namespace, or does not parse (then [`Policy::evaluate`] denies it).
+    /// Matched as pin rules are: on the name and on what is pulled when the
+    /// two differ (more verification is the safe side).
+    pub fn verify_requirements(
+        &self,
+        image: &str,
+        namespace: Option<&str>,
+    ) -> Vec<verify::VerifyRequirement<'_>> {
+        let Ok(r) = ImageRef::parse(image) else {
+            return Vec::new();
+        };
+        if namespace.is_some_and(|ns| self.exempt_namespaces.contains(ns)) {
+            return Vec::new();
+        }
+        let rule_set = namespace
+            .and_then(|ns| self.namespace_rules.get(ns))
+            .map_or(&self.rule_sets[0], |&i| &self.rule_sets[i]);
+        rule_set
+            .verify_each
+            .iter()
+            .filter(|(_, m)| find_on_either_view(m, r).is_some())
+            .filter_map(|(id, _)| {
+                let compiled = self.verify.get(id)?;
+                Some(verify::VerifyRequirement {
+                    rule: self.rule_info(*id),
+                    keys: &compiled.keys,
+                    signature_repository: compiled.signature_repository.as_deref(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether any verify rule exists (in any scope).
+    pub fn has_verify_rules(&self) -> bool {
+        !self.verify.is_empty()
+    }
+
     pub(crate) fn rule_info(&self, id: RuleId) -> RuleInfo<'_> {
         let meta = &self.rules[id.0 as usize];
         RuleInfo {
@@ -634,11 +682,48 @@ impl RuleSet {
                 }
             }
         }
+        if r.digest().is_none()
+            && !self.verify_any.is_empty()
+            && let Some(id) = find_on_either_view(&self.verify_any, r)
+        {
+            return (DecisionCode::VerifyRequiresDigest, Some(id));
+        }
         if let Some(violation) = self.tags.judge(r) {
             return violation;
         }
         (DecisionCode::Allowed, allowed_by)
     }
+}
+
+/// The first rule of `m` matching the image's name, or the name of what is
+/// pulled when it differs (the views deny and pin rules are matched on),
+/// the domain normalized as [`RuleSet::judge`] does.
+fn find_on_either_view(m: &Matchers, r: ImageRef<'_>) -> Option<RuleId> {
+    let written = r.domain();
+    let lower = written.to_ascii_lowercase();
+    let mut ipv6 = domain::StackStr::new();
+    let domain = if lower.starts_with('[') {
+        domain::canonical_ipv6_domain(&lower, &mut ipv6).unwrap_or(&lower)
+    } else {
+        domain::fold_docker_hub(&lower)
+    };
+    let path = r.path();
+    let with_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
+        let mut name = NameBuf::new();
+        f(name.write(domain, path))
+    };
+    if let Some(id) = m.find(domain, path.into(), with_name) {
+        return Some(id);
+    }
+    if r.is_pull_host_from_path() {
+        let (host, pull_path) = (domain::fold_docker_hub(r.pull_host()), r.pull_path());
+        let with_pull_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
+            let mut name = NameBuf::new();
+            f(name.write(host, pull_path))
+        };
+        return m.find(host, pull_path.into(), with_pull_name);
+    }
+    None
 }
 
 impl TagMatchers {

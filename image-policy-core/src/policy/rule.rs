@@ -63,11 +63,15 @@ pub enum RuleKind {
     /// regex rule whose images must have a digest; its form is its
     /// [`Pattern`] ([`RuleInfo::normalized`]).
     Pin,
+    /// `verify[i]` (or `namespaces[n].verify[i]`): a registry, repository
+    /// or regex scope whose images must be pinned and signed by one of its
+    /// keys ([`Policy::verify_requirements`](super::Policy::verify_requirements)).
+    Verify,
 }
 
 impl RuleKind {
     /// `registry`, `repository`, `regex`, `deny-tag`, `require-tag-or-digest`,
-    /// `require-digest`, `allow-tag-matching`, `rewrite`, `pin`.
+    /// `require-digest`, `allow-tag-matching`, `rewrite`, `pin`, `verify`.
     pub fn as_str(self) -> &'static str {
         match self {
             RuleKind::Registry => "registry",
@@ -79,6 +83,7 @@ impl RuleKind {
             RuleKind::AllowTagMatching => "allow-tag-matching",
             RuleKind::Rewrite => "rewrite",
             RuleKind::Pin => "pin",
+            RuleKind::Verify => "verify",
         }
     }
 }
