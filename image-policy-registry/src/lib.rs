@@ -133,6 +133,7 @@
 
 pub mod challenge;
 mod client;
+pub mod cosign;
 mod error;
 pub mod keyring;
 pub mod manifest;
@@ -140,6 +141,7 @@ mod metrics;
 mod resolver;
 
 pub use client::{Client, DEFAULT_REQUEST_TIMEOUT, Fetched, Options, SetupError, endpoint};
+pub use cosign::{Verified, Verifier, VerifyError, VerifyErrorKind};
 pub use error::{ErrorKind, RegistryError};
 pub use keyring::{Credential, Keyring, KeyringError};
 pub use manifest::{Kind, Manifest};

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Whether `tool` runs; when not, skip (or fail under CI).
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     let ok = Command::new(tool)
         .arg("--version")
         .stdout(Stdio::null())
@@ -34,9 +34,9 @@ fn have(tool: &str) -> bool {
     ok
 }
 
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
     dir: tempfile::TempDir,
 }
 
@@ -49,7 +49,7 @@ impl Drop for Registry {
 
 impl Registry {
     /// Starts docker-registry over TLS with htpasswd `user:password`.
-    fn start(ca: &TestCa, user: &str, password: &str) -> Registry {
+    pub(crate) fn start(ca: &TestCa, user: &str, password: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         // The cheapest cost bcrypt allows: the test measures nothing.
         let hash = bcrypt::hash(password, 4).unwrap();
@@ -249,7 +249,7 @@ impl Layout {
     }
 }
 
-fn options(ca: &TestCa, registry: &Registry, with_credentials: bool) -> Options {
+pub(crate) fn options(ca: &TestCa, registry: &Registry, with_credentials: bool) -> Options {
     let mut options = ca.options();
     if with_credentials {
         // `docker login` writes this: base64("alice:wonderland").
