@@ -9,3 +9,4 @@ pub mod parse;
 pub mod policy;
 pub mod resolve;
 pub mod serve;
+pub mod verify;

@@ -17,6 +17,7 @@ mod parse;
 mod peers;
 mod resolve;
 mod serve;
+mod verify;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
