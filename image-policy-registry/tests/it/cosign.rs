@@ -701,6 +701,32 @@ async fn forgeries_refused_each_with_its_reason_on_a_real_registry() {
         .unwrap_err();
     assert_eq!(e.kind, VerifyErrorKind::NoSignatureByKey);
 
+    // Cold verifications (no cache): the signature manifest and the
+    // payload fetched (each a new TCP and TLS connection, and a 401 then
+    // the request with basic credentials), then the check. Printed for
+    // BENCHMARKS.md; IMAGE_POLICY_COSIGN_ROUNDS sets how many (default 5).
+    let rounds: usize = std::env::var("IMAGE_POLICY_COSIGN_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = std::time::Instant::now();
+        verifier
+            .verify(&signed, std::slice::from_ref(&a), None)
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    if let (Some(min), Some(median)) = (times.first(), times.get(rounds / 2)) {
+        eprintln!(
+            "cold verification against docker-registry on loopback (TLS, htpasswd): {rounds} rounds, min {:.2} ms, median {:.2} ms",
+            min.as_secs_f64() * 1e3,
+            median.as_secs_f64() * 1e3
+        );
+    }
+
     // The registry stopped: a registry error, never a success; the cached
     // success stays (until its TTL), an uncached key set fails.
     drop(registry);
