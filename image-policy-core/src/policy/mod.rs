@@ -60,6 +60,10 @@
 //!   - repository: registry.my.com/legacy/**
 //! pin:                           # a match must have a digest (pin-required)
 //!   - registry: registry.my.com                    # the forms of allow rules
+//! verify:                        # a match must be pinned and cosign-signed
+//!   - repository: registry.my.com/team/**          # one scope, as allow rules
+//!     keyFile: cosign.pub                          # and/or keys: [PEM, ...]
+//!     signatureRepository: registry.my.com/sigs    # optional (COSIGN_REPOSITORY)
 //! tags:
 //!   deny: [latest]               # latest also denies "no tag, no digest"
 //!   requireTagOrDigest: false
@@ -147,6 +151,7 @@
 //! | 3 | a deny rule matches (registry, repository or regex) | `denied-by-rule` | no |
 //! | 4 | allow rules exist and none matches | `registry-not-allowed` | no |
 //! | 5 | unpinned, a `pin` rule matches | `pin-required` | no |
+//! | 5b | unpinned, a `verify` rule matches | `verify-requires-digest` | no |
 //! | 6 | unpinned, `requireDigest` | `digest-required` | no |
 //! | 7 | no tag and no digest, `requireTagOrDigest` | `tag-required` | no |
 //! | 8 | unpinned, the tag (written, or the implied `latest`) is in `tags.deny` | `latest-tag` / `tag-denied` | no |
@@ -191,6 +196,27 @@
 //! client's job (`image-policy-registry`, `image-policy resolve`). Pin
 //! rules are listed by [`Policy::rules`] with the kind [`RuleKind::Pin`]
 //! and their normalized [`Pattern`].
+//!
+//! ## Verify
+//!
+//! `verify:` rules put images in *verify scope*: each is one scope in the
+//! forms of an allow rule (`registry`, `repository` or `regex`), the PEM
+//! public keys a cosign signature must be made with (`keys:` inline,
+//! `keyFile:` relative to the policy file, read by the loader through
+//! [`PolicyBuilder::read_key_files`]; any one key verifies), and optionally
+//! the `signatureRepository:` the signatures are kept in. Keys are checked
+//! when the policy loads ([`verify`]: PEM, `PUBLIC KEY`, ECDSA P-256 or
+//! P-384, RSA 2048-8192, Ed25519), each error (`bad-key`) at its line and
+//! column. Offline — here, in `check`, in `/validate`'s policy step — a
+//! verify rule only requires the digest: an unpinned image it matches is
+//! denied with `verify-requires-digest` (row 5b: after pin, before the tag
+//! rules; matched on either view, as pin rules). The signature is checked
+//! by the registry crate (`image-policy-registry`'s `cosign::Verifier`,
+//! `image-policy verify`), which reads [`Policy::verify_requirements`]:
+//! every verify rule matching the image, all of which must be satisfied.
+//! Verify rules allow nothing by themselves; with `combine: add` a
+//! namespace's are joined to the cluster's, with `replace` they replace
+//! them.
 //!
 //! ## Rewrite
 //!
@@ -507,7 +533,7 @@ impl Policy {
     }
 
     /// Every rule of the policy, read-only, in the order they were declared:
-    /// the cluster's `allow`, `deny`, `pin` and `tags`, then each
+    /// the cluster's `allow`, `deny`, `pin`, `verify` and `tags`, then each
     /// `namespaces[]` entry's, then `rewrite` (see [`RuleInfo`] and the rule layer's
     /// [`Pattern`]).
     pub fn rules(&self) -> impl ExactSizeIterator<Item = RuleInfo<'_>> + '_ {
