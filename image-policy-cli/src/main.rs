@@ -75,6 +75,7 @@ const HELP: &[(&[&str], help::Examples, &str)] = &[
         cmd::resolve::EXAMPLES,
         cmd::resolve::EXIT_STATUS,
     ),
+    (&["verify"], cmd::verify::EXAMPLES, cmd::verify::EXIT_STATUS),
 ];
 
 #[derive(Subcommand, Debug)]
@@ -87,6 +88,7 @@ enum Command {
     Serve(cmd::serve::Args),
     Export(cmd::export::Args),
     Resolve(cmd::resolve::Args),
+    Verify(cmd::verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +103,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => ("serve", cmd::serve::run(args)),
         Command::Export(args) => ("export", cmd::export::run(args)),
         Command::Resolve(args) => ("resolve", cmd::resolve::run(args)),
+        Command::Verify(args) => ("verify", cmd::verify::run(args)),
     };
     // The one exit path: a command's answer, or its error printed once.
     result.unwrap_or_else(|e| {

@@ -208,7 +208,7 @@ impl PolicyArgs {
                 let is_json = path
                     .extension()
                     .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-                if is_json {
+                let builder = if is_json {
                     PolicyBuilder::from_json_str(&src, &origin).map_err(|error| {
                         if looks_like_json(&src) {
                             PolicyLoadError::Invalid(error)
@@ -221,7 +221,8 @@ impl PolicyArgs {
                     })
                 } else {
                     PolicyBuilder::from_yaml_str(&src, &origin).map_err(PolicyLoadError::Invalid)
-                }?
+                }?;
+                builder.read_key_files(key_file_reader(path))
             }
             None if self.has_rule_flags() => PolicyBuilder::new(),
             None => return Err(PolicyLoadError::Missing),
@@ -249,6 +250,34 @@ impl PolicyArgs {
             builder = builder.mode(mode.into());
         }
         builder.build().map_err(PolicyLoadError::Invalid)
+    }
+}
+
+/// The largest key file read (a PEM public key is well under 4 KiB).
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// Reads verify rules' `keyFile:`s relative to the policy file's directory
+/// (absolute paths as they are), at most 64 KiB each: the loaders' side of
+/// [`PolicyBuilder::read_key_files`].
+pub fn key_file_reader(
+    policy: &std::path::Path,
+) -> impl FnMut(&str) -> Result<String, String> + use<> {
+    let dir = policy
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    move |file| {
+        use std::io::Read as _;
+        let path = dir.join(file);
+        let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        f.take(MAX_KEY_FILE + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| e.to_string())?;
+        if text.len() as u64 > MAX_KEY_FILE {
+            return Err(format!("larger than {MAX_KEY_FILE} bytes"));
+        }
+        Ok(text)
     }
 }
 

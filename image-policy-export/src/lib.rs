@@ -73,6 +73,13 @@
 //!     for a regex pin rule or a policy without an allow list). The
 //!     ValidatingAdmissionPolicy says pin rules exactly: an image in pin
 //!     scope without a digest is denied;
+//!   - verify rules are pin rules here (their offline part: the digest is
+//!     required, as `check` requires it): the ValidatingAdmissionPolicy,
+//!     Gatekeeper and Kyverno exports deny an unpinned image in verify
+//!     scope, with a warning that the signature itself is checked by the
+//!     image-policy webhook only; the node formats refuse them (with
+//!     `lossy`, their scope is denied as a deny rule's). containers/image's
+//!     own `sigstoreSigned` is not written yet;
 //! - an exemption (`exempt:` rule) is said exactly by the
 //!   ValidatingAdmissionPolicy and Kyverno (the same CEL): the deny, pin,
 //!   `requireDigest` and tag checks are skipped for the images it names
@@ -613,16 +620,33 @@ pub(crate) fn rule_what(rule: &Rule) -> String {
 /// a pin rule's scope, pinned or not: narrower): the cluster's (`deny`,
 /// `pin`) and each namespace scope's (`namespaces[0].deny`, ...), with the
 /// scope index (`None` for the cluster).
-pub(crate) fn deny_lists(doc: &PolicyDocument) -> Vec<(Option<usize>, String, &[Rule])> {
-    let mut out = vec![(None, "deny".to_owned(), doc.deny.as_slice())];
+///
+/// Verify lists come last, as pin lists (their scope must be pinned, and
+/// no node format here checks a cosign signature by a key).
+pub(crate) fn deny_lists(doc: &PolicyDocument) -> Vec<(Option<usize>, String, Vec<Rule>)> {
+    let mut out = vec![(None, "deny".to_owned(), doc.deny.clone())];
     for (i, ns) in doc.namespaces.iter().enumerate() {
-        out.push((Some(i), format!("namespaces[{i}].deny"), ns.deny.as_slice()));
+        out.push((Some(i), format!("namespaces[{i}].deny"), ns.deny.clone()));
     }
-    out.push((None, "pin".to_owned(), doc.pin.as_slice()));
+    out.push((None, "pin".to_owned(), doc.pin.clone()));
     for (i, ns) in doc.namespaces.iter().enumerate() {
-        out.push((Some(i), format!("namespaces[{i}].pin"), ns.pin.as_slice()));
+        out.push((Some(i), format!("namespaces[{i}].pin"), ns.pin.clone()));
+    }
+    out.push((None, "verify".to_owned(), verify_scopes(&doc.verify)));
+    for (i, ns) in doc.namespaces.iter().enumerate() {
+        out.push((
+            Some(i),
+            format!("namespaces[{i}].verify"),
+            verify_scopes(&ns.verify),
+        ));
     }
     out
+}
+
+/// The scopes of verify rules, as rules (a compiled policy's verify rules
+/// all have exactly one).
+pub(crate) fn verify_scopes(rules: &[image_policy_core::policy::VerifyRule]) -> Vec<Rule> {
+    rules.iter().filter_map(|v| v.scope()).collect()
 }
 
 /// A prefix of every name that the regex rule `re` matches (rules match
@@ -831,6 +855,13 @@ mod tests {
                 // It cannot require a digest, and without an allow list.
                 &["pin[0]", "pin[0]"],
                 false,
+            ),
+            // Verify scope: a digest requirement, as pin scope.
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{repository: r.io/prod/**, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::ContainersPolicy,
+                &["verify[0]"],
+                true,
             ),
             (
                 "allow: [{registry: r.io}]\nnamespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",

@@ -283,7 +283,7 @@ fn plan(
         for (j, rule) in rules.iter().enumerate() {
             let path = format!("{prefix}[{j}]");
             let what = rule_what(rule);
-            if prefix.ends_with("pin") {
+            if prefix.ends_with("pin") || prefix.ends_with("verify") {
                 notes.lose(
                     &path,
                     &what,

@@ -183,7 +183,18 @@ fn exemptions(
                         ExemptKind::Pin => 1,
                         ExemptKind::Digest => 2,
                         ExemptKind::Tags => 3,
-                        // No verify rules yet: nothing to lift.
+                        // Verify rules are exported as digest requirements
+                        // beside the pin rules; lifting them alone is not
+                        // said: narrower, and said so.
+                        ExemptKind::Verify if policy.has_verify_rules() => {
+                            notes.lose(
+                                path,
+                                &format!("exempt {} from verify", e.rule.pattern),
+                                format!("{engine} does not say an exemption from verify rules: its images must still carry a digest"),
+                                "the images it exempts from verify rules, when they have no digest",
+                            );
+                            continue;
+                        }
                         _ => continue,
                     };
                     out[slot].push(c.clone());
@@ -452,6 +463,35 @@ fn scope(doc: &PolicyDocument, index: Option<usize>, notes: &mut Notes<'_>) -> S
             .enumerate()
             .map(|(j, r)| (format!("{prefix}pin[{j}]"), r)),
     );
+    // Verify scope requires a digest as pin scope does; the signature
+    // itself is checked by the webhook only.
+    let mut verify_rules: Vec<(String, Rule)> = Vec::new();
+    if combine == Combine::Add {
+        verify_rules.extend(
+            crate::verify_scopes(&doc.verify)
+                .into_iter()
+                .enumerate()
+                .map(|(j, r)| (format!("verify[{j}]"), r)),
+        );
+    }
+    let own_verify = match index {
+        None => &doc.verify,
+        Some(i) => &doc.namespaces[i].verify,
+    };
+    verify_rules.extend(
+        crate::verify_scopes(own_verify)
+            .into_iter()
+            .enumerate()
+            .map(|(j, r)| (format!("{prefix}verify[{j}]"), r)),
+    );
+    for (path, rule) in &verify_rules {
+        notes.narrow(
+            path,
+            &rule_what(rule),
+            "required to name a digest here; its cosign signature is checked by the image-policy webhook only",
+        );
+    }
+    pin_rules.extend(verify_rules.iter().map(|(p, r)| (p.clone(), r)));
 
     let mut allow_alts = Vec::new();
     for (path, rule) in &allow_rules {

@@ -10,3 +10,4 @@ pub mod policy;
 pub mod policy_import;
 pub mod resolve;
 pub mod serve;
+pub mod verify;

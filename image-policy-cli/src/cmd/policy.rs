@@ -123,7 +123,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
         PolicyBuilder::from_json_str(&src, &name)
     } else {
         PolicyBuilder::from_yaml_str(&src, &name)
-    };
+    }
+    .map(|b| b.read_key_files(crate::policy_args::key_file_reader(&args.file)));
     let (diagnostics, summary, code) = match builder.and_then(PolicyBuilder::build) {
         Ok(loaded) => {
             let summary = format!(

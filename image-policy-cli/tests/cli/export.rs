@@ -893,6 +893,10 @@ fn registries_conf_rewrites_pull_what_the_policy_rewrites() {
     assert!(rewritten >= 20, "{rewritten} images rewritten");
 }
 
+/// A P-256 public key for the generated verify rules (only its form
+/// matters offline), with YAML's double-quoted escapes.
+const VERIFY_KEY: &str = "-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEKHj3WEOey4a7vIj7QP6LfkJQG8Hr\\nC0PDnq0I6pF0x3cFQubgwgLyRsz7whYjz2+eyziVUZAaAEY4eQQq3PQyzA==\\n-----END PUBLIC KEY-----\\n";
+
 /// A seeded generator of policies that combine rewrite rules with allow,
 /// deny, pin, namespace and tag rules (those the compiler refuses, such as a
 /// rewrite loop or a denied rewrite target, are skipped).
@@ -1017,6 +1021,13 @@ pub(super) fn generated_policies(n: usize, seed: u64) -> Vec<(String, Policy)> {
             let what = what.trim_start_matches('{').trim_end_matches('}');
             yaml.push_str(&format!(
                 "exempt: [{{{what}, from: [deny, tags, pin], reason: generated}}]\n"
+            ));
+        }
+        // Verify scope (issue 22): offline, a digest requirement as pin's.
+        if rng.random_bool(0.2) {
+            yaml.push_str(&format!(
+                "verify: [{{{}, keys: [\"{VERIFY_KEY}\"]}}]\n",
+                allow_rule(&mut rng).trim_matches(['{', '}'])
             ));
         }
         let name = format!("generated #{} (seed {seed})", out.len());

@@ -24,6 +24,7 @@ mod pin;
 mod registry_fixture;
 mod resolve;
 mod serve;
+mod verify;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

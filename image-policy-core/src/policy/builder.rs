@@ -88,6 +88,32 @@ impl PolicyBuilder {
         })
     }
 
+    /// Reads the `keyFile:` of every verify rule with `read`, given the path
+    /// as written (the caller resolves it, relative to the policy file's
+    /// directory for a file). The core does no I/O: a loader that reads
+    /// files calls this before [`build`](PolicyBuilder::build); a key file
+    /// never read fails the build (`bad-key`), and so does an `Err` from
+    /// `read`, with the rule's location.
+    pub fn read_key_files(mut self, mut read: impl FnMut(&str) -> Result<String, String>) -> Self {
+        let scopes = std::iter::once((String::new(), &self.document.verify)).chain(
+            self.document
+                .namespaces
+                .iter()
+                .enumerate()
+                .map(|(i, ns)| (format!("namespaces[{i}]."), &ns.verify)),
+        );
+        for (prefix, rules) in scopes {
+            for (i, rule) in rules.iter().enumerate() {
+                if let Some(file) = &rule.key_file {
+                    self.sources
+                        .key_files
+                        .insert(format!("{prefix}verify[{i}]"), read(file));
+                }
+            }
+        }
+        self
+    }
+
     /// Names the origin of the rules added from now on in diagnostics and
     /// decisions (`<flags>` for command-line flags; `<builder>` by default).
     pub fn origin(mut self, origin: &str) -> Self {

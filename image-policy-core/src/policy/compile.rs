@@ -5,8 +5,9 @@ use super::diagnostic::{Diagnostic, DiagnosticCode};
 use super::domain::{StackStr, canonical_ipv6_domain, fold_docker_hub};
 use super::hash::{FastMap, FastSet};
 use super::matchers::{Matchers, PathParts, anchored};
-use super::model::{Combine, Rule, TagRules};
+use super::model::{Combine, Rule, TagRules, VerifyRule};
 use super::rule::{Pattern, Segment};
+use super::verify::{CompiledVerify, PublicKey};
 use super::{
     LoadedPolicy, Location, Mode, Policy, PolicyDocument, PolicyError, RuleId, RuleKind, RuleMeta,
     RuleSet, Severity, TagMatchers,
@@ -25,6 +26,9 @@ pub(crate) struct SourceMap {
     /// The origin of parts added in code, by path.
     pub origins: HashMap<String, String>,
     pub default_origin: String,
+    /// The contents of verify rules' `keyFile:`s, by the rule's path
+    /// (`verify[0]`), as the loader read them (`Err`: why it could not).
+    pub key_files: HashMap<String, Result<String, String>>,
 }
 
 impl SourceMap {
@@ -65,6 +69,7 @@ struct Compiler<'d> {
     rules: Vec<RuleMeta>,
     compiled: Vec<Option<Pattern>>,
     exemptions: Vec<super::exempt::ExemptionMeta>,
+    verify: FastMap<RuleId, CompiledVerify>,
 }
 
 pub(crate) fn compile(
@@ -79,10 +84,12 @@ pub(crate) fn compile(
         rules: Vec::new(),
         compiled: Vec::new(),
         exemptions: Vec::new(),
+        verify: FastMap::default(),
     };
     let cluster_allow = c.declare_list(&doc.allow, "allow");
     let cluster_deny = c.declare_list(&doc.deny, "deny");
     let cluster_pin = c.declare_pins(&doc.pin, "pin");
+    let cluster_verify = c.declare_verify(&doc.verify, "verify");
     let cluster_tags = c.declare_tags(&doc.tags, "tags");
     let cluster_exempt = c.declare_exemptions(&doc.exempt, "exempt");
     let mut scopes = Vec::new();
@@ -91,12 +98,14 @@ pub(crate) fn compile(
         let allow = c.declare_list(&scope.allow, &format!("{prefix}.allow"));
         let deny = c.declare_list(&scope.deny, &format!("{prefix}.deny"));
         let pin = c.declare_pins(&scope.pin, &format!("{prefix}.pin"));
+        let verify = c.declare_verify(&scope.verify, &format!("{prefix}.verify"));
         let tags = c.declare_tags(&scope.tags, &format!("{prefix}.tags"));
         let exempt = c.declare_exemptions(&scope.exempt, &format!("{prefix}.exempt"));
         scopes.push(ScopeIds {
             allow,
             deny,
             pin,
+            verify,
             tags,
             exempt,
         });
@@ -106,6 +115,7 @@ pub(crate) fn compile(
         allow: cluster_allow,
         deny: cluster_deny,
         pin: cluster_pin,
+        verify: cluster_verify,
         tags: cluster_tags,
         exempt: cluster_exempt,
     };
@@ -134,6 +144,7 @@ pub(crate) fn compile(
                 allow: [cluster.allow.clone(), own.allow.clone()].concat(),
                 deny: [cluster.deny.clone(), own.deny.clone()].concat(),
                 pin: [cluster.pin.clone(), own.pin.clone()].concat(),
+                verify: [cluster.verify.clone(), own.verify.clone()].concat(),
                 tags: cluster.tags.merged(&own.tags),
                 exempt: [cluster.exempt.clone(), own.exempt.clone()].concat(),
             },
@@ -169,6 +180,7 @@ pub(crate) fn compile(
     let rewrites = c.rewrites(&doc.rewrite, &rule_sets);
 
     diagnostics.append(&mut c.diagnostics);
+    let mut verify = std::mem::take(&mut c.verify);
     let mut rules = std::mem::take(&mut c.rules);
     for (meta, normalized) in rules.iter_mut().zip(std::mem::take(&mut c.compiled)) {
         meta.normalized = normalized;
@@ -187,6 +199,7 @@ pub(crate) fn compile(
             exempt_existing_images_on_update: doc.exempt_existing_images_on_update,
             rewrites,
             exemptions: std::mem::take(&mut c.exemptions),
+            verify: std::mem::take(&mut verify),
             document: doc,
         },
         warnings: diagnostics,
@@ -199,6 +212,7 @@ struct ScopeIds {
     allow: Vec<RuleId>,
     deny: Vec<RuleId>,
     pin: Vec<RuleId>,
+    verify: Vec<RuleId>,
     tags: TagIds,
     exempt: Vec<RuleId>,
 }
@@ -277,6 +291,105 @@ impl Compiler<'_> {
     /// of allow rules, the kind [`RuleKind::Pin`].
     fn declare_pins(&mut self, rules: &[Rule], prefix: &str) -> Vec<RuleId> {
         self.declare_rules(rules, prefix, Some(RuleKind::Pin))
+    }
+
+    /// Declares and checks one list of verify rules: the scope as an allow
+    /// rule's, the keys read (inline, and the key file as the loader read
+    /// it), the signature repository a repository name.
+    fn declare_verify(&mut self, rules: &[VerifyRule], prefix: &str) -> Vec<RuleId> {
+        let mut ids = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.iter().enumerate() {
+            let path = format!("{prefix}[{i}]");
+            let Some(scope) = rule.scope() else {
+                self.error(
+                    DiagnosticCode::BadRule,
+                    format!(
+                        "{path}: a verify rule has exactly one of registry, repository or regex"
+                    ),
+                    &path,
+                );
+                continue;
+            };
+            let id = self.declare(i, RuleKind::Verify, path.clone(), scope.pattern());
+            let compiled = match &scope {
+                Rule::Registry(s) => self.registry(s, &path),
+                Rule::Repository(s) => self.repository(s, &path),
+                Rule::Regex(s) => self.regex(s, &path),
+            };
+            self.compiled[id.0 as usize] = compiled;
+            let mut keys = Vec::new();
+            for (j, pem) in rule.keys.iter().enumerate() {
+                let key_path = format!("{path}.keys[{j}]");
+                match PublicKey::from_pem(pem) {
+                    Ok(key) => keys.push(key),
+                    Err(e) => self.error(
+                        DiagnosticCode::BadKey,
+                        format!("{key_path}: {e}"),
+                        &key_path,
+                    ),
+                }
+            }
+            if let Some(file) = &rule.key_file {
+                let key_path = format!("{path}.keyFile");
+                match self.sources.key_files.get(&path) {
+                    Some(Ok(pem)) => match PublicKey::from_pem(pem) {
+                        Ok(key) => keys.push(key),
+                        Err(e) => self.error(
+                            DiagnosticCode::BadKey,
+                            format!("{key_path}: {file}: {e}"),
+                            &key_path,
+                        ),
+                    },
+                    Some(Err(e)) => self.error(
+                        DiagnosticCode::BadKey,
+                        format!("{key_path}: cannot read {file}: {e}"),
+                        &key_path,
+                    ),
+                    None => self.error(
+                        DiagnosticCode::BadKey,
+                        format!("{key_path}: {file} was not read (the loader must read key files: PolicyBuilder::read_key_files)"),
+                        &key_path,
+                    ),
+                }
+            } else if rule.keys.is_empty() {
+                self.error(
+                    DiagnosticCode::MissingKey,
+                    format!("{path}: a verify rule needs keys or a keyFile"),
+                    &path,
+                );
+            }
+            let signature_repository = rule.signature_repository.as_ref().and_then(|s| {
+                let at = format!("{path}.signatureRepository");
+                match crate::reference::ImageRef::parse(s) {
+                    Ok(r)
+                        if r.tag().is_none() && r.digest().is_none() && !r.domain().is_empty() =>
+                    {
+                        Some(r.name().to_string())
+                    }
+                    Ok(_) => {
+                        self.error(
+                            DiagnosticCode::BadRepository,
+                            format!("{at}: {s:?} is a repository, without a tag or digest"),
+                            &at,
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.error(DiagnosticCode::BadRepository, format!("{at}: {e}"), &at);
+                        None
+                    }
+                }
+            });
+            self.verify.insert(
+                id,
+                CompiledVerify {
+                    keys,
+                    signature_repository,
+                },
+            );
+            ids.push(id);
+        }
+        ids
     }
 
     fn declare_rules(
@@ -597,6 +710,14 @@ impl Compiler<'_> {
         let deny_m = self.matchers(deny, scope, "deny");
         let allow_m = self.matchers(allow, scope, "allow");
         let pin_m = self.matchers(&ids.pin, scope, "pin");
+        let verify_any = self.matchers(&ids.verify, scope, "verify");
+        // One matcher per verify rule too: every verify rule that matches
+        // an image must be satisfied, not only the first.
+        let verify_each = ids
+            .verify
+            .iter()
+            .map(|&id| (id, self.matchers(&[id], scope, "verify")))
+            .collect();
         // Conflicts and shadowing: probe the deny matchers with each literal allow rule.
         for &id in allow.iter() {
             if !self.owned_by(id, scope) {
@@ -656,6 +777,8 @@ impl Compiler<'_> {
             allow: allow_m,
             deny: deny_m,
             pin: pin_m,
+            verify_any,
+            verify_each,
             tags,
             exempt,
             has_exemptions: !ids.exempt.is_empty(),

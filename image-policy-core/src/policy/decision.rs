@@ -77,13 +77,16 @@ pub enum DecisionCode {
     TagNotAllowed,
     /// A pin rule matches the image and no digest is written.
     PinRequired,
+    /// A verify rule matches the image and no digest is written: only a
+    /// digest can be verified.
+    VerifyRequiresDigest,
 }
 
 impl DecisionCode {
     /// The code as a string: `allowed`, `namespace-exempt`, `break-glass`,
     /// `unparseable`, `denied-by-rule`, `registry-not-allowed`, `latest-tag`,
     /// `tag-denied`, `tag-required`, `digest-required`, `tag-not-allowed`,
-    /// `pin-required`.
+    /// `pin-required`, `verify-requires-digest`.
     pub fn as_str(self) -> &'static str {
         match self {
             DecisionCode::Allowed => "allowed",
@@ -98,11 +101,12 @@ impl DecisionCode {
             DecisionCode::DigestRequired => "digest-required",
             DecisionCode::TagNotAllowed => "tag-not-allowed",
             DecisionCode::PinRequired => "pin-required",
+            DecisionCode::VerifyRequiresDigest => "verify-requires-digest",
         }
     }
 
     /// Every code, in the order of [`DecisionCode::as_str`]'s list.
-    pub const ALL: [DecisionCode; 12] = [
+    pub const ALL: [DecisionCode; 13] = [
         DecisionCode::Allowed,
         DecisionCode::NamespaceExempt,
         DecisionCode::BreakGlass,
@@ -115,6 +119,7 @@ impl DecisionCode {
         DecisionCode::DigestRequired,
         DecisionCode::TagNotAllowed,
         DecisionCode::PinRequired,
+        DecisionCode::VerifyRequiresDigest,
     ];
 
     /// One sentence saying what the code means, for people: the one place the
@@ -148,6 +153,9 @@ impl DecisionCode {
             }
             DecisionCode::PinRequired => {
                 "The image is in the scope of a pin rule and has no digest: it must be pinned."
+            }
+            DecisionCode::VerifyRequiresDigest => {
+                "The image is in the scope of a verify rule and has no digest: only a digest's signature can be verified."
             }
         }
     }
@@ -548,6 +556,12 @@ impl fmt::Display for Decision<'_> {
             }
             DecisionCode::DigestRequired => {
                 f.write_str("a digest is required")?;
+                if let Some(rule) = rule {
+                    write!(f, ", by {rule}")?;
+                }
+            }
+            DecisionCode::VerifyRequiresDigest => {
+                f.write_str("a digest is required (the image's signature must be verified)")?;
                 if let Some(rule) = rule {
                     write!(f, ", by {rule}")?;
                 }

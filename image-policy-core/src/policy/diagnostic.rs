@@ -120,6 +120,8 @@ diagnostic_codes! {
         "A `registry` rule is not a registry `host[:port]`; write the host as image references do, without a scheme or a path.";
     BadRepository = "bad-repository", "error":
         "A `repository` pattern is not a valid pattern (an empty segment, a character a repository cannot have, more than one `**`, a first segment that is not a registry); correct it as the message says.";
+    BadKey = "bad-key", "error":
+        "A verify rule's public key is not usable (not PEM, not a PUBLIC KEY, a key kind or curve the verifier does not check, a keyFile that cannot be read); write a PEM public key of ECDSA P-256 or P-384, RSA or Ed25519.";
     BadRegex = "bad-regex", "error":
         "A regex does not compile, or the regexes of one list are too big to compile together; correct or simplify it.";
     BadTag = "bad-tag", "error":

@@ -27,8 +27,9 @@ pub enum ExemptKind {
     Deny,
     /// The `pin:` rules (`pin-required`).
     Pin,
-    /// The `verify:` rules, once the policy has them: accepted now, it
-    /// lifts nothing until then.
+    /// The `verify:` rules (`verify-requires-digest` offline; the signature
+    /// check of the registry crate reads [`Policy::verify_requirements`],
+    /// which leaves out the rules an image is exempt from).
     Verify,
 }
 
@@ -429,6 +430,7 @@ impl Policy {
 fn code_of(rule: RuleInfo<'_>) -> DecisionCode {
     match rule.kind {
         RuleKind::Pin => DecisionCode::PinRequired,
+        RuleKind::Verify => DecisionCode::VerifyRequiresDigest,
         RuleKind::RequireDigest => DecisionCode::DigestRequired,
         RuleKind::RequireTagOrDigest => DecisionCode::TagRequired,
         RuleKind::DenyTag if rule.pattern == DEFAULT_TAG => DecisionCode::LatestTag,

@@ -14,6 +14,7 @@ use super::diagnostic::{Diagnostic, DiagnosticCode};
 use super::exempt::{ExemptKind, Exemption};
 use super::model::{
     BreakGlass, Combine, Mode, NamespaceRules, PolicyDocument, RewriteRule, Rule, TagRules,
+    VerifyRule,
 };
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -188,6 +189,7 @@ pub(crate) const DOCUMENT_KEYS: &[&str] = &[
     "allow",
     "deny",
     "pin",
+    "verify",
     "tags",
     "exempt",
     "exemptNamespaces",
@@ -202,10 +204,18 @@ pub(crate) const TAG_KEYS: &[&str] = &[
     "allowMatching",
 ];
 pub(crate) const NAMESPACE_KEYS: &[&str] = &[
-    "names", "combine", "mode", "allow", "deny", "pin", "tags", "exempt",
+    "names", "combine", "mode", "allow", "deny", "pin", "verify", "tags", "exempt",
 ];
 pub(crate) const EXEMPT_KEYS: &[&str] =
     &["image", "registry", "repository", "regex", "from", "reason"];
+pub(crate) const VERIFY_KEYS: &[&str] = &[
+    "registry",
+    "repository",
+    "regex",
+    "keys",
+    "keyFile",
+    "signatureRepository",
+];
 pub(crate) const BREAK_GLASS_KEYS: &[&str] = &["enabled", "value", "annotations"];
 pub(crate) const RULE_KEYS: &[&str] = &["registry", "repository", "regex"];
 pub(crate) const REWRITE_KEYS: &[&str] = &["from", "to"];
@@ -232,6 +242,7 @@ fn decode(
             locations: d.locations,
             origins: HashMap::new(),
             default_origin: origin.to_owned(),
+            key_files: HashMap::new(),
         },
         d.diagnostics,
     ))
@@ -392,6 +403,7 @@ impl Decoder<'_> {
                 "allow" => doc.allow = self.rules(value, key),
                 "deny" => doc.deny = self.rules(value, key),
                 "pin" => doc.pin = self.rules(value, key),
+                "verify" => doc.verify = self.verify_rules(value, key),
                 "tags" => doc.tags = self.tags(value, key),
                 "exempt" => doc.exempt = self.exemptions(value, key),
                 "exemptNamespaces" => doc.exempt_namespaces = self.strings(value, key),
@@ -610,6 +622,7 @@ impl Decoder<'_> {
                 "allow" => ns.allow = self.rules(value, &p),
                 "deny" => ns.deny = self.rules(value, &p),
                 "pin" => ns.pin = self.rules(value, &p),
+                "verify" => ns.verify = self.verify_rules(value, &p),
                 "tags" => ns.tags = self.tags(value, &p),
                 "exempt" => ns.exempt = self.exemptions(value, &p),
                 _ => {}
@@ -623,6 +636,36 @@ impl Decoder<'_> {
             );
         }
         ns
+    }
+
+    /// A list of verify rules: maps of a scope (one of registry, repository,
+    /// regex), keys and the optional key file and signature repository.
+    /// Shape only; the compiler checks the patterns and the keys.
+    fn verify_rules(&mut self, node: &Spanned<Node>, path: &str) -> Vec<VerifyRule> {
+        let items = self.list(node, path);
+        let mut rules = Vec::new();
+        for item in items {
+            // Numbered among the valid items, as the document will number them.
+            let item_path = format!("{path}[{}]", rules.len());
+            if !matches!(item.value, Node::Map(_)) {
+                self.wrong_type(&item_path, "a map (a scope and keys)", item);
+                continue;
+            }
+            let mut rule = VerifyRule::default();
+            for (key, value) in self.map(item, &item_path, VERIFY_KEYS) {
+                let p = join(&item_path, key);
+                match key {
+                    "registry" => rule.registry = self.string(value, &p),
+                    "repository" => rule.repository = self.string(value, &p),
+                    "regex" => rule.regex = self.string(value, &p),
+                    "keys" => rule.keys = self.strings(value, &p),
+                    "keyFile" => rule.key_file = self.string(value, &p),
+                    _ => rule.signature_repository = self.string(value, &p),
+                }
+            }
+            rules.push(rule);
+        }
+        rules
     }
 
     fn rewrites(&mut self, node: &Spanned<Node>, path: &str) -> Vec<RewriteRule> {
@@ -763,6 +806,7 @@ mod tests {
         assert_eq!(props(Some("BreakGlass")), sorted(BREAK_GLASS_KEYS));
         assert_eq!(props(Some("RewriteRule")), sorted(REWRITE_KEYS));
         assert_eq!(props(Some("Exemption")), sorted(EXEMPT_KEYS));
+        assert_eq!(props(Some("VerifyRule")), sorted(VERIFY_KEYS));
         let rule_variants: Vec<String> = {
             let mut v: Vec<String> = schema["$defs"]["Rule"]["oneOf"]
                 .as_array()

@@ -60,6 +60,10 @@
 //!   - repository: registry.my.com/legacy/**
 //! pin:                           # a match must have a digest (pin-required)
 //!   - registry: registry.my.com                    # the forms of allow rules
+//! verify:                        # a match must be pinned and cosign-signed
+//!   - repository: registry.my.com/team/**          # one scope, as allow rules
+//!     keyFile: cosign.pub                          # and/or keys: [PEM, ...]
+//!     signatureRepository: registry.my.com/sigs    # optional (COSIGN_REPOSITORY)
 //! exempt:                        # per-image exemptions from some rule kinds
 //!   - image: registry.my.com/tools/debug:1.2       # exactly this image
 //!     from: [tags, digest]                         # tags, digest, deny, pin, verify
@@ -156,6 +160,7 @@
 //! | 3 | a deny rule matches (registry, repository or regex) | `denied-by-rule` | no |
 //! | 4 | allow rules exist and none matches | `registry-not-allowed` | no |
 //! | 5 | unpinned, a `pin` rule matches | `pin-required` | no |
+//! | 5b | unpinned, a `verify` rule matches | `verify-requires-digest` | no |
 //! | 6 | unpinned, `requireDigest` | `digest-required` | no |
 //! | 7 | no tag and no digest, `requireTagOrDigest` | `tag-required` | no |
 //! | 8 | unpinned, the tag (written, or the implied `latest`) is in `tags.deny` | `latest-tag` / `tag-denied` | no |
@@ -230,7 +235,7 @@
 //! | `pin` | the `pin:` rules | `pin-required` |
 //! | `digest` | `tags.requireDigest` | `digest-required` |
 //! | `tags` | `tags.deny` (and the implied `latest`), `tags.requireTagOrDigest`, `tags.allowMatching` | `latest-tag`, `tag-denied`, `tag-required`, `tag-not-allowed` |
-//! | `verify` | the `verify:` rules, once the policy has them (accepted now; it lifts nothing yet) | |
+//! | `verify` | the `verify:` rules | `verify-requires-digest` (and the signature check: see [`Policy::verify_requirements`]) |
 //!
 //! There is no `allow`: an exemption from the allow list is an `allow:`
 //! rule, and `from: [allow]` is an error saying so. An exemption never
@@ -244,6 +249,27 @@
 //! with the kind [`RuleKind::Exempt`]. A policy without exemptions pays
 //! nothing for them; a decision that used some stores only their count,
 //! and [`Decision::exemptions`] judges the image again to list them.
+//!
+//! ## Verify
+//!
+//! `verify:` rules put images in *verify scope*: each is one scope in the
+//! forms of an allow rule (`registry`, `repository` or `regex`), the PEM
+//! public keys a cosign signature must be made with (`keys:` inline,
+//! `keyFile:` relative to the policy file, read by the loader through
+//! [`PolicyBuilder::read_key_files`]; any one key verifies), and optionally
+//! the `signatureRepository:` the signatures are kept in. Keys are checked
+//! when the policy loads ([`verify`]: PEM, `PUBLIC KEY`, ECDSA P-256 or
+//! P-384, RSA 2048-8192, Ed25519), each error (`bad-key`) at its line and
+//! column. Offline — here, in `check`, in `/validate`'s policy step — a
+//! verify rule only requires the digest: an unpinned image it matches is
+//! denied with `verify-requires-digest` (row 5b: after pin, before the tag
+//! rules; matched on either view, as pin rules). The signature is checked
+//! by the registry crate (`image-policy-registry`'s `cosign::Verifier`,
+//! `image-policy verify`), which reads [`Policy::verify_requirements`]:
+//! every verify rule matching the image, all of which must be satisfied.
+//! Verify rules allow nothing by themselves; with `combine: add` a
+//! namespace's are joined to the cluster's, with `replace` they replace
+//! them.
 //!
 //! ## Rewrite
 //!
@@ -348,6 +374,7 @@ pub(crate) mod matchers;
 mod model;
 pub mod rewrite;
 mod rule;
+pub mod verify;
 
 pub use builder::PolicyBuilder;
 pub use decision::{Context, Decision, DecisionCode, OwnedDecision};
@@ -359,7 +386,7 @@ pub use exempt::{
 pub use model::schema;
 pub use model::{
     BreakGlass, Combine, DEFAULT_BREAK_GLASS_VALUE, Mode, NamespaceRules, PolicyDocument,
-    RewriteRule, Rule, TagRules,
+    RewriteRule, Rule, TagRules, VerifyRule,
 };
 use rewrite::Rewritten;
 pub use rule::{Pattern, RuleIdentity, RuleInfo, RuleKind, Segment};
@@ -386,6 +413,8 @@ pub struct Policy {
     rewrites: Vec<rewrite::RewritePattern>,
     /// The `exempt:` rules' reasons, kinds and exact images, in order.
     exemptions: Vec<exempt::ExemptionMeta>,
+    /// The keys and signature repository of each verify rule.
+    verify: FastMap<RuleId, verify::CompiledVerify>,
     /// The document compiled, for printing and serialization.
     document: PolicyDocument,
 }
@@ -424,6 +453,10 @@ pub(crate) struct RuleSet {
     deny: Matchers,
     /// Pin scope: an image these match must have a digest.
     pin: Matchers,
+    /// Verify scope, all rules: an image these match must have a digest.
+    verify_any: Matchers,
+    /// Each verify rule alone, to list every one that matches.
+    verify_each: Vec<(RuleId, Matchers)>,
     tags: TagMatchers,
     /// The exemptions that apply in this scope, by the kind they lift.
     exempt: exempt::ExemptMatchers,
@@ -564,7 +597,7 @@ impl Policy {
     }
 
     /// Every rule of the policy, read-only, in the order they were declared:
-    /// the cluster's `allow`, `deny`, `pin` and `tags`, then each
+    /// the cluster's `allow`, `deny`, `pin`, `verify` and `tags`, then each
     /// `namespaces[]` entry's, then `rewrite` (see [`RuleInfo`] and the rule layer's
     /// [`Pattern`]).
     pub fn rules(&self) -> impl ExactSizeIterator<Item = RuleInfo<'_>> + '_ {
@@ -577,6 +610,68 @@ impl Policy {
     pub fn rule(&self, path: &str) -> Option<RuleInfo<'_>> {
         let i = self.rules.iter().position(|m| &*m.path == path)?;
         Some(self.rule_info(RuleId(i as u32)))
+    }
+
+    /// The verify rules that apply to `image` (after rewriting: pass the
+    /// image the object will carry) in `namespace`: every one whose scope
+    /// matches, each to be satisfied by a signature made with one of its
+    /// keys. Empty when the image is in no verify scope, in an exempt
+    /// namespace, or does not parse (then [`Policy::evaluate`] denies it).
+    /// Matched as pin rules are: on the name and on what is pulled when the
+    /// two differ (more verification is the safe side).
+    pub fn verify_requirements(
+        &self,
+        image: &str,
+        namespace: Option<&str>,
+    ) -> Vec<verify::VerifyRequirement<'_>> {
+        let Ok(r) = ImageRef::parse(image) else {
+            return Vec::new();
+        };
+        if namespace.is_some_and(|ns| self.exempt_namespaces.contains(ns)) {
+            return Vec::new();
+        }
+        let rule_set = namespace
+            .and_then(|ns| self.namespace_rules.get(ns))
+            .map_or(&self.rule_sets[0], |&i| &self.rule_sets[i]);
+        if rule_set.has_exemptions && !rule_set.exempt.is_empty(ExemptKind::Verify) {
+            // An image exempt from verify rules has no requirement, as
+            // judging it gives no verify-requires-digest.
+            let lower = r.domain().to_ascii_lowercase();
+            let mut ipv6 = domain::StackStr::new();
+            let domain = if lower.starts_with('[') {
+                domain::canonical_ipv6_domain(&lower, &mut ipv6).unwrap_or(&lower)
+            } else {
+                domain::fold_docker_hub(&lower)
+            };
+            let views = exempt::Views {
+                reference: r,
+                domain,
+                pulled: r
+                    .is_pull_host_from_path()
+                    .then(|| (domain::fold_docker_hub(r.pull_host()), r.pull_path())),
+            };
+            if rule_set.exempt.find(ExemptKind::Verify, &views).is_some() {
+                return Vec::new();
+            }
+        }
+        rule_set
+            .verify_each
+            .iter()
+            .filter(|(_, m)| find_on_either_view(m, r).is_some())
+            .filter_map(|(id, _)| {
+                let compiled = self.verify.get(id)?;
+                Some(verify::VerifyRequirement {
+                    rule: self.rule_info(*id),
+                    keys: &compiled.keys,
+                    signature_repository: compiled.signature_repository.as_deref(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether any verify rule exists (in any scope).
+    pub fn has_verify_rules(&self) -> bool {
+        !self.verify.is_empty()
     }
 
     pub(crate) fn rule_info(&self, id: RuleId) -> RuleInfo<'_> {
@@ -724,11 +819,48 @@ impl RuleSet {
                 return (DecisionCode::PinRequired, pinned_by);
             }
         }
+        if r.digest().is_none() && !self.verify_any.is_empty() {
+            let verified_by = find_on_either_view(&self.verify_any, r);
+            if verified_by.is_some() && !exempted(ExemptKind::Verify, verified_by) {
+                return (DecisionCode::VerifyRequiresDigest, verified_by);
+            }
+        }
         if let Some(violation) = self.tags.judge(r, &mut exempted) {
             return violation;
         }
         (DecisionCode::Allowed, allowed_by)
     }
+}
+
+/// The first rule of `m` matching the image's name, or the name of what is
+/// pulled when it differs (the views deny and pin rules are matched on),
+/// the domain normalized as [`RuleSet::judge`] does.
+fn find_on_either_view(m: &Matchers, r: ImageRef<'_>) -> Option<RuleId> {
+    let written = r.domain();
+    let lower = written.to_ascii_lowercase();
+    let mut ipv6 = domain::StackStr::new();
+    let domain = if lower.starts_with('[') {
+        domain::canonical_ipv6_domain(&lower, &mut ipv6).unwrap_or(&lower)
+    } else {
+        domain::fold_docker_hub(&lower)
+    };
+    let path = r.path();
+    let with_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
+        let mut name = NameBuf::new();
+        f(name.write(domain, path))
+    };
+    if let Some(id) = m.find(domain, path.into(), with_name) {
+        return Some(id);
+    }
+    if r.is_pull_host_from_path() {
+        let (host, pull_path) = (domain::fold_docker_hub(r.pull_host()), r.pull_path());
+        let with_pull_name = |f: &mut dyn FnMut(&str) -> Option<RuleId>| {
+            let mut name = NameBuf::new();
+            f(name.write(host, pull_path))
+        };
+        return m.find(host, pull_path.into(), with_pull_name);
+    }
+    None
 }
 
 impl TagMatchers {

@@ -70,6 +70,11 @@ pub struct PolicyDocument {
     /// pinned to a digest; they allow nothing by themselves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pin: Vec<Rule>,
+    /// Verify rules: an image one matches must be pinned to a digest
+    /// (`verify-requires-digest`) whose cosign signature verifies with one
+    /// of the rule's keys (checked by the registry client, not offline).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<VerifyRule>,
     /// Rules on tags and digests.
     #[serde(default, skip_serializing_if = "TagRules::is_empty")]
     pub tags: TagRules,
@@ -104,6 +109,7 @@ impl Default for PolicyDocument {
             allow: Vec::new(),
             deny: Vec::new(),
             pin: Vec::new(),
+            verify: Vec::new(),
             tags: TagRules::default(),
             exempt: Vec::new(),
             exempt_namespaces: Vec::new(),
@@ -166,6 +172,48 @@ impl Rule {
     pub fn pattern(&self) -> &str {
         match self {
             Rule::Registry(s) | Rule::Repository(s) | Rule::Regex(s) => s,
+        }
+    }
+}
+
+/// A verify rule: a scope in one of the forms of an allow rule (exactly one
+/// of `registry`, `repository`, `regex`) and the public keys a cosign
+/// signature of the image's digest must be made with (any one of them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerifyRule {
+    /// The scope as a registry rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// The scope as a repository rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The scope as a regex rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// PEM public keys (`-----BEGIN PUBLIC KEY-----`), inline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// A file holding one PEM public key, relative to the policy file's
+    /// directory (read by the loader, see `PolicyBuilder::read_key_files`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    /// The repository the signatures are kept in, as cosign's
+    /// `COSIGN_REPOSITORY` (default: the image's own repository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_repository: Option<String>,
+}
+
+impl VerifyRule {
+    /// The scope as a [`Rule`], when exactly one of `registry`,
+    /// `repository` and `regex` is set.
+    pub fn scope(&self) -> Option<Rule> {
+        match (&self.registry, &self.repository, &self.regex) {
+            (Some(s), None, None) => Some(Rule::Registry(s.clone())),
+            (None, Some(s), None) => Some(Rule::Repository(s.clone())),
+            (None, None, Some(s)) => Some(Rule::Regex(s.clone())),
+            _ => None,
         }
     }
 }
@@ -234,6 +282,9 @@ pub struct NamespaceRules {
     /// Pin rules (joined with the cluster's under `combine: add`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pin: Vec<Rule>,
+    /// Verify rules (joined with the cluster's under `combine: add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<VerifyRule>,
     /// Tag rules.
     #[serde(default, skip_serializing_if = "TagRules::is_empty")]
     pub tags: TagRules,

@@ -68,11 +68,16 @@ pub enum RuleKind {
     /// kinds are in [`ExemptionInfo`](super::ExemptionInfo)
     /// ([`Policy::exemptions`](super::Policy::exemptions)).
     Exempt,
+    /// `verify[i]` (or `namespaces[n].verify[i]`): a registry, repository
+    /// or regex scope whose images must be pinned and signed by one of its
+    /// keys ([`Policy::verify_requirements`](super::Policy::verify_requirements)).
+    Verify,
 }
 
 impl RuleKind {
     /// `registry`, `repository`, `regex`, `deny-tag`, `require-tag-or-digest`,
-    /// `require-digest`, `allow-tag-matching`, `rewrite`, `pin`, `exempt`.
+    /// `require-digest`, `allow-tag-matching`, `rewrite`, `pin`, `exempt`,
+    /// `verify`.
     pub fn as_str(self) -> &'static str {
         match self {
             RuleKind::Registry => "registry",
@@ -85,6 +90,7 @@ impl RuleKind {
             RuleKind::Rewrite => "rewrite",
             RuleKind::Pin => "pin",
             RuleKind::Exempt => "exempt",
+            RuleKind::Verify => "verify",
         }
     }
 }

@@ -9,6 +9,7 @@ mod policy_props;
 mod pull_host;
 mod reference_props;
 mod reference_vectors;
+mod verify_rules;
 
 /// The workspace's `testdata/` folder.
 pub fn testdata(rel: &str) -> std::path::PathBuf {

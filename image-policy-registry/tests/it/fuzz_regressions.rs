@@ -2,7 +2,7 @@
 //! replayed with the targets' own checks (`fuzzing`).
 
 use image_policy_registry::fuzzing::{
-    check_manifest, check_www_authenticate, split_manifest_input,
+    check_cosign, check_manifest, check_www_authenticate, split_manifest_input,
 };
 use std::path::Path;
 
@@ -59,4 +59,29 @@ fn manifest_read() {
         accepted += usize::from(read.is_ok());
     }
     assert_eq!(accepted, 4);
+}
+
+#[test]
+fn cosign_read() {
+    use image_policy_registry::cosign::{self, Limits};
+    let digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    for (name, bytes) in inputs("cosign_read") {
+        assert_eq!(check_cosign(&bytes), Ok(()), "{name}");
+        // The names say what each reader makes of the input.
+        let payload = cosign::check_payload(&bytes, digest, "docker.io/library/x");
+        assert_eq!(
+            payload.is_ok(),
+            name.contains("payload-accepted"),
+            "{name}: {payload:?}"
+        );
+        if name.contains("manifest") {
+            let read = cosign::read_signature_manifest(&bytes, &Limits::default()).unwrap();
+            let usable = read.iter().filter(|c| c.signature.is_ok()).count();
+            assert_eq!(
+                usable,
+                usize::from(name.contains("signature-manifest")),
+                "{name}"
+            );
+        }
+    }
 }

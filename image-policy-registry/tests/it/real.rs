@@ -15,7 +15,7 @@ use image_policy_core::reference::Reference;
 use image_policy_registry::{CacheOptions, Client, ErrorKind, Kind, Options, Resolver};
 use std::time::{Duration, Instant};
 
-fn options(ca: &TestCa, registry: &Registry, with_credentials: bool) -> Options {
+pub(crate) fn options(ca: &TestCa, registry: &Registry, with_credentials: bool) -> Options {
     let mut options = ca.options();
     if with_credentials {
         // `docker login` writes this: base64("alice:wonderland").
