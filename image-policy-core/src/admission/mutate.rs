@@ -458,13 +458,35 @@ mod tests {
         }
         for kind in PodBearingKind::ALL {
             for list in ContainerList::ALL {
-                let path = JsonPath::new(kind.pod_spec_path(), list, 12);
-                let want = format!(
-                    "/{}",
-                    path.to_string().replace(['.', '['], "/").replace(']', "")
-                );
-                assert_eq!(path.pointer(), want);
+                for index in [0, 9, 10, 12, 300] {
+                    let path = JsonPath::new(kind.pod_spec_path(), list, index);
+                    let want = format!(
+                        "/{}",
+                        path.to_string().replace(['.', '['], "/").replace(']', "")
+                    );
+                    assert_eq!(path.pointer(), want);
+                    // The pointers written out are the escaped keys.
+                    let mut escaped = String::new();
+                    for key in kind.pod_spec_path().split('.') {
+                        push_pointer_token(&mut escaped, key);
+                    }
+                    push_pointer_token(&mut escaped, list.as_str());
+                    push_pointer_token(&mut escaped, &index.to_string());
+                    for key in list.image_field().split('.') {
+                        push_pointer_token(&mut escaped, key);
+                    }
+                    assert_eq!(path.pointer(), escaped);
+                }
             }
+        }
+        // A dotted path's keys are escaped one by one, as single tokens are.
+        for (pod_spec, want) in [
+            ("a~b.c/d", "/a~0b/c~1d/volumes/3/image/reference"),
+            ("~.~1./", "/~0/~01/~1/volumes/3/image/reference"),
+            ("é日.x", "/é日/x/volumes/3/image/reference"),
+        ] {
+            let path = JsonPath::new(pod_spec, ContainerList::Volumes, 3);
+            assert_eq!(path.pointer(), want, "{pod_spec:?}");
         }
     }
 }

@@ -370,18 +370,39 @@ impl JsonPath {
     /// assert_eq!(path.pointer(), "/spec/template/spec/initContainers/2/image");
     /// ```
     pub fn pointer(&self) -> String {
+        // This runs for every image `/mutate` replaces. The pod spec paths of
+        // [`PodBearingKind`] and the lists' fields need no escape: their
+        // pointers are written out here (the tests compare each with the
+        // escaped keys); any other path is escaped key by key.
+        let pod_spec = match self.pod_spec {
+            "spec" => Some("/spec"),
+            "template.spec" => Some("/template/spec"),
+            "spec.template.spec" => Some("/spec/template/spec"),
+            "spec.jobTemplate.spec.template.spec" => Some("/spec/jobTemplate/spec/template/spec"),
+            _ => None,
+        };
+        let (list, field) = match self.list {
+            ContainerList::Containers => ("/containers/", "/image"),
+            ContainerList::InitContainers => ("/initContainers/", "/image"),
+            ContainerList::EphemeralContainers => ("/ephemeralContainers/", "/image"),
+            ContainerList::Volumes => ("/volumes/", "/image/reference"),
+        };
         let mut out = String::with_capacity(
-            self.pod_spec.len() + self.list.as_str().len() + self.list.image_field().len() + 8,
+            pod_spec.map_or(2 * self.pod_spec.len() + 1, str::len) + list.len() + field.len() + 20,
         );
-        for key in self.pod_spec.split('.') {
-            push_pointer_token(&mut out, key);
+        match pod_spec {
+            Some(pointer) => out.push_str(pointer),
+            None => push_pointer_tokens(&mut out, self.pod_spec),
         }
-        push_pointer_token(&mut out, self.list.as_str());
-        // An index needs no escape.
-        let _ = write!(out, "/{}", self.index);
-        for key in self.list.image_field().split('.') {
-            push_pointer_token(&mut out, key);
+        out.push_str(list);
+        // An index needs no escape; it is nearly always one digit.
+        match u8::try_from(self.index) {
+            Ok(digit @ 0..=9) => out.push(char::from(b'0' + digit)),
+            _ => {
+                let _ = write!(out, "{}", self.index);
+            }
         }
+        out.push_str(field);
         out
     }
 }
@@ -390,17 +411,35 @@ impl JsonPath {
 /// `~` as `~0`, then `/` as `~1`.
 pub fn push_pointer_token(out: &mut String, key: &str) {
     out.push('/');
-    if !key.contains(['~', '/']) {
-        out.push_str(key);
-        return;
+    push_escaped(out, key, false);
+}
+
+/// Appends each key of a dotted path (`spec.template.spec`) as
+/// [`push_pointer_token`] does, in one pass: no split, no search per key
+/// (this runs for every image `/mutate` replaces).
+fn push_pointer_tokens(out: &mut String, dotted: &str) {
+    out.push('/');
+    push_escaped(out, dotted, true);
+}
+
+/// Appends `text` with `~` as `~0` and `/` as `~1`, and `.` as `/` when
+/// `dots` (a key separator). The bytes searched are ASCII, so every cut is
+/// at a character boundary.
+fn push_escaped(out: &mut String, mut text: &str, dots: bool) {
+    while let Some(at) = text
+        .bytes()
+        .position(|b| b == b'~' || b == b'/' || (dots && b == b'.'))
+    {
+        let (plain, rest) = text.split_at(at);
+        out.push_str(plain);
+        out.push_str(match rest.as_bytes()[0] {
+            b'~' => "~0",
+            b'/' => "~1",
+            _ => "/",
+        });
+        text = &rest[1..];
     }
-    for c in key.chars() {
-        match c {
-            '~' => out.push_str("~0"),
-            '/' => out.push_str("~1"),
-            c => out.push(c),
-        }
-    }
+    out.push_str(text);
 }
 
 impl fmt::Display for JsonPath {

@@ -19,11 +19,21 @@ pub(crate) fn fold_docker_hub(domain_lowercase: &str) -> &str {
 /// A domain as rules compare it: lowercase, IPv6 in canonical form, Docker
 /// Hub's aliases folded into `docker.io`.
 pub(crate) fn normalize_domain(domain: &str) -> String {
-    let lower = domain.to_ascii_lowercase();
+    with_normalized_domain(domain, str::to_owned)
+}
+
+/// `f` of [`normalize_domain`]'s answer, without allocating when the domain
+/// is lowercase (an image's usually is): the rewrite runs this per image.
+pub(crate) fn with_normalized_domain<R>(domain: &str, f: impl FnOnce(&str) -> R) -> R {
+    let lower: std::borrow::Cow<'_, str> = if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+        domain.to_ascii_lowercase().into()
+    } else {
+        domain.into()
+    };
     if let Some(canonical) = canonical_ipv6_domain(&lower, &mut StackStr::new()) {
-        return canonical.to_owned();
+        return f(canonical);
     }
-    fold_docker_hub(&lower).to_owned()
+    f(fold_docker_hub(&lower))
 }
 
 /// A domain with an IPv6 host, written in the canonical form of RFC 5952

@@ -78,7 +78,7 @@
 
 use super::{Policy, RuleId};
 use super::{RuleIdentity, RuleInfo};
-use crate::reference::{ImageRef, ParseErrorKind};
+use crate::reference::{ImageRef, ParseErrorKind, Path};
 use std::fmt;
 
 /// A rewrite rule, checked and normalized: the rewrite's part of the rule
@@ -137,10 +137,9 @@ impl RewritePattern {
     }
 
     /// Whether a name (normalized domain, path segments) is under `from`.
-    fn matches(&self, domain: &str, segments: &[&str]) -> bool {
-        domain == &*self.from_domain
-            && segments.len() >= self.from_path.len()
-            && self.from_path.iter().zip(segments).all(|(a, b)| **a == **b)
+    fn matches(&self, domain: &str, path: Path<'_>) -> bool {
+        let mut segments = path.segments();
+        domain == &*self.from_domain && self.from_path.iter().all(|a| segments.next() == Some(&**a))
     }
 }
 
@@ -256,18 +255,16 @@ impl Policy {
         if self.rewrites.is_empty() || image.is_pull_host_from_path() {
             return Ok(None);
         }
-        let domain = super::domain::normalize_domain(image.domain());
-        let segments: Vec<&str> = image.path().segments().collect();
-        let Some(rule) = self
-            .rewrites
-            .iter()
-            .find(|rule| rule.matches(&domain, &segments))
-        else {
+        let path = image.path();
+        let Some(rule) = super::domain::with_normalized_domain(image.domain(), |domain| {
+            self.rewrites.iter().find(|rule| rule.matches(domain, path))
+        }) else {
             return Ok(None);
         };
-        let rest = &segments[rule.from_path.len()..];
         let mut out = String::with_capacity(image.input().len() + rule.to.len());
         out.push_str(&rule.to);
+        let mut rest = path.segments().skip(rule.from_path.len()).peekable();
+        let rest_is_empty = rest.peek().is_none();
         for segment in rest {
             out.push('/');
             out.push_str(segment);
@@ -286,7 +283,7 @@ impl Policy {
             output: out.clone(),
             rule: Box::new(self.rule_info(rule.id).into_owned()),
         };
-        if rest.is_empty() && !rule.to_has_path {
+        if rest_is_empty && !rule.to_has_path {
             return Err(error(RewriteErrorKind::NoRepository));
         }
         if let Err(e) = ImageRef::parse(&out) {
