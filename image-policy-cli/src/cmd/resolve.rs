@@ -62,6 +62,12 @@ pub struct RegistryArgs {
 impl RegistryArgs {
     /// The client these flags describe.
     pub fn client(&self) -> Result<Client, CliError> {
+        Client::new(self.options()?).map_err(|e| CliError::Usage(format!("registry TLS: {e}")))
+    }
+
+    /// The client's options these flags describe: the CA and credentials
+    /// files read now, once.
+    pub fn options(&self) -> Result<Options, CliError> {
         let mut options = Options::default();
         for path in &self.registry_ca {
             let pem = std::fs::read(path).map_err(|source| CliError::Read {
@@ -84,7 +90,7 @@ impl RegistryArgs {
         }
         options.plain_http = self.registry_plain_http.clone();
         options.request_timeout = std::time::Duration::from_secs(self.registry_timeout.max(1));
-        Client::new(options).map_err(|e| CliError::Usage(format!("registry TLS: {e}")))
+        Ok(options)
     }
 }
 

@@ -3,6 +3,7 @@
 //! `docker-registry` (TLS with a CA made by the test, htpasswd basic auth,
 //! images pushed with skopeo, a tag pushed over, the registry stopped).
 
+mod fixture;
 mod fuzz_regressions;
 mod keyring;
 mod proptests;

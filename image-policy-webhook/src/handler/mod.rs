@@ -126,12 +126,14 @@
 mod admission_review;
 mod image_review;
 mod json;
+pub mod pin;
 mod reply;
 mod request;
 pub(crate) mod scan;
 
 use image_policy_core::policy::Policy;
 
+pub use pin::{MutateStep, PendingMutation, Resolution, mutate};
 pub use reply::{Outcome, Reply, ReplySummary};
 
 /// The largest request body the server should pass to [`handle`]; larger ones

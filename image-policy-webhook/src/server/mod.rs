@@ -121,11 +121,13 @@
 
 mod limits;
 mod metrics;
+mod pinning;
 mod reload;
 mod routes;
 mod tls;
 
 use self::limits::{BodyBudget, Connections};
+pub use self::pinning::{DEFAULT_PIN_DEADLINE, MAX_WEBHOOK_TIMEOUT, PinConfig};
 pub use self::reload::ReadError;
 use self::reload::{Reloader, WatchedCertificate, WatchedFiles};
 use self::tls::CertificateStore;
@@ -206,6 +208,11 @@ pub struct ServerConfig {
     /// already read). Default 2: each needs memory beyond its body, and the
     /// runtime has a thread per core of the node, which is not bounded.
     pub concurrent_reviews: usize,
+    /// How `/mutate` resolves tags to digests when the policy has `pin:`
+    /// rules: the registry client's options, the cache, the deadline of one
+    /// review. Used only by reviews that need it (the resolver is built on
+    /// the first).
+    pub pin: PinConfig,
 }
 
 impl ServerConfig {
@@ -227,6 +234,7 @@ impl ServerConfig {
             shutdown_timeout: Duration::from_secs(25),
             write_timeout: Duration::from_secs(10),
             concurrent_reviews: 2,
+            pin: PinConfig::default(),
         }
     }
 }
@@ -332,6 +340,8 @@ pub(crate) struct State {
     pub(crate) bodies: Arc<BodyBudget>,
     /// One permit per review judged at once.
     pub(crate) judging: tokio::sync::Semaphore,
+    /// `/mutate`'s resolution phase (pin rules).
+    pub(crate) pinning: pinning::Pinning,
 }
 
 impl State {
@@ -408,6 +418,7 @@ impl Server {
             max_streams,
             write_timeout,
             concurrent_reviews,
+            pin,
         } = config;
         let limits = ConnectionLimits {
             max_connections: max_connections.unwrap_or_else(limits::default_max_connections),
@@ -428,6 +439,7 @@ impl Server {
             request_timeout,
             bodies: BodyBudget::new(body_memory.max(body_limit)),
             judging: tokio::sync::Semaphore::new(concurrent_reviews.max(1)),
+            pinning: pinning::Pinning::new(pin),
         });
 
         let (acceptor, certificate) = match transport {
