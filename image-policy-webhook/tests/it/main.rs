@@ -1,6 +1,7 @@
 //! Integration tests of the admission server: the real server on a loopback
 //! port, a test CA made with rcgen, clients that verify the certificate.
 
+mod registry;
 mod support;
 
 mod child;
@@ -9,6 +10,7 @@ mod deploy;
 mod hostile;
 mod hostile_bodies;
 mod http;
+mod pin;
 mod reload;
 mod reviews;
 mod tls;
