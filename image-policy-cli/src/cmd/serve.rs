@@ -149,7 +149,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// `--pin-cache-ttl`: a duration, `0s` turning the cache off.
 fn parse_ttl(text: &str) -> Result<Duration, String> {
-    if text.strip_suffix(['s', 'm']).or(text.strip_suffix("ms")) == Some("0") {
+    if ["0s", "0ms", "0m"].contains(&text) {
         return Ok(Duration::ZERO);
     }
     parse_duration(text)
@@ -239,7 +239,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_duration, parse_listen};
+    use super::{parse_duration, parse_listen, parse_pin_deadline, parse_ttl};
 
     #[test]
     fn listen_addresses() {
@@ -279,6 +279,31 @@ mod tests {
             ("2h", Err(())),
         ] {
             assert_eq!(parse_duration(text).map_err(|_| ()), expected, "{text}");
+        }
+    }
+
+    /// `--pin-cache-ttl 0s` turns the cache off; `--pin-deadline` must be
+    /// below the API server's longest webhook timeout.
+    #[test]
+    fn pin_durations() {
+        for (text, expected) in [
+            ("0s", Ok(Duration::ZERO)),
+            ("0ms", Ok(Duration::ZERO)),
+            ("0m", Ok(Duration::ZERO)),
+            ("30s", Ok(Duration::from_secs(30))),
+            ("0", Err(())),
+            ("-1s", Err(())),
+        ] {
+            assert_eq!(parse_ttl(text).map_err(|_| ()), expected, "{text}");
+        }
+        for (text, expected) in [
+            ("3s", Ok(Duration::from_secs(3))),
+            ("29s", Ok(Duration::from_secs(29))),
+            ("30s", Err(())),
+            ("1m", Err(())),
+            ("0s", Err(())),
+        ] {
+            assert_eq!(parse_pin_deadline(text).map_err(|_| ()), expected, "{text}");
         }
     }
 }
