@@ -52,13 +52,14 @@
 //! - The answer's audit annotations: `rewritten-images` as without pins, and
 //!   `pinned-images` (`image -> pinned`), bounded as the other annotations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use base64::Engine as _;
 use image_policy_core::admission::{
     self, Mutation, NAMED_IMAGES, NAMED_TEXT, Operation, Place, Request,
 };
 use image_policy_core::k8s::{ContainerList, Text};
+use image_policy_core::policy::rewrite::Rewritten;
 use image_policy_core::policy::{Context, DecisionCode, Mode, Policy};
 use image_policy_core::reference::{Digest, Reference};
 
@@ -181,6 +182,13 @@ pub(super) fn plan<'o, S: Text>(
         && request.sub_resource == Some("ephemeralcontainers");
     let mut sites = Vec::new();
     let mut references: Vec<Reference> = Vec::new();
+    // Look-ups by hash, so that a review of MAX_IMAGES images stays linear.
+    let rewritten_at: HashMap<String, &Rewritten> = mutation
+        .replacements
+        .iter()
+        .map(|r| (r.pointer(), &r.rewritten))
+        .collect();
+    let mut reference_index: HashMap<String, usize> = HashMap::new();
     for judged in &verdict.images {
         let Place::Container {
             list, json_path, ..
@@ -192,11 +200,7 @@ pub(super) fn plan<'o, S: Text>(
             continue;
         }
         let pointer = json_path.pointer();
-        let rewritten = mutation
-            .replacements
-            .iter()
-            .find(|r| r.pointer() == pointer)
-            .map(|r| &r.rewritten);
+        let rewritten = rewritten_at.get(&pointer).copied();
         let (code, mode) = match rewritten {
             None => (judged.code, judged.mode),
             Some(rewritten) => {
@@ -216,13 +220,12 @@ pub(super) fn plan<'o, S: Text>(
         else {
             continue;
         };
-        let reference = match references.iter().position(|r| *r == pulled) {
-            Some(i) => i,
-            None => {
+        let reference = *reference_index
+            .entry(pulled.to_string())
+            .or_insert_with(|| {
                 references.push(pulled);
                 references.len() - 1
-            }
-        };
+            });
         sites.push(Site {
             pointer,
             place: judged.place.to_string(),
@@ -325,15 +328,19 @@ impl PendingMutation {
                 }
             }
         }
+        let pinned_at: HashMap<&str, &str> =
+            pins.iter().map(|(s, v)| (s.pointer.as_str(), *v)).collect();
+        let rewritten_at: HashSet<&str> =
+            self.rewrites.iter().map(|(p, _, _)| p.as_str()).collect();
         for (pointer, _, rewritten) in &self.rewrites {
-            let value = pins
-                .iter()
-                .find(|(s, _)| s.pointer == *pointer)
-                .map_or(rewritten.as_str(), |(_, v)| v);
+            let value = pinned_at
+                .get(pointer.as_str())
+                .copied()
+                .unwrap_or(rewritten.as_str());
             ops.push((pointer, value));
         }
         for (site, value) in &pins {
-            if !self.rewrites.iter().any(|(p, _, _)| *p == site.pointer) {
+            if !rewritten_at.contains(site.pointer.as_str()) {
                 ops.push((&site.pointer, value));
             }
         }

@@ -386,3 +386,35 @@ fn handle_without_a_registry_denies_in_enforce_mode() {
         "{v}"
     );
 }
+
+/// The most images an object may have, each a distinct tag to pin: listed
+/// once each, pinned in one patch within the reply's bound, in linear time.
+#[test]
+fn the_most_images_pin_within_the_bounds() {
+    use image_policy_core::k8s::MAX_IMAGES;
+    use image_policy_webhook::handler::MAX_REPLY_BYTES;
+    let policy = policy(POLICY);
+    let containers: Vec<Value> = (0..MAX_IMAGES)
+        .map(|i| {
+            json!({"name": format!("c{i}"), "image": format!("registry.my.com/team-{i:04}/application-with-a-long-name:{i}")})
+        })
+        .collect();
+    let object = pod("shop", json!({}), json!({"containers": containers}));
+    let body = admission_review("admission.k8s.io/v1", "CREATE", &object, None, None);
+    let started = std::time::Instant::now();
+    let p = pending(&policy, &body);
+    assert_eq!(p.references().len(), MAX_IMAGES);
+    let digests = vec![Resolution::pinned(D1); MAX_IMAGES];
+    let reply = p.complete(&digests);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(reply.body.len() <= MAX_REPLY_BYTES, "{}", reply.body.len());
+    let answer = decoded(&reply);
+    assert_eq!(patch(&answer).expect("a patch").0.len(), MAX_IMAGES);
+    let failed = vec![Resolution::failed("x".repeat(300)); MAX_IMAGES];
+    let reply = pending(&policy, &body).complete(&failed);
+    assert!(reply.body.len() < 16 * 1024, "{}", reply.body.len());
+}
