@@ -59,10 +59,14 @@ else
   for c in "${wanted[@]}"; do
     [[ -z $c ]] && continue
     case $c in
-      rewrite|validating-admission-policy) components+=("$c") ;;
-      *) die "unknown component '$c' in COMPONENTS (rewrite, validating-admission-policy)" 2 ;;
+      rewrite|pin|validating-admission-policy) components+=("$c") ;;
+      *) die "unknown component '$c' in COMPONENTS (rewrite, pin, validating-admission-policy)" 2 ;;
     esac
   done
+  # pin includes rewrite's webhook configuration: one of the two.
+  if [[ " ${components[*]} " == *" rewrite "* && " ${components[*]} " == *" pin "* ]]; then
+    die "COMPONENTS has rewrite and pin: pin includes rewrite, list one of the two" 2
+  fi
 fi
 # A DNS label, as Kubernetes names namespaces.
 [[ $namespace =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]] || die "namespace '$namespace' is not a valid Kubernetes namespace name" 2

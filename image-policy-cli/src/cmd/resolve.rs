@@ -39,7 +39,8 @@ pub struct Args {
 #[derive(clap::Args, Debug, Default)]
 pub struct RegistryArgs {
     /// A PEM file of CA certificates to trust besides the system's (which
-    /// SSL_CERT_FILE and SSL_CERT_DIR can replace). Repeatable.
+    /// SSL_CERT_FILE and SSL_CERT_DIR can replace), or a directory whose
+    /// *.crt and *.pem files are read (it may be empty). Repeatable.
     #[arg(long, value_name = "FILE")]
     pub registry_ca: Vec<PathBuf>,
     /// Registry credentials: a docker config.json, or a Kubernetes Secret of
@@ -62,15 +63,40 @@ pub struct RegistryArgs {
 impl RegistryArgs {
     /// The client these flags describe.
     pub fn client(&self) -> Result<Client, CliError> {
+        Client::new(self.options()?).map_err(|e| CliError::Usage(format!("registry TLS: {e}")))
+    }
+
+    /// The client's options these flags describe: the CA and credentials
+    /// files read now, once.
+    pub fn options(&self) -> Result<Options, CliError> {
         let mut options = Options::default();
         for path in &self.registry_ca {
-            let pem = std::fs::read(path).map_err(|source| CliError::Read {
+            let read_error = |path: &std::path::Path, source| CliError::Read {
                 name: path.display().to_string(),
                 source,
-            })?;
-            options
-                .add_ca_pem(&pem)
-                .map_err(|e| CliError::Usage(format!("--registry-ca {}: {e}", path.display())))?;
+            };
+            // A directory: every *.crt and *.pem in it (none is fine: a
+            // Kubernetes ConfigMap mounted `optional: true` that does not
+            // exist), as containerd's certs.d directories hold them.
+            let files = if path.is_dir() {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                    .map_err(|e| read_error(path, e))?
+                    .filter_map(|entry| entry.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.is_file() && p.extension().is_some_and(|e| e == "crt" || e == "pem")
+                    })
+                    .collect();
+                files.sort();
+                files
+            } else {
+                vec![path.clone()]
+            };
+            for file in files {
+                let pem = std::fs::read(&file).map_err(|e| read_error(&file, e))?;
+                options.add_ca_pem(&pem).map_err(|e| {
+                    CliError::Usage(format!("--registry-ca {}: {e}", file.display()))
+                })?;
+            }
         }
         for path in &self.registry_auth {
             let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
@@ -84,7 +110,7 @@ impl RegistryArgs {
         }
         options.plain_http = self.registry_plain_http.clone();
         options.request_timeout = std::time::Duration::from_secs(self.registry_timeout.max(1));
-        Client::new(options).map_err(|e| CliError::Usage(format!("registry TLS: {e}")))
+        Ok(options)
     }
 }
 

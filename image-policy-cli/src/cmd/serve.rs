@@ -1,9 +1,12 @@
 //! `image-policy serve`: the admission server, configured from flags.
 
+use crate::cmd::resolve::RegistryArgs;
 use crate::error::CliError;
 use crate::policy_args::PolicyArgs;
+use image_policy_registry::CacheOptions;
 use image_policy_webhook::server::{
-    self, PolicySource, ServerConfig, TlsFiles, Transport, shutdown_signal,
+    self, MAX_WEBHOOK_TIMEOUT, PinConfig, PolicySource, ServerConfig, TlsFiles, Transport,
+    shutdown_signal,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +72,19 @@ pub struct Args {
     /// Log format: one line per event, as text or JSON.
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// The registry flags, for /mutate's pinning (pin: rules). The CA and
+    /// credentials files are read once, at startup.
+    #[command(flatten)]
+    registry: Box<RegistryArgs>,
+    /// How long /mutate reuses a tag's digest (0s: no cache; concurrent
+    /// reviews of one tag still share one request). Only successes are kept.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_ttl)]
+    pin_cache_ttl: Duration,
+    /// The deadline of one /mutate review's registry requests: an image not
+    /// resolved by then is a failure (denied in enforce mode). Must be below
+    /// the MutatingWebhookConfiguration's timeoutSeconds (at most 30 s).
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_pin_deadline)]
+    pin_deadline: Duration,
 }
 
 /// `--log-format`.
@@ -131,6 +147,26 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// `--pin-cache-ttl`: a duration, `0s` turning the cache off.
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    if ["0s", "0ms", "0m"].contains(&text) {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(text)
+}
+
+/// `--pin-deadline`: below the API server's largest webhook timeout.
+fn parse_pin_deadline(text: &str) -> Result<Duration, String> {
+    let deadline = parse_duration(text)?;
+    if deadline >= MAX_WEBHOOK_TIMEOUT {
+        return Err(format!(
+            "{text:?} is not below {} s, the longest timeoutSeconds the API server allows a webhook",
+            MAX_WEBHOOK_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(deadline)
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -184,6 +220,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     config.idle_timeout = args.idle_timeout;
     config.write_timeout = args.write_timeout;
     config.body_memory = args.body_memory_mib as usize * 1024 * 1024;
+    let mut pin = PinConfig::default();
+    pin.registry = args.registry.options()?;
+    pin.cache = CacheOptions::with_ttl(args.pin_cache_ttl);
+    pin.deadline = args.pin_deadline;
+    config.pin = pin;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -198,7 +239,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_duration, parse_listen};
+    use super::{parse_duration, parse_listen, parse_pin_deadline, parse_ttl};
 
     #[test]
     fn listen_addresses() {
@@ -238,6 +279,31 @@ mod tests {
             ("2h", Err(())),
         ] {
             assert_eq!(parse_duration(text).map_err(|_| ()), expected, "{text}");
+        }
+    }
+
+    /// `--pin-cache-ttl 0s` turns the cache off; `--pin-deadline` must be
+    /// below the API server's longest webhook timeout.
+    #[test]
+    fn pin_durations() {
+        for (text, expected) in [
+            ("0s", Ok(Duration::ZERO)),
+            ("0ms", Ok(Duration::ZERO)),
+            ("0m", Ok(Duration::ZERO)),
+            ("30s", Ok(Duration::from_secs(30))),
+            ("0", Err(())),
+            ("-1s", Err(())),
+        ] {
+            assert_eq!(parse_ttl(text).map_err(|_| ()), expected, "{text}");
+        }
+        for (text, expected) in [
+            ("3s", Ok(Duration::from_secs(3))),
+            ("29s", Ok(Duration::from_secs(29))),
+            ("30s", Err(())),
+            ("1m", Err(())),
+            ("0s", Err(())),
+        ] {
+            assert_eq!(parse_pin_deadline(text).map_err(|_| ()), expected, "{text}");
         }
     }
 }

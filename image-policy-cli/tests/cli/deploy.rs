@@ -148,22 +148,29 @@ fn deploy_lints_clean_under_its_policy_after_the_documented_replacement() {
         assert_eq!(code, 0, "{text}");
         assert!(text.contains("1 image: 0 violations"), "{text}");
         // And with every component (components/rewrite's
-        // MutatingWebhookConfiguration included), the same one image.
+        // MutatingWebhookConfiguration included; then pin, which includes
+        // it, in its place), the same one image.
         let file = install.join("kustomization.yaml");
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.contains("  # - ../../components/"), "{text}");
-        std::fs::write(
-            &file,
-            text.replace("  # - ../../components/", "  - ../../components/"),
-        )
-        .unwrap();
-        let rendered = kustomize(&install);
-        assert!(
-            String::from_utf8_lossy(&rendered).contains("kind: MutatingWebhookConfiguration\n")
-        );
-        let (code, text) = image_policy(work.path(), &lint_rendered, &rendered);
-        assert_eq!(code, 0, "{text}");
-        assert!(text.contains("1 image: 0 violations"), "{text}");
+        let every = text.replace("  # - ../../components/", "  - ../../components/");
+        let without = |drop: &str| {
+            every.replace(
+                &format!("  - ../../components/{drop}\n"),
+                &format!("  # - ../../components/{drop}\n"),
+            )
+        };
+        for (keep, drop) in [("rewrite", "pin"), ("pin", "rewrite")] {
+            std::fs::write(&file, without(drop)).unwrap();
+            let rendered = kustomize(&install);
+            assert!(
+                String::from_utf8_lossy(&rendered).contains("kind: MutatingWebhookConfiguration\n"),
+                "{keep}"
+            );
+            let (code, text) = image_policy(work.path(), &lint_rendered, &rendered);
+            assert_eq!(code, 0, "{keep}: {text}");
+            assert!(text.contains("1 image: 0 violations"), "{keep}: {text}");
+        }
     }
 }
 

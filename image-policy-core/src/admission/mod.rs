@@ -108,7 +108,7 @@ pub use decide::{decide, decide_images};
 pub use mutate::{Mutation, PatchOperation, Replacement, RewriteFailure, mutate};
 pub use request::{Operation, Request};
 pub use verdict::{AdmissionVerdict, JudgedImage, Place, Status};
-pub use wording::{NAMED_IMAGES, NAMED_STRING, NAMED_TEXT};
+pub use wording::{NAMED_IMAGES, NAMED_STRING, NAMED_TEXT, object_label};
 
 #[cfg(feature = "json")]
 use crate::k8s::Object;

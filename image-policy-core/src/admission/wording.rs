@@ -190,12 +190,10 @@ pub(super) fn audit_annotations(judged: &[Judged<'_, '_>]) -> BTreeMap<&'static 
     annotations
 }
 
-/// The object named for people: `Deployment shop/web`.
-pub(super) fn object_label(
-    kind: Option<&str>,
-    namespace: Option<&str>,
-    name: Option<&str>,
-) -> String {
+/// The object named for people, as every message of [`decide`](super::decide)
+/// and [`mutate`](fn@super::mutate) begins: `Deployment shop/web` (each part
+/// cut at [`NAMED_STRING`] bytes).
+pub fn object_label(kind: Option<&str>, namespace: Option<&str>, name: Option<&str>) -> String {
     // Pieces into one sized buffer rather than `format!`: this runs for every
     // review, and the message that follows it is appended to the same kind of
     // buffer.

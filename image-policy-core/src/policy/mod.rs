@@ -519,6 +519,13 @@ impl Policy {
         self.exempt_namespaces.contains(namespace)
     }
 
+    /// Whether any scope (the cluster's or a namespace's) has `pin:` rules:
+    /// when not, no image is ever in pin scope, and a mutating webhook has
+    /// nothing to resolve.
+    pub fn has_pin_rules(&self) -> bool {
+        self.rule_sets.iter().any(|set| !set.pin.is_empty())
+    }
+
     /// The document this policy was compiled from.
     pub fn document(&self) -> &PolicyDocument {
         &self.document

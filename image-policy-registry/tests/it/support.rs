@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-pub use crate::fixture::TestCa;
+pub use super::fixture::TestCa;
 
 impl TestCa {
     /// Client options trusting this CA only (not the system's roots).
@@ -217,7 +217,7 @@ pub fn resolver(options: Options, ttl: Duration) -> Resolver {
 }
 
 /// `sha256:` + hex of `bytes`.
-pub use crate::fixture::sha256;
+pub use super::fixture::sha256;
 
 /// An OCI image manifest whose config digest varies with `n`.
 pub fn oci_manifest(n: u32) -> Vec<u8> {

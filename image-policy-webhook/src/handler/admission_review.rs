@@ -18,12 +18,13 @@ use image_policy_core::policy::Policy;
 use serde::Serialize;
 
 use super::json::write_str;
+use super::pin::{self, PendingMutation};
 use super::reply::{Outcome, Reply, ReplySummary, Status as StatusOut, bad_request, decode};
 use super::request::AdmissionReviewIn;
 use super::scan;
 
 const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
-const KIND: &str = "AdmissionReview";
+pub(super) const KIND: &str = "AdmissionReview";
 /// The longest `request.uid` answered (the answer repeats it): the API
 /// server's is a UUID of 36 bytes.
 const MAX_UID: usize = 128;
@@ -31,29 +32,29 @@ const MAX_UID: usize = 128;
 /// The response review. Written by [`AdmissionReviewOut::encode`]; the
 /// serde derive is the reference the tests compare it with.
 #[cfg_attr(test, derive(Serialize))]
-struct AdmissionReviewOut<'a> {
+pub(super) struct AdmissionReviewOut<'a> {
     #[cfg_attr(test, serde(rename = "apiVersion"))]
-    api_version: &'a str,
-    kind: &'static str,
-    response: ResponseOut<'a>,
+    pub(super) api_version: &'a str,
+    pub(super) kind: &'static str,
+    pub(super) response: ResponseOut<'a>,
 }
 
 #[cfg_attr(test, derive(Serialize))]
-struct ResponseOut<'a> {
-    uid: &'a str,
-    allowed: bool,
-    status: StatusOut<'a>,
+pub(super) struct ResponseOut<'a> {
+    pub(super) uid: &'a str,
+    pub(super) allowed: bool,
+    pub(super) status: StatusOut<'a>,
     /// `JSONPatch` when there is a patch.
     #[cfg_attr(
         test,
         serde(rename = "patchType", skip_serializing_if = "Option::is_none")
     )]
-    patch_type: Option<&'static str>,
+    pub(super) patch_type: Option<&'static str>,
     /// The base64 of the JSON Patch.
     #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    patch: Option<&'a str>,
+    pub(super) patch: Option<&'a str>,
     #[cfg_attr(test, serde(skip_serializing_if = "<[String]>::is_empty"))]
-    warnings: &'a [String],
+    pub(super) warnings: &'a [String],
     #[cfg_attr(
         test,
         serde(
@@ -61,13 +62,13 @@ struct ResponseOut<'a> {
             skip_serializing_if = "BTreeMap::is_empty"
         )
     )]
-    audit_annotations: &'a BTreeMap<&'static str, String>,
+    pub(super) audit_annotations: &'a BTreeMap<&'static str, String>,
 }
 
 impl AdmissionReviewOut<'_> {
     /// The JSON serde_json would write for the derived `Serialize`, written
     /// directly into one buffer.
-    fn encode(&self) -> Vec<u8> {
+    pub(super) fn encode(&self) -> Vec<u8> {
         let r = &self.response;
         let mut out = Vec::with_capacity(
             256 + r.uid.len()
@@ -149,7 +150,28 @@ impl Answer {
     }
 }
 
+/// What the first call gives: the answer, or (`/mutate` with pin rules) a
+/// review waiting for its digests.
+pub(super) enum Step {
+    Done(Reply),
+    Pin(PendingMutation),
+}
+
+impl From<Reply> for Step {
+    fn from(reply: Reply) -> Self {
+        Step::Done(reply)
+    }
+}
+
 pub(super) fn handle(policy: &Policy, body: &[u8], answer: Answer) -> Reply {
+    match handle_step(policy, body, answer) {
+        Step::Done(reply) => reply,
+        // Called without a registry: every pin fails, loudly.
+        Step::Pin(pending) => pending.complete(&[]),
+    }
+}
+
+pub(super) fn handle_step(policy: &Policy, body: &[u8], answer: Answer) -> Step {
     let endpoint = answer.path();
     // The scanner reads a well-formed review; serde decides on anything else.
     let fast = std::str::from_utf8(body)
@@ -159,44 +181,48 @@ pub(super) fn handle(policy: &Policy, body: &[u8], answer: Answer) -> Reply {
         Some(review) => review,
         None => match decode("AdmissionReview", body) {
             Ok(review) => review,
-            Err(message) => return bad_request(message),
+            Err(message) => return Step::Done(bad_request(message)),
         },
     };
     let api_version = match review.api_version.as_deref() {
         Some(v) if API_VERSIONS.contains(&v) => v,
         Some(other) => {
-            return bad_request(format!(
+            return Step::Done(bad_request(format!(
                 "apiVersion {other:?} is not supported on {endpoint}: expected {:?} or {:?}",
                 API_VERSIONS[0], API_VERSIONS[1]
-            ));
+            )));
         }
         None => {
-            return bad_request(format!(
+            return Step::Done(bad_request(format!(
                 "the AdmissionReview has no apiVersion (expected {:?} or {:?})",
                 API_VERSIONS[0], API_VERSIONS[1]
-            ));
+            )));
         }
     };
     if review.kind.as_deref() != Some(KIND) {
-        return bad_request(match review.kind.as_deref() {
+        return Step::Done(bad_request(match review.kind.as_deref() {
             Some(other) => {
                 format!("kind {other:?} is not supported on {endpoint}: expected {KIND:?}")
             }
             None => format!("the request has no kind (expected {KIND:?})"),
-        });
+        }));
     }
     let Some(request) = review.request else {
-        return bad_request("the AdmissionReview has no request".to_owned());
+        return Step::Done(bad_request("the AdmissionReview has no request".to_owned()));
     };
     let uid = match request.uid.as_deref() {
         Some(uid) if uid.len() > MAX_UID => {
-            return bad_request(format!(
+            return Step::Done(bad_request(format!(
                 "request.uid is longer than {MAX_UID} bytes ({} bytes): the API server's is a UUID",
                 uid.len()
-            ));
+            )));
         }
         Some(uid) if !uid.is_empty() => uid,
-        _ => return bad_request("the AdmissionReview has no request.uid".to_owned()),
+        _ => {
+            return Step::Done(bad_request(
+                "the AdmissionReview has no request.uid".to_owned(),
+            ));
+        }
     };
 
     let request = Request::new(
@@ -216,7 +242,13 @@ pub(super) fn handle(policy: &Policy, body: &[u8], answer: Answer) -> Reply {
     );
     if answer == Answer::Mutate {
         let mutation = admission::mutate(policy, &request);
-        return mutate_reply(api_version, uid, &request, mutation);
+        if !policy.has_pin_rules() {
+            return Step::Done(mutate_reply(api_version, uid, &request, mutation));
+        }
+        return match pin::plan(policy, api_version, uid, &request, mutation) {
+            Ok(pending) => Step::Pin(pending),
+            Err(mutation) => Step::Done(mutate_reply(api_version, uid, &request, mutation)),
+        };
     }
     let verdict = admission::decide(policy, &request);
     let outcome = match verdict.status {
@@ -260,11 +292,11 @@ pub(super) fn handle(policy: &Policy, body: &[u8], answer: Answer) -> Reply {
         message.push_str(w);
     }
     summary.message = message;
-    Reply {
+    Step::Done(Reply {
         status: 200,
         body,
         summary,
-    }
+    })
 }
 
 /// The answer of `/mutate`: allowed with the patch (none when nothing

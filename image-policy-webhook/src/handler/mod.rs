@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | [`Endpoint::ImageReview`] (`POST /imagereview`) | [`ImageReview`] `imagepolicy.k8s.io/v1alpha1` from the `ImagePolicyWebhook` admission plugin | `status.allowed`, `status.reason`, `status.auditAnnotations` |
 //! | [`Endpoint::AdmissionReview`] (`POST /validate`) | [`AdmissionReview`] `admission.k8s.io/v1` or `v1beta1` from a `ValidatingWebhookConfiguration` | `response.uid`, `allowed`, `status` (403 and a message naming every denied container), `warnings`, `auditAnnotations`, in the request's version |
-//! | [`Endpoint::Mutate`] (`POST /mutate`) | [`AdmissionReview`] `admission.k8s.io/v1` or `v1beta1` from a `MutatingWebhookConfiguration` | `response.uid`, `allowed`, `status`, and `patchType: JSONPatch` with `patch` (base64 of RFC 6902 `replace` operations) when a rewrite rule changes an image, in the request's version |
+//! | [`Endpoint::Mutate`] (`POST /mutate`) | [`AdmissionReview`] `admission.k8s.io/v1` or `v1beta1` from a `MutatingWebhookConfiguration` | `response.uid`, `allowed`, `status`, and `patchType: JSONPatch` with `patch` (base64 of RFC 6902 `replace` operations) when a rewrite rule changes an image or a pin rule pins one, `warnings`, in the request's version |
 //!
 //! [`ImageReview`]: https://kubernetes.io/docs/reference/config-api/imagepolicy.v1alpha1/
 //! [`AdmissionReview`]: https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request
@@ -64,6 +64,15 @@
 //! invalid reference. An image that does not parse is not rewritten: it is
 //! left for `/validate` to deny, as is an object whose images cannot be
 //! found.
+//!
+//! With `pin:` rules, `/mutate` also pins: it needs the registry, so it is
+//! answered in two pure calls around the caller's resolution, [`mutate`]
+//! then [`PendingMutation::complete`] (see the [`pin`] module: what is
+//! pinned, the patch `name:tag@sha256:…`, what a failure does). [`handle`]
+//! on `/mutate` with such a policy has no registry: every pin fails, and in
+//! enforce mode the review is denied, naming each image (never silently
+//! unpinned). A policy without pin rules takes the rewrite-only path above,
+//! with no second pass.
 //!
 //! `/imagereview` cannot change a pod (the `ImagePolicyWebhook` plugin has
 //! no way to patch): it judges each image as written, without rewriting.
@@ -126,12 +135,14 @@
 mod admission_review;
 mod image_review;
 mod json;
+pub mod pin;
 mod reply;
 mod request;
 pub(crate) mod scan;
 
 use image_policy_core::policy::Policy;
 
+pub use pin::{MutateStep, PendingMutation, Resolution, mutate};
 pub use reply::{Outcome, Reply, ReplySummary};
 
 /// The largest request body the server should pass to [`handle`]; larger ones

@@ -11,10 +11,10 @@
 //! |---|---|
 //! | `POST /imagereview` | an `ImageReview` (`imagepolicy.k8s.io/v1alpha1`), for the `ImagePolicyWebhook` admission plugin |
 //! | `POST /validate` | an `AdmissionReview` (`admission.k8s.io/v1` or `v1beta1`), for a `ValidatingWebhookConfiguration` |
-//! | `POST /mutate` | an `AdmissionReview` (`admission.k8s.io/v1` or `v1beta1`), for a `MutatingWebhookConfiguration`: the rewrites as a JSON Patch |
+//! | `POST /mutate` | an `AdmissionReview` (`admission.k8s.io/v1` or `v1beta1`), for a `MutatingWebhookConfiguration`: the rewrites and pins as a JSON Patch |
 //! | `GET /healthz` | 200 while the process serves |
 //! | `GET /readyz` | 200 once the policy is loaded and the listener is up, 503 from the start of shutdown |
-//! | `GET /metrics` | Prometheus text: requests and decisions by endpoint and result, latency histogram, policy and certificate reloads by result, the policy's hash |
+//! | `GET /metrics` | Prometheus text: requests and decisions by endpoint and result, latency histogram, policy and certificate reloads by result, the policy's hash; from the first pin, `image_policy_registry_*`: resolutions by result, their latency, cache hits, shared (single-flight) requests, HTTP requests and failures |
 //!
 //! With [`ServerConfig::metrics_listen`], the three `GET` routes are also served
 //! in plain HTTP on a second address (for probes and scrapers that do not
@@ -24,6 +24,26 @@
 //! only enforces the limits below (413, 408, 503), and records and logs what
 //! the handler answered: one `tracing` event per review at `INFO` with target
 //! `image_policy::decision`.
+//!
+//! # Pinning
+//!
+//! A `/mutate` review whose policy has `pin:` rules goes through a
+//! resolution phase between the handler's two calls
+//! ([`mutate`](crate::handler::mutate), then
+//! [`PendingMutation::complete`](crate::handler::PendingMutation::complete)):
+//! the references it lists are resolved through one
+//! `image_policy_registry::Resolver` shared by every review (each name at
+//! most once per [`PinConfig::cache`] TTL, concurrent reviews of a name
+//! sharing one request, at most 16 requests of one review at once), all
+//! within [`PinConfig::deadline`]; an unfinished resolution at the deadline
+//! is a failure. The review's judging permit and its body are released while
+//! it waits. The resolver is built on the first review that needs it, from
+//! [`PinConfig::registry`] (CA certificates and credentials read once, by
+//! the caller, at startup): a policy without pin rules builds none, and a
+//! reload that adds pin rules needs no restart. The deadline must be below
+//! the `MutatingWebhookConfiguration`'s `timeoutSeconds`, which the server
+//! cannot see ([`MAX_WEBHOOK_TIMEOUT`] is the API server's bound; `serve`
+//! refuses a deadline at or above it).
 //!
 //! # Reloading
 //!
@@ -121,11 +141,13 @@
 
 mod limits;
 mod metrics;
+mod pinning;
 mod reload;
 mod routes;
 mod tls;
 
 use self::limits::{BodyBudget, Connections};
+pub use self::pinning::{DEFAULT_PIN_DEADLINE, MAX_WEBHOOK_TIMEOUT, PinConfig};
 pub use self::reload::ReadError;
 use self::reload::{Reloader, WatchedCertificate, WatchedFiles};
 use self::tls::CertificateStore;
@@ -206,6 +228,11 @@ pub struct ServerConfig {
     /// already read). Default 2: each needs memory beyond its body, and the
     /// runtime has a thread per core of the node, which is not bounded.
     pub concurrent_reviews: usize,
+    /// How `/mutate` resolves tags to digests when the policy has `pin:`
+    /// rules: the registry client's options, the cache, the deadline of one
+    /// review. Used only by reviews that need it (the resolver is built on
+    /// the first).
+    pub pin: PinConfig,
 }
 
 impl ServerConfig {
@@ -227,6 +254,7 @@ impl ServerConfig {
             shutdown_timeout: Duration::from_secs(25),
             write_timeout: Duration::from_secs(10),
             concurrent_reviews: 2,
+            pin: PinConfig::default(),
         }
     }
 }
@@ -332,6 +360,8 @@ pub(crate) struct State {
     pub(crate) bodies: Arc<BodyBudget>,
     /// One permit per review judged at once.
     pub(crate) judging: tokio::sync::Semaphore,
+    /// `/mutate`'s resolution phase (pin rules).
+    pub(crate) pinning: pinning::Pinning,
 }
 
 impl State {
@@ -408,6 +438,7 @@ impl Server {
             max_streams,
             write_timeout,
             concurrent_reviews,
+            pin,
         } = config;
         let limits = ConnectionLimits {
             max_connections: max_connections.unwrap_or_else(limits::default_max_connections),
@@ -428,6 +459,7 @@ impl Server {
             request_timeout,
             bodies: BodyBudget::new(body_memory.max(body_limit)),
             judging: tokio::sync::Semaphore::new(concurrent_reviews.max(1)),
+            pinning: pinning::Pinning::new(pin),
         });
 
         let (acceptor, certificate) = match transport {

@@ -3,7 +3,7 @@
 
 use super::State;
 use super::limits::{BodyClaim, Connection, Sending};
-use crate::handler::{Endpoint, Outcome, handle};
+use crate::handler::{Endpoint, MutateStep, Outcome, handle};
 use axum::Router;
 use axum::body::Body;
 use axum::body::Bytes;
@@ -52,7 +52,7 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let http1 = parts.version < axum::http::Version::HTTP_2;
-    let (body, mut claim) = match read_body(state, &parts, body).await {
+    let (mut body, mut claim) = match read_body(state, &parts, body).await {
         Ok(read) => read,
         Err((status, message, body)) => {
             return refuse(state, endpoint, status, message, started, body, http1);
@@ -61,8 +61,24 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
     let policy = state.policy();
     // At most `concurrent_reviews` bodies are judged at once: each needs
     // memory of its own beyond its body (bounded; see the handler's docs).
-    let judging = state.judging.acquire().await;
-    let reply = handle(&policy.policy, endpoint, &body);
+    let mut judging = Some(state.judging.acquire().await);
+    let reply = if endpoint == Endpoint::Mutate {
+        // Two phases when the policy pins: the handler lists what to
+        // resolve, the registry is asked (no permit held, the body freed),
+        // the handler completes the answer.
+        match crate::handler::mutate(&policy.policy, &body) {
+            MutateStep::Done(reply) => reply,
+            MutateStep::Resolve(pending) => {
+                drop(judging.take());
+                drop(std::mem::take(&mut body));
+                let resolutions = state.pinning.resolve(pending.references()).await;
+                judging = Some(state.judging.acquire().await);
+                pending.complete(&resolutions)
+            }
+        }
+    } else {
+        handle(&policy.policy, endpoint, &body)
+    };
     drop(judging);
     drop(body);
     // The answer is held until sent: in the budget, in place of the body.
@@ -398,7 +414,11 @@ async fn metrics(Shared(state): Shared<Arc<State>>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        {
+            let mut text = state.metrics.render();
+            state.pinning.render_metrics(&mut text);
+            text
+        },
     )
         .into_response()
 }

@@ -12,6 +12,7 @@ mod fuzz_regressions;
 mod image_review;
 mod mutate;
 mod never_panics;
+mod pin;
 
 use image_policy_core::policy::{Mode, Policy};
 use image_policy_webhook::handler::{Endpoint, Reply, handle};

@@ -329,6 +329,17 @@ fn component_choices() -> Vec<Vec<&'static str>> {
     let mut reversed = COMPONENTS.to_vec();
     reversed.reverse();
     out.push(reversed);
+    // components/pin is rewrite's webhook and pinning: in place of rewrite.
+    let with_pin: Vec<Vec<&'static str>> = out
+        .iter()
+        .filter(|c| c.contains(&"rewrite"))
+        .map(|c| {
+            c.iter()
+                .map(|x| if *x == "rewrite" { "pin" } else { x })
+                .collect()
+        })
+        .collect();
+    out.extend(with_pin);
     out
 }
 
@@ -364,6 +375,60 @@ fn cert_manager_variant(dir: &Path, namespace: &str, components: &[&str], late_c
     let deploy = relative(dir, &deploy_dir());
     let text = text.replace("../../", &format!("{}/", deploy.display()));
     std::fs::write(dir.join("kustomization.yaml"), text).unwrap();
+}
+
+/// components/pin: the server gets the registry flags, its credentials
+/// Secret exists (under its generated name) and is mounted, the CA
+/// ConfigMap is optional, and the pin deadline is below the mutating
+/// webhook's timeoutSeconds, by at least a second for the network.
+fn pin_contract(docs: &[Value], ns: &str, fail: &mut dyn FnMut(String)) {
+    let Some(deployment) = find(docs, "Deployment", ns, "image-policy-webhook") else {
+        return fail("no Deployment image-policy-webhook".to_owned());
+    };
+    let spec = &deployment["spec"]["template"]["spec"];
+    let args: Vec<&str> = spec["containers"][0]["args"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let flag = |name: &str| {
+        args.iter()
+            .find_map(|a| a.strip_prefix(name)?.strip_prefix('='))
+    };
+    let deadline = flag("--pin-deadline").and_then(|d| d.strip_suffix('s')?.parse::<u64>().ok());
+    let timeouts: Vec<u64> = docs
+        .iter()
+        .filter(|d| d["kind"] == "MutatingWebhookConfiguration")
+        .flat_map(|d| d["webhooks"].as_array().cloned().unwrap_or_default())
+        .filter_map(|w| w["timeoutSeconds"].as_u64())
+        .collect();
+    match (deadline, timeouts.as_slice()) {
+        (Some(d), [t]) if d < *t => {}
+        other => fail(format!(
+            "--pin-deadline (seconds) and the mutating webhook's timeoutSeconds: {other:?}"
+        )),
+    }
+    for name in ["--registry-auth", "--registry-ca", "--pin-cache-ttl"] {
+        if flag(name).is_none() {
+            fail(format!("the server has no {name}"));
+        }
+    }
+    let volumes = spec["volumes"].as_array().cloned().unwrap_or_default();
+    let secret = volumes.iter().find_map(|v| {
+        v["secret"]["secretName"]
+            .as_str()
+            .filter(|n| n.starts_with("image-policy-registry-auth"))
+    });
+    match secret {
+        Some(name) if find(docs, "Secret", ns, name).is_some() => {}
+        other => fail(format!(
+            "the credentials Secret {other:?} is not in the install"
+        )),
+    }
+    if !volumes.iter().any(|v| {
+        v["configMap"]["name"] == "image-policy-registry-ca" && v["configMap"]["optional"] == true
+    }) {
+        fail("the registry CA ConfigMap is not mounted optional".to_owned());
+    }
 }
 
 /// `deploy/gen-certs.sh DIR` with NAMESPACE and COMPONENTS set.
@@ -693,12 +758,16 @@ fn contract(install: &Install, docs: &[Value]) -> Vec<String> {
                 || d["kind"] == "MutatingWebhookConfiguration"
         })
         .collect();
-    let expected = 1 + usize::from(install.components.contains(&"rewrite"));
+    let mutating = install.components.contains(&"rewrite") || install.components.contains(&"pin");
+    let expected = 1 + usize::from(mutating);
     if webhook_configurations.len() != expected {
         fail(format!(
             "{} webhook configurations, expected {expected}",
             webhook_configurations.len()
         ));
+    }
+    if install.components.contains(&"pin") {
+        pin_contract(docs, ns, &mut fail);
     }
     let server_namespaces: Vec<String> = docs
         .iter()
@@ -891,9 +960,10 @@ fn every_documented_install_keeps_the_deployment_contract() {
         return;
     }
     let (installs, docs) = rendered();
-    // 1 shipped + per namespace: 5 choices x (cert-manager, cert-manager
-    // last when there are components, gen-certs.sh).
-    assert_eq!(installs.len(), 1 + NAMESPACES.len() * (5 + 4 + 5));
+    // 1 shipped + per namespace: 8 choices (5, and the 3 with rewrite as
+    // pin) x (cert-manager, cert-manager last when there are components,
+    // gen-certs.sh).
+    assert_eq!(installs.len(), 1 + NAMESPACES.len() * (8 + 7 + 8));
     let mut failures = Vec::new();
     for (install, docs) in installs.iter().zip(docs) {
         failures.extend(contract(install, docs));

@@ -1,6 +1,7 @@
 //! Integration tests of the admission server: the real server on a loopback
 //! port, a test CA made with rcgen, clients that verify the certificate.
 
+mod registry;
 mod support;
 
 mod child;
@@ -10,6 +11,7 @@ mod exemptions;
 mod hostile;
 mod hostile_bodies;
 mod http;
+mod pin;
 mod reload;
 mod reviews;
 mod tls;

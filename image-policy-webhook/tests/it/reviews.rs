@@ -98,7 +98,7 @@ fn resource_of(kind: &str) -> (&'static str, &'static str, &'static str) {
 }
 
 /// An AdmissionReview CREATE request for `object`, as the API server sends it.
-fn admission_review(api_version: &str, uid: &str, object: &Value) -> String {
+pub(crate) fn admission_review(api_version: &str, uid: &str, object: &Value) -> String {
     let kind = object["kind"].as_str().unwrap();
     let (group, version, resource) = resource_of(kind);
     json!({

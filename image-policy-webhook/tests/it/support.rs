@@ -7,7 +7,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use image_policy_core::policy::Policy;
 use image_policy_webhook::server::{
-    PolicySource, Server, ServerConfig, ServerError, TlsFiles, Transport,
+    PinConfig, PolicySource, Server, ServerConfig, ServerError, TlsFiles, Transport,
 };
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -127,6 +127,8 @@ pub struct Options {
     pub body_limit: Option<usize>,
     pub idle_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
+    /// `/mutate`'s registry client, cache and deadline (pin rules).
+    pub pin: Option<PinConfig>,
 }
 
 impl Default for Options {
@@ -139,6 +141,7 @@ impl Default for Options {
             body_limit: None,
             idle_timeout: None,
             max_connections: None,
+            pin: None,
         }
     }
 }
@@ -211,6 +214,9 @@ impl Running {
             config.idle_timeout = timeout;
         }
         config.max_connections = options.max_connections;
+        if let Some(pin) = options.pin {
+            config.pin = pin;
+        }
         let server = Server::bind(config).await.unwrap();
         let addr = server.local_addr();
         let metrics_addr = server.metrics_addr();
