@@ -409,14 +409,18 @@ pub fn extract_without_fast_path(text: &str) -> Extracted {
 /// kubectl's documents of `text`, each read by `read_chunk`, with what
 /// kubectl reads differently reported.
 fn extract_with(text: &str, read_chunk: impl Fn(&str) -> Reading) -> Extracted {
-    let (chunks, bad_separator) = kubectl::documents(text);
+    let kubectl::Split {
+        chunks,
+        bad_separator,
+        yaml_alike,
+    } = kubectl::split(text);
     let end_markers: Vec<kubectl::Difference> = chunks
         .iter()
         .filter_map(kubectl::end_marker_first)
         .collect();
     let mut all = Reading::default();
     let mut chunks = chunks;
-    if bad_separator.is_none() && chunks.len() > 1 && kubectl::yaml_splits_alike(text) {
+    if bad_separator.is_none() && chunks.len() > 1 && yaml_alike {
         // The parser splits the file as kubectl does: one parse for all
         // (a parser per document costs more than the document on small
         // documents). A document kubectl refuses, or that does not read, is

@@ -59,8 +59,7 @@ pub fn position(location: &serde_saphyr::Location) -> Position {
 /// Whether `text` has a carriage return not followed by a line feed.
 pub fn has_lone_cr(text: &str) -> bool {
     let bytes = text.as_bytes();
-    text.match_indices('\r')
-        .any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
+    memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
 }
 
 /// Places serde-saphyr locations in the linter's own lines of a text (only
