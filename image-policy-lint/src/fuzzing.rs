@@ -28,7 +28,7 @@ pub mod manifests {
 #[cfg(feature = "fuzzing")]
 pub mod kubectl {
     pub use crate::kubectl::{
-        BadSeparator, Chunk, Difference, Split, differences, json_stream_difference, split,
+        BadSeparator, Chunk, Difference, differences, json_stream_difference,
     };
 }
 
@@ -211,7 +211,7 @@ pub fn check_kubectl_reader(text: &str) -> Result<(), String> {
         chunks,
         bad_separator: bad,
         yaml_alike,
-    } = crate::kubectl::split(text);
+    } = crate::kubectl::split(&crate::lines::Lines::new(text));
     if yaml_alike != yaml_splits_alike_by_lines(text) {
         return Err(format!(
             "yaml_alike {yaml_alike}, the line-by-line reading says otherwise"

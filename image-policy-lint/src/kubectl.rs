@@ -65,14 +65,16 @@
 //!
 //! # Performance
 //!
-//! [`split`] finds the line ends with `memchr` (SIMD) and looks only at line
-//! starts, cutting kubectl's documents and telling whether YAML cuts the
-//! same in one pass. The checks search the text with `memchr` for the bytes
+//! [`split`] walks the line starts of the reader's line index (built once
+//! per file) and looks only at lines starting with `-`, `%` or a byte-order
+//! mark, cutting kubectl's documents and telling whether YAML cuts the same
+//! in one pass. The checks search the text with `memchr` for the bytes
 //! that can start a YAML 1.1 line break or a lone carriage return (0xC2,
 //! 0xE2, `\r`, in one search), for `<<` and for a tab, and parse again
 //! (events only) only a document holding `<<` or a tab: a fraction of an
 //! instruction per byte each on a file that holds none of them.
 
+use super::lines::Lines;
 use super::report::Position;
 use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
@@ -124,25 +126,27 @@ pub struct Split<'t> {
 /// faster than document by document (one parser for the file) and gives the
 /// same reading.
 ///
-/// One pass: the line ends are found with `memchr`, and only a line that
-/// starts with `-`, `%` or a byte-order mark is looked at further.
-pub fn split(text: &str) -> Split<'_> {
+/// One pass over the line starts of the text's line index (which the
+/// reader builds anyway, for the images' widths): only a line that starts
+/// with `-`, `%` or a byte-order mark is looked at further.
+pub fn split<'t>(lines: &Lines<'t>) -> Split<'t> {
+    let text = lines.text();
     let bytes = text.as_bytes();
-    let mut newlines = memchr::memchr_iter(b'\n', bytes);
+    let starts = lines.starts();
     let mut chunks = Vec::new();
     let mut yaml_alike = true;
     let mut start = 0usize;
     let mut start_line = 1usize;
-    let mut line_start = 0usize;
-    let mut line_no = 1usize;
-    while line_start < bytes.len() {
-        let line_end = newlines.next().map_or(bytes.len(), |i| i + 1);
+    for (i, &line_start) in starts.iter().enumerate() {
+        if line_start >= bytes.len() {
+            break;
+        }
+        let line_no = i + 1;
+        let line_end = starts.get(i + 1).copied().unwrap_or(bytes.len());
         match bytes[line_start] {
             b'-' => {
                 let line = &text[line_start..line_end];
                 let Some(rest) = line.strip_prefix("---") else {
-                    line_start = line_end;
-                    line_no += 1;
                     continue;
                 };
                 // Go's strings.TrimSpace: unicode.IsSpace is White_Space,
@@ -196,8 +200,6 @@ pub fn split(text: &str) -> Split<'_> {
             }
             _ => {}
         }
-        line_start = line_end;
-        line_no += 1;
     }
     if start < bytes.len() {
         chunks.push(Chunk {
@@ -641,7 +643,7 @@ mod tests {
             chunks,
             bad_separator,
             ..
-        } = super::split(text);
+        } = super::split(&Lines::new(text));
         (
             chunks.iter().map(|c| (c.text, c.first_line)).collect(),
             bad_separator.map(|b| (b.position.line, b.rest)),
@@ -700,7 +702,11 @@ mod tests {
             ("a: 1\n---\n\u{feff}b: 2\n", false),
             ("%YAML 1.1\n---\na: 1\n", false),
         ] {
-            assert_eq!(super::split(text).yaml_alike, alike, "{text:?}");
+            assert_eq!(
+                super::split(&Lines::new(text)).yaml_alike,
+                alike,
+                "{text:?}"
+            );
         }
     }
 
