@@ -159,8 +159,8 @@
 //! and `memchr` searches for the bytes that can start a difference) and
 //! judging about 14. Files outside its subset (anchors,
 //! aliases, tags, merge keys, duplicate keys, anything unusual) are read by
-//! serde-saphyr, as before, at about 550. On the bench corpus, `lint` reads
-//! 79 MB/s on two cores. See `benches/benches/lint.rs`, which measures both
+//! serde-saphyr, as before, at about 550. On the bench corpus, `lint` read
+//! 52.8 to 58 MB/s on two cores at its last timing (BENCHMARKS.md). See `benches/benches/lint.rs`, which measures both
 //! readers and three span-keeping event parsers next to the linter, and
 //! `benches/results/lint.md`.
 //!
