@@ -564,6 +564,14 @@ fn is_non_finite_spelling(unsigned: &str) -> bool {
 /// which it also uses for ignored values) may reject: a non-finite float
 /// (`.inf`, `.nan`, or a numeral that overflows, `1e999`). A superset.
 fn untyped_may_fail(value: &str) -> bool {
+    // Most scalars are words: only one that starts (past white space) with
+    // a sign, a digit or a dot can be a float; the others cost one test.
+    if !matches!(
+        value.as_bytes().first(),
+        Some(b'0'..=b'9' | b'+' | b'-' | b'.' | b' ' | b'\t' | b'\r' | b'\n')
+    ) {
+        return false;
+    }
     let t = value.trim_matches([' ', '\t', '\r', '\n']);
     let unsigned = t.strip_prefix(['+', '-']).unwrap_or(t);
     match unsigned.as_bytes().first() {
@@ -937,6 +945,8 @@ mod tests {
         for (value, fails) in [
             (".inf", true),
             ("-.Inf", true),
+            (" .inf", true),
+            ("+1e999", true),
             (".NaN", true),
             ("1e999", true),
             ("-1E400", true),

@@ -28,7 +28,7 @@ pub mod manifests {
 #[cfg(feature = "fuzzing")]
 pub mod kubectl {
     pub use crate::kubectl::{
-        BadSeparator, Chunk, Difference, differences, documents, json_stream_difference,
+        BadSeparator, Chunk, Difference, differences, json_stream_difference,
     };
 }
 
@@ -242,13 +242,23 @@ pub fn check_fast_path(text: &str) -> Result<(), String> {
 /// of a text are whole lines, in order, never overlapping, each starting at
 /// the line it says and holding a separator line only as its first line
 /// (kubectl keeps a separator met with nothing read since the last cut
-/// there); the difference checks return; the manifest reader's sites and
+/// there); its one-pass answer to whether YAML cuts the text alike is the
+/// line-by-line rule's; the difference checks return; the manifest reader's sites and
 /// problems lie on lines of the text (unless a lone carriage return, a line
 /// break for the parser and not for the line index, is in it); and reading
 /// each document with the fast path gives what serde-saphyr alone gives.
 /// `Err` says which broke.
 pub fn check_kubectl_reader(text: &str) -> Result<(), String> {
-    let (chunks, bad) = crate::kubectl::documents(text);
+    let crate::kubectl::Split {
+        chunks,
+        bad_separator: bad,
+        yaml_alike,
+    } = crate::kubectl::split(&crate::lines::Lines::new(text));
+    if yaml_alike != yaml_splits_alike_by_lines(text) {
+        return Err(format!(
+            "yaml_alike {yaml_alike}, the line-by-line reading says otherwise"
+        ));
+    }
     let mut end = 0;
     for chunk in &chunks {
         let start = chunk.text.as_ptr() as usize - text.as_ptr() as usize;
@@ -295,6 +305,23 @@ pub fn check_kubectl_reader(text: &str) -> Result<(), String> {
         return Err("the fast path differs from serde-saphyr on kubectl's documents".to_owned());
     }
     Ok(())
+}
+
+/// Whether YAML splits `text` as kubectl does, line by line as the rule
+/// reads (every `---` line is followed by nothing, or by a space or tab and
+/// at most a comment; no `%` line; no byte-order mark past the first line):
+/// the oracle of [`crate::kubectl::split`]'s one-pass answer.
+fn yaml_splits_alike_by_lines(text: &str) -> bool {
+    text.split('\n').enumerate().all(|(i, line)| {
+        if let Some(rest) = line.strip_prefix("---") {
+            let rest = rest.strip_suffix('\r').unwrap_or(rest);
+            let after = rest.trim_start_matches([' ', '\t']);
+            rest.is_empty()
+                || (after.len() < rest.len() && (after.is_empty() || after.starts_with('#')))
+        } else {
+            !line.starts_with('%') && (i == 0 || !line.starts_with('\u{feff}'))
+        }
+    })
 }
 
 #[cfg(test)]

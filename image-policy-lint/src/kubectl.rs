@@ -14,10 +14,10 @@
 //!   ASCII ones), so `---` followed by a no-break space is a separator for
 //!   kubectl, while YAML reads it as text. Any other remainder (`--- |`,
 //!   `--- !tag`, `---x`, `----`) stops kubectl with "invalid Yaml document
-//!   separator", dropping the document being read. [`documents`] is that
+//!   separator", dropping the document being read. [`split`] is that
 //!   reader; each document is then parsed on its own, as kubectl parses it
 //!   (or the whole file at once when YAML splits it the same way,
-//!   [`yaml_splits_alike`], which reads the same and is faster).
+//!   [`Split::yaml_alike`], which reads the same and is faster).
 //! - **Lists and objects** (in [`super::manifests`]): any object with
 //!   `items` is a list, its bare items get the list's kind without `List`,
 //!   and the documents kubectl refuses (no `kind`, not a mapping, a list in
@@ -65,10 +65,16 @@
 //!
 //! # Performance
 //!
-//! [`documents`] looks only at line starts; the checks search the text for
-//! the bytes that can start a YAML 1.1 line break (0xC2, 0xE2) and for `<<`,
-//! and parse again (events only) only a document holding `<<`.
+//! [`split`] walks the line starts of the reader's line index (built once
+//! per file) and looks only at lines starting with `-`, `%` or a byte-order
+//! mark, cutting kubectl's documents and telling whether YAML cuts the same
+//! in one pass. The checks search the text with `memchr` for the bytes
+//! that can start a YAML 1.1 line break or a lone carriage return (0xC2,
+//! 0xE2, `\r`, in one search), for `<<` and for a tab, and parse again
+//! (events only) only a document holding `<<` or a tab: a fraction of an
+//! instruction per byte each on a file that holds none of them.
 
+use super::lines::Lines;
 use super::report::Position;
 use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
@@ -91,6 +97,19 @@ pub struct BadSeparator {
     pub rest: String,
 }
 
+/// A file as kubectl's `YAMLReader` cuts it ([`split`]), and whether a
+/// YAML 1.2 stream parser cuts it the same way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split<'t> {
+    /// The documents, in order.
+    pub chunks: Vec<Chunk<'t>>,
+    /// The separator that stopped kubectl's reader, if one did.
+    pub bad_separator: Option<BadSeparator>,
+    /// Whether a YAML 1.2 stream parser splits the text into the same
+    /// documents; false when a separator is bad.
+    pub yaml_alike: bool,
+}
+
 /// The documents of `text` as kubectl's `YAMLReader` reads them, in order,
 /// and the separator that stopped it, if one did. kubectl drops the document
 /// being read when it meets a bad separator; the chunk before it is still
@@ -98,57 +117,89 @@ pub struct BadSeparator {
 /// A separator line met when nothing has been read since the last cut (the
 /// file's first line, the second of two separators) is kept as the first
 /// line of the next document, as kubectl's reader keeps it.
-pub fn documents(text: &str) -> (Vec<Chunk<'_>>, Option<BadSeparator>) {
+///
+/// In the same pass, whether a YAML 1.2 stream parser splits `text` into
+/// the same documents ([`Split::yaml_alike`]): every separator line is one
+/// YAML reads as a document start too (`---`, then nothing, or a space or
+/// tab and at most a comment), no directive line, no byte-order mark after
+/// the first line. Then the whole text can be parsed at once, which is
+/// faster than document by document (one parser for the file) and gives the
+/// same reading.
+///
+/// One pass over the line starts of the text's line index (which the
+/// reader builds anyway, for the images' widths): only a line that starts
+/// with `-`, `%` or a byte-order mark is looked at further.
+pub fn split<'t>(lines: &Lines<'t>) -> Split<'t> {
+    let text = lines.text();
+    let bytes = text.as_bytes();
+    let starts = lines.starts();
     let mut chunks = Vec::new();
+    let mut yaml_alike = true;
     let mut start = 0usize;
     let mut start_line = 1usize;
-    let mut line_start = 0usize;
-    let mut line_no = 1usize;
-    let bytes = text.as_bytes();
-    while line_start < bytes.len() {
-        let line_end = match memchr_newline(&bytes[line_start..]) {
-            Some(i) => line_start + i + 1,
-            None => bytes.len(),
-        };
-        let line = &text[line_start..line_end];
-        if let Some(rest) = line.strip_prefix("---") {
-            // Go's strings.TrimSpace: unicode.IsSpace is White_Space, which
-            // is what char::is_whitespace tests.
-            let trimmed = rest.trim_matches(char::is_whitespace);
-            if !trimmed.is_empty() && !trimmed.starts_with('#') {
+    for (i, &line_start) in starts.iter().enumerate() {
+        if line_start >= bytes.len() {
+            break;
+        }
+        let line_no = i + 1;
+        let line_end = starts.get(i + 1).copied().unwrap_or(bytes.len());
+        match bytes[line_start] {
+            b'-' => {
+                let line = &text[line_start..line_end];
+                let Some(rest) = line.strip_prefix("---") else {
+                    continue;
+                };
+                // Go's strings.TrimSpace: unicode.IsSpace is White_Space,
+                // which is what char::is_whitespace tests.
+                let trimmed = rest.trim_matches(char::is_whitespace);
+                if !trimmed.is_empty() && !trimmed.starts_with('#') {
+                    if start < line_start {
+                        chunks.push(Chunk {
+                            text: &text[start..line_start],
+                            first_line: start_line,
+                        });
+                    }
+                    return Split {
+                        chunks,
+                        bad_separator: Some(BadSeparator {
+                            position: Position {
+                                line: line_no,
+                                column: 1,
+                            },
+                            rest: trimmed.to_owned(),
+                        }),
+                        yaml_alike: false,
+                    };
+                }
+                // YAML reads a document start only where `---` is followed
+                // by nothing, or by a space or a tab and at most a comment.
+                let rest = rest.strip_suffix('\n').unwrap_or(rest);
+                let rest = rest.strip_suffix('\r').unwrap_or(rest);
+                let after = rest.trim_start_matches([' ', '\t']);
+                yaml_alike &= rest.is_empty()
+                    || (after.len() < rest.len() && (after.is_empty() || after.starts_with('#')));
                 if start < line_start {
                     chunks.push(Chunk {
                         text: &text[start..line_start],
                         first_line: start_line,
                     });
+                    start = line_end;
+                    start_line = line_no + 1;
                 }
-                return (
-                    chunks,
-                    Some(BadSeparator {
-                        position: Position {
-                            line: line_no,
-                            column: 1,
-                        },
-                        rest: trimmed.to_owned(),
-                    }),
-                );
+                // Else nothing has been read since the last cut (the file's
+                // first line, or a separator after a separator): kubectl's
+                // reader keeps the line as the next document's first, and its
+                // YAML reads it (`---` starts the document; `---` and a no-break
+                // space is text).
             }
-            if start < line_start {
-                chunks.push(Chunk {
-                    text: &text[start..line_start],
-                    first_line: start_line,
-                });
-                start = line_end;
-                start_line = line_no + 1;
+            // A directive, or a byte-order mark YAML reads past where
+            // kubectl does not drop it.
+            b'%' => yaml_alike = false,
+            0xEF if line_start > 0 && text[line_start..].starts_with('\u{feff}') => {
+                yaml_alike = false;
             }
-            // Else nothing has been read since the last cut (the file's
-            // first line, or a separator after a separator): kubectl's
-            // reader keeps the line as the next document's first, and its
-            // YAML reads it (`---` starts the document; `---` and a no-break
-            // space is text).
+            _ => {}
         }
-        line_start = line_end;
-        line_no += 1;
     }
     if start < bytes.len() {
         chunks.push(Chunk {
@@ -156,30 +207,11 @@ pub fn documents(text: &str) -> (Vec<Chunk<'_>>, Option<BadSeparator>) {
             first_line: start_line,
         });
     }
-    (chunks, None)
-}
-
-/// Whether a YAML 1.2 stream parser splits `text` into the same documents
-/// as [`documents`] (every separator line is one YAML reads as a document
-/// start too: `---`, then nothing, or a space or tab and at most a comment;
-/// no directive line; no byte-order mark after the first line). Then the
-/// whole text can be parsed at once, which is faster than document by
-/// document (one parser for the file) and gives the same reading.
-pub fn yaml_splits_alike(text: &str) -> bool {
-    text.split('\n').enumerate().all(|(i, line)| {
-        if let Some(rest) = line.strip_prefix("---") {
-            let rest = rest.strip_suffix('\r').unwrap_or(rest);
-            let after = rest.trim_start_matches([' ', '\t']);
-            rest.is_empty()
-                || (after.len() < rest.len() && (after.is_empty() || after.starts_with('#')))
-        } else {
-            !line.starts_with('%') && (i == 0 || !line.starts_with('\u{feff}'))
-        }
-    })
-}
-
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    Split {
+        chunks,
+        bad_separator: None,
+        yaml_alike,
+    }
 }
 
 /// How far into a stream kubectl looks for the `{` that makes it a JSON
@@ -288,7 +320,7 @@ pub fn end_marker_first(chunk: &Chunk<'_>) -> Option<Difference> {
 /// lines on), where this reader skips it. A file made by concatenating files
 /// saved with byte-order marks has them.
 pub fn stray_byte_order_mark(text: &str) -> Option<Difference> {
-    let at = text.match_indices("\n\u{feff}").next()?.0 + 1;
+    let at = memchr::memmem::find(text.as_bytes(), "\n\u{feff}".as_bytes())? + 1;
     Some(Difference {
         position: position_of(text, at),
         message: "a byte-order mark (U+FEFF) at the start of a line after the first: kubectl's reader drops only the file's leading one, and its YAML reads this one differently from this reader (before a `{` it is text and kubectl stops); remove it".to_owned(),
@@ -312,10 +344,10 @@ pub fn differences(text: &str) -> Vec<Difference> {
     if let Some(d) = yaml11_line_break(text) {
         out.push(d);
     }
-    if text.contains("<<") {
+    if memchr::memmem::find(text.as_bytes(), b"<<").is_some() {
         out.extend(misplaced_merge_keys(text));
     }
-    if text.contains('\t') {
+    if memchr::memchr(b'\t', text.as_bytes()).is_some() {
         out.extend(tab_indentation(text));
     }
     out.sort_by_key(|d| d.position);
@@ -382,12 +414,7 @@ fn tab_indentation(text: &str) -> Option<Difference> {
 fn yaml11_line_break(text: &str) -> Option<Difference> {
     let bytes = text.as_bytes();
     // UTF-8: NEL is C2 85, LS and PS are E2 80 A8 and E2 80 A9.
-    let mut from = 0;
-    while let Some(i) = bytes[from..]
-        .iter()
-        .position(|&b| b == 0xC2 || b == 0xE2 || b == b'\r')
-        .map(|i| i + from)
-    {
+    for i in memchr::memchr3_iter(0xC2, 0xE2, b'\r', bytes) {
         let name = match &bytes[i..] {
             [0xC2, 0x85, ..] => Some("NEL (U+0085)"),
             [0xE2, 0x80, 0xA8, ..] => Some("LINE SEPARATOR (U+2028)"),
@@ -409,7 +436,6 @@ fn yaml11_line_break(text: &str) -> Option<Difference> {
                 ),
             });
         }
-        from = i + 1;
     }
     None
 }
@@ -610,13 +636,17 @@ mod tests {
     use super::*;
 
     /// Documents as (text, first line), and the bad separator as (line, rest).
-    type Split<'t> = (Vec<(&'t str, usize)>, Option<(usize, String)>);
+    type Cut<'t> = (Vec<(&'t str, usize)>, Option<(usize, String)>);
 
-    fn split(text: &str) -> Split<'_> {
-        let (chunks, bad) = documents(text);
+    fn split(text: &str) -> Cut<'_> {
+        let super::Split {
+            chunks,
+            bad_separator,
+            ..
+        } = super::split(&Lines::new(text));
         (
             chunks.iter().map(|c| (c.text, c.first_line)).collect(),
-            bad.map(|b| (b.position.line, b.rest)),
+            bad_separator.map(|b| (b.position.line, b.rest)),
         )
     }
 
@@ -672,7 +702,11 @@ mod tests {
             ("a: 1\n---\n\u{feff}b: 2\n", false),
             ("%YAML 1.1\n---\na: 1\n", false),
         ] {
-            assert_eq!(yaml_splits_alike(text), alike, "{text:?}");
+            assert_eq!(
+                super::split(&Lines::new(text)).yaml_alike,
+                alike,
+                "{text:?}"
+            );
         }
     }
 

@@ -155,11 +155,15 @@
 //! time by serde-saphyr.
 //! Most manifests are read by the fast path (the private `fast_yaml`
 //! module), a lean span-keeping deserializer over granit-parser's events
-//! (the parser under serde-saphyr, with the same options): about 290 instructions per byte, of which the
-//! parser itself takes about 230. Files outside its subset (anchors,
+//! (the parser under serde-saphyr, with the same options): the whole of
+//! `lint` costs about 300 instructions per byte on the bench corpus, of
+//! which the parser itself takes about 230, kubectl's document splitter and
+//! checks about 2 (one pass over the line index the reader builds anyway,
+//! and `memchr` searches for the bytes that can start a difference) and
+//! judging about 14. Files outside its subset (anchors,
 //! aliases, tags, merge keys, duplicate keys, anything unusual) are read by
-//! serde-saphyr, as before, at about 550. On the bench corpus, `lint` reads
-//! 79 MB/s on two cores. See `benches/benches/lint.rs`, which measures both
+//! serde-saphyr, as before, at about 550. On the bench corpus, `lint` read
+//! 52.8 to 58 MB/s on two cores at its last timing (BENCHMARKS.md). See `benches/benches/lint.rs`, which measures both
 //! readers and three span-keeping event parsers next to the linter, and
 //! `benches/results/lint.md`.
 //!

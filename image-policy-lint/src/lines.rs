@@ -41,6 +41,17 @@ impl<'t> Lines<'t> {
         Lines { text, starts }
     }
 
+    /// The text indexed.
+    pub fn text(&self) -> &'t str {
+        self.text
+    }
+
+    /// The byte offset where each line starts, in order: 0, then the byte
+    /// after each `\n` (the text's length, after a final newline).
+    pub fn starts(&self) -> &[usize] {
+        &self.starts
+    }
+
     /// The number of lines (a final newline ends the last line; it does not
     /// start another).
     pub fn count(&self) -> usize {

@@ -398,7 +398,7 @@ pub fn extract(text: &str) -> Extracted {
 /// the reference [`extract`] is tested against.
 #[cfg(any(test, feature = "fuzzing"))]
 pub fn extract_without_fast_path(text: &str) -> Extracted {
-    extract_with(text, |chunk| {
+    extract_with(text, |chunk, _| {
         let differences = kubectl::differences(chunk);
         let mut got = read_full(chunk);
         push_differences(&mut got.out, differences);
@@ -406,22 +406,28 @@ pub fn extract_without_fast_path(text: &str) -> Extracted {
     })
 }
 
-/// kubectl's documents of `text`, each read by `read_chunk`, with what
+/// kubectl's documents of `text`, each read by `read_chunk` (given the
+/// line index of the text it reads when it is the whole file's), with what
 /// kubectl reads differently reported.
-fn extract_with(text: &str, read_chunk: impl Fn(&str) -> Reading) -> Extracted {
-    let (chunks, bad_separator) = kubectl::documents(text);
+fn extract_with(text: &str, read_chunk: impl Fn(&str, Option<&Lines<'_>>) -> Reading) -> Extracted {
+    let lines = Lines::new(text);
+    let kubectl::Split {
+        chunks,
+        bad_separator,
+        yaml_alike,
+    } = kubectl::split(&lines);
     let end_markers: Vec<kubectl::Difference> = chunks
         .iter()
         .filter_map(kubectl::end_marker_first)
         .collect();
     let mut all = Reading::default();
     let mut chunks = chunks;
-    if bad_separator.is_none() && chunks.len() > 1 && kubectl::yaml_splits_alike(text) {
+    if bad_separator.is_none() && chunks.len() > 1 && yaml_alike {
         // The parser splits the file as kubectl does: one parse for all
         // (a parser per document costs more than the document on small
         // documents). A document kubectl refuses, or that does not read, is
         // read again on its own (see `misshapen_object`), and placed.
-        let got = read_chunk(text);
+        let got = read_chunk(text, Some(&lines));
         if got.refused.is_empty()
             && !got
                 .out
@@ -435,7 +441,7 @@ fn extract_with(text: &str, read_chunk: impl Fn(&str) -> Reading) -> Extracted {
         }
     }
     for chunk in chunks {
-        let mut got = read_chunk(chunk.text);
+        let mut got = read_chunk(chunk.text, None);
         shift_lines(&mut got.out, chunk.first_line - 1);
         for p in got.refused.iter_mut().filter_map(|p| p.position.as_mut()) {
             p.line += chunk.first_line - 1;
@@ -493,9 +499,9 @@ fn extract_with(text: &str, read_chunk: impl Fn(&str) -> Reading) -> Extracted {
 /// One document as kubectl cuts it (or any YAML text): its differences from
 /// kubectl's reading as problems, then its images; how many documents were
 /// meant as objects, and the unfinished [`Extracted`].
-fn read_chunk(text: &str) -> Reading {
+fn read_chunk(text: &str, lines: Option<&Lines<'_>>) -> Reading {
     let differences = kubectl::differences(text);
-    let mut got = match fast_documents(text) {
+    let mut got = match fast_documents(text, lines) {
         Ok(got) => got,
         Err(_) => read_full(text),
     };
@@ -549,12 +555,17 @@ fn shift_lines(out: &mut Extracted, lines: usize) {
 /// benches; [`extract`] is what the linter calls.
 #[cfg(any(test, feature = "fuzzing"))]
 pub fn extract_fast(text: &str) -> Result<Extracted, NotInSubset> {
-    Ok(fast_documents(text)?.finish())
+    Ok(fast_documents(text, None)?.finish())
 }
 
-fn fast_documents(text: &str) -> Result<Reading, NotInSubset> {
+/// The fast path's reading of `text`, placed with `lines` (the text's line
+/// index, when the caller has it) or an index built here.
+fn fast_documents(text: &str, lines: Option<&Lines<'_>>) -> Result<Reading, NotInSubset> {
     let documents = fast_yaml::read::<Document<LocatedStr<'_>>>(text)?;
-    Ok(from_documents(text, documents))
+    Ok(match lines {
+        Some(lines) => from_documents_with(lines, documents),
+        None => from_documents(text, documents),
+    })
 }
 
 /// The serde-saphyr path alone on one YAML text (no kubectl splitting, no
@@ -602,11 +613,15 @@ type S = Spanned<String>;
 
 /// What a text whose documents all read says (unfinished).
 fn from_documents<L: Leaf>(text: &str, documents: Vec<Document<L>>) -> Reading {
+    from_documents_with(&Lines::new(text), documents)
+}
+
+/// [`from_documents`] with the text's line index at hand.
+fn from_documents_with<L: Leaf>(lines: &Lines<'_>, documents: Vec<Document<L>>) -> Reading {
     let mut got = Reading::default();
-    let lines = Lines::new(text);
-    let at = Locator::new(text);
+    let at = Locator::new(lines.text());
     for doc in documents {
-        read_document(&lines, &at, doc, &mut got);
+        read_document(lines, &at, doc, &mut got);
     }
     got
 }

@@ -59,8 +59,7 @@ pub fn position(location: &serde_saphyr::Location) -> Position {
 /// Whether `text` has a carriage return not followed by a line feed.
 pub fn has_lone_cr(text: &str) -> bool {
     let bytes = text.as_bytes();
-    text.match_indices('\r')
-        .any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
+    memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
 }
 
 /// Places serde-saphyr locations in the linter's own lines of a text (only
@@ -182,27 +181,33 @@ pub fn value_width(lines: &Lines<'_>, at: Position, value: &str) -> usize {
     let Some(line) = lines.get(at.line) else {
         return value.chars().count();
     };
-    let rest: Vec<char> = line.chars().skip(at.column.saturating_sub(1)).collect();
-    match rest.first() {
-        Some(&q @ ('"' | '\'')) => {
-            let mut i = 1;
-            while i < rest.len() {
-                if rest[i] == '\\' && q == '"' {
-                    i += 2;
+    // Read as an iterator: a site costs the characters up to the value's
+    // end, not a vector of the rest of its line.
+    let mut rest = line.chars().skip(at.column.saturating_sub(1)).peekable();
+    match rest.next() {
+        Some(q @ ('"' | '\'')) => {
+            // Characters read so far, the opening quote included.
+            let mut width = 1;
+            while let Some(c) = rest.next() {
+                width += 1;
+                if c == '\\' && q == '"' {
+                    if rest.next().is_some() {
+                        width += 1;
+                    }
                     continue;
                 }
-                if rest[i] == q {
-                    if q == '\'' && rest.get(i + 1) == Some(&'\'') {
-                        i += 2;
+                if c == q {
+                    if q == '\'' && rest.peek() == Some(&'\'') {
+                        rest.next();
+                        width += 1;
                         continue;
                     }
-                    return i + 1;
+                    return width;
                 }
-                i += 1;
             }
-            rest.len()
+            width
         }
-        Some(_) => value.chars().count().min(rest.len()).max(1),
+        Some(_) => value.chars().count().min(1 + rest.count()).max(1),
         None => 1,
     }
 }
@@ -210,6 +215,31 @@ pub fn value_width(lines: &Lines<'_>, at: Position, value: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_widths_end_at_the_closing_quote_or_the_line() {
+        let text = "a: \"x\\\"y\" # c\nb: 'it''s' z\nc: plain tail\nd: \"open\ne: \"\\\nf: é\n";
+        let lines = Lines::new(text);
+        let at = |line, column| Position { line, column };
+        for (position, value, want) in [
+            (at(1, 4), "x\"y", 6),
+            (at(2, 4), "it's", 7),
+            (at(3, 4), "plain", 5),
+            (at(3, 4), "plain tail and more", 10),
+            (at(4, 4), "open", 5),
+            (at(5, 4), "\\", 2),
+            (at(6, 4), "é", 1),
+            (at(6, 9), "x", 1),
+            (at(9, 1), "abc", 3),
+            (at(3, 4), "", 1),
+        ] {
+            assert_eq!(
+                value_width(&lines, position, value),
+                want,
+                "{position:?} {value:?}"
+            );
+        }
+    }
 
     #[test]
     fn location_suffixes() {
