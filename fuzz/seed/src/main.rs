@@ -23,6 +23,8 @@
 //!   and the committed inputs of `image-policy-webhook/tests/fuzz/testdata/handler/`;
 //! - `corpus/www_authenticate/` and `corpus/manifest_read/`: the committed
 //!   inputs of `image-policy-registry/tests/fuzz/testdata/<target>/`;
+//! - `corpus/cosign_read/`: the committed inputs of
+//!   `image-policy-registry/tests/fuzz/testdata/cosign_read/`;
 //! - `corpus/import_readers/`: the committed inputs of
 //!   `image-policy-import/tests/fuzz/testdata/import_readers/`;
 //! - `corpus/policy_load/`: the policies of `examples/`, the policy test
@@ -134,6 +136,8 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
     files_in(&registry.join("www_authenticate"), &mut challenges)?;
     let mut manifests = BTreeSet::new();
     files_in(&registry.join("manifest_read"), &mut manifests)?;
+    let mut signatures = BTreeSet::new();
+    files_in(&registry.join("cosign_read"), &mut signatures)?;
     let mut imports = BTreeSet::new();
     files_in(
         &root.join("image-policy-import/tests/fuzz/testdata/import_readers"),
@@ -143,6 +147,7 @@ fn run(root: &Path, corpus: &Path) -> Result<(), String> {
     for (target, inputs) in [
         ("www_authenticate", &challenges),
         ("manifest_read", &manifests),
+        ("cosign_read", &signatures),
         ("parse_reference", &references),
         ("parse_digest", &digests),
         ("fast_yaml", &yaml),
