@@ -3,7 +3,7 @@
 //! reference: where it and a YAML library disagree, kubectl is right).
 //!
 //! A file is first cut into documents as kubectl cuts it
-//! ([`kubectl::documents`], not YAML's `---` rules), and each document is
+//! ([`kubectl::split`], not YAML's `---` rules), and each document is
 //! checked for what kubectl's YAML (go-yaml v2) reads differently from
 //! YAML 1.2 ([`kubectl::differences`], [`kubectl::json_stream_difference`]:
 //! reported as [`ProblemCode::KubectlDifference`]); then each document is
@@ -384,7 +384,7 @@ struct Probe {
 }
 
 /// Reads the images of a manifest file as kubectl reads it: the documents
-/// as kubectl's line reader cuts them ([`kubectl::documents`]), each checked
+/// as kubectl's line reader cuts them ([`kubectl::split`]), each checked
 /// for the constructs kubectl's YAML reads differently
 /// ([`kubectl::differences`], reported) and read with the fast path
 /// (`fast_yaml`) when it is in its subset, else with serde-saphyr

@@ -112,7 +112,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
                 .and_then(PolicyBuilder::build)
                 .map_err(|e| {
                     CliError::Usage(format!(
-                        "the imported policy does not load here (an image-policy without exempt: rules?): {e}"
+                        "the imported policy does not load (a fault of the import: please report it): {e}"
                     ))
                 })?;
             Some(image_policy_import::dry_run(

@@ -237,7 +237,6 @@ fn unreadable_shapes_are_errors_naming_the_field() {
 }
 
 #[test]
-#[ignore = "exempt: rules load once branch `exempt` (issue 26 item 2) is merged"]
 fn exempt_images_become_exempt_rules() {
     let i = imported(
         ImportFormat::Gatekeeper,
