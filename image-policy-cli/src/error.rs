@@ -117,4 +117,16 @@ impl CliError {
             source,
         }
     }
+
+    /// What a write to (or flush of) standard output means for a command
+    /// that prints one line per input: `Ok(true)` go on, `Ok(false)` the
+    /// reader has gone (`| head`: stop printing, quietly, and exit as the
+    /// lines so far say), an error otherwise.
+    pub fn stdout_written(result: io::Result<()>) -> Result<bool, CliError> {
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) => Err(CliError::stdout(e)),
+        }
+    }
 }

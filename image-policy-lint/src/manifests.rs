@@ -384,7 +384,7 @@ struct Probe {
 }
 
 /// Reads the images of a manifest file as kubectl reads it: the documents
-/// as kubectl's line reader cuts them ([`kubectl::split`]), each checked
+/// as kubectl's line reader cuts them (`kubectl::split`), each checked
 /// for the constructs kubectl's YAML reads differently
 /// ([`kubectl::differences`], reported) and read with the fast path
 /// (`fast_yaml`) when it is in its subset, else with serde-saphyr

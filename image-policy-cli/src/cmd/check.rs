@@ -151,17 +151,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             &mut out,
             &mut all_allowed,
         );
-        match written {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
-            Err(e) => return Err(CliError::stdout(e)),
+        if !CliError::stdout_written(written)? {
+            break;
         }
     }
-    match out.flush() {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(CliError::stdout(e)),
-    }
+    CliError::stdout_written(out.flush())?;
     Ok(ExitCode::from(if all_allowed { 0 } else { 1 }))
 }
 

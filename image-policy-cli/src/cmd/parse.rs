@@ -100,17 +100,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         } else {
             write_text(&mut out, &image.text, &outcome)
         };
-        match written {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
-            Err(e) => return Err(CliError::stdout(e)),
+        if !CliError::stdout_written(written)? {
+            break;
         }
     }
-    match out.flush() {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(CliError::stdout(e)),
-    }
+    CliError::stdout_written(out.flush())?;
     Ok(ExitCode::from(if all_ok { 0 } else { 1 }))
 }
 

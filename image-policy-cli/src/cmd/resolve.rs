@@ -251,16 +251,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     .and_then(|()| out.write_all(b"\n"))
             }
         };
-        match written {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
-            Err(e) => return Err(CliError::stdout(e)),
+        if !CliError::stdout_written(written)? {
+            break;
         }
     }
-    match out.flush() {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(CliError::stdout(e)),
-    }
+    CliError::stdout_written(out.flush())?;
     Ok(ExitCode::from(if all_ok { 0 } else { 2 }))
 }
