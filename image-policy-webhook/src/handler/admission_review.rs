@@ -242,7 +242,7 @@ pub(super) fn handle_step(policy: &Policy, body: &[u8], answer: Answer) -> Step 
     );
     if answer == Answer::Mutate {
         let mutation = admission::mutate(policy, &request);
-        if !policy.has_pin_rules() {
+        if !policy.has_pin_rules() && !policy.has_verify_rules() {
             return Step::Done(mutate_reply(api_version, uid, &request, mutation));
         }
         return match pin::plan(policy, api_version, uid, &request, mutation) {

@@ -71,7 +71,10 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
             MutateStep::Resolve(pending) => {
                 drop(judging.take());
                 drop(std::mem::take(&mut body));
-                let resolutions = state.pinning.resolve(pending.references()).await;
+                let resolutions = state
+                    .pinning
+                    .resolve_and_verify(&policy.policy, &pending)
+                    .await;
                 judging = Some(state.judging.acquire().await);
                 pending.complete(&resolutions)
             }
