@@ -139,11 +139,13 @@ pub mod pin;
 mod reply;
 mod request;
 pub(crate) mod scan;
+pub mod verify;
 
 use image_policy_core::policy::Policy;
 
 pub use pin::{MutateStep, PendingMutation, Resolution, mutate};
 pub use reply::{Outcome, Reply, ReplySummary};
+pub use verify::{PendingValidation, ValidateStep, validate};
 
 /// The largest request body the server should pass to [`handle`]; larger ones
 /// are answered 413 by the server. 7 MiB, controller-runtime's limit for the
