@@ -156,7 +156,7 @@ pub(super) enum Step {
     Done(Reply),
     Pin(PendingMutation),
     /// `/validate` with verify rules: pinned images to verify.
-    Verify(super::verify::PendingValidation),
+    Verify(Box<super::verify::PendingValidation>),
 }
 
 impl From<Reply> for Step {

@@ -46,7 +46,7 @@ pub enum ValidateStep {
     Done(Reply),
     /// Pinned images in verify scope: verify
     /// [`PendingValidation::images`], then [`PendingValidation::complete`].
-    Verify(PendingValidation),
+    Verify(Box<PendingValidation>),
 }
 
 /// A `/validate` review the verdict admits, waiting for its images'
@@ -100,7 +100,7 @@ pub(super) fn plan(
     namespace: Option<&str>,
     verdict: &Verdict<'_>,
     summary: &ReplySummary,
-) -> Option<PendingValidation> {
+) -> Option<Box<PendingValidation>> {
     if !verdict.allowed() {
         return None;
     }
@@ -141,7 +141,7 @@ pub(super) fn plan(
     if checks.is_empty() {
         return None;
     }
-    Some(PendingValidation {
+    Some(Box::new(PendingValidation {
         api_version: api_version.to_owned(),
         uid: uid.to_owned(),
         label,
@@ -155,7 +155,7 @@ pub(super) fn plan(
         checks,
         images,
         namespace: namespace.map(str::to_owned),
-    })
+    }))
 }
 
 impl PendingValidation {

@@ -147,7 +147,7 @@ impl Pinning {
         namespace: Option<&str>,
         deadline: Instant,
     ) -> Result<(), (&'static str, String)> {
-        let requirements = policy.verify_requirements(&pinned.to_string(), namespace);
+        let requirements = policy.verify_requirements(pinned.as_ref(), namespace);
         if requirements.is_empty() {
             return Ok(());
         }
