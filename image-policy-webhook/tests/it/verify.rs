@@ -195,3 +195,87 @@ async fn verify_signed_pinned_unsigned_denied_or_warned_and_registry_stopped() {
     let answer = ask(&enforce, "/validate", &pinned).await;
     assert_eq!(answer["allowed"], true, "{answer}");
 }
+
+/// The ECDSA P-256 key of the core's verify-rule tests.
+const P256: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEKHj3WEOey4a7vIj7QP6LfkJQG8Hr
+C0PDnq0I6pF0x3cFQubgwgLyRsz7whYjz2+eyziVUZAaAEY4eQQq3PQyzA==
+-----END PUBLIC KEY-----
+";
+
+/// The two pure calls, without a registry: `/validate` of a pinned image
+/// in verify scope lists it and, given no result, denies naming it
+/// (`handle` alone does the same: fail closed); given success, it is the
+/// pure path's answer; an image out of verify scope, or a policy without
+/// verify rules, is answered in one call. `/mutate` of an unpinned image
+/// in verify scope lists its reference; `Resolution::Unverified` denies
+/// naming the digest and the reason.
+#[test]
+fn the_pure_phases_list_verify_and_fail_closed() {
+    use image_policy_core::policy::Policy;
+    use image_policy_webhook::handler::{self, Endpoint, MutateStep, Resolution, ValidateStep};
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let src = verify_policy("registry.my.com", "enforce", P256)
+        .replace("allow:\n", "allow:\n  - registry: other.my.com\n");
+    let policy = Policy::from_yaml_str(&src, "p").unwrap().policy;
+    let review = |image: &str| admission_review("admission.k8s.io/v1", "u-v", &pod(image));
+    let pinned = format!("registry.my.com/team/app@{digest}");
+
+    let body = review(&pinned);
+    let ValidateStep::Verify(pending) = handler::validate(&policy, body.as_bytes()) else {
+        panic!("a pinned image in verify scope is verified");
+    };
+    assert_eq!(pending.images().len(), 1);
+    assert_eq!(pending.images()[0].as_ref(), pinned);
+    assert_eq!(pending.namespace(), Some("shop"));
+    let allowed = pending.clone().complete(&[Ok(())]);
+    let answer: Value = serde_json::from_slice(&allowed.body).unwrap();
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    let denied = pending.complete(&[Err("(no_signature) none".to_owned())]);
+    let answer: Value = serde_json::from_slice(&denied.body).unwrap();
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+    let text = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("image {pinned}: (no_signature) none")),
+        "{text}"
+    );
+    let direct = handler::handle(&policy, Endpoint::AdmissionReview, body.as_bytes());
+    let answer: Value = serde_json::from_slice(&direct.body).unwrap();
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+
+    // Out of verify scope: one call.
+    let other = review(&format!("other.my.com/team/app@{digest}"));
+    assert!(matches!(
+        handler::validate(&policy, other.as_bytes()),
+        ValidateStep::Done(reply) if reply.summary.denied == 0
+    ));
+
+    // /mutate: the unpinned image's reference, then Unverified denies.
+    let body = review("registry.my.com/team/app:1");
+    let MutateStep::Resolve(pending) = handler::mutate(&policy, body.as_bytes()) else {
+        panic!("an unpinned image in verify scope is resolved");
+    };
+    assert_eq!(
+        pending
+            .references()
+            .iter()
+            .map(|r| r.as_ref().to_owned())
+            .collect::<Vec<_>>(),
+        ["registry.my.com/team/app:1"]
+    );
+    let reply = pending.complete(&[Resolution::unverified(
+        digest.clone(),
+        "no_signature",
+        "no signature",
+    )]);
+    let answer: Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+    assert!(answer["response"].get("patch").is_none());
+    let text = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "image registry.my.com/team/app:1: {digest} is not verified (no_signature): no signature"
+        )),
+        "{text}"
+    );
+}
