@@ -10,5 +10,7 @@ mod fuzz_regressions;
 mod keyring;
 mod proptests;
 mod real;
+#[path = "../fixture/signing.rs"]
+mod signing;
 mod stub;
 mod support;

@@ -155,6 +155,8 @@ impl Answer {
 pub(super) enum Step {
     Done(Reply),
     Pin(PendingMutation),
+    /// `/validate` with verify rules: pinned images to verify.
+    Verify(Box<super::verify::PendingValidation>),
 }
 
 impl From<Reply> for Step {
@@ -168,6 +170,8 @@ pub(super) fn handle(policy: &Policy, body: &[u8], answer: Answer) -> Reply {
         Step::Done(reply) => reply,
         // Called without a registry: every pin fails, loudly.
         Step::Pin(pending) => pending.complete(&[]),
+        // Likewise every verification (fail closed).
+        Step::Verify(pending) => pending.complete(&[]),
     }
 }
 
@@ -242,7 +246,7 @@ pub(super) fn handle_step(policy: &Policy, body: &[u8], answer: Answer) -> Step 
     );
     if answer == Answer::Mutate {
         let mutation = admission::mutate(policy, &request);
-        if !policy.has_pin_rules() {
+        if !policy.has_pin_rules() && !policy.has_verify_rules() {
             return Step::Done(mutate_reply(api_version, uid, &request, mutation));
         }
         return match pin::plan(policy, api_version, uid, &request, mutation) {
@@ -285,6 +289,25 @@ pub(super) fn handle_step(policy: &Policy, body: &[u8], answer: Answer) -> Step 
     summary.images = verdict.images.len();
     summary.denied = verdict.denied_images().count();
     summary.break_glass = verdict.break_glass();
+    // Only a policy with verify rules pays for the signature check.
+    if policy.has_verify_rules() {
+        let label = admission::object_label(
+            request.object_kind(),
+            request.object_namespace(),
+            request.object_name(),
+        );
+        if let Some(pending) = super::verify::plan(
+            policy,
+            api_version,
+            uid,
+            label,
+            request.object_namespace(),
+            &verdict,
+            &summary,
+        ) {
+            return Step::Verify(pending);
+        }
+    }
     // The message, then the warnings, for the decision log.
     let mut message = verdict.message;
     for w in &verdict.warnings {

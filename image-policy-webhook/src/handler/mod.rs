@@ -74,6 +74,17 @@
 //! unpinned). A policy without pin rules takes the rewrite-only path above,
 //! with no second pass.
 //!
+//! With `verify:` rules, `/mutate` sends the images in verify scope without
+//! a digest through the same phase (resolved, the digest verified by the
+//! caller, [`Resolution::Unverified`] when it does not verify), and
+//! `/validate` is answered in two calls too, [`validate`] then
+//! [`PendingValidation::complete`] (see the [`verify`] module): a pinned
+//! image in verify scope must verify. [`handle`] on `/validate` with such a
+//! policy has no registry: every image to verify fails, and in enforce mode
+//! the review is denied. A policy without verify rules takes the one pure
+//! call of [`handle`]. `/imagereview` does not verify signatures (it
+//! requires the digest only).
+//!
 //! `/imagereview` cannot change a pod (the `ImagePolicyWebhook` plugin has
 //! no way to patch): it judges each image as written, without rewriting.
 //!
@@ -139,11 +150,13 @@ pub mod pin;
 mod reply;
 mod request;
 pub(crate) mod scan;
+pub mod verify;
 
 use image_policy_core::policy::Policy;
 
 pub use pin::{MutateStep, PendingMutation, Resolution, mutate};
 pub use reply::{Outcome, Reply, ReplySummary};
+pub use verify::{PendingValidation, ValidateStep, validate};
 
 /// The largest request body the server should pass to [`handle`]; larger ones
 /// are answered 413 by the server. 7 MiB, controller-runtime's limit for the

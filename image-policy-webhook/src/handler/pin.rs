@@ -49,6 +49,16 @@
 //!   no pin for it; the images that did resolve are pinned and the rewrites
 //!   still go out: a rewrite does not depend on the registry, and leaving it
 //!   out would send the pod to the registry the policy rewrote away from.
+//! - `verify:` rules (issue 22): a rewritten image in verify scope without a
+//!   digest (`verify-requires-digest` in `enforce` or `warn` mode) goes
+//!   through the same phase: resolved once, that digest verified against
+//!   every verify rule matching it (`Policy::verify_requirements`, in the
+//!   object's namespace [`PendingMutation::namespace`]), and that digest
+//!   pinned. A digest that does not verify is [`Resolution::Unverified`]
+//!   (its reason code and message): treated as a failure to resolve, so it
+//!   denies in enforce mode (naming the image and why) and warns, with no
+//!   patch for it, in warn mode. A registry error while verifying is a
+//!   failure too (fail closed).
 //! - The answer's audit annotations: `rewritten-images` as without pins, and
 //!   `pinned-images` (`image -> pinned`), bounded as the other annotations.
 
@@ -95,9 +105,35 @@ pub enum Resolution {
         /// Why, naming the registry (`registry.my.com: not found (404): …`).
         error: String,
     },
+    /// Resolved to `digest`, which does not verify against the policy's
+    /// `verify:` rules: never pinned, and a failure as
+    /// [`Resolution::Failed`] is.
+    Unverified {
+        /// The digest the tag resolved to, `algorithm:hex`.
+        digest: String,
+        /// The stable reason code (`no_signature`, `registry`, …: the
+        /// registry crate's `VerifyErrorKind::name`).
+        reason: String,
+        /// Why, one line for people (the verifier's error).
+        error: String,
+    },
 }
 
 impl Resolution {
+    /// Resolved to `digest`, which did not verify: `reason` (a stable code)
+    /// and `error` (for people).
+    pub fn unverified(
+        digest: impl Into<String>,
+        reason: impl Into<String>,
+        error: impl Into<String>,
+    ) -> Self {
+        Resolution::Unverified {
+            digest: digest.into(),
+            reason: reason.into(),
+            error: error.into(),
+        }
+    }
+
     /// Resolved to `digest` (`sha256:…`).
     pub fn pinned(digest: impl Into<String>) -> Self {
         Resolution::Pinned {
@@ -128,6 +164,7 @@ pub struct PendingMutation {
     sites: Vec<Site>,
     references: Vec<Reference>,
     images: usize,
+    namespace: Option<String>,
 }
 
 /// One image to pin.
@@ -151,6 +188,8 @@ pub fn mutate(policy: &Policy, body: &[u8]) -> MutateStep {
     match admission_review::handle_step(policy, body, Answer::Mutate) {
         Step::Done(reply) => MutateStep::Done(reply),
         Step::Pin(pending) => MutateStep::Resolve(pending),
+        // `/mutate` never verifies in the first phase.
+        Step::Verify(pending) => MutateStep::Done(pending.complete(&[])),
     }
 }
 
@@ -208,7 +247,11 @@ pub(super) fn plan<'o, S: Text>(
                 (d.code(), d.mode())
             }
         };
-        if code != DecisionCode::PinRequired || mode == Mode::Audit {
+        if !matches!(
+            code,
+            DecisionCode::PinRequired | DecisionCode::VerifyRequiresDigest
+        ) || mode == Mode::Audit
+        {
             continue;
         }
         let judged_name = rewritten.map_or(judged.image, |r| r.as_str());
@@ -266,6 +309,7 @@ pub(super) fn plan<'o, S: Text>(
         sites,
         references,
         images: verdict.images.len(),
+        namespace: request.object_namespace().map(str::to_owned),
     })
 }
 
@@ -283,6 +327,12 @@ impl PendingMutation {
         &self.uid
     }
 
+    /// The object's namespace: pass it to
+    /// [`Policy::verify_requirements`] with each resolved reference.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
     /// The second phase: the answer, given one resolution per reference of
     /// [`PendingMutation::references`], in its order. A reference without
     /// one (a shorter slice) is a failure ("not resolved"), as is a digest
@@ -296,6 +346,11 @@ impl PendingMutation {
                     Err(e) => Err(format!("the registry's digest is not valid: {e}")),
                 },
                 Some(Resolution::Failed { error }) => Err(error.clone()),
+                Some(Resolution::Unverified {
+                    digest,
+                    reason,
+                    error,
+                }) => Err(format!("{digest} is not verified ({reason}): {error}")),
                 None => Err("not resolved (no registry client answered)".to_owned()),
             });
         }

@@ -45,6 +45,25 @@
 //! cannot see ([`MAX_WEBHOOK_TIMEOUT`] is the API server's bound; `serve`
 //! refuses a deadline at or above it).
 //!
+//! # Verifying signatures
+//!
+//! `verify:` rules (issue 22) use the same registry options and deadline.
+//! On `/mutate`, an image in verify scope without a digest goes through
+//! the resolution phase as one in pin scope does; each resolved digest is
+//! then verified against every verify rule matching it (one
+//! `image_policy_registry::Verifier` shared by every review, built on first
+//! use, its cache of successes [`PinConfig::verify_cache`]), within the same
+//! deadline, before it is pinned (see [`handler::pin`](crate::handler::pin)).
+//! On `/validate`, a policy with verify rules goes through
+//! [`validate`](crate::handler::validate) then
+//! [`PendingValidation::complete`](crate::handler::PendingValidation::complete):
+//! the pinned images in verify scope are verified, one after another (a
+//! cached success is a look-up), within [`PinConfig::deadline`]; the judging
+//! permit and the body are released meanwhile. A registry error or the
+//! deadline is a failure (fail closed). A policy without verify rules takes
+//! the one pure call it always did. `/imagereview` does not verify
+//! signatures (it requires the digest only): say so to whoever deploys it.
+//!
 //! # Reloading
 //!
 //! Every [`ServerConfig::reload_interval`], the policy files and the

@@ -7,9 +7,11 @@
 //! restart); its options (CA certificates, credentials) were read once, at
 //! startup.
 
-use crate::handler::Resolution;
-use image_policy_core::reference::Reference;
-use image_policy_registry::{CacheOptions, Client, Metrics, Options, Resolver};
+use crate::handler::{PendingMutation, Resolution};
+use image_policy_core::policy::Policy;
+use image_policy_core::reference::{Digest, Reference};
+use image_policy_registry::cosign::{Limits, VerifyCacheOptions};
+use image_policy_registry::{CacheOptions, Client, Metrics, Options, Resolver, Verifier};
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -37,6 +39,9 @@ pub struct PinConfig {
     pub registry: Options,
     /// The resolver's cache of successes (TTL zero: off).
     pub cache: CacheOptions,
+    /// The signature verifier's cache of successes (`verify:` rules; TTL
+    /// zero: off).
+    pub verify_cache: VerifyCacheOptions,
     /// Every resolution of one review ends by then: one still running is a
     /// failure. Must be below the `MutatingWebhookConfiguration`'s
     /// `timeoutSeconds`. Default [`DEFAULT_PIN_DEADLINE`].
@@ -48,6 +53,7 @@ impl Default for PinConfig {
         PinConfig {
             registry: Options::default(),
             cache: CacheOptions::default(),
+            verify_cache: VerifyCacheOptions::default(),
             deadline: DEFAULT_PIN_DEADLINE,
         }
     }
@@ -57,6 +63,7 @@ impl Default for PinConfig {
 pub(crate) struct Pinning {
     config: PinConfig,
     resolver: OnceLock<Result<Arc<Resolver>, String>>,
+    verifier: OnceLock<Result<Arc<Verifier>, String>>,
 }
 
 impl Pinning {
@@ -64,6 +71,7 @@ impl Pinning {
         Pinning {
             config,
             resolver: OnceLock::new(),
+            verifier: OnceLock::new(),
         }
     }
 
@@ -78,18 +86,116 @@ impl Pinning {
             .map_err(String::as_str)
     }
 
+    /// The signature verifier (a client of its own, with the same options).
+    fn verifier(&self) -> Result<&Arc<Verifier>, &str> {
+        self.verifier
+            .get_or_init(|| {
+                Client::new(self.config.registry.clone())
+                    .map(|client| {
+                        Arc::new(Verifier::new(
+                            Arc::new(client),
+                            Limits::default(),
+                            self.config.verify_cache,
+                        ))
+                    })
+                    .map_err(|e| format!("no registry client: {e}"))
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// `/mutate`'s registry phase: resolve the references of `pending`,
+    /// then verify each digest against every verify rule of `policy` that
+    /// matches it, all within one deadline. A digest that does not verify
+    /// (a registry error and the deadline included) becomes
+    /// [`Resolution::Unverified`]: fail closed.
+    pub(crate) async fn resolve_and_verify(
+        &self,
+        policy: &Policy,
+        pending: &PendingMutation,
+    ) -> Vec<Resolution> {
+        let deadline = Instant::now() + self.config.deadline;
+        let mut out = self.resolve_until(pending.references(), deadline).await;
+        if !policy.has_verify_rules() {
+            return out;
+        }
+        for (reference, resolution) in pending.references().iter().zip(out.iter_mut()) {
+            let Resolution::Pinned { digest } = &*resolution else {
+                continue;
+            };
+            let Ok(parsed) = Digest::parse(digest) else {
+                continue;
+            };
+            let pinned = reference.with_digest(parsed);
+            if let Err((reason, error)) = self
+                .verify_until(policy, &pinned, pending.namespace(), deadline)
+                .await
+            {
+                *resolution = Resolution::unverified(digest.clone(), reason, error);
+            }
+        }
+        out
+    }
+
+    /// Whether `pinned` satisfies every verify rule of `policy` matching it
+    /// in `namespace`, by `deadline`: `Err((reason code, message))` if not.
+    /// Verified one rule after another (a cached success is a look-up).
+    pub(crate) async fn verify_until(
+        &self,
+        policy: &Policy,
+        pinned: &Reference,
+        namespace: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), (&'static str, String)> {
+        let requirements = policy.verify_requirements(pinned.as_ref(), namespace);
+        if requirements.is_empty() {
+            return Ok(());
+        }
+        let verifier = match self.verifier() {
+            Ok(verifier) => verifier,
+            Err(e) => return Err(("registry", e.to_owned())),
+        };
+        for req in &requirements {
+            match tokio::time::timeout_at(
+                deadline,
+                verifier.verify(pinned, req.keys, req.signature_repository),
+            )
+            .await
+            {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    return Err((e.kind.name(), format!("{e} (rule {})", req.rule.path)));
+                }
+                Err(_) => {
+                    return Err((
+                        "registry",
+                        format!(
+                            "{pinned}: no answer within the deadline of {} ms",
+                            self.config.deadline.as_millis()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The deadline of one review's registry work from now.
+    pub(crate) fn deadline(&self) -> Instant {
+        Instant::now() + self.config.deadline
+    }
+
     /// The registry counters, once a resolver exists.
     fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.resolver.get()?.as_ref().ok().map(|r| r.metrics())
     }
 
-    /// One resolution per reference, in order, all within the deadline.
-    pub(crate) async fn resolve(&self, references: &[Reference]) -> Vec<Resolution> {
+    /// One resolution per reference, in order, all by `deadline`.
+    async fn resolve_until(&self, references: &[Reference], deadline: Instant) -> Vec<Resolution> {
         let resolver = match self.resolver() {
             Ok(resolver) => Arc::clone(resolver),
             Err(e) => return references.iter().map(|_| Resolution::failed(e)).collect(),
         };
-        let deadline = Instant::now() + self.config.deadline;
         let late = format!(
             "no answer within the pin deadline of {} ms",
             self.config.deadline.as_millis()

@@ -3,7 +3,7 @@
 
 use super::State;
 use super::limits::{BodyClaim, Connection, Sending};
-use crate::handler::{Endpoint, MutateStep, Outcome, handle};
+use crate::handler::{Endpoint, MutateStep, Outcome, ValidateStep, handle};
 use axum::Router;
 use axum::body::Body;
 use axum::body::Bytes;
@@ -71,9 +71,35 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
             MutateStep::Resolve(pending) => {
                 drop(judging.take());
                 drop(std::mem::take(&mut body));
-                let resolutions = state.pinning.resolve(pending.references()).await;
+                let resolutions = state
+                    .pinning
+                    .resolve_and_verify(&policy.policy, &pending)
+                    .await;
                 judging = Some(state.judging.acquire().await);
                 pending.complete(&resolutions)
+            }
+        }
+    } else if endpoint == Endpoint::AdmissionReview && policy.policy.has_verify_rules() {
+        // Policies with verify rules only: the pinned images in verify scope
+        // are verified (a cached success is a look-up).
+        match crate::handler::validate(&policy.policy, &body) {
+            ValidateStep::Done(reply) => reply,
+            ValidateStep::Verify(pending) => {
+                drop(judging.take());
+                drop(std::mem::take(&mut body));
+                let deadline = state.pinning.deadline();
+                let mut results = Vec::with_capacity(pending.images().len());
+                for image in pending.images() {
+                    results.push(
+                        state
+                            .pinning
+                            .verify_until(&policy.policy, image, pending.namespace(), deadline)
+                            .await
+                            .map_err(|(reason, error)| format!("({reason}) {error}")),
+                    );
+                }
+                judging = Some(state.judging.acquire().await);
+                pending.complete(&results)
             }
         }
     } else {

@@ -15,3 +15,4 @@ mod pin;
 mod reload;
 mod reviews;
 mod tls;
+mod verify;

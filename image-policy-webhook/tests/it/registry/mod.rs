@@ -7,3 +7,6 @@ pub mod support;
 
 #[path = "../../../../image-policy-registry/tests/fixture/registry.rs"]
 pub mod fixture;
+
+#[path = "../../../../image-policy-registry/tests/fixture/signing.rs"]
+pub mod signing;
