@@ -37,9 +37,9 @@
 //! scope must carry a digest (the CEL denies it otherwise). The resolving of
 //! tags to digests is not handed to Kyverno's `verifyImages` (its
 //! `mutateDigest`): that is a different trust model (its own resolver,
-//! keys and attestations). `verify:` rules (to come) will not be exported:
-//! an export that silently left them out would be wider, so such a policy
-//! will be refused, and `--lossy` will not drop them.
+//! keys and attestations). A `verify:` rule is exported as its offline
+//! part, the digest it requires, as a pin rule is, with a warning that the
+//! signature is checked by the image-policy webhook only.
 
 use crate::vap;
 use crate::{ExportOptions, Notes};
