@@ -856,12 +856,53 @@ mod tests {
                 &["pin[0]", "pin[0]"],
                 false,
             ),
-            // Verify scope: a digest requirement, as pin scope.
+            // Verify scope: policy.json says it as sigstoreSigned (with a
+            // warning: no digest requirement); registries.conf leaves it to
+            // policy.json; the host-only formats cannot verify.
             (
                 "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{repository: r.io/prod/**, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
                 ExportFormat::ContainersPolicy,
+                &[],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{registry: q.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::RegistriesConf,
+                &[],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{registry: q.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::Openshift,
                 &["verify[0]"],
                 true,
+            ),
+            // What policy.json cannot say: another repository for the
+            // signatures, a regex scope, several keys (one keyData per
+            // requirement in containers/image 5.23), no allow list.
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{repository: r.io/prod/**, signatureRepository: r.io/sigs, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::ContainersPolicy,
+                &["verify[0]", "verify[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{regex: 'r\\.io/prod/.*', keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::ContainersPolicy,
+                &["verify[0]", "verify[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{registry: r.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\", \"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA2JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::ContainersPolicy,
+                &["verify[0]"],
+                true,
+            ),
+            (
+                "verify: [{registry: r.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::ContainersPolicy,
+                &["verify[0]", "verify[0]"],
+                false,
             ),
             (
                 "allow: [{registry: r.io}]\nnamespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
@@ -1043,6 +1084,83 @@ mod tests {
             .map(|w| w.rule.split(' ').next().unwrap())
             .collect();
         assert_eq!(warned, ["allow[0]", "allow[1]"]);
+    }
+
+    /// Verify rules in policy.json: `sigstoreSigned` where the name is
+    /// accepted, both keys where verify scopes nest (policy.json reads the
+    /// most specific scope only), `reject` left alone where denied.
+    #[test]
+    fn policy_json_requires_the_signatures_of_verify_scopes() {
+        use base64::Engine as _;
+        let key = |n: u8| {
+            format!(
+                "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA{n}JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\n-----END PUBLIC KEY-----\n"
+            )
+        };
+        let yaml = format!(
+            "allow: [{{registry: r.io}}, {{registry: q.io}}]\ndeny: [{{repository: q.io/bad/**}}]\nverify:\n  - {{repository: r.io/prod/**, keys: [{:?}]}}\n  - {{registry: r.io, keys: [{:?}]}}\n  - {{repository: q.io/bad/x, keys: [{:?}]}}\n  - {{repository: s.io/x, keys: [{:?}]}}\n",
+            key(1),
+            key(2),
+            key(3),
+            key(4)
+        );
+        let e = export(
+            &policy(&yaml),
+            ExportFormat::ContainersPolicy,
+            &ExportOptions::default(),
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&e.text).unwrap();
+        let docker = v["transports"]["docker"].as_object().unwrap();
+        let keys = |scope: &str| -> Vec<String> {
+            docker[scope]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    assert_eq!(r["type"], "sigstoreSigned", "{scope}: {}", e.text);
+                    assert_eq!(r["signedIdentity"]["type"], "matchRepository");
+                    let pem = base64::engine::general_purpose::STANDARD
+                        .decode(r["keyData"].as_str().unwrap())
+                        .unwrap();
+                    String::from_utf8(pem).unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(keys("r.io"), [key(2)], "{}", e.text);
+        assert_eq!(keys("r.io/prod"), [key(2), key(1)], "{}", e.text);
+        assert_eq!(
+            scopes(&e.text)
+                .into_iter()
+                .filter(|(_, t)| t != "sigstoreSigned")
+                .collect::<Vec<_>>(),
+            [("q.io", "insecureAcceptAnything"), ("q.io/bad", "reject")]
+                .map(|(a, b)| (a.to_owned(), b.to_owned())),
+            "{}",
+            e.text
+        );
+        // Every verify rule is warned about (no digest requirement), the
+        // one under a denied scope and the one on a registry not allowed
+        // too (rejected there, as by the policy).
+        for i in 0..4 {
+            assert!(
+                e.warnings
+                    .iter()
+                    .any(|w| w.rule.starts_with(&format!("verify[{i}]"))
+                        && w.message
+                            .contains("cannot require the name to carry a digest")),
+                "{:?}",
+                e.warnings
+            );
+        }
+        // registries.conf: only the denied scope is blocked.
+        let rc = export(
+            &policy(&yaml),
+            ExportFormat::RegistriesConf,
+            &ExportOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(rc.text.matches("blocked = true").count(), 1, "{}", rc.text);
     }
 
     /// The scopes of policy.json, with their requirement.

@@ -40,6 +40,10 @@ struct Plan {
     deny: Vec<Deny>,
     /// The policy has allow rules, so the default is to reject.
     has_allow_list: bool,
+    /// The verify scopes said as `sigstoreSigned` (`containers-policy`;
+    /// `registries-conf` leaves them to it): the scope as written and the
+    /// PEM key in base64.
+    verify: Vec<(String, String)>,
 }
 
 impl Plan {
@@ -279,10 +283,34 @@ fn plan(
 
     // Deny rules: scopes at least as wide as each rule, applied everywhere.
     let mut deny = Vec::new();
+    let mut verify = Vec::new();
     for (scope, prefix, rules) in deny_lists(doc) {
         for (j, rule) in rules.iter().enumerate() {
             let path = format!("{prefix}[{j}]");
             let what = rule_what(rule);
+            let normalized = notes.normalized(&path);
+            if prefix.ends_with("verify")
+                && matches!(
+                    format,
+                    ExportFormat::ContainersPolicy | ExportFormat::RegistriesConf
+                )
+                && has_allow_list
+                && let Some(s) =
+                    signed_scope(doc, scope, j, normalized, &path, &what, target, notes)
+            {
+                if let Some(i) = scope {
+                    notes.narrow(
+                        &path,
+                        &what,
+                        format!(
+                            "applies only in namespaces {}; {target} applies it to every pod",
+                            doc.namespaces[i].names.join(", ")
+                        ),
+                    );
+                }
+                verify.push(s);
+                continue;
+            }
             if prefix.ends_with("pin") || prefix.ends_with("verify") {
                 notes.lose(
                     &path,
@@ -301,7 +329,6 @@ fn plan(
                     ),
                 );
             }
-            let normalized = notes.normalized(&path);
             let scope = match deny_scope(normalized) {
                 Some(scope) => scope,
                 None => {
@@ -385,7 +412,75 @@ fn plan(
         allow: allow.into_iter().map(|(h, _)| h).collect(),
         deny,
         has_allow_list,
+        verify,
     }
+}
+
+/// A verify rule said as a `sigstoreSigned` scope, when it can be: a
+/// registry or a repository scope with a literal prefix (the scope written
+/// covers at least what the rule matches: requiring a signature of more
+/// images is narrower, with a warning), inline keys, and signatures kept
+/// in the image's own repository. `None` leaves the rule to the caller,
+/// which refuses it (with `lossy`, denies its scope) as a pin rule, with
+/// the reason noted here.
+#[allow(clippy::too_many_arguments)]
+fn signed_scope(
+    doc: &PolicyDocument,
+    ns: Option<usize>,
+    j: usize,
+    normalized: Option<&Pattern>,
+    path: &str,
+    what: &str,
+    target: &str,
+    notes: &mut Notes<'_>,
+) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let rules = match ns {
+        Some(i) => &doc.namespaces[i].verify,
+        None => &doc.verify,
+    };
+    let rule = rules.get(j)?;
+    let written = match deny_scope(normalized)? {
+        DenyScope::Host(h) => h,
+        DenyScope::Prefix(h, p) => format!("{h}/{p}"),
+        _ => return None,
+    };
+    if rule.signature_repository.is_some() {
+        notes.lose(
+            path,
+            what,
+            format!("{target} cannot say signatureRepository (sigstore attachments are read from the image's own repository)"),
+            "every image in its scope, signed or not (as a deny rule)",
+        );
+        return None;
+    }
+    let key = rule.keys.first()?;
+    if rule.keys.len() > 1 {
+        notes.lose(
+            path,
+            what,
+            format!("{target} takes one keyData per sigstoreSigned requirement in the containers/image read here (5.23; keyDatas is newer), and this rule accepts a signature by any of its keys"),
+            "images signed only with its other keys (a signature by its first key is required)",
+        );
+    }
+    notes.narrow(
+        path,
+        what,
+        format!("{target} requires a signature by its key (sigstoreSigned, signedIdentity matchRepository) on the digest it pulls, and cannot require the name to carry a digest; it needs a containers/image built with sigstore verification (Debian's is not) and registries.d's use-sigstore-attachments: true for the registry"),
+    );
+    if !exact_scope(normalized) {
+        notes.narrow(
+            path,
+            what,
+            format!(
+                "{target} requires the signature on more: {written} and every repository below it"
+            ),
+        );
+    }
+    Some((
+        written,
+        base64::engine::general_purpose::STANDARD.encode(key.as_bytes()),
+    ))
 }
 
 /// Whether the deny scope of `rule` matches exactly what the rule matches
@@ -564,17 +659,34 @@ fn tag_rules(tags: &TagRules, prefix: &str, target: &str, notes: &mut Notes<'_>)
 }
 
 /// What a `policy.json` scope does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Verdict {
     Accept,
     Reject,
+    /// Accept what is signed by each of these keys (base64 of the PEM):
+    /// the requirements of a scope all hold, as every verify rule whose
+    /// scope matches must.
+    Signed(Vec<String>),
 }
 
 impl Verdict {
-    fn requirement(self) -> &'static str {
+    /// The scope's requirements, a JSON array.
+    fn requirements(&self) -> String {
         match self {
-            Verdict::Accept => "insecureAcceptAnything",
-            Verdict::Reject => "reject",
+            Verdict::Accept => r#"[{"type": "insecureAcceptAnything"}]"#.to_owned(),
+            Verdict::Reject => r#"[{"type": "reject"}]"#.to_owned(),
+            Verdict::Signed(keys) => {
+                let each: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            r#"{{"type": "sigstoreSigned", "keyData": {}, "signedIdentity": {{"type": "matchRepository"}}}}"#,
+                            quoted(k)
+                        )
+                    })
+                    .collect();
+                format!("[{}]", each.join(", "))
+            }
         }
     }
 }
@@ -610,7 +722,28 @@ impl Scopes {
         } else {
             Verdict::Accept
         };
-        Self { map, default }
+        let mut scopes = Self { map, default };
+        // Verify scopes, the outer ones first: each takes the verdict its
+        // name has so far. A rejected name stays rejected (a signature
+        // never admits what is not allowed); an accepted one requires the
+        // signature; one already signed (an outer verify scope) requires
+        // both, since policy.json reads only the most specific scope.
+        let mut verify: Vec<&(String, String)> = plan.verify.iter().collect();
+        verify.sort_by_key(|(s, _)| s.matches('/').count());
+        for (s, key) in verify {
+            let signed = match scopes.verdict(s) {
+                Verdict::Reject => continue,
+                Verdict::Accept => vec![key.clone()],
+                Verdict::Signed(mut keys) => {
+                    if !keys.contains(key) {
+                        keys.push(key.clone());
+                    }
+                    keys
+                }
+            };
+            scopes.map.insert(s.clone(), Verdict::Signed(signed));
+        }
+        scopes
     }
 
     /// The verdict on `name` (a repository or a prefix of one, normalized
@@ -620,7 +753,7 @@ impl Scopes {
         let mut n = name;
         loop {
             if let Some(v) = self.map.get(n) {
-                return *v;
+                return v.clone();
             }
             match n.rfind('/') {
                 Some(i) => n = &n[..i],
@@ -631,12 +764,12 @@ impl Scopes {
             let mut host = n.rsplit_once(':').map_or(n, |(h, _)| h);
             while let Some((_, rest)) = host.split_once('.') {
                 if let Some(v) = self.map.get(&format!("*.{rest}")) {
-                    return *v;
+                    return v.clone();
                 }
                 host = rest;
             }
         }
-        self.default
+        self.default.clone()
     }
 
     /// The scopes once containers/image rewrites pulls by `rewrites` (the
@@ -658,7 +791,7 @@ impl Scopes {
             .map
             .iter()
             .filter(|(k, _)| !rewrites.iter().any(|r| at_or_under(k, &r.prefix)))
-            .map(|(k, v)| (k.clone(), *v))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for r in rewrites {
             let longer = |name: &str| {
@@ -675,7 +808,7 @@ impl Scopes {
                 {
                     let copy = format!("{}{rest}", r.prefix);
                     if !longer(&copy) {
-                        map.insert(copy, *v);
+                        map.insert(copy, v.clone());
                     }
                 }
             }
@@ -690,20 +823,11 @@ impl Scopes {
 fn containers_policy(scopes: &Scopes) -> String {
     let mut out = String::new();
     out.push_str("{\n");
-    let _ = writeln!(
-        out,
-        "  \"default\": [{{\"type\": \"{}\"}}],",
-        scopes.default.requirement()
-    );
+    let _ = writeln!(out, "  \"default\": {},", scopes.default.requirements());
     out.push_str("  \"transports\": {\n    \"docker\": {");
     for (i, (scope, v)) in scopes.map.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
-        let _ = write!(
-            out,
-            "{sep}\n      {}: [{{\"type\": \"{}\"}}]",
-            quoted(scope),
-            v.requirement()
-        );
+        let _ = write!(out, "{sep}\n      {}: {}", quoted(scope), v.requirements());
     }
     if !scopes.map.is_empty() {
         out.push_str("\n    ");
