@@ -5,7 +5,7 @@
 //!
 //! | [`ExportFormat`] | what it writes | who reads it |
 //! |---|---|---|
-//! | `containers-policy` | `/etc/containers/policy.json`: default `reject`, allowed scopes `insecureAcceptAnything`, denied scopes `reject` | CRI-O, podman, buildah, skopeo (containers/image) |
+//! | `containers-policy` | `/etc/containers/policy.json`: default `reject`, allowed scopes `insecureAcceptAnything`, denied scopes `reject`, verify scopes `sigstoreSigned` | CRI-O, podman, buildah, skopeo (containers/image) |
 //! | `registries-conf` | `/etc/containers/registries.conf` (v2): every denied scope `blocked = true`, `unqualified-search-registries = ["docker.io"]`, every rewrite rule a `prefix`/`location` entry; the companion of `containers-policy`, never enough alone | the same |
 //! | `docker-sysconfig` | `/etc/sysconfig/docker`: `ADD_REGISTRY` and `BLOCK_REGISTRY` | RHEL/CentOS 7 docker (the projectatomic fork) |
 //! | `openshift` | `config.openshift.io/v1` `Image` `cluster`: `spec.registrySources.allowedRegistries` (or `blockedRegistries` for a policy without allow rules), never an empty list where the policy restricts | OpenShift 4 (the Machine Config Operator writes the nodes' `policy.json` from it) |
@@ -77,9 +77,15 @@
 //!     required, as `check` requires it): the ValidatingAdmissionPolicy,
 //!     Gatekeeper and Kyverno exports deny an unpinned image in verify
 //!     scope, with a warning that the signature itself is checked by the
-//!     image-policy webhook only; the node formats refuse them (with
-//!     `lossy`, their scope is denied as a deny rule's). containers/image's
-//!     own `sigstoreSigned` is not written yet;
+//!     image-policy webhook only; `docker-sysconfig` and `openshift`
+//!     refuse them (with `lossy`, their scope is denied as a deny rule's).
+//!     `containers-policy` says them as containers/image's own check where
+//!     it can (see its section below), with a warning each: the node
+//!     checks the signature of the digest it pulls, and cannot require the
+//!     name to carry a digest. What it cannot say is refused (with
+//!     `lossy`, the scope denied): a regex scope, a `signatureRepository`,
+//!     a key given only as `keyFile`, a policy without allow rules; a rule
+//!     with several keys is refused, and `lossy` requires its first key;
 //! - an exemption (`exempt:` rule) is said exactly by the
 //!   ValidatingAdmissionPolicy and Kyverno (the same CEL): the deny, pin,
 //!   `requireDigest` and tag checks are skipped for the images it names
@@ -120,6 +126,26 @@
 //! rules would give names under `from` as written go: `check` never judges
 //! those names as written. `registries.conf` alone cannot express an allow
 //! list: it is the companion of `policy.json`, never enough alone.
+//!
+//! A verify rule whose scope is a registry or a repository pattern with a
+//! literal prefix (`r.io/prod/**` is the scope `r.io/prod`, which also
+//! covers `r.io/prod` itself: narrower, with a warning) becomes the scope's
+//! requirement `{"type": "sigstoreSigned", "keyData": <base64 of the PEM>,
+//! "signedIdentity": {"type": "matchRepository"}}` where the name is
+//! accepted so far: a signature never admits what is denied or not allowed
+//! (those scopes stay `reject`). `policy.json` reads only the most specific
+//! scope, so a verify scope inside another carries both keys (a list of
+//! requirements must all hold, as every verify rule that matches must).
+//! Several keys in one rule (any one of them) cannot be said to the
+//! containers/image read here (5.23: one `keyData` per requirement, no
+//! `keyDatas`): refused, and `lossy` requires the first key.
+//! `signatureRepository` cannot be said (sigstore attachments are read from
+//! the image's own repository): refused. `registries.conf` leaves verify
+//! rules to `policy.json`. The nodes also need `use-sigstore-attachments:
+//! true` for each registry in verify scope in a `registries.d` file, which
+//! the export does not write (the README shows it). Debian's
+//! containers/image is built without sigstore verification: the tests
+//! check that the file parses there, not a verification.
 //!
 //! ## `docker-sysconfig`
 //!

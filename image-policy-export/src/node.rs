@@ -454,7 +454,15 @@ fn signed_scope(
         );
         return None;
     }
-    let key = rule.keys.first()?;
+    let Some(key) = rule.keys.first() else {
+        notes.lose(
+            path,
+            what,
+            format!("its key is given as keyFile, a path relative to the policy file: write it inline (keys:) for {target}"),
+            "every image in its scope, signed or not (as a deny rule)",
+        );
+        return None;
+    };
     if rule.keys.len() > 1 {
         notes.lose(
             path,
