@@ -138,7 +138,11 @@
 //! requirements must all hold, as every verify rule that matches must).
 //! Several keys in one rule (any one of them) cannot be said to the
 //! containers/image read here (5.23: one `keyData` per requirement, no
-//! `keyDatas`): refused, and `lossy` requires the first key.
+//! `keyDatas`): refused, and `lossy` requires the first key. Under a
+//! rewrite rule's `from`, the copied scope requires the signature too, and
+//! `matchRepository` compares the signature's identity with the name as
+//! written: an image signed under its rewritten name only is refused there
+//! (narrower; `remapIdentity` would say it exactly, not written yet).
 //! `signatureRepository` cannot be said (sigstore attachments are read from
 //! the image's own repository): refused. `registries.conf` leaves verify
 //! rules to `policy.json`. The nodes also need `use-sigstore-attachments:
