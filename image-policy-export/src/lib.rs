@@ -1191,6 +1191,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rc.text.matches("blocked = true").count(), 1, "{}", rc.text);
+        // The policy verifies an image by the name as written and by the
+        // name it is pulled as: under a rewrite's `from`, both.
+        for (verify, from, to) in [
+            ("{repository: 'q.io/**'", "q.io/prom", "r.io/mirror"),
+            ("{repository: 'r.io/mirror/**'", "q.io/prom", "r.io/mirror"),
+        ] {
+            let yaml = format!(
+                "allow: [{{registry: r.io}}, {{registry: q.io}}]\nrewrite: [{{from: '{from}', to: '{to}'}}]\nverify: [{verify}, keys: [{:?}]}}]\n",
+                key(1)
+            );
+            let e = export(
+                &policy(&yaml),
+                ExportFormat::ContainersPolicy,
+                &ExportOptions::default(),
+            )
+            .unwrap();
+            assert!(
+                scopes(&e.text).contains(&(from.to_owned(), "sigstoreSigned".to_owned())),
+                "{yaml}{}",
+                e.text
+            );
+        }
     }
 
     /// The scopes of policy.json, with their requirement.

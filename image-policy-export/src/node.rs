@@ -86,7 +86,9 @@ pub(super) fn export(policy: &Policy, format: ExportFormat, notes: &mut Notes<'_
     if plan.has_allow_list && plan.allow.is_empty() {
         notes.admits_nothing();
     }
-    let scopes = Scopes::of(&plan).rewritten(&rewrites);
+    let scopes = Scopes::of(&plan)
+        .rewritten(&rewrites)
+        .with_verify(&plan.verify);
     match format {
         ExportFormat::ContainersPolicy => containers_policy(&scopes),
         ExportFormat::RegistriesConf => registries_conf(&scopes, &rewrites),
@@ -738,28 +740,47 @@ impl Scopes {
         } else {
             Verdict::Accept
         };
-        let mut scopes = Self { map, default };
-        // Verify scopes, the outer ones first: each takes the verdict its
-        // name has so far. A rejected name stays rejected (a signature
-        // never admits what is not allowed); an accepted one requires the
-        // signature; one already signed (an outer verify scope) requires
-        // both, since policy.json reads only the most specific scope.
-        let mut verify: Vec<&(String, String)> = plan.verify.iter().collect();
+        Self { map, default }.with_verify(&plan.verify)
+    }
+
+    /// The verify scopes, the outer ones first: each scope, and every
+    /// scope below it, requires the signature by its key where accepted so
+    /// far. A rejected name stays rejected (a signature never admits what is
+    /// not allowed); one already signed (an outer verify scope) requires
+    /// both, since policy.json reads only the most specific scope and every
+    /// verify rule that matches must hold. Applied before the rewrites (so
+    /// the copies under a `from` carry what the `to` requires) and after
+    /// (the policy also verifies an image by the name as written).
+    fn with_verify(mut self, verify: &[(String, String)]) -> Self {
+        let mut verify: Vec<&(String, String)> = verify.iter().collect();
         verify.sort_by_key(|(s, _)| s.matches('/').count());
         for (s, key) in verify {
-            let signed = match scopes.verdict(s) {
-                Verdict::Reject => continue,
-                Verdict::Accept => vec![key.clone()],
+            let add = |v: Verdict| match v {
+                Verdict::Reject => Verdict::Reject,
+                Verdict::Accept => Verdict::Signed(vec![key.clone()]),
                 Verdict::Signed(mut keys) => {
                     if !keys.contains(key) {
                         keys.push(key.clone());
                     }
-                    keys
+                    Verdict::Signed(keys)
                 }
             };
-            scopes.map.insert(s.clone(), Verdict::Signed(signed));
+            let at = add(self.verdict(s));
+            let below: Vec<String> = self
+                .map
+                .keys()
+                .filter(|k| at_or_under(k, s) && *k != s)
+                .cloned()
+                .collect();
+            for k in below {
+                let v = add(self.map[&k].clone());
+                self.map.insert(k, v);
+            }
+            if at != Verdict::Reject {
+                self.map.insert(s.clone(), at);
+            }
         }
-        scopes
+        self
     }
 
     /// The verdict on `name` (a repository or a prefix of one, normalized
