@@ -5,7 +5,7 @@
 //!
 //! | [`ExportFormat`] | what it writes | who reads it |
 //! |---|---|---|
-//! | `containers-policy` | `/etc/containers/policy.json`: default `reject`, allowed scopes `insecureAcceptAnything`, denied scopes `reject` | CRI-O, podman, buildah, skopeo (containers/image) |
+//! | `containers-policy` | `/etc/containers/policy.json`: default `reject`, allowed scopes `insecureAcceptAnything`, denied scopes `reject`, verify scopes `sigstoreSigned` | CRI-O, podman, buildah, skopeo (containers/image) |
 //! | `registries-conf` | `/etc/containers/registries.conf` (v2): every denied scope `blocked = true`, `unqualified-search-registries = ["docker.io"]`, every rewrite rule a `prefix`/`location` entry; the companion of `containers-policy`, never enough alone | the same |
 //! | `docker-sysconfig` | `/etc/sysconfig/docker`: `ADD_REGISTRY` and `BLOCK_REGISTRY` | RHEL/CentOS 7 docker (the projectatomic fork) |
 //! | `openshift` | `config.openshift.io/v1` `Image` `cluster`: `spec.registrySources.allowedRegistries` (or `blockedRegistries` for a policy without allow rules), never an empty list where the policy restricts | OpenShift 4 (the Machine Config Operator writes the nodes' `policy.json` from it) |
@@ -77,9 +77,15 @@
 //!     required, as `check` requires it): the ValidatingAdmissionPolicy,
 //!     Gatekeeper and Kyverno exports deny an unpinned image in verify
 //!     scope, with a warning that the signature itself is checked by the
-//!     image-policy webhook only; the node formats refuse them (with
-//!     `lossy`, their scope is denied as a deny rule's). containers/image's
-//!     own `sigstoreSigned` is not written yet;
+//!     image-policy webhook only; `docker-sysconfig` and `openshift`
+//!     refuse them (with `lossy`, their scope is denied as a deny rule's).
+//!     `containers-policy` says them as containers/image's own check where
+//!     it can (see its section below), with a warning each: the node
+//!     checks the signature of the digest it pulls, and cannot require the
+//!     name to carry a digest. What it cannot say is refused (with
+//!     `lossy`, the scope denied): a regex scope, a `signatureRepository`,
+//!     a key given only as `keyFile`, a policy without allow rules; a rule
+//!     with several keys is refused, and `lossy` requires its first key;
 //! - an exemption (`exempt:` rule) is said exactly by the
 //!   ValidatingAdmissionPolicy and Kyverno (the same CEL): the deny, pin,
 //!   `requireDigest` and tag checks are skipped for the images it names
@@ -120,6 +126,30 @@
 //! rules would give names under `from` as written go: `check` never judges
 //! those names as written. `registries.conf` alone cannot express an allow
 //! list: it is the companion of `policy.json`, never enough alone.
+//!
+//! A verify rule whose scope is a registry or a repository pattern with a
+//! literal prefix (`r.io/prod/**` is the scope `r.io/prod`, which also
+//! covers `r.io/prod` itself: narrower, with a warning) becomes the scope's
+//! requirement `{"type": "sigstoreSigned", "keyData": <base64 of the PEM>,
+//! "signedIdentity": {"type": "matchRepository"}}` where the name is
+//! accepted so far: a signature never admits what is denied or not allowed
+//! (those scopes stay `reject`). `policy.json` reads only the most specific
+//! scope, so a verify scope inside another carries both keys (a list of
+//! requirements must all hold, as every verify rule that matches must).
+//! Several keys in one rule (any one of them) cannot be said to the
+//! containers/image read here (5.23: one `keyData` per requirement, no
+//! `keyDatas`): refused, and `lossy` requires the first key. Under a
+//! rewrite rule's `from`, the copied scope requires the signature too, and
+//! `matchRepository` compares the signature's identity with the name as
+//! written: an image signed under its rewritten name only is refused there
+//! (narrower; `remapIdentity` would say it exactly, not written yet).
+//! `signatureRepository` cannot be said (sigstore attachments are read from
+//! the image's own repository): refused. `registries.conf` leaves verify
+//! rules to `policy.json`. The nodes also need `use-sigstore-attachments:
+//! true` for each registry in verify scope in a `registries.d` file, which
+//! the export does not write (the README shows it). Debian's
+//! containers/image is built without sigstore verification: the tests
+//! check that the file parses there, not a verification.
 //!
 //! ## `docker-sysconfig`
 //!
@@ -856,12 +886,53 @@ mod tests {
                 &["pin[0]", "pin[0]"],
                 false,
             ),
-            // Verify scope: a digest requirement, as pin scope.
+            // Verify scope: policy.json says it as sigstoreSigned (with a
+            // warning: no digest requirement); registries.conf leaves it to
+            // policy.json; the host-only formats cannot verify.
             (
                 "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{repository: r.io/prod/**, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
                 ExportFormat::ContainersPolicy,
+                &[],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{registry: q.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::RegistriesConf,
+                &[],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{registry: q.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::Openshift,
                 &["verify[0]"],
                 true,
+            ),
+            // What policy.json cannot say: another repository for the
+            // signatures, a regex scope, several keys (one keyData per
+            // requirement in containers/image 5.23), no allow list.
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{repository: r.io/prod/**, signatureRepository: r.io/sigs, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::ContainersPolicy,
+                &["verify[0]", "verify[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{regex: 'r\\.io/prod/.*', keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::ContainersPolicy,
+                &["verify[0]", "verify[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{registry: r.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\", \"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA2JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::ContainersPolicy,
+                &["verify[0]"],
+                true,
+            ),
+            (
+                "verify: [{registry: r.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+                ExportFormat::ContainersPolicy,
+                &["verify[0]", "verify[0]"],
+                false,
             ),
             (
                 "allow: [{registry: r.io}]\nnamespaces: [{names: [a], combine: replace, allow: [{registry: q.io}]}]\n",
@@ -1043,6 +1114,105 @@ mod tests {
             .map(|w| w.rule.split(' ').next().unwrap())
             .collect();
         assert_eq!(warned, ["allow[0]", "allow[1]"]);
+    }
+
+    /// Verify rules in policy.json: `sigstoreSigned` where the name is
+    /// accepted, both keys where verify scopes nest (policy.json reads the
+    /// most specific scope only), `reject` left alone where denied.
+    #[test]
+    fn policy_json_requires_the_signatures_of_verify_scopes() {
+        use base64::Engine as _;
+        let key = |n: u8| {
+            format!(
+                "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA{n}JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\n-----END PUBLIC KEY-----\n"
+            )
+        };
+        let yaml = format!(
+            "allow: [{{registry: r.io}}, {{registry: q.io}}]\ndeny: [{{repository: q.io/bad/**}}]\nverify:\n  - {{repository: r.io/prod/**, keys: [{:?}]}}\n  - {{registry: r.io, keys: [{:?}]}}\n  - {{repository: q.io/bad/x, keys: [{:?}]}}\n  - {{repository: s.io/x, keys: [{:?}]}}\n",
+            key(1),
+            key(2),
+            key(3),
+            key(4)
+        );
+        let e = export(
+            &policy(&yaml),
+            ExportFormat::ContainersPolicy,
+            &ExportOptions::default(),
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&e.text).unwrap();
+        let docker = v["transports"]["docker"].as_object().unwrap();
+        let keys = |scope: &str| -> Vec<String> {
+            docker[scope]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    assert_eq!(r["type"], "sigstoreSigned", "{scope}: {}", e.text);
+                    assert_eq!(r["signedIdentity"]["type"], "matchRepository");
+                    let pem = base64::engine::general_purpose::STANDARD
+                        .decode(r["keyData"].as_str().unwrap())
+                        .unwrap();
+                    String::from_utf8(pem).unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(keys("r.io"), [key(2)], "{}", e.text);
+        assert_eq!(keys("r.io/prod"), [key(2), key(1)], "{}", e.text);
+        assert_eq!(
+            scopes(&e.text)
+                .into_iter()
+                .filter(|(_, t)| t != "sigstoreSigned")
+                .collect::<Vec<_>>(),
+            [("q.io", "insecureAcceptAnything"), ("q.io/bad", "reject")]
+                .map(|(a, b)| (a.to_owned(), b.to_owned())),
+            "{}",
+            e.text
+        );
+        // Every verify rule is warned about (no digest requirement), the
+        // one under a denied scope and the one on a registry not allowed
+        // too (rejected there, as by the policy).
+        for i in 0..4 {
+            assert!(
+                e.warnings
+                    .iter()
+                    .any(|w| w.rule.starts_with(&format!("verify[{i}]"))
+                        && w.message
+                            .contains("cannot require the name to carry a digest")),
+                "{:?}",
+                e.warnings
+            );
+        }
+        // registries.conf: only the denied scope is blocked.
+        let rc = export(
+            &policy(&yaml),
+            ExportFormat::RegistriesConf,
+            &ExportOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(rc.text.matches("blocked = true").count(), 1, "{}", rc.text);
+        // The policy verifies an image by the name as written and by the
+        // name it is pulled as: under a rewrite's `from`, both.
+        for (verify, from, to) in [
+            ("{repository: 'q.io/**'", "q.io/prom", "r.io/mirror"),
+            ("{repository: 'r.io/mirror/**'", "q.io/prom", "r.io/mirror"),
+        ] {
+            let yaml = format!(
+                "allow: [{{registry: r.io}}, {{registry: q.io}}]\nrewrite: [{{from: '{from}', to: '{to}'}}]\nverify: [{verify}, keys: [{:?}]}}]\n",
+                key(1)
+            );
+            let e = export(
+                &policy(&yaml),
+                ExportFormat::ContainersPolicy,
+                &ExportOptions::default(),
+            )
+            .unwrap();
+            assert!(
+                scopes(&e.text).contains(&(from.to_owned(), "sigstoreSigned".to_owned())),
+                "{yaml}{}",
+                e.text
+            );
+        }
     }
 
     /// The scopes of policy.json, with their requirement.

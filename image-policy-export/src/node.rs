@@ -40,6 +40,10 @@ struct Plan {
     deny: Vec<Deny>,
     /// The policy has allow rules, so the default is to reject.
     has_allow_list: bool,
+    /// The verify scopes said as `sigstoreSigned` (`containers-policy`;
+    /// `registries-conf` leaves them to it): the scope as written and the
+    /// PEM key in base64.
+    verify: Vec<(String, String)>,
 }
 
 impl Plan {
@@ -82,7 +86,9 @@ pub(super) fn export(policy: &Policy, format: ExportFormat, notes: &mut Notes<'_
     if plan.has_allow_list && plan.allow.is_empty() {
         notes.admits_nothing();
     }
-    let scopes = Scopes::of(&plan).rewritten(&rewrites);
+    let scopes = Scopes::of(&plan)
+        .rewritten(&rewrites)
+        .with_verify(&plan.verify);
     match format {
         ExportFormat::ContainersPolicy => containers_policy(&scopes),
         ExportFormat::RegistriesConf => registries_conf(&scopes, &rewrites),
@@ -279,10 +285,34 @@ fn plan(
 
     // Deny rules: scopes at least as wide as each rule, applied everywhere.
     let mut deny = Vec::new();
+    let mut verify = Vec::new();
     for (scope, prefix, rules) in deny_lists(doc) {
         for (j, rule) in rules.iter().enumerate() {
             let path = format!("{prefix}[{j}]");
             let what = rule_what(rule);
+            let normalized = notes.normalized(&path);
+            if prefix.ends_with("verify")
+                && matches!(
+                    format,
+                    ExportFormat::ContainersPolicy | ExportFormat::RegistriesConf
+                )
+                && has_allow_list
+                && let Some(s) =
+                    signed_scope(doc, scope, j, normalized, &path, &what, target, notes)
+            {
+                if let Some(i) = scope {
+                    notes.narrow(
+                        &path,
+                        &what,
+                        format!(
+                            "applies only in namespaces {}; {target} applies it to every pod",
+                            doc.namespaces[i].names.join(", ")
+                        ),
+                    );
+                }
+                verify.push(s);
+                continue;
+            }
             if prefix.ends_with("pin") || prefix.ends_with("verify") {
                 notes.lose(
                     &path,
@@ -301,7 +331,6 @@ fn plan(
                     ),
                 );
             }
-            let normalized = notes.normalized(&path);
             let scope = match deny_scope(normalized) {
                 Some(scope) => scope,
                 None => {
@@ -385,7 +414,91 @@ fn plan(
         allow: allow.into_iter().map(|(h, _)| h).collect(),
         deny,
         has_allow_list,
+        verify,
     }
+}
+
+/// A verify rule said as a `sigstoreSigned` scope, when it can be: a
+/// registry or a repository scope with a literal prefix (the scope written
+/// covers at least what the rule matches: requiring a signature of more
+/// images is narrower, with a warning), inline keys, and signatures kept
+/// in the image's own repository. `None` leaves the rule to the caller,
+/// which refuses it (with `lossy`, denies its scope) as a pin rule, with
+/// the reason noted here.
+#[allow(clippy::too_many_arguments)]
+fn signed_scope(
+    doc: &PolicyDocument,
+    ns: Option<usize>,
+    j: usize,
+    normalized: Option<&Pattern>,
+    path: &str,
+    what: &str,
+    target: &str,
+    notes: &mut Notes<'_>,
+) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let rules = match ns {
+        Some(i) => &doc.namespaces[i].verify,
+        None => &doc.verify,
+    };
+    let rule = rules.get(j)?;
+    let written = match deny_scope(normalized)? {
+        DenyScope::Host(h) => h,
+        DenyScope::Prefix(h, p) => format!("{h}/{p}"),
+        _ => return None,
+    };
+    if rule.signature_repository.is_some() {
+        notes.lose(
+            path,
+            what,
+            format!("{target} cannot say signatureRepository (sigstore attachments are read from the image's own repository)"),
+            "every image in its scope, signed or not (as a deny rule)",
+        );
+        return None;
+    }
+    let Some(key) = rule.keys.first() else {
+        notes.lose(
+            path,
+            what,
+            format!("its key is given as keyFile, a path relative to the policy file: write it inline (keys:) for {target}"),
+            "every image in its scope, signed or not (as a deny rule)",
+        );
+        return None;
+    };
+    if rule.keys.len() > 1 {
+        notes.lose(
+            path,
+            what,
+            format!("{target} takes one keyData per sigstoreSigned requirement in the containers/image read here (5.23; keyDatas is newer), and this rule accepts a signature by any of its keys"),
+            "images signed only with its other keys (a signature by its first key is required)",
+        );
+    }
+    if target == ExportFormat::RegistriesConf.name() {
+        notes.narrow(
+            path,
+            what,
+            format!("{target} cannot verify: left to policy.json (containers-policy), which requires the signature there"),
+        );
+        return Some((written, String::new()));
+    }
+    notes.narrow(
+        path,
+        what,
+        format!("{target} requires a signature by its key (sigstoreSigned, signedIdentity matchRepository) on the digest it pulls, and cannot require the name to carry a digest; it needs a containers/image built with sigstore verification (Debian's is not) and registries.d's use-sigstore-attachments: true for the registry"),
+    );
+    if !exact_scope(normalized) {
+        notes.narrow(
+            path,
+            what,
+            format!(
+                "{target} requires the signature on more: {written} and every repository below it"
+            ),
+        );
+    }
+    Some((
+        written,
+        base64::engine::general_purpose::STANDARD.encode(key.as_bytes()),
+    ))
 }
 
 /// Whether the deny scope of `rule` matches exactly what the rule matches
@@ -564,17 +677,34 @@ fn tag_rules(tags: &TagRules, prefix: &str, target: &str, notes: &mut Notes<'_>)
 }
 
 /// What a `policy.json` scope does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Verdict {
     Accept,
     Reject,
+    /// Accept what is signed by each of these keys (base64 of the PEM):
+    /// the requirements of a scope all hold, as every verify rule whose
+    /// scope matches must.
+    Signed(Vec<String>),
 }
 
 impl Verdict {
-    fn requirement(self) -> &'static str {
+    /// The scope's requirements, a JSON array.
+    fn requirements(&self) -> String {
         match self {
-            Verdict::Accept => "insecureAcceptAnything",
-            Verdict::Reject => "reject",
+            Verdict::Accept => r#"[{"type": "insecureAcceptAnything"}]"#.to_owned(),
+            Verdict::Reject => r#"[{"type": "reject"}]"#.to_owned(),
+            Verdict::Signed(keys) => {
+                let each: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            r#"{{"type": "sigstoreSigned", "keyData": {}, "signedIdentity": {{"type": "matchRepository"}}}}"#,
+                            quoted(k)
+                        )
+                    })
+                    .collect();
+                format!("[{}]", each.join(", "))
+            }
         }
     }
 }
@@ -610,7 +740,47 @@ impl Scopes {
         } else {
             Verdict::Accept
         };
-        Self { map, default }
+        Self { map, default }.with_verify(&plan.verify)
+    }
+
+    /// The verify scopes, the outer ones first: each scope, and every
+    /// scope below it, requires the signature by its key where accepted so
+    /// far. A rejected name stays rejected (a signature never admits what is
+    /// not allowed); one already signed (an outer verify scope) requires
+    /// both, since policy.json reads only the most specific scope and every
+    /// verify rule that matches must hold. Applied before the rewrites (so
+    /// the copies under a `from` carry what the `to` requires) and after
+    /// (the policy also verifies an image by the name as written).
+    fn with_verify(mut self, verify: &[(String, String)]) -> Self {
+        let mut verify: Vec<&(String, String)> = verify.iter().collect();
+        verify.sort_by_key(|(s, _)| s.matches('/').count());
+        for (s, key) in verify {
+            let add = |v: Verdict| match v {
+                Verdict::Reject => Verdict::Reject,
+                Verdict::Accept => Verdict::Signed(vec![key.clone()]),
+                Verdict::Signed(mut keys) => {
+                    if !keys.contains(key) {
+                        keys.push(key.clone());
+                    }
+                    Verdict::Signed(keys)
+                }
+            };
+            let at = add(self.verdict(s));
+            let below: Vec<String> = self
+                .map
+                .keys()
+                .filter(|k| at_or_under(k, s) && *k != s)
+                .cloned()
+                .collect();
+            for k in below {
+                let v = add(self.map[&k].clone());
+                self.map.insert(k, v);
+            }
+            if at != Verdict::Reject {
+                self.map.insert(s.clone(), at);
+            }
+        }
+        self
     }
 
     /// The verdict on `name` (a repository or a prefix of one, normalized
@@ -620,7 +790,7 @@ impl Scopes {
         let mut n = name;
         loop {
             if let Some(v) = self.map.get(n) {
-                return *v;
+                return v.clone();
             }
             match n.rfind('/') {
                 Some(i) => n = &n[..i],
@@ -631,12 +801,12 @@ impl Scopes {
             let mut host = n.rsplit_once(':').map_or(n, |(h, _)| h);
             while let Some((_, rest)) = host.split_once('.') {
                 if let Some(v) = self.map.get(&format!("*.{rest}")) {
-                    return *v;
+                    return v.clone();
                 }
                 host = rest;
             }
         }
-        self.default
+        self.default.clone()
     }
 
     /// The scopes once containers/image rewrites pulls by `rewrites` (the
@@ -658,7 +828,7 @@ impl Scopes {
             .map
             .iter()
             .filter(|(k, _)| !rewrites.iter().any(|r| at_or_under(k, &r.prefix)))
-            .map(|(k, v)| (k.clone(), *v))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for r in rewrites {
             let longer = |name: &str| {
@@ -675,7 +845,7 @@ impl Scopes {
                 {
                     let copy = format!("{}{rest}", r.prefix);
                     if !longer(&copy) {
-                        map.insert(copy, *v);
+                        map.insert(copy, v.clone());
                     }
                 }
             }
@@ -690,20 +860,11 @@ impl Scopes {
 fn containers_policy(scopes: &Scopes) -> String {
     let mut out = String::new();
     out.push_str("{\n");
-    let _ = writeln!(
-        out,
-        "  \"default\": [{{\"type\": \"{}\"}}],",
-        scopes.default.requirement()
-    );
+    let _ = writeln!(out, "  \"default\": {},", scopes.default.requirements());
     out.push_str("  \"transports\": {\n    \"docker\": {");
     for (i, (scope, v)) in scopes.map.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
-        let _ = write!(
-            out,
-            "{sep}\n      {}: [{{\"type\": \"{}\"}}]",
-            quoted(scope),
-            v.requirement()
-        );
+        let _ = write!(out, "{sep}\n      {}: {}", quoted(scope), v.requirements());
     }
     if !scopes.map.is_empty() {
         out.push_str("\n    ");

@@ -9,6 +9,7 @@ mod exempt;
 mod export;
 mod export_cli;
 mod export_engines;
+mod export_sigstore;
 #[cfg(unix)]
 mod fix;
 mod help;
