@@ -816,6 +816,21 @@ mod tests {
                 &[],
                 true,
             ),
+            // The CEL formats say verify rules as pin rules: an exemption
+            // from pin (or from verify) would lift both, so in a scope with
+            // verify rules it is refused, and lossy drops it.
+            (
+                "allow: [{registry: q.io}]\nverify: [{repository: 'q.io/**', keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\nexempt: [{image: 'q.io/app:latest', from: [pin], reason: r}]\n",
+                ExportFormat::ValidatingAdmissionPolicy,
+                &["exempt[0]"],
+                true,
+            ),
+            (
+                "allow: [{registry: q.io}]\nverify: [{repository: 'q.io/**', keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\nexempt: [{image: 'q.io/app:latest', from: [verify], reason: r}]\n",
+                ExportFormat::Kyverno,
+                &["exempt[0]"],
+                true,
+            ),
             // A regex deny: its registry (or repository prefix) is rejected.
             (
                 "allow: [{registry: r.io}, {registry: q.io}]\ndeny: [{regex: 'r\\.io/x.*'}]\n",

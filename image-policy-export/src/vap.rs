@@ -153,6 +153,16 @@ fn exemptions(
         }
         lists.push(format!("namespaces[{i}].exempt"));
     }
+    // Verify rules are said as pin rules here (their digest requirement),
+    // so lifting pin would lift them too: in a scope with verify rules, an
+    // exemption from pin is not said (narrower, and said so).
+    let scope_verifies = match index {
+        None => !doc.verify.is_empty(),
+        Some(i) => {
+            !doc.namespaces[i].verify.is_empty()
+                || (doc.namespaces[i].combine != Combine::Replace && !doc.verify.is_empty())
+        }
+    };
     let mut out: [Vec<String>; 4] = Default::default();
     for e in policy.exemptions() {
         let path = e.rule.path;
@@ -180,6 +190,15 @@ fn exemptions(
                 for kind in e.from {
                     let slot = match kind {
                         ExemptKind::Deny => 0,
+                        ExemptKind::Pin if scope_verifies => {
+                            notes.lose(
+                                path,
+                                &format!("exempt {} from pin", e.rule.pattern),
+                                format!("{engine} says verify rules as pin rules, so lifting pin here would lift them too: its images must still carry a digest"),
+                                "the images it exempts from pin rules, when they have no digest",
+                            );
+                            continue;
+                        }
                         ExemptKind::Pin => 1,
                         ExemptKind::Digest => 2,
                         ExemptKind::Tags => 3,
