@@ -171,6 +171,15 @@ pub(crate) fn read(
                                     "a rewrite from a tag, digest or *. prefix cannot be said (rewrite rules are registries with a path)",
                                 ));
                             }
+                            // The location is written as a rewrite's `to`:
+                            // a registry host[:port] with an optional path.
+                            if !matches!(Scope::parse(loc), Some(Scope::Host(_) | Scope::Repo(_))) {
+                                return Err(ImportError::new(
+                                    ImportErrorKind::InvalidValue,
+                                    o,
+                                    "location is not a registry host[:port] with an optional path",
+                                ));
+                            }
                             rewrites.push((prefix.clone(), loc.clone(), o.clone()));
                             if matches!(scope, Scope::Host(_)) {
                                 notes.push(Note {
