@@ -468,9 +468,16 @@ fn rules(read: &[Read], applying: &[usize], notes: &mut Vec<Note>) -> Result<Rul
             }
             GatekeeperKind::DisallowedTags => {
                 for (i, t) in c.tags.iter().enumerate() {
+                    let origin = r.origin.field(r.tag_fields[i].clone());
+                    if !image_policy_core::reference::grammar::is_tag(t) {
+                        return Err(ImportError::new(
+                            ImportErrorKind::InvalidValue,
+                            origin,
+                            format!("{t:?} is not a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}): no image the runtime accepts has it, and a policy cannot deny it"),
+                        ));
+                    }
                     if !out.deny_tags.iter().any(|(x, _)| x == t) {
-                        out.deny_tags
-                            .push((t.clone(), r.origin.field(r.tag_fields[i].clone())));
+                        out.deny_tags.push((t.clone(), origin));
                     }
                 }
                 if let Some(field) = r

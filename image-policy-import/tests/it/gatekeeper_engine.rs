@@ -153,3 +153,23 @@ fn image_volumes_were_not_looked_at() {
     assert!(!d.looked_at && !d.violates());
     assert!(i.old.judge("evil.io/x:1", None).violates());
 }
+
+#[test]
+fn a_denied_tag_that_is_not_a_tag_is_an_error_naming_its_field() {
+    let text = "apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sDisallowedTags
+metadata: {name: no-odd-tags}
+spec:
+  parameters:
+    tags: [latest, \"v1 beta\"]
+";
+    let e = image_policy_import::import(
+        ImportFormat::Gatekeeper,
+        &[image_policy_import::Source::new("tags.yaml", text)],
+    )
+    .expect_err("a tag with a space cannot be denied by name");
+    assert_eq!(e.kind, image_policy_import::ImportErrorKind::InvalidValue);
+    let shown = e.to_string();
+    assert!(shown.contains("spec.parameters.tags[1]"), "{shown}");
+    assert!(shown.contains("\"v1 beta\" is not a tag"), "{shown}");
+}
