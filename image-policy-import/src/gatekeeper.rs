@@ -15,6 +15,7 @@ use crate::draft::{Draft, Exemption, NamespaceRules, Rule, Rules};
 use crate::old::{Constraint, Engine, GatekeeperKind, OldPolicy};
 use crate::prefix;
 use crate::{ImportError, ImportErrorKind, Note, NoteKind, Origin, Source};
+use image_policy_core::k8s::is_namespace_name;
 use image_policy_core::reference::ImageRef;
 use serde_json::Value;
 
@@ -321,7 +322,7 @@ pub(crate) fn scopes(read: &[Read], notes: &mut Vec<Note>) -> Result<Draft, Impo
     // Exclusions that every constraint shares are exempt namespaces.
     let first = &read[0];
     for ns in &first.constraint.excluded {
-        if !ns.contains('*') && read.iter().all(|r| r.constraint.excluded.contains(ns)) {
+        if is_namespace_name(ns) && read.iter().all(|r| r.constraint.excluded.contains(ns)) {
             let origin = first.origin.field("spec.match.excludedNamespaces");
             draft.exempt_namespaces.push((ns.clone(), origin));
         }
@@ -329,13 +330,28 @@ pub(crate) fn scopes(read: &[Read], notes: &mut Vec<Note>) -> Result<Draft, Impo
     for r in read {
         for (i, ns) in r.constraint.excluded.iter().enumerate() {
             if !draft.exempt_namespaces.iter().any(|(n, _)| n == ns) {
-                notes.push(Note {
-                    kind: NoteKind::Stricter,
-                    origin: r.origin.field(format!("spec.match.excludedNamespaces[{i}]")),
-                    message: format!(
-                        "{ns:?} is not excluded by every constraint: this constraint's rules apply there too"
-                    ),
-                    examples: Vec::new(),
+                let origin = r
+                    .origin
+                    .field(format!("spec.match.excludedNamespaces[{i}]"));
+                let glob = ns.contains(['*', '?']);
+                notes.push(if glob || is_namespace_name(ns) {
+                    Note {
+                        kind: NoteKind::Stricter,
+                        origin,
+                        message: if glob {
+                            format!("the glob {ns:?} cannot be said as exempt namespaces: this constraint's rules apply in the namespaces it matched")
+                        } else {
+                            format!("{ns:?} is not excluded by every constraint: this constraint's rules apply there too")
+                        },
+                        examples: Vec::new(),
+                    }
+                } else {
+                    Note {
+                        kind: NoteKind::Ignored,
+                        origin,
+                        message: format!("{ns:?} is not a namespace name (a DNS-1123 label): it excluded no namespace"),
+                        examples: Vec::new(),
+                    }
                 });
             }
         }
@@ -347,6 +363,17 @@ pub(crate) fn scopes(read: &[Read], notes: &mut Vec<Note>) -> Result<Draft, Impo
     for r in read.iter().filter(|r| !is_cluster(r)) {
         for ns in r.constraint.namespaces.iter().flatten() {
             if draft.exempt_namespaces.iter().any(|(n, _)| n == ns) {
+                continue;
+            }
+            if !is_namespace_name(ns) {
+                notes.push(Note {
+                    kind: NoteKind::Ignored,
+                    origin: r.origin.clone(),
+                    message: format!(
+                        "{ns:?} is not a namespace name (a DNS-1123 label): no namespace has it, so the rules scoped to it apply nowhere, before and now"
+                    ),
+                    examples: Vec::new(),
+                });
                 continue;
             }
             let applying: Vec<usize> = (0..read.len())
@@ -473,7 +500,9 @@ fn rules(read: &[Read], applying: &[usize], notes: &mut Vec<Note>) -> Result<Rul
                         return Err(ImportError::new(
                             ImportErrorKind::InvalidValue,
                             origin,
-                            format!("{t:?} is not a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}): no image the runtime accepts has it, and a policy cannot deny it"),
+                            format!(
+                                "{t:?} is not a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}): no image the runtime accepts has it, and a policy cannot deny it"
+                            ),
                         ));
                     }
                     if !out.deny_tags.iter().any(|(x, _)| x == t) {

@@ -407,6 +407,20 @@ impl JsonPath {
     }
 }
 
+/// Is `name` a namespace's name: a DNS-1123 label (lowercase letters, digits
+/// and `-`, neither first nor last, 1 to 63 bytes), as the API server
+/// validates `metadata.name` of a Namespace? A policy's namespace scopes are
+/// checked with it; so are tools that write policies.
+pub fn is_namespace_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// Appends `/` and `key` escaped as a JSON pointer token (RFC 6901, section 3):
 /// `~` as `~0`, then `/` as `~1`.
 pub fn push_pointer_token(out: &mut String, key: &str) {

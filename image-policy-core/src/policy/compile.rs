@@ -666,13 +666,7 @@ impl Compiler<'_> {
     }
 
     fn check_namespace_name(&mut self, name: &str, path: &str) {
-        let ok = !name.is_empty()
-            && name.len() <= 63
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !name.starts_with('-')
-            && !name.ends_with('-');
+        let ok = crate::k8s::is_namespace_name(name);
         if !ok {
             self.error(
                 DiagnosticCode::BadNamespace,

@@ -173,3 +173,39 @@ spec:
     assert!(shown.contains("spec.parameters.tags[1]"), "{shown}");
     assert!(shown.contains("\"v1 beta\" is not a tag"), "{shown}");
 }
+
+#[test]
+fn namespaces_that_are_not_names_scope_nothing_and_say_so() {
+    let text = "apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sAllowedRepos
+metadata: {name: prod-repos}
+spec:
+  match:
+    namespaces: [prod, \"pro/\"]
+    excludedNamespaces: [\"Kube_System\"]
+  parameters:
+    repos: [\"registry.my.com/\"]
+";
+    let i = imported(ImportFormat::Gatekeeper, text);
+    let policy = super::loaded(&i);
+    assert!(i.text.contains("names: [\"prod\"]"), "{}", i.text);
+    assert!(!i.text.contains("names: [\"pro/"), "{}", i.text);
+    for bad in [
+        "\"pro/\" is not a namespace name",
+        "\"Kube_System\" is not a namespace name",
+    ] {
+        assert!(
+            i.notes.iter().any(
+                |n| n.kind == image_policy_import::NoteKind::Ignored && n.message.contains(bad)
+            ),
+            "no note {bad:?}: {:#?}",
+            i.notes
+        );
+    }
+    let ctx = image_policy_core::policy::Context::new().namespace("prod");
+    assert!(
+        policy.evaluate("nginx", &ctx).violates(),
+        "prod is still scoped by the constraint"
+    );
+    assert!(!policy.evaluate("registry.my.com/app", &ctx).violates());
+}
