@@ -180,6 +180,21 @@ pub(crate) fn read(
                                     "location is not a registry host[:port] with an optional path",
                                 ));
                             }
+                            // A rewrite's ends are read as references are:
+                            // a first component without `.` or `:` that is
+                            // not `localhost` is a Docker Hub path there, not
+                            // the host containers/image contacts.
+                            for (what, s) in [("prefix", &prefix), ("location", loc)] {
+                                if !host_as_references_read_it(s) {
+                                    return Err(ImportError::new(
+                                        ImportErrorKind::Unsupported,
+                                        o,
+                                        format!(
+                                            "the {what} {s:?} starts with a host a reference reads as a Docker Hub path (no `.` or `:`, not localhost): a rewrite cannot say it"
+                                        ),
+                                    ));
+                                }
+                            }
                             rewrites.push((prefix.clone(), loc.clone(), o.clone()));
                             if matches!(scope, Scope::Host(_)) {
                                 notes.push(Note {
@@ -306,4 +321,11 @@ pub(crate) fn read(
             engine: Engine::RegistriesConf(Entries(entries)),
         },
     ))
+}
+
+/// Does a reference read the first component of `s` (before any `/`) as its
+/// registry host, as `splitDockerDomain` does?
+fn host_as_references_read_it(s: &str) -> bool {
+    let first = s.split('/').next().unwrap_or(s);
+    ImageRef::parse(&format!("{first}/x")).is_ok_and(|r| r.is_domain_written())
 }
