@@ -180,17 +180,15 @@ pub(crate) fn read(
                                     "location is not a registry host[:port] with an optional path",
                                 ));
                             }
-                            // A rewrite's ends are read as references are:
-                            // a first component without `.` or `:` that is
-                            // not `localhost` is a Docker Hub path there, not
-                            // the host containers/image contacts.
+                            // A rewrite's ends start with a registry as a
+                            // policy says one (the core's own test).
                             for (what, s) in [("prefix", &prefix), ("location", loc)] {
-                                if !host_as_references_read_it(s) {
+                                if !image_policy_core::policy::rewrite::starts_with_registry(s) {
                                     return Err(ImportError::new(
                                         ImportErrorKind::Unsupported,
                                         o,
                                         format!(
-                                            "the {what} {s:?} starts with a host a reference reads as a Docker Hub path (no `.` or `:`, not localhost): a rewrite cannot say it"
+                                            "the {what} {s:?} does not start with a host a rewrite can say (one with `.` or `:`, or localhost; a single-label or uppercase host is read as a Docker Hub path or refused)"
                                         ),
                                     ));
                                 }
@@ -321,11 +319,4 @@ pub(crate) fn read(
             engine: Engine::RegistriesConf(Entries(entries)),
         },
     ))
-}
-
-/// Does a reference read the first component of `s` (before any `/`) as its
-/// registry host, as `splitDockerDomain` does?
-fn host_as_references_read_it(s: &str) -> bool {
-    let first = s.split('/').next().unwrap_or(s);
-    ImageRef::parse(&format!("{first}/x")).is_ok_and(|r| r.is_domain_written())
 }

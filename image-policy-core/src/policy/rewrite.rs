@@ -221,6 +221,23 @@ impl fmt::Display for RewriteError {
 
 impl std::error::Error for RewriteError {}
 
+/// Does a rewrite's `from` or `to` start with a registry, as a policy
+/// requires: a first component (before any `/`) that contains `.` or `:`, is
+/// `localhost`, or is a bracketed IPv6 address, and is a valid host[:port].
+/// (`splitDockerDomain` also reads a first component with an uppercase letter
+/// as a host; a rewrite does not accept it, so that `Mirror/x` is not
+/// mistaken for a Docker Hub path by a reader.) For tools that write rewrite
+/// rules.
+pub fn starts_with_registry(prefix: &str) -> bool {
+    let first = prefix.split_once('/').map_or(prefix, |(first, _)| first);
+    looks_like_registry(first) && crate::reference::grammar::is_domain(first)
+}
+
+/// The first test of [`starts_with_registry`], without the grammar.
+pub(crate) fn looks_like_registry(first: &str) -> bool {
+    first.contains(['.', ':']) || first == "localhost" || first.starts_with('[')
+}
+
 impl Policy {
     /// Whether the policy has rewrite rules.
     pub fn has_rewrites(&self) -> bool {

@@ -169,8 +169,7 @@ impl Compiler<'_> {
             Some((first, rest)) => (first, Some(rest)),
             None => (s, None),
         };
-        let looks_like_registry =
-            first.contains(['.', ':']) || first == "localhost" || first.starts_with('[');
+        let looks_like_registry = crate::policy::rewrite::looks_like_registry(first);
         if !looks_like_registry || !grammar::is_domain(first) {
             let hint = if looks_like_registry || !is_path_component(first) {
                 "does not start with a valid registry host[:port]".to_owned()
