@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `containers-policy` | `/etc/containers/policy.json`: default `reject`, allowed scopes `insecureAcceptAnything`, denied scopes `reject`, verify scopes `sigstoreSigned` | CRI-O, podman, buildah, skopeo (containers/image) |
 //! | `registries-conf` | `/etc/containers/registries.conf` (v2): every denied scope `blocked = true`, `unqualified-search-registries = ["docker.io"]`, every rewrite rule a `prefix`/`location` entry; the companion of `containers-policy`, never enough alone | the same |
+//! | `registries-d` | `/etc/containers/registries.d/image-policy.yaml`: `use-sigstore-attachments: true` for every scope where `containers-policy` requires a signature, and where those images are pulled from; the companion of `containers-policy` for verify rules | the same |
 //! | `docker-sysconfig` | `/etc/sysconfig/docker`: `ADD_REGISTRY` and `BLOCK_REGISTRY` | RHEL/CentOS 7 docker (the projectatomic fork) |
 //! | `openshift` | `config.openshift.io/v1` `Image` `cluster`: `spec.registrySources.allowedRegistries` (or `blockedRegistries` for a policy without allow rules), never an empty list where the policy restricts | OpenShift 4 (the Machine Config Operator writes the nodes' `policy.json` from it) |
 //! | `validating-admission-policy` | `ValidatingAdmissionPolicy` and `ValidatingAdmissionPolicyBinding` (`admissionregistration.k8s.io/v1`) | the Kubernetes API server, 1.30+ |
@@ -85,7 +86,9 @@
 //!     name to carry a digest. What it cannot say is refused (with
 //!     `lossy`, the scope denied): a regex scope, a `signatureRepository`,
 //!     a key given only as `keyFile`, a policy without allow rules; a rule
-//!     with several keys is refused, and `lossy` requires its first key;
+//!     with several keys is refused (`keyDatas` needs containers/image
+//!     5.33), and `lossy` requires its first key. `registries-d` only turns
+//!     on signature lookups: it admits nothing and refuses nothing;
 //! - an exemption (`exempt:` rule) is said exactly by the
 //!   ValidatingAdmissionPolicy and Kyverno (the same CEL): the deny, pin,
 //!   `requireDigest` and tag checks are skipped for the images it names
@@ -136,20 +139,53 @@
 //! (those scopes stay `reject`). `policy.json` reads only the most specific
 //! scope, so a verify scope inside another carries both keys (a list of
 //! requirements must all hold, as every verify rule that matches must).
-//! Several keys in one rule (any one of them) cannot be said to the
-//! containers/image read here (5.23: one `keyData` per requirement, no
-//! `keyDatas`): refused, and `lossy` requires the first key. Under a
+//! Several keys in one rule (any one of them) are `keyDatas` to
+//! containers/image 5.33 (and 5.32.2) and newer; the 5.23 that Debian ships
+//! (skopeo 1.9, and the checker the tests run) refuses the whole file on
+//! that key (`Unknown key "keyDatas"`), and a list of `keyData`
+//! requirements must all hold: refused, naming the version, and `lossy`
+//! requires the first key (narrower). Under a
 //! rewrite rule's `from`, the copied scope requires the signature too, and
 //! `matchRepository` compares the signature's identity with the name as
 //! written: an image signed under its rewritten name only is refused there
 //! (narrower; `remapIdentity` would say it exactly, not written yet).
 //! `signatureRepository` cannot be said (sigstore attachments are read from
 //! the image's own repository): refused. `registries.conf` leaves verify
-//! rules to `policy.json`. The nodes also need `use-sigstore-attachments:
-//! true` for each registry in verify scope in a `registries.d` file, which
-//! the export does not write (the README shows it). Debian's
-//! containers/image is built without sigstore verification: the tests
-//! check that the file parses there, not a verification.
+//! rules to `policy.json`. Debian's containers/image is built without
+//! sigstore verification: the tests check that the file parses there, not
+//! a verification.
+//!
+//! ## `registries-d`
+//!
+//! containers/image reads sigstore attachments (the `sha256-<digest>.sig`
+//! tag cosign pushes) only where a `registries.d` file says
+//! `use-sigstore-attachments: true`; without it a `sigstoreSigned` scope
+//! finds no signature and rejects every image. `registries-d` writes that
+//! file (one format of its own, so that it is never skipped silently: the
+//! `containers-policy` warning for each verify rule names it). Its `docker:`
+//! keys are `policy.json`'s scopes, read the same way (the name, each parent
+//! path, the host; a port-less host is no parent of the host with a port),
+//! but looked up by the name containers/image *pulls*, after
+//! `registries.conf`'s `prefix`/`location` rewrite, while `policy.json`
+//! judges the name as written. So it turns on every scope that the
+//! `containers-policy` export of the same policy says `sigstoreSigned`, and,
+//! for each one at or under a rewrite's `prefix`, the name it is pulled
+//! from (the longest prefix's `location` with the rest of the scope, as
+//! `registries.conf` picks it), with a comment saying which. The file admits
+//! nothing: a scope it lacks finds no signature (rejected, narrower), one
+//! too many costs a lookup; so it is written wherever `containers-policy`
+//! reads a verify rule, `lossy` or not, and refuses nothing (what
+//! `containers-policy` refuses or narrows, it says itself). Where no scope
+//! requires a signature it writes `docker: {}` with a warning. What it
+//! cannot change: another file in `registries.d` naming one of its scopes
+//! makes containers/image refuse the directory (every pull fails); a more
+//! specific scope with `use-sigstore-attachments: false` turns the lookup
+//! off there (rejected); a mirror added to `registries.conf` by hand is
+//! pulled from without attachments (rejected): add its scope. Debian's
+//! containers/image is built without sigstore verification: `.ci/export-e2e.sh`
+//! checks with Debian's skopeo that the file is read and the signature of
+//! an image in verify scope is fetched and handed to the check (which
+//! Debian's build then refuses), and that without the file none is found.
 //!
 //! ## `docker-sysconfig`
 //!
@@ -259,6 +295,9 @@ pub enum ExportFormat {
     ContainersPolicy,
     /// `registries.conf` v2 (containers-registries.conf(5)).
     RegistriesConf,
+    /// A `registries.d` file (containers-registries.d(5)) turning on
+    /// `use-sigstore-attachments` where `policy.json` requires a signature.
+    RegistriesD,
     /// `/etc/sysconfig/docker` for RHEL/CentOS 7 docker.
     DockerSysconfig,
     /// OpenShift 4's cluster `Image` configuration.
@@ -273,9 +312,10 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     /// Every format, in the order of the documentation.
-    pub const ALL: [ExportFormat; 7] = [
+    pub const ALL: [ExportFormat; 8] = [
         ExportFormat::ContainersPolicy,
         ExportFormat::RegistriesConf,
+        ExportFormat::RegistriesD,
         ExportFormat::DockerSysconfig,
         ExportFormat::Openshift,
         ExportFormat::ValidatingAdmissionPolicy,
@@ -288,6 +328,7 @@ impl ExportFormat {
         match self {
             ExportFormat::ContainersPolicy => "containers-policy",
             ExportFormat::RegistriesConf => "registries-conf",
+            ExportFormat::RegistriesD => "registries-d",
             ExportFormat::DockerSysconfig => "docker-sysconfig",
             ExportFormat::Openshift => "openshift",
             ExportFormat::ValidatingAdmissionPolicy => "validating-admission-policy",
@@ -304,6 +345,9 @@ impl ExportFormat {
             }
             ExportFormat::RegistriesConf => {
                 "/etc/containers/registries.conf (v2) blocking denied registries; use with containers-policy"
+            }
+            ExportFormat::RegistriesD => {
+                "/etc/containers/registries.d/image-policy.yaml turning on sigstore attachments where containers-policy requires a signature"
             }
             ExportFormat::DockerSysconfig => {
                 "/etc/sysconfig/docker ADD_REGISTRY and BLOCK_REGISTRY for RHEL/CentOS 7 docker"
@@ -448,15 +492,18 @@ pub fn export(
     let text = match format {
         ExportFormat::ContainersPolicy
         | ExportFormat::RegistriesConf
+        | ExportFormat::RegistriesD
         | ExportFormat::DockerSysconfig
         | ExportFormat::Openshift => node::export(policy, format, &mut notes),
         ExportFormat::ValidatingAdmissionPolicy => vap::export(policy, options, &mut notes),
         ExportFormat::Gatekeeper => gatekeeper::export(policy, options, &mut notes),
         ExportFormat::Kyverno => kyverno::export(policy, options, &mut notes),
     };
+    // registries-d only turns on signature lookups: it admits nothing, so
+    // nothing left out of it can widen (see `node::registries_d`).
     if !matches!(
         format,
-        ExportFormat::ValidatingAdmissionPolicy | ExportFormat::Kyverno
+        ExportFormat::ValidatingAdmissionPolicy | ExportFormat::Kyverno | ExportFormat::RegistriesD
     ) {
         exemptions_dropped(policy, format, &mut notes);
     }
@@ -1239,6 +1286,174 @@ mod tests {
             .iter()
             .map(|(k, r)| (k.clone(), r[0]["type"].as_str().unwrap().to_owned()))
             .collect()
+    }
+
+    /// Issue 22 item 6: `registries-d` turns on sigstore attachments for
+    /// exactly the scopes that `policy.json` says `sigstoreSigned`, and for
+    /// the names those are pulled from under a rewrite (containers/image
+    /// looks the setting up by the name it pulls). Each case: the policy,
+    /// and the scopes only pulled from.
+    #[test]
+    fn registries_d_turns_on_attachments_where_policy_json_requires_a_signature() {
+        let key = |n: u8| {
+            format!(
+                "\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA{n}JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\""
+            )
+        };
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nverify: [{repository: 'r.io/prod/**', keys: [KEY_ONE]}]\n",
+                &[],
+            ),
+            // Nested verify scopes, one under a denied scope, one on a
+            // registry not allowed (rejected: nothing to look up).
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\ndeny: [{repository: 'q.io/bad/**'}]\nverify: [{registry: r.io, keys: [KEY_ONE]}, {repository: 'r.io/prod/**', keys: [KEY_TWO]}, {repository: 'q.io/bad/**', keys: [KEY_ONE]}, {registry: s.io, keys: [KEY_ONE]}]\n",
+                &[],
+            ),
+            // Verify scope over a rewrite's from: pulled from its to.
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nrewrite: [{from: q.io/prom, to: r.io/mirror}]\nverify: [{repository: 'q.io/**', keys: [KEY_ONE]}]\n",
+                &["r.io/mirror"],
+            ),
+            // Verify scope on the to: the copy under from is signed too.
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nrewrite: [{from: q.io/prom, to: r.io/mirror}]\nverify: [{repository: 'r.io/mirror/**', keys: [KEY_ONE]}]\n",
+                &[],
+            ),
+            (
+                "allow: [{registry: docker.io}, {registry: r.io}]\nrewrite: [{from: docker.io/library, to: r.io/hub}]\nverify: [{registry: docker.io, keys: [KEY_ONE]}]\n",
+                &["r.io/hub"],
+            ),
+            // Nested rewrites: each name by its longest prefix.
+            (
+                "allow: [{registry: r.io}, {registry: q.io}]\nrewrite: [{from: q.io/a/b, to: r.io/ab}, {from: q.io/a, to: r.io/a}]\nverify: [{repository: 'q.io/a/**', keys: [KEY_ONE]}]\n",
+                &["r.io/a", "r.io/ab"],
+            ),
+            // Nothing said as sigstoreSigned: nothing turned on.
+            ("allow: [{registry: r.io}]\n", &[]),
+            (
+                "allow: [{registry: r.io}]\nverify: [{repository: 'r.io/prod/**', signatureRepository: r.io/sigs, keys: [KEY_ONE]}]\n",
+                &[],
+            ),
+        ];
+        for (yaml, pulled_from) in cases {
+            let yaml = yaml.replace("KEY_ONE", &key(1)).replace("KEY_TWO", &key(2));
+            let p = policy(&yaml);
+            let signed: Vec<String> = match export(
+                &p,
+                ExportFormat::ContainersPolicy,
+                &ExportOptions {
+                    lossy: true,
+                    ..ExportOptions::default()
+                },
+            ) {
+                Ok(pj) => scopes(&pj.text)
+                    .into_iter()
+                    .filter(|(_, t)| t == "sigstoreSigned")
+                    .map(|(s, _)| s)
+                    .collect(),
+                Err(e) => panic!("{yaml}: {e}"),
+            };
+            let rd = export(&p, ExportFormat::RegistriesD, &ExportOptions::default())
+                .unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert!(
+                rd.text.contains("/etc/containers/registries.d/"),
+                "{}",
+                rd.text
+            );
+            let v: serde_json::Value = serde_saphyr::from_str(&rd.text).unwrap();
+            let top = v.as_object().unwrap();
+            assert_eq!(top.keys().collect::<Vec<_>>(), ["docker"], "{}", rd.text);
+            let docker = top["docker"].as_object().unwrap();
+            for (scope, section) in docker {
+                assert_eq!(
+                    section,
+                    &serde_json::json!({"use-sigstore-attachments": true}),
+                    "{scope}"
+                );
+            }
+            let mut want: Vec<String> = signed.clone();
+            want.extend(pulled_from.iter().map(|s| (*s).to_owned()));
+            want.sort();
+            want.dedup();
+            let got: Vec<String> = docker.keys().cloned().collect();
+            assert_eq!(got, want, "{yaml}{}", rd.text);
+            // Nothing to turn on is said, once.
+            assert_eq!(
+                rd.warnings.len(),
+                usize::from(want.is_empty()),
+                "{yaml}{:?}",
+                rd.warnings
+            );
+        }
+    }
+
+    /// registries-d admits nothing, so what containers-policy refuses it
+    /// still writes (the same scopes, with or without `lossy`).
+    #[test]
+    fn registries_d_is_not_refused_where_containers_policy_is() {
+        let p = policy(
+            "allow: [{registry: r.io}]\ntags: {deny: [latest]}\nexempt: [{image: r.io/x:1, from: [deny], reason: r}]\nverify: [{registry: r.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+        );
+        assert!(
+            export(
+                &p,
+                ExportFormat::ContainersPolicy,
+                &ExportOptions::default()
+            )
+            .is_err()
+        );
+        let rd = export(&p, ExportFormat::RegistriesD, &ExportOptions::default()).unwrap();
+        assert!(
+            rd.text
+                .contains("\"r.io\":\n    use-sigstore-attachments: true\n"),
+            "{}",
+            rd.text
+        );
+        assert!(rd.warnings.is_empty(), "{:?}", rd.warnings);
+    }
+
+    /// containers/image reads several keys (any one verifies) as `keyDatas`
+    /// from 5.33 (and 5.32.2) on; the 5.23 read here refuses the key: the
+    /// rule is refused, naming the version, and `lossy` requires its first
+    /// key (narrower).
+    #[test]
+    fn several_keys_are_refused_naming_the_version_that_reads_key_datas() {
+        let p = policy(
+            "allow: [{registry: r.io}]\nverify: [{registry: r.io, keys: [\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA1JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\", \"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA2JFNjsocZ+AC0dmLA6ExtC4x81Kd2GqAuOUanF9Rp7k=\\n-----END PUBLIC KEY-----\\n\"]}]\n",
+        );
+        let e = export(
+            &p,
+            ExportFormat::ContainersPolicy,
+            &ExportOptions::default(),
+        )
+        .unwrap_err();
+        assert!(e.lossy_exports);
+        assert_eq!(e.rules.len(), 1, "{e}");
+        assert!(e.rules[0].rule.starts_with("verify[0]"), "{e}");
+        assert!(
+            e.rules[0]
+                .message
+                .contains("keyDatas, read by containers/image 5.33"),
+            "{e}"
+        );
+        let lossy = export(
+            &p,
+            ExportFormat::ContainersPolicy,
+            &ExportOptions {
+                lossy: true,
+                ..ExportOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(!lossy.text.contains("keyDatas"), "{}", lossy.text);
+        assert_eq!(
+            lossy.text.matches("\"keyData\"").count(),
+            1,
+            "{}",
+            lossy.text
+        );
     }
 
     /// Issue 18: containers/image judges a name under a rewrite's `from` as

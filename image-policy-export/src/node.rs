@@ -74,6 +74,9 @@ impl Plan {
 }
 
 pub(super) fn export(policy: &Policy, format: ExportFormat, notes: &mut Notes<'_>) -> String {
+    if format == ExportFormat::RegistriesD {
+        return registries_d(policy, notes);
+    }
     let host_only = matches!(
         format,
         ExportFormat::DockerSysconfig | ExportFormat::Openshift
@@ -469,7 +472,7 @@ fn signed_scope(
         notes.lose(
             path,
             what,
-            format!("{target} takes one keyData per sigstoreSigned requirement in the containers/image read here (5.23; keyDatas is newer), and this rule accepts a signature by any of its keys"),
+            format!("this rule accepts a signature by any of its {} keys, which {target} says only as keyDatas, read by containers/image 5.33 (and 5.32.2) or newer; the 5.23 that Debian ships (skopeo 1.9, the checker here) refuses the whole file on it (Unknown key \"keyDatas\"), and a list of keyData requirements must all hold", rule.keys.len()),
             "images signed only with its other keys (a signature by its first key is required)",
         );
     }
@@ -484,7 +487,7 @@ fn signed_scope(
     notes.narrow(
         path,
         what,
-        format!("{target} requires a signature by its key (sigstoreSigned, signedIdentity matchRepository) on the digest it pulls, and cannot require the name to carry a digest; it needs a containers/image built with sigstore verification (Debian's is not) and registries.d's use-sigstore-attachments: true for the registry"),
+        format!("{target} requires a signature by its key (sigstoreSigned, signedIdentity matchRepository) on the digest it pulls, and cannot require the name to carry a digest; it needs a containers/image built with sigstore verification (Debian's is not) and the registries.d file that export --format registries-d writes (use-sigstore-attachments: true where the images are pulled from)"),
     );
     if !exact_scope(normalized) {
         notes.narrow(
@@ -974,6 +977,99 @@ fn registries_conf(scopes: &Scopes, rewrites: &[Rewrite]) -> String {
     }
     for host in kept {
         let _ = writeln!(out, "\n[[registry]]\nlocation = {}", quoted(&host));
+    }
+    out
+}
+
+/// `registries-d`: the `registries.d` file that makes containers/image read
+/// sigstore attachments (the `sha256-<digest>.sig` tag cosign writes)
+/// wherever the `containers-policy` export of the same policy requires a
+/// signature. containers/image looks the setting up by the reference it
+/// *pulls* (after registries.conf's `prefix`/`location` rewrite, or a
+/// mirror), with the scopes and search order of `policy.json` (the name,
+/// then each parent path, then the host), while `policy.json` judges the
+/// name as written: so each scope that `policy.json` says `sigstoreSigned`
+/// is turned on, and so is, for a scope at or under a rewrite's `prefix`,
+/// the name it is pulled from (the `location` with the rest of the scope).
+///
+/// The file admits nothing: a scope missing here makes containers/image
+/// find no signature there and reject the image (narrower), a scope too
+/// many only costs a lookup. So nothing is refused here; the policy is read
+/// as `containers-policy` reads it (its notes are that export's, discarded:
+/// what it refuses or narrows, it says itself).
+fn registries_d(policy: &Policy, notes: &mut Notes<'_>) -> String {
+    let mut theirs = Notes::new(policy);
+    let plan = plan(
+        policy.document(),
+        ExportFormat::ContainersPolicy,
+        false,
+        &mut theirs,
+    );
+    let rewrites = rewrites(policy);
+    let scopes = Scopes::of(&plan)
+        .rewritten(&rewrites)
+        .with_verify(&plan.verify);
+    let attached = attachment_scopes(&scopes, &rewrites);
+    let mut out = String::from(
+        "# registries.d (containers-registries.d(5)), exported by image-policy.\n\
+         # Install as /etc/containers/registries.d/image-policy.yaml (any name ending\n\
+         # in .yaml) beside the exported /etc/containers/policy.json; rootless users'\n\
+         # ~/.config/containers/registries.d replaces that directory when it exists.\n\
+         # It turns on sigstore attachments (cosign signatures, tag sha256-<digest>.sig\n\
+         # in the image's repository) where that policy.json requires a signature\n\
+         # (sigstoreSigned), and where those images are pulled from after the exported\n\
+         # registries.conf's rewrites. No other file there may name these scopes\n\
+         # (containers/image refuses a scope named twice), and a more specific scope\n\
+         # with use-sigstore-attachments: false turns it off (no signature is found\n\
+         # there: policy.json rejects the image).\n",
+    );
+    if attached.is_empty() {
+        notes.narrow(
+            "verify",
+            "",
+            "containers-policy requires no signature for this policy (no verify rule it says as sigstoreSigned): the file turns nothing on",
+        );
+        out.push_str("docker: {}\n");
+        return out;
+    }
+    out.push_str("docker:\n");
+    for (scope, why) in &attached {
+        if let Some(why) = why {
+            let _ = writeln!(out, "  # {why}");
+        }
+        let _ = writeln!(
+            out,
+            "  {}:\n    use-sigstore-attachments: true",
+            quoted(scope)
+        );
+    }
+    out
+}
+
+/// The scopes whose pulls must read sigstore attachments: every scope that
+/// `scopes` says `sigstoreSigned`, and, for one at or under a rewrite's
+/// `prefix`, the name containers/image pulls it from (by the longest such
+/// prefix, as registries.conf picks it), with a comment saying why.
+fn attachment_scopes(scopes: &Scopes, rewrites: &[Rewrite]) -> BTreeMap<String, Option<String>> {
+    let mut out: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for (scope, v) in &scopes.map {
+        if !matches!(v, Verdict::Signed(_)) {
+            continue;
+        }
+        out.insert(scope.clone(), None);
+        let pulled_by = rewrites
+            .iter()
+            .filter(|r| at_or_under(scope, &r.prefix))
+            .max_by_key(|r| r.prefix.len());
+        if let Some(r) = pulled_by {
+            let physical = format!("{}{}", r.location, &scope[r.prefix.len()..]);
+            out.entry(physical).or_insert_with(|| {
+                Some(format!(
+                    "where {scope} is pulled from ({}: {} is rewritten to {})",
+                    r.path, r.prefix, r.location
+                ))
+            });
+        }
     }
     out
 }

@@ -1074,6 +1074,64 @@ pub(super) fn env_or(var: &str, default: u64) -> u64 {
 /// An oracle line as the node runs it: allowed by policy.json, not blocked,
 /// and a pull that can be made (containers/image fails a pull whose
 /// rewritten reference is not valid). The reference pulled, if admitted.
+/// Issue 22: the `registries.d` file (`--format registries-d`) turns on
+/// sigstore attachments for every scope that `policy.json` says
+/// `sigstoreSigned`, and, for every name whose most specific `policy.json`
+/// scope is one (the name as written, as containers/image judges it), at
+/// the name containers/image pulls (`pulls`, after registries.conf's
+/// rewrite, where it looks the setting up).
+fn attachments_cover(policy_json: &str, registries_d: &str, lines: &[Value], name: &str) {
+    let pj: Value = serde_json::from_str(policy_json).unwrap();
+    let scopes = pj["transports"]["docker"].as_object().unwrap();
+    let rd: Value = serde_saphyr::from_str(registries_d).unwrap();
+    let on: Vec<&String> = rd["docker"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    let signed = |reqs: &Value| reqs[0]["type"] == "sigstoreSigned";
+    for (scope, reqs) in scopes {
+        assert!(
+            !signed(reqs) || on.contains(&scope),
+            "{name}registries.d does not turn on {scope}\n{policy_json}\n{registries_d}"
+        );
+    }
+    // `host/path:tag` or `host/path@digest` to `host/path`.
+    let repo = |n: &str| -> String {
+        let n = n.split('@').next().unwrap_or(n);
+        match n.rfind(':') {
+            Some(i) if !n[i..].contains('/') => n[..i].to_owned(),
+            _ => n.to_owned(),
+        }
+    };
+    let at_or_under = |n: &str, s: &str| {
+        n.strip_prefix(s)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    for v in lines {
+        let (Some(written), Some(pulled)) = (v["normalized"].as_str(), v["pulls"][0].as_str())
+        else {
+            continue;
+        };
+        let mut n = repo(written);
+        let decides = loop {
+            if let Some(reqs) = scopes.get(&n) {
+                break Some(reqs);
+            }
+            match n.rfind('/') {
+                Some(i) => n.truncate(i),
+                None => break None,
+            }
+        };
+        if decides.is_some_and(signed) {
+            let pulled = repo(pulled);
+            assert!(
+                on.iter().any(|s| at_or_under(&pulled, s)),
+                "{name}{written}: policy.json requires a signature, and registries.d does not turn on attachments at {pulled}, where it is pulled\n{policy_json}\n{registries_d}"
+            );
+        }
+    }
+}
+
 fn node_pull(v: &Value) -> Option<&str> {
     let ok = v["allowed"] == true && v["blocked"] != true && v["error"].is_null();
     if !ok {
@@ -1231,6 +1289,16 @@ fn generated_policies_with_rewrites_are_never_wider_than_check() {
                 }
                 let lines = oracle_lines(&oracle, &pj.text, Some(&rc.text), &input);
                 assert_eq!(lines.len(), names.len());
+                if pj.text.contains("\"sigstoreSigned\"") {
+                    let rd = export::export(
+                        policy,
+                        ExportFormat::RegistriesD,
+                        &ExportOptions::default(),
+                    )
+                    .unwrap_or_else(|e| panic!("{name}registries-d: {e}"));
+                    attachments_cover(&pj.text, &rd.text, &lines, name);
+                    count("containers verify, registries.d checked");
+                }
                 for (image, v) in names.iter().zip(&lines) {
                     let Some(pulled) = node_pull(v) else { continue };
                     count("containers admitted");

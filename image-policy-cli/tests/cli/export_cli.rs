@@ -182,6 +182,7 @@ fn help_lists_every_format_with_a_line() {
     for format in [
         "containers-policy",
         "registries-conf",
+        "registries-d",
         "docker-sysconfig",
         "openshift",
         "validating-admission-policy",
