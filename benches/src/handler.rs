@@ -19,7 +19,18 @@
 //! - [`Cel`]: a ValidatingAdmissionPolicy-style expression
 //!   (`data/handler/allowed-repos.cel`) in cel-interpreter, including the
 //!   context conversion (body parsed, `object` and `params` turned into CEL
-//!   values) and the encoding of the response.
+//!   values) and the encoding of the response;
+//! - [`ExportedCel`]: the same policy exported by `image-policy export
+//!   --format validating-admission-policy` (exact, as [`ExportedRego`]), in
+//!   cel-interpreter with Kubernetes' string functions
+//!   ([`crate::cel_strings`]), evaluated as the API server evaluates a
+//!   ValidatingAdmissionPolicy, including the same conversions and encoding
+//!   as [`Cel`].
+//!
+//! [`Rego`] and [`Cel`] are the loose peers (a prefix of the string as
+//! written: `registry.my.com/UPPER` passes them, though no runtime can pull
+//! it), [`ExportedRego`] and [`ExportedCel`] the exact ones, which decide as
+//! we do (`tests/exact_peers.rs`).
 //!
 //! The reviews ([`reviews`]): `allowed` (the committed
 //! `testdata/webhook/admissionreview-deployment.json`) and `denied` (the same
@@ -294,5 +305,150 @@ impl Cel {
             vec!["image is not from an allowed repository".to_owned()]
         };
         encode_response(uid, &violations)
+    }
+}
+
+/// [`policy`] exported as a ValidatingAdmissionPolicy (`image-policy export
+/// --format validating-admission-policy`; the Kyverno export holds the same
+/// CEL), run in cel-interpreter as the API server runs it: `object`,
+/// `oldObject`, `request` (the request's other fields) and `params` (null:
+/// the policy has no `paramKind`) as variables, the policy's `variables` in
+/// order, each seeing the ones before it as `variables`, then each
+/// validation's `expression` and, when it fails, its `messageExpression`. An
+/// evaluation error denies, as `failurePolicy: Fail` does. The string
+/// functions the export calls are Kubernetes' ([`crate::cel_strings`]). The
+/// API server evaluates `variables` lazily; this evaluates each once, which
+/// the export's CEL needs anyway (every variable is used).
+#[cfg(feature = "peers")]
+pub struct ExportedCel {
+    functions: Context<'static>,
+    variables: Vec<(String, Program)>,
+    validations: Vec<Validation>,
+}
+
+/// One of the export's `validations`.
+#[cfg(feature = "peers")]
+struct Validation {
+    expression: Program,
+    message: String,
+    message_expression: Option<Program>,
+}
+
+#[cfg(feature = "peers")]
+impl Default for ExportedCel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "peers")]
+impl ExportedCel {
+    /// The export of [`policy`], its expressions compiled.
+    pub fn new() -> Self {
+        use image_policy_export::{ExportFormat, ExportOptions, export};
+        let text = export(
+            &policy(),
+            ExportFormat::ValidatingAdmissionPolicy,
+            &ExportOptions::default(),
+        )
+        .expect("the policy exports")
+        .text;
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&text).expect("the export is YAML");
+        let spec = &docs[0]["spec"];
+        assert_eq!(docs[0]["kind"], "ValidatingAdmissionPolicy", "{text}");
+        let compile = |what: &serde_json::Value| {
+            let source = what.as_str().expect("an expression");
+            Program::compile(source).unwrap_or_else(|e| panic!("{source}: {e}"))
+        };
+        let variables = spec["variables"]
+            .as_array()
+            .expect("variables")
+            .iter()
+            .map(|v| {
+                let name = v["name"].as_str().expect("a name").to_owned();
+                (name, compile(&v["expression"]))
+            })
+            .collect();
+        let validations = spec["validations"]
+            .as_array()
+            .expect("validations")
+            .iter()
+            .map(|v| Validation {
+                expression: compile(&v["expression"]),
+                message: v["message"].as_str().unwrap_or_default().to_owned(),
+                message_expression: v.get("messageExpression").map(compile),
+            })
+            .collect();
+        let mut functions = Context::default();
+        crate::cel_strings::install(&mut functions);
+        ExportedCel {
+            functions,
+            variables,
+            validations,
+        }
+    }
+
+    /// Answers one AdmissionReview.
+    pub fn review(&self, body: &[u8]) -> Vec<u8> {
+        let review: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+        let request = &review["request"];
+        let uid = request["uid"].as_str().expect("uid");
+        let violations = match self.violations(request) {
+            Ok(violations) => violations,
+            Err(e) => vec![format!("the policy's CEL failed: {e}")],
+        };
+        encode_response(uid, &violations)
+    }
+
+    /// The messages of the validations that fail on `request`.
+    fn violations(
+        &self,
+        request: &serde_json::Value,
+    ) -> Result<Vec<String>, cel_interpreter::ExecutionError> {
+        use cel_interpreter::Value;
+        use std::collections::HashMap;
+
+        let convert =
+            |v: &serde_json::Value| cel_interpreter::to_value(v).expect("JSON converts to CEL");
+        let mut scope = self.functions.new_inner_scope();
+        let null = serde_json::Value::Null;
+        scope.add_variable_from_value("object", convert(request.get("object").unwrap_or(&null)));
+        scope.add_variable_from_value(
+            "oldObject",
+            convert(request.get("oldObject").unwrap_or(&null)),
+        );
+        let mut attributes = request.as_object().expect("an object").clone();
+        attributes.remove("object");
+        attributes.remove("oldObject");
+        scope.add_variable_from_value("request", convert(&serde_json::Value::Object(attributes)));
+        scope.add_variable_from_value("params", Value::Null);
+
+        let mut variables: HashMap<String, Value> = HashMap::new();
+        for (name, program) in &self.variables {
+            scope.add_variable_from_value("variables", variables.clone());
+            let value = program.execute(&scope)?;
+            variables.insert(name.clone(), value);
+        }
+        scope.add_variable_from_value("variables", variables);
+
+        let mut violations = Vec::new();
+        for validation in &self.validations {
+            match validation.expression.execute(&scope)? {
+                Value::Bool(true) => {}
+                Value::Bool(false) => {
+                    let message = match &validation.message_expression {
+                        Some(program) => match program.execute(&scope)? {
+                            Value::String(s) => s.to_string(),
+                            _ => validation.message.clone(),
+                        },
+                        None => validation.message.clone(),
+                    };
+                    violations.push(message);
+                }
+                other => violations.push(format!("the validation gave {other:?}")),
+            }
+        }
+        Ok(violations)
     }
 }

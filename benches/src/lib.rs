@@ -36,6 +36,8 @@
 //! [`criterion::Throughput::Elements`](https://docs.rs/criterion) to the number
 //! of items one iteration handles, so that the report gives the time per item.
 
+#[cfg(feature = "peers")]
+pub mod cel_strings;
 pub mod corpus;
 pub mod handler;
 #[cfg(feature = "load")]
