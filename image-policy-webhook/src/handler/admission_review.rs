@@ -298,8 +298,7 @@ pub(super) fn handle_step(policy: &Policy, body: &[u8], answer: Answer) -> Step 
         );
         if let Some(pending) = super::verify::plan(
             policy,
-            api_version,
-            uid,
+            super::verify::Form::admission_review(api_version, uid, &verdict),
             label,
             request.object_namespace(),
             &verdict,
