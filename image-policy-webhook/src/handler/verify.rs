@@ -46,7 +46,7 @@ use image_policy_core::reference::Reference;
 use super::Endpoint;
 use super::admission_review::{self, AdmissionReviewOut, ResponseOut};
 use super::image_review;
-use super::reply::{Outcome, Reply, ReplySummary, Status as StatusOut};
+use super::reply::{Outcome, Reply, ReplySummary, Status as StatusOut, failures_message};
 
 /// The first phase of `/validate` (or `/imagereview`) under a policy with
 /// verify rules.
@@ -235,58 +235,24 @@ impl PendingValidation {
             .count();
         let mut summary = self.summary.clone();
         if blocking > 0 {
-            let mut message = String::with_capacity(self.label.len() + 256);
-            message.push_str(&self.label);
-            message.push_str(&format!(
-                ": {blocking} of {} {} not verified: ",
-                summary.images,
-                if summary.images == 1 {
-                    "image is"
-                } else {
-                    "images are"
-                },
-            ));
-            let start = message.len();
             let failed = self.checks.iter().filter_map(|c| match result(c.image) {
-                Err(error) if c.blocks => Some((c, error)),
+                Err(error) if c.blocks => {
+                    Some((c.place.as_str(), c.written.as_str(), error.as_str()))
+                }
                 _ => None,
             });
-            for (named, (check, error)) in failed.enumerate() {
-                if named == NAMED_IMAGES || message.len() - start >= NAMED_TEXT {
-                    message.push_str(&format!("; and {} more", blocking - named));
-                    break;
-                }
-                if named > 0 {
-                    message.push_str("; ");
-                }
-                message.push_str(&format!("{} image {}: {error}", check.place, check.written));
-            }
-            let annotations = BTreeMap::new();
+            let message = failures_message(
+                &self.label,
+                summary.images,
+                ("is not verified", "are not verified"),
+                blocking,
+                failed,
+            );
             let body = match &self.form {
                 Form::AdmissionReview {
                     api_version, uid, ..
-                } => AdmissionReviewOut {
-                    api_version,
-                    kind: admission_review::KIND,
-                    response: ResponseOut {
-                        uid,
-                        allowed: false,
-                        status: StatusOut {
-                            api_version: None,
-                            kind: None,
-                            status: "Failure",
-                            message: &message,
-                            reason: "Forbidden",
-                            code: 403,
-                        },
-                        patch_type: None,
-                        patch: None,
-                        warnings: &[],
-                        audit_annotations: &annotations,
-                    },
-                }
-                .encode(),
-                Form::ImageReview => image_review::answer(false, &message, &annotations),
+                } => admission_review::denied(api_version, uid, &message),
+                Form::ImageReview => image_review::answer(false, &message, &BTreeMap::new()),
             };
             summary.outcome = Outcome::Denied;
             summary.denied = blocking;

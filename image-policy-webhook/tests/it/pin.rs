@@ -7,7 +7,7 @@
 
 use crate::registry::fixture::{Layout, Registry, have};
 use crate::registry::support::{self as stub, Stub, TestCa, sha256};
-use crate::registry_setup::{ask, message, patched, pin_config, with_credentials};
+use crate::registry_setup::{UID, ask, message, patched, pin_config, with_credentials};
 use crate::reviews::admission_review;
 use crate::support::{Options, Running, eventually, metric};
 use serde_json::{Value, json};
@@ -314,7 +314,7 @@ async fn warn_mode_exempt_namespaces_and_a_reload_that_adds_pin_rules() {
     let policy = image_policy_core::policy::Policy::from_yaml_str(&rewrite_only, "p")
         .unwrap()
         .policy;
-    let body = admission_review("admission.k8s.io/v1", "u-pin", &object);
+    let body = admission_review("admission.k8s.io/v1", UID, &object);
     let direct = image_policy_webhook::handler::handle(
         &policy,
         image_policy_webhook::handler::Endpoint::Mutate,

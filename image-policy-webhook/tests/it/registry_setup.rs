@@ -17,6 +17,9 @@ use std::time::Duration;
 /// The user and password of [`Registry::start`] in these tests.
 pub const USER: (&str, &str) = ("alice", "wonderland");
 
+/// The `request.uid` of the reviews [`ask`] sends.
+pub const UID: &str = "u-registry";
+
 /// `PinConfig` trusting `ca`, with a resolver cache of `ttl` and `deadline`.
 pub fn pin_config(ca: &TestCa, ttl: Duration, deadline: Duration) -> PinConfig {
     let mut pin = PinConfig::default();
@@ -43,10 +46,7 @@ pub fn with_credentials(mut pin: PinConfig, addr: &str) -> PinConfig {
 pub async fn ask(server: &Running, path: &str, object: &Value) -> Value {
     let mut conn = server.client().connect(server.addr).await.unwrap();
     let response = conn
-        .post(
-            path,
-            admission_review("admission.k8s.io/v1", "u-registry", object),
-        )
+        .post(path, admission_review("admission.k8s.io/v1", UID, object))
         .await
         .unwrap();
     assert_eq!(response.status, 200, "{}", response.body);
