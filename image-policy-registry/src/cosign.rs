@@ -547,12 +547,7 @@ impl Verifier {
             return Err(fail(VerifyErrorKind::NotPinned, "", Vec::new()));
         };
         let store = signature_repository.unwrap_or(&repository);
-        let key = (
-            repository.clone(),
-            digest.clone(),
-            store.to_owned(),
-            key_set_id(keys),
-        );
+        let key = cache_key(&repository, &digest, store, keys);
         if self.cached(&key) {
             self.metrics.record_cache_hit();
             return Ok(Verified {
@@ -709,6 +704,31 @@ impl Verifier {
         Err(fail(summarize(&failures), &signatures, failures))
     }
 
+    /// A cached success for `image` (pinned), `keys` and
+    /// `signature_repository`, without a request: what [`Verifier::verify`]
+    /// would answer from its cache (counted as a cache hit), `None` when it
+    /// would go to the registry. Lets a caller skip the asynchronous path
+    /// for what it already knows.
+    pub fn verify_cached(
+        &self,
+        image: &Reference,
+        keys: &[PublicKey],
+        signature_repository: Option<&str>,
+    ) -> Option<Verified> {
+        let repository = image.as_image_ref().name().to_string();
+        let digest = image.digest()?.to_string();
+        let store = signature_repository.unwrap_or(&repository);
+        if !self.cached(&cache_key(&repository, &digest, store, keys)) {
+            return None;
+        }
+        self.metrics.record_cache_hit();
+        Some(Verified {
+            image: image.to_string(),
+            layer: None,
+            key: None,
+        })
+    }
+
     /// Whether cosign v3's fallback tag (`sha256-<hex>`, an index of
     /// referrers) lists a sigstore bundle for `digest`.
     async fn has_bundle(&self, store: &str, digest: &str) -> bool {
@@ -823,6 +843,16 @@ fn summarize(failures: &[(usize, CandidateFailure)]) -> VerifyErrorKind {
     } else {
         VerifyErrorKind::NoSignatureByKey
     })
+}
+
+/// The cache (and flight) key of one verification.
+fn cache_key(repository: &str, digest: &str, store: &str, keys: &[PublicKey]) -> CacheKey {
+    (
+        repository.to_owned(),
+        digest.to_owned(),
+        store.to_owned(),
+        key_set_id(keys),
+    )
 }
 
 /// A digest of a key set, for the cache key.

@@ -156,6 +156,23 @@ impl Pinning {
         out
     }
 
+    /// Whether the verifier's cache holds a success for every verify rule
+    /// of `policy` matching `pinned` in `namespace` (no rule: true).
+    fn cached(&self, policy: &Policy, pinned: &Reference, namespace: Option<&str>) -> bool {
+        let requirements = policy.verify_requirements(pinned.as_ref(), namespace);
+        if requirements.is_empty() {
+            return true;
+        }
+        let Ok(verifier) = self.verifier() else {
+            return false;
+        };
+        requirements.iter().all(|req| {
+            verifier
+                .verify_cached(pinned, req.keys, req.signature_repository)
+                .is_some()
+        })
+    }
+
     /// Whether `pinned` satisfies every verify rule of `policy` matching it
     /// in `namespace`, by `deadline`: `Err((reason code, message))` if not.
     /// Verified one rule after another (a cached success is a look-up).
@@ -219,8 +236,9 @@ impl Pinning {
 
     /// Verifies each of `images` (distinct pinned references) concurrently,
     /// at most [`CONCURRENCY`] at once, all by `deadline`: one result per
-    /// image, in order. Concurrent reviews of one digest share its
-    /// registry requests (the verifier's single flight).
+    /// image, in order. Those the verifier's cache holds are answered first,
+    /// without a task; concurrent reviews of one digest share its registry
+    /// requests (the verifier's single flight).
     async fn verify_all(
         self: &Arc<Self>,
         policy: &Arc<ActivePolicy>,
@@ -237,16 +255,31 @@ impl Pinning {
                 ),
             ))
         };
-        if let [image] = images {
-            // One image (the common case): no task.
-            return vec![
-                self.verify_until(&policy.policy, image, namespace.as_deref(), deadline)
-                    .await,
-            ];
+        // What the verifier's cache answers needs no task: a warm review
+        // is look-ups only.
+        let mut out: Vec<_> = images.iter().map(|_| late()).collect();
+        let mut misses = Vec::new();
+        for (i, image) in images.iter().enumerate() {
+            if self.cached(&policy.policy, image, namespace.as_deref()) {
+                out[i] = Ok(());
+            } else {
+                misses.push(i);
+            }
+        }
+        if misses.is_empty() {
+            return out;
+        }
+        if let [i] = misses[..] {
+            // One image to verify (the common case): no task.
+            out[i] = self
+                .verify_until(&policy.policy, &images[i], namespace.as_deref(), deadline)
+                .await;
+            return out;
         }
         let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
-        for (i, image) in images.iter().enumerate() {
+        for i in misses {
+            let image = &images[i];
             let this = Arc::clone(self);
             let policy = Arc::clone(policy);
             let permits = Arc::clone(&permits);
@@ -260,7 +293,6 @@ impl Pinning {
                 (i, verified)
             });
         }
-        let mut out: Vec<_> = images.iter().map(|_| late()).collect();
         // Each task ends by the deadline (`verify_until`'s own bound); the
         // outer bound is a safety net (dropping the set aborts the rest).
         let _ = tokio::time::timeout_at(deadline + Duration::from_millis(50), async {
