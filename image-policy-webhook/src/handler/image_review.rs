@@ -121,32 +121,25 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
 /// The first phase: the answer, or (verify rules) the pinned images to
 /// verify. An ImageReview names containers only by their index.
 pub(super) fn handle_step(policy: &Policy, body: &[u8]) -> ValidateStep {
-    match judge(policy, body) {
-        Ok(step) => step,
-        Err(reply) => ValidateStep::Done(reply),
-    }
-}
-
-fn judge(policy: &Policy, body: &[u8]) -> Result<ValidateStep, Reply> {
     let review: ImageReviewIn<'_> = match decode("ImageReview", body) {
         Ok(review) => review,
-        Err(message) => return Err(bad_request(message)),
+        Err(message) => return ValidateStep::Done(bad_request(message)),
     };
     match review.api_version.as_deref() {
         Some(API_VERSION) => {}
         Some(other) => {
-            return Err(bad_request(format!(
+            return ValidateStep::Done(bad_request(format!(
                 "apiVersion {other:?} is not supported on /imagereview: expected {API_VERSION:?}"
             )));
         }
         None => {
-            return Err(bad_request(format!(
+            return ValidateStep::Done(bad_request(format!(
                 "the ImageReview has no apiVersion (expected {API_VERSION:?})"
             )));
         }
     }
     if review.kind.as_deref() != Some(KIND) {
-        return Err(bad_request(match review.kind.as_deref() {
+        return ValidateStep::Done(bad_request(match review.kind.as_deref() {
             Some(other) => {
                 format!("kind {other:?} is not supported on /imagereview: expected {KIND:?}")
             }
@@ -154,7 +147,7 @@ fn judge(policy: &Policy, body: &[u8]) -> Result<ValidateStep, Reply> {
         }));
     }
     let Some(spec) = review.spec else {
-        return Err(bad_request("the ImageReview has no spec".to_owned()));
+        return ValidateStep::Done(bad_request("the ImageReview has no spec".to_owned()));
     };
 
     let namespace = spec.namespace.as_deref();
@@ -180,7 +173,7 @@ fn judge(policy: &Policy, body: &[u8]) -> Result<ValidateStep, Reply> {
         let body = answer(false, &reason, &BTreeMap::new());
         let mut summary = ReplySummary::new(Outcome::Denied, reason);
         summary.kind = Some("Pod".to_owned());
-        return Err(Reply {
+        return ValidateStep::Done(Reply {
             status: 200,
             body,
             summary,
@@ -223,7 +216,7 @@ fn judge(policy: &Policy, body: &[u8]) -> Result<ValidateStep, Reply> {
             &verdict,
             &summary,
         ) {
-            return Ok(ValidateStep::Verify(pending));
+            return ValidateStep::Verify(pending);
         }
     }
     let body = answer(
@@ -246,9 +239,9 @@ fn judge(policy: &Policy, body: &[u8]) -> Result<ValidateStep, Reply> {
         }
         m
     };
-    Ok(ValidateStep::Done(Reply {
+    ValidateStep::Done(Reply {
         status: 200,
         body,
         summary,
-    }))
+    })
 }
