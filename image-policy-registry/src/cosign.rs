@@ -51,6 +51,7 @@
 use crate::client::Client;
 use crate::error::{ErrorKind, RegistryError};
 use crate::manifest::{self, Kind};
+use crate::metrics::VerifyMetrics;
 use base64::Engine as _;
 use image_policy_core::policy::verify::{KeyAlgorithm, PublicKey};
 use image_policy_core::reference::{ImageRef, Reference};
@@ -60,6 +61,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
 
 /// The layer annotation holding the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
@@ -469,16 +471,23 @@ impl Default for VerifyCacheOptions {
 /// kept, and the key set (a sha256 over the keys' DER, in order).
 type CacheKey = (String, String, String, [u8; 32]);
 
+/// One verification in flight, shared by its concurrent callers.
+type Flight = Arc<OnceCell<Result<Verified, VerifyError>>>;
+
 /// Verifies cosign signatures of pinned images through a [`Client`], with
 /// a bounded cache of successes keyed on the repository, the digest, the
 /// signature repository and the key set (failures are never cached: a miss
-/// verifies again). Share it behind an `Arc`; every method takes `&self`.
+/// verifies again), and single flight: concurrent verifications of one key
+/// share one set of registry requests, as the [`Resolver`](crate::Resolver)'s
+/// resolutions do. Share it behind an `Arc`; every method takes `&self`.
 #[derive(Debug)]
 pub struct Verifier {
     client: Arc<Client>,
     limits: Limits,
     cache: VerifyCacheOptions,
     entries: Mutex<HashMap<CacheKey, Instant>>,
+    flights: Mutex<HashMap<CacheKey, Flight>>,
+    metrics: VerifyMetrics,
 }
 
 impl Verifier {
@@ -489,7 +498,15 @@ impl Verifier {
             limits,
             cache,
             entries: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
+            metrics: VerifyMetrics::default(),
         }
+    }
+
+    /// The verifier's counters: verifications by result, their latency,
+    /// cache hits and misses, shared requests.
+    pub fn metrics(&self) -> &VerifyMetrics {
+        &self.metrics
     }
 
     /// The client underneath.
@@ -506,7 +523,10 @@ impl Verifier {
     /// a cosign signature by one of `keys`, kept in `signature_repository`
     /// (a repository name, `None`: the image's own). Each request is
     /// bounded by the client's timeout; wrap the call in
-    /// `tokio::time::timeout` for one deadline.
+    /// `tokio::time::timeout` for one deadline. A cached success is a
+    /// look-up; concurrent calls for one repository, digest, signature
+    /// repository and key set share one verification (its result, success
+    /// or failure, goes to each; only a success is cached).
     pub async fn verify(
         &self,
         image: &Reference,
@@ -527,19 +547,90 @@ impl Verifier {
             return Err(fail(VerifyErrorKind::NotPinned, "", Vec::new()));
         };
         let store = signature_repository.unwrap_or(&repository);
-        let key = (
-            repository.clone(),
-            digest.clone(),
-            store.to_owned(),
-            key_set_id(keys),
-        );
+        let key = cache_key(&repository, &digest, store, keys);
         if self.cached(&key) {
+            self.metrics.record_cache_hit();
             return Ok(Verified {
                 image: image.to_string(),
                 layer: None,
                 key: None,
             });
         }
+        self.metrics.record_cache_miss();
+        let (flight, first) = {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            match flights.get(&key) {
+                Some(f) => (Arc::clone(f), false),
+                None => {
+                    let f: Flight = Arc::new(OnceCell::new());
+                    flights.insert(key.clone(), Arc::clone(&f));
+                    (f, true)
+                }
+            }
+        };
+        if !first {
+            self.metrics.record_shared();
+        }
+        // Whoever runs the initializer makes the one set of requests; if
+        // that caller is cancelled (its deadline), a waiting caller runs it
+        // instead (OnceCell's rule).
+        let result = flight
+            .get_or_init(|| async {
+                let started = Instant::now();
+                let result = self
+                    .verify_uncached(image, keys, &repository, &digest, store, &tag)
+                    .await;
+                self.metrics.record_verification(
+                    match &result {
+                        Ok(_) => "ok",
+                        Err(e) => e.kind.name(),
+                    },
+                    started.elapsed(),
+                );
+                if result.is_ok() {
+                    self.store(key.clone());
+                }
+                result
+            })
+            .await
+            .clone();
+        {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                flights.remove(&key);
+            }
+        }
+        // A shared result names the image as this caller wrote it (another
+        // tag of the same digest verifies the same way).
+        let written = image.to_string();
+        match result {
+            Ok(verified) => Ok(Verified {
+                image: written,
+                ..verified
+            }),
+            Err(error) => Err(VerifyError {
+                image: written,
+                ..error
+            }),
+        }
+    }
+
+    /// One verification through the registry (no cache, no flight).
+    async fn verify_uncached(
+        &self,
+        image: &Reference,
+        keys: &[PublicKey],
+        repository: &str,
+        digest: &str,
+        store: &str,
+        tag: &str,
+    ) -> Result<Verified, VerifyError> {
+        let fail = |kind, signatures: &str, candidates| VerifyError {
+            kind,
+            image: image.to_string(),
+            signatures: signatures.to_owned(),
+            candidates,
+        };
         let signatures = format!("{store}:{tag}");
         let Ok(sig_ref) = Reference::parse(&signatures) else {
             return Err(fail(
@@ -551,7 +642,7 @@ impl Verifier {
         let fetched = match self.client.fetch_manifest(&sig_ref).await {
             Ok(f) => f,
             Err(e) if *e.kind() == ErrorKind::NotFound => {
-                let kind = if self.has_bundle(store, &digest).await {
+                let kind = if self.has_bundle(store, digest).await {
                     VerifyErrorKind::BundleFormatNotSupported
                 } else {
                     VerifyErrorKind::NoSignature
@@ -599,9 +690,8 @@ impl Verifier {
                 failures.push((candidate.index, CandidateFailure::SignatureMismatch));
                 continue;
             };
-            match check_payload(&payload, &digest, &repository) {
+            match check_payload(&payload, digest, repository) {
                 Ok(()) => {
-                    self.store(key);
                     return Ok(Verified {
                         image: image.to_string(),
                         layer: Some(candidate.index),
@@ -612,6 +702,31 @@ impl Verifier {
             }
         }
         Err(fail(summarize(&failures), &signatures, failures))
+    }
+
+    /// A cached success for `image` (pinned), `keys` and
+    /// `signature_repository`, without a request: what [`Verifier::verify`]
+    /// would answer from its cache (counted as a cache hit), `None` when it
+    /// would go to the registry. Lets a caller skip the asynchronous path
+    /// for what it already knows.
+    pub fn verify_cached(
+        &self,
+        image: &Reference,
+        keys: &[PublicKey],
+        signature_repository: Option<&str>,
+    ) -> Option<Verified> {
+        let repository = image.as_image_ref().name().to_string();
+        let digest = image.digest()?.to_string();
+        let store = signature_repository.unwrap_or(&repository);
+        if !self.cached(&cache_key(&repository, &digest, store, keys)) {
+            return None;
+        }
+        self.metrics.record_cache_hit();
+        Some(Verified {
+            image: image.to_string(),
+            layer: None,
+            key: None,
+        })
     }
 
     /// Whether cosign v3's fallback tag (`sha256-<hex>`, an index of
@@ -728,6 +843,16 @@ fn summarize(failures: &[(usize, CandidateFailure)]) -> VerifyErrorKind {
     } else {
         VerifyErrorKind::NoSignatureByKey
     })
+}
+
+/// The cache (and flight) key of one verification.
+fn cache_key(repository: &str, digest: &str, store: &str, keys: &[PublicKey]) -> CacheKey {
+    (
+        repository.to_owned(),
+        digest.to_owned(),
+        store.to_owned(),
+        key_set_id(keys),
+    )
 }
 
 /// A digest of a key set, for the cache key.

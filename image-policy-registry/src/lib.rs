@@ -43,7 +43,10 @@
 //!   ([`VerifyErrorKind`]: no signature, none by a listed key, another
 //!   digest, another repository, a cosign v3 bundle only, a registry
 //!   error); successes are cached (bounded, TTL 5 min) per repository,
-//!   digest, signature repository and key set. The keys come from the
+//!   digest, signature repository and key set, and concurrent
+//!   verifications of one such key share one set of requests (single
+//!   flight); [`VerifyMetrics`] counts verifications by result, their
+//!   latency, cache hits, misses and shared ones. The keys come from the
 //!   core's verify rules
 //!   ([`Policy::verify_requirements`](image_policy_core::policy::Policy::verify_requirements)),
 //!   which parse them (structure only); the crypto is here. Not supported:
@@ -164,7 +167,9 @@ pub use cosign::{Verified, Verifier, VerifyError, VerifyErrorKind};
 pub use error::{ErrorKind, RegistryError};
 pub use keyring::{Credential, Keyring, KeyringError};
 pub use manifest::{Kind, Manifest};
-pub use metrics::{LATENCY_BUCKETS, Metrics, RESULTS, Snapshot};
+pub use metrics::{
+    LATENCY_BUCKETS, Metrics, RESULTS, Snapshot, VERIFY_RESULTS, VerifyMetrics, VerifySnapshot,
+};
 pub use resolver::{CacheOptions, DEFAULT_TTL, Pinned, Resolver};
 
 /// The README's example compiles (it is not run: it needs a registry).

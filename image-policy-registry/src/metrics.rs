@@ -142,3 +142,118 @@ impl Metrics {
         }
     }
 }
+
+/// The results verifications are counted by: `ok`, then every
+/// [`VerifyErrorKind::name`](crate::VerifyErrorKind::name).
+pub const VERIFY_RESULTS: [&str; 11] = [
+    "ok",
+    "not_pinned",
+    "no_signature",
+    "no_signature_by_key",
+    "other_digest",
+    "other_repository",
+    "invalid_payload",
+    "invalid_signature_manifest",
+    "too_many_signatures",
+    "bundle_not_supported",
+    "registry",
+];
+
+/// The counters of one [`Verifier`](crate::Verifier).
+#[derive(Debug, Default)]
+pub struct VerifyMetrics {
+    verifications: [AtomicU64; VERIFY_RESULTS.len()],
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    shared: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    latency_micros_sum: AtomicU64,
+}
+
+/// A copy of a verifier's counters at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifySnapshot {
+    /// Verifications that went to the registry, by result (`ok`,
+    /// `no_signature`, … as in [`VERIFY_RESULTS`]), only those not zero.
+    pub verifications: Vec<(&'static str, u64)>,
+    /// Verifications answered from the cache of successes.
+    pub cache_hits: u64,
+    /// Verifications not in the cache (each went to the registry, or
+    /// shared a request another caller had started).
+    pub cache_misses: u64,
+    /// Verifications that shared another caller's request (single flight).
+    pub shared: u64,
+    /// Verification latency: the count in each bucket of
+    /// [`LATENCY_BUCKETS`] (not cumulative; one more for above the last
+    /// bound).
+    pub latency_buckets: Vec<u64>,
+    /// The sum of the verification latencies, in microseconds.
+    pub latency_micros_sum: u64,
+}
+
+impl VerifySnapshot {
+    /// The count of verifications with this result.
+    pub fn verifications(&self, result: &str) -> u64 {
+        self.verifications
+            .iter()
+            .find(|(r, _)| *r == result)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// All the verifications that went to the registry.
+    pub fn total_verifications(&self) -> u64 {
+        self.verifications.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl VerifyMetrics {
+    /// Counts one verification that went to the registry.
+    pub(crate) fn record_verification(&self, result: &str, latency: Duration) {
+        let i = VERIFY_RESULTS
+            .iter()
+            .position(|r| *r == result)
+            .unwrap_or(VERIFY_RESULTS.len() - 1);
+        self.verifications[i].fetch_add(1, Ordering::Relaxed);
+        let secs = latency.as_secs_f64();
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.latency_micros_sum.fetch_add(
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn record_cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_cache_miss(&self) {
+        self.cache_misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_shared(&self) {
+        self.shared.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> VerifySnapshot {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        VerifySnapshot {
+            verifications: VERIFY_RESULTS
+                .iter()
+                .zip(&self.verifications)
+                .map(|(r, n)| (*r, load(n)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            cache_hits: load(&self.cache_hits),
+            cache_misses: load(&self.cache_misses),
+            shared: load(&self.shared),
+            latency_buckets: self.latency_buckets.iter().map(load).collect(),
+            latency_micros_sum: load(&self.latency_micros_sum),
+        }
+    }
+}

@@ -85,6 +85,16 @@ pub struct Args {
     /// the MutatingWebhookConfiguration's timeoutSeconds (at most 30 s).
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_pin_deadline)]
     pin_deadline: Duration,
+    /// How long a verified signature (verify: rules) is reused, keyed on the
+    /// repository, digest, signature repository and key set (0s: no cache,
+    /// every review verifies again; at most 60m: a signature removed is
+    /// noticed within it). Only successes are kept.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_verify_cache_ttl)]
+    verify_cache_ttl: Duration,
+    /// The most verified signatures kept (1 to 65536; the oldest goes first
+    /// when full). Each entry is a few hundred bytes.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    verify_cache_size: u32,
 }
 
 /// `--log-format`.
@@ -153,6 +163,21 @@ fn parse_ttl(text: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     parse_duration(text)
+}
+
+/// The longest `--verify-cache-ttl`.
+const MAX_VERIFY_CACHE_TTL: Duration = Duration::from_secs(60 * 60);
+
+/// `--verify-cache-ttl`: `0s` turns the cache off; at most
+/// [`MAX_VERIFY_CACHE_TTL`].
+fn parse_verify_cache_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_ttl(text)?;
+    if ttl > MAX_VERIFY_CACHE_TTL {
+        return Err(format!(
+            "{text:?} is longer than 60m: a signature removed must be noticed within the TTL"
+        ));
+    }
+    Ok(ttl)
 }
 
 /// `--pin-deadline`: below the API server's largest webhook timeout.
@@ -224,6 +249,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     pin.registry = args.registry.options()?;
     pin.cache = CacheOptions::with_ttl(args.pin_cache_ttl);
     pin.deadline = args.pin_deadline;
+    pin.verify_cache.ttl = args.verify_cache_ttl;
+    pin.verify_cache.max_entries = args.verify_cache_size as usize;
     config.pin = pin;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -239,7 +266,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_duration, parse_listen, parse_pin_deadline, parse_ttl};
+    use super::{
+        parse_duration, parse_listen, parse_pin_deadline, parse_ttl, parse_verify_cache_ttl,
+    };
 
     #[test]
     fn listen_addresses() {
@@ -279,6 +308,24 @@ mod tests {
             ("2h", Err(())),
         ] {
             assert_eq!(parse_duration(text).map_err(|_| ()), expected, "{text}");
+        }
+    }
+
+    /// `--verify-cache-ttl`: `0s` off, at most 60 minutes.
+    #[test]
+    fn verify_cache_ttls() {
+        for (text, expected) in [
+            ("0s", Ok(Duration::ZERO)),
+            ("5m", Ok(Duration::from_secs(300))),
+            ("60m", Ok(Duration::from_secs(3600))),
+            ("61m", Err(())),
+            ("5", Err(())),
+        ] {
+            assert_eq!(
+                parse_verify_cache_ttl(text).map_err(|_| ()),
+                expected,
+                "{text}"
+            );
         }
     }
 

@@ -298,8 +298,7 @@ pub(super) fn handle_step(policy: &Policy, body: &[u8], answer: Answer) -> Step 
         );
         if let Some(pending) = super::verify::plan(
             policy,
-            api_version,
-            uid,
+            super::verify::Form::admission_review(api_version, uid, &verdict),
             label,
             request.object_namespace(),
             &verdict,
@@ -320,6 +319,32 @@ pub(super) fn handle_step(policy: &Policy, body: &[u8], answer: Answer) -> Step 
         body,
         summary,
     })
+}
+
+/// A review denied after a registry phase (`/mutate`'s pins, `/validate`'s
+/// signatures): 403 with `message`, no patch, no warnings, no annotations.
+pub(super) fn denied(api_version: &str, uid: &str, message: &str) -> Vec<u8> {
+    AdmissionReviewOut {
+        api_version,
+        kind: KIND,
+        response: ResponseOut {
+            uid,
+            allowed: false,
+            status: StatusOut {
+                api_version: None,
+                kind: None,
+                status: "Failure",
+                message,
+                reason: "Forbidden",
+                code: 403,
+            },
+            patch_type: None,
+            patch: None,
+            warnings: &[],
+            audit_annotations: &BTreeMap::new(),
+        },
+    }
+    .encode()
 }
 
 /// The answer of `/mutate`: allowed with the patch (none when nothing

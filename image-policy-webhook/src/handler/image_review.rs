@@ -21,6 +21,14 @@
 //! rewrite rules do not apply here; each image is judged as written (a
 //! `prometheus:2.6.1` that `/mutate` would send to `registry.my.com` is judged
 //! as Docker Hub's). Use `/mutate` and `/validate` to rewrite.
+//!
+//! # Signatures
+//!
+//! Under a policy with `verify:` rules, an image in verify scope must carry
+//! a digest (the verdict says so) and that digest must verify, as on
+//! `/validate`: the same two phases ([`verify`](super::verify)), the same
+//! checks, the same message. In warn mode the reasons are in the
+//! `unverified-images` audit annotation (an ImageReview has no warnings).
 
 use std::collections::BTreeMap;
 
@@ -30,6 +38,7 @@ use image_policy_core::policy::Policy;
 use serde::{Deserialize, Serialize};
 
 use super::reply::{Outcome, Reply, ReplySummary, bad_request, decode, encode};
+use super::verify::{self, Form, ValidateStep};
 
 const API_VERSION: &str = "imagepolicy.k8s.io/v1alpha1";
 const KIND: &str = "ImageReview";
@@ -83,35 +92,62 @@ struct StatusOut<'a> {
     audit_annotations: &'a BTreeMap<&'static str, String>,
 }
 
-/// An ImageReview names containers only by their index.
+/// An ImageReview's answer: `status` with `allowed`, the reason (the
+/// message) and the audit annotations.
+pub(super) fn answer(
+    allowed: bool,
+    reason: &str,
+    audit_annotations: &BTreeMap<&'static str, String>,
+) -> Vec<u8> {
+    encode(&ImageReviewOut {
+        api_version: API_VERSION,
+        kind: KIND,
+        status: StatusOut {
+            allowed,
+            reason,
+            audit_annotations,
+        },
+    })
+}
+
+/// One call, without a registry: an image to verify fails (closed).
 pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
+    match handle_step(policy, body) {
+        ValidateStep::Done(reply) => reply,
+        ValidateStep::Verify(pending) => pending.complete(&[]),
+    }
+}
+
+/// The first phase: the answer, or (verify rules) the pinned images to
+/// verify. An ImageReview names containers only by their index.
+pub(super) fn handle_step(policy: &Policy, body: &[u8]) -> ValidateStep {
     let review: ImageReviewIn<'_> = match decode("ImageReview", body) {
         Ok(review) => review,
-        Err(message) => return bad_request(message),
+        Err(message) => return ValidateStep::Done(bad_request(message)),
     };
     match review.api_version.as_deref() {
         Some(API_VERSION) => {}
         Some(other) => {
-            return bad_request(format!(
+            return ValidateStep::Done(bad_request(format!(
                 "apiVersion {other:?} is not supported on /imagereview: expected {API_VERSION:?}"
-            ));
+            )));
         }
         None => {
-            return bad_request(format!(
+            return ValidateStep::Done(bad_request(format!(
                 "the ImageReview has no apiVersion (expected {API_VERSION:?})"
-            ));
+            )));
         }
     }
     if review.kind.as_deref() != Some(KIND) {
-        return bad_request(match review.kind.as_deref() {
+        return ValidateStep::Done(bad_request(match review.kind.as_deref() {
             Some(other) => {
                 format!("kind {other:?} is not supported on /imagereview: expected {KIND:?}")
             }
             None => format!("the request has no kind (expected {KIND:?})"),
-        });
+        }));
     }
     let Some(spec) = review.spec else {
-        return bad_request("the ImageReview has no spec".to_owned());
+        return ValidateStep::Done(bad_request("the ImageReview has no spec".to_owned()));
     };
 
     let namespace = spec.namespace.as_deref();
@@ -134,22 +170,14 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
         None
     };
     if let Some(reason) = beyond {
-        let body = encode(&ImageReviewOut {
-            api_version: API_VERSION,
-            kind: KIND,
-            status: StatusOut {
-                allowed: false,
-                reason: &reason,
-                audit_annotations: &BTreeMap::new(),
-            },
-        });
+        let body = answer(false, &reason, &BTreeMap::new());
         let mut summary = ReplySummary::new(Outcome::Denied, reason);
         summary.kind = Some("Pod".to_owned());
-        return Reply {
+        return ValidateStep::Done(Reply {
             status: 200,
             body,
             summary,
-        };
+        });
     }
     let verdict = admission::decide_images(
         policy,
@@ -158,16 +186,6 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
         &annotations,
     );
     let denied = verdict.denied_images().count();
-    let status = StatusOut {
-        allowed: verdict.allowed(),
-        reason: &verdict.message,
-        audit_annotations: &verdict.audit_annotations,
-    };
-    let body = encode(&ImageReviewOut {
-        api_version: API_VERSION,
-        kind: KIND,
-        status,
-    });
     let images = containers.len();
     let outcome = if !verdict.allowed() {
         Outcome::Denied
@@ -176,8 +194,37 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
     } else {
         Outcome::Allowed
     };
-    let break_glass = verdict.break_glass();
-    let message = if denied > 0 {
+    let mut summary = ReplySummary {
+        outcome,
+        uid: None,
+        kind: Some("Pod".to_owned()),
+        namespace: namespace.map(str::to_owned),
+        name: None,
+        images,
+        denied,
+        break_glass: verdict.break_glass(),
+        message: String::new(),
+    };
+    // Only a policy with verify rules pays for the signature check.
+    if policy.has_verify_rules() {
+        let label = admission::object_label(Some("Pod"), namespace, None);
+        if let Some(pending) = verify::plan(
+            policy,
+            Form::ImageReview,
+            label,
+            namespace,
+            &verdict,
+            &summary,
+        ) {
+            return ValidateStep::Verify(pending);
+        }
+    }
+    let body = answer(
+        verdict.allowed(),
+        &verdict.message,
+        &verdict.audit_annotations,
+    );
+    summary.message = if denied > 0 {
         verdict.message
     } else if images == 0 {
         "allowed: the ImageReview has no containers".to_owned()
@@ -192,19 +239,9 @@ pub(super) fn handle(policy: &Policy, body: &[u8]) -> Reply {
         }
         m
     };
-    Reply {
+    ValidateStep::Done(Reply {
         status: 200,
         body,
-        summary: ReplySummary {
-            outcome,
-            uid: None,
-            kind: Some("Pod".to_owned()),
-            namespace: namespace.map(str::to_owned),
-            name: None,
-            images,
-            denied,
-            break_glass,
-            message,
-        },
-    }
+        summary,
+    })
 }

@@ -81,9 +81,12 @@
 //! [`PendingValidation::complete`] (see the [`verify`] module): a pinned
 //! image in verify scope must verify. [`handle`] on `/validate` with such a
 //! policy has no registry: every image to verify fails, and in enforce mode
-//! the review is denied. A policy without verify rules takes the one pure
-//! call of [`handle`]. `/imagereview` does not verify signatures (it
-//! requires the digest only).
+//! the review is denied. `/imagereview` goes through the same two phases
+//! ([`verify::judge`], then [`PendingValidation::complete`]; [`handle`]
+//! without a registry denies in enforce mode): a pinned image in verify
+//! scope must verify there too, and in warn mode the reasons go into the
+//! `unverified-images` audit annotation. A policy without verify rules takes
+//! the one pure call of [`handle`].
 //!
 //! `/imagereview` cannot change a pod (the `ImagePolicyWebhook` plugin has
 //! no way to patch): it judges each image as written, without rewriting.

@@ -75,7 +75,7 @@ use image_policy_core::reference::{Digest, Reference};
 
 use super::admission_review::{self, AdmissionReviewOut, Answer, ResponseOut, Step};
 use super::json::write_str;
-use super::reply::{Outcome, Reply, ReplySummary, Status as StatusOut};
+use super::reply::{Outcome, Reply, ReplySummary, Status as StatusOut, failures_message};
 
 /// The first phase of `/mutate`: the final answer, or the references to
 /// resolve before it. Exhaustive: a later step (issue 22's verification)
@@ -360,7 +360,10 @@ impl PendingMutation {
             .filter(|s| s.blocks && pinned[s.reference].is_err())
             .count();
         if blocking > 0 {
-            return self.deny(&pinned, blocking);
+            let unverified: Vec<bool> = (0..self.references.len())
+                .map(|i| matches!(resolutions.get(i), Some(Resolution::Unverified { .. })))
+                .collect();
+            return self.deny(&pinned, &unverified, blocking);
         }
 
         // The patch: every rewrite (pinned when its image is), then the pins
@@ -466,55 +469,46 @@ impl PendingMutation {
     }
 
     /// Denied: the images that could not be pinned and would block, each with
-    /// the registry's error; no patch.
-    fn deny(self, pinned: &[Result<String, String>], blocking: usize) -> Reply {
-        let mut message = String::with_capacity(self.label.len() + 256);
-        message.push_str(&self.label);
-        message.push_str(&format!(
-            ": {blocking} of {} {} cannot be pinned to a digest: ",
+    /// the registry's error; no patch. The headline says "not verified" when
+    /// every one of them resolved to a digest that does not verify
+    /// (`unverified`, by reference), "cannot be pinned to a digest" when none
+    /// did, "cannot be pinned to a verified digest" for a mix.
+    fn deny(
+        self,
+        pinned: &[Result<String, String>],
+        unverified: &[bool],
+        blocking: usize,
+    ) -> Reply {
+        let failed = || {
+            self.sites
+                .iter()
+                .filter_map(|s| match &pinned[s.reference] {
+                    Err(error) if s.blocks => Some((s, error)),
+                    _ => None,
+                })
+        };
+        let signatures = failed().filter(|(s, _)| unverified[s.reference]).count();
+        let headline = if signatures == blocking {
+            ("is not verified", "are not verified")
+        } else if signatures > 0 {
+            (
+                "cannot be pinned to a verified digest",
+                "cannot be pinned to a verified digest",
+            )
+        } else {
+            (
+                "cannot be pinned to a digest",
+                "cannot be pinned to a digest",
+            )
+        };
+        let message = failures_message(
+            &self.label,
             self.images,
-            if self.images == 1 { "image" } else { "images" },
-        ));
-        let start = message.len();
-        let failed = self
-            .sites
-            .iter()
-            .filter_map(|s| match &pinned[s.reference] {
-                Err(error) if s.blocks => Some((s, error)),
-                _ => None,
-            });
-        for (named, (site, error)) in failed.enumerate() {
-            if named == NAMED_IMAGES || message.len() - start >= NAMED_TEXT {
-                message.push_str(&format!("; and {} more", blocking - named));
-                break;
-            }
-            if named > 0 {
-                message.push_str("; ");
-            }
-            message.push_str(&format!("{} image {}: {error}", site.place, site.written));
-        }
-        let audit_annotations = BTreeMap::new();
-        let body = AdmissionReviewOut {
-            api_version: &self.api_version,
-            kind: admission_review::KIND,
-            response: ResponseOut {
-                uid: &self.uid,
-                allowed: false,
-                status: StatusOut {
-                    api_version: None,
-                    kind: None,
-                    status: "Failure",
-                    message: &message,
-                    reason: "Forbidden",
-                    code: 403,
-                },
-                patch_type: None,
-                patch: None,
-                warnings: &[],
-                audit_annotations: &audit_annotations,
-            },
-        }
-        .encode();
+            headline,
+            blocking,
+            failed().map(|(s, error)| (s.place.as_str(), s.written.as_str(), error.as_str())),
+        );
+        let body = admission_review::denied(&self.api_version, &self.uid, &message);
         let mut summary = self.summary;
         summary.outcome = Outcome::Denied;
         summary.images = self.images;

@@ -2,6 +2,7 @@
 //! reviews share: the 400 answer, a Kubernetes `Status`, JSON strings. The
 //! verdict itself is [`image_policy_core::admission`]'s.
 
+use image_policy_core::admission::{NAMED_IMAGES, NAMED_TEXT};
 use serde::Serialize;
 
 use super::json::write_str;
@@ -147,6 +148,41 @@ pub(super) fn bad_request(message: String) -> Reply {
         body: encode(&status),
         summary: ReplySummary::new(Outcome::Invalid, message),
     }
+}
+
+/// The message of a review denied for what a registry phase found
+/// (`/mutate`'s pins, the signatures of `/validate` and `/imagereview`):
+/// `LABEL: 2 of 3 images HEADLINE: PLACE image IMAGE: WHY; …; and 4 more`.
+/// `headline` is said of one image and of several; `failures` gives each
+/// blocking image's place, the image as written and why, of which the first
+/// [`NAMED_IMAGES`] are named (fewer past [`NAMED_TEXT`] bytes), then a
+/// count of the rest.
+pub(super) fn failures_message<'a>(
+    label: &str,
+    images: usize,
+    headline: (&str, &str),
+    blocking: usize,
+    failures: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> String {
+    let mut message = String::with_capacity(label.len() + 256);
+    message.push_str(label);
+    message.push_str(&format!(
+        ": {blocking} of {images} {} {}: ",
+        if images == 1 { "image" } else { "images" },
+        if images == 1 { headline.0 } else { headline.1 },
+    ));
+    let start = message.len();
+    for (named, (place, written, error)) in failures.enumerate() {
+        if named == NAMED_IMAGES || message.len() - start >= NAMED_TEXT {
+            message.push_str(&format!("; and {} more", blocking - named));
+            break;
+        }
+        if named > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(&format!("{place} image {written}: {error}"));
+    }
+    message
 }
 
 /// Encodes a response. Serializing these types cannot fail (string keys,

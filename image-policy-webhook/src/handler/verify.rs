@@ -1,9 +1,9 @@
-//! `/validate` with `verify:` rules: the signature check of pinned images,
-//! in two pure phases around the registry (as [`pin`](super::pin) does for
-//! `/mutate`).
+//! `/validate` and `/imagereview` with `verify:` rules: the signature check
+//! of pinned images, in two pure phases around the registry (as
+//! [`pin`](super::pin) does for `/mutate`).
 //!
-//! 1. [`validate`] decodes the review and judges it as `/validate` always
-//!    does. When the verdict denies, or no image is in verify scope with a
+//! 1. [`validate`] (or [`judge`], for either endpoint) decodes the review
+//!    and judges it as the endpoint always does. When the verdict denies, or no image is in verify scope with a
 //!    digest, that is the answer ([`ValidateStep::Done`]). Otherwise it
 //!    returns a [`PendingValidation`] ([`ValidateStep::Verify`]) listing the
 //!    pinned images to verify ([`PendingValidation::images`]).
@@ -12,8 +12,15 @@
 //!    cache of successes makes a repeat a look-up) and calls
 //!    [`PendingValidation::complete`] with one result per image, in order.
 //!
-//! A policy without verify rules never reaches this module: `/validate` is
-//! then exactly the pure path of [`handle`](super::handle).
+//! A policy without verify rules never reaches this module: `/validate` and
+//! `/imagereview` are then exactly the pure path of [`handle`](super::handle).
+//!
+//! `/imagereview` (the `ImagePolicyWebhook` plugin) goes through the same
+//! two phases and the same checks: a pinned image is never admitted there on
+//! its digest alone. Its answer has no warnings field, so in warn mode the
+//! reasons go into the `unverified-images` audit annotation (which
+//! `/validate` writes too, beside its warnings); a denial is
+//! `status.allowed: false` with the same message as `status.reason`.
 //!
 //! # Decisions
 //!
@@ -36,10 +43,13 @@ use image_policy_core::admission::{AdmissionVerdict as Verdict, NAMED_IMAGES, NA
 use image_policy_core::policy::{DecisionCode, Mode, Policy};
 use image_policy_core::reference::Reference;
 
+use super::Endpoint;
 use super::admission_review::{self, AdmissionReviewOut, ResponseOut};
-use super::reply::{Outcome, Reply, ReplySummary, Status as StatusOut};
+use super::image_review;
+use super::reply::{Outcome, Reply, ReplySummary, Status as StatusOut, failures_message};
 
-/// The first phase of `/validate` under a policy with verify rules.
+/// The first phase of `/validate` (or `/imagereview`) under a policy with
+/// verify rules.
 #[derive(Debug)]
 pub enum ValidateStep {
     /// The answer: nothing to verify.
@@ -49,16 +59,12 @@ pub enum ValidateStep {
     Verify(Box<PendingValidation>),
 }
 
-/// A `/validate` review the verdict admits, waiting for its images'
-/// signatures. Owned: it can wait across an `await`.
+/// A `/validate` or `/imagereview` review the verdict admits, waiting for
+/// its images' signatures. Owned: it can wait across an `await`.
 #[derive(Clone, Debug)]
 pub struct PendingValidation {
-    api_version: String,
-    uid: String,
+    form: Form,
     label: String,
-    status: &'static str,
-    reason: &'static str,
-    code: u16,
     message: String,
     warnings: Vec<String>,
     audit_annotations: BTreeMap<&'static str, String>,
@@ -66,6 +72,36 @@ pub struct PendingValidation {
     checks: Vec<Check>,
     images: Vec<Reference>,
     namespace: Option<String>,
+}
+
+/// Which review the answer is written as.
+#[derive(Clone, Debug)]
+pub(super) enum Form {
+    /// `/validate`: an AdmissionReview's response, in the request's version,
+    /// with the verdict's status when it admits.
+    AdmissionReview {
+        api_version: String,
+        uid: String,
+        status: &'static str,
+        reason: &'static str,
+        code: u16,
+    },
+    /// `/imagereview`: an ImageReview's status.
+    ImageReview,
+}
+
+impl Form {
+    /// The form of a `/validate` answer to the review `uid` admitted by
+    /// `verdict`.
+    pub(super) fn admission_review(api_version: &str, uid: &str, verdict: &Verdict<'_>) -> Self {
+        Form::AdmissionReview {
+            api_version: api_version.to_owned(),
+            uid: uid.to_owned(),
+            status: verdict.status.as_str(),
+            reason: verdict.status.reason(),
+            code: verdict.status.code(),
+        }
+    }
 }
 
 /// One image to verify.
@@ -91,11 +127,23 @@ pub fn validate(policy: &Policy, body: &[u8]) -> ValidateStep {
     }
 }
 
+/// The first phase of a judging endpoint (see the [module](self)):
+/// [`validate`] for [`Endpoint::AdmissionReview`], the same for
+/// [`Endpoint::ImageReview`]; [`Endpoint::Mutate`], which verifies in its
+/// own phase ([`mutate`](super::mutate)), is answered as
+/// [`handle`](super::handle) answers it. Never panics.
+pub fn judge(policy: &Policy, endpoint: Endpoint, body: &[u8]) -> ValidateStep {
+    match endpoint {
+        Endpoint::AdmissionReview => validate(policy, body),
+        Endpoint::ImageReview => image_review::handle_step(policy, body),
+        Endpoint::Mutate => ValidateStep::Done(super::handle(policy, endpoint, body)),
+    }
+}
+
 /// Phase one from the verdict: `None` when nothing is to be verified.
 pub(super) fn plan(
     policy: &Policy,
-    api_version: &str,
-    uid: &str,
+    form: Form,
     label: String,
     namespace: Option<&str>,
     verdict: &Verdict<'_>,
@@ -142,12 +190,8 @@ pub(super) fn plan(
         return None;
     }
     Some(Box::new(PendingValidation {
-        api_version: api_version.to_owned(),
-        uid: uid.to_owned(),
+        form,
         label,
-        status: verdict.status.as_str(),
-        reason: verdict.status.reason(),
-        code: verdict.status.code(),
         message: verdict.message.clone(),
         warnings: verdict.warnings.clone(),
         audit_annotations: verdict.audit_annotations.clone(),
@@ -169,9 +213,13 @@ impl PendingValidation {
         self.namespace.as_deref()
     }
 
-    /// The review's `request.uid`.
+    /// The review's `request.uid` (empty for an ImageReview, which has
+    /// none).
     pub fn uid(&self) -> &str {
-        &self.uid
+        match &self.form {
+            Form::AdmissionReview { uid, .. } => uid,
+            Form::ImageReview => "",
+        }
     }
 
     /// The second phase: the answer, given one result per image of
@@ -187,54 +235,25 @@ impl PendingValidation {
             .count();
         let mut summary = self.summary.clone();
         if blocking > 0 {
-            let mut message = String::with_capacity(self.label.len() + 256);
-            message.push_str(&self.label);
-            message.push_str(&format!(
-                ": {blocking} of {} {} not verified: ",
-                summary.images,
-                if summary.images == 1 {
-                    "image is"
-                } else {
-                    "images are"
-                },
-            ));
-            let start = message.len();
             let failed = self.checks.iter().filter_map(|c| match result(c.image) {
-                Err(error) if c.blocks => Some((c, error)),
+                Err(error) if c.blocks => {
+                    Some((c.place.as_str(), c.written.as_str(), error.as_str()))
+                }
                 _ => None,
             });
-            for (named, (check, error)) in failed.enumerate() {
-                if named == NAMED_IMAGES || message.len() - start >= NAMED_TEXT {
-                    message.push_str(&format!("; and {} more", blocking - named));
-                    break;
-                }
-                if named > 0 {
-                    message.push_str("; ");
-                }
-                message.push_str(&format!("{} image {}: {error}", check.place, check.written));
-            }
-            let annotations = BTreeMap::new();
-            let body = AdmissionReviewOut {
-                api_version: &self.api_version,
-                kind: admission_review::KIND,
-                response: ResponseOut {
-                    uid: &self.uid,
-                    allowed: false,
-                    status: StatusOut {
-                        api_version: None,
-                        kind: None,
-                        status: "Failure",
-                        message: &message,
-                        reason: "Forbidden",
-                        code: 403,
-                    },
-                    patch_type: None,
-                    patch: None,
-                    warnings: &[],
-                    audit_annotations: &annotations,
-                },
-            }
-            .encode();
+            let message = failures_message(
+                &self.label,
+                summary.images,
+                ("is not verified", "are not verified"),
+                blocking,
+                failed,
+            );
+            let body = match &self.form {
+                Form::AdmissionReview {
+                    api_version, uid, ..
+                } => admission_review::denied(api_version, uid, &message),
+                Form::ImageReview => image_review::answer(false, &message, &BTreeMap::new()),
+            };
             summary.outcome = Outcome::Denied;
             summary.denied = blocking;
             summary.message = message;
@@ -245,41 +264,54 @@ impl PendingValidation {
             };
         }
         let mut warnings = self.warnings;
-        let mut named = 0;
+        let mut unverified = Vec::new();
         for check in &self.checks {
             if let Err(error) = result(check.image) {
-                if named < NAMED_IMAGES {
+                if unverified.len() < NAMED_IMAGES {
                     warnings.push(format!(
                         "{} image {} is not verified: {error}",
                         check.place, check.written
                     ));
-                } else if named == NAMED_IMAGES {
+                } else if unverified.len() == NAMED_IMAGES {
                     warnings.push("and more images are not verified".to_owned());
                 }
-                named += 1;
+                unverified.push((check.written.as_str(), error.as_str()));
             }
         }
-        let body = AdmissionReviewOut {
-            api_version: &self.api_version,
-            kind: admission_review::KIND,
-            response: ResponseOut {
-                uid: &self.uid,
-                allowed: true,
-                status: StatusOut {
-                    api_version: None,
-                    kind: None,
-                    status: self.status,
-                    message: &self.message,
-                    reason: self.reason,
-                    code: self.code,
-                },
-                patch_type: None,
-                patch: None,
-                warnings: &warnings,
-                audit_annotations: &self.audit_annotations,
-            },
+        let mut audit_annotations = self.audit_annotations;
+        if !unverified.is_empty() {
+            audit_annotations.insert("unverified-images", unverified_list(&unverified));
         }
-        .encode();
+        let body = match &self.form {
+            Form::AdmissionReview {
+                api_version,
+                uid,
+                status,
+                reason,
+                code,
+            } => AdmissionReviewOut {
+                api_version,
+                kind: admission_review::KIND,
+                response: ResponseOut {
+                    uid,
+                    allowed: true,
+                    status: StatusOut {
+                        api_version: None,
+                        kind: None,
+                        status,
+                        message: &self.message,
+                        reason,
+                        code: *code,
+                    },
+                    patch_type: None,
+                    patch: None,
+                    warnings: &warnings,
+                    audit_annotations: &audit_annotations,
+                },
+            }
+            .encode(),
+            Form::ImageReview => image_review::answer(true, &self.message, &audit_annotations),
+        };
         if !warnings.is_empty() {
             summary.outcome = Outcome::Warned;
         }
@@ -295,4 +327,27 @@ impl PendingValidation {
             summary,
         }
     }
+}
+
+/// `image (why), image (why), and 3 more`: the `unverified-images` audit
+/// annotation, at most [`NAMED_IMAGES`] images (fewer past [`NAMED_TEXT`]
+/// bytes), each reason cut to one short line.
+fn unverified_list(unverified: &[(&str, &str)]) -> String {
+    const REASON: usize = 200;
+    let mut value = String::with_capacity(128);
+    for (named, (image, error)) in unverified.iter().enumerate() {
+        if named == NAMED_IMAGES || value.len() >= NAMED_TEXT {
+            value.push_str(&format!(", and {} more", unverified.len() - named));
+            break;
+        }
+        if named > 0 {
+            value.push_str(", ");
+        }
+        let mut end = error.len().min(REASON);
+        while !error.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.push_str(&format!("{image} ({})", &error[..end]));
+    }
+    value
 }

@@ -14,7 +14,7 @@
 //! | `POST /mutate` | an `AdmissionReview` (`admission.k8s.io/v1` or `v1beta1`), for a `MutatingWebhookConfiguration`: the rewrites and pins as a JSON Patch |
 //! | `GET /healthz` | 200 while the process serves |
 //! | `GET /readyz` | 200 once the policy is loaded and the listener is up, 503 from the start of shutdown |
-//! | `GET /metrics` | Prometheus text: requests and decisions by endpoint and result, latency histogram, policy and certificate reloads by result, the policy's hash; from the first pin, `image_policy_registry_*`: resolutions by result, their latency, cache hits, shared (single-flight) requests, HTTP requests and failures |
+//! | `GET /metrics` | Prometheus text: requests and decisions by endpoint and result, latency histogram, policy and certificate reloads by result, the policy's hash; from the first pin, `image_policy_registry_*`: resolutions by result, their latency, cache hits, shared (single-flight) requests, HTTP requests and failures; from the first signature verification, verifications by result (`deadline` included), their latency, the verify cache's hits, misses and entries, shared verifications |
 //!
 //! With [`ServerConfig::metrics_listen`], the three `GET` routes are also served
 //! in plain HTTP on a second address (for probes and scrapers that do not
@@ -54,15 +54,16 @@
 //! `image_policy_registry::Verifier` shared by every review, built on first
 //! use, its cache of successes [`PinConfig::verify_cache`]), within the same
 //! deadline, before it is pinned (see [`handler::pin`](crate::handler::pin)).
-//! On `/validate`, a policy with verify rules goes through
-//! [`validate`](crate::handler::validate) then
+//! On `/validate` and `/imagereview`, a policy with verify rules goes
+//! through [`verify::judge`](crate::handler::verify::judge) then
 //! [`PendingValidation::complete`](crate::handler::PendingValidation::complete):
-//! the pinned images in verify scope are verified, one after another (a
-//! cached success is a look-up), within [`PinConfig::deadline`]; the judging
+//! the distinct pinned images in verify scope are verified concurrently (at
+//! most 16 at once; a cached success is a look-up; concurrent reviews of one
+//! digest share its requests, the verifier's single flight), within
+//! [`PinConfig::deadline`]; the judging
 //! permit and the body are released meanwhile. A registry error or the
 //! deadline is a failure (fail closed). A policy without verify rules takes
-//! the one pure call it always did. `/imagereview` does not verify
-//! signatures (it requires the digest only): say so to whoever deploys it.
+//! the one pure call it always did.
 //!
 //! # Reloading
 //!
@@ -380,7 +381,7 @@ pub(crate) struct State {
     /// One permit per review judged at once.
     pub(crate) judging: tokio::sync::Semaphore,
     /// `/mutate`'s resolution phase (pin rules).
-    pub(crate) pinning: pinning::Pinning,
+    pub(crate) pinning: Arc<pinning::Pinning>,
 }
 
 impl State {
@@ -478,7 +479,7 @@ impl Server {
             request_timeout,
             bodies: BodyBudget::new(body_memory.max(body_limit)),
             judging: tokio::sync::Semaphore::new(concurrent_reviews.max(1)),
-            pinning: pinning::Pinning::new(pin),
+            pinning: Arc::new(pinning::Pinning::new(pin)),
         });
 
         let (acceptor, certificate) = match transport {

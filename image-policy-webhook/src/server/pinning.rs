@@ -7,12 +7,14 @@
 //! restart); its options (CA certificates, credentials) were read once, at
 //! startup.
 
-use crate::handler::{PendingMutation, Resolution};
+use super::ActivePolicy;
+use crate::handler::{PendingMutation, PendingValidation, Resolution};
 use image_policy_core::policy::Policy;
 use image_policy_core::reference::{Digest, Reference};
 use image_policy_registry::cosign::{Limits, VerifyCacheOptions};
 use image_policy_registry::{CacheOptions, Client, Metrics, Options, Resolver, Verifier};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -40,7 +42,9 @@ pub struct PinConfig {
     /// The resolver's cache of successes (TTL zero: off).
     pub cache: CacheOptions,
     /// The signature verifier's cache of successes (`verify:` rules; TTL
-    /// zero: off).
+    /// zero: off): `image-policy serve --verify-cache-ttl` (default 5 min,
+    /// at most 60 min) and `--verify-cache-size` (default 4096 entries, at
+    /// most 65536).
     pub verify_cache: VerifyCacheOptions,
     /// Every resolution of one review ends by then: one still running is a
     /// failure. Must be below the `MutatingWebhookConfiguration`'s
@@ -64,6 +68,8 @@ pub(crate) struct Pinning {
     config: PinConfig,
     resolver: OnceLock<Result<Arc<Resolver>, String>>,
     verifier: OnceLock<Result<Arc<Verifier>, String>>,
+    /// Verifications cut by a review's deadline.
+    deadlines: AtomicU64,
 }
 
 impl Pinning {
@@ -72,6 +78,7 @@ impl Pinning {
             config,
             resolver: OnceLock::new(),
             verifier: OnceLock::new(),
+            deadlines: AtomicU64::new(0),
         }
     }
 
@@ -110,31 +117,60 @@ impl Pinning {
     /// (a registry error and the deadline included) becomes
     /// [`Resolution::Unverified`]: fail closed.
     pub(crate) async fn resolve_and_verify(
-        &self,
-        policy: &Policy,
+        self: &Arc<Self>,
+        policy: &Arc<ActivePolicy>,
         pending: &PendingMutation,
     ) -> Vec<Resolution> {
         let deadline = Instant::now() + self.config.deadline;
         let mut out = self.resolve_until(pending.references(), deadline).await;
-        if !policy.has_verify_rules() {
+        if !policy.policy.has_verify_rules() {
             return out;
         }
-        for (reference, resolution) in pending.references().iter().zip(out.iter_mut()) {
-            let Resolution::Pinned { digest } = &*resolution else {
+        // The distinct pinned references (two tags of one digest are one
+        // verification), verified concurrently.
+        let mut pinned: Vec<Reference> = Vec::new();
+        let mut of_reference = Vec::with_capacity(out.len());
+        for (reference, resolution) in pending.references().iter().zip(&out) {
+            let at = match resolution {
+                Resolution::Pinned { digest } => Digest::parse(digest).ok().map(|d| {
+                    let p = reference.with_digest(d);
+                    pinned.iter().position(|q| *q == p).unwrap_or_else(|| {
+                        pinned.push(p);
+                        pinned.len() - 1
+                    })
+                }),
+                _ => None,
+            };
+            of_reference.push(at);
+        }
+        let namespace = pending.namespace().map(str::to_owned);
+        let verified = self.verify_all(policy, &pinned, namespace, deadline).await;
+        for (resolution, at) in out.iter_mut().zip(of_reference) {
+            let (Some(at), Resolution::Pinned { digest }) = (at, &*resolution) else {
                 continue;
             };
-            let Ok(parsed) = Digest::parse(digest) else {
-                continue;
-            };
-            let pinned = reference.with_digest(parsed);
-            if let Err((reason, error)) = self
-                .verify_until(policy, &pinned, pending.namespace(), deadline)
-                .await
-            {
-                *resolution = Resolution::unverified(digest.clone(), reason, error);
+            if let Err((reason, error)) = &verified[at] {
+                *resolution = Resolution::unverified(digest.clone(), *reason, error.clone());
             }
         }
         out
+    }
+
+    /// Whether the verifier's cache holds a success for every verify rule
+    /// of `policy` matching `pinned` in `namespace` (no rule: true).
+    fn cached(&self, policy: &Policy, pinned: &Reference, namespace: Option<&str>) -> bool {
+        let requirements = policy.verify_requirements(pinned.as_ref(), namespace);
+        if requirements.is_empty() {
+            return true;
+        }
+        let Ok(verifier) = self.verifier() else {
+            return false;
+        };
+        requirements.iter().all(|req| {
+            verifier
+                .verify_cached(pinned, req.keys, req.signature_repository)
+                .is_some()
+        })
     }
 
     /// Whether `pinned` satisfies every verify rule of `policy` matching it
@@ -167,6 +203,7 @@ impl Pinning {
                     return Err((e.kind.name(), format!("{e} (rule {})", req.rule.path)));
                 }
                 Err(_) => {
+                    self.deadlines.fetch_add(1, Ordering::Relaxed);
                     return Err((
                         "registry",
                         format!(
@@ -180,9 +217,93 @@ impl Pinning {
         Ok(())
     }
 
-    /// The deadline of one review's registry work from now.
-    pub(crate) fn deadline(&self) -> Instant {
-        Instant::now() + self.config.deadline
+    /// The second phase of `/validate` and `/imagereview`: one result per
+    /// image of `pending`, in order, all within one deadline (`Err`: the
+    /// reason code in parentheses, then why).
+    pub(crate) async fn verify_pending(
+        self: &Arc<Self>,
+        policy: &Arc<ActivePolicy>,
+        pending: &PendingValidation,
+    ) -> Vec<Result<(), String>> {
+        let deadline = Instant::now() + self.config.deadline;
+        let namespace = pending.namespace().map(str::to_owned);
+        self.verify_all(policy, pending.images(), namespace, deadline)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(|(reason, error)| format!("({reason}) {error}")))
+            .collect()
+    }
+
+    /// Verifies each of `images` (distinct pinned references) concurrently,
+    /// at most [`CONCURRENCY`] at once, all by `deadline`: one result per
+    /// image, in order. Those the verifier's cache holds are answered first,
+    /// without a task; concurrent reviews of one digest share its registry
+    /// requests (the verifier's single flight).
+    async fn verify_all(
+        self: &Arc<Self>,
+        policy: &Arc<ActivePolicy>,
+        images: &[Reference],
+        namespace: Option<String>,
+        deadline: Instant,
+    ) -> Vec<Result<(), (&'static str, String)>> {
+        let late = || {
+            Err((
+                "registry",
+                format!(
+                    "no answer within the deadline of {} ms",
+                    self.config.deadline.as_millis()
+                ),
+            ))
+        };
+        // What the verifier's cache answers needs no task: a warm review
+        // is look-ups only.
+        let mut out: Vec<_> = images.iter().map(|_| late()).collect();
+        let mut misses = Vec::new();
+        for (i, image) in images.iter().enumerate() {
+            if self.cached(&policy.policy, image, namespace.as_deref()) {
+                out[i] = Ok(());
+            } else {
+                misses.push(i);
+            }
+        }
+        if misses.is_empty() {
+            return out;
+        }
+        if let [i] = misses[..] {
+            // One image to verify (the common case): no task.
+            out[i] = self
+                .verify_until(&policy.policy, &images[i], namespace.as_deref(), deadline)
+                .await;
+            return out;
+        }
+        let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in misses {
+            let image = &images[i];
+            let this = Arc::clone(self);
+            let policy = Arc::clone(policy);
+            let permits = Arc::clone(&permits);
+            let image = image.clone();
+            let namespace = namespace.clone();
+            tasks.spawn(async move {
+                let _permit = permits.acquire().await;
+                let verified = this
+                    .verify_until(&policy.policy, &image, namespace.as_deref(), deadline)
+                    .await;
+                (i, verified)
+            });
+        }
+        // Each task ends by the deadline (`verify_until`'s own bound); the
+        // outer bound is a safety net (dropping the set aborts the rest).
+        let _ = tokio::time::timeout_at(deadline + Duration::from_millis(50), async {
+            while let Some(joined) = tasks.join_next().await {
+                if let Ok((i, verified)) = joined {
+                    out[i] = verified;
+                }
+            }
+        })
+        .await;
+        out
     }
 
     /// The registry counters, once a resolver exists.
@@ -239,6 +360,7 @@ impl Pinning {
     /// The registry counters in Prometheus text, appended to `out` (nothing
     /// before the first resolution).
     pub(crate) fn render_metrics(&self, out: &mut String) {
+        self.render_verify_metrics(out);
         let Some(metrics) = self.metrics() else {
             return;
         };
@@ -292,6 +414,70 @@ impl Pinning {
              # TYPE image_policy_registry_http_failures_total counter\n\
              image_policy_registry_http_failures_total {}\n",
             s.cache_hits, s.shared, s.http_requests, s.http_failures
+        );
+    }
+
+    /// The verifier's counters in Prometheus text, appended to `out`
+    /// (nothing before the first verification).
+    fn render_verify_metrics(&self, out: &mut String) {
+        let Some(Ok(verifier)) = self.verifier.get() else {
+            return;
+        };
+        let s = verifier.metrics().snapshot();
+        let deadlines = self.deadlines.load(Ordering::Relaxed);
+        out.push_str(
+            "# HELP image_policy_registry_verifications_total Signature verifications that went to a registry, by result; deadline: cut by the review's deadline.\n\
+             # TYPE image_policy_registry_verifications_total counter\n",
+        );
+        for result in image_policy_registry::VERIFY_RESULTS {
+            let _ = writeln!(
+                out,
+                "image_policy_registry_verifications_total{{result=\"{result}\"}} {}",
+                s.verifications(result)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "image_policy_registry_verifications_total{{result=\"deadline\"}} {deadlines}"
+        );
+        out.push_str(
+            "# HELP image_policy_registry_verification_seconds Latency of the signature verifications that went to a registry.\n\
+             # TYPE image_policy_registry_verification_seconds histogram\n",
+        );
+        let mut cumulative = 0;
+        for (bound, n) in image_policy_registry::LATENCY_BUCKETS
+            .iter()
+            .zip(&s.latency_buckets)
+        {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "image_policy_registry_verification_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let total = s.total_verifications();
+        let _ = write!(
+            out,
+            "image_policy_registry_verification_seconds_bucket{{le=\"+Inf\"}} {total}\n\
+             image_policy_registry_verification_seconds_sum {}\n\
+             image_policy_registry_verification_seconds_count {total}\n\
+             # HELP image_policy_registry_verify_cache_hits_total Signature verifications answered from the cache of successes.\n\
+             # TYPE image_policy_registry_verify_cache_hits_total counter\n\
+             image_policy_registry_verify_cache_hits_total {}\n\
+             # HELP image_policy_registry_verify_cache_misses_total Signature verifications not in the cache (to the registry, or shared).\n\
+             # TYPE image_policy_registry_verify_cache_misses_total counter\n\
+             image_policy_registry_verify_cache_misses_total {}\n\
+             # HELP image_policy_registry_verify_shared_total Signature verifications that waited for one another review had started (single flight).\n\
+             # TYPE image_policy_registry_verify_shared_total counter\n\
+             image_policy_registry_verify_shared_total {}\n\
+             # HELP image_policy_registry_verify_cache_entries Successes held in the verifier's cache.\n\
+             # TYPE image_policy_registry_verify_cache_entries gauge\n\
+             image_policy_registry_verify_cache_entries {}\n",
+            s.latency_micros_sum as f64 / 1e6,
+            s.cache_hits,
+            s.cache_misses,
+            s.shared,
+            verifier.cached_len(),
         );
     }
 }

@@ -71,33 +71,21 @@ async fn review(state: &State, endpoint: Endpoint, request: Request) -> Response
             MutateStep::Resolve(pending) => {
                 drop(judging.take());
                 drop(std::mem::take(&mut body));
-                let resolutions = state
-                    .pinning
-                    .resolve_and_verify(&policy.policy, &pending)
-                    .await;
+                let resolutions = state.pinning.resolve_and_verify(&policy, &pending).await;
                 judging = Some(state.judging.acquire().await);
                 pending.complete(&resolutions)
             }
         }
-    } else if endpoint == Endpoint::AdmissionReview && policy.policy.has_verify_rules() {
-        // Policies with verify rules only: the pinned images in verify scope
-        // are verified (a cached success is a look-up).
-        match crate::handler::validate(&policy.policy, &body) {
+    } else if policy.policy.has_verify_rules() {
+        // `/validate` and `/imagereview` under a policy with verify rules:
+        // the pinned images in verify scope are verified (a cached success
+        // is a look-up), one code path for both.
+        match crate::handler::verify::judge(&policy.policy, endpoint, &body) {
             ValidateStep::Done(reply) => reply,
             ValidateStep::Verify(pending) => {
                 drop(judging.take());
                 drop(std::mem::take(&mut body));
-                let deadline = state.pinning.deadline();
-                let mut results = Vec::with_capacity(pending.images().len());
-                for image in pending.images() {
-                    results.push(
-                        state
-                            .pinning
-                            .verify_until(&policy.policy, image, pending.namespace(), deadline)
-                            .await
-                            .map_err(|(reason, error)| format!("({reason}) {error}")),
-                    );
-                }
+                let results = state.pinning.verify_pending(&policy, &pending).await;
                 judging = Some(state.judging.acquire().await);
                 pending.complete(&results)
             }

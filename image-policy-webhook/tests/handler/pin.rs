@@ -418,3 +418,50 @@ fn the_most_images_pin_within_the_bounds() {
     let reply = pending(&policy, &body).complete(&failed);
     assert!(reply.body.len() < 16 * 1024, "{}", reply.body.len());
 }
+
+/// The denial's headline says what failed: "not verified" when every
+/// blocking image resolved to a digest whose signature does not verify,
+/// "cannot be pinned to a digest" when none did, "cannot be pinned to a
+/// verified digest" for a mix (the denial builder `/validate` shares).
+#[test]
+fn denial_headline_says_not_verified_for_signature_failures() {
+    let policy = policy(POLICY);
+    let unverified = || Resolution::unverified(D1, "no_signature", "no signature");
+    let failed = || Resolution::failed("registry.my.com: not found (404)");
+    for (images, resolutions, headline) in [
+        (1, vec![unverified()], "1 of 1 image is not verified: "),
+        (
+            2,
+            vec![unverified(), unverified()],
+            "2 of 2 images are not verified: ",
+        ),
+        (
+            2,
+            vec![unverified(), failed()],
+            "2 of 2 images cannot be pinned to a verified digest: ",
+        ),
+        (
+            2,
+            vec![failed(), failed()],
+            "2 of 2 images cannot be pinned to a digest: ",
+        ),
+        (
+            2,
+            vec![unverified(), Resolution::pinned(D1)],
+            "1 of 2 images are not verified: ",
+        ),
+    ] {
+        let containers: Vec<Value> = (0..images)
+            .map(|i| json!({"name": format!("c{i}"), "image": format!("registry.my.com/app{i}:1")}))
+            .collect();
+        let object = pod("shop", json!({}), json!({"containers": containers}));
+        let body = admission_review("admission.k8s.io/v1", "CREATE", &object, None, None);
+        let reply = pending(&policy, &body).complete(&resolutions);
+        let answer = decoded(&reply);
+        let message = answer["response"]["status"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("Pod shop/p: {headline}")),
+            "{headline}: {message}"
+        );
+    }
+}

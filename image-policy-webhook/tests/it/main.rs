@@ -12,6 +12,7 @@ mod hostile;
 mod hostile_bodies;
 mod http;
 mod pin;
+mod registry_setup;
 mod reload;
 mod reviews;
 mod tls;

@@ -7,22 +7,11 @@
 
 use crate::registry::fixture::{Layout, Registry, have};
 use crate::registry::support::{self as stub, Stub, TestCa, sha256};
+use crate::registry_setup::{UID, ask, message, patched, pin_config, with_credentials};
 use crate::reviews::admission_review;
 use crate::support::{Options, Running, eventually, metric};
-use base64::Engine as _;
-use image_policy_registry::CacheOptions;
-use image_policy_webhook::server::PinConfig;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-
-/// `PinConfig` trusting `ca`, with a cache of `ttl` and `deadline`.
-fn pin_config(ca: &TestCa, ttl: Duration, deadline: Duration) -> PinConfig {
-    let mut pin = PinConfig::default();
-    pin.registry = ca.options();
-    pin.cache = CacheOptions::with_ttl(ttl);
-    pin.deadline = deadline;
-    pin
-}
 
 /// A policy allowing and pinning `registry`, rewriting `mirror.example` to it.
 fn pin_policy(registry: &str, mode: &str) -> String {
@@ -44,37 +33,6 @@ fn deployment(image: &str) -> Value {
             "spec": {"containers": [{"name": "web", "image": image}]}}}})
 }
 
-/// POSTs `object` to `path` of `server` and returns the review's `response`.
-async fn ask(server: &Running, path: &str, object: &Value) -> Value {
-    let mut conn = server.client().connect(server.addr).await.unwrap();
-    let response = conn
-        .post(
-            path,
-            admission_review("admission.k8s.io/v1", "u-pin", object),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status, 200, "{}", response.body);
-    let review: Value = serde_json::from_str(&response.body).unwrap();
-    review["response"].clone()
-}
-
-/// The object with the answer's patch applied by `json-patch`.
-fn patched(object: &Value, answer: &Value) -> Value {
-    assert_eq!(answer["allowed"], true, "{answer}");
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(answer["patch"].as_str().expect("a patch"))
-        .unwrap();
-    let patch: json_patch::Patch = serde_json::from_slice(&bytes).unwrap();
-    let mut object = object.clone();
-    json_patch::patch(&mut object, &patch).unwrap();
-    object
-}
-
-fn message(answer: &Value) -> &str {
-    answer["status"]["message"].as_str().unwrap()
-}
-
 /// The real registry: a Deployment and a Pod (init, ephemeral, image
 /// volume, a rewritten image) pinned, an index at the index's digest, the
 /// patched objects allowed by `/validate`; a tag pushed over: the new digest
@@ -94,16 +52,8 @@ async fn real_registry_pins_push_over_and_stop() {
     registry.push(&layout.dir, "v1", "team/app:1", false);
     registry.push(&layout.dir, "multi", "team/multi:1", true);
     let addr = registry.addr.clone();
-    let with_credentials = |ttl| {
-        let mut pin = pin_config(&ca, ttl, Duration::from_secs(5));
-        pin.registry
-            .keyring
-            .add_file_contents(&format!(
-                r#"{{"auths":{{"{addr}":{{"username":"alice","password":"wonderland"}}}}}}"#
-            ))
-            .unwrap();
-        pin
-    };
+    let with_credentials =
+        |ttl| with_credentials(pin_config(&ca, ttl, Duration::from_secs(5)), &addr);
     let uncached = Running::start(Options {
         policy: pin_policy(&addr, "enforce"),
         pin: Some(with_credentials(Duration::ZERO)),
@@ -364,7 +314,7 @@ async fn warn_mode_exempt_namespaces_and_a_reload_that_adds_pin_rules() {
     let policy = image_policy_core::policy::Policy::from_yaml_str(&rewrite_only, "p")
         .unwrap()
         .policy;
-    let body = admission_review("admission.k8s.io/v1", "u-pin", &object);
+    let body = admission_review("admission.k8s.io/v1", UID, &object);
     let direct = image_policy_webhook::handler::handle(
         &policy,
         image_policy_webhook::handler::Endpoint::Mutate,

@@ -10,16 +10,14 @@
 //! Skipped, with the reason printed, when `docker-registry` or `openssl`
 //! is missing (under `CI=true` a missing `openssl` is a failure).
 
-use crate::registry::fixture::{Registry, have};
-use crate::registry::signing::{Keys, Pusher, SIMPLE_SIGNING, have_openssl, payload};
-use crate::registry::support::TestCa;
+use crate::registry::fixture::have;
+use crate::registry::signing::have_openssl;
+use crate::registry_setup::{SignedRegistry, ask, message, patched};
 use crate::reviews::admission_review;
-use crate::support::{Options, Running};
-use base64::Engine as _;
-use image_policy_registry::CacheOptions;
+use crate::support::{Options, Running, metric};
 use image_policy_webhook::server::PinConfig;
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A policy allowing `registry` whose images must be signed by `key`.
 fn verify_policy(registry: &str, mode: &str, key: &str) -> String {
@@ -35,54 +33,8 @@ fn pod(image: &str) -> Value {
         "spec": {"containers": [{"name": "web", "image": image}]}})
 }
 
-async fn ask(server: &Running, path: &str, object: &Value) -> Value {
-    let mut conn = server.client().connect(server.addr).await.unwrap();
-    let response = conn
-        .post(
-            path,
-            admission_review("admission.k8s.io/v1", "u-verify", object),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status, 200, "{}", response.body);
-    let review: Value = serde_json::from_str(&response.body).unwrap();
-    review["response"].clone()
-}
-
-fn patched(object: &Value, answer: &Value) -> Value {
-    assert_eq!(answer["allowed"], true, "{answer}");
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(answer["patch"].as_str().expect("a patch"))
-        .unwrap();
-    let patch: json_patch::Patch = serde_json::from_slice(&bytes).unwrap();
-    let mut object = object.clone();
-    json_patch::patch(&mut object, &patch).unwrap();
-    object
-}
-
-fn message(answer: &Value) -> String {
-    answer["status"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned()
-}
-
 fn image_of(object: &Value) -> &str {
     object["spec"]["containers"][0]["image"].as_str().unwrap()
-}
-
-fn config(ca: &TestCa, addr: &str) -> PinConfig {
-    let mut pin = PinConfig::default();
-    pin.registry = ca.options();
-    pin.registry
-        .keyring
-        .add_file_contents(&format!(
-            r#"{{"auths":{{"{addr}":{{"username":"alice","password":"wonderland"}}}}}}"#
-        ))
-        .unwrap();
-    pin.cache = CacheOptions::with_ttl(Duration::ZERO);
-    pin.deadline = Duration::from_secs(5);
-    pin
 }
 
 #[tokio::test]
@@ -90,36 +42,19 @@ async fn verify_signed_pinned_unsigned_denied_or_warned_and_registry_stopped() {
     if !have("docker-registry") || !have_openssl() {
         return;
     }
-    let ca = TestCa::new();
-    let registry = Registry::start(&ca, "alice", "wonderland");
-    let addr = registry.addr.clone();
-    let push = Pusher::new(&ca, &addr);
-    let keys = Keys::new();
-    let key_a = std::fs::read_to_string(keys.path("a.pub")).unwrap();
-
-    // team/signed:1 signed by A; team/unsigned:1 not signed; team/other:1
-    // signed by B only.
-    let signed = push.image("team/signed", "1", 1).await;
-    let p = payload(&format!("{addr}/team/signed"), &signed);
-    let sig = keys.sign("a", &p);
-    push.signatures("team/signed", &signed, &[(p, SIMPLE_SIGNING, sig)])
-        .await;
-    let unsigned = push.image("team/unsigned", "1", 2).await;
-    let other = push.image("team/other", "1", 3).await;
-    let p = payload(&format!("{addr}/team/other"), &other);
-    let sig = keys.sign("b", &p);
-    push.signatures("team/other", &other, &[(p, SIMPLE_SIGNING, sig)])
-        .await;
+    let reg = SignedRegistry::start().await;
+    let addr = reg.addr.clone();
+    let (key_a, signed, unsigned, other) = (&reg.key_a, &reg.signed, &reg.unsigned, &reg.other);
 
     let enforce = Running::start(Options {
-        policy: verify_policy(&addr, "enforce", &key_a),
-        pin: Some(config(&ca, &addr)),
+        policy: verify_policy(&addr, "enforce", key_a),
+        pin: Some(reg.config()),
         ..Options::default()
     })
     .await;
     let warn = Running::start(Options {
-        policy: verify_policy(&addr, "warn", &key_a),
-        pin: Some(config(&ca, &addr)),
+        policy: verify_policy(&addr, "warn", key_a),
+        pin: Some(reg.config()),
         ..Options::default()
     })
     .await;
@@ -179,12 +114,12 @@ async fn verify_signed_pinned_unsigned_denied_or_warned_and_registry_stopped() {
     // registry error. The server's verifier caches successes, so the
     // signed image is asked of a server that never verified it.
     let fresh = Running::start(Options {
-        policy: verify_policy(&addr, "enforce", &key_a),
-        pin: Some(config(&ca, &addr)),
+        policy: verify_policy(&addr, "enforce", key_a),
+        pin: Some(reg.config()),
         ..Options::default()
     })
     .await;
-    drop(registry);
+    drop(reg.registry);
     let answer = ask(&fresh, "/validate", &pinned).await;
     assert_eq!(answer["allowed"], false, "{answer}");
     assert!(message(&answer).contains("(registry)"), "{answer}");
@@ -277,5 +212,211 @@ fn the_pure_phases_list_verify_and_fail_closed() {
             "image registry.my.com/team/app:1: {digest} is not verified (no_signature): no signature"
         )),
         "{text}"
+    );
+}
+
+fn image_review(image: &str) -> String {
+    json!({"apiVersion": "imagepolicy.k8s.io/v1alpha1", "kind": "ImageReview",
+        "spec": {"containers": [{"image": image}], "namespace": "shop"}})
+    .to_string()
+}
+
+/// POSTs an ImageReview of `image` and returns its `status`.
+async fn ask_image_review(server: &Running, image: &str) -> Value {
+    let mut conn = server.client().connect(server.addr).await.unwrap();
+    let response = conn
+        .post("/imagereview", image_review(image))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.body);
+    let review: Value = serde_json::from_str(&response.body).unwrap();
+    review["status"].clone()
+}
+
+/// `/imagereview` verifies as `/validate` does (it used to require the
+/// digest only, admitting an image pinned to an unsigned digest): signed
+/// and pinned, admitted; unsigned or signed by another key, denied in
+/// enforce mode naming the image and the reason, admitted in warn mode with
+/// the reason in the `unverified-images` audit annotation; the registry
+/// stopped: denied, well before the deadline.
+#[tokio::test]
+async fn imagereview_verifies_pinned_images() {
+    if !have("docker-registry") || !have_openssl() {
+        return;
+    }
+    let reg = SignedRegistry::start().await;
+    let addr = reg.addr.clone();
+    let (key_a, signed, unsigned, other) = (&reg.key_a, &reg.signed, &reg.unsigned, &reg.other);
+    let start = |mode: &'static str| {
+        Running::start(Options {
+            policy: verify_policy(&addr, mode, key_a),
+            pin: Some(reg.config()),
+            ..Options::default()
+        })
+    };
+    let enforce = start("enforce").await;
+    let warn = start("warn").await;
+
+    let signed_image = format!("{addr}/team/signed@{signed}");
+    let status = ask_image_review(&enforce, &signed_image).await;
+    assert_eq!(status["allowed"], true, "{status}");
+    // Without a digest: denied by the verdict, as before.
+    let status = ask_image_review(&enforce, &format!("{addr}/team/signed:1")).await;
+    assert_eq!(status["allowed"], false, "{status}");
+
+    for (repo, digest, reason) in [
+        ("team/unsigned", &unsigned, "no_signature"),
+        ("team/other", &other, "no_signature_by_key"),
+    ] {
+        let image = format!("{addr}/{repo}@{digest}");
+        let status = ask_image_review(&enforce, &image).await;
+        assert_eq!(status["allowed"], false, "{status}");
+        let text = status["reason"].as_str().unwrap();
+        assert!(
+            text.starts_with("Pod in namespace shop: 1 of 1 image is not verified: ")
+                && text.contains(&format!("container 0 image {image}: ({reason})")),
+            "{text}"
+        );
+        let status = ask_image_review(&warn, &image).await;
+        assert_eq!(status["allowed"], true, "{status}");
+        let noted = status["auditAnnotations"]["unverified-images"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            noted.starts_with(&format!("{image} (({reason})")),
+            "{status}"
+        );
+    }
+
+    // The registry stopped: a server that never verified the signed image
+    // denies it (fail closed), long before the 5 s deadline.
+    let fresh = start("enforce").await;
+    drop(reg.registry);
+    let asked = Instant::now();
+    let status = ask_image_review(&fresh, &signed_image).await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(status["allowed"], false, "{status}");
+    assert!(
+        status["reason"].as_str().unwrap().contains("(registry)"),
+        "{status}"
+    );
+    // The one that verified it answers from its cache of successes.
+    let status = ask_image_review(&enforce, &signed_image).await;
+    assert_eq!(status["allowed"], true, "{status}");
+}
+
+/// One sample of `/metrics` (-1 when absent).
+fn sample(body: &str, series: &str) -> f64 {
+    metric(body, series).unwrap_or(-1.0)
+}
+
+/// A pod of `images`, the first repeated in an init container.
+fn pod_of(images: &[String]) -> Value {
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| json!({"name": format!("c{i}"), "image": image}))
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "shop"},
+        "spec": {"containers": containers,
+                 "initContainers": [{"name": "init", "image": images[0]}]}})
+}
+
+/// `/validate` of a pod of N signed images (one repeated) makes one
+/// verification of each digest, concurrently, and `/metrics` says so:
+/// verifications by result, their latency, cache hits and misses, the
+/// cache's entries; a repeat is N cache hits; an unsigned digest counts as
+/// `no_signature`. `--verify-cache-size 2` keeps 2 entries; a TTL of zero
+/// keeps none, so a repeat verifies again.
+#[tokio::test]
+async fn validate_verifies_each_digest_once_and_counts_it() {
+    if !have("docker-registry") || !have_openssl() {
+        return;
+    }
+    const N: usize = 4;
+    let reg = SignedRegistry::start().await;
+    let addr = reg.addr.clone();
+    let mut images = Vec::new();
+    for i in 0..N as u32 {
+        let repo = format!("team/s{i}");
+        let digest = reg.push.image(&repo, "1", 10 + i).await;
+        reg.sign(&repo, &digest, "a").await;
+        images.push(format!("{addr}/{repo}@{digest}"));
+    }
+    let (key_a, unsigned) = (&reg.key_a, &reg.unsigned);
+    let start = |ttl: Duration, size: usize| {
+        let mut pin: PinConfig = reg.config();
+        pin.verify_cache.ttl = ttl;
+        pin.verify_cache.max_entries = size;
+        Running::start(Options {
+            policy: verify_policy(&addr, "enforce", key_a),
+            pin: Some(pin),
+            ..Options::default()
+        })
+    };
+    let ok = |body: &str| {
+        sample(
+            body,
+            "image_policy_registry_verifications_total{result=\"ok\"}",
+        )
+    };
+    let hits = |body: &str| sample(body, "image_policy_registry_verify_cache_hits_total");
+    let misses = |body: &str| sample(body, "image_policy_registry_verify_cache_misses_total");
+    let entries = |body: &str| sample(body, "image_policy_registry_verify_cache_entries");
+    let seconds = |body: &str| sample(body, "image_policy_registry_verification_seconds_count");
+    let object = pod_of(&images);
+    let n = N as f64;
+
+    let server = start(Duration::from_secs(300), 4096).await;
+    assert_eq!(ask(&server, "/validate", &object).await["allowed"], true);
+    let body = server.metrics().await;
+    assert_eq!(
+        (ok(&body), misses(&body), hits(&body), seconds(&body)),
+        (n, n, 0.0, n),
+        "{body}"
+    );
+    assert_eq!(entries(&body), n, "{body}");
+    assert!(body.contains("image_policy_registry_verification_seconds_bucket{le=\"+Inf\"} 4"));
+    // The repeat: N look-ups, no registry request.
+    assert_eq!(ask(&server, "/validate", &object).await["allowed"], true);
+    let body = server.metrics().await;
+    assert_eq!((ok(&body), hits(&body)), (n, n), "{body}");
+    // Unsigned: counted by its reason.
+    let answer = ask(
+        &server,
+        "/validate",
+        &pod(&format!("{addr}/team/unsigned@{unsigned}")),
+    )
+    .await;
+    assert_eq!(answer["allowed"], false, "{answer}");
+    let body = server.metrics().await;
+    assert_eq!(
+        metric(
+            &body,
+            "image_policy_registry_verifications_total{result=\"no_signature\"}"
+        ),
+        Some(1.0),
+        "{body}"
+    );
+
+    // A cache of 2 entries keeps 2; a TTL of zero keeps none.
+    let small = start(Duration::from_secs(300), 2).await;
+    assert_eq!(ask(&small, "/validate", &object).await["allowed"], true);
+    let body = small.metrics().await;
+    assert_eq!((ok(&body), entries(&body)), (n, 2.0), "{body}");
+    let off = start(Duration::ZERO, 4096).await;
+    for _ in 0..2 {
+        assert_eq!(ask(&off, "/validate", &object).await["allowed"], true);
+    }
+    let body = off.metrics().await;
+    assert_eq!(
+        (ok(&body), hits(&body), entries(&body)),
+        (2.0 * n, 0.0, 0.0),
+        "{body}"
     );
 }
