@@ -395,7 +395,8 @@ fn judge_is_what_decide_judges() {
         pod_json(4, 2, 1, image),
         pod_json(0, 0, 0, image),
         pod_json(3, 0, 0, |i| image(i + 1)),
-        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":7}]}}"#.to_owned(),
+        // Past the bounds: not judged (an invalid verdict), so nothing.
+        pod_json(crate::k8s::MAX_ENTRIES + 1, 0, 0, image),
     ];
     for policy in &policies {
         for json in &objects {
