@@ -20,6 +20,11 @@
 # - handler/validate-*, handler/mutate-*: the webhook handler on the
 #   benchmark AdmissionReview and its denied variant, 200 reviews each,
 #   /validate with the bench's policy and /mutate with its rewrite rules;
+# - handler/mutate-pin-warm: /mutate of the allowed review under a policy
+#   that allows and pins its registry, both pure phases with each reference
+#   answered as a warm cache answers it (a digest), 200 reviews (the
+#   cache's look-up itself, Resolver::cached_digest, is in the registry
+#   crate, which this build leaves out: `instructions pin warm` counts it);
 # - lint/lint, lint/fix-whole: `lint` and `lint --fix --diff` but printing,
 #   on the first 1 MiB of the lint bench's corpus.
 # The table gives each per unit (reference, image, review, byte); the
@@ -76,6 +81,7 @@ benchmarks=(
   "handler/validate-denied|review|*review_loop*|instructions handler image-policy denied $reviews"
   "handler/mutate-allowed|review|*review_loop*|instructions handler image-policy-mutate allowed $reviews"
   "handler/mutate-denied|review|*review_loop*|instructions handler image-policy-mutate denied $reviews"
+  "handler/mutate-pin-warm|review|*pin_loop*|instructions pin phases $reviews"
 )
 
 callgrind_build --no-default-features --locked -- instructions

@@ -5,8 +5,14 @@
 //!
 //! - `validate`: `/validate` of the benchmark review under the plain policy
 //!   (the figure `/mutate` is compared with);
-//! - `mutate-warm`: both phases of `/mutate`, the resolution phase answered
-//!   by the `Resolver`'s cache (every tag resolved once before measuring);
+//! - `mutate-warm`: both phases of `/mutate`, each reference answered by
+//!   the `Resolver`'s cache (`Resolver::cached_digest`, every tag resolved
+//!   once before measuring): the server's warm path without the HTTP
+//!   exchange (the server answers cache hits without a task);
+//! - `mutate-warm-async`: the same through `Resolver::resolve`, awaited in
+//!   `block_on` of a multi-threaded runtime (what `mutate-warm` measured
+//!   before the synchronous look-up: the runtime's entry and exit per
+//!   reference on top);
 //! - `mutate-phases`: both phases with the digests given (the handler's CPU
 //!   alone, what a cold pin costs beside its round trip);
 //! - `resolve-cold`: one resolution with the cache off: one loopback HTTP
@@ -27,90 +33,23 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use image_policy_benches::handler::{REGISTRY, policy, reviews};
+use image_policy_benches::pin::stub::{registry as stub, resolver};
+use image_policy_benches::pin::{pin_policy, pinned, pinned_review, warm};
 use image_policy_core::policy::Policy;
 use image_policy_registry::cosign::{Limits, VerifyCacheOptions};
-use image_policy_registry::{CacheOptions, Client, Options, Resolver, Verifier};
+use image_policy_registry::{Client, Options, Resolver, Verifier};
 use image_policy_webhook::handler::{
     Endpoint, MutateStep, Resolution, ValidateStep, handle, mutate, validate,
 };
 
-/// A plain-HTTP registry on loopback answering every manifest GET with one
-/// OCI manifest after `delay`; counts the requests.
-fn stub(runtime: &tokio::runtime::Runtime, delay: Duration) -> (String, Arc<AtomicUsize>) {
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("a port");
-    let addr = listener.local_addr().expect("an address").to_string();
-    let count = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&count);
-    let config = r#"{"n":1}"#;
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[]}}"#,
-        image_policy_registry::manifest::digest_of("sha256", config.as_bytes()).expect("sha256"),
-        config.len()
-    );
-    runtime.spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let counted = Arc::clone(&counted);
-            let manifest = manifest.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |_req| {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    let manifest = manifest.clone();
-                    async move {
-                        tokio::time::sleep(delay).await;
-                        hyper::Response::builder()
-                            .header(
-                                "content-type",
-                                image_policy_registry::manifest::OCI_MANIFEST,
-                            )
-                            .body(http_body_util::Full::new(hyper::body::Bytes::from(
-                                manifest,
-                            )))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
-    (addr, count)
-}
-
-fn resolver(addr: &str, ttl: Duration) -> Arc<Resolver> {
-    let mut options = Options::default();
-    options.system_roots = false;
-    options.plain_http = vec![addr.to_owned()];
-    options.request_timeout = Duration::from_secs(5);
-    Arc::new(Resolver::new(
-        Client::new(options).expect("a client"),
-        CacheOptions::with_ttl(ttl),
-    ))
-}
-
 /// The pin policy and the benchmark review, both naming `addr`.
-fn pinned_review(addr: &str) -> (Policy, Vec<u8>) {
-    let (_, body, _) = reviews().into_iter().next().expect("the allowed review");
-    let body = String::from_utf8(body)
-        .expect("UTF-8")
-        .replace(REGISTRY, addr)
-        .into_bytes();
-    let policy = Policy::from_yaml_str(
-        &format!("allow:\n  - registry: \"{addr}\"\npin:\n  - registry: \"{addr}\"\n"),
-        "pin.yaml",
-    )
-    .expect("the pin policy compiles")
-    .policy;
-    (policy, body)
+fn pinned_review_of(addr: &str) -> (Policy, Vec<u8>) {
+    (pin_policy(addr), pinned_review(addr))
 }
 
 /// Both phases, resolving through `resolver`.
@@ -145,12 +84,10 @@ fn bench_pin(c: &mut Criterion) {
         .build()
         .expect("a runtime");
     let (addr, requests) = stub(&runtime, Duration::ZERO);
-    let (policy_pin, body) = pinned_review(&addr);
-    let warm = resolver(&addr, Duration::from_secs(3600));
-    let first = mutate_with(&runtime, &policy_pin, &warm, &body);
-    let answer: serde_json::Value = serde_json::from_slice(&first).expect("JSON");
-    assert_eq!(answer["response"]["allowed"], true, "{answer}");
-    assert_eq!(answer["response"]["patchType"], "JSONPatch", "{answer}");
+    let (policy_pin, body) = pinned_review_of(&addr);
+    let cache = resolver(&addr, Duration::from_secs(3600));
+    let first = mutate_with(&runtime, &policy_pin, &cache, &body);
+    assert!(pinned(&first, 4), "not every image pinned: {first:?}");
     let MutateStep::Resolve(pending) = mutate(&policy_pin, &body) else {
         panic!("the review has images to pin");
     };
@@ -196,7 +133,7 @@ fn bench_pin(c: &mut Criterion) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
         l.local_addr().expect("an address").to_string()
     };
-    let (policy_down, body_down) = pinned_review(&down_addr);
+    let (policy_down, body_down) = pinned_review_of(&down_addr);
     let down = resolver(&down_addr, Duration::ZERO);
     let started = Instant::now();
     for _ in 0..100 {
@@ -217,7 +154,16 @@ fn bench_pin(c: &mut Criterion) {
         b.iter(|| handle(&plain, Endpoint::AdmissionReview, black_box(&review)))
     });
     group.bench_function("mutate-warm", |b| {
-        b.iter(|| mutate_with(&runtime, &policy_pin, &warm, black_box(&body)))
+        b.iter(|| {
+            warm(&policy_pin, black_box(&body), |r| {
+                cache
+                    .cached_digest(r)
+                    .map_or_else(|| Resolution::failed("not cached"), Resolution::pinned)
+            })
+        })
+    });
+    group.bench_function("mutate-warm-async", |b| {
+        b.iter(|| mutate_with(&runtime, &policy_pin, &cache, black_box(&body)))
     });
     group.bench_function("mutate-phases", |b| {
         b.iter(|| match mutate(&policy_pin, black_box(&body)) {

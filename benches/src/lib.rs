@@ -43,6 +43,7 @@ pub mod handler;
 #[cfg(feature = "load")]
 pub mod https;
 pub mod manifests;
+pub mod pin;
 pub mod policy;
 #[cfg(feature = "peers")]
 pub mod yaml_events;

@@ -54,7 +54,9 @@
 //!   OCI referrers (refused, saying so), notation, attestations, KMS keys.
 //! - [`Resolver`] adds a cache of successes (TTL 30 s by default, zero turns
 //!   it off, bounded in entries) and single flight: concurrent resolutions of
-//!   one name share one request. [`Metrics`] counts resolutions by result,
+//!   one name share one request; [`Resolver::cached_digest`] reads the
+//!   cache alone, without an `await` (a webhook's warm path: a hash look-up
+//!   that writes no key). [`Metrics`] counts resolutions by result,
 //!   their latency, cache hits and shared requests, as plain data.
 //!
 //! Errors are data: [`RegistryError`] has a [kind](ErrorKind), the image,

@@ -6,10 +6,23 @@ use crate::error::RegistryError;
 use crate::manifest::Kind;
 use crate::metrics::Metrics;
 use image_policy_core::reference::{Digest, Reference};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
+
+/// The cache's key of `reference`: the reference the runtime pulls
+/// (`docker_ref`), which is its canonical text when it has a tag or a
+/// digest but not both (the canonical form always writes the registry and
+/// the path in full), written out otherwise.
+fn cache_key(reference: &Reference) -> Cow<'_, str> {
+    if reference.tag().is_some() != reference.digest().is_some() {
+        Cow::Borrowed(reference.as_str())
+    } else {
+        Cow::Owned(reference.docker_ref().to_string())
+    }
+}
 
 /// An image pinned to the digest of its manifest (or index).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,18 +130,18 @@ impl Resolver {
 
     /// The digest `reference` resolves to now (or within the TTL).
     pub async fn resolve(&self, reference: &Reference) -> Result<Pinned, RegistryError> {
-        let key = reference.docker_ref().to_string();
+        let key = cache_key(reference);
         if let Some(hit) = self.cached(&key) {
             self.metrics().record_cache_hit();
             return Ok(hit);
         }
         let (flight, first) = {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            match flights.get(&key) {
+            match flights.get(&*key) {
                 Some(f) => (Arc::clone(f), false),
                 None => {
                     let f: Flight = Arc::new(OnceCell::new());
-                    flights.insert(key.clone(), Arc::clone(&f));
+                    flights.insert(key.clone().into_owned(), Arc::clone(&f));
                     (f, true)
                 }
             }
@@ -158,11 +171,35 @@ impl Resolver {
             .clone();
         {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-                flights.remove(&key);
+            if flights.get(&*key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                flights.remove(&*key);
             }
         }
         result
+    }
+
+    /// The digest of `reference` from the cache alone (`sha256:…`), without
+    /// a request or an `await`: a success cached within the TTL, counted as
+    /// a cache hit as [`Resolver::resolve`] counts one; `None` otherwise
+    /// (then [`Resolver::resolve`] it). The same cache as `resolve`, looked
+    /// up on the name the runtime pulls, without writing it out when the
+    /// reference is already that (a tag or a digest, not both): the warm
+    /// path of a webhook review, one hash look-up under a lock and the
+    /// digest's copy per reference.
+    pub fn cached_digest(&self, reference: &Reference) -> Option<String> {
+        if self.cache.ttl.is_zero() {
+            return None;
+        }
+        let key = cache_key(reference);
+        let digest = {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            entries
+                .get(&*key)
+                .filter(|(_, at)| at.elapsed() < self.cache.ttl)
+                .map(|(p, _)| p.digest.clone())
+        }?;
+        self.metrics().record_cache_hit();
+        Some(digest)
     }
 
     async fn fetch(&self, reference: &Reference) -> Result<Pinned, RegistryError> {

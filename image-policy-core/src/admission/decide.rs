@@ -45,14 +45,49 @@ pub(super) fn object_of_write<'r, S>(
 
 /// The verdict on an admission request (see the [module docs](super)).
 pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> AdmissionVerdict<'o> {
-    let object = request.object;
-    let namespace = request.object_namespace();
-    let label = object_label(request.object_kind(), namespace, request.object_name());
+    let label = object_label(
+        request.object_kind(),
+        request.object_namespace(),
+        request.object_name(),
+    );
+    judge_with(policy, request, &label, true, |judged| {
+        verdict(judged, |denied, images, reasons| {
+            object_message(&label, denied, images, reasons)
+        })
+    })
+    .unwrap_or_else(|verdict| verdict)
+}
 
-    let object = match object_of_write(request.operation, object, &label, "no image is admitted") {
-        Ok(object) => object,
-        Err((status, message)) => return AdmissionVerdict::without_images(status, message),
-    };
+/// Every image of an admission request judged as [`decide`] judges it (the
+/// same images, decisions and UPDATE rule), without the words of a verdict:
+/// no message, warnings or audit annotations. For a caller that acts on the
+/// judgements themselves (the webhook's `/mutate` picks the images in pin
+/// scope from them). Empty when `decide` judges no image: DELETE or CONNECT,
+/// no object, an object whose images cannot be found (its verdict says why),
+/// or no images.
+pub fn judge<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Vec<JudgedImage<'o>> {
+    judge_with(policy, request, "", false, |judged| judged.images).unwrap_or_default()
+}
+
+/// The judging of [`decide`] and [`judge`]: each image judged, then
+/// `finish` given the judgement (with the decisions the words need when
+/// `keep_decisions`); `Err` with the verdict when no image is judged
+/// (`label` names the object in it).
+fn judge_with<'o, S: Text, R>(
+    policy: &Policy,
+    request: &Request<'o, S>,
+    label: &str,
+    keep_decisions: bool,
+    finish: impl FnOnce(Judgement<'_, 'o>) -> R,
+) -> Result<R, AdmissionVerdict<'o>> {
+    let namespace = request.object_namespace();
+    let object = object_of_write(
+        request.operation,
+        request.object,
+        label,
+        "no image is admitted",
+    )
+    .map_err(|(status, message)| AdmissionVerdict::without_images(status, message))?;
     let found = match find_images(object).and_then(|found| {
         object.check_annotations()?;
         Ok(found)
@@ -65,14 +100,17 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Admissi
                 _ if !resource.is_empty() => format!(" ({resource})"),
                 _ => String::new(),
             };
-            return AdmissionVerdict::without_images(
+            return Err(AdmissionVerdict::without_images(
                 Status::Invalid,
                 format!("{label}{resource}: cannot find its images: {e}"),
-            );
+            ));
         }
     };
     if found.is_empty() {
-        return AdmissionVerdict::without_images(Status::Allowed, format!("{label} has no images"));
+        return Err(AdmissionVerdict::without_images(
+            Status::Allowed,
+            format!("{label} has no images"),
+        ));
     }
 
     // On UPDATE, the images the old object already runs (any container or
@@ -90,7 +128,7 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Admissi
     if let Some(ns) = namespace {
         ctx = ctx.namespace(ns);
     }
-    let mut judged = Judgement::with_capacity(found.len());
+    let mut judged = Judgement::with_capacity(found.len(), keep_decisions);
     for f in found.iter() {
         let image = f.image.as_str();
         judged.push(Judged {
@@ -104,9 +142,7 @@ pub fn decide<'o, S: Text>(policy: &Policy, request: &Request<'o, S>) -> Admissi
             existing: existing.contains(image),
         });
     }
-    verdict(judged, |denied, images, reasons| {
-        object_message(&label, denied, images, reasons)
-    })
+    Ok(finish(judged))
 }
 
 /// The verdict on a pod's images given without the pod, as the
@@ -124,7 +160,7 @@ pub fn decide_images<'o>(
         ctx = ctx.namespace(ns);
     }
     let images = images.into_iter();
-    let mut judged = Judgement::with_capacity(images.size_hint().0);
+    let mut judged = Judgement::with_capacity(images.size_hint().0, true);
     for (index, image) in images.enumerate() {
         judged.push(Judged {
             place: Place::Index(index),
@@ -198,13 +234,16 @@ impl Judged<'_, '_> {
 struct Judgement<'d, 'o> {
     images: Vec<JudgedImage<'o>>,
     violations: Vec<Judged<'d, 'o>>,
+    /// Whether `violations` are kept (not by [`judge`]: no words).
+    keep_violations: bool,
 }
 
 impl<'d, 'o> Judgement<'d, 'o> {
-    fn with_capacity(images: usize) -> Self {
+    fn with_capacity(images: usize, keep_violations: bool) -> Self {
         Judgement {
             images: Vec::with_capacity(images),
             violations: Vec::new(),
+            keep_violations,
         }
     }
 
@@ -221,7 +260,7 @@ impl<'d, 'o> Judgement<'d, 'o> {
         });
         // Blocking, warning, audit annotations, break-glass: all need a
         // violation (an unparseable image is one).
-        if d.violates() || d.exemption_count() > 0 {
+        if self.keep_violations && (d.violates() || d.exemption_count() > 0) {
             // Mostly one: not the four `push` would make room for (a
             // decision is a few hundred bytes).
             if self.violations.capacity() == 0 {
@@ -238,7 +277,9 @@ fn verdict<'o>(
     judged: Judgement<'_, 'o>,
     message: impl FnOnce(usize, usize, &dyn Fn(&mut String)) -> String,
 ) -> AdmissionVerdict<'o> {
-    let Judgement { images, violations } = judged;
+    let Judgement {
+        images, violations, ..
+    } = judged;
     let denied = violations.iter().filter(|j| j.blocks()).count();
     let message = message(denied, images.len(), &|out: &mut String| {
         write_denial_reasons(&violations, out)

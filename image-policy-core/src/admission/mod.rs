@@ -21,6 +21,10 @@
 //!
 //! [`decide_images`] is the same judgement for a pod's images given without
 //! the pod, as the `ImagePolicyWebhook` admission plugin sends them.
+//! [`judge`] is [`decide`]'s judgement of each image without the verdict's
+//! words (message, warnings, audit annotations), for a caller that acts on
+//! the judgements (the webhook's `/mutate` picks the images to pin from
+//! them): one code path, so the two never disagree.
 //!
 //! The object is the borrowed [`k8s::Object`](crate::k8s::Object) (any string
 //! leaf); `object_from_json` reads one from a `serde_json::Value` (feature
@@ -104,7 +108,7 @@ mod request;
 mod verdict;
 mod wording;
 
-pub use decide::{decide, decide_images};
+pub use decide::{decide, decide_images, judge};
 pub use mutate::{Mutation, PatchOperation, Replacement, RewriteFailure, mutate};
 pub use request::{Operation, Request};
 pub use verdict::{AdmissionVerdict, JudgedImage, Place, Status};

@@ -365,6 +365,65 @@ fn existing_images_are_found_by_set_and_by_scan() {
     }
 }
 
+/// `judge` is `decide` without words: the same images, places and
+/// decisions for every operation, UPDATE rule and object, and nothing
+/// where `decide` judges nothing.
+#[test]
+fn judge_is_what_decide_judges() {
+    let policies = [
+        Policy::builder()
+            .allow_registry("registry.my.com")
+            .exempt_existing_images_on_update(true)
+            .build()
+            .expect("a policy")
+            .policy,
+        Policy::from_yaml_str(
+            "allow:\n  - registry: registry.my.com\npin:\n  - registry: registry.my.com\n\
+             namespaces:\n  - names: [shop]\n    mode: warn\n",
+            "pin.yaml",
+        )
+        .expect("a policy")
+        .policy,
+    ];
+    let image = |i: usize| match i % 4 {
+        0 => format!("registry.my.com/app{i}:1"),
+        1 => format!("evil.io/app{i}"),
+        2 => "Not Valid".to_owned(),
+        _ => format!("registry.my.com/app{i}@sha256:{}", "a".repeat(64)),
+    };
+    let objects = [
+        pod_json(4, 2, 1, image),
+        pod_json(0, 0, 0, image),
+        pod_json(3, 0, 0, |i| image(i + 1)),
+        // Past the bounds: not judged (an invalid verdict), so nothing.
+        pod_json(crate::k8s::MAX_ENTRIES + 1, 0, 0, image),
+    ];
+    for policy in &policies {
+        for json in &objects {
+            for object in &read_both(json) {
+                let old = read_both(&objects[2]);
+                for operation in [
+                    Operation::Create,
+                    Operation::Update,
+                    Operation::Delete,
+                    Operation::Unknown("x"),
+                ] {
+                    let request = Request::new(operation, Some(object))
+                        .old_object(Some(&old[0]))
+                        .namespace(Some("shop"));
+                    assert_eq!(
+                        judge(policy, &request),
+                        decide(policy, &request).images,
+                        "{operation:?} {json}"
+                    );
+                }
+                let none = Request::new(Operation::Create, None::<&Object<crate::k8s::CowStr<'_>>>);
+                assert_eq!(judge(policy, &none), Vec::new());
+            }
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn any_string_is_quoted_as_debug_quotes_it(s in any::<String>()) {

@@ -61,17 +61,32 @@
 //!   failure too (fail closed).
 //! - The answer's audit annotations: `rewritten-images` as without pins, and
 //!   `pinned-images` (`image -> pinned`), bounded as the other annotations.
+//!
+//! # Performance
+//!
+//! With a warm cache the server's resolution phase is a look-up per
+//! reference (`Resolver::cached_digest`, no task), so a warm `/mutate` is
+//! these two calls. [`mutate`] judges the images with
+//! [`admission::judge`] (`decide` without the verdict's words: an image in
+//! pin scope is a violation to `/validate`, and writing its denial was most
+//! of the cost), parses each image in pin scope once more into the owned
+//! reference to resolve (twice only when the registry or the tag is
+//! implied, `nginx`), and compares a review's few references one by one
+//! (hashed past 16). [`PendingMutation::complete`] checks each digest and
+//! writes `name:tag@digest` in one allocation. `benches/gate.sh` counts both
+//! phases (`handler/mutate-pin-warm`); `BENCHMARKS.md` has the figures
+//! beside `/validate`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
 
 use base64::Engine as _;
 use image_policy_core::admission::{
     self, Mutation, NAMED_IMAGES, NAMED_TEXT, Operation, Place, Request,
 };
-use image_policy_core::k8s::{ContainerList, Text};
-use image_policy_core::policy::rewrite::Rewritten;
+use image_policy_core::k8s::{ContainerList, JsonPath, Text};
 use image_policy_core::policy::{Context, DecisionCode, Mode, Policy};
-use image_policy_core::reference::{Digest, Reference};
+use image_policy_core::reference::{Digest, ImageRef, Reference};
 
 use super::admission_review::{self, AdmissionReviewOut, Answer, ResponseOut, Step};
 use super::json::write_str;
@@ -171,8 +186,8 @@ pub struct PendingMutation {
 #[derive(Clone, Debug)]
 struct Site {
     pointer: String,
-    /// `container "web" (spec.containers[0].image)`.
-    place: String,
+    /// `container "web" (spec.containers[0].image)` when written.
+    place: SitePlace,
     /// The image as written in the object.
     written: String,
     /// Its index in `references`.
@@ -180,6 +195,86 @@ struct Site {
     /// Whether a failure denies the review (enforce mode, not an existing
     /// image exempted on UPDATE).
     blocks: bool,
+}
+
+/// Where an image to pin is written: an owned [`Place::Container`], written
+/// as it is (`container "web" (spec.containers[0].image)`) only when a
+/// message names it.
+#[derive(Clone, Debug)]
+struct SitePlace {
+    name: String,
+    list: ContainerList,
+    json_path: JsonPath,
+}
+
+impl fmt::Display for SitePlace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Place::Container {
+            name: &self.name,
+            list: self.list,
+            json_path: self.json_path,
+        }
+        .fmt(f)
+    }
+}
+
+/// The distinct references of a review, in the order first met. A review
+/// has a few (compared one by one); past [`Distinct::SCAN`] a hash index
+/// keeps a review of [`MAX_IMAGES`](image_policy_core::k8s::MAX_IMAGES)
+/// images linear.
+#[derive(Default)]
+struct Distinct {
+    references: Vec<Reference>,
+    index: HashMap<Box<str>, usize>,
+}
+
+impl Distinct {
+    /// References compared one by one before the index is built.
+    const SCAN: usize = 16;
+
+    /// The index of `reference` (added if new).
+    fn index_of(&mut self, reference: Reference) -> usize {
+        let found = if self.references.len() <= Self::SCAN {
+            self.references
+                .iter()
+                .position(|r| r.as_str() == reference.as_str())
+        } else {
+            if self.index.is_empty() {
+                self.index = self
+                    .references
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (r.as_str().into(), i))
+                    .collect();
+            }
+            self.index.get(reference.as_str()).copied()
+        };
+        found.unwrap_or_else(|| {
+            if !self.index.is_empty() {
+                self.index
+                    .insert(reference.as_str().into(), self.references.len());
+            }
+            self.references.push(reference);
+            self.references.len() - 1
+        })
+    }
+
+    fn into_vec(self) -> Vec<Reference> {
+        self.references
+    }
+}
+
+/// The reference the runtime pulls for `image` (`docker_ref`), as
+/// `Reference::parse` reads that text. An image with its registry written
+/// and a tag or a digest (not both) is that text already: one parse, no
+/// text written. Others (`nginx`: `docker.io/library/nginx:latest`) are
+/// written out and read again.
+fn pulled(image: &str) -> Option<Reference> {
+    let r = ImageRef::parse(image).ok()?;
+    if r.is_domain_written() && r.tag().is_some() != r.digest().is_some() {
+        return Some(r.into_owned());
+    }
+    Reference::parse(&r.docker_ref().to_string()).ok()
 }
 
 /// The first phase of `/mutate` (see the [module](self)): the answer when
@@ -207,39 +302,44 @@ pub(super) fn plan<'o, S: Text>(
     }
     // `/validate` judges the object as written; here what matters is the
     // object after the rewrites, so a rewritten image is judged again, with
-    // the namespace and annotations `decide` used.
-    let verdict = admission::decide(policy, request);
-    let annotations: Vec<(&str, &str)> = request
-        .object
-        .map(|o| o.annotations().collect())
-        .unwrap_or_default();
-    let mut ctx = Context::new().annotations(&annotations);
+    // the namespace and annotations `decide` used. `judge` is `decide`
+    // without the verdict's words (an image in pin scope is a violation to
+    // `/validate`, and naming each in a message is most of its cost).
+    let judged_images = admission::judge(policy, request);
+    let ctx_annotations: Vec<(&str, &str)>;
+    let mut ctx = Context::new();
+    if !mutation.replacements.is_empty() {
+        ctx_annotations = request
+            .object
+            .map(|o| o.annotations().collect())
+            .unwrap_or_default();
+        ctx = ctx.annotations(&ctx_annotations);
+    }
     if let Some(ns) = request.object_namespace() {
         ctx = ctx.namespace(ns);
     }
     let only_ephemeral = request.operation == Operation::Update
         && request.sub_resource == Some("ephemeralcontainers");
     let mut sites = Vec::new();
-    let mut references: Vec<Reference> = Vec::new();
-    // Look-ups by hash, so that a review of MAX_IMAGES images stays linear.
-    let rewritten_at: HashMap<String, &Rewritten> = mutation
-        .replacements
-        .iter()
-        .map(|r| (r.pointer(), &r.rewritten))
-        .collect();
-    let mut reference_index: HashMap<String, usize> = HashMap::new();
-    for judged in &verdict.images {
+    let mut references = Distinct::default();
+    // The replacements are in the order of the images (both follow
+    // `find_images`): one walk finds each image's rewrite, if any.
+    let mut replacements = mutation.replacements.iter().peekable();
+    for judged in &judged_images {
         let Place::Container {
-            list, json_path, ..
+            name,
+            list,
+            json_path,
         } = judged.place
         else {
             continue;
         };
+        let rewritten = replacements
+            .next_if(|r| matches!(r.place, Place::Container { json_path: p, .. } if p == json_path))
+            .map(|r| &r.rewritten);
         if only_ephemeral && list != ContainerList::EphemeralContainers {
             continue;
         }
-        let pointer = json_path.pointer();
-        let rewritten = rewritten_at.get(&pointer).copied();
         let (code, mode) = match rewritten {
             None => (judged.code, judged.mode),
             Some(rewritten) => {
@@ -255,29 +355,29 @@ pub(super) fn plan<'o, S: Text>(
             continue;
         }
         let judged_name = rewritten.map_or(judged.image, |r| r.as_str());
-        // The name the runtime pulls; an image that does not read back is
-        // not pinned (the policy parsed it, so this does not happen).
-        let Some(pulled) = Reference::parse(judged_name)
-            .ok()
-            .and_then(|r| Reference::parse(&r.docker_ref().to_string()).ok())
-        else {
+        // The name the runtime pulls, parsed once; an image that does not
+        // parse is not pinned (the policy parsed it, so this does not
+        // happen).
+        let Some(pulled) = pulled(judged_name) else {
             continue;
         };
-        let reference = *reference_index
-            .entry(pulled.to_string())
-            .or_insert_with(|| {
-                references.push(pulled);
-                references.len() - 1
-            });
+        let reference = references.index_of(pulled);
         sites.push(Site {
-            pointer,
-            place: judged.place.to_string(),
+            pointer: json_path.pointer(),
+            place: SitePlace {
+                name: name.to_owned(),
+                list,
+                json_path,
+            },
             written: judged.image.to_owned(),
             reference,
             blocks: mode == Mode::Enforce && !judged.existing,
         });
     }
-    if sites.is_empty() {
+    // Every rewrite was met on its image (the same `find_images` order);
+    // were one not, its image would have been judged unrewritten: pin
+    // nothing rather than that (`/validate` then judges the unpinned images).
+    if sites.is_empty() || replacements.next().is_some() {
         return Err(mutation);
     }
     let mut summary = ReplySummary::new(Outcome::Allowed, String::new());
@@ -307,8 +407,8 @@ pub(super) fn plan<'o, S: Text>(
             .collect(),
         rewritten_annotation: mutation.audit_annotations.get("rewritten-images").cloned(),
         sites,
-        references,
-        images: verdict.images.len(),
+        references: references.into_vec(),
+        images: judged_images.len(),
         namespace: request.object_namespace().map(str::to_owned),
     })
 }
@@ -342,7 +442,7 @@ impl PendingMutation {
         for (i, reference) in self.references.iter().enumerate() {
             pinned.push(match resolutions.get(i) {
                 Some(Resolution::Pinned { digest }) => match Digest::parse(digest) {
-                    Ok(d) => Ok(reference.with_digest(d).to_string()),
+                    Ok(d) => Ok(pinned_name(reference, d)),
                     Err(e) => Err(format!("the registry's digest is not valid: {e}")),
                 },
                 Some(Resolution::Failed { error }) => Err(error.clone()),
@@ -386,20 +486,28 @@ impl PendingMutation {
                 }
             }
         }
-        let pinned_at: HashMap<&str, &str> =
-            pins.iter().map(|(s, v)| (s.pointer.as_str(), *v)).collect();
-        let rewritten_at: HashSet<&str> =
-            self.rewrites.iter().map(|(p, _, _)| p.as_str()).collect();
-        for (pointer, _, rewritten) in &self.rewrites {
-            let value = pinned_at
-                .get(pointer.as_str())
-                .copied()
-                .unwrap_or(rewritten.as_str());
-            ops.push((pointer, value));
-        }
-        for (site, value) in &pins {
-            if !rewritten_at.contains(site.pointer.as_str()) {
-                ops.push((&site.pointer, value));
+        if self.rewrites.is_empty() {
+            // Pins alone: in the order of the object, no look-up.
+            ops.extend(
+                pins.iter()
+                    .map(|(site, value)| (site.pointer.as_str(), *value)),
+            );
+        } else {
+            let pinned_at: HashMap<&str, &str> =
+                pins.iter().map(|(s, v)| (s.pointer.as_str(), *v)).collect();
+            let rewritten_at: HashSet<&str> =
+                self.rewrites.iter().map(|(p, _, _)| p.as_str()).collect();
+            for (pointer, _, rewritten) in &self.rewrites {
+                let value = pinned_at
+                    .get(pointer.as_str())
+                    .copied()
+                    .unwrap_or(rewritten.as_str());
+                ops.push((pointer, value));
+            }
+            for (site, value) in &pins {
+                if !rewritten_at.contains(site.pointer.as_str()) {
+                    ops.push((&site.pointer, value));
+                }
             }
         }
 
@@ -506,7 +614,7 @@ impl PendingMutation {
             self.images,
             headline,
             blocking,
-            failed().map(|(s, error)| (s.place.as_str(), s.written.as_str(), error.as_str())),
+            failed().map(|(s, error)| (&s.place, s.written.as_str(), error.as_str())),
         );
         let body = admission_review::denied(&self.api_version, &self.uid, &message);
         let mut summary = self.summary;
@@ -520,6 +628,25 @@ impl PendingMutation {
             summary,
         }
     }
+}
+
+/// `reference` pinned to `digest`: `name:tag@algorithm:hex`, what
+/// `reference.with_digest(digest).to_string()` writes, in one allocation.
+/// The references to resolve have a tag and no digest (`plan`).
+fn pinned_name(reference: &Reference, digest: Digest<'_>) -> String {
+    let name = match reference.digest() {
+        None => reference.as_str(),
+        // Not made by `plan`; `with_digest` says what replaces a digest.
+        Some(_) => return reference.with_digest(digest).to_string(),
+    };
+    let (algorithm, encoded) = (digest.algorithm().as_str(), digest.encoded());
+    let mut out = String::with_capacity(name.len() + algorithm.len() + encoded.len() + 2);
+    out.push_str(name);
+    out.push('@');
+    out.push_str(algorithm);
+    out.push(':');
+    out.push_str(encoded);
+    out
 }
 
 /// `a -> b, c -> d, and 3 more`: at most [`NAMED_IMAGES`] pairs (fewer past

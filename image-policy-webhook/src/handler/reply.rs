@@ -157,12 +157,12 @@ pub(super) fn bad_request(message: String) -> Reply {
 /// blocking image's place, the image as written and why, of which the first
 /// [`NAMED_IMAGES`] are named (fewer past [`NAMED_TEXT`] bytes), then a
 /// count of the rest.
-pub(super) fn failures_message<'a>(
+pub(super) fn failures_message<'a, P: std::fmt::Display>(
     label: &str,
     images: usize,
     headline: (&str, &str),
     blocking: usize,
-    failures: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    failures: impl Iterator<Item = (P, &'a str, &'a str)>,
 ) -> String {
     let mut message = String::with_capacity(label.len() + 256);
     message.push_str(label);

@@ -311,12 +311,22 @@ impl Pinning {
         self.resolver.get()?.as_ref().ok().map(|r| r.metrics())
     }
 
-    /// One resolution per reference, in order, all by `deadline`.
+    /// One resolution per reference, in order, all by `deadline`. The
+    /// references the resolver's cache holds are answered from it first,
+    /// without a task (the warm path: a look-up each); only the others go
+    /// to the registry, concurrently.
     async fn resolve_until(&self, references: &[Reference], deadline: Instant) -> Vec<Resolution> {
         let resolver = match self.resolver() {
             Ok(resolver) => Arc::clone(resolver),
             Err(e) => return references.iter().map(|_| Resolution::failed(e)).collect(),
         };
+        let mut out: Vec<Option<Resolution>> = references
+            .iter()
+            .map(|r| resolver.cached_digest(r).map(Resolution::pinned))
+            .collect();
+        if out.iter().all(Option::is_some) {
+            return out.into_iter().flatten().collect();
+        }
         let late = format!(
             "no answer within the pin deadline of {} ms",
             self.config.deadline.as_millis()
@@ -324,6 +334,9 @@ impl Pinning {
         let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
         for (i, reference) in references.iter().enumerate() {
+            if out[i].is_some() {
+                continue;
+            }
             let resolver = Arc::clone(&resolver);
             let permits = Arc::clone(&permits);
             let reference = reference.clone();
@@ -336,25 +349,23 @@ impl Pinning {
                 (i, resolved)
             });
         }
-        let mut out: Vec<Resolution> = references
-            .iter()
-            .map(|_| Resolution::failed(late.clone()))
-            .collect();
         // Each task ends by the deadline; the outer bound is a safety net
         // (dropping the set aborts whatever is left).
         let _ = tokio::time::timeout_at(deadline + Duration::from_millis(50), async {
             while let Some(joined) = tasks.join_next().await {
                 if let Ok((i, resolved)) = joined {
-                    out[i] = match resolved {
+                    out[i] = Some(match resolved {
                         Ok(Ok(pinned)) => Resolution::pinned(pinned.digest),
                         Ok(Err(e)) => Resolution::failed(e.to_string()),
                         Err(_) => Resolution::failed(late.clone()),
-                    };
+                    });
                 }
             }
         })
         .await;
-        out
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Resolution::failed(late.clone())))
+            .collect()
     }
 
     /// The registry counters in Prometheus text, appended to `out` (nothing

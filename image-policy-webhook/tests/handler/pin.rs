@@ -465,3 +465,49 @@ fn denial_headline_says_not_verified_for_signature_failures() {
         );
     }
 }
+
+/// Past the few references compared one by one, a name met again is still
+/// resolved once: 40 images of 20 names (the second 20 repeat the first,
+/// some written as the runtime pulls them), 20 references in the order
+/// first met, and every place pinned with its name's digest.
+#[test]
+fn names_met_again_resolve_once_however_many() {
+    let policy = policy(POLICY);
+    let name = |i: usize| match i % 20 {
+        n if n % 2 == 0 => format!("registry.my.com/app{n}:1"),
+        n => format!("docker.io/library/tool{n}"),
+    };
+    let containers: Vec<Value> = (0..40)
+        .map(|i| {
+            let image = match (i, i % 20 % 2) {
+                (20.., 1) => format!("tool{}:latest", i % 20),
+                _ => name(i),
+            };
+            json!({"name": format!("c{i}"), "image": image})
+        })
+        .collect();
+    let object = pod("shop", json!({}), json!({"containers": containers}));
+    let body = admission_review("admission.k8s.io/v1", "CREATE", &object, None, None);
+    let p = pending(&policy, &body);
+    let names: Vec<String> = p.references().iter().map(ToString::to_string).collect();
+    let want: Vec<String> = (0..20)
+        .map(|i| match i % 2 {
+            0 => name(i),
+            _ => format!("{}:latest", name(i)),
+        })
+        .collect();
+    assert_eq!(names, want);
+    let digests: Vec<Resolution> = (0..20)
+        .map(|i| Resolution::pinned(format!("sha256:{i:064}")))
+        .collect();
+    let answer = decoded(&p.complete(&digests));
+    let mut patched = object.clone();
+    json_patch::patch(&mut patched, &patch(&answer).expect("a patch")).unwrap();
+    for i in 0..40 {
+        assert_eq!(
+            patched["spec"]["containers"][i]["image"],
+            format!("{}@sha256:{:064}", want[i % 20], i % 20),
+            "{i}"
+        );
+    }
+}

@@ -15,6 +15,9 @@
 //! - `instructions handler image-policy|image-policy-mutate|regorus|cel
 //!   allowed|denied [N]`: one AdmissionReview answered N times
 //!   (`review_loop`);
+//! - `instructions pin phases|warm|warm-async [N]`: `/mutate` with pin rules on the
+//!   benchmark review, N times (`pin_loop`; `warm` and `warm-async` need
+//!   the `load` feature);
 //! - `instructions lint yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2|lint|fix-whole [BYTES]`:
 //!   the manifest corpus read one way (`read_corpus`).
 //!
@@ -30,12 +33,14 @@ use std::process::ExitCode;
 mod handler;
 mod lint;
 mod parse;
+mod pin;
 mod policy;
 
 /// The usage line of every counter.
 const USAGE: &str = "usage: instructions parse imageref|reference|oci-spec
        instructions policy N-rules|50-regexes
        instructions handler image-policy|image-policy-mutate|regorus|cel allowed|denied [N]
+       instructions pin phases|warm|warm-async [N]
        instructions lint yaml-ignored|extract|saphyr-extract|granit|saphyr-parser|yaml-rust2|lint|fix-whole [BYTES]";
 
 /// Prints the usage; the exit code of a usage error.
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         "policy" => policy::main(rest),
         "handler" => handler::main(rest),
         "lint" => lint::main(rest),
+        "pin" => pin::main(rest),
         _ => usage(),
     }
 }
