@@ -1,7 +1,20 @@
-//! A lean serde [`Deserializer`] straight over granit-parser's events, for
-//! the common subset of Kubernetes manifests: the manifest reader's fast path.
+//! A lean serde [`Deserializer`] straight over YAML events, for the common
+//! subset of Kubernetes manifests: the manifest reader's fast path.
 //!
 //! # Design
+//!
+//! The events come from one of two sources, first the block recognizer
+//! ([`crate::block_yaml`]), a hand-written reader of the block-YAML subset
+//! `helm template` and `kubectl get -o yaml` print, which yields exactly
+//! granit-parser's events where it reads a text and gives up anywhere else;
+//! on a give-up, the text is read again from granit-parser's own events.
+//! Everything below holds for both sources, since their events are the
+//! same (the differential tests and the `fast_yaml` fuzz target compare
+//! them on every text the recognizer reads). A reading during which the
+//! recognizer never gave up stands, a refusal of the subset included
+//! (granit-parser's events up to that point are the same, so they would
+//! meet it too); one during which it gave up is dropped, whatever it
+//! returned, and done again from granit-parser's events.
 //!
 //! [`read`] parses a file with the same parser (granit-parser) and the same
 //! parser options as serde-saphyr, and deserializes every document into the
@@ -56,6 +69,11 @@
 //!
 //! # Performance
 //!
+//! On the bench corpus the block recognizer reads every file, and `lint`
+//! costs about 111 instructions per byte instead of about 302 over
+//! granit-parser's events (BENCHMARKS.md, "Lint's reading without
+//! granit-parser's events"); a file it gives up on costs the recognizer's
+//! work up to the give-up on top (at most one pass over the text).
 //! Each parser event is converted once into a small event (a scalar keeps its
 //! `Cow` text, plain or not, and its position) and peeked by reference, never
 //! cloned. Unknown fields are skipped at the event level: no type inference,
@@ -74,6 +92,7 @@
 //! Anything unusual (an alias bomb, a deep nest, a huge stream) is
 //! [`NotInSubset`], and serde-saphyr, with its budget, reads it.
 
+use super::block_yaml::{GaveUp, Recognizer};
 use super::report::Position;
 use granit_parser::{Event, Parser, ScalarStyle, StrInput};
 use image_policy_core::k8s::Text;
@@ -230,7 +249,25 @@ pub fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Result<Vec<T>> {
         // them through the linter's lines).
         return Err(NotInSubset::new("a carriage return without a line feed"));
     }
-    let mut events = Events::new(text);
+    // The block recognizer first; where it gives up, granit-parser's
+    // events. Where the recognizer went on, its events were granit-parser's:
+    // a refusal of the subset on them is the refusal granit-parser's would
+    // meet, so only a reading that met a give-up is done again.
+    // A reading that met a give-up is dropped whatever it returned (a
+    // visitor that swallowed the error would have read other events).
+    if let Ok(recognizer) = Recognizer::new(text) {
+        let mut events = Events::new(Source::Block(recognizer));
+        let read = read_events(&mut events);
+        if events.gave_up.is_none() {
+            return read;
+        }
+    }
+    read_events(&mut Events::new(Source::Granit(Box::new(granit_parser(
+        text,
+    )))))
+}
+
+fn read_events<'a, T: Deserialize<'a>>(events: &mut Events<'a>) -> Result<Vec<T>> {
     let mut documents = Vec::new();
     match events.next()? {
         Ev::StreamStart => {}
@@ -247,29 +284,79 @@ pub fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Result<Vec<T>> {
             Ev::Scalar(s) if s.plain && is_null_like(&s.value) => {
                 events.next()?;
             }
-            _ => documents.push(T::deserialize(&mut events)?),
+            _ => documents.push(T::deserialize(&mut *events)?),
         }
         match events.next()? {
             Ev::DocumentEnd => {}
             _ => return Err(NotInSubset::new("a document with more than one root")),
         }
     }
-    match events.parser.next() {
-        None => Ok(documents),
-        Some(_) => Err(NotInSubset::new("events after the stream end")),
+    if events.source_finished()? {
+        Ok(documents)
+    } else {
+        Err(NotInSubset::new("events after the stream end"))
+    }
+}
+
+/// granit-parser with serde-saphyr's parser options, its default budget and
+/// its `comments` feature off: the defaults, with no comment events.
+fn granit_parser(text: &str) -> Parser<'_, StrInput<'_>> {
+    let options = granit_parser::options! { emit_comments: false };
+    Parser::new_from_str_with_options(text, options)
+}
+
+/// Where the events come from.
+enum Source<'a> {
+    /// The block recognizer ([`crate::block_yaml`]).
+    Block(Recognizer<'a>),
+    /// granit-parser (boxed: it is large, and read only on a give-up or a
+    /// text that is not ASCII).
+    Granit(Box<Parser<'a, StrInput<'a>>>),
+}
+
+/// The events of `text` as the fast path sees them before its budget
+/// (for the differential tests of the block recognizer): granit-parser's,
+/// or the recognizer's with `block`. `Err` at the first event the fast path
+/// refuses, or where the recognizer gives up.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn raw_events(text: &str, block: bool) -> Result<Vec<Ev<'_>>> {
+    let mut source = if block {
+        match Recognizer::new(text) {
+            Ok(r) => Source::Block(r),
+            Err(e) => return Err(NotInSubset::new(e.0)),
+        }
+    } else {
+        Source::Granit(Box::new(granit_parser(text)))
+    };
+    let mut out = Vec::new();
+    loop {
+        let next = match &mut source {
+            Source::Block(r) => r.next_event().map_err(|e| NotInSubset::new(e.0))?,
+            Source::Granit(p) => match p.next() {
+                None => None,
+                Some(Err(_)) => return Err(NotInSubset::new("a scan or parse error")),
+                Some(Ok((event, span))) => Some(from_granit(event, &span)?),
+            },
+        };
+        match next {
+            Some(ev) => out.push(ev),
+            None => return Ok(out),
+        }
     }
 }
 
 /// A scalar, as this module keeps it.
-struct Scalar<'a> {
-    value: Cow<'a, str>,
-    plain: bool,
-    position: Position,
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Scalar<'a> {
+    pub(crate) value: Cow<'a, str>,
+    pub(crate) plain: bool,
+    pub(crate) position: Position,
 }
 
 /// A parser event, as this module keeps it: small, so that peeking and
 /// moving it costs little.
-enum Ev<'a> {
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ev<'a> {
     StreamStart,
     StreamEnd,
     DocumentStart,
@@ -298,7 +385,10 @@ struct SkipFrame<'a> {
 /// The event source: the parser, one event of look-ahead, the budget and
 /// the keys of every open mapping.
 struct Events<'a> {
-    parser: Parser<'a, StrInput<'a>>,
+    source: Source<'a>,
+    /// Set when the block recognizer gave up (the text is then read again
+    /// from granit-parser's events).
+    gave_up: Option<GaveUp>,
     peeked: Option<Ev<'a>>,
     depth: usize,
     events: usize,
@@ -312,12 +402,10 @@ struct Events<'a> {
 }
 
 impl<'a> Events<'a> {
-    fn new(text: &'a str) -> Self {
-        // serde-saphyr's parser options with its default budget and its
-        // `comments` feature off: the defaults, with no comment events.
-        let options = granit_parser::options! { emit_comments: false };
+    fn new(source: Source<'a>) -> Self {
         Events {
-            parser: Parser::new_from_str_with_options(text, options),
+            source,
+            gave_up: None,
             peeked: None,
             depth: 0,
             events: 0,
@@ -329,82 +417,76 @@ impl<'a> Events<'a> {
         }
     }
 
+    /// Whether the source has nothing after the stream end.
+    fn source_finished(&mut self) -> Result<bool> {
+        Ok(match &mut self.source {
+            Source::Block(r) => match r.next_event() {
+                Ok(next) => next.is_none(),
+                Err(e) => {
+                    self.gave_up = Some(e);
+                    false
+                }
+            },
+            Source::Granit(p) => p.next().is_none(),
+        })
+    }
+
     fn pull(&mut self) -> Result<Ev<'a>> {
-        let (event, span) = match self.parser.next() {
-            Some(Ok(event)) => event,
-            Some(Err(_)) => return Err(NotInSubset::new("a scan or parse error")),
-            None => return Err(NotInSubset::new("the stream ended early")),
+        if self.gave_up.is_some() {
+            return Err(NotInSubset::new("the block recognizer gave up"));
+        }
+        let ev = match &mut self.source {
+            Source::Block(r) => match r.next_event() {
+                Ok(Some(ev)) => ev,
+                Ok(None) => return Err(NotInSubset::new("the stream ended early")),
+                Err(e) => {
+                    self.gave_up = Some(e);
+                    return Err(NotInSubset::new("the block recognizer gave up"));
+                }
+            },
+            Source::Granit(p) => match p.next() {
+                Some(Ok((event, span))) => from_granit(event, &span)?,
+                Some(Err(_)) => return Err(NotInSubset::new("a scan or parse error")),
+                None => return Err(NotInSubset::new("the stream ended early")),
+            },
         };
         self.events += 1;
         if self.events + MARGIN > MAX_EVENTS {
             return Err(NotInSubset::new("near the event budget"));
         }
-        let node = |this: &mut Self| {
-            this.nodes += 1;
-            if this.nodes + MARGIN > MAX_NODES {
-                return Err(NotInSubset::new("near the node budget"));
-            }
-            Ok(())
-        };
-        let ev = match &event {
-            Event::StreamStart => Ev::StreamStart,
-            Event::StreamEnd => Ev::StreamEnd,
-            Event::DocumentStart(_, None) => {
+        match &ev {
+            Ev::DocumentStart => {
                 self.documents += 1;
                 if self.documents + MARGIN > MAX_DOCUMENTS {
                     return Err(NotInSubset::new("near the document budget"));
                 }
-                Ev::DocumentStart
             }
-            Event::DocumentStart(_, Some(_)) => {
-                return Err(NotInSubset::new("a %YAML directive"));
-            }
-            Event::DocumentEnd => Ev::DocumentEnd,
-            Event::Scalar(_, _, anchor, tag) => {
-                if *anchor != 0 || tag.is_some() {
-                    return Err(NotInSubset::new("an anchor or a tag"));
-                }
-                node(self)?;
-                let Event::Scalar(value, style, ..) = event else {
-                    return Err(NotInSubset::new("no scalar"));
-                };
-                self.scalar_bytes = self.scalar_bytes.saturating_add(value.len());
+            Ev::Scalar(s) => {
+                self.node()?;
+                self.scalar_bytes = self.scalar_bytes.saturating_add(s.value.len());
                 if self.scalar_bytes.saturating_add(MARGIN) > MAX_SCALAR_BYTES {
                     return Err(NotInSubset::new("near the scalar budget"));
                 }
-                Ev::Scalar(Scalar {
-                    value,
-                    plain: style == ScalarStyle::Plain,
-                    position: position(&span.start),
-                })
             }
-            Event::MappingStart(_, anchor, tag) | Event::SequenceStart(_, anchor, tag) => {
-                if *anchor != 0 || tag.is_some() {
-                    return Err(NotInSubset::new("an anchor or a tag"));
-                }
-                node(self)?;
+            Ev::MappingStart | Ev::SequenceStart => {
+                self.node()?;
                 self.depth += 1;
                 if self.depth + 4 > MAX_DEPTH {
                     return Err(NotInSubset::new("near the depth limit"));
                 }
-                if matches!(event, Event::MappingStart(..)) {
-                    Ev::MappingStart
-                } else {
-                    Ev::SequenceStart
-                }
             }
-            Event::MappingEnd | Event::SequenceEnd => {
-                self.depth = self.depth.saturating_sub(1);
-                if matches!(event, Event::MappingEnd) {
-                    Ev::MappingEnd
-                } else {
-                    Ev::SequenceEnd
-                }
-            }
-            // Aliases, and anything a later parser version adds.
-            _ => return Err(NotInSubset::new("an alias")),
-        };
+            Ev::MappingEnd | Ev::SequenceEnd => self.depth = self.depth.saturating_sub(1),
+            Ev::StreamStart | Ev::StreamEnd | Ev::DocumentEnd => {}
+        }
         Ok(ev)
+    }
+
+    fn node(&mut self) -> Result<()> {
+        self.nodes += 1;
+        if self.nodes + MARGIN > MAX_NODES {
+            return Err(NotInSubset::new("near the node budget"));
+        }
+        Ok(())
     }
 
     fn peek(&mut self) -> Result<&Ev<'a>> {
@@ -494,6 +576,39 @@ impl<'a> Events<'a> {
             }
         }
     }
+}
+
+/// A granit-parser event as the fast path keeps it; anchors, tags, aliases
+/// and `%YAML` directives are outside the subset.
+fn from_granit<'a>(event: Event<'a>, span: &granit_parser::Span) -> Result<Ev<'a>> {
+    Ok(match event {
+        Event::StreamStart => Ev::StreamStart,
+        Event::StreamEnd => Ev::StreamEnd,
+        Event::DocumentStart(_, None) => Ev::DocumentStart,
+        Event::DocumentStart(_, Some(_)) => return Err(NotInSubset::new("a %YAML directive")),
+        Event::DocumentEnd => Ev::DocumentEnd,
+        Event::Scalar(value, style, anchor, tag) => {
+            if anchor != 0 || tag.is_some() {
+                return Err(NotInSubset::new("an anchor or a tag"));
+            }
+            Ev::Scalar(Scalar {
+                value,
+                plain: style == ScalarStyle::Plain,
+                position: position(&span.start),
+            })
+        }
+        Event::MappingStart(_, anchor, tag) | Event::SequenceStart(_, anchor, tag)
+            if anchor != 0 || tag.is_some() =>
+        {
+            return Err(NotInSubset::new("an anchor or a tag"));
+        }
+        Event::MappingStart(..) => Ev::MappingStart,
+        Event::SequenceStart(..) => Ev::SequenceStart,
+        Event::MappingEnd => Ev::MappingEnd,
+        Event::SequenceEnd => Ev::SequenceEnd,
+        // Aliases, and anything a later parser version adds.
+        _ => return Err(NotInSubset::new("an alias")),
+    })
 }
 
 fn remember_key<'a>(

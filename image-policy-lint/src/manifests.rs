@@ -15,8 +15,10 @@
 //! leaves that keep the line and column where each is written (for an alias,
 //! `*img`, the place it is used). Two readers fill the same types:
 //!
-//! - the fast path, [`fast_yaml`]: a lean deserializer over
-//!   granit-parser's events with [`LocatedStr`] leaves, for files in its
+//! - the fast path, [`fast_yaml`]: a lean deserializer over the events of
+//!   the block recognizer (`block_yaml`, the common block-YAML subset,
+//!   giving up to granit-parser) or of granit-parser, with [`LocatedStr`]
+//!   leaves, for files in its
 //!   subset (no anchor, alias, tag, merge key or duplicate key; strings that
 //!   are strings; within serde-saphyr's limits): most manifests;
 //! - `serde_saphyr` with [`Spanned`] leaves, for every other file, exactly as

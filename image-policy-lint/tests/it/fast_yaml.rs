@@ -12,6 +12,7 @@
 //! (proptest). The bench
 //! corpus is checked the same way in `benches/tests/fast_yaml.rs`.
 
+use image_policy_lint::fuzzing::check_block_recognizer;
 use image_policy_lint::fuzzing::manifests::{
     extract, extract_fast, extract_serde_saphyr, extract_without_fast_path,
 };
@@ -20,6 +21,9 @@ use std::path::{Path, PathBuf};
 
 /// Checks one input; returns whether the fast path accepted it.
 fn same(name: &str, text: &str) -> bool {
+    if let Err(e) = check_block_recognizer(text) {
+        panic!("{name}: {e}");
+    }
     assert_eq!(
         extract(text),
         extract_without_fast_path(text),

@@ -2,6 +2,7 @@
 //! serde-saphyr, and the manifest reader against kubectl's own reading.
 //! They call the readers' internals (`--features fuzzing`).
 
+mod block_yaml;
 mod fast_yaml;
 mod fix;
 mod kubectl_reading;
