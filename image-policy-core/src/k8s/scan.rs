@@ -15,7 +15,8 @@
 //! names through visitors, skipping unknown subtrees value by value). This
 //! scanner does the same job in one tight pass: it validates the JSON it
 //! skips (strings, escapes, numbers, literals, nesting) and builds only what
-//! is read.
+//! is read. A skipped array or object is walked in one loop, without a call
+//! per value; the structs read are filled in place, not built and moved.
 //!
 //! # Same answers as serde, or none
 //!
@@ -43,8 +44,10 @@ pub const MAX_DEPTH: u32 = 100;
 /// A JSON text being read.
 #[derive(Debug)]
 pub struct Scanner<'a> {
+    /// The text, whose bytes are read as `text.as_bytes()`: no second field
+    /// for them, so that the compiler sees the byte a check has just read
+    /// where `text.get` checks a character boundary, and drops that check.
     text: &'a str,
-    bytes: &'a [u8],
     pos: usize,
     depth: u32,
 }
@@ -95,28 +98,59 @@ pub fn plain_len(bytes: &[u8]) -> usize {
         .unwrap_or(rest.len())
 }
 
+/// Where the JSON string whose text starts at `pos` (just after its opening
+/// quote) ends: just after its closing quote. Escapes are checked as
+/// serde_json checks the strings it skips (a `\u` needs four hex digits, not
+/// a valid code point), not decoded; `None` at a control character, a bad
+/// escape or the end of `bytes`. Inlined where it is used: a call per string
+/// cost more than reading a short string (saving registers, loading the
+/// eight-byte masks again).
+#[inline(always)]
+fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        pos += plain_len(bytes.get(pos..)?);
+        match *bytes.get(pos)? {
+            b'"' => return Some(pos + 1),
+            b'\\' => match *bytes.get(pos + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => pos += 2,
+                b'u' => {
+                    let hex = bytes.get(pos + 2..pos + 6)?;
+                    hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                    pos += 6;
+                }
+                _ => return None,
+            },
+            _ => return None, // a control character
+        }
+    }
+}
+
 impl<'a> Scanner<'a> {
     /// A scanner at the start of `text`.
     #[inline]
     pub fn new(text: &'a str) -> Self {
         Scanner {
             text,
-            bytes: text.as_bytes(),
             pos: 0,
             depth: 0,
         }
+    }
+
+    #[inline(always)]
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
     }
 
     /// `Some` when only whitespace is left.
     #[inline]
     pub fn finish(mut self) -> Option<()> {
         self.ws();
-        (self.pos == self.bytes.len()).then_some(())
+        (self.pos == self.bytes().len()).then_some(())
     }
 
     fn ws(&mut self) {
         // Compact JSON, as the API server sends it, has none: one comparison.
-        while let Some(&b) = self.bytes.get(self.pos)
+        while let Some(&b) = self.bytes().get(self.pos)
             && b <= b' '
             && matches!(b, b' ' | b'\n' | b'\r' | b'\t')
         {
@@ -128,7 +162,7 @@ impl<'a> Scanner<'a> {
     #[inline]
     fn peek(&mut self) -> Option<u8> {
         self.ws();
-        self.bytes.get(self.pos).copied()
+        self.bytes().get(self.pos).copied()
     }
 
     #[inline]
@@ -139,25 +173,29 @@ impl<'a> Scanner<'a> {
     #[inline]
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.pos.checked_add(word.len())?;
-        (self.bytes.get(self.pos..end)? == word).then(|| self.pos = end)
+        (self.bytes().get(self.pos..end)? == word).then(|| self.pos = end)
     }
 
     /// The length of the run of plain string bytes at `pos` ([`plain_len`]).
     #[inline]
     fn plain_run(&self) -> usize {
-        plain_len(self.bytes.get(self.pos..).unwrap_or_default())
+        plain_len(self.bytes().get(self.pos..).unwrap_or_default())
     }
 
     /// A string without escapes, borrowed; `None` for anything else.
-    #[inline]
+    /// Inlined into its callers, as [`string_end`] is.
+    #[inline(always)]
     fn str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
-        let start = self.pos;
+        let open = self.pos - 1;
         self.pos += self.plain_run();
-        (*self.bytes.get(self.pos)? == b'"').then_some(())?;
-        let s = self.text.get(start..self.pos)?;
+        (*self.bytes().get(self.pos)? == b'"').then_some(())?;
+        // Taken with both quotes, whose bytes were just read (each a
+        // character boundary the compiler can see), then stripped of them:
+        // no other boundary check.
+        let quoted = self.text.get(open..=self.pos)?;
         self.pos += 1;
-        Some(s)
+        quoted.strip_prefix('"')?.strip_suffix('"')
     }
 
     #[inline]
@@ -170,34 +208,14 @@ impl<'a> Scanner<'a> {
     #[inline]
     fn skip_str(&mut self) -> Option<()> {
         self.eat(b'"')?;
-        loop {
-            self.pos += self.plain_run();
-            match *self.bytes.get(self.pos)? {
-                b'"' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                b'\\' => {
-                    self.pos += 1;
-                    match *self.bytes.get(self.pos)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
-                        b'u' => {
-                            let hex = self.bytes.get(self.pos + 1..self.pos + 5)?;
-                            hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
-                            self.pos += 5;
-                        }
-                        _ => return None,
-                    }
-                }
-                _ => return None, // a control character
-            }
-        }
+        self.pos = string_end(self.bytes(), self.pos)?;
+        Some(())
     }
 
     #[inline]
     fn digits(&mut self) -> usize {
         let start = self.pos;
-        while let Some(b'0'..=b'9') = self.bytes.get(self.pos) {
+        while let Some(b'0'..=b'9') = self.bytes().get(self.pos) {
             self.pos += 1;
         }
         self.pos - start
@@ -206,13 +224,13 @@ impl<'a> Scanner<'a> {
     /// A number, by JSON's grammar.
     #[inline]
     fn skip_number(&mut self) -> Option<()> {
-        if self.bytes.get(self.pos) == Some(&b'-') {
+        if self.bytes().get(self.pos) == Some(&b'-') {
             self.pos += 1;
         }
-        match *self.bytes.get(self.pos)? {
+        match *self.bytes().get(self.pos)? {
             b'0' => {
                 self.pos += 1;
-                if let Some(b'0'..=b'9') = self.bytes.get(self.pos) {
+                if let Some(b'0'..=b'9') = self.bytes().get(self.pos) {
                     return None;
                 }
             }
@@ -221,13 +239,13 @@ impl<'a> Scanner<'a> {
             }
             _ => return None,
         }
-        if self.bytes.get(self.pos) == Some(&b'.') {
+        if self.bytes().get(self.pos) == Some(&b'.') {
             self.pos += 1;
             (self.digits() > 0).then_some(())?;
         }
-        if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
+        if let Some(b'e' | b'E') = self.bytes().get(self.pos) {
             self.pos += 1;
-            if let Some(b'+' | b'-') = self.bytes.get(self.pos) {
+            if let Some(b'+' | b'-') = self.bytes().get(self.pos) {
                 self.pos += 1;
             }
             (self.digits() > 0).then_some(())?;
@@ -245,48 +263,82 @@ impl<'a> Scanner<'a> {
     #[inline]
     pub fn skip_value(&mut self) -> Option<()> {
         match self.peek()? {
-            b'"' => self.skip_str(),
-            b'{' => {
-                self.enter()?;
-                self.pos += 1;
-                if self.peek()? != b'}' {
-                    loop {
-                        self.skip_str()?;
-                        self.eat(b':')?;
-                        self.skip_value()?;
-                        if self.peek()? == b',' {
-                            self.pos += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                }
-                self.eat(b'}')?;
-                self.depth -= 1;
+            b'"' => {
+                self.pos = string_end(self.bytes(), self.pos + 1)?;
                 Some(())
             }
-            b'[' => {
-                self.enter()?;
-                self.pos += 1;
-                if self.peek()? != b']' {
-                    loop {
-                        self.skip_value()?;
-                        if self.peek()? == b',' {
-                            self.pos += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                }
-                self.eat(b']')?;
-                self.depth -= 1;
-                Some(())
-            }
+            b'{' | b'[' => self.skip_nested(),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             _ => self.skip_number(),
         }
+    }
+
+    /// The array or object at `pos` and everything in it, validated and
+    /// skipped in one loop rather than a call per value: the containers open
+    /// around the value are kept as bits of `objects` (1 for an object, 0 for
+    /// an array, the innermost lowest). Deeper than its 64 bits, it gives up
+    /// (serde decides; no Kubernetes object nests so deep). What it accepts
+    /// is what serde_json's `ignore_value` accepts (the differential tests of
+    /// this module and of the webhook check it).
+    fn skip_nested(&mut self) -> Option<()> {
+        let base = self.depth;
+        let mut objects: u64 = 0;
+        loop {
+            // A value starts here.
+            match self.peek()? {
+                open @ (b'{' | b'[') => {
+                    self.enter()?;
+                    (self.depth - base <= u64::BITS).then_some(())?;
+                    self.pos += 1;
+                    let object = open == b'{';
+                    objects = objects << 1 | u64::from(object);
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek()? != close {
+                        if object {
+                            self.skip_key()?;
+                        }
+                        continue;
+                    }
+                    // Empty: closed below, as after any value.
+                }
+                b'"' => self.pos = string_end(self.bytes(), self.pos + 1)?,
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                _ => self.skip_number()?,
+            }
+            // After a value: a comma and the next value, or closings.
+            loop {
+                if self.depth == base {
+                    return Some(());
+                }
+                let object = objects & 1 == 1;
+                match self.peek()? {
+                    b',' => {
+                        self.pos += 1;
+                        if object {
+                            self.skip_key()?;
+                        }
+                        break;
+                    }
+                    b'}' if object => {}
+                    b']' if !object => {}
+                    _ => return None,
+                }
+                self.pos += 1;
+                self.depth -= 1;
+                objects >>= 1;
+            }
+        }
+    }
+
+    /// An object's key and its colon, skipped.
+    #[inline]
+    fn skip_key(&mut self) -> Option<()> {
+        self.skip_str()?;
+        self.eat(b':')
     }
 
     /// An object: `field` is called with each key, and must read its value.
@@ -350,9 +402,55 @@ impl<'a> Scanner<'a> {
         })
     }
 
+    /// `null` as `None`, else the value read by `read` into `out` in place,
+    /// from its default: a struct is filled where it stays, not built on the
+    /// stack and moved into its parent (each move of an `Object` was a
+    /// `memcpy`).
+    #[inline]
+    fn opt_in<T: Default>(
+        &mut self,
+        out: &mut Option<T>,
+        read: impl FnOnce(&mut Self, &mut T) -> Option<()>,
+    ) -> Option<()> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")
+        } else {
+            read(self, out.insert(T::default()))
+        }
+    }
+
+    /// [`Scanner::opt_in`] for a boxed field.
+    #[inline]
+    fn opt_box<T: Default>(
+        &mut self,
+        out: &mut Option<Box<T>>,
+        read: impl FnOnce(&mut Self, &mut T) -> Option<()>,
+    ) -> Option<()> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")
+        } else {
+            read(self, out.insert(Box::default()))
+        }
+    }
+
     /// A Kubernetes object: what `Object`'s serde derive reads, or `None`.
     pub fn k8s_object(&mut self) -> Option<Object<CowStr<'a>>> {
         let mut o = Object::default();
+        self.k8s_object_in(&mut o)?;
+        Some(o)
+    }
+
+    /// A Kubernetes object, or `null`, read into `out` in place (the
+    /// envelope's `object` and `oldObject`): what `Option<Object>`'s serde
+    /// derive reads, or `None` (then `out` holds a part of the object, to be
+    /// dropped).
+    // Without the feature, the module exists for the core's own tests only.
+    #[cfg_attr(not(feature = "unstable-scan"), allow(dead_code))]
+    pub fn opt_k8s_object(&mut self, out: &mut Option<Object<CowStr<'a>>>) -> Option<()> {
+        self.opt_in(out, Self::k8s_object_in)
+    }
+
+    fn k8s_object_in(&mut self, o: &mut Object<CowStr<'a>>) -> Option<()> {
         let mut seen = 0;
         self.object(|s, key| {
             match key {
@@ -366,25 +464,23 @@ impl<'a> Scanner<'a> {
                 }
                 "metadata" => {
                     first(&mut seen, 4)?;
-                    o.metadata = s.opt(Self::meta)?;
+                    s.opt_in(&mut o.metadata, Self::meta)?;
                 }
                 "spec" => {
                     first(&mut seen, 8)?;
-                    o.spec = s.opt(Self::object_spec)?;
+                    s.opt_in(&mut o.spec, Self::object_spec)?;
                 }
                 "template" => {
                     first(&mut seen, 16)?;
-                    o.template = s.opt(|s| s.pod_template().map(Box::new))?;
+                    s.opt_box(&mut o.template, Self::pod_template)?;
                 }
                 _ => s.skip_value()?,
             }
             Some(())
-        })?;
-        Some(o)
+        })
     }
 
-    fn meta(&mut self) -> Option<ObjectMeta<CowStr<'a>>> {
-        let mut m = ObjectMeta::default();
+    fn meta(&mut self, m: &mut ObjectMeta<CowStr<'a>>) -> Option<()> {
         let mut seen = 0;
         self.object(|s, key| {
             match key {
@@ -419,12 +515,10 @@ impl<'a> Scanner<'a> {
                 _ => s.skip_value()?,
             }
             Some(())
-        })?;
-        Some(m)
+        })
     }
 
-    fn object_spec(&mut self) -> Option<ObjectSpec<CowStr<'a>>> {
-        let mut spec = ObjectSpec::default();
+    fn object_spec(&mut self, spec: &mut ObjectSpec<CowStr<'a>>) -> Option<()> {
         let mut seen = 0;
         self.object(|s, key| {
             match key {
@@ -442,11 +536,11 @@ impl<'a> Scanner<'a> {
                 }
                 "template" => {
                     first(&mut seen, 8)?;
-                    spec.template = s.opt(|s| s.pod_template().map(Box::new))?;
+                    s.opt_box(&mut spec.template, Self::pod_template)?;
                 }
                 "jobTemplate" => {
                     first(&mut seen, 16)?;
-                    spec.job_template = s.opt(|s| s.job_template().map(Box::new))?;
+                    s.opt_box(&mut spec.job_template, Self::job_template)?;
                 }
                 "volumes" => {
                     first(&mut seen, 32)?;
@@ -455,60 +549,50 @@ impl<'a> Scanner<'a> {
                 _ => s.skip_value()?,
             }
             Some(())
-        })?;
-        Some(spec)
+        })
     }
 
-    fn job_template(&mut self) -> Option<JobTemplateSpec<CowStr<'a>>> {
-        let mut t = JobTemplateSpec::default();
+    fn job_template(&mut self, t: &mut JobTemplateSpec<CowStr<'a>>) -> Option<()> {
         let mut seen = 0;
         self.object(|s, key| {
             if key == "spec" {
                 first(&mut seen, 1)?;
-                t.spec = s.opt(|s| {
-                    let mut job = JobSpec::default();
+                s.opt_in(&mut t.spec, |s, job: &mut JobSpec<CowStr<'a>>| {
                     let mut seen = 0;
                     s.object(|s, key| {
                         if key == "template" {
                             first(&mut seen, 1)?;
-                            job.template = s.opt(Self::pod_template)?;
-                            Some(())
+                            s.opt_in(&mut job.template, Self::pod_template)
                         } else {
                             s.skip_value()
                         }
-                    })?;
-                    Some(job)
-                })?;
-                Some(())
+                    })
+                })
             } else {
                 s.skip_value()
             }
-        })?;
-        Some(t)
+        })
     }
 
-    fn pod_template(&mut self) -> Option<PodTemplateSpec<CowStr<'a>>> {
-        let mut t = PodTemplateSpec::default();
+    fn pod_template(&mut self, t: &mut PodTemplateSpec<CowStr<'a>>) -> Option<()> {
         let mut seen = 0;
         self.object(|s, key| {
             match key {
                 "metadata" => {
                     first(&mut seen, 1)?;
-                    t.metadata = s.opt(Self::meta)?;
+                    s.opt_in(&mut t.metadata, Self::meta)?;
                 }
                 "spec" => {
                     first(&mut seen, 2)?;
-                    t.spec = s.opt(Self::pod_spec)?;
+                    s.opt_in(&mut t.spec, Self::pod_spec)?;
                 }
                 _ => s.skip_value()?,
             }
             Some(())
-        })?;
-        Some(t)
+        })
     }
 
-    fn pod_spec(&mut self) -> Option<PodSpec<CowStr<'a>>> {
-        let mut spec = PodSpec::default();
+    fn pod_spec(&mut self, spec: &mut PodSpec<CowStr<'a>>) -> Option<()> {
         let mut seen = 0;
         self.object(|s, key| {
             match key {
@@ -531,8 +615,7 @@ impl<'a> Scanner<'a> {
                 _ => s.skip_value()?,
             }
             Some(())
-        })?;
-        Some(spec)
+        })
     }
 
     /// A list of volumes: each one's name and image source, every other

@@ -124,11 +124,11 @@ fn request<'a>(scanner: &mut Scanner<'a>) -> Scan<RequestIn<'a>> {
             }
             "object" => {
                 first(&mut seen, 128)?;
-                r.object = s.opt(Scanner::k8s_object)?;
+                s.opt_k8s_object(&mut r.object)?;
             }
             "oldObject" => {
                 first(&mut seen, 256)?;
-                r.old_object = s.opt(Scanner::k8s_object)?;
+                s.opt_k8s_object(&mut r.old_object)?;
             }
             _ => s.skip_value()?,
         }
