@@ -223,7 +223,7 @@ impl std::error::Error for RewriteError {}
 
 /// Does a rewrite's `from` or `to` start with a registry, as a policy
 /// requires: a first component (before any `/`) that contains `.` or `:`, is
-/// `localhost`, or is a bracketed IPv6 address, and is a valid host[:port].
+/// `localhost`, or is a bracketed IPv6 address, and is a valid `host[:port]`.
 /// (`splitDockerDomain` also reads a first component with an uppercase letter
 /// as a host; a rewrite does not accept it, so that `Mirror/x` is not
 /// mistaken for a Docker Hub path by a reader.) For tools that write rewrite
