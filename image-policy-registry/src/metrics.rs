@@ -95,16 +95,7 @@ impl Metrics {
     pub(crate) fn record_resolution(&self, result: &str, latency: Duration) {
         let i = RESULTS.iter().position(|r| *r == result).unwrap_or(0);
         self.resolutions[i].fetch_add(1, Ordering::Relaxed);
-        let secs = latency.as_secs_f64();
-        let bucket = LATENCY_BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(LATENCY_BUCKETS.len());
-        self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.latency_micros_sum.fetch_add(
-            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        record_latency(&self.latency_buckets, &self.latency_micros_sum, latency);
     }
 
     pub(crate) fn record_cache_hit(&self) {
@@ -215,16 +206,7 @@ impl VerifyMetrics {
             .position(|r| *r == result)
             .unwrap_or(VERIFY_RESULTS.len() - 1);
         self.verifications[i].fetch_add(1, Ordering::Relaxed);
-        let secs = latency.as_secs_f64();
-        let bucket = LATENCY_BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(LATENCY_BUCKETS.len());
-        self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.latency_micros_sum.fetch_add(
-            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        record_latency(&self.latency_buckets, &self.latency_micros_sum, latency);
     }
 
     pub(crate) fn record_cache_hit(&self) {
@@ -256,4 +238,19 @@ impl VerifyMetrics {
             latency_micros_sum: load(&self.latency_micros_sum),
         }
     }
+}
+
+/// Counts `latency` in its bucket of [`LATENCY_BUCKETS`] (the last: past
+/// them all) and adds it to the sum in microseconds.
+fn record_latency(buckets: &[AtomicU64], micros_sum: &AtomicU64, latency: Duration) {
+    let secs = latency.as_secs_f64();
+    let bucket = LATENCY_BUCKETS
+        .iter()
+        .position(|b| secs <= *b)
+        .unwrap_or(LATENCY_BUCKETS.len());
+    buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    micros_sum.fetch_add(
+        u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
 }

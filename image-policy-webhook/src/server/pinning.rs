@@ -387,28 +387,13 @@ impl Pinning {
                 s.resolutions(result)
             );
         }
-        out.push_str(
-            "# HELP image_policy_registry_resolution_seconds Latency of the resolutions that went to a registry.\n\
-             # TYPE image_policy_registry_resolution_seconds histogram\n",
-        );
-        let mut cumulative = 0;
-        for (bound, n) in image_policy_registry::LATENCY_BUCKETS
-            .iter()
-            .zip(&s.latency_buckets)
-        {
-            cumulative += n;
-            let _ = writeln!(
-                out,
-                "image_policy_registry_resolution_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        let total = s.total_resolutions();
-        let _ = writeln!(
+        write_latency_histogram(
             out,
-            "image_policy_registry_resolution_seconds_bucket{{le=\"+Inf\"}} {total}\n\
-             image_policy_registry_resolution_seconds_sum {}\n\
-             image_policy_registry_resolution_seconds_count {total}",
-            s.latency_micros_sum as f64 / 1e6
+            "image_policy_registry_resolution_seconds",
+            "Latency of the resolutions that went to a registry.",
+            &s.latency_buckets,
+            s.latency_micros_sum,
+            s.total_resolutions(),
         );
         let _ = write!(
             out,
@@ -451,28 +436,17 @@ impl Pinning {
             out,
             "image_policy_registry_verifications_total{{result=\"deadline\"}} {deadlines}"
         );
-        out.push_str(
-            "# HELP image_policy_registry_verification_seconds Latency of the signature verifications that went to a registry.\n\
-             # TYPE image_policy_registry_verification_seconds histogram\n",
+        write_latency_histogram(
+            out,
+            "image_policy_registry_verification_seconds",
+            "Latency of the signature verifications that went to a registry.",
+            &s.latency_buckets,
+            s.latency_micros_sum,
+            s.total_verifications(),
         );
-        let mut cumulative = 0;
-        for (bound, n) in image_policy_registry::LATENCY_BUCKETS
-            .iter()
-            .zip(&s.latency_buckets)
-        {
-            cumulative += n;
-            let _ = writeln!(
-                out,
-                "image_policy_registry_verification_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        let total = s.total_verifications();
         let _ = write!(
             out,
-            "image_policy_registry_verification_seconds_bucket{{le=\"+Inf\"}} {total}\n\
-             image_policy_registry_verification_seconds_sum {}\n\
-             image_policy_registry_verification_seconds_count {total}\n\
-             # HELP image_policy_registry_verify_cache_hits_total Signature verifications answered from the cache of successes.\n\
+            "# HELP image_policy_registry_verify_cache_hits_total Signature verifications answered from the cache of successes.\n\
              # TYPE image_policy_registry_verify_cache_hits_total counter\n\
              image_policy_registry_verify_cache_hits_total {}\n\
              # HELP image_policy_registry_verify_cache_misses_total Signature verifications not in the cache (to the registry, or shared).\n\
@@ -484,11 +458,35 @@ impl Pinning {
              # HELP image_policy_registry_verify_cache_entries Successes held in the verifier's cache.\n\
              # TYPE image_policy_registry_verify_cache_entries gauge\n\
              image_policy_registry_verify_cache_entries {}\n",
-            s.latency_micros_sum as f64 / 1e6,
             s.cache_hits,
             s.cache_misses,
             s.shared,
             verifier.cached_len(),
         );
     }
+}
+
+/// A histogram of latencies in Prometheus text: `name`'s HELP and TYPE,
+/// one cumulative bucket per bound of [`image_policy_registry::LATENCY_BUCKETS`]
+/// (`buckets` holds one count more, past the last bound), `+Inf`, the sum in
+/// seconds and the count.
+fn write_latency_histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    buckets: &[u64],
+    micros_sum: u64,
+    total: u64,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    let mut cumulative = 0;
+    for (bound, n) in image_policy_registry::LATENCY_BUCKETS.iter().zip(buckets) {
+        cumulative += n;
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{le=\"+Inf\"}} {total}\n{name}_sum {}\n{name}_count {total}",
+        micros_sum as f64 / 1e6
+    );
 }
