@@ -239,13 +239,20 @@ struct PayloadImage {
 /// Checks a payload (whose signature verified) against the digest and the
 /// repository admitted (`repository` normalized, as [`ImageRef::name`]
 /// writes it). Pure: the fuzz target calls it on anything.
+///
+/// The payload must be strict JSON throughout, the fields not read
+/// included: it is read whole as a JSON value first (serde's typed reading
+/// skips unknown fields without checking their escapes, so a lone surrogate
+/// `\udc00` there would pass), then as the payload. A payload another reader
+/// might take otherwise is refused, never accepted.
 pub fn check_payload(
     payload: &[u8],
     digest: &str,
     repository: &str,
 ) -> Result<(), CandidateFailure> {
-    let p: Payload = serde_json::from_slice(payload)
-        .map_err(|e| CandidateFailure::InvalidPayload(e.to_string()))?;
+    let invalid = |e: serde_json::Error| CandidateFailure::InvalidPayload(e.to_string());
+    let value: serde_json::Value = serde_json::from_slice(payload).map_err(invalid)?;
+    let p = Payload::deserialize(&value).map_err(invalid)?;
     if p.critical.kind != SIGNATURE_TYPE {
         return Err(CandidateFailure::InvalidPayload(format!(
             "critical.type is {:?}, not {SIGNATURE_TYPE:?}",
