@@ -201,7 +201,9 @@ pub(crate) fn deny_rule(p: &str, origin: &Origin) -> Result<Rule, ImportError> {
         literals.push(head.to_owned());
     }
     for hub in ["index.docker.io/", "registry-1.docker.io/"] {
-        if p.len() >= hub.len() && p[..hub.len()].eq_ignore_ascii_case(hub) {
+        // Compared as bytes: `p` may have a multi-byte character where the
+        // host would end.
+        if p.len() >= hub.len() && p.as_bytes()[..hub.len()].eq_ignore_ascii_case(hub.as_bytes()) {
             literals.push(format!("docker.io/{}", &p[hub.len()..]));
         }
     }
