@@ -294,6 +294,20 @@ fn plan(
             let path = format!("{prefix}[{j}]");
             let what = rule_what(rule);
             let normalized = notes.normalized(&path);
+            // A namespace's rule is said for every pod: narrower for verify
+            // and deny rules, and the notes say so.
+            let applied_everywhere = |notes: &mut Notes<'_>, path: &str, what: &str| {
+                if let Some(i) = scope {
+                    notes.narrow(
+                        path,
+                        what,
+                        format!(
+                            "applies only in namespaces {}; {target} applies it to every pod",
+                            doc.namespaces[i].names.join(", ")
+                        ),
+                    );
+                }
+            };
             if prefix.ends_with("verify")
                 && matches!(
                     format,
@@ -303,16 +317,7 @@ fn plan(
                 && let Some(s) =
                     signed_scope(doc, scope, j, normalized, &path, &what, target, notes)
             {
-                if let Some(i) = scope {
-                    notes.narrow(
-                        &path,
-                        &what,
-                        format!(
-                            "applies only in namespaces {}; {target} applies it to every pod",
-                            doc.namespaces[i].names.join(", ")
-                        ),
-                    );
-                }
+                applied_everywhere(notes, &path, &what);
                 verify.push(s);
                 continue;
             }
@@ -324,16 +329,7 @@ fn plan(
                     "every image in its scope, pinned or not (as a deny rule)",
                 );
             }
-            if let Some(i) = scope {
-                notes.narrow(
-                    &path,
-                    &what,
-                    format!(
-                        "applies only in namespaces {}; {target} applies it to every pod",
-                        doc.namespaces[i].names.join(", ")
-                    ),
-                );
-            }
+            applied_everywhere(notes, &path, &what);
             let scope = match deny_scope(normalized) {
                 Some(scope) => scope,
                 None => {
