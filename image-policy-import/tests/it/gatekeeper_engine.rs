@@ -209,3 +209,32 @@ spec:
     );
     assert!(!policy.evaluate("registry.my.com/app", &ctx).violates());
 }
+
+/// Prefixes with a character of 1 to 4 bytes put at every position of the
+/// Docker Hub hosts' spellings (and past them): every one imports or is an
+/// error, never a panic, and what imports loads.
+#[test]
+fn prefixes_with_wide_characters_anywhere_import_or_fail() {
+    for host in ["index.docker.io/", "registry-1.docker.io/", "docker.io/"] {
+        let base = format!("{host}bad/");
+        for c in ['é', '\u{fffd}', '😀', 'I', '\u{0130}'] {
+            for at in 0..=base.len() {
+                let mut prefix = base.clone();
+                if !prefix.is_char_boundary(at) {
+                    continue;
+                }
+                prefix.insert(at, c);
+                let text = format!(
+                    "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sDisallowedRepos\nmetadata: {{name: x}}\nspec:\n  parameters:\n    repos: [{}]\n",
+                    serde_json::to_string(&prefix).unwrap()
+                );
+                if let Ok(i) = image_policy_import::import(
+                    ImportFormat::Gatekeeper,
+                    &[image_policy_import::Source::new("wide.yaml", &text)],
+                ) {
+                    super::loaded(&i);
+                }
+            }
+        }
+    }
+}
